@@ -1,0 +1,139 @@
+// Every constant userspace must share with the BPF datapath. Each group names the C header it mirrors;
+// change both sides together. bpf/tests/layout.root.test.ts checks the struct layouts against the BTF of
+// the compiled object, and the C side has _Static_asserts on the sizes.
+
+/** Map names (BPF_OBJ_NAME_LEN: at most 15 characters). Must match the map definitions in
+ *  bpf/lib/maps.h, bpf/lib/events.h and bpf/lib/conntrack.h. */
+export const MAP = {
+  lxcByIfindex: 'cnilab_lxc_if',
+  lxcByIp: 'cnilab_lxc_ip',
+  ipcache: 'cnilab_ipcache',
+  config: 'cnilab_config',
+  ct: 'cnilab_ct',
+  events: 'cnilab_events',
+  drops: 'cnilab_drops',
+  lost: 'cnilab_lost',
+} as const;
+export type MapName = (typeof MAP)[keyof typeof MAP];
+export const ALL_MAPS: readonly MapName[] = Object.values(MAP);
+
+/** Program (function) names in bpf/datapath.c. */
+export const PROG = {
+  fromContainer: 'from_container',
+  toContainer: 'to_container',
+  fromOverlay: 'from_overlay',
+  fromHost: 'from_host',
+} as const;
+
+/** tc attachment: one fixed handle/priority per hook so a re-attach (agent restart) replaces the program
+ *  instead of stacking a second filter. */
+export const TC_HANDLE = 1;
+export const TC_PRIORITY = 1;
+
+// must match bpf/lib/maps.h: struct cnilab_endpoint (addresses in network byte order)
+export const ENDPOINT = { size: 28, ifindex: 0, ip: 4, identity: 8, epId: 12, podMac: 14, hostMac: 20 } as const;
+// must match bpf/lib/maps.h: struct cnilab_ipcache_key / cnilab_ipcache_val (LPM trie)
+export const IPCACHE_KEY = { size: 8, prefixlen: 0, ip: 4 } as const;
+export const IPCACHE_VALUE = { size: 12, identity: 0, tunnelEndpoint: 4, flags: 8 } as const;
+
+// must match bpf/lib/maps.h: CFG_* indexes of cnilab_config (u32 values; addresses in network order)
+export const CONFIG = {
+  tunnelIfindex: 0,
+  nodeIp: 1,
+  routerIp: 2,
+  podCidrNet: 3,
+  podCidrMask: 4,
+  hostIfindex: 5,
+  routingMode: 6,
+  max: 8,
+} as const;
+export const ROUTING_MODE = { tunnel: 0, native: 1 } as const;
+
+// must match bpf/lib/conntrack.h: struct cnilab_ct_key / cnilab_ct_val
+export const CT_KEY = { size: 16, saddr: 0, daddr: 4, sport: 8, dport: 10, proto: 12, dir: 13 } as const;
+export const CT_VALUE = {
+  size: 56,
+  packetsFwd: 0,
+  bytesFwd: 8,
+  packetsRep: 16,
+  bytesRep: 24,
+  lastSeen: 32,
+  lastReport: 40,
+  flagsSeenFwd: 48,
+  flagsSeenRep: 49,
+  reportedFwd: 50,
+  reportedRep: 51,
+  flags: 52,
+} as const;
+
+// must match bpf/lib/events.h: struct cnilab_event (addresses and ports in network byte order)
+export const EVENT = {
+  size: 48,
+  ktime: 0,
+  type: 8,
+  subtype: 9,
+  direction: 10,
+  proto: 11,
+  ifindex: 12,
+  srcIdentity: 16,
+  dstIdentity: 20,
+  saddr: 24,
+  daddr: 28,
+  sport: 32,
+  dport: 34,
+  tcpFlags: 36,
+  icmpType: 37,
+  icmpCode: 38,
+  isReply: 39,
+  length: 40,
+  ethertype: 44,
+} as const;
+// must match bpf/lib/events.h: struct cnilab_drop_key / cnilab_drop_val (per-CPU values)
+export const DROP_KEY = { size: 2, reason: 0, direction: 1 } as const;
+export const DROP_VALUE = { size: 16, packets: 0, bytes: 8 } as const;
+/** cnilab_lost: per-CPU array, one u64 slot. */
+export const LOST_VALUE_SIZE = 8;
+export const RINGBUF_BYTES = 1 << 20;
+
+// must match bpf/lib/events.h: EVENT_*
+export const EVENT_TYPE = { drop: 1, trace: 2, policyVerdict: 3 } as const;
+
+// must match bpf/lib/common.h: DROP_* (Hubble DropReason)
+export const DROP_REASON = {
+  POLICY_DENIED: 133,
+  INVALID_PACKET_DROPPED: 134,
+  UNSUPPORTED_L3_PROTOCOL: 139,
+  STALE_OR_UNROUTABLE_IP: 151,
+  NO_TUNNEL_OR_ENCAPSULATION_ENDPOINT: 160,
+  FIB_LOOKUP_FAILED: 169,
+} as const;
+
+// must match bpf/lib/common.h: OBS_* (Hubble TraceObservationPoint)
+export const OBS_POINT = {
+  TO_STACK: 3,
+  TO_OVERLAY: 4,
+  FROM_ENDPOINT: 5,
+  FROM_HOST: 7,
+  FROM_OVERLAY: 9,
+  TO_ENDPOINT: 101,
+} as const;
+
+// must match bpf/lib/common.h: DIR_* (Hubble TrafficDirection)
+export const DIRECTION = { unknown: 0, ingress: 1, egress: 2 } as const;
+
+// must match bpf/lib/common.h: IDENTITY_* (Cilium reserved identities)
+export const RESERVED_IDENTITY = { unknown: 0, host: 1, world: 2 } as const;
+
+/** TC return codes (linux/pkt_cls.h). */
+export const TC_ACT = { OK: 0, SHOT: 2, REDIRECT: 7 } as const;
+
+/** Linux bpf_map_type numbers used by describeMaps (linux/bpf.h). */
+export const MAP_TYPE_NAMES: Record<number, string> = {
+  1: 'hash',
+  2: 'array',
+  5: 'percpu_hash',
+  6: 'percpu_array',
+  9: 'lru_hash',
+  11: 'lpm_trie',
+  27: 'ringbuf',
+};

@@ -1,0 +1,270 @@
+// The agent's datapath: loads the compiled BPF object with libbpf (koffi), keeps its maps pinned under
+// the node's pin dir (so forwarding and state survive an agent restart), attaches the tc programs with a
+// fixed handle/priority (re-attach replaces), and turns map contents and ring buffer records into the
+// types of ./types.ts. Runs inside the node's network namespace.
+import { existsSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import koffi from 'koffi';
+import { CnilabError, UnsupportedError } from '../../harness/errors.js';
+import type { Datapath, DatapathConfig, DatapathEvent, EndpointEntry, IpcacheEntry } from './types.js';
+import {
+  ALL_MAPS, CONFIG, DROP_KEY, DROP_VALUE, ENDPOINT, IPCACHE_KEY, IPCACHE_VALUE, LOST_VALUE_SIZE, MAP,
+  MAP_TYPE_NAMES, PROG, ROUTING_MODE, TC_HANDLE, TC_PRIORITY, type MapName,
+} from './constants.js';
+import {
+  decodeEndpoint, decodeEvent, decodeIpcacheKey, decodeIpcacheValue, encodeEndpoint, encodeIpcacheKey,
+  encodeIpcacheValue, ipToBytes, parseCidr, prefixMaskBytes, u32Key,
+} from './codec.js';
+import {
+  BPF_TC_EGRESS, BPF_TC_INGRESS, BpfObject, closeFd, mapDelete, mapInfo, mapKeys, mapLookup, mapUpdate,
+  numPossibleCpus, objGet, RingBuffer, tcAttach,
+} from './libbpf.js';
+
+export { decodeEvent } from './codec.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** bpf/build/datapath.o of this checkout (`make -C bpf`). */
+export const DEFAULT_OBJECT = resolve(here, '../../bpf/build/datapath.o');
+export const BROKEN_REMOTE_OBJECT = resolve(here, '../../bpf/build/datapath-broken-remote.o');
+
+/** Safety net next to the epoll-driven consume: catches records if a wakeup was missed. */
+const RINGBUF_SWEEP_MS = 200;
+
+/** The bpffs mount that holds `path`, or undefined. */
+function bpffsMountFor(path: string): string | undefined {
+  const mounts = readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' '))
+    .filter((f) => f[2] === 'bpf')
+    .map((f) => f[1]!.replace(/\\040/g, ' '));
+  return mounts.filter((m) => path === m || path.startsWith(m.endsWith('/') ? m : `${m}/`)).sort((a, b) => b.length - a.length)[0];
+}
+
+/** Removes pins whose definition no longer matches the object (a datapath upgrade changed a layout);
+ *  libbpf would otherwise refuse to load. Compatible pins are kept and reused. */
+function dropIncompatiblePins(obj: BpfObject, pinDir: string): string[] {
+  const dropped: string[] = [];
+  for (const def of obj.mapDefs()) {
+    const pin = join(pinDir, def.name);
+    if (!existsSync(pin)) continue;
+    const fd = objGet(pin);
+    try {
+      const info = mapInfo(fd);
+      if (info.type !== def.type || info.keySize !== def.keySize || info.valueSize !== def.valueSize ||
+          info.maxEntries !== def.maxEntries || info.flags !== def.flags) {
+        unlinkSync(pin);
+        dropped.push(def.name);
+      }
+    } finally {
+      closeFd(fd);
+    }
+  }
+  return dropped;
+}
+
+function sumPerCpu(buf: Buffer, stride: number, offset: number): bigint {
+  let total = 0n;
+  for (let off = 0; off + stride <= buf.length; off += stride) total += buf.readBigUInt64LE(off + offset);
+  return total;
+}
+
+/** Per-CPU map values are copied out as one slot per possible CPU, each rounded up to 8 bytes. */
+function perCpuStride(valueSize: number): number {
+  return Math.ceil(valueSize / 8) * 8;
+}
+
+export function openDatapath(cfg: DatapathConfig): Datapath {
+  const pinDir = resolve(cfg.pinDir);
+  if (!bpffsMountFor('/sys/fs/bpf'))
+    throw new UnsupportedError('pinning BPF maps', 'bpffs mounted at /sys/fs/bpf: mount -t bpf bpf /sys/fs/bpf');
+  if (!bpffsMountFor(pinDir))
+    throw new CnilabError('INVALID_INPUT', `datapath pin dir ${pinDir} is not on a bpffs mount (use a path under /sys/fs/bpf)`);
+  const objectPath = cfg.objectPath ?? DEFAULT_OBJECT;
+  if (!existsSync(objectPath))
+    throw new CnilabError('NOT_FOUND', `BPF object ${objectPath} not found: build it with \`make -C bpf\``);
+  const pod = parseCidr(cfg.podCidr, 'podCidr');
+  mkdirSync(pinDir, { recursive: true });
+
+  const obj = BpfObject.open(objectPath, { pinRootPath: pinDir });
+  const fds = new Map<MapName, number>();
+  const progFds = new Map<string, number>();
+  try {
+    dropIncompatiblePins(obj, pinDir);
+    obj.load();
+    for (const name of ALL_MAPS) fds.set(name, obj.mapFd(name));
+    for (const p of Object.values(PROG)) progFds.set(p, obj.programFd(p));
+  } catch (e) {
+    obj.close();
+    throw e;
+  }
+  const fd = (name: MapName): number => fds.get(name)!;
+  const prog = (name: string): number => progFds.get(name)!;
+  const setConfig = (idx: number, value: Buffer | number): void => {
+    const v = typeof value === 'number' ? u32Key(value) : value;
+    mapUpdate(fd(MAP.config), u32Key(idx), v);
+  };
+
+  // Everything except the device ifindexes, which the attach calls record (and which survive a restart).
+  setConfig(CONFIG.nodeIp, ipToBytes(cfg.nodeIp, 'nodeIp'));
+  setConfig(CONFIG.routerIp, ipToBytes(cfg.routerIp, 'routerIp'));
+  setConfig(CONFIG.podCidrNet, ipToBytes(pod.ip));
+  setConfig(CONFIG.podCidrMask, prefixMaskBytes(pod.prefixLen));
+  setConfig(CONFIG.routingMode, ROUTING_MODE[cfg.routing]);
+
+  const ringBuffers = new Set<{ stop(): void }>();
+  let closed = false;
+
+  const attach = (ifname: string, ifindex: number, point: number, progName: string): void => {
+    try {
+      tcAttach(ifindex, point, prog(progName), TC_HANDLE, TC_PRIORITY);
+    } catch (e) {
+      const where = point === BPF_TC_INGRESS ? 'ingress' : 'egress';
+      throw new CnilabError('INTERNAL', `attaching ${progName} to ${ifname} (ifindex ${ifindex}) tc ${where}: ${(e as Error).message}`, { cause: e });
+    }
+  };
+
+  const dp: Datapath = {
+    config: cfg,
+
+    attachEndpointDevice(ifname, ifindex) {
+      attach(ifname, ifindex, BPF_TC_INGRESS, PROG.fromContainer);
+      attach(ifname, ifindex, BPF_TC_EGRESS, PROG.toContainer);
+    },
+
+    attachOverlayDevice(ifname, ifindex) {
+      // Record the tunnel device first so from_container can redirect as soon as from_overlay is live.
+      setConfig(CONFIG.tunnelIfindex, ifindex);
+      attach(ifname, ifindex, BPF_TC_INGRESS, PROG.fromOverlay);
+    },
+
+    attachHostDevice(ifname, ifindex) {
+      setConfig(CONFIG.hostIfindex, ifindex);
+      attach(ifname, ifindex, BPF_TC_EGRESS, PROG.fromHost);
+    },
+
+    upsertEndpoint(ep) {
+      const v = encodeEndpoint(ep);
+      // By IP first: once the ifindex entry exists the pod's traffic is handled and replies must find it.
+      mapUpdate(fd(MAP.lxcByIp), ipToBytes(ep.ip, 'endpoint.ip'), v);
+      mapUpdate(fd(MAP.lxcByIfindex), u32Key(ep.ifindex), v);
+    },
+
+    deleteEndpoint(ep) {
+      mapDelete(fd(MAP.lxcByIfindex), u32Key(ep.ifindex));
+      const byIp = mapLookup(fd(MAP.lxcByIp), ipToBytes(ep.ip, 'endpoint.ip'), ENDPOINT.size);
+      // Only remove the IP entry if it still belongs to this device (the IP may have been reassigned).
+      if (byIp && decodeEndpoint(byIp).ifindex === ep.ifindex) mapDelete(fd(MAP.lxcByIp), ipToBytes(ep.ip));
+    },
+
+    listEndpoints() {
+      const out: EndpointEntry[] = [];
+      for (const k of mapKeys(fd(MAP.lxcByIfindex), 4)) {
+        const v = mapLookup(fd(MAP.lxcByIfindex), k, ENDPOINT.size);
+        if (v) out.push(decodeEndpoint(v));
+      }
+      return out.sort((a, b) => a.ifindex - b.ifindex);
+    },
+
+    upsertIpcache(key, entry) {
+      mapUpdate(fd(MAP.ipcache), encodeIpcacheKey(key), encodeIpcacheValue(entry));
+    },
+
+    deleteIpcache(key) {
+      mapDelete(fd(MAP.ipcache), encodeIpcacheKey(key));
+    },
+
+    listIpcache() {
+      const out: Array<{ key: string } & IpcacheEntry> = [];
+      for (const k of mapKeys(fd(MAP.ipcache), IPCACHE_KEY.size)) {
+        const v = mapLookup(fd(MAP.ipcache), k, IPCACHE_VALUE.size);
+        if (v) out.push({ key: decodeIpcacheKey(k), ...decodeIpcacheValue(v) });
+      }
+      return out;
+    },
+
+    onEvents(cb: (ev: DatapathEvent) => void) {
+      const rb = new RingBuffer(fd(MAP.events), (data) => {
+        let ev: DatapathEvent;
+        try {
+          ev = decodeEvent(data);
+        } catch {
+          return; // a record from a newer/older layout: skip rather than kill the consumer
+        }
+        cb(ev);
+      });
+      const drain = (): void => {
+        try {
+          rb.consume();
+        } catch {
+          /* consume only fails on a corrupted ring; the sweep retries */
+        }
+      };
+      // Event-driven: libuv watches libbpf's epoll fd, so records are consumed as they arrive without
+      // blocking the event loop; the slow sweep covers missed wakeups.
+      const poller = koffi.node.poll(rb.epollFd(), { readable: true }, drain);
+      poller.unref();
+      const sweep = setInterval(drain, RINGBUF_SWEEP_MS);
+      sweep.unref();
+      let stopped = false;
+      const handle = {
+        stop() {
+          if (stopped) return;
+          stopped = true;
+          clearInterval(sweep);
+          poller.stop();
+          poller.close();
+          drain();
+          rb.free();
+          ringBuffers.delete(handle);
+        },
+      };
+      ringBuffers.add(handle);
+      drain();
+      return () => handle.stop();
+    },
+
+    dropCounters() {
+      const stride = perCpuStride(DROP_VALUE.size);
+      const size = stride * numPossibleCpus();
+      const out: Array<{ reason: number; direction: number; packets: bigint; bytes: bigint }> = [];
+      for (const k of mapKeys(fd(MAP.drops), DROP_KEY.size)) {
+        const v = mapLookup(fd(MAP.drops), k, size);
+        if (!v) continue;
+        out.push({
+          reason: k[DROP_KEY.reason]!,
+          direction: k[DROP_KEY.direction]!,
+          packets: sumPerCpu(v, stride, DROP_VALUE.packets),
+          bytes: sumPerCpu(v, stride, DROP_VALUE.bytes),
+        });
+      }
+      return out.sort((a, b) => a.reason - b.reason || a.direction - b.direction);
+    },
+
+    lostEvents() {
+      const stride = perCpuStride(LOST_VALUE_SIZE);
+      const v = mapLookup(fd(MAP.lost), u32Key(0), stride * numPossibleCpus());
+      return v ? sumPerCpu(v, stride, 0) : 0n;
+    },
+
+    describeMaps() {
+      return ALL_MAPS.map((name) => {
+        const info = mapInfo(fd(name));
+        const type = MAP_TYPE_NAMES[info.type] ?? `type_${info.type}`;
+        let entries: number;
+        if (type === 'ringbuf') entries = 0; // a byte ring, not entries
+        else if (type === 'array' || type === 'percpu_array') entries = info.maxEntries;
+        else entries = mapKeys(fd(name), info.keySize).length;
+        return { name, type, entries, maxEntries: info.maxEntries };
+      });
+    },
+
+    close() {
+      if (closed) return;
+      closed = true;
+      for (const rb of [...ringBuffers]) rb.stop();
+      obj.close();
+    },
+  };
+  return dp;
+}

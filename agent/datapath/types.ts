@@ -1,0 +1,99 @@
+// The contract between the agent and its eBPF datapath. The agent only ever talks to the datapath
+// through this interface; agent/datapath/datapath.ts implements it with libbpf (through koffi).
+
+export type RoutingMode = 'tunnel' | 'native';
+
+export interface DatapathConfig {
+  /** bpffs directory for this node's pins, e.g. /sys/fs/bpf/cnilab/<cluster>/<node>. */
+  pinDir: string;
+  /** The compiled BPF object to load (default: bpf/build/datapath.o). Tests load broken variants. */
+  objectPath?: string;
+  routing: RoutingMode;
+  /** This node's underlay address (eth0), the tunnel source. */
+  nodeIp: string;
+  /** The node's router address in its pod CIDR (on cilium_host), the pods' gateway. */
+  routerIp: string;
+  /** The node's pod CIDR, e.g. 198.19.1.0/24. */
+  podCidr: string;
+}
+
+/** A local pod endpoint as the datapath sees it. */
+export interface EndpointEntry {
+  /** ifindex of the host-side veth (lxcXXXX) in the node netns. */
+  ifindex: number;
+  /** The pod's IPv4 address. */
+  ip: string;
+  /** MAC of the pod's eth0 (destination MAC when delivering to the pod). */
+  podMac: string;
+  /** MAC of the host-side veth (source MAC when delivering, and the answer to the pod's gateway ARP). */
+  hostMac: string;
+  /** Numeric security identity of the pod. */
+  identity: number;
+  /** Cilium-style endpoint ID (small integer, unique on the node). */
+  endpointId: number;
+}
+
+/** What the ipcache knows about an IP or CIDR: its identity and, for remote pods, the node to tunnel to. */
+export interface IpcacheEntry {
+  identity: number;
+  /** Underlay IP of the node hosting it; absent for local endpoints and for the world. */
+  tunnelEndpoint?: string;
+}
+
+/** Decoded datapath event (the ring buffer's record). Numbers follow Hubble's enums (REFERENCE.md). */
+export interface DatapathEvent {
+  /** Monotonic kernel time in ns (bpf_ktime_get_ns). */
+  ktimeNs: bigint;
+  kind: 'drop' | 'trace' | 'policy-verdict';
+  /** For drops: Hubble DropReason number. */
+  dropReason?: number;
+  /** For traces: Hubble TraceObservationPoint number. */
+  observationPoint?: number;
+  /** 1 ingress, 2 egress (Hubble TrafficDirection), 0 unknown. */
+  direction: number;
+  ifindex: number;
+  srcIdentity: number;
+  dstIdentity: number;
+  srcIp: string;
+  dstIp: string;
+  /** IP protocol number (6 tcp, 17 udp, 1 icmp). */
+  protocol: number;
+  srcPort: number;
+  dstPort: number;
+  /** TCP flags byte (FIN 0x01, SYN 0x02, RST 0x04, PSH 0x08, ACK 0x10, URG 0x20, ECE 0x40, CWR 0x80). */
+  tcpFlags: number;
+  /** ICMP type/code when protocol is 1. */
+  icmpType?: number;
+  icmpCode?: number;
+  isReply: boolean;
+  /** Length of the packet. */
+  length: number;
+}
+
+export interface Datapath {
+  readonly config: DatapathConfig;
+  /** Attach from-container (tc ingress) and to-container (tc egress) on a pod's host-side veth. */
+  attachEndpointDevice(ifname: string, ifindex: number): void;
+  /** Attach from-overlay on cilium_vxlan (tc ingress) and record its ifindex as the tunnel device. */
+  attachOverlayDevice(ifname: string, ifindex: number): void;
+  /** Attach the host programs: on cilium_host egress (host → remote pods through the tunnel). */
+  attachHostDevice(ifname: string, ifindex: number): void;
+  upsertEndpoint(ep: EndpointEntry): void;
+  deleteEndpoint(ep: Pick<EndpointEntry, 'ifindex' | 'ip'>): void;
+  /** Every endpoint in the pinned maps (what survives an agent restart). */
+  listEndpoints(): EndpointEntry[];
+  /** key is an IP ("198.19.1.5") or a CIDR ("198.19.2.0/24"). */
+  upsertIpcache(key: string, entry: IpcacheEntry): void;
+  deleteIpcache(key: string): void;
+  listIpcache(): Array<{ key: string } & IpcacheEntry>;
+  /** Start polling the ring buffer; returns a function that stops it. */
+  onEvents(cb: (ev: DatapathEvent) => void): () => void;
+  /** Packets and bytes dropped so far, per Hubble drop reason and direction. */
+  dropCounters(): Array<{ reason: number; direction: number; packets: bigint; bytes: bigint }>;
+  /** Events the ring buffer had no room for (counted in BPF). */
+  lostEvents(): bigint;
+  /** Names and entry counts of the pinned maps, for the agent's debug API. */
+  describeMaps(): Array<{ name: string; type: string; entries: number; maxEntries: number }>;
+  /** Release file descriptors; pins and attached programs stay so forwarding continues. */
+  close(): void;
+}

@@ -1,0 +1,46 @@
+/* Shared includes and Hubble numbers. Userspace mirror: agent/datapath/constants.ts. */
+#ifndef CNILAB_COMMON_H
+#define CNILAB_COMMON_H
+
+#include <linux/types.h>
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/in.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#ifndef __always_inline
+#define __always_inline inline __attribute__((always_inline))
+#endif
+
+/* Hubble DropReason (flow.proto). */
+#define DROP_POLICY_DENIED 133
+#define DROP_INVALID_PACKET 134
+#define DROP_UNSUPPORTED_L3 139
+#define DROP_STALE_OR_UNROUTABLE_IP 151
+#define DROP_NO_TUNNEL_ENDPOINT 160
+#define DROP_FIB_LOOKUP_FAILED 169
+
+/* Hubble TraceObservationPoint. */
+#define OBS_TO_STACK 3
+#define OBS_TO_OVERLAY 4
+#define OBS_FROM_ENDPOINT 5
+#define OBS_FROM_HOST 7
+#define OBS_FROM_OVERLAY 9
+#define OBS_TO_ENDPOINT 101
+
+/* Hubble TrafficDirection. */
+#define DIR_UNKNOWN 0
+#define DIR_INGRESS 1
+#define DIR_EGRESS 2
+
+/* Cilium reserved identities. */
+#define IDENTITY_UNKNOWN 0
+#define IDENTITY_HOST 1
+#define IDENTITY_WORLD 2
+
+#define CNILAB_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+
+#endif

@@ -1,0 +1,145 @@
+/* Connection tracking: one LRU table per node shared by every program, so a connection crossing two hooks
+ * on the same node is one entry. Its job here is to tell new connections from existing ones, mark replies,
+ * and aggregate trace events (report a direction's first packet and each SYN/FIN/RST not yet reported).
+ * Layout mirrored in agent/datapath/constants.ts (CT_*). */
+#ifndef CNILAB_CONNTRACK_H
+#define CNILAB_CONNTRACK_H
+#include "common.h"
+#include "ipv4.h"
+
+/* dir is always CT_DIR_ANY today; kept in the key so ingress/egress-scoped entries (policy) need no
+ * layout change. */
+#define CT_DIR_ANY 0
+
+struct cnilab_ct_key {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 dir;
+	__u16 pad;
+};
+CNILAB_STATIC_ASSERT(sizeof(struct cnilab_ct_key) == 16, "ct key layout");
+
+/* reported_* hold the SYN/FIN/RST bits already reported in that direction, plus CT_REPORTED_FIRST. */
+#define CT_REPORTED_FIRST 0x80
+#define CT_F_REPLY_SEEN 0x01
+#define CT_F_CLOSING 0x02
+
+struct cnilab_ct_val {
+	__u64 packets_fwd;
+	__u64 bytes_fwd;
+	__u64 packets_rep;
+	__u64 bytes_rep;
+	__u64 last_seen;    /* ktime ns */
+	__u64 last_report;  /* ktime ns of the last trace event for this entry */
+	__u8 flags_seen_fwd; /* OR of all TCP flags seen */
+	__u8 flags_seen_rep;
+	__u8 reported_fwd;
+	__u8 reported_rep;
+	__u8 flags;          /* CT_F_* */
+	__u8 pad[3];
+};
+CNILAB_STATIC_ASSERT(sizeof(struct cnilab_ct_val) == 56, "ct value layout");
+
+/* An idle entry older than this is a new connection when traffic starts again (TCP: on a bare SYN). */
+#define CT_TCP_LIFETIME_NS (60ULL * 1000000000ULL)
+#define CT_OTHER_LIFETIME_NS (30ULL * 1000000000ULL)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct cnilab_ct_key);
+	__type(value, struct cnilab_ct_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} cnilab_ct SEC(".maps");
+
+struct ct_result {
+	__u8 is_new;
+	__u8 is_reply;
+	__u8 report;   /* emit a trace event for this packet */
+};
+
+static __always_inline __u8 ct_interesting(const struct pkt_info *pi)
+{
+	return pi->proto == IPPROTO_TCP ? (pi->tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST)) : 0;
+}
+
+static __always_inline void ct_lookup_update(const struct pkt_info *pi, struct ct_result *res)
+{
+	struct cnilab_ct_key key = {
+		.saddr = pi->saddr, .daddr = pi->daddr, .sport = pi->sport, .dport = pi->dport,
+		.proto = pi->proto, .dir = CT_DIR_ANY,
+	};
+	struct cnilab_ct_val *v;
+	__u64 now = bpf_ktime_get_ns();
+	__u8 want = ct_interesting(pi) | CT_REPORTED_FIRST;
+	__u8 *reported;
+
+	res->is_new = 0;
+	res->is_reply = 0;
+	res->report = 0;
+
+	v = bpf_map_lookup_elem(&cnilab_ct, &key);
+	if (v) {
+		int bare_syn = pi->proto == IPPROTO_TCP && (pi->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+		__u64 life = pi->proto == IPPROTO_TCP ? CT_TCP_LIFETIME_NS : CT_OTHER_LIFETIME_NS;
+		int stale = now - v->last_seen > life;
+
+		/* A reused tuple after close or long idle starts a new connection. */
+		if ((pi->proto == IPPROTO_TCP && bare_syn && ((v->flags & CT_F_CLOSING) || stale)) ||
+		    (pi->proto != IPPROTO_TCP && stale)) {
+			bpf_map_delete_elem(&cnilab_ct, &key);
+			v = NULL;
+		}
+	} else {
+		struct cnilab_ct_key rev = {
+			.saddr = pi->daddr, .daddr = pi->saddr, .sport = pi->dport, .dport = pi->sport,
+			.proto = pi->proto, .dir = CT_DIR_ANY,
+		};
+
+		v = bpf_map_lookup_elem(&cnilab_ct, &rev);
+		if (v)
+			res->is_reply = 1;
+	}
+
+	if (!v) {
+		struct cnilab_ct_val init = {};
+
+		init.packets_fwd = 1;
+		init.bytes_fwd = pi->len;
+		init.last_seen = now;
+		init.last_report = now;
+		init.flags_seen_fwd = pi->tcp_flags;
+		init.reported_fwd = want;
+		if (want & (TCP_FIN | TCP_RST))
+			init.flags |= CT_F_CLOSING;
+		bpf_map_update_elem(&cnilab_ct, &key, &init, BPF_ANY);
+		res->is_new = 1;
+		res->report = 1;
+		return;
+	}
+
+	if (res->is_reply) {
+		__sync_fetch_and_add(&v->packets_rep, 1);
+		__sync_fetch_and_add(&v->bytes_rep, pi->len);
+		v->flags_seen_rep |= pi->tcp_flags;
+		v->flags |= CT_F_REPLY_SEEN;
+		reported = &v->reported_rep;
+	} else {
+		__sync_fetch_and_add(&v->packets_fwd, 1);
+		__sync_fetch_and_add(&v->bytes_fwd, pi->len);
+		v->flags_seen_fwd |= pi->tcp_flags;
+		reported = &v->reported_fwd;
+	}
+	v->last_seen = now;
+	if (want & (TCP_FIN | TCP_RST))
+		v->flags |= CT_F_CLOSING;
+	if (want & ~*reported) {
+		*reported |= want;
+		v->last_report = now;
+		res->report = 1;
+	}
+}
+#endif

@@ -1,0 +1,172 @@
+/* The one ring buffer, the event record, and the one drop path. Layout mirrored in
+ * agent/datapath/constants.ts (EVENT). Lost records are counted per CPU, never silently dropped. */
+#ifndef CNILAB_EVENTS_H
+#define CNILAB_EVENTS_H
+#include "common.h"
+#include "ipv4.h"
+
+#define EVENT_DROP 1
+#define EVENT_TRACE 2
+#define EVENT_POLICY_VERDICT 3
+
+struct cnilab_event {
+	__u64 ktime;
+	__u8 type;          /* EVENT_* */
+	__u8 subtype;       /* drop reason or observation point */
+	__u8 direction;     /* DIR_* */
+	__u8 proto;
+	__u32 ifindex;
+	__u32 src_identity;
+	__u32 dst_identity;
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;       /* network order */
+	__be16 dport;
+	__u8 tcp_flags;
+	__u8 icmp_type;
+	__u8 icmp_code;
+	__u8 is_reply;
+	__u32 length;
+	__be16 ethertype;   /* L3 protocol of the frame, network order */
+	__u16 pad;
+};
+CNILAB_STATIC_ASSERT(sizeof(struct cnilab_event) == 48, "event layout");
+
+struct cnilab_drop_key {
+	__u8 reason;
+	__u8 direction;
+};
+
+struct cnilab_drop_val {
+	__u64 packets;
+	__u64 bytes;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} cnilab_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct cnilab_drop_key);
+	__type(value, struct cnilab_drop_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} cnilab_drops SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} cnilab_lost SEC(".maps");
+
+struct event_meta {
+	__u8 type;
+	__u8 subtype;
+	__u8 direction;
+	__u8 is_reply;
+	__u32 ifindex;
+	__u32 src_identity;
+	__u32 dst_identity;
+};
+
+static __always_inline void count_lost(void)
+{
+	__u32 zero = 0;
+	__u64 *lost = bpf_map_lookup_elem(&cnilab_lost, &zero);
+
+	if (lost)
+		*lost += 1; /* per-CPU slot: no atomics needed */
+}
+
+/* pi may be NULL (non-IP frames): only the length and ethertype are reported then. */
+static __always_inline void emit_event(struct __sk_buff *skb, const struct event_meta *m,
+				       const struct pkt_info *pi)
+{
+	struct cnilab_event *ev = bpf_ringbuf_reserve(&cnilab_events, sizeof(*ev), 0);
+
+	if (!ev) {
+		count_lost();
+		return;
+	}
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ev->ktime = bpf_ktime_get_ns();
+	ev->type = m->type;
+	ev->subtype = m->subtype;
+	ev->direction = m->direction;
+	ev->is_reply = m->is_reply;
+	ev->ifindex = m->ifindex;
+	ev->src_identity = m->src_identity;
+	ev->dst_identity = m->dst_identity;
+	ev->length = skb->len;
+	ev->ethertype = skb->protocol;
+	if (pi) {
+		ev->proto = pi->proto;
+		ev->saddr = pi->saddr;
+		ev->daddr = pi->daddr;
+		ev->sport = pi->sport;
+		ev->dport = pi->dport;
+		ev->tcp_flags = pi->tcp_flags;
+		ev->icmp_type = pi->icmp_type;
+		ev->icmp_code = pi->icmp_code;
+	}
+	bpf_ringbuf_submit(ev, 0);
+}
+
+static __always_inline void count_drop(struct __sk_buff *skb, __u8 reason, __u8 direction)
+{
+	struct cnilab_drop_key key = { .reason = reason, .direction = direction };
+	struct cnilab_drop_val *val = bpf_map_lookup_elem(&cnilab_drops, &key);
+
+	if (!val) {
+		struct cnilab_drop_val init = {};
+
+		bpf_map_update_elem(&cnilab_drops, &key, &init, BPF_NOEXIST);
+		val = bpf_map_lookup_elem(&cnilab_drops, &key);
+		if (!val)
+			return;
+	}
+	val->packets += 1;
+	val->bytes += skb->len;
+}
+
+/* THE drop path: every drop in the datapath returns through here. Always reported, never aggregated. */
+static __always_inline int send_drop(struct __sk_buff *skb, __u8 reason, __u8 direction, __u32 src_identity,
+				     __u32 dst_identity, const struct pkt_info *pi, __u8 is_reply)
+{
+	struct event_meta m = {
+		.type = EVENT_DROP,
+		.subtype = reason,
+		.direction = direction,
+		.is_reply = is_reply,
+		.ifindex = skb->ifindex,
+		.src_identity = src_identity,
+		.dst_identity = dst_identity,
+	};
+
+	emit_event(skb, &m, pi);
+	count_drop(skb, reason, direction);
+	return TC_ACT_SHOT;
+}
+
+static __always_inline void send_trace(struct __sk_buff *skb, __u8 obs, __u8 direction, __u32 ifindex,
+				       __u32 src_identity, __u32 dst_identity, const struct pkt_info *pi,
+				       __u8 is_reply)
+{
+	struct event_meta m = {
+		.type = EVENT_TRACE,
+		.subtype = obs,
+		.direction = direction,
+		.is_reply = is_reply,
+		.ifindex = ifindex,
+		.src_identity = src_identity,
+		.dst_identity = dst_identity,
+	};
+
+	emit_event(skb, &m, pi);
+}
+#endif

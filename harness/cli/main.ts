@@ -1,0 +1,42 @@
+// The `cnilab` command: dispatch to one module per subcommand.
+import { reportError } from './common.js';
+import { InvalidInputError } from '../errors.js';
+
+type Command = (args: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  up: { summary: 'create a cluster (--nodes N --routing tunnel|native --cni cnilab|reference-bridge, or --config FILE)', load: async () => (await import('./up.js')).up },
+  down: { summary: 'remove a cluster (--all sweeps what crashed runs left)', load: async () => (await import('./down.js')).down },
+  apply: { summary: 'create or update objects from Kubernetes YAML (-f FILE, -f - for stdin)', load: async () => (await import('./apply.js')).apply },
+  get: { summary: 'list pods|services|networkpolicies|namespaces|nodes (-n NS | -A, -o wide|json|yaml)', load: async () => (await import('./get.js')).get },
+  delete: { summary: 'delete objects (-f FILE, or KIND NAME [-n NS])', load: async () => (await import('./delete.js')).del },
+  exec: { summary: 'run a command in a pod: cnilab exec NS/POD -- CMD...', load: async () => (await import('./exec.js')).exec },
+  status: { summary: 'clusters, nodes, pods and agents at a glance', load: async () => (await import('./status.js')).status },
+};
+
+export function usage(): string {
+  const lines = ['usage: cnilab COMMAND [flags]', '', 'commands:'];
+  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(8)} ${c.summary}`);
+  lines.push('', 'common flags: --name NAME (cluster, default "cnilab"), --verbose (stack traces)', '');
+  return lines.join('\n');
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const [cmd, ...rest] = argv;
+  const verbose = rest.includes('--verbose') || rest.includes('-v');
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(usage());
+    process.exitCode = cmd ? 0 : 2;
+    return;
+  }
+  const entry = COMMANDS[cmd];
+  if (!entry) {
+    process.exitCode = reportError(new InvalidInputError('command', `unknown command "${cmd}"\n${usage()}`), false);
+    return;
+  }
+  try {
+    process.exitCode = await (await entry.load())(rest);
+  } catch (err) {
+    process.exitCode = reportError(err, verbose);
+  }
+}

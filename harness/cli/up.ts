@@ -1,0 +1,61 @@
+// cnilab up: create an embedded cluster from flags or a cluster file.
+import { clusterName, parseFlags } from './common.js';
+import { loadSpecFile, resolveSpec, type SpecOverrides } from '../cluster/spec.js';
+import { createCluster } from '../providers/netns/cluster.js';
+import { sweep } from '../providers/netns/sweep.js';
+import { InvalidInputError } from '../errors.js';
+
+export async function up(args: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(args, {
+    name: { type: 'string' },
+    config: { type: 'string', short: 'c' },
+    nodes: { type: 'string' },
+    routing: { type: 'string' },
+    cni: { type: 'string' },
+    retain: { type: 'boolean' },
+    quiet: { type: 'boolean', short: 'q' },
+  });
+  if (values.help) {
+    process.stdout.write('usage: cnilab up [--name NAME] [--config FILE] [--nodes N] [--routing tunnel|native] [--cni cnilab|reference-bridge] [--retain]\n');
+    return 0;
+  }
+  if (positionals.length) throw new InvalidInputError('arguments', `unexpected "${positionals[0]}"`);
+  const overrides: SpecOverrides = {
+    name: values.name === undefined ? (process.env.CNILAB_CLUSTER ?? undefined) : clusterName(values),
+    routing: values.routing,
+    cni: values.cni,
+  };
+  if (values.nodes !== undefined) {
+    if (!/^\d+$/.test(values.nodes)) throw new InvalidInputError('--nodes', `expected a whole number, got "${values.nodes}"`);
+    overrides.nodes = Number(values.nodes);
+  }
+  const spec = values.config ? loadSpecFile(values.config, overrides) : resolveSpec({}, 'flags', overrides);
+  const started = performance.now();
+  const say = (m: string) => {
+    if (!values.quiet) process.stderr.write(` • ${m}\n`);
+  };
+
+  // Ctrl-C while creating: remove what was made (unless --retain), then exit 130.
+  let interrupted = false;
+  const onSigint = () => {
+    if (interrupted) return;
+    interrupted = true;
+    process.stderr.write(`\ninterrupted: ${values.retain ? 'keeping' : 'removing'} what was created of cluster "${spec.name}"\n`);
+    const finish = () => process.exit(130);
+    if (values.retain) finish();
+    else void sweep(spec.name).finally(finish);
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+  try {
+    say(`cluster "${spec.name}": ${spec.nodes.length} nodes, cni ${spec.cni}, routing ${spec.routing}, pod MTU ${spec.podMtu}`);
+    await createCluster(spec, { onProgress: say, retain: values.retain });
+  } finally {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+  }
+  const ms = Math.round(performance.now() - started);
+  say(`ready in ${ms} ms`);
+  for (const n of spec.nodes) process.stdout.write(`${n.name}\t${n.underlayIp}\tpods ${n.podCidr}\n`);
+  return 0;
+}

@@ -1,0 +1,128 @@
+// Client of the control plane API (server.ts), used by the CLI, the agents and the tests.
+import { request } from 'node:http';
+import { existsSync } from 'node:fs';
+import { CnilabError, errorFromJson, NotFoundError, WaitTimeoutError } from '../errors.js';
+import type { KubeObject } from './objects.js';
+import type { ClusterSpec } from './spec.js';
+import type { ApplyResult, WatchEvent } from './store.js';
+
+export type WatchHandler = (ev: WatchEvent | { type: 'SYNCED' }) => void;
+
+export class ControlPlaneClient {
+  constructor(readonly socketPath: string, private clusterName = '?') {}
+
+  private call<T>(method: string, path: string, body?: unknown, timeoutMs = 30_000): Promise<T> {
+    if (!existsSync(this.socketPath)) {
+      return Promise.reject(new NotFoundError(`cluster "${this.clusterName}" is not running (no control socket at ${this.socketPath}); start it with \`cnilab up --name ${this.clusterName}\``));
+    }
+    const text = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          socketPath: this.socketPath,
+          path,
+          method,
+          headers: text ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } : {},
+          timeout: timeoutMs,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            let parsed: any;
+            try {
+              parsed = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+            } catch {
+              return reject(new CnilabError('INTERNAL', `control plane sent invalid JSON for ${method} ${path}`));
+            }
+            if ((res.statusCode ?? 500) >= 400) reject(errorFromJson(parsed.error ?? {}));
+            else resolve(parsed as T);
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new WaitTimeoutError(`control plane reply to ${method} ${path}`, timeoutMs)));
+      req.on('error', (e) =>
+        reject(e instanceof CnilabError ? e : new CnilabError('INTERNAL', `control plane at ${this.socketPath}: ${e.message}`)),
+      );
+      if (text) req.write(text);
+      req.end();
+    });
+  }
+
+  healthz(timeoutMs = 2000): Promise<{ ok: boolean; resourceVersion: number }> {
+    return this.call('GET', '/v1/healthz', undefined, timeoutMs);
+  }
+  cluster(): Promise<ClusterSpec> {
+    return this.call('GET', '/v1/cluster');
+  }
+  async list(kind: string, namespace?: string): Promise<KubeObject[]> {
+    const q = namespace ? `?namespace=${encodeURIComponent(namespace)}` : '';
+    return (await this.call<{ items: KubeObject[] }>('GET', `/v1/objects/${kind}${q}`)).items;
+  }
+  get(kind: string, namespace: string | undefined, name: string): Promise<KubeObject> {
+    return this.call('GET', `/v1/objects/${kind}/${encodeURIComponent(namespace ?? '-')}/${encodeURIComponent(name)}`);
+  }
+  async apply(objects: unknown[], internal = false): Promise<ApplyResult[]> {
+    return (await this.call<{ results: ApplyResult[] }>('POST', '/v1/apply', { objects, internal })).results;
+  }
+  updateStatus(kind: string, namespace: string | undefined, name: string, status: Record<string, unknown>): Promise<KubeObject> {
+    return this.call('PUT', `/v1/status/${kind}/${encodeURIComponent(namespace ?? '-')}/${encodeURIComponent(name)}`, { status });
+  }
+  delete(kind: string, namespace: string | undefined, name: string): Promise<KubeObject> {
+    return this.call('DELETE', `/v1/objects/${kind}/${encodeURIComponent(namespace ?? '-')}/${encodeURIComponent(name)}`);
+  }
+  async allocateIdentity(labels: string[]): Promise<number> {
+    return (await this.call<{ id: number }>('POST', '/v1/identities', { labels })).id;
+  }
+  shutdown(): Promise<unknown> {
+    return this.call('POST', '/v1/shutdown', {}, 5000);
+  }
+  /** Any extra GET route of the daemon (e.g. /v1/nodes). */
+  getPath<T>(path: string): Promise<T> {
+    return this.call('GET', path);
+  }
+
+  /**
+   * Stream changes of the given kinds: the current objects arrive first as ADDED, then SYNCED, then
+   * live events. Returns a function that stops the watch. `onEnd` is called if the stream breaks.
+   */
+  watch(kinds: string[], handler: WatchHandler, onEnd?: (err?: Error) => void): () => void {
+    let stopped = false;
+    const req = request({ socketPath: this.socketPath, path: `/v1/watch?kinds=${kinds.join(',')}`, method: 'GET' }, (res) => {
+      let buf = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buf += chunk;
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          if (line) handler(JSON.parse(line));
+        }
+      });
+      res.on('end', () => {
+        if (!stopped) onEnd?.();
+      });
+    });
+    req.on('error', (e) => {
+      if (!stopped) onEnd?.(e);
+    });
+    req.end();
+    return () => {
+      stopped = true;
+      req.destroy();
+    };
+  }
+
+  /** Poll until `pred` holds for the listed objects, or throw saying what was awaited. */
+  async waitFor(kind: string, what: string, pred: (objs: KubeObject[]) => boolean, timeoutMs: number, namespace?: string): Promise<KubeObject[]> {
+    const deadline = Date.now() + timeoutMs;
+    let objs: KubeObject[] = [];
+    for (;;) {
+      objs = await this.list(kind, namespace);
+      if (pred(objs)) return objs;
+      if (Date.now() > deadline) throw new WaitTimeoutError(what, timeoutMs);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}

@@ -1,0 +1,92 @@
+// Validation of names that come from users, and every name cnilab derives from them (network
+// namespaces, run-time directories, BPF pin paths, interface names). Keeping the derivations in one
+// module is what lets `cnilab down --all` find everything a crashed run left behind.
+import { InvalidInputError } from '../errors.js';
+
+/** A DNS-1123 label: lower-case alphanumerics and '-', starting and ending alphanumeric, 1..63. */
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Linux limits interface names to 15 bytes (IFNAMSIZ 16 with the NUL). */
+export const IFNAME_MAX = 15;
+/** Cluster names appear in netns names, paths and process markers; kept short so they stay readable. */
+export const CLUSTER_NAME_MAX = 32;
+
+export function isDns1123Label(s: string): boolean {
+  return s.length <= 63 && DNS1123_LABEL.test(s);
+}
+
+/** Throws InvalidInputError naming `field` unless `value` is a DNS-1123 label of at most `max` chars. */
+export function validateLabel(field: string, value: unknown, max = 63): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new InvalidInputError(field, `expected a non-empty name, got ${JSON.stringify(value)}`);
+  }
+  if (value.length > max) {
+    throw new InvalidInputError(field, `"${value}" is ${value.length} characters; at most ${max} allowed`);
+  }
+  if (!DNS1123_LABEL.test(value)) {
+    throw new InvalidInputError(
+      field,
+      `"${value}" is not a valid name: use lower-case letters, digits and '-', starting and ending with a letter or digit (a DNS-1123 label)`,
+    );
+  }
+  return value;
+}
+
+export function validateClusterName(value: unknown, field = '--name'): string {
+  return validateLabel(field, value, CLUSTER_NAME_MAX);
+}
+
+/** Node names become interface names on the fabric bridge, so they must fit IFNAMSIZ. */
+export function validateNodeName(value: unknown, field: string): string {
+  validateLabel(field, value, 63);
+  const s = value as string;
+  if (s.length > IFNAME_MAX) {
+    throw new InvalidInputError(
+      field,
+      `"${s}" is ${s.length} characters; node names become interface names, which Linux limits to ${IFNAME_MAX}`,
+    );
+  }
+  return s;
+}
+
+/** Prefix of every network namespace, directory and process marker cnilab creates. */
+export const PREFIX = 'cnilab';
+/** Prefix of any link cnilab might create outside its own namespaces (kept out of the host netns by design). */
+export const LINK_PREFIX = 'cnl';
+
+export const RUN_ROOT = '/run/cnilab';
+export const BPF_ROOT = '/sys/fs/bpf/cnilab';
+export const NETNS_DIR = '/run/netns';
+
+// Namespace names use '.' as the separator: DNS-1123 labels cannot contain dots, so the parts can
+// always be told apart ("x.a-b" is never confused with "x-a.b").
+export const netnsNames = {
+  fabric: (cluster: string) => `${PREFIX}.${cluster}.fabric`,
+  node: (cluster: string, node: string) => `${PREFIX}.${cluster}.node.${node}`,
+  pod: (cluster: string, namespace: string, pod: string) => `${PREFIX}.${cluster}.pod.${namespace}.${pod}`,
+  /** Every namespace of one cluster starts with this. */
+  clusterPrefix: (cluster: string) => `${PREFIX}.${cluster}.`,
+  /** Parse a netns name back to its cluster, or undefined if it is not cnilab's. */
+  clusterOf: (netns: string): string | undefined => {
+    const m = /^cnilab\.([a-z0-9-]+)\./.exec(netns);
+    return m ? m[1] : undefined;
+  },
+};
+
+export const paths = {
+  runDir: (cluster: string) => `${RUN_ROOT}/${cluster}`,
+  controlSocket: (cluster: string) => `${RUN_ROOT}/${cluster}/control.sock`,
+  daemonPid: (cluster: string) => `${RUN_ROOT}/${cluster}/daemon.pid`,
+  daemonLog: (cluster: string) => `${RUN_ROOT}/${cluster}/daemon.log`,
+  state: (cluster: string) => `${RUN_ROOT}/${cluster}/cluster.json`,
+  nodeDir: (cluster: string, node: string) => `${RUN_ROOT}/${cluster}/nodes/${node}`,
+  agentSocket: (cluster: string, node: string) => `${RUN_ROOT}/${cluster}/nodes/${node}/agent.sock`,
+  bpfDir: (cluster: string) => `${BPF_ROOT}/${cluster}`,
+  bpfNodeDir: (cluster: string, node: string) => `${BPF_ROOT}/${cluster}/${node}`,
+};
+
+/** The argv marker carried by every long-running process cnilab starts outside a cnilab netns,
+ *  so a sweep can find it by its command line. */
+export function processMarker(cluster: string): string {
+  return `--cnilab-cluster=${cluster}`;
+}

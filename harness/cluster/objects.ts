@@ -1,0 +1,604 @@
+// The object model of the embedded control plane: the Kubernetes kinds users may apply, their
+// validation (every problem names the file, the document, the object and the field path), the
+// defaults the API server would apply, and the selector semantics the scheduler, the agents and the
+// policy reference model all share. Only what cnilab uses is validated; other Kubernetes fields pass.
+import { isIPv6 } from 'node:net';
+import { parseAllDocuments, type YAMLError } from 'yaml';
+import { z } from 'zod';
+import { InvalidInputError, InvalidInputList } from '../errors.js';
+import { parseIpv4 } from './cidr.js';
+import { validateLabel } from './names.js';
+
+export const SUPPORTED_KINDS = ['Namespace', 'Pod', 'Service', 'NetworkPolicy', 'CiliumNetworkPolicy'] as const;
+export type SupportedKind = (typeof SUPPORTED_KINDS)[number];
+
+export const API_VERSIONS: Readonly<Record<SupportedKind, string>> = {
+  Namespace: 'v1',
+  Pod: 'v1',
+  Service: 'v1',
+  NetworkPolicy: 'networking.k8s.io/v1',
+  CiliumNetworkPolicy: 'cilium.io/v2',
+};
+
+/** Cluster-scoped kinds, including those only cnilab's own components write (Node, CiliumIdentity). */
+export const CLUSTER_SCOPED_KINDS: ReadonlySet<string> = new Set(['Namespace', 'Node', 'CiliumIdentity']);
+export const isNamespaced = (kind: string): boolean => !CLUSTER_SCOPED_KINDS.has(kind);
+
+/** What `cnilab get KIND` accepts, as kubectl does (looked up lower-cased). */
+export const kindAliases: Readonly<Record<string, SupportedKind>> = {
+  pods: 'Pod', pod: 'Pod', po: 'Pod',
+  services: 'Service', service: 'Service', svc: 'Service',
+  networkpolicies: 'NetworkPolicy', networkpolicy: 'NetworkPolicy', netpol: 'NetworkPolicy',
+  'networkpolicies.networking.k8s.io': 'NetworkPolicy',
+  ciliumnetworkpolicies: 'CiliumNetworkPolicy', ciliumnetworkpolicy: 'CiliumNetworkPolicy', cnp: 'CiliumNetworkPolicy',
+  'ciliumnetworkpolicies.cilium.io': 'CiliumNetworkPolicy',
+  namespaces: 'Namespace', namespace: 'Namespace', ns: 'Namespace',
+};
+export function resolveKind(name: string): SupportedKind | undefined {
+  return Object.hasOwn(kindAliases, name.toLowerCase()) ? kindAliases[name.toLowerCase()] : undefined;
+}
+
+// ---- Types -------------------------------------------------------------------------------------
+
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  uid?: string;
+  resourceVersion?: string;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  [key: string]: unknown;
+}
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  spec?: unknown;
+  status?: unknown;
+  [key: string]: unknown;
+}
+export type Protocol = 'TCP' | 'UDP' | 'SCTP';
+export const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP'];
+export type SelectorOperator = 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+export interface LabelSelectorRequirement { key: string; operator: SelectorOperator; values?: string[] }
+export interface LabelSelector { matchLabels?: Record<string, string>; matchExpressions?: LabelSelectorRequirement[] }
+
+export interface ContainerPort { name?: string; containerPort: number; protocol?: Protocol; [k: string]: unknown }
+export interface Container {
+  name: string;
+  image: string;
+  command?: string[];
+  args?: string[];
+  ports?: ContainerPort[];
+  env?: { name: string; value?: string }[];
+  [k: string]: unknown;
+}
+export interface ContainerStatus {
+  name: string;
+  ready: boolean;
+  restartCount?: number;
+  state?: { running?: { startedAt?: string }; waiting?: { reason?: string }; terminated?: { exitCode?: number; signal?: number; reason?: string } };
+}
+export interface PodSpec { containers: Container[]; nodeName?: string; hostNetwork?: boolean; restartPolicy?: 'Always' | 'OnFailure' | 'Never'; [k: string]: unknown }
+export interface PodStatus {
+  phase?: string;
+  reason?: string;
+  message?: string;
+  podIP?: string;
+  podIPs?: { ip: string }[];
+  hostIP?: string;
+  startTime?: string;
+  containerStatuses?: ContainerStatus[];
+}
+export interface Pod extends KubeObject { kind: 'Pod'; spec: PodSpec; status?: PodStatus }
+
+export interface ServicePort { name?: string; protocol?: Protocol; port: number; targetPort?: number | string; nodePort?: number }
+export interface ServiceSpec {
+  type?: 'ClusterIP' | 'NodePort';
+  selector?: Record<string, string>;
+  ports: ServicePort[];
+  clusterIP?: string;
+  externalIPs?: string[];
+  [k: string]: unknown;
+}
+export interface Service extends KubeObject { kind: 'Service'; spec: ServiceSpec }
+
+export interface IPBlock { cidr: string; except?: string[] }
+export interface NetworkPolicyPeer { podSelector?: LabelSelector; namespaceSelector?: LabelSelector; ipBlock?: IPBlock }
+export interface NetworkPolicyPort { protocol?: Protocol; port?: number | string; endPort?: number }
+export interface NetworkPolicySpec {
+  podSelector: LabelSelector;
+  policyTypes?: ('Ingress' | 'Egress')[];
+  ingress?: { from?: NetworkPolicyPeer[]; ports?: NetworkPolicyPort[] }[];
+  egress?: { to?: NetworkPolicyPeer[]; ports?: NetworkPolicyPort[] }[];
+}
+export interface NetworkPolicy extends KubeObject { kind: 'NetworkPolicy'; spec: NetworkPolicySpec }
+
+export interface CiliumRule {
+  endpointSelector: LabelSelector;
+  ingress?: Record<string, unknown>[];
+  egress?: Record<string, unknown>[];
+  ingressDeny?: Record<string, unknown>[];
+  egressDeny?: Record<string, unknown>[];
+  [k: string]: unknown;
+}
+export interface CiliumNetworkPolicy extends KubeObject { kind: 'CiliumNetworkPolicy'; spec?: CiliumRule; specs?: CiliumRule[] }
+export interface Namespace extends KubeObject { kind: 'Namespace'; status?: { phase?: string } }
+
+export const isPod = (o: KubeObject): o is Pod => o.kind === 'Pod';
+export const isService = (o: KubeObject): o is Service => o.kind === 'Service';
+export const isNetworkPolicy = (o: KubeObject): o is NetworkPolicy => o.kind === 'NetworkPolicy';
+export const isCiliumNetworkPolicy = (o: KubeObject): o is CiliumNetworkPolicy => o.kind === 'CiliumNetworkPolicy';
+
+// ---- Leaf checks: each returns a problem or undefined --------------------------------------------
+
+type Check = (v: unknown) => string | undefined;
+const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function show(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (Array.isArray(v)) return 'a list';
+  if (isMap(v)) return 'a mapping';
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 70 ? `${s.slice(0, 66)}..."` : s;
+}
+
+const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const IANA_SVC_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+
+const str: Check = (v) => (typeof v === 'string' ? undefined : `expected a string, got ${show(v)}`);
+const nonEmpty: Check = (v) => (typeof v === 'string' && v !== '' ? undefined : `expected a non-empty string, got ${show(v)}`);
+const bool: Check = (v) => (typeof v === 'boolean' ? undefined : `expected true or false, got ${show(v)}`);
+const intIn = (lo: number, hi: number): Check => (v) =>
+  Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi ? undefined : `expected an integer ${lo}..${hi}, got ${show(v)}`;
+const oneOf = (vals: readonly string[]): Check => (v) =>
+  vals.includes(v as string) ? undefined : `expected one of ${vals.join(', ')}, got ${show(v)}`;
+
+/** DNS-1123 label via names.ts, the one check that also keeps "../x" out of paths and netns names. */
+const dnsLabel: Check = (v) => {
+  try {
+    validateLabel('', v);
+    return undefined;
+  } catch (e) {
+    if (e instanceof InvalidInputError) return e.message.slice(e.field.length + 2);
+    throw e;
+  }
+};
+
+/** An IANA service name, as Kubernetes requires of named ports: 1..15, [a-z0-9-], a letter, no "--". */
+const portName: Check = (v) =>
+  typeof v === 'string' && v.length <= 15 && IANA_SVC_NAME.test(v) && /[a-z]/.test(v) && !v.includes('--')
+    ? undefined
+    : `expected a port name (at most 15 lower-case letters, digits and '-', with at least one letter), got ${show(v)}`;
+
+const portOrName: Check = (v) =>
+  typeof v === 'number' ? intIn(1, 65535)(v) : typeof v === 'string' ? portName(v) : `expected a port number 1..65535 or a port name, got ${show(v)}`;
+
+/** A label key: optional DNS-subdomain prefix and '/', then a name of at most 63 characters. */
+export function labelKeyProblem(key: string): string | undefined {
+  const slash = key.indexOf('/');
+  const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
+  const name = slash >= 0 ? key.slice(slash + 1) : key;
+  if (prefix !== undefined && (prefix.length > 253 || !DNS1123_SUBDOMAIN.test(prefix))) {
+    return `invalid label key ${show(key)}: the prefix must be a lower-case DNS subdomain`;
+  }
+  if (name.length === 0 || name.length > 63 || !LABEL_NAME.test(name)) {
+    return `invalid label key ${show(key)}: the name must be 1..63 letters, digits, '-', '_' or '.', starting and ending alphanumeric`;
+  }
+  return undefined;
+}
+export const labelValueProblem: Check = (v) => {
+  if (typeof v !== 'string') return `expected a string label value, got ${show(v)} (quote it in YAML)`;
+  if (v.length > 63 || (v !== '' && !LABEL_NAME.test(v))) {
+    return `invalid label value ${show(v)}: at most 63 letters, digits, '-', '_' or '.', starting and ending alphanumeric`;
+  }
+  return undefined;
+};
+// Cilium selectors may name a label source ("k8s:app", "any:app", "reserved:host").
+const ciliumKeyProblem = (k: string) => labelKeyProblem(k.replace(/^[A-Za-z0-9_-]+:/, ''));
+
+// ---- Schemas -----------------------------------------------------------------------------------
+
+const rule = (check: Check) =>
+  z.any().superRefine((v, ctx) => {
+    const problem = v === undefined ? 'required' : check(v);
+    if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+  });
+const opt = (check: Check) => rule(check).optional();
+
+const labelMap = (cilium = false) =>
+  z
+    .any()
+    .superRefine((v, ctx) => {
+      if (!isMap(v)) return void ctx.addIssue({ code: 'custom', message: `expected a mapping of label keys to values, got ${show(v)}` });
+      for (const [k, val] of Object.entries(v)) {
+        const problem = (cilium ? ciliumKeyProblem(k) : labelKeyProblem(k)) ?? labelValueProblem(val);
+        if (problem) ctx.addIssue({ code: 'custom', path: [k], message: problem });
+      }
+    })
+    .optional();
+
+const OPERATORS: readonly SelectorOperator[] = ['In', 'NotIn', 'Exists', 'DoesNotExist'];
+// Selectors, peers, ports and rules of a NetworkPolicy are strict: their Kubernetes field sets are
+// small and fully known, and a misspelled key (matchLabel) would silently select everything.
+const selector = (cilium = false) =>
+  z
+    .object({
+      matchLabels: labelMap(cilium),
+      matchExpressions: z
+        .array(
+          z
+            .object({ key: rule((k) => str(k) ?? (cilium ? ciliumKeyProblem : labelKeyProblem)(k as string)), operator: rule(oneOf(OPERATORS)), values: z.array(rule(labelValueProblem)).optional() })
+            .strict()
+            .superRefine((r, ctx) => {
+              const n = Array.isArray(r.values) ? r.values.length : 0;
+              if ((r.operator === 'In' || r.operator === 'NotIn') && n === 0) {
+                ctx.addIssue({ code: 'custom', path: ['values'], message: `at least one value is required with operator ${r.operator}` });
+              } else if ((r.operator === 'Exists' || r.operator === 'DoesNotExist') && n > 0) {
+                ctx.addIssue({ code: 'custom', path: ['values'], message: `must be empty with operator ${r.operator}` });
+              }
+            }),
+        )
+        .optional(),
+    })
+    .strict();
+
+interface ParsedCidr { v4: boolean; base: number; prefix: number }
+/** IPv4 CIDR (host bits allowed and masked, as Kubernetes accepts them), or an IPv6 one kept opaque. */
+function parseAnyCidr(s: string): ParsedCidr | undefined {
+  const m = /^([^/]+)\/(\d{1,3})$/.exec(s);
+  if (!m) return undefined;
+  const prefix = Number(m[2]);
+  if (isIPv6(m[1]!)) return prefix <= 128 ? { v4: false, base: 0, prefix } : undefined;
+  const ip = parseIpv4(m[1]!);
+  if (ip === undefined || prefix > 32) return undefined;
+  return { v4: true, base: prefix === 0 ? 0 : (ip & (0xffffffff << (32 - prefix))) >>> 0, prefix };
+}
+const within = (outer: ParsedCidr, inner: ParsedCidr) =>
+  inner.prefix > outer.prefix && (!outer.v4 || (outer.prefix === 0 ? true : ((inner.base ^ outer.base) >>> (32 - outer.prefix)) === 0));
+
+const ipBlock = z
+  .object({ cidr: rule(str), except: z.array(rule(str)).optional() })
+  .strict()
+  .superRefine((b, ctx) => {
+    if (typeof b.cidr !== 'string') return;
+    const outer = parseAnyCidr(b.cidr);
+    if (!outer) return void ctx.addIssue({ code: 'custom', path: ['cidr'], message: `expected a CIDR like 10.0.0.0/16, got ${show(b.cidr)}` });
+    (Array.isArray(b.except) ? b.except : []).forEach((e: unknown, i: number) => {
+      if (typeof e !== 'string') return;
+      const inner = parseAnyCidr(e);
+      if (!inner) ctx.addIssue({ code: 'custom', path: ['except', i], message: `expected a CIDR, got ${show(e)}` });
+      else if (inner.v4 !== outer.v4 || !within(outer, inner)) {
+        ctx.addIssue({ code: 'custom', path: ['except', i], message: `${e} is not inside cidr ${b.cidr} (except must carve a strict subset out of it)` });
+      }
+    });
+  });
+
+const peer = z
+  .object({ podSelector: selector().optional(), namespaceSelector: selector().optional(), ipBlock: ipBlock.optional() })
+  .strict()
+  .superRefine((p, ctx) => {
+    if (p.ipBlock !== undefined && (p.podSelector !== undefined || p.namespaceSelector !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['ipBlock'], message: 'may not be combined with podSelector or namespaceSelector in the same peer' });
+    } else if (p.ipBlock === undefined && p.podSelector === undefined && p.namespaceSelector === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'a peer needs podSelector, namespaceSelector or ipBlock' });
+    }
+  });
+
+const policyPort = z
+  .object({ protocol: opt(oneOf(PROTOCOLS)), port: opt(portOrName), endPort: opt(intIn(1, 65535)) })
+  .strict()
+  .superRefine((p, ctx) => {
+    if (p.endPort === undefined) return;
+    if (typeof p.port !== 'number') ctx.addIssue({ code: 'custom', path: ['endPort'], message: 'requires a numeric port (a range starts at port)' });
+    else if (typeof p.endPort === 'number' && p.endPort < p.port) ctx.addIssue({ code: 'custom', path: ['endPort'], message: `must be at least port (${p.port}), got ${p.endPort}` });
+  });
+
+const metadata = (namespaced: boolean) =>
+  z
+    .object({
+      name: rule(dnsLabel),
+      namespace: namespaced
+        ? opt(dnsLabel)
+        : z.any().superRefine((v, ctx) => void (v !== undefined && ctx.addIssue({ code: 'custom', message: 'a Namespace is cluster-scoped and cannot have a namespace' }))),
+      labels: labelMap(),
+      annotations: z
+        .any()
+        .superRefine((v, ctx) => {
+          if (!isMap(v)) return void ctx.addIssue({ code: 'custom', message: `expected a mapping, got ${show(v)}` });
+          for (const [k, val] of Object.entries(v)) {
+            const problem = labelKeyProblem(k)?.replace('label key', 'annotation key') ?? str(val);
+            if (problem) ctx.addIssue({ code: 'custom', path: [k], message: problem });
+          }
+        })
+        .optional(),
+      uid: opt(str),
+      resourceVersion: opt(str),
+      creationTimestamp: opt(str),
+    })
+    .passthrough();
+
+const container = z
+  .object({
+    name: rule(dnsLabel),
+    image: rule(nonEmpty),
+    command: z.array(rule(str)).optional(),
+    args: z.array(rule(str)).optional(),
+    ports: z.array(z.object({ name: opt(portName), containerPort: rule(intIn(1, 65535)), protocol: opt(oneOf(PROTOCOLS)) }).passthrough()).optional(),
+    env: z.array(z.object({ name: rule(nonEmpty), value: opt(str) }).passthrough()).optional(),
+  })
+  .passthrough()
+  .superRefine((c, ctx) => {
+    const seen = new Set<unknown>();
+    (Array.isArray(c.ports) ? c.ports : []).forEach((p: { name?: unknown }, i: number) => {
+      if (p?.name === undefined) return;
+      if (seen.has(p.name)) ctx.addIssue({ code: 'custom', path: ['ports', i, 'name'], message: `duplicate port name ${show(p.name)} in this container` });
+      seen.add(p.name);
+    });
+  });
+
+const podSpec = z
+  .object({
+    containers: z.array(container).min(1, 'at least one container is required'),
+    nodeName: opt(dnsLabel),
+    hostNetwork: opt(bool),
+    restartPolicy: opt(oneOf(['Always', 'OnFailure', 'Never'])),
+  })
+  .passthrough()
+  .superRefine((s, ctx) => {
+    const seen = new Set<unknown>();
+    (Array.isArray(s.containers) ? s.containers : []).forEach((c: { name?: unknown }, i: number) => {
+      if (typeof c?.name !== 'string') return;
+      if (seen.has(c.name)) ctx.addIssue({ code: 'custom', path: ['containers', i, 'name'], message: `duplicate container name ${show(c.name)}; names must be unique in a pod` });
+      seen.add(c.name);
+    });
+  });
+
+const serviceSpec = z
+  .object({
+    type: opt(oneOf(['ClusterIP', 'NodePort'])),
+    selector: labelMap(),
+    ports: z
+      .array(
+        z
+          .object({ name: opt(dnsLabel), protocol: opt(oneOf(PROTOCOLS)), port: rule(intIn(1, 65535)), targetPort: opt(portOrName), nodePort: opt(intIn(30000, 32767)) })
+          .passthrough(),
+      )
+      .min(1, 'a Service needs at least one port'),
+    clusterIP: opt((v) => (v === 'None' || v === '' || (typeof v === 'string' && parseIpv4(v) !== undefined) ? undefined : `expected an IPv4 address or "None", got ${show(v)}`)),
+  })
+  .passthrough()
+  .superRefine((s, ctx) => {
+    const ports: Record<string, unknown>[] = Array.isArray(s.ports) ? s.ports : [];
+    const names = new Set<unknown>();
+    const portProtos = new Set<string>();
+    ports.forEach((p, i) => {
+      if (ports.length > 1 && p.name === undefined) ctx.addIssue({ code: 'custom', path: ['ports', i, 'name'], message: 'required when a Service has more than one port' });
+      if (p.name !== undefined && names.has(p.name)) ctx.addIssue({ code: 'custom', path: ['ports', i, 'name'], message: `duplicate port name ${show(p.name)}` });
+      names.add(p.name);
+      const pp = `${String(p.port)}/${String(p.protocol ?? 'TCP')}`;
+      if (portProtos.has(pp)) ctx.addIssue({ code: 'custom', path: ['ports', i, 'port'], message: `duplicate port ${pp}` });
+      portProtos.add(pp);
+      if (p.nodePort !== undefined && (s.type ?? 'ClusterIP') !== 'NodePort') ctx.addIssue({ code: 'custom', path: ['ports', i, 'nodePort'], message: 'only allowed with type NodePort' });
+    });
+    if (s.clusterIP === 'None' && s.type === 'NodePort') ctx.addIssue({ code: 'custom', path: ['clusterIP'], message: 'a headless Service ("None") cannot be of type NodePort' });
+  });
+
+const networkPolicySpec = z
+  .object({
+    podSelector: selector().optional(),
+    policyTypes: z
+      .array(rule(oneOf(['Ingress', 'Egress'])))
+      .superRefine((t, ctx) => void (new Set(t).size !== t.length && ctx.addIssue({ code: 'custom', message: 'lists a policy type twice' })))
+      .optional(),
+    ingress: z.array(z.object({ from: z.array(peer).optional(), ports: z.array(policyPort).optional() }).strict()).optional(),
+    egress: z.array(z.object({ to: z.array(peer).optional(), ports: z.array(policyPort).optional() }).strict()).optional(),
+  })
+  .strict();
+
+const ciliumRule = z
+  .object({
+    endpointSelector: selector(true),
+    ingress: z.array(z.object({ fromEndpoints: z.array(selector(true)).optional() }).passthrough()).optional(),
+    ingressDeny: z.array(z.object({ fromEndpoints: z.array(selector(true)).optional() }).passthrough()).optional(),
+    egress: z.array(z.object({ toEndpoints: z.array(selector(true)).optional() }).passthrough()).optional(),
+    egressDeny: z.array(z.object({ toEndpoints: z.array(selector(true)).optional() }).passthrough()).optional(),
+  })
+  .passthrough();
+
+const top = (kind: SupportedKind, shape: z.ZodRawShape) =>
+  z
+    .object({
+      apiVersion: rule((v) => (v === API_VERSIONS[kind] ? undefined : `expected "${API_VERSIONS[kind]}" for a ${kind}, got ${show(v)}`)),
+      kind: z.any(),
+      metadata: metadata(kind !== 'Namespace'),
+      ...shape,
+    })
+    .passthrough();
+
+const SCHEMAS: Record<SupportedKind, z.ZodTypeAny> = {
+  Namespace: top('Namespace', {}),
+  Pod: top('Pod', { spec: podSpec }),
+  Service: top('Service', { spec: serviceSpec }),
+  // spec is required although Kubernetes would take an absent one as "deny all ingress to every pod".
+  NetworkPolicy: top('NetworkPolicy', { spec: networkPolicySpec }),
+  CiliumNetworkPolicy: top('CiliumNetworkPolicy', { spec: ciliumRule.optional(), specs: z.array(ciliumRule).min(1).optional() }).superRefine(
+    (o, ctx) => void (o.spec === undefined && o.specs === undefined && ctx.addIssue({ code: 'custom', path: ['spec'], message: 'required (or specs)' })),
+  ),
+};
+
+const TYPE_WORDS: Record<string, string> = { object: 'a mapping', array: 'a list', string: 'a string', number: 'a number', boolean: 'true or false' };
+const errorMap: z.ZodErrorMap = (issue, ctx) => {
+  if (issue.code === z.ZodIssueCode.invalid_type) {
+    return { message: ctx.data === undefined ? 'required' : `expected ${TYPE_WORDS[issue.expected] ?? issue.expected}, got ${show(ctx.data)}` };
+  }
+  return { message: ctx.defaultError };
+};
+
+/** `spec.containers[0].ports[1]`, with keys that are not identifiers quoted: `labels["app.kubernetes.io/name"]`. */
+export function formatPath(path: readonly (string | number)[]): string {
+  if (path.length === 0) return '(top level)';
+  return path
+    .map((p, i) => (typeof p === 'number' ? `[${p}]` : /^[A-Za-z_$][\w$]*$/.test(p) ? `${i ? '.' : ''}${p}` : `[${JSON.stringify(p)}]`))
+    .join('');
+}
+
+// ---- Validation and parsing ----------------------------------------------------------------------
+
+/** " (Pod x/a)" for messages, from a raw (not yet validated) object; "" when kind or name is unknown. */
+export function describeRaw(raw: unknown): string {
+  if (!isMap(raw) || typeof raw.kind !== 'string' || !isMap(raw.metadata) || typeof raw.metadata.name !== 'string') return '';
+  const ns = raw.metadata.namespace;
+  return ` (${raw.kind} ${isNamespaced(raw.kind) ? `${typeof ns === 'string' ? ns : 'default'}/` : ''}${raw.metadata.name})`;
+}
+
+/**
+ * Validate one object; `where` prefixes every field path (e.g. `xyz.yaml: document 3 (Pod x/a)`).
+ * Returns a normalized deep copy (unknown Kubernetes fields kept). Throws InvalidInputList with every
+ * problem of the object.
+ */
+export function validateObject(raw: unknown, where: string): KubeObject {
+  const fail = (path: string, message: string) => new InvalidInputList([new InvalidInputError(`${where}: ${path}`, message)]);
+  if (!isMap(raw)) throw fail('(top level)', `expected a mapping with apiVersion, kind and metadata, got ${show(raw)}`);
+  if (raw.kind === undefined) throw fail('kind', 'required');
+  if (!(SUPPORTED_KINDS as readonly unknown[]).includes(raw.kind)) {
+    const hint = typeof raw.kind === 'string' && resolveKind(raw.kind) ? ` (did you mean "${resolveKind(raw.kind)}"?)` : '';
+    throw fail('kind', `unsupported kind ${show(raw.kind)}${hint}; supported: ${SUPPORTED_KINDS.join(', ')}`);
+  }
+  const result = SCHEMAS[raw.kind as SupportedKind].safeParse(raw, { errorMap });
+  if (!result.success) {
+    const problems = result.error.issues.flatMap((issue) =>
+      issue.code === z.ZodIssueCode.unrecognized_keys
+        ? issue.keys.map((k) => new InvalidInputError(`${where}: ${formatPath([...issue.path, k])}`, 'unknown field'))
+        : [new InvalidInputError(`${where}: ${formatPath(issue.path)}`, issue.message)],
+    );
+    throw new InvalidInputList(problems);
+  }
+  return normalizeObject(raw as KubeObject);
+}
+
+/**
+ * Apply the defaults the Kubernetes API server applies, on a deep copy, so the store keeps objects in
+ * one shape: namespace "default", protocol TCP, Service type ClusterIP and targetPort = port, Pod
+ * restartPolicy Always, NetworkPolicy podSelector {} and policyTypes, and the namespace name label.
+ * Idempotent; kinds it does not know only get the namespace default.
+ */
+export function normalizeObject<T extends KubeObject>(input: T): T {
+  const obj = structuredClone(input) as KubeObject;
+  obj.metadata = { ...obj.metadata };
+  if (isNamespaced(obj.kind)) obj.metadata.namespace ??= 'default';
+  const tcp = (ports: { protocol?: Protocol }[] | undefined) => ports?.forEach((p) => (p.protocol ??= 'TCP'));
+  if (obj.kind === 'Namespace') {
+    obj.metadata.labels = { ...obj.metadata.labels, 'kubernetes.io/metadata.name': obj.metadata.name };
+  } else if (isPod(obj) && obj.spec) {
+    obj.spec.restartPolicy ??= 'Always';
+    for (const c of obj.spec.containers ?? []) tcp(c.ports);
+  } else if (isService(obj) && obj.spec) {
+    obj.spec.type ??= 'ClusterIP';
+    for (const p of obj.spec.ports ?? []) {
+      p.protocol ??= 'TCP';
+      p.targetPort ??= p.port;
+    }
+  } else if (isNetworkPolicy(obj) && obj.spec) {
+    const s = obj.spec;
+    s.podSelector ??= {};
+    // Kubernetes' default: Ingress always, Egress when egress rules are present.
+    s.policyTypes ??= s.egress ? ['Ingress', 'Egress'] : ['Ingress'];
+    for (const r of s.ingress ?? []) tcp(r.ports);
+    for (const r of s.egress ?? []) tcp(r.ports);
+  }
+  return obj as T;
+}
+
+function yamlProblem(at: string, e: YAMLError): InvalidInputError {
+  const pos = e.linePos?.[0];
+  // With prettyErrors the first line ends in " at line L, column C:"; the position goes in the field.
+  const msg = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+  return new InvalidInputError(pos ? `${at}, line ${pos.line}, column ${pos.col}` : at, `not valid YAML: ${msg}`);
+}
+
+/**
+ * Parse a multi-document YAML stream of manifests (empty documents skipped, `kind: List` expanded).
+ * All-or-nothing: throws InvalidInputList with every problem of every document, else returns the
+ * normalized objects in order. `status` is dropped, as the API server ignores it from users.
+ */
+export function parseManifests(text: string, source: string): KubeObject[] {
+  const problems: InvalidInputError[] = [];
+  const out: KubeObject[] = [];
+  const seen = new Map<string, string>();
+  const accept = (raw: unknown, at: string) => {
+    const where = `${at}${describeRaw(raw)}`;
+    try {
+      const obj = validateObject(raw, where);
+      delete obj.status;
+      const key = objectKey(obj);
+      const first = seen.get(key);
+      if (first) problems.push(new InvalidInputError(`${where}: metadata.name`, `${obj.kind} "${obj.metadata.name}" is already defined in ${first}`));
+      else seen.set(key, at.slice(source.length + 2));
+      out.push(obj);
+    } catch (e) {
+      if (e instanceof InvalidInputList) problems.push(...e.problems);
+      else throw e;
+    }
+  };
+  const docs = parseAllDocuments(text, { prettyErrors: true });
+  (Array.isArray(docs) ? docs : []).forEach((doc, i) => {
+    const at = `${source}: document ${i + 1}`;
+    if (doc.errors.length) return void problems.push(...doc.errors.map((e) => yamlProblem(at, e)));
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (e) {
+      return void problems.push(new InvalidInputError(at, `not valid YAML: ${(e as Error).message}`));
+    }
+    if (value === null || value === undefined) return; // an empty document, e.g. after a trailing ---
+    if (isMap(value) && value.kind === 'List') {
+      if (!Array.isArray(value.items)) return void problems.push(new InvalidInputError(`${at} (List): items`, `expected a list, got ${show(value.items)}`));
+      value.items.forEach((item: unknown, j: number) => accept(item, `${at} items[${j}]`));
+    } else {
+      accept(value, at);
+    }
+  });
+  if (problems.length) throw new InvalidInputList(problems);
+  return out;
+}
+
+// ---- Helpers shared by the control plane, the agents and the policy model ------------------------
+
+/** "Kind/namespace/name"; cluster-scoped kinds have an empty namespace ("Namespace//x"). */
+export function objectKey(obj: { kind: string; metadata: { name: string; namespace?: string } }): string {
+  return `${obj.kind}/${isNamespaced(obj.kind) ? (obj.metadata.namespace ?? 'default') : ''}/${obj.metadata.name}`;
+}
+
+/**
+ * Kubernetes LabelSelector semantics: matchLabels and matchExpressions all must hold; `{}` matches
+ * everything; NotIn and DoesNotExist match objects without the key. (A missing selector means
+ * different things in different places, so callers decide that before calling.)
+ */
+export function matchLabelSelector(selector: LabelSelector, labels: Record<string, string> | undefined): boolean {
+  const l = labels ?? {};
+  const has = (k: string) => Object.hasOwn(l, k);
+  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (!has(k) || l[k] !== v) return false;
+  for (const r of selector.matchExpressions ?? []) {
+    const values = r.values ?? [];
+    const ok =
+      r.operator === 'In' ? has(r.key) && values.includes(l[r.key]!)
+      : r.operator === 'NotIn' ? !has(r.key) || !values.includes(l[r.key]!)
+      : r.operator === 'Exists' ? has(r.key)
+      : r.operator === 'DoesNotExist' ? !has(r.key)
+      : false;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/** The port number a named port resolves to on this pod (name and protocol must both match). */
+export function resolveNamedPort(pod: Pod, name: string, protocol: Protocol = 'TCP'): number | undefined {
+  for (const c of pod.spec.containers ?? []) {
+    for (const p of c.ports ?? []) if (p.name === name && (p.protocol ?? 'TCP') === protocol) return p.containerPort;
+  }
+  return undefined;
+}

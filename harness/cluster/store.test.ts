@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { ObjectStore } from './store.js';
+import { InvalidInputError, InvalidInputList } from '../errors.js';
+import type { KubeObject } from './objects.js';
+
+const ns = (name: string) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }) as KubeObject;
+const pod = (namespace: string, name: string, extra: Record<string, unknown> = {}) =>
+  ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace, labels: { pod: name } },
+    spec: { containers: [{ name: 'c', image: 'registry.k8s.io/e2e-test-images/agnhost:2.47', args: ['netexec'] }], ...extra },
+  }) as KubeObject;
+
+describe('object store', () => {
+  it('applies a batch with its namespace, then reports unchanged and configured', () => {
+    const s = new ObjectStore();
+    expect(s.apply([ns('x'), pod('x', 'a')]).map((r) => r.action)).toEqual(['created', 'created']);
+    expect(s.apply([ns('x'), pod('x', 'a')]).map((r) => r.action)).toEqual(['unchanged', 'unchanged']);
+    const relabeled = pod('x', 'a');
+    relabeled.metadata.labels = { pod: 'a', extra: 'yes' };
+    expect(s.apply([relabeled])[0]!.action).toBe('configured');
+    expect(s.list('Pod', 'x')).toHaveLength(1);
+  });
+  it('is all-or-nothing: one bad object and nothing is stored', () => {
+    const s = new ObjectStore();
+    const bad = pod('x', 'Bad_Name');
+    expect(() => s.apply([ns('x'), pod('x', 'a'), bad])).toThrow(InvalidInputError);
+    expect(s.list('Pod')).toHaveLength(0);
+    expect(s.list('Namespace')).toHaveLength(0);
+  });
+  it('rejects an unknown namespace naming the field', () => {
+    const s = new ObjectStore();
+    const err = (() => {
+      try {
+        s.apply([pod('nowhere', 'a')]);
+      } catch (e) {
+        return e as InvalidInputError | InvalidInputList;
+      }
+    })();
+    expect(err?.message).toMatch(/metadata.namespace: namespace "nowhere" not found/);
+  });
+  it('refuses to change a pod spec, and deleting a namespace deletes its pods', () => {
+    const s = new ObjectStore();
+    s.apply([ns('x'), pod('x', 'a')]);
+    expect(() => s.apply([pod('x', 'a', { nodeName: 'node2' })])).toThrow(/cannot be changed/);
+    const events: string[] = [];
+    s.watch((e) => events.push(`${e.type} ${e.object.kind}/${e.object.metadata.name}`));
+    s.delete('Namespace', undefined, 'x');
+    expect(events).toEqual(['DELETED Pod/a', 'DELETED Namespace/x']);
+  });
+});

@@ -1,0 +1,196 @@
+// The embedded control plane's object store: what the API server and etcd are to Kubernetes.
+// In memory, one per cluster, owned by the cluster daemon. Every change bumps a resourceVersion and
+// is broadcast to watchers (the pod runtime, the agents, `cnilab get -w`).
+import { randomUUID } from 'node:crypto';
+import { ConflictError, InvalidInputError, InvalidInputList, NotFoundError } from '../errors.js';
+import { normalizeObject, objectKey, validateObject, type KubeObject } from './objects.js';
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+export interface WatchEvent {
+  type: WatchEventType;
+  object: KubeObject;
+}
+
+export type ApplyAction = 'created' | 'configured' | 'unchanged';
+export interface ApplyResult {
+  kind: string;
+  namespace?: string;
+  name: string;
+  action: ApplyAction;
+}
+
+/** Kinds that live in a namespace. Everything else (Namespace, Node, CiliumIdentity) is cluster-scoped. */
+const CLUSTER_SCOPED = new Set(['Namespace', 'Node', 'CiliumIdentity']);
+/** Kinds users may apply; the rest are written by cnilab's own components. */
+export const USER_KINDS = new Set(['Namespace', 'Pod', 'Service', 'NetworkPolicy', 'CiliumNetworkPolicy']);
+
+export function isNamespaced(kind: string): boolean {
+  return !CLUSTER_SCOPED.has(kind);
+}
+
+function keyOf(kind: string, namespace: string | undefined, name: string): string {
+  return `${kind}/${isNamespaced(kind) ? (namespace ?? 'default') : ''}/${name}`;
+}
+
+const clone = <T>(v: T): T => structuredClone(v);
+const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+export class ObjectStore {
+  private objects = new Map<string, KubeObject>();
+  private version = 0;
+  private watchers = new Set<(ev: WatchEvent) => void>();
+
+  get resourceVersion(): number {
+    return this.version;
+  }
+
+  list(kind: string, namespace?: string): KubeObject[] {
+    const out: KubeObject[] = [];
+    for (const obj of this.objects.values()) {
+      if (obj.kind !== kind) continue;
+      if (namespace !== undefined && isNamespaced(kind) && obj.metadata.namespace !== namespace) continue;
+      out.push(clone(obj));
+    }
+    return out.sort((a, b) =>
+      `${a.metadata.namespace ?? ''}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace ?? ''}/${b.metadata.name}`),
+    );
+  }
+
+  get(kind: string, namespace: string | undefined, name: string): KubeObject | undefined {
+    const obj = this.objects.get(keyOf(kind, namespace, name));
+    return obj ? clone(obj) : undefined;
+  }
+
+  /** Subscribe to every change; returns the unsubscribe function. */
+  watch(fn: (ev: WatchEvent) => void): () => void {
+    this.watchers.add(fn);
+    return () => this.watchers.delete(fn);
+  }
+
+  private emit(type: WatchEventType, object: KubeObject): void {
+    for (const w of this.watchers) w({ type, object: clone(object) });
+  }
+
+  private put(obj: KubeObject, existed: boolean): void {
+    this.version++;
+    obj.metadata.resourceVersion = String(this.version);
+    this.objects.set(objectKey(obj), obj);
+    this.emit(existed ? 'MODIFIED' : 'ADDED', obj);
+  }
+
+  /**
+   * Apply a batch atomically, as `kubectl apply -f` with several documents: every object is validated
+   * first, namespaces must exist (or be created in the same batch), and only then is anything stored.
+   */
+  apply(input: KubeObject[], opts: { internal?: boolean } = {}): ApplyResult[] {
+    const problems: InvalidInputError[] = [];
+    const staged: KubeObject[] = [];
+    const batchNamespaces = new Set<string>();
+    input.forEach((raw, i) => {
+      const where = `object ${i + 1}${raw?.kind ? ` (${raw.kind} ${raw.metadata?.namespace ? `${raw.metadata.namespace}/` : ''}${raw.metadata?.name ?? '?'})` : ''}`;
+      try {
+        if (!opts.internal && raw && typeof raw.kind === 'string' && !USER_KINDS.has(raw.kind)) {
+          throw new InvalidInputError(`${where}: kind`, `"${raw.kind}" cannot be applied; supported: ${[...USER_KINDS].join(', ')}`);
+        }
+        const obj = opts.internal ? clone(raw) : normalizeObject(validateObject(raw, where));
+        if (obj.kind === 'Namespace') batchNamespaces.add(obj.metadata.name);
+        staged.push(obj);
+      } catch (e) {
+        if (e instanceof InvalidInputList) problems.push(...e.problems);
+        else if (e instanceof InvalidInputError) problems.push(e);
+        else throw e;
+      }
+    });
+    staged.forEach((obj, i) => {
+      if (!isNamespaced(obj.kind)) return;
+      const ns = obj.metadata.namespace ?? 'default';
+      if (!batchNamespaces.has(ns) && !this.objects.has(keyOf('Namespace', undefined, ns))) {
+        problems.push(
+          new InvalidInputError(`object ${i + 1} (${obj.kind} ${ns}/${obj.metadata.name}): metadata.namespace`, `namespace "${ns}" not found`),
+        );
+      }
+      if (obj.kind === 'Pod') {
+        const old = this.objects.get(objectKey(obj));
+        if (old && !sameJson(old.spec, obj.spec)) {
+          problems.push(
+            new InvalidInputError(
+              `object ${i + 1} (Pod ${ns}/${obj.metadata.name}): spec`,
+              'a Pod spec cannot be changed once created (only its labels and annotations); delete the Pod first',
+            ),
+          );
+        }
+      }
+    });
+    if (problems.length) throw problems.length === 1 ? problems[0]! : new InvalidInputList(problems);
+
+    const results: ApplyResult[] = [];
+    for (const obj of staged) {
+      const old = this.objects.get(objectKey(obj));
+      const base = { kind: obj.kind, namespace: isNamespaced(obj.kind) ? obj.metadata.namespace : undefined, name: obj.metadata.name };
+      if (old) {
+        const merged: KubeObject = {
+          ...obj,
+          metadata: { ...obj.metadata, uid: old.metadata.uid, creationTimestamp: old.metadata.creationTimestamp },
+          status: obj.status ?? old.status,
+        };
+        if (sameJson({ ...old, metadata: { ...old.metadata, resourceVersion: undefined } }, { ...merged, metadata: { ...merged.metadata, resourceVersion: undefined } })) {
+          results.push({ ...base, action: 'unchanged' });
+          continue;
+        }
+        this.put(merged, true);
+        results.push({ ...base, action: 'configured' });
+      } else {
+        obj.metadata.uid = obj.metadata.uid ?? randomUUID();
+        obj.metadata.creationTimestamp = obj.metadata.creationTimestamp ?? new Date().toISOString();
+        this.put(obj, false);
+        results.push({ ...base, action: 'created' });
+      }
+    }
+    return results;
+  }
+
+  /** Replace an object's status (written by the pod runtime and the agents, never by users). */
+  updateStatus(kind: string, namespace: string | undefined, name: string, status: Record<string, unknown>): KubeObject {
+    const key = keyOf(kind, namespace, name);
+    const obj = this.objects.get(key);
+    if (!obj) throw new NotFoundError(`${kind} ${namespace ? `${namespace}/` : ''}${name} not found`);
+    if (sameJson(obj.status, status)) return clone(obj);
+    const next = { ...obj, status: clone(status) };
+    this.put(next, true);
+    return clone(next);
+  }
+
+  /** Bind a Pod to a node (the scheduler's one write to a Pod spec). */
+  bindPod(namespace: string, name: string, nodeName: string): KubeObject {
+    const key = keyOf('Pod', namespace, name);
+    const obj = this.objects.get(key);
+    if (!obj) throw new NotFoundError(`Pod ${namespace}/${name} not found`);
+    const next = clone(obj);
+    (next.spec as Record<string, unknown>).nodeName = nodeName;
+    this.put(next, true);
+    return clone(next);
+  }
+
+  /** Delete an object; deleting a Namespace deletes what is in it, as Kubernetes does. */
+  delete(kind: string, namespace: string | undefined, name: string): KubeObject {
+    const key = keyOf(kind, namespace, name);
+    const obj = this.objects.get(key);
+    if (!obj) throw new NotFoundError(`${kind} "${name}" not found${isNamespaced(kind) ? ` in namespace "${namespace ?? 'default'}"` : ''}`);
+    if (kind === 'Namespace' && name === 'default') throw new ConflictError('the "default" namespace cannot be deleted');
+    if (kind === 'Namespace') {
+      for (const o of [...this.objects.values()]) {
+        if (isNamespaced(o.kind) && o.metadata.namespace === name) this.remove(objectKey(o));
+      }
+    }
+    this.remove(key);
+    return obj;
+  }
+
+  private remove(key: string): void {
+    const obj = this.objects.get(key);
+    if (!obj) return;
+    this.objects.delete(key);
+    this.version++;
+    this.emit('DELETED', obj);
+  }
+}

@@ -1,0 +1,109 @@
+// Creating and destroying an embedded cluster: the `netns` provider's create/destroy.
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { ConflictError, WaitTimeoutError } from '../../errors.js';
+import type { ClusterSpec } from '../../cluster/spec.js';
+import { paths, processMarker } from '../../cluster/names.js';
+import { ControlPlaneClient } from '../../cluster/client.js';
+import { distJs } from '../../paths.js';
+import { addHostGwRoutes, createUnderlay } from './network.js';
+import { listNetns, sweep, type Leftovers } from './sweep.js';
+import { preflight } from './preflight.js';
+
+export interface CreateOptions {
+  onProgress?: (msg: string) => void;
+  /** Keep what was created when creation fails (for debugging). */
+  retain?: boolean;
+  /** How long to wait for the daemon and the agents. */
+  timeoutMs?: number;
+}
+
+export function clusterExists(name: string): boolean {
+  return existsSync(paths.runDir(name)) || listNetns(name).length > 0;
+}
+
+async function waitHealthy(client: ControlPlaneClient, timeoutMs: number, logFile: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await client.healthz(1000);
+      return;
+    } catch {
+      if (Date.now() > deadline) throw new WaitTimeoutError(`the cluster daemon to answer on ${client.socketPath}`, timeoutMs, `see ${logFile}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
+/** Start the cluster daemon detached from the CLI, logging to the cluster's run directory. */
+function spawnDaemon(spec: ClusterSpec): void {
+  const log = openSync(paths.daemonLog(spec.name), 'a');
+  const child = spawn(process.execPath, [distJs('harness/cluster/daemon'), processMarker(spec.name)], {
+    detached: true,
+    stdio: ['ignore', log, log],
+  });
+  child.unref();
+  closeSync(log);
+}
+
+export async function createCluster(spec: ClusterSpec, opts: CreateOptions = {}): Promise<ControlPlaneClient> {
+  const progress = opts.onProgress ?? (() => undefined);
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  preflight(spec);
+  if (clusterExists(spec.name)) {
+    throw new ConflictError(`cluster "${spec.name}" already exists; remove it with \`cnilab down --name ${spec.name}\` or pick another --name`);
+  }
+  try {
+    mkdirSync(paths.runDir(spec.name), { recursive: true });
+    for (const node of spec.nodes) mkdirSync(paths.nodeDir(spec.name, node.name), { recursive: true });
+    writeFileSync(paths.state(spec.name), JSON.stringify(spec, null, 2));
+    progress(`creating ${spec.nodes.length} node namespaces and the underlay ${spec.underlaySubnet}`);
+    await createUnderlay(spec);
+    if (spec.cni === 'reference-bridge') await addHostGwRoutes(spec);
+    progress('starting the control plane');
+    spawnDaemon(spec);
+    const client = new ControlPlaneClient(paths.controlSocket(spec.name), spec.name);
+    await waitHealthy(client, timeoutMs, paths.daemonLog(spec.name));
+    if (spec.cni === 'cnilab') {
+      progress('waiting for the node agents');
+      await waitAgents(client, spec, timeoutMs);
+    }
+    return client;
+  } catch (err) {
+    if (!opts.retain) await sweep(spec.name);
+    throw err;
+  }
+}
+
+async function waitAgents(client: ControlPlaneClient, spec: ClusterSpec, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const agents = await client.getPath<Array<{ node: string; socket: boolean }>>('/v1/agents');
+    if (agents.length === spec.nodes.length && agents.every((a) => a.socket)) return;
+    if (Date.now() > deadline) {
+      const missing = agents.filter((a) => !a.socket).map((a) => a.node);
+      throw new WaitTimeoutError(`the agents of nodes ${missing.join(', ')} to serve their API`, timeoutMs, `see ${paths.daemonLog(spec.name)}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Stop the daemon politely, then remove everything of the cluster. */
+export async function destroyCluster(name: string): Promise<Leftovers> {
+  const client = new ControlPlaneClient(paths.controlSocket(name), name);
+  try {
+    await client.shutdown();
+    const deadline = Date.now() + 3000;
+    while (existsSync(paths.daemonPid(name)) && Date.now() < deadline) {
+      try {
+        await client.healthz(200);
+        await new Promise((r) => setTimeout(r, 30));
+      } catch {
+        break;
+      }
+    }
+  } catch {
+    /* not running: the sweep finds what is left */
+  }
+  return sweep(name);
+}

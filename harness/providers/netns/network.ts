@@ -1,0 +1,87 @@
+// The embedded cluster's kernel network: a fabric namespace with the underlay bridge, and one
+// namespace per node with eth0 on that bridge. Commands are grouped per namespace into one
+// `ip -n NS -batch -` call each (a few ms apiece), and the namespaces are set up in parallel.
+import { run } from '../../exec/run.js';
+import type { ClusterSpec, NodeSpec } from '../../cluster/spec.js';
+import { netnsNames } from '../../cluster/names.js';
+
+/** The underlay bridge in the fabric namespace. */
+export const UNDERLAY_BRIDGE = 'underlay';
+
+async function ipBatch(netns: string | undefined, lines: string[], timeoutMs = 20_000): Promise<void> {
+  if (lines.length === 0) return;
+  const argv = netns ? ['ip', '-n', netns, '-batch', '-'] : ['ip', '-batch', '-'];
+  await run(argv, { input: `${lines.join('\n')}\n`, timeoutMs });
+}
+
+/** Set sysctls inside a namespace (entering only its network namespace, see REFERENCE.md). */
+export async function sysctls(netns: string, settings: Record<string, string | number>): Promise<void> {
+  await run(['sysctl', '-q', '-w', ...Object.entries(settings).map(([k, v]) => `${k}=${v}`)], { netns });
+}
+
+export function prefixLen(cidr: string): number {
+  return Number(cidr.split('/')[1]);
+}
+
+/** Create the fabric and all node namespaces with their underlay links. */
+export async function createUnderlay(spec: ClusterSpec): Promise<void> {
+  const fabric = netnsNames.fabric(spec.name);
+  const nodeNs = spec.nodes.map((n) => netnsNames.node(spec.name, n.name));
+  // One batch creates every namespace (ip netns add is cheap; it bind-mounts a new netns).
+  await ipBatch(undefined, [fabric, ...nodeNs].map((ns) => `netns add ${ns}`));
+  const plen = prefixLen(spec.underlaySubnet);
+  const fabricLines = [
+    'link set lo up',
+    `link add ${UNDERLAY_BRIDGE} mtu ${spec.mtu} type bridge`,
+    `addr add ${spec.underlayGateway}/${plen} dev ${UNDERLAY_BRIDGE}`,
+    `link set ${UNDERLAY_BRIDGE} up`,
+  ];
+  for (const node of spec.nodes) {
+    // Created directly with its peer in the node's namespace: no link ever sits in the host namespace.
+    fabricLines.push(
+      `link add ${node.name} mtu ${spec.mtu} type veth peer name eth0 netns ${netnsNames.node(spec.name, node.name)}`,
+      `link set ${node.name} master ${UNDERLAY_BRIDGE} up`,
+    );
+  }
+  await ipBatch(fabric, fabricLines);
+  await Promise.all(spec.nodes.map((node) => configureNode(spec, node)));
+}
+
+async function configureNode(spec: ClusterSpec, node: NodeSpec): Promise<void> {
+  const ns = netnsNames.node(spec.name, node.name);
+  const plen = prefixLen(spec.underlaySubnet);
+  await ipBatch(ns, [
+    'link set lo up',
+    `addr add ${node.underlayIp}/${plen} dev eth0`,
+    'link set eth0 up',
+    `route add default via ${spec.underlayGateway} dev eth0`,
+  ]);
+  // Nodes route pod traffic; rp_filter would drop asymmetric tunnel and host-gw paths.
+  await sysctls(ns, {
+    'net.ipv4.ip_forward': 1,
+    'net.ipv4.conf.all.rp_filter': 0,
+    'net.ipv4.conf.default.rp_filter': 0,
+  });
+}
+
+/** host-gw routes for the reference-bridge CNI: each node reaches the other nodes' pod CIDRs directly. */
+export async function addHostGwRoutes(spec: ClusterSpec): Promise<void> {
+  await Promise.all(
+    spec.nodes.map((node) =>
+      ipBatch(
+        netnsNames.node(spec.name, node.name),
+        spec.nodes.filter((o) => o.name !== node.name).map((o) => `route replace ${o.podCidr} via ${o.underlayIp} dev eth0`),
+      ),
+    ),
+  );
+}
+
+/** Create a pod's network namespace with loopback up (what the runtime's sandbox does before CNI). */
+export async function createPodNetns(netns: string): Promise<void> {
+  await run(['ip', 'netns', 'add', netns], { timeoutMs: 10_000 });
+  await run(['ip', '-n', netns, 'link', 'set', 'lo', 'up'], { timeoutMs: 10_000 });
+}
+
+export async function deleteNetns(netns: string): Promise<void> {
+  await run(['ip', 'netns', 'del', netns], { timeoutMs: 10_000, allowFailure: true });
+}

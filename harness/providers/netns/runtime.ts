@@ -1,0 +1,190 @@
+// The pod runtime of the embedded cluster: what kubelet and containerd do on each node, for every
+// node, inside the cluster daemon. It schedules Pods (spec.nodeName, or the least-loaded node),
+// creates the pod's network namespace, calls the node's CNI exactly as a container runtime does,
+// records the result in the Pod's status, starts the containers, and undoes all of it on delete.
+import type { ClusterSpec, NodeSpec } from '../../cluster/spec.js';
+import type { ObjectStore, WatchEvent } from '../../cluster/store.js';
+import type { KubeObject } from '../../cluster/objects.js';
+import { netnsNames, NETNS_DIR } from '../../cluster/names.js';
+import { start, type Background } from '../../exec/run.js';
+import { cniAdd, cniDel, podIpFromResult, type CniResult } from '../common/cni-runtime.js';
+import { cniConfigFor, cniPathFor, POD_IFNAME } from './cni-config.js';
+import { createPodNetns, deleteNetns } from './network.js';
+import { WorkloadHost } from '../../traffic/agnhost/host.js';
+import { POD_BIN_DIR } from '../../paths.js';
+
+interface Container {
+  name: string;
+  image: string;
+  command?: string[];
+  args?: string[];
+  env?: Array<{ name: string; value?: string }>;
+}
+
+interface RunningPod {
+  key: string;
+  uid: string;
+  node: NodeSpec;
+  netns: string;
+  cniResult?: CniResult;
+  stops: Array<() => Promise<void>>;
+  /** Settles when setup is over (either way), so a delete waits for a half-started pod. */
+  ready: Promise<void>;
+}
+
+const isAgnhost = (image: string) => /(^|\/)agnhost(:|@|$)/.test(image);
+
+/** agnhost's argv from a container: the image's entrypoint is /agnhost, so a command of
+ *  ["/agnhost", ...] or no command at all both mean "the rest is agnhost's arguments". */
+export function agnhostArgv(c: Container): string[] {
+  const cmd = c.command ?? [];
+  const rest = cmd.length && /(^|\/)agnhost$/.test(cmd[0]!) ? cmd.slice(1) : cmd;
+  return [...rest, ...(c.args ?? [])];
+}
+
+export class PodRuntime {
+  private pods = new Map<string, RunningPod>();
+  private workloads = new WorkloadHost();
+  private unwatch?: () => void;
+  private log: (msg: string) => void;
+
+  constructor(
+    private spec: ClusterSpec,
+    private store: ObjectStore,
+    opts: { log?: (msg: string) => void } = {},
+  ) {
+    this.log = opts.log ?? ((m) => console.log(m));
+  }
+
+  start(): void {
+    this.unwatch = this.store.watch((ev) => this.onEvent(ev));
+    for (const pod of this.store.list('Pod')) this.onEvent({ type: 'ADDED', object: pod });
+  }
+
+  private onEvent(ev: WatchEvent): void {
+    if (ev.object.kind !== 'Pod') return;
+    const pod = ev.object;
+    const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
+    if (ev.type === 'DELETED') {
+      void this.teardown(key);
+      return;
+    }
+    if (!this.pods.has(key) && ev.type === 'ADDED') this.launch(key, pod);
+  }
+
+  /** Least-loaded node, ties to the lowest index: deterministic spreading. */
+  private schedule(pod: KubeObject): NodeSpec | undefined {
+    const wanted = (pod.spec as { nodeName?: string }).nodeName;
+    if (wanted) return this.spec.nodes.find((n) => n.name === wanted);
+    const load = new Map(this.spec.nodes.map((n) => [n.name, 0]));
+    for (const p of this.pods.values()) load.set(p.node.name, (load.get(p.node.name) ?? 0) + 1);
+    return [...this.spec.nodes].sort((a, b) => load.get(a.name)! - load.get(b.name)! || a.index - b.index)[0];
+  }
+
+  private launch(key: string, pod: KubeObject): void {
+    const ns = pod.metadata.namespace!;
+    const name = pod.metadata.name;
+    const node = this.schedule(pod);
+    if (!node) {
+      const wanted = (pod.spec as { nodeName?: string }).nodeName;
+      this.setStatus(ns, name, { phase: 'Pending', reason: 'Unschedulable', message: `node "${wanted}" does not exist` });
+      return;
+    }
+    if (!(pod.spec as { nodeName?: string }).nodeName) this.store.bindPod(ns, name, node.name);
+    const running: RunningPod = { key, uid: pod.metadata.uid ?? key, node, netns: netnsNames.pod(this.spec.name, ns, name), stops: [], ready: Promise.resolve() };
+    this.pods.set(key, running);
+    running.ready = this.setup(running, pod).catch((err: Error) => {
+      this.log(`pod ${key}: ${err.message}${(err as { detail?: string }).detail ? `\n${(err as { detail?: string }).detail}` : ''}`);
+      if (this.pods.get(key) === running) {
+        this.setStatus(ns, name, { phase: 'Failed', reason: 'SandboxSetupFailed', message: err.message, hostIP: node.underlayIp });
+      }
+    });
+  }
+
+  private cniInvocation(p: RunningPod, pod: { namespace: string; name: string; uid: string }) {
+    return {
+      containerId: pod.uid,
+      netns: `${NETNS_DIR}/${p.netns}`,
+      ifname: POD_IFNAME,
+      cniPath: cniPathFor(),
+      args: { IgnoreUnknown: 'true', K8S_POD_NAMESPACE: pod.namespace, K8S_POD_NAME: pod.name, K8S_POD_INFRA_CONTAINER_ID: pod.uid },
+      runInNetns: netnsNames.node(this.spec.name, p.node.name),
+    };
+  }
+
+  private async setup(p: RunningPod, pod: KubeObject): Promise<void> {
+    const ns = pod.metadata.namespace!;
+    const name = pod.metadata.name;
+    this.setStatus(ns, name, { phase: 'Pending', reason: 'ContainerCreating', hostIP: p.node.underlayIp });
+    await createPodNetns(p.netns);
+    const conf = cniConfigFor(this.spec, p.node);
+    p.cniResult = await cniAdd(conf, this.cniInvocation(p, { namespace: ns, name, uid: p.uid }));
+    const podIP = podIpFromResult(p.cniResult);
+    const containers = ((pod.spec as { containers: Container[] }).containers ?? []) as Container[];
+    const statuses: Array<Record<string, unknown>> = [];
+    for (const c of containers) {
+      if (!this.pods.has(p.key)) return; // deleted meanwhile; teardown does the rest
+      const startedAt = new Date().toISOString();
+      if (isAgnhost(c.image)) {
+        const handle = await this.workloads.startContainer({ netnsPath: `${NETNS_DIR}/${p.netns}`, podName: name, args: agnhostArgv(c) });
+        p.stops.push(() => handle.stop());
+      } else {
+        const argv = [...(c.command ?? []), ...(c.args ?? [])];
+        if (argv.length === 0) throw new Error(`container "${c.name}": image "${c.image}" is not built in, so it needs a command`);
+        const env: Record<string, string> = { HOSTNAME: name, PATH: `${POD_BIN_DIR}:${process.env.PATH ?? '/usr/bin:/bin'}` };
+        for (const e of c.env ?? []) env[e.name] = e.value ?? '';
+        const proc: Background = start(argv, { netns: p.netns, env });
+        p.stops.push(() => proc.stop());
+        void proc.exited.then(({ code }) => {
+          if (this.pods.get(p.key) === p) this.log(`pod ${p.key}: container ${c.name} exited with ${code}`);
+        });
+      }
+      statuses.push({ name: c.name, image: c.image, ready: true, restartCount: 0, state: { running: { startedAt } } });
+    }
+    if (!this.pods.has(p.key)) return;
+    this.setStatus(ns, name, {
+      phase: 'Running',
+      hostIP: p.node.underlayIp,
+      podIP,
+      podIPs: podIP ? [{ ip: podIP }] : [],
+      startTime: new Date().toISOString(),
+      conditions: [{ type: 'Ready', status: 'True' }],
+      containerStatuses: statuses,
+    });
+  }
+
+  private async teardown(key: string): Promise<void> {
+    const p = this.pods.get(key);
+    if (!p) return;
+    this.pods.delete(key);
+    await p.ready;
+    for (const stop of p.stops.reverse()) await stop().catch(() => undefined);
+    const [ns, name] = key.split('/') as [string, string];
+    try {
+      await cniDel(cniConfigFor(this.spec, p.node), this.cniInvocation(p, { namespace: ns, name, uid: p.uid }), p.cniResult);
+    } catch (err) {
+      this.log(`pod ${key}: CNI DEL: ${(err as Error).message}`);
+    }
+    await deleteNetns(p.netns);
+  }
+
+  private setStatus(ns: string, name: string, status: Record<string, unknown>): void {
+    try {
+      this.store.updateStatus('Pod', ns, name, status);
+    } catch {
+      /* the pod was deleted meanwhile */
+    }
+  }
+
+  /** Stop everything (daemon shutdown). CNI DEL is skipped when `fast`: the namespaces go anyway. */
+  async stop(fast = true): Promise<void> {
+    this.unwatch?.();
+    const all = [...this.pods.values()];
+    if (!fast) {
+      await Promise.all(all.map((p) => this.teardown(p.key)));
+      return;
+    }
+    for (const p of all) for (const stop of p.stops) await stop().catch(() => undefined);
+    this.pods.clear();
+  }
+}

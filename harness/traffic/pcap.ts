@@ -1,0 +1,80 @@
+// Packet capture in a netns with tcpdump (through the exec wrapper), parsed with pcap-parse.ts.
+// tcpdump writes each packet as it arrives (-U) with a short snap length (-s 256: enough for
+// outer + VXLAN + inner headers), and we wait for its "listening on" line before returning, so a
+// probe started after startCapture() resolves is never missed.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { start, shellQuote, type Background } from '../exec/run.js';
+import { CnilabError, WaitTimeoutError } from '../errors.js';
+import { parsePcap, type CapturedPacket } from './pcap-parse.js';
+
+export { parsePcap, parsePcapFile, effectiveHeaders, VXLAN_PORTS, LINKTYPE } from './pcap-parse.js';
+export type { CapturedPacket, PacketHeaders, TcpFlagName, PcapFile } from './pcap-parse.js';
+
+export interface CaptureOptions {
+  /** Netns name or path; omit to capture in the current netns. */
+  netns?: string;
+  /** Interface to capture on ("any" gives Linux cooked frames, which the parser reads too). */
+  iface: string;
+  /** A pcap-filter expression, e.g. "tcp port 80" (one argv element; never through a shell). */
+  filter?: string;
+  /** Output file; default a fresh temporary file, removed by stop() unless keepFile. */
+  file?: string;
+  snaplen?: number;
+  /** How long to wait for tcpdump to start listening. Default 10 s. */
+  readyTimeoutMs?: number;
+}
+
+export interface CaptureResult {
+  file: string;
+  packets: CapturedPacket[];
+  /** tcpdump's own summary ("N packets captured … dropped by kernel"). */
+  stderr: string;
+}
+
+export interface Capture {
+  readonly file: string;
+  readonly argv: string[];
+  /** Stop tcpdump (SIGTERM; it flushes and exits), then read and parse the file. */
+  stop(opts?: { keepFile?: boolean }): Promise<CaptureResult>;
+}
+
+export async function startCapture(o: CaptureOptions): Promise<Capture> {
+  const tempDir = o.file ? undefined : await mkdtemp(join(tmpdir(), 'cnilab-pcap-'));
+  const file = o.file ?? join(tempDir!, 'capture.pcap');
+  // -Z root: Debian's tcpdump otherwise drops to user "tcpdump" and cannot write a root-owned dir.
+  const argv = ['tcpdump', '-i', o.iface, '-w', file, '-U', '-n', '-Z', 'root', '-s', String(o.snaplen ?? 256)];
+  if (o.filter) argv.push(o.filter);
+  const bg: Background = start(argv, { netns: o.netns });
+  await waitListening(bg, o.readyTimeoutMs ?? 10_000);
+  return {
+    file,
+    argv: bg.argv,
+    async stop(opts = {}) {
+      await bg.stop(3000);
+      const buf = await readFile(file).catch(() => Buffer.alloc(0));
+      const packets = buf.length >= 24 ? parsePcap(buf) : [];
+      if (tempDir && !opts.keepFile) await rm(tempDir, { recursive: true, force: true });
+      return { file, packets, stderr: bg.output().stderr };
+    },
+  };
+}
+
+async function waitListening(bg: Background, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exited = false;
+  void bg.exited.then(() => (exited = true));
+  while (!/listening on/.test(bg.output().stderr)) {
+    if (exited) {
+      throw new CnilabError('COMMAND_FAILED', `tcpdump exited before capturing: ${shellQuote(bg.argv)}`, {
+        detail: bg.output().stderr.trim(),
+      });
+    }
+    if (Date.now() > deadline) {
+      await bg.stop();
+      throw new WaitTimeoutError(`tcpdump to start listening (${shellQuote(bg.argv)})`, timeoutMs, bg.output().stderr.trim());
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# One set-up step for both README commands: Debian packages, bpffs, npm dependencies, the TypeScript
+# build and the BPF objects. Idempotent: when everything is in place it only checks, in a second or two.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+fail() { echo "cnilab setup: $*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || fail "must run as root: cnilab installs packages, creates network namespaces and loads BPF programs"
+[ -e /proc/sys/kernel/unprivileged_bpf_disabled ] || fail "this kernel has no BPF system call (needs CONFIG_BPF_SYSCALL)"
+[ -e /sys/kernel/btf/vmlinux ] || echo "cnilab setup: warning: no kernel BTF (/sys/kernel/btf/vmlinux); the datapath does not need it, some tools do" >&2
+
+# Debian packages: the kernel tools, the BPF toolchain, the traffic tools and the reference CNI plugins.
+PKGS=(iproute2 util-linux procps make clang llvm libbpf-dev bpftool iperf3 sockperf bird2 tcpdump iputils-ping containernetworking-plugins)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "cnilab setup: installing ${missing[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# bpffs at /sys/fs/bpf: pins of the datapath's maps live there.
+if ! grep -qs ' /sys/fs/bpf bpf ' /proc/mounts; then
+  mount -t bpf bpf /sys/fs/bpf || fail "cannot mount bpffs at /sys/fs/bpf (needs CONFIG_BPF_SYSCALL and a writable /sys/fs/bpf)"
+fi
+
+# npm dependencies, reinstalled only when the lock file changed.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "cnilab setup: npm ci" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# TypeScript → dist/, only when a source changed since the last build.
+stamp=dist/.build-stamp
+if [ ! -f "$stamp" ] || [ -n "$(find harness agent scenarios reports bench bpf tsconfig.json package.json -newer "$stamp" \( -name '*.ts' -o -name '*.json' \) ! -name '*.test.ts' -print -quit 2>/dev/null)" ]; then
+  echo "cnilab setup: compiling TypeScript" >&2
+  npx tsc -p tsconfig.json
+  touch "$stamp"
+fi
+
+# BPF objects (make rebuilds only what changed).
+make -s -C bpf

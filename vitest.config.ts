@@ -1,0 +1,29 @@
+import { defineConfig } from 'vitest/config';
+
+// Two projects: `unit` runs anywhere and in parallel; `root` holds tests that create network
+// namespaces, load BPF programs or start clusters. Root tests run one file at a time because
+// some of them (the `down --all` sweep) act on every cnilab object on the machine.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['{harness,agent,scenarios,reports,bench}/**/*.test.ts'],
+          exclude: ['**/*.root.test.ts', 'node_modules/**', 'dist/**'],
+          testTimeout: 20_000,
+        },
+      },
+      {
+        test: {
+          name: 'root',
+          include: ['{harness,agent,scenarios,reports,bench,bpf}/**/*.root.test.ts'],
+          exclude: ['node_modules/**', 'dist/**'],
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});
