@@ -31,6 +31,7 @@ interface Bindings {
   next_map: Fn; map_name: Fn; update: Fn; lookup: Fn; delete_: Fn; next_key: Fn; map_info: Fn;
   hook_create: Fn; tc_attach: Fn; tc_detach: Fn; tc_query: Fn; rb_new: Fn; rb_poll: Fn; rb_consume: Fn;
   rb_epoll_fd: Fn; rb_free: Fn; test_run: Fn; num_cpus: Fn; strerror: Fn; sample_fn: ReturnType<typeof koffi.proto>;
+  set_print: Fn; vsnprintf: Fn; print_fn: ReturnType<typeof koffi.proto>;
   map_type: Fn; map_key_size: Fn; map_value_size: Fn; map_max_entries: Fn; map_flags: Fn; obj_get: Fn; close: Fn;
 }
 
@@ -44,7 +45,12 @@ function b(): Bindings {
   koffi.opaque('bpf_map');
   koffi.opaque('ring_buffer');
   const sample_fn = koffi.proto('int cnilab_rb_sample_fn(void *ctx, void *data, size_t size)');
+  // va_list arrives as a pointer on x86_64 and aarch64 alike, so it can be handed to vsnprintf as void *.
+  const print_fn = koffi.proto('int cnilab_libbpf_print_fn(int level, const char *fmt, void *ap)');
   B = {
+    set_print: lib.func('void *libbpf_set_print(cnilab_libbpf_print_fn *fn)'),
+    vsnprintf: libc.func('int vsnprintf(_Out_ uint8_t *buf, size_t size, const char *fmt, void *ap)'),
+    print_fn,
     open_file: lib.func('bpf_object *bpf_object__open_file(const char *path, void *opts)'),
     obj_load: lib.func('int bpf_object__load(bpf_object *obj)'),
     obj_close: lib.func('void bpf_object__close(bpf_object *obj)'),
@@ -80,7 +86,39 @@ function b(): Bindings {
     strerror: libc.func('const char *strerror(int errnum)'),
     sample_fn,
   };
+  installPrint(B);
   return B;
+}
+
+export type LibbpfLogLevel = 'warn' | 'info' | 'debug';
+export type LibbpfLogger = (level: LibbpfLogLevel, message: string) => void;
+const LEVELS: LibbpfLogLevel[] = ['warn', 'info', 'debug'];
+
+/** Messages that are expected and harmless: bpf_tc_hook_create on a device that already has clsact. */
+const BENIGN = [/Exclusivity flag on, cannot modify/];
+
+let logger: LibbpfLogger = (level, message) => {
+  if (level !== 'debug') process.stderr.write(`libbpf: ${message}${message.endsWith('\n') ? '' : '\n'}`);
+};
+
+/** Route libbpf's own messages (verifier logs on load failure, pinning problems) somewhere else. */
+export function setLibbpfLogger(fn: LibbpfLogger): void {
+  logger = fn;
+}
+
+function installPrint(bb: Bindings): void {
+  const buf = Buffer.alloc(64 * 1024);
+  const cb = koffi.register((level: number, fmt: string, ap: bigint): number => {
+    try {
+      const n = bb.vsnprintf(buf, buf.length, fmt, ap) as number;
+      const msg = buf.subarray(0, Math.max(0, Math.min(n, buf.length - 1))).toString('utf8');
+      if (!BENIGN.some((re) => re.test(msg))) logger(LEVELS[level] ?? 'debug', msg.replace(/^libbpf: /, ''));
+    } catch {
+      /* never throw into libbpf */
+    }
+    return 0;
+  }, koffi.pointer(bb.print_fn));
+  bb.set_print(cb); // kept registered for the life of the process
 }
 
 export function strerror(errno: number): string {

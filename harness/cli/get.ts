@@ -1,7 +1,7 @@
 // cnilab get KIND [NAME] [-n NS | -A] [-o wide|json|yaml|name]: kubectl's habits.
 import { clientFor, clusterName, parseFlags } from './common.js';
 import { kindAliases, type KubeObject } from '../cluster/objects.js';
-import { printList, printTable } from '../cluster/printers.js';
+import { printList, printNames, printObject, printTable } from '../cluster/printers.js';
 import { isNamespaced } from '../cluster/store.js';
 import { InvalidInputError } from '../errors.js';
 
@@ -49,18 +49,19 @@ export async function get(args: string[]): Promise<number> {
     if (!objects.length) throw new InvalidInputError('NAME', `${kind} "${positionals[1]}" not found${ns ? ` in namespace "${ns}"` : ''}`);
   }
   if (output === 'json' || output === 'yaml') {
-    process.stdout.write(printList(objects, output));
+    // kubectl prints the object itself when it was asked for by name, a List otherwise.
+    process.stdout.write(positionals[1] ? printObject(objects[0]!, output) : printList(objects, output));
     return 0;
   }
   if (output === 'name') {
-    for (const o of objects) process.stdout.write(`${kind.toLowerCase()}/${o.metadata.name}\n`);
+    process.stdout.write(printNames(objects));
     return 0;
   }
   if (kind === 'Node') {
     process.stdout.write(nodeTable(objects));
     return 0;
   }
-  const printed = printTable(kind, objects, { wide: output === 'wide', allNamespaces: all && isNamespaced(kind) });
+  const printed = printTable(kind, objects, { wide: output === 'wide', allNamespaces: all && isNamespaced(kind), namespace: ns });
   writePrinted(printed);
   return 0;
 }

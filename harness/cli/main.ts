@@ -11,6 +11,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   get: { summary: 'list pods|services|networkpolicies|namespaces|nodes (-n NS | -A, -o wide|json|yaml)', load: async () => (await import('./get.js')).get },
   delete: { summary: 'delete objects (-f FILE, or KIND NAME [-n NS])', load: async () => (await import('./delete.js')).del },
   exec: { summary: 'run a command in a pod: cnilab exec NS/POD -- CMD...', load: async () => (await import('./exec.js')).exec },
+  run: { summary: 'run the suites on fresh clusters and write reports (--out DIR, --suite NAME, --config NAME)', load: async () => (await import('./run.js')).runCommand },
   status: { summary: 'clusters, nodes, pods and agents at a glance', load: async () => (await import('./status.js')).status },
 };
 

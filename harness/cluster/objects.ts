@@ -24,8 +24,9 @@ export const API_VERSIONS: Readonly<Record<SupportedKind, string>> = {
 export const CLUSTER_SCOPED_KINDS: ReadonlySet<string> = new Set(['Namespace', 'Node', 'CiliumIdentity']);
 export const isNamespaced = (kind: string): boolean => !CLUSTER_SCOPED_KINDS.has(kind);
 
-/** What `cnilab get KIND` accepts, as kubectl does (looked up lower-cased). */
-export const kindAliases: Readonly<Record<string, SupportedKind>> = {
+/** What `cnilab get KIND` accepts, as kubectl does (looked up lower-cased). A null-prototype object,
+ *  so that looking up a word like "constructor" finds nothing. */
+export const kindAliases: Readonly<Record<string, SupportedKind>> = Object.assign(Object.create(null) as Record<string, SupportedKind>, {
   pods: 'Pod', pod: 'Pod', po: 'Pod',
   services: 'Service', service: 'Service', svc: 'Service',
   networkpolicies: 'NetworkPolicy', networkpolicy: 'NetworkPolicy', netpol: 'NetworkPolicy',
@@ -33,7 +34,7 @@ export const kindAliases: Readonly<Record<string, SupportedKind>> = {
   ciliumnetworkpolicies: 'CiliumNetworkPolicy', ciliumnetworkpolicy: 'CiliumNetworkPolicy', cnp: 'CiliumNetworkPolicy',
   'ciliumnetworkpolicies.cilium.io': 'CiliumNetworkPolicy',
   namespaces: 'Namespace', namespace: 'Namespace', ns: 'Namespace',
-};
+});
 export function resolveKind(name: string): SupportedKind | undefined {
   return Object.hasOwn(kindAliases, name.toLowerCase()) ? kindAliases[name.toLowerCase()] : undefined;
 }
@@ -399,14 +400,11 @@ const networkPolicySpec = z
   })
   .strict();
 
+// Cilium rules are checked shallowly: lists of mappings, with endpoint selectors validated since the
+// agent evaluates them; the rest of Cilium's rule language passes through to the agent.
+const ciliumRules = (peers: 'fromEndpoints' | 'toEndpoints') => z.array(z.object({ [peers]: z.array(selector(true)).optional() }).passthrough()).optional();
 const ciliumRule = z
-  .object({
-    endpointSelector: selector(true),
-    ingress: z.array(z.object({ fromEndpoints: z.array(selector(true)).optional() }).passthrough()).optional(),
-    ingressDeny: z.array(z.object({ fromEndpoints: z.array(selector(true)).optional() }).passthrough()).optional(),
-    egress: z.array(z.object({ toEndpoints: z.array(selector(true)).optional() }).passthrough()).optional(),
-    egressDeny: z.array(z.object({ toEndpoints: z.array(selector(true)).optional() }).passthrough()).optional(),
-  })
+  .object({ endpointSelector: selector(true), ingress: ciliumRules('fromEndpoints'), ingressDeny: ciliumRules('fromEndpoints'), egress: ciliumRules('toEndpoints'), egressDeny: ciliumRules('toEndpoints') })
   .passthrough();
 
 const top = (kind: SupportedKind, shape: z.ZodRawShape) =>

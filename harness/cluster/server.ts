@@ -94,7 +94,7 @@ export function startControlServer(socketPath: string, store: ObjectStore, spec:
         case 'GET cluster':
           return send(res, 200, spec);
         case 'GET objects': {
-          const [, kind, namespace, name] = parts;
+          const [kind, namespace, name] = parts.slice(2);
           if (!kind) throw new InvalidInputError('kind', 'missing');
           if (name) {
             const obj = store.get(kind, ns(namespace), name);
@@ -109,12 +109,12 @@ export function startControlServer(socketPath: string, store: ObjectStore, spec:
           return send(res, 200, { results: store.apply(body.objects, { internal: body.internal === true }) });
         }
         case 'PUT status': {
-          const [, kind, namespace, name] = parts;
+          const [kind, namespace, name] = parts.slice(2);
           const body = await readJson(req);
           return send(res, 200, store.updateStatus(kind!, ns(namespace), name!, body.status ?? {}));
         }
         case 'DELETE objects': {
-          const [, kind, namespace, name] = parts;
+          const [kind, namespace, name] = parts.slice(2);
           return send(res, 200, store.delete(kind!, ns(namespace), name!));
         }
         case 'POST identities': {

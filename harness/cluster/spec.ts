@@ -232,9 +232,10 @@ export function resolveSpec(raw: unknown, source: string, overrides: SpecOverrid
 
 /** Read and validate a cluster file. */
 export function loadSpecFile(file: string, overrides: SpecOverrides = {}): ClusterSpec {
+  // `-` reads the file from standard input, as `kubectl apply -f -` does.
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
   } catch (e) {
     throw new InvalidInputError(file, `cannot read cluster file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
@@ -248,7 +249,7 @@ export function loadSpecFile(file: string, overrides: SpecOverrides = {}): Clust
   if (raw !== null && raw !== undefined && (typeof raw !== 'object' || Array.isArray(raw))) {
     throw new InvalidInputError(`${file}: (top level)`, 'expected a mapping with kind: Cluster');
   }
-  return resolveSpec(raw, file, overrides);
+  return resolveSpec(raw, file === '-' ? 'stdin' : file, overrides);
 }
 
 export { validateLabel };

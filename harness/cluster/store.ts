@@ -3,7 +3,7 @@
 // is broadcast to watchers (the pod runtime, the agents, `cnilab get -w`).
 import { randomUUID } from 'node:crypto';
 import { ConflictError, InvalidInputError, InvalidInputList, NotFoundError } from '../errors.js';
-import { normalizeObject, objectKey, validateObject, type KubeObject } from './objects.js';
+import { isNamespaced, normalizeObject, objectKey, validateObject, type KubeObject } from './objects.js';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 export interface WatchEvent {
@@ -19,14 +19,10 @@ export interface ApplyResult {
   action: ApplyAction;
 }
 
-/** Kinds that live in a namespace. Everything else (Namespace, Node, CiliumIdentity) is cluster-scoped. */
-const CLUSTER_SCOPED = new Set(['Namespace', 'Node', 'CiliumIdentity']);
 /** Kinds users may apply; the rest are written by cnilab's own components. */
 export const USER_KINDS = new Set(['Namespace', 'Pod', 'Service', 'NetworkPolicy', 'CiliumNetworkPolicy']);
 
-export function isNamespaced(kind: string): boolean {
-  return !CLUSTER_SCOPED.has(kind);
-}
+export { isNamespaced };
 
 function keyOf(kind: string, namespace: string | undefined, name: string): string {
   return `${kind}/${isNamespaced(kind) ? (namespace ?? 'default') : ''}/${name}`;

@@ -24,6 +24,8 @@ export interface CaptureOptions {
   snaplen?: number;
   /** How long to wait for tcpdump to start listening. Default 10 s. */
   readyTimeoutMs?: number;
+  /** Pause before stopping so packets still in flight are written. Default 100 ms. */
+  settleMs?: number;
 }
 
 export interface CaptureResult {
@@ -44,7 +46,9 @@ export async function startCapture(o: CaptureOptions): Promise<Capture> {
   const tempDir = o.file ? undefined : await mkdtemp(join(tmpdir(), 'cnilab-pcap-'));
   const file = o.file ?? join(tempDir!, 'capture.pcap');
   // -Z root: Debian's tcpdump otherwise drops to user "tcpdump" and cannot write a root-owned dir.
-  const argv = ['tcpdump', '-i', o.iface, '-w', file, '-U', '-n', '-Z', 'root', '-s', String(o.snaplen ?? 256)];
+  // --immediate-mode: without it TPACKET_V3 hands packets to tcpdump only when a ring block fills
+  // or its ~1 s timeout expires, and a SIGTERM before that loses them ("0 packets captured").
+  const argv = ['tcpdump', '-i', o.iface, '-w', file, '-U', '--immediate-mode', '-n', '-Z', 'root', '-s', String(o.snaplen ?? 256)];
   if (o.filter) argv.push(o.filter);
   const bg: Background = start(argv, { netns: o.netns });
   await waitListening(bg, o.readyTimeoutMs ?? 10_000);
@@ -52,6 +56,7 @@ export async function startCapture(o: CaptureOptions): Promise<Capture> {
     file,
     argv: bg.argv,
     async stop(opts = {}) {
+      await new Promise((r) => setTimeout(r, o.settleMs ?? 100));
       await bg.stop(3000);
       const buf = await readFile(file).catch(() => Buffer.alloc(0));
       const packets = buf.length >= 24 ? parsePcap(buf) : [];

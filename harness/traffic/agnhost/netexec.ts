@@ -58,8 +58,9 @@ async function dialHttp(ctx: WorkloadContext, request: string, host: string, por
         port,
         path: `/${request}`,
         timeout: 5000,
-        agent: false,
-        // The client socket must originate in the workload's netns, not the host process's.
+        // No `agent`: with any agent (even `agent: false`, which makes a fresh one) Node ignores
+        // createConnection and dials from the host process's netns. The client socket must
+        // originate in the workload's netns.
         createConnection: () => ctx.binder.tcpClient().connect(port, host),
       },
       (res) => {

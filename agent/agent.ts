@@ -1,0 +1,222 @@
+// The node agent (what cilium-agent is to Cilium): opens the datapath, sets up the node's devices,
+// restores endpoints left by a previous run, keeps the ipcache and routes in step with the cluster,
+// decodes flows, and serves its API (CNI requests included) on a unix socket. The socket appears only
+// once restore is complete, which is what the harness waits for.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Server } from 'node:http';
+import { ControlPlaneClient } from '../harness/cluster/client.js';
+import type { ClusterSpec, NodeSpec } from '../harness/cluster/spec.js';
+import { BPF_BUILD_DIR } from '../harness/paths.js';
+import type { Datapath, DatapathConfig } from './datapath/types.js';
+import { ClusterPoolIpam } from './ipam/pool.js';
+import { IdentityCache, labelsToMap } from './identity/labels.js';
+import { EndpointStateStore } from './endpoint/state.js';
+import { EndpointManager } from './endpoint/manager.js';
+import { controlPlaneForEndpoints } from './endpoint/cilium-endpoint.js';
+import { IpcacheSync, type RemoteNode } from './routing/ipcache-sync.js';
+import { setupNodeDevices, syncRemoteRoutes, HOST_DEV, VXLAN_DEV } from './routing/devices.js';
+import { decodeFlow, FlowRing, makeKtimeToDate, type FlowEndpoint } from './observer/flow.js';
+import { DROP_REASON_NAMES } from './observer/names.js';
+import { startAgentServer, stopAgentServer, type AgentApi } from './api/server.js';
+import type { CniRequest } from './cni/protocol.js';
+import { FakeDatapath } from './testing/fake-datapath.js';
+
+export interface AgentOptions {
+  cluster: string;
+  node: string;
+  statePath: string;
+  controlSocket: string;
+  agentSocket: string;
+  pinDir: string;
+  nodeDir: string;
+  /** BPF object to load; default bpf/build/datapath.o. */
+  objectPath?: string;
+  /** 'bpf' (libbpf) or 'fake' (in-memory, persisted in the pin dir; for tests without the datapath). */
+  datapath: 'bpf' | 'fake';
+  log: (m: string) => void;
+}
+
+const SYNC_TIMEOUT_MS = 15_000;
+const WATCH_RETRY_MS = 1000;
+
+async function openDatapath(opts: AgentOptions, cfg: DatapathConfig): Promise<Datapath> {
+  if (opts.datapath === 'fake') return new FakeDatapath(cfg, join(opts.pinDir, 'fake-datapath.json'));
+  // Loaded by a computed specifier: the libbpf implementation (and koffi) stays out of the CNI plugin's
+  // and the unit tests' module graph, and this file compiles whether or not it is there.
+  const specifier = './datapath/datapath.js';
+  const mod = (await import(specifier)) as { openDatapath(cfg: DatapathConfig): Datapath };
+  return mod.openDatapath(cfg);
+}
+
+export class Agent implements AgentApi {
+  private spec!: ClusterSpec;
+  private self!: NodeSpec;
+  private datapath!: Datapath;
+  private cp: ControlPlaneClient;
+  private identityCache: IdentityCache;
+  private endpointsMgr!: EndpointManager;
+  private ipcacheSync!: IpcacheSync;
+  private flowsRing = new FlowRing(4096);
+  private server?: Server;
+  private stopWatch?: () => void;
+  private stopEvents?: () => void;
+  private routeQueue: Promise<void> = Promise.resolve();
+  private stopping = false;
+  private problem?: string;
+
+  constructor(private opts: AgentOptions) {
+    this.cp = new ControlPlaneClient(opts.controlSocket, opts.cluster);
+    this.identityCache = new IdentityCache((labels) => this.cp.allocateIdentity(labels));
+  }
+
+  async start(): Promise<void> {
+    const { opts } = this;
+    const t0 = performance.now();
+    this.spec = JSON.parse(readFileSync(opts.statePath, 'utf8')) as ClusterSpec;
+    const self = this.spec.nodes.find((n) => n.name === opts.node);
+    if (!self) throw new Error(`node "${opts.node}" is not in cluster "${this.spec.name}" (${opts.statePath})`);
+    this.self = self;
+
+    this.datapath = await openDatapath(opts, {
+      pinDir: opts.pinDir,
+      objectPath: opts.objectPath ?? join(BPF_BUILD_DIR, 'datapath.o'),
+      routing: this.spec.routing,
+      nodeIp: self.underlayIp,
+      routerIp: self.podGateway,
+      podCidr: self.podCidr,
+    });
+
+    const devices = await setupNodeDevices(this.spec, self);
+    if (devices.vxlan) this.datapath.attachOverlayDevice(VXLAN_DEV, devices.vxlan.ifindex);
+    this.datapath.attachHostDevice(HOST_DEV, devices.host.ifindex);
+
+    this.ipcacheSync = new IpcacheSync(this.datapath, self.name, this.identityCache, (nodes) => this.onRemoteNodes(nodes), opts.log);
+    this.endpointsMgr = new EndpointManager({
+      spec: this.spec,
+      node: self,
+      datapath: this.datapath,
+      ipam: new ClusterPoolIpam(self.podCidr, self.podGateway, join(opts.nodeDir, 'ipam.json')),
+      identities: this.identityCache,
+      states: new EndpointStateStore(join(opts.nodeDir, 'endpoints')),
+      controlPlane: controlPlaneForEndpoints(this.cp),
+      ipcache: this.ipcacheSync,
+      log: opts.log,
+    });
+    const { restored, removed } = await this.endpointsMgr.restore();
+
+    const toDate = makeKtimeToDate();
+    this.stopEvents = this.datapath.onEvents((ev) => {
+      try {
+        this.flowsRing.push(decodeFlow(ev, { nodeName: self.name, resolve: (ip, id) => this.resolveEndpoint(ip, id), toDate }));
+      } catch (e) {
+        opts.log(`flow decode: ${(e as Error).message}`);
+      }
+    });
+
+    await this.startWatch();
+    this.server = await startAgentServer(opts.agentSocket, this, opts.log);
+    opts.log(
+      `agent ${self.name} ready in ${Math.round(performance.now() - t0)} ms: ${restored} endpoints restored, ${removed} leftovers removed, ` +
+        `${this.ipcacheSync.remoteNodes().length} remote nodes, API on ${opts.agentSocket}`,
+    );
+  }
+
+  /** Watch Nodes and CiliumEndpoints; resolves at the first SYNCED. Reconnects when the stream ends. */
+  private startWatch(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let first = true;
+      const timer = setTimeout(() => reject(new Error(`no SYNCED from the control plane within ${SYNC_TIMEOUT_MS} ms`)), SYNC_TIMEOUT_MS);
+      const connect = () => {
+        this.ipcacheSync.resetWatchState();
+        this.stopWatch = this.cp.watch(
+          ['Node', 'CiliumEndpoint'],
+          (ev) => {
+            try {
+              this.ipcacheSync.handle(ev);
+              this.problem = undefined;
+            } catch (e) {
+              this.problem = `ipcache update failed: ${(e as Error).message}`;
+              this.opts.log(this.problem);
+            }
+            if (ev.type === 'SYNCED' && first) {
+              first = false;
+              clearTimeout(timer);
+              resolve();
+            }
+          },
+          (err) => {
+            if (this.stopping) return;
+            this.problem = `control plane watch ended${err ? `: ${err.message}` : ''}; reconnecting`;
+            this.opts.log(this.problem);
+            setTimeout(connect, WATCH_RETRY_MS).unref();
+          },
+        );
+      };
+      connect();
+    });
+  }
+
+  private onRemoteNodes(nodes: RemoteNode[]): void {
+    if (this.spec.routing !== 'tunnel') return; // native routing: bird installs the routes
+    const cidrs = nodes.map((n) => n.podCidr);
+    this.routeQueue = this.routeQueue
+      .then(() => syncRemoteRoutes(this.self, this.spec.podMtu, cidrs))
+      .catch((e) => {
+        this.problem = `routes to remote pod CIDRs: ${(e as Error).message}`;
+        this.opts.log(this.problem);
+      });
+  }
+
+  private resolveEndpoint(ip: string, identity: number): Omit<FlowEndpoint, 'identity'> {
+    const local = this.endpointsMgr.byIp(ip);
+    if (local) return { ID: local.endpointId, namespace: local.podNamespace, pod_name: local.podName, labels: local.labels };
+    const remote = this.ipcacheSync.remoteByIp(ip);
+    if (remote) return { namespace: remote.namespace, pod_name: remote.name, labels: remote.labels };
+    const labels = this.identityCache.labelsOf(identity);
+    return labels ? { labels } : {};
+  }
+
+  // ---- API ----
+  healthz() {
+    const ok = !this.problem && this.ipcacheSync.isSynced;
+    return { ok, ...(ok ? {} : { message: this.problem ?? 'ipcache not synced' }), node: this.self.name, endpoints: this.endpointsMgr.list().length };
+  }
+  endpoints() {
+    return this.endpointsMgr.list();
+  }
+  identities() {
+    return this.identityCache.list().map((i) => ({ ...i, labelsMap: labelsToMap(i.labels) }));
+  }
+  ipcache() {
+    return this.datapath.listIpcache();
+  }
+  maps() {
+    return {
+      maps: this.datapath.describeMaps(),
+      drops: this.datapath.dropCounters().map((d) => ({ ...d, reasonDesc: DROP_REASON_NAMES[d.reason] ?? `DROP_REASON_${d.reason}` })),
+      lostEvents: this.datapath.lostEvents(),
+    };
+  }
+  flows(last: number) {
+    return { flows: this.flowsRing.last(last), seen: this.flowsRing.seen, capacity: this.flowsRing.capacity };
+  }
+  cniAdd(req: CniRequest) {
+    return this.endpointsMgr.add(req);
+  }
+  cniDel(req: CniRequest) {
+    return this.endpointsMgr.del(req);
+  }
+  cniCheck(req: CniRequest) {
+    return this.endpointsMgr.check(req);
+  }
+
+  /** Stop serving; the datapath keeps its pins and attachments so pods keep forwarding. */
+  stop(): void {
+    this.stopping = true;
+    if (this.server) stopAgentServer(this.server, this.opts.agentSocket);
+    this.stopWatch?.();
+    this.stopEvents?.();
+    this.datapath?.close();
+  }
+}

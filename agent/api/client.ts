@@ -1,0 +1,92 @@
+// Client of the agent's API (server.ts), used by `cnilab status`, the tests and the scenarios.
+import { request } from 'node:http';
+import { paths } from '../../harness/cluster/names.js';
+import type { CniAddResult, CniRequest } from '../cni/protocol.js';
+import type { EndpointState } from '../endpoint/state.js';
+import type { Flow } from '../observer/flow.js';
+
+export class AgentApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: any,
+  ) {
+    super(body?.msg ?? body?.error?.message ?? `agent answered HTTP ${status}`);
+  }
+}
+
+export class AgentClient {
+  readonly socketPath: string;
+
+  constructor(
+    readonly cluster: string,
+    readonly node: string,
+    socketPath?: string,
+  ) {
+    this.socketPath = socketPath ?? paths.agentSocket(cluster, node);
+  }
+
+  private call<T>(method: string, path: string, body?: unknown, timeoutMs = 10_000): Promise<T> {
+    const text = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          socketPath: this.socketPath,
+          path,
+          method,
+          headers: text ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } : {},
+          timeout: timeoutMs,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            let parsed: any;
+            try {
+              parsed = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+            } catch {
+              return reject(new Error(`agent ${this.node} sent invalid JSON for ${method} ${path}`));
+            }
+            if ((res.statusCode ?? 500) >= 400) reject(new AgentApiError(res.statusCode ?? 500, parsed));
+            else resolve(parsed as T);
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`agent ${this.node}: no answer to ${method} ${path} within ${timeoutMs} ms`)));
+      req.on('error', reject);
+      if (text) req.write(text);
+      req.end();
+    });
+  }
+
+  healthz(timeoutMs = 2000): Promise<{ ok: boolean; message?: string; node: string; endpoints: number }> {
+    return this.call('GET', '/v1/healthz', undefined, timeoutMs);
+  }
+  endpoints(): Promise<EndpointState[]> {
+    return this.call('GET', '/v1/endpoints');
+  }
+  identities(): Promise<Array<{ id: number; labels: string[] }>> {
+    return this.call('GET', '/v1/identities');
+  }
+  ipcache(): Promise<Array<{ key: string; identity: number; tunnelEndpoint?: string }>> {
+    return this.call('GET', '/v1/ipcache');
+  }
+  maps(): Promise<{
+    maps: Array<{ name: string; type: string; entries: number; maxEntries: number }>;
+    drops: Array<{ reason: number; reasonDesc: string; direction: number; packets: string; bytes: string }>;
+    lostEvents: string;
+  }> {
+    return this.call('GET', '/v1/maps');
+  }
+  flows(last = 100): Promise<{ flows: Flow[]; seen: number; capacity: number }> {
+    return this.call('GET', `/v1/flows?last=${last}`);
+  }
+  cniAdd(req: CniRequest): Promise<CniAddResult> {
+    return this.call('POST', '/v1/cni/add', req, 30_000);
+  }
+  cniDel(req: CniRequest): Promise<void> {
+    return this.call('POST', '/v1/cni/del', req, 30_000);
+  }
+  cniCheck(req: CniRequest): Promise<void> {
+    return this.call('POST', '/v1/cni/check', req, 30_000);
+  }
+}

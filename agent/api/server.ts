@@ -1,0 +1,106 @@
+// The agent's API: HTTP over a unix socket (mode 0600) at paths.agentSocket(cluster, node).
+//
+//   GET  /v1/healthz            {ok, message?, node, endpoints}
+//   GET  /v1/endpoints          local endpoints
+//   GET  /v1/identities         identities this agent knows (numeric id → labels)
+//   GET  /v1/ipcache            the datapath's ipcache (key → identity, tunnel endpoint)
+//   GET  /v1/maps               pinned maps, drop counters, lost events
+//   GET  /v1/flows?last=N       the last N decoded flows (default 100, at most the ring size)
+//   POST /v1/cni/add|del|check  body CniRequest; add answers a CNI result; errors {cniCode, msg, details}
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { CNI_ERR, CniError, type CniAddResult, type CniErrorBody, type CniRequest } from '../cni/protocol.js';
+import { errorToJson } from '../../harness/errors.js';
+
+export interface AgentApi {
+  healthz(): { ok: boolean; message?: string; node: string; endpoints: number };
+  endpoints(): unknown;
+  identities(): unknown;
+  ipcache(): unknown;
+  maps(): unknown;
+  flows(last: number): unknown;
+  cniAdd(req: CniRequest): Promise<CniAddResult>;
+  cniDel(req: CniRequest): Promise<void>;
+  cniCheck(req: CniRequest): Promise<void>;
+}
+
+/** JSON.stringify that renders bigint counters as numbers-in-strings instead of throwing. */
+function toJson(body: unknown): string {
+  return JSON.stringify(body, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = toJson(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function readBody(req: IncomingMessage): Promise<CniRequest> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  try {
+    const v = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
+    return v as CniRequest;
+  } catch {
+    throw new CniError(CNI_ERR.DECODE_FAILURE, 'agent: request body is not a JSON object');
+  }
+}
+
+export async function startAgentServer(socketPath: string, api: AgentApi, log: (m: string) => void): Promise<Server> {
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://agent');
+    const route = `${req.method} ${url.pathname}`;
+    try {
+      switch (route) {
+        case 'GET /v1/healthz':
+          return send(res, 200, api.healthz());
+        case 'GET /v1/endpoints':
+          return send(res, 200, api.endpoints());
+        case 'GET /v1/identities':
+          return send(res, 200, api.identities());
+        case 'GET /v1/ipcache':
+          return send(res, 200, api.ipcache());
+        case 'GET /v1/maps':
+          return send(res, 200, api.maps());
+        case 'GET /v1/flows': {
+          const last = Number(url.searchParams.get('last') ?? 100);
+          return send(res, 200, api.flows(Number.isInteger(last) && last > 0 ? last : 100));
+        }
+        case 'POST /v1/cni/add':
+          return send(res, 200, await api.cniAdd(await readBody(req)));
+        case 'POST /v1/cni/del':
+          await api.cniDel(await readBody(req));
+          return send(res, 200, {});
+        case 'POST /v1/cni/check':
+          await api.cniCheck(await readBody(req));
+          return send(res, 200, {});
+        default:
+          return send(res, 404, { error: { code: 'NOT_FOUND', message: `no route ${route}` } });
+      }
+    } catch (err) {
+      if (url.pathname.startsWith('/v1/cni/')) {
+        const e = err instanceof CniError ? err : new CniError(CNI_ERR.OTHER, (err as Error).message, (err as { detail?: string }).detail);
+        log(`${route}: CNI error ${e.cniCode}: ${e.message}${e.details ? ` (${e.details})` : ''}`);
+        const body: CniErrorBody = { cniCode: e.cniCode, msg: e.message, ...(e.details ? { details: e.details } : {}) };
+        return send(res, e.cniCode === CNI_ERR.OTHER ? 500 : 400, body);
+      }
+      return send(res, 500, { error: errorToJson(err) });
+    }
+  });
+  mkdirSync(dirname(socketPath), { recursive: true });
+  rmSync(socketPath, { force: true }); // a socket file left by a killed agent
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socketPath, () => resolve());
+  });
+  chmodSync(socketPath, 0o600);
+  return server;
+}
+
+export function stopAgentServer(server: Server, socketPath: string): void {
+  server.close();
+  server.closeAllConnections?.();
+  rmSync(socketPath, { force: true });
+}

@@ -1,0 +1,173 @@
+// The cnilab CNI plugin (spec 1.0.0; VERSION, ADD, DEL, CHECK, STATUS), executed by the container
+// runtime as bin/cni/cnilab inside the node's network namespace. It validates its environment and
+// network configuration, then hands the work to the node's agent over the agent's unix socket, as
+// Cilium's plugin does. It runs once per pod start, so it imports nothing but node:fs, node:http and
+// the dependency-free protocol module: startup time is most of what it costs.
+import { existsSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { CNI_ERR, CNI_VERSION, CniError, SUPPORTED_VERSIONS, type CniAddResult, type CniErrorBody, type CniRequest } from './protocol.js';
+
+interface NetConf {
+  cniVersion: string;
+  name: string;
+  type: string;
+  agentSocket: string;
+  mtu?: number;
+  prevResult?: unknown;
+}
+
+const COMMANDS = ['ADD', 'DEL', 'CHECK', 'VERSION', 'STATUS', 'GC'] as const;
+
+export interface PluginOutput {
+  code: number;
+  stdout: string;
+}
+
+/** CNI_ARGS: "K=V;K=V". */
+export function parseCniArgs(s: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of (s ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0) out[part.slice(0, eq)] = part.slice(eq + 1);
+  }
+  return out;
+}
+
+function parseNetConf(text: string): NetConf {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new CniError(CNI_ERR.DECODE_FAILURE, 'failed to decode the network configuration on stdin', (e as Error).message);
+  }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new CniError(CNI_ERR.DECODE_FAILURE, 'network configuration is not a JSON object');
+  const c = raw as Record<string, unknown>;
+  if (typeof c.cniVersion !== 'string' || c.cniVersion === '') throw new CniError(CNI_ERR.INVALID_NETCONF, 'network configuration: cniVersion is missing');
+  if (!(SUPPORTED_VERSIONS as readonly string[]).includes(c.cniVersion)) {
+    throw new CniError(CNI_ERR.INCOMPATIBLE_VERSION, `incompatible CNI version ${c.cniVersion}`, `supported: ${SUPPORTED_VERSIONS.join(', ')}`);
+  }
+  const problems: string[] = [];
+  if (typeof c.name !== 'string' || !c.name) problems.push('name: expected a non-empty string');
+  if (c.type !== 'cnilab') problems.push(`type: expected "cnilab", got ${JSON.stringify(c.type)}`);
+  if (typeof c.agentSocket !== 'string' || !c.agentSocket.startsWith('/')) problems.push('agentSocket: expected an absolute path');
+  if (c.mtu !== undefined && (typeof c.mtu !== 'number' || !Number.isInteger(c.mtu) || c.mtu < 576 || c.mtu > 65535)) {
+    problems.push(`mtu: expected a whole number from 576 to 65535, got ${JSON.stringify(c.mtu)}`);
+  }
+  if (problems.length) throw new CniError(CNI_ERR.INVALID_NETCONF, `invalid network configuration: ${problems.join('; ')}`);
+  return c as unknown as NetConf;
+}
+
+function callAgent<T>(socket: string, path: string, body: unknown, timeoutMs: number): Promise<T> {
+  const text = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        socketPath: socket,
+        path,
+        method: text ? 'POST' : 'GET',
+        headers: text ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } : {},
+        timeout: timeoutMs,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          let parsed: unknown;
+          try {
+            parsed = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+          } catch {
+            return reject(new CniError(CNI_ERR.OTHER, `agent at ${socket} answered ${path} with something that is not JSON`));
+          }
+          if ((res.statusCode ?? 500) < 400) return resolve(parsed as T);
+          const e = parsed as Partial<CniErrorBody> & { error?: { message?: string } };
+          reject(new CniError(typeof e.cniCode === 'number' ? e.cniCode : CNI_ERR.OTHER, e.msg ?? e.error?.message ?? `agent answered HTTP ${res.statusCode}`, e.details));
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      if (e instanceof CniError) return reject(e);
+      // The agent is (re)starting or not there: the runtime should retry, not give up on the pod.
+      reject(new CniError(CNI_ERR.TRY_AGAIN_LATER, `cnilab agent not reachable at ${socket}: ${e.code ?? e.message}`, e.message));
+    });
+    if (text) req.write(text);
+    req.end();
+  });
+}
+
+/** Older result formats (0.3.x/0.4.0) mark each IP with its version. */
+function forVersion(result: CniAddResult, version: string): unknown {
+  if (version.startsWith('0.')) return { ...result, cniVersion: version, ips: result.ips.map((ip) => ({ version: '4', ...ip })) };
+  return { ...result, cniVersion: version };
+}
+
+/** Everything but process I/O, so tests can drive it directly as well as through the executable. */
+export async function runPlugin(env: NodeJS.ProcessEnv, stdin: string): Promise<PluginOutput> {
+  let version = CNI_VERSION;
+  try {
+    const command = env.CNI_COMMAND;
+    if (!command) throw new CniError(CNI_ERR.INVALID_ENV, 'CNI_COMMAND is not set');
+    if (!(COMMANDS as readonly string[]).includes(command)) throw new CniError(CNI_ERR.INVALID_ENV, `unknown CNI_COMMAND ${JSON.stringify(command)}`);
+    if (command === 'VERSION') {
+      // The config is optional here; answer in the requested version when we speak it.
+      try {
+        const v = (JSON.parse(stdin || '{}') as { cniVersion?: unknown }).cniVersion;
+        if (typeof v === 'string' && (SUPPORTED_VERSIONS as readonly string[]).includes(v)) version = v;
+      } catch {
+        /* no or bad config: our own version */
+      }
+      return { code: 0, stdout: JSON.stringify({ cniVersion: version, supportedVersions: [...SUPPORTED_VERSIONS] }) };
+    }
+    const conf = parseNetConf(stdin);
+    version = conf.cniVersion;
+    if (command === 'STATUS') {
+      try {
+        const h = await callAgent<{ ok: boolean; message?: string }>(conf.agentSocket, '/v1/healthz', undefined, 2000);
+        if (!h.ok) throw new CniError(CNI_ERR.PLUGIN_NOT_AVAILABLE, 'plugin not available', h.message);
+      } catch (e) {
+        if (e instanceof CniError && e.cniCode === CNI_ERR.PLUGIN_NOT_AVAILABLE) throw e;
+        throw new CniError(CNI_ERR.PLUGIN_NOT_AVAILABLE, 'plugin not available', (e as Error).message);
+      }
+      return { code: 0, stdout: '' };
+    }
+    if (command === 'GC') return { code: 0, stdout: '' }; // the agent reclaims leftovers itself on restart
+
+    const missing = ['CNI_CONTAINERID', 'CNI_IFNAME', ...(command === 'DEL' ? [] : ['CNI_NETNS'])].filter((k) => !env[k]);
+    if (missing.length) throw new CniError(CNI_ERR.INVALID_ENV, `required environment variables not set: ${missing.join(', ')}`);
+    if (command !== 'DEL' && !existsSync(env.CNI_NETNS!)) {
+      throw new CniError(CNI_ERR.INVALID_ENV, `CNI_NETNS ${env.CNI_NETNS} does not exist`);
+    }
+    if (command === 'CHECK' && conf.prevResult === undefined) throw new CniError(CNI_ERR.INVALID_NETCONF, 'CHECK needs prevResult in the network configuration');
+    const args = parseCniArgs(env.CNI_ARGS);
+    const req: CniRequest = {
+      containerId: env.CNI_CONTAINERID!,
+      netns: env.CNI_NETNS ?? '',
+      ifname: env.CNI_IFNAME!,
+      podNamespace: args.K8S_POD_NAMESPACE,
+      podName: args.K8S_POD_NAME,
+      mtu: conf.mtu,
+    };
+    if (command === 'ADD') {
+      const result = await callAgent<CniAddResult>(conf.agentSocket, '/v1/cni/add', req, 60_000);
+      return { code: 0, stdout: JSON.stringify(forVersion(result, version)) };
+    }
+    await callAgent(conf.agentSocket, command === 'DEL' ? '/v1/cni/del' : '/v1/cni/check', req, 60_000);
+    return { code: 0, stdout: '' };
+  } catch (err) {
+    const e = err instanceof CniError ? err : new CniError(CNI_ERR.OTHER, (err as Error).message);
+    const body = { cniVersion: version, code: e.cniCode, msg: e.message, ...(e.details ? { details: e.details } : {}) };
+    return { code: 1, stdout: JSON.stringify(body) };
+  }
+}
+
+export async function main(): Promise<void> {
+  let stdin = '';
+  try {
+    stdin = readFileSync(0, 'utf8');
+  } catch {
+    /* no stdin (VERSION may come without) */
+  }
+  const out = await runPlugin(process.env, stdin);
+  if (out.stdout) process.stdout.write(`${out.stdout}\n`);
+  process.exitCode = out.code;
+}

@@ -1,0 +1,60 @@
+// What the CNI plugin and the agent say to each other over the agent's socket, and the CNI spec's
+// error codes. Deliberately free of imports: the plugin loads this on every pod start.
+
+/** CNI spec 1.x well-known error codes. */
+export const CNI_ERR = {
+  INCOMPATIBLE_VERSION: 1,
+  UNSUPPORTED_FIELD: 2,
+  UNKNOWN_CONTAINER: 3,
+  INVALID_ENV: 4,
+  IO_FAILURE: 5,
+  DECODE_FAILURE: 6,
+  INVALID_NETCONF: 7,
+  TRY_AGAIN_LATER: 11,
+  /** STATUS only: the plugin cannot serve ADDs right now. */
+  PLUGIN_NOT_AVAILABLE: 50,
+  OTHER: 999,
+} as const;
+
+export const CNI_VERSION = '1.0.0';
+export const SUPPORTED_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
+
+/** Body of POST /v1/cni/{add,del,check}. */
+export interface CniRequest {
+  containerId: string;
+  /** Path of the pod's network namespace (CNI_NETNS); may be empty for DEL. */
+  netns: string;
+  ifname: string;
+  podNamespace?: string;
+  podName?: string;
+  /** MTU from the network config; the agent's podMtu when absent. */
+  mtu?: number;
+}
+
+/** A CNI 1.0.0 result (the ADD output). */
+export interface CniAddResult {
+  cniVersion: string;
+  interfaces: Array<{ name: string; mac: string; mtu?: number; sandbox?: string }>;
+  ips: Array<{ address: string; gateway: string; interface: number }>;
+  routes: Array<{ dst: string; gw?: string }>;
+  dns: Record<string, never>;
+}
+
+/** Error body the agent returns with a non-2xx status; the plugin prints it as the CNI error. */
+export interface CniErrorBody {
+  cniCode: number;
+  msg: string;
+  details?: string;
+}
+
+/** An error carrying a CNI error code, thrown by the agent's endpoint code and the plugin. */
+export class CniError extends Error {
+  constructor(
+    readonly cniCode: number,
+    msg: string,
+    readonly details?: string,
+  ) {
+    super(msg);
+    this.name = 'CniError';
+  }
+}

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import {
+  decodeEndpoint, decodeEvent, decodeIpcacheKey, decodeIpcacheValue, encodeEndpoint, encodeEvent, encodeIpcacheKey,
+  encodeIpcacheValue, ipToBe32, parseCidr,
+} from './codec.js';
+import { EVENT } from './constants.js';
+import type { DatapathEvent } from './types.js';
+
+describe('datapath codec', () => {
+  it('round-trips endpoints with network-order IPs', () => {
+    const ep = { ifindex: 17, ip: '198.19.1.10', podMac: '0a:58:c6:13:01:0a', hostMac: 'fe:54:00:12:34:56', identity: 54321, endpointId: 812 };
+    const v = encodeEndpoint(ep);
+    expect(v.subarray(4, 8)).toEqual(Buffer.from([198, 19, 1, 10]));
+    expect(decodeEndpoint(v)).toEqual(ep);
+  });
+
+  it('ipcache keys: host bits cleared, /32 shown as a bare IP', () => {
+    expect(decodeIpcacheKey(encodeIpcacheKey('198.19.2.77/24'))).toBe('198.19.2.0/24');
+    expect(decodeIpcacheKey(encodeIpcacheKey('198.19.2.77'))).toBe('198.19.2.77');
+    expect(decodeIpcacheKey(encodeIpcacheKey('0.0.0.0/0'))).toBe('0.0.0.0/0');
+    expect(decodeIpcacheValue(encodeIpcacheValue({ identity: 2 }))).toEqual({ identity: 2 });
+    expect(decodeIpcacheValue(encodeIpcacheValue({ identity: 9, tunnelEndpoint: '198.18.0.12' }))).toEqual({ identity: 9, tunnelEndpoint: '198.18.0.12' });
+  });
+
+  it('rejects malformed addresses', () => {
+    expect(() => parseCidr('198.19.2.0/33')).toThrow(/CIDR/);
+    expect(() => parseCidr('198.19.2/24')).toThrow(/IPv4/);
+    expect(() => encodeEndpoint({ ifindex: 1, ip: '1.2.3.4', podMac: 'zz', hostMac: '00:00:00:00:00:00', identity: 1, endpointId: 1 })).toThrow(/MAC/);
+    expect(ipToBe32('1.2.3.4')).toBe(0x04030201);
+  });
+
+  it('decodes ring buffer records', () => {
+    const tcp: DatapathEvent = {
+      ktimeNs: 123456789n, kind: 'trace', observationPoint: 101, direction: 1, ifindex: 9, srcIdentity: 1, dstIdentity: 4242,
+      srcIp: '198.19.1.1', dstIp: '198.19.1.10', protocol: 6, srcPort: 50000, dstPort: 8080, tcpFlags: 0x12, isReply: true, length: 74,
+    };
+    expect(decodeEvent(encodeEvent(tcp))).toEqual(tcp);
+    const icmp: DatapathEvent = {
+      ktimeNs: 1n, kind: 'drop', dropReason: 151, direction: 1, ifindex: 3, srcIdentity: 7, dstIdentity: 0,
+      srcIp: '198.19.2.5', dstIp: '198.19.1.200', protocol: 1, srcPort: 0, dstPort: 0, tcpFlags: 0, icmpType: 8, icmpCode: 0, isReply: false, length: 98,
+    };
+    expect(decodeEvent(encodeEvent(icmp))).toEqual(icmp);
+    expect(() => decodeEvent(Buffer.alloc(EVENT.size - 1))).toThrow(/too short/);
+    expect(() => decodeEvent(Buffer.alloc(EVENT.size))).toThrow(/unknown datapath event type 0/);
+  });
+});

@@ -1,0 +1,108 @@
+// agent/datapath/constants.ts must agree with the C headers: struct sizes/offsets, #defines and map
+// names are read from BTF (bpftool btf dump) and compared. Root project because it needs clang+bpftool,
+// which the unit environment does not promise.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../harness/exec/run.js';
+import * as C from '../../agent/datapath/constants.js';
+import { buildAndMount, OBJ } from './fixture.js';
+
+interface BtfType { id: number; kind: string; name?: string; size?: number; members?: Array<{ name: string; bits_offset: number }>; values?: Array<{ name: string; val: number }>; vars?: Array<{ type_id: number }> }
+
+async function btf(file: string): Promise<BtfType[]> {
+  const r = await run(['bpftool', '-j', 'btf', 'dump', 'file', file]);
+  return (JSON.parse(r.stdout) as { types: BtfType[] }).types;
+}
+
+// C member name -> constants.ts field, per struct.
+const STRUCTS: Array<[string, Record<string, number>, Record<string, string>]> = [
+  ['cnilab_endpoint', C.ENDPOINT, { ifindex: 'ifindex', ip: 'ip', identity: 'identity', ep_id: 'epId', pod_mac: 'podMac', host_mac: 'hostMac' }],
+  ['cnilab_ipcache_key', C.IPCACHE_KEY, { prefixlen: 'prefixlen', ip: 'ip' }],
+  ['cnilab_ipcache_val', C.IPCACHE_VALUE, { identity: 'identity', tunnel_endpoint: 'tunnelEndpoint', flags: 'flags' }],
+  ['cnilab_ct_key', C.CT_KEY, { saddr: 'saddr', daddr: 'daddr', sport: 'sport', dport: 'dport', proto: 'proto', dir: 'dir' }],
+  ['cnilab_ct_val', C.CT_VALUE, {
+    packets_fwd: 'packetsFwd', bytes_fwd: 'bytesFwd', packets_rep: 'packetsRep', bytes_rep: 'bytesRep', last_seen: 'lastSeen',
+    last_report: 'lastReport', flags_seen_fwd: 'flagsSeenFwd', flags_seen_rep: 'flagsSeenRep', reported_fwd: 'reportedFwd',
+    reported_rep: 'reportedRep', flags: 'flags',
+  }],
+  ['cnilab_event', C.EVENT, {
+    ktime: 'ktime', type: 'type', subtype: 'subtype', direction: 'direction', proto: 'proto', ifindex: 'ifindex',
+    src_identity: 'srcIdentity', dst_identity: 'dstIdentity', saddr: 'saddr', daddr: 'daddr', sport: 'sport', dport: 'dport',
+    tcp_flags: 'tcpFlags', icmp_type: 'icmpType', icmp_code: 'icmpCode', is_reply: 'isReply', length: 'length', ethertype: 'ethertype',
+  }],
+  ['cnilab_drop_key', C.DROP_KEY, { reason: 'reason', direction: 'direction' }],
+  ['cnilab_drop_val', C.DROP_VALUE, { packets: 'packets', bytes: 'bytes' }],
+];
+
+describe('constants.ts matches bpf/lib/*.h', () => {
+  let dir: string;
+  let probe: BtfType[];
+  let real: BtfType[];
+  beforeAll(async () => {
+    await buildAndMount();
+    dir = mkdtempSync(join(tmpdir(), 'cnilab-layout-'));
+    const out = join(dir, 'probe.o');
+    const src = resolve(import.meta.dirname, 'layout_probe.c');
+    await run(['clang', '-O2', '-g', '-target', 'bpf', `-I/usr/include/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`, '-c', src, '-o', out]);
+    probe = await btf(out);
+    real = await btf(OBJ);
+  });
+  afterAll(() => dir && rmSync(dir, { recursive: true, force: true }));
+
+  it.each(STRUCTS)('struct %s', (name, layout, fields) => {
+    const t = probe.find((x) => x.kind === 'STRUCT' && x.name === name);
+    expect(t, name).toBeDefined();
+    expect(t!.size).toBe(layout.size);
+    for (const m of t!.members!) {
+      if (m.name === 'pad' || m.name === '') continue;
+      const key = fields[m.name];
+      expect(key, `${name}.${m.name} has no mirror in constants.ts`).toBeDefined();
+      expect(layout[key!], `${name}.${m.name}`).toBe(m.bits_offset / 8);
+    }
+  });
+
+  it('#defines', () => {
+    const e = probe.find((x) => x.kind === 'ENUM' && x.name === 'cnilab_probe_consts')!;
+    const v = Object.fromEntries(e.values!.map((x) => [x.name.replace(/^P_/, ''), x.val]));
+    expect(v).toMatchObject({
+      DROP_POLICY_DENIED: C.DROP_REASON.POLICY_DENIED,
+      DROP_INVALID_PACKET: C.DROP_REASON.INVALID_PACKET_DROPPED,
+      DROP_UNSUPPORTED_L3: C.DROP_REASON.UNSUPPORTED_L3_PROTOCOL,
+      DROP_STALE_OR_UNROUTABLE_IP: C.DROP_REASON.STALE_OR_UNROUTABLE_IP,
+      DROP_NO_TUNNEL_ENDPOINT: C.DROP_REASON.NO_TUNNEL_OR_ENCAPSULATION_ENDPOINT,
+      DROP_FIB_LOOKUP_FAILED: C.DROP_REASON.FIB_LOOKUP_FAILED,
+      OBS_TO_STACK: C.OBS_POINT.TO_STACK,
+      OBS_TO_OVERLAY: C.OBS_POINT.TO_OVERLAY,
+      OBS_FROM_ENDPOINT: C.OBS_POINT.FROM_ENDPOINT,
+      OBS_FROM_HOST: C.OBS_POINT.FROM_HOST,
+      OBS_FROM_OVERLAY: C.OBS_POINT.FROM_OVERLAY,
+      OBS_TO_ENDPOINT: C.OBS_POINT.TO_ENDPOINT,
+      EVENT_DROP: C.EVENT_TYPE.drop,
+      EVENT_TRACE: C.EVENT_TYPE.trace,
+      EVENT_POLICY_VERDICT: C.EVENT_TYPE.policyVerdict,
+      CFG_TUNNEL_IFINDEX: C.CONFIG.tunnelIfindex,
+      CFG_NODE_IP: C.CONFIG.nodeIp,
+      CFG_ROUTER_IP: C.CONFIG.routerIp,
+      CFG_POD_CIDR_NET: C.CONFIG.podCidrNet,
+      CFG_POD_CIDR_MASK: C.CONFIG.podCidrMask,
+      CFG_HOST_IFINDEX: C.CONFIG.hostIfindex,
+      CFG_ROUTING_MODE: C.CONFIG.routingMode,
+      CFG_MAX: C.CONFIG.max,
+      DIR_INGRESS: C.DIRECTION.ingress,
+      DIR_EGRESS: C.DIRECTION.egress,
+      IDENTITY_HOST: C.RESERVED_IDENTITY.host,
+      IDENTITY_WORLD: C.RESERVED_IDENTITY.world,
+    });
+  });
+
+  it('map and program names of the built object', () => {
+    const maps = real.find((x) => x.kind === 'DATASEC' && x.name === '.maps')!;
+    const names = maps.vars!.map((v) => real.find((t) => t.id === v.type_id)!.name);
+    expect(new Set(names)).toEqual(new Set(C.ALL_MAPS));
+    for (const n of C.ALL_MAPS) expect(n.length).toBeLessThanOrEqual(15);
+    const funcs = real.filter((x) => x.kind === 'FUNC').map((x) => x.name);
+    for (const p of Object.values(C.PROG)) expect(funcs).toContain(p);
+  });
+});

@@ -1,0 +1,22 @@
+// Test helpers: run the built `cnilab` CLI as a user would, and list what a cluster left on the host.
+import { run, type RunResult } from '../exec/run.js';
+import { REPO_ROOT } from '../paths.js';
+import { findLeftovers } from '../providers/netns/sweep.js';
+
+export const CNILAB = `${REPO_ROOT}/bin/cnilab`;
+
+export function cnilab(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+  return run([CNILAB, ...args], { allowFailure: true, timeoutMs: opts.timeoutMs ?? 120_000, input: opts.input });
+}
+
+/** Everything of a cluster (or of all clusters) still on the host, as a flat list of strings. */
+export async function leftovers(cluster?: string): Promise<string[]> {
+  const l = await findLeftovers(cluster);
+  return [
+    ...l.netns.map((n) => `netns ${n}`),
+    ...l.processes.map((p) => `process ${p.pid} ${p.cmd}`),
+    ...l.runDirs.map((d) => `dir ${d}`),
+    ...l.bpfDirs.map((d) => `bpf ${d}`),
+    ...l.hostLinks.map((h) => `link ${h}`),
+  ];
+}
