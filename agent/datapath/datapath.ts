@@ -76,10 +76,11 @@ function perCpuStride(valueSize: number): number {
 
 export function openDatapath(cfg: DatapathConfig): Datapath {
   const pinDir = resolve(cfg.pinDir);
-  if (!bpffsMountFor('/sys/fs/bpf'))
-    throw new UnsupportedError('pinning BPF maps', 'bpffs mounted at /sys/fs/bpf: mount -t bpf bpf /sys/fs/bpf');
-  if (!bpffsMountFor(pinDir))
+  if (!bpffsMountFor(pinDir)) {
+    if (!bpffsMountFor('/sys/fs/bpf'))
+      throw new UnsupportedError('pinning BPF maps', 'bpffs mounted at /sys/fs/bpf: mount -t bpf bpf /sys/fs/bpf');
     throw new CnilabError('INVALID_INPUT', `datapath pin dir ${pinDir} is not on a bpffs mount (use a path under /sys/fs/bpf)`);
+  }
   const objectPath = cfg.objectPath ?? DEFAULT_OBJECT;
   if (!existsSync(objectPath))
     throw new CnilabError('NOT_FOUND', `BPF object ${objectPath} not found: build it with \`make -C bpf\``);

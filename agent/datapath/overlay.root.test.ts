@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run, start } from '../../harness/exec/run.js';
 import { buildAndMount, removePinDir, tempPinDir } from '../../bpf/tests/fixture.js';
-import { openDatapath } from './datapath.js';
+import { BROKEN_REMOTE_OBJECT, openDatapath } from './datapath.js';
 import { withNetns } from './netns.js';
 import { OBS_POINT, RESERVED_IDENTITY } from './constants.js';
 import type { Datapath, DatapathEvent } from './types.js';
@@ -160,5 +160,23 @@ describe('cross-node forwarding over the VXLAN overlay', () => {
     await run(['ping', '-c', '1', '-W', '1', '198.19.2.99'], { netns: A.podNs, allowFailure: true, timeoutMs: 10_000 });
     await settle(() => B.dp!.dropCounters().length > 0);
     expect(B.dp!.dropCounters()).toEqual([{ reason: 151, direction: 1, packets: 1n, bytes: 98n }]);
+  });
+
+  it('swapping in datapath-broken-remote.o (agent restart, same pins) breaks cross-node traffic with drop 160', async () => {
+    const attachAll = (objectPath?: string) => withNetns(A.nodeNs, () => {
+      A.dp!.close();
+      A.dp = openDatapath({ pinDir: A.pinDir, objectPath, routing: 'tunnel', nodeIp: A.nodeIp, routerIp: A.routerIp, podCidr: A.podCidr });
+      const [ep] = A.dp.listEndpoints(); // survived the restart in the pinned maps
+      A.dp.attachEndpointDevice('lxc0', ep!.ifindex);
+    });
+    const ping = () => run(['ping', '-c', '1', '-W', '1', B.podIp], { netns: A.podNs, allowFailure: true, timeoutMs: 10_000 });
+    attachAll(BROKEN_REMOTE_OBJECT);
+    try {
+      expect((await ping()).code).not.toBe(0);
+      expect(A.dp!.dropCounters()).toEqual([{ reason: 160, direction: 2, packets: 1n, bytes: expect.any(BigInt) }]);
+    } finally {
+      attachAll();
+    }
+    expect((await ping()).code).toBe(0);
   });
 });

@@ -5,7 +5,7 @@ import { InvalidInputError } from '../errors.js';
 type Command = (args: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
-  up: { summary: 'create a cluster (--nodes N --routing tunnel|native --cni cnilab|reference-bridge, or --config FILE)', load: async () => (await import('./up.js')).up },
+  up: { summary: 'create a cluster (--nodes N --routing tunnel|native --cni cnilab|reference-bridge|kernel, or --config FILE)', load: async () => (await import('./up.js')).up },
   down: { summary: 'remove a cluster (--all sweeps what crashed runs left)', load: async () => (await import('./down.js')).down },
   apply: { summary: 'create or update objects from Kubernetes YAML (-f FILE, -f - for stdin)', load: async () => (await import('./apply.js')).apply },
   get: { summary: 'list pods|services|networkpolicies|namespaces|nodes (-n NS | -A, -o wide|json|yaml)', load: async () => (await import('./get.js')).get },

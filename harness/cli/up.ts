@@ -16,7 +16,7 @@ export async function up(args: string[]): Promise<number> {
     quiet: { type: 'boolean', short: 'q' },
   });
   if (values.help) {
-    process.stdout.write('usage: cnilab up [--name NAME] [--config FILE] [--nodes N] [--routing tunnel|native] [--cni cnilab|reference-bridge] [--retain]\n');
+    process.stdout.write('usage: cnilab up [--name NAME] [--config FILE] [--nodes N] [--routing tunnel|native] [--cni cnilab|reference-bridge|kernel] [--retain]\n');
     return 0;
   }
   if (positionals.length) throw new InvalidInputError('arguments', `unexpected "${positionals[0]}"`);

@@ -10,7 +10,12 @@ import { validateClusterName, validateNodeName, validateLabel } from './names.js
 
 export const ROUTING_MODES = ['tunnel', 'native'] as const;
 export type RoutingMode = (typeof ROUTING_MODES)[number];
-export const CNI_KINDS = ['cnilab', 'reference-bridge'] as const;
+/**
+ * cnilab: our agent and eBPF datapath. reference-bridge: the reference bridge + host-local plugins with
+ * host-gw routes. kernel: plain veth pairs (the reference ptp plugin) with kernel routing and no BPF —
+ * host-gw routes in native mode, a kernel VXLAN device in tunnel mode: the benchmark baselines.
+ */
+export const CNI_KINDS = ['cnilab', 'reference-bridge', 'kernel'] as const;
 export type CniKind = (typeof CNI_KINDS)[number];
 
 export const DEFAULTS = {
@@ -225,7 +230,7 @@ export function resolveSpec(raw: unknown, source: string, overrides: SpecOverrid
     serviceSubnet: formatCidr(services!),
     nodeMaskSize,
     mtu,
-    podMtu: routing === 'tunnel' && cni === 'cnilab' ? mtu - VXLAN_OVERHEAD : mtu,
+    podMtu: routing === 'tunnel' ? mtu - VXLAN_OVERHEAD : mtu,
     nodes,
   };
 }

@@ -110,7 +110,7 @@ describe('embedded cluster lifecycle (reference-bridge CNI)', () => {
     expect(again.stderr).toMatch(/already exists/);
   });
 
-  it('deletes a pod and its namespace, then leaves nothing after down', async () => {
+  it('deletes a pod, then leaves nothing after down', async () => {
     const del = await cnilab(['delete', 'pod', 'a', '-n', 'y', '--wait', '--name', A]);
     expect(del.code, del.stderr).toBe(0);
     expect(await podsOf(A)).toHaveLength(8);
@@ -118,6 +118,19 @@ describe('embedded cluster lifecycle (reference-bridge CNI)', () => {
     const down = await cnilab(['down', '--name', A]);
     expect(down.code, down.stderr).toBe(0);
     expect(await leftovers(A)).toEqual([]);
+  });
+
+  it('removes what was created when up is interrupted with Ctrl-C', async () => {
+    const child = spawn(CNILAB, ['up', '--name', 'rt-int', '--nodes', '4', '--cni', 'reference-bridge'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+    // Interrupt as soon as creation has visibly started.
+    await new Promise<void>((resolve) => child.stderr!.on('data', () => (/creating/.test(stderr) ? resolve() : undefined)));
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    expect(code).toBe(130);
+    expect(stderr).toMatch(/interrupted: removing/);
+    expect(await leftovers('rt-int')).toEqual([]);
   });
 
   it('sweeps a run killed with SIGKILL (down --all)', async () => {

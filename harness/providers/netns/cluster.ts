@@ -6,7 +6,7 @@ import type { ClusterSpec } from '../../cluster/spec.js';
 import { paths, processMarker } from '../../cluster/names.js';
 import { ControlPlaneClient } from '../../cluster/client.js';
 import { distJs } from '../../paths.js';
-import { addHostGwRoutes, createUnderlay } from './network.js';
+import { addHostGwRoutes, addKernelVxlan, createUnderlay } from './network.js';
 import { listNetns, sweep, type Leftovers } from './sweep.js';
 import { preflight } from './preflight.js';
 
@@ -59,7 +59,8 @@ export async function createCluster(spec: ClusterSpec, opts: CreateOptions = {})
     writeFileSync(paths.state(spec.name), JSON.stringify(spec, null, 2));
     progress(`creating ${spec.nodes.length} node namespaces and the underlay ${spec.underlaySubnet}`);
     await createUnderlay(spec);
-    if (spec.cni === 'reference-bridge') await addHostGwRoutes(spec);
+    if (spec.cni !== 'cnilab' && spec.routing === 'native') await addHostGwRoutes(spec);
+    if (spec.cni === 'kernel' && spec.routing === 'tunnel') await addKernelVxlan(spec);
     progress('starting the control plane');
     spawnDaemon(spec);
     const client = new ControlPlaneClient(paths.controlSocket(spec.name), spec.name);

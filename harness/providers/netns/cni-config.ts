@@ -33,6 +33,26 @@ export function cniConfigFor(spec: ClusterSpec, node: NodeSpec): CniConfList {
       ],
     };
   }
+  if (spec.cni === 'kernel') {
+    // ptp: a veth pair per pod, the node side holding the gateway address, routes in the kernel.
+    return {
+      cniVersion: '1.0.0',
+      name: `cnilab-${spec.name}`,
+      plugins: [
+        {
+          type: 'ptp',
+          ipMasq: false,
+          mtu: spec.podMtu,
+          ipam: {
+            type: 'host-local',
+            ranges: [[{ subnet: node.podCidr, gateway: node.podGateway }]],
+            routes: [{ dst: '0.0.0.0/0' }],
+            dataDir: `${paths.nodeDir(spec.name, node.name)}/host-local`,
+          },
+        },
+      ],
+    };
+  }
   return {
     cniVersion: '1.0.0',
     name: `cnilab-${spec.name}`,

@@ -76,6 +76,37 @@ export async function addHostGwRoutes(spec: ClusterSpec): Promise<void> {
   );
 }
 
+/** The kernel VXLAN device of the `kernel` CNI in tunnel mode (flannel's vxlan shape, no BPF). */
+export const KERNEL_VXLAN = 'vxlan0';
+/** Same VNI and port as Cilium, so captures of both tunnel configurations look alike. */
+export const VXLAN_PORT = 8472;
+
+/**
+ * Kernel VXLAN between nodes: each node's vxlan0 holds the network address of its pod CIDR as a /32
+ * (the VTEP address), remote pod CIDRs are routed via the remote VTEP address, and an all-zeros FDB
+ * entry per peer floods ARP for VTEP addresses to every other node (head-end replication).
+ */
+export async function addKernelVxlan(spec: ClusterSpec): Promise<void> {
+  const vtep = (n: NodeSpec) => n.podCidr.split('/')[0]!;
+  await Promise.all(
+    spec.nodes.map(async (node) => {
+      const ns = netnsNames.node(spec.name, node.name);
+      const peers = spec.nodes.filter((o) => o.name !== node.name);
+      await ipBatch(ns, [
+        `link add ${KERNEL_VXLAN} mtu ${spec.mtu - 50} type vxlan id 1 local ${node.underlayIp} dev eth0 dstport ${VXLAN_PORT} nolearning`,
+        `addr add ${vtep(node)}/32 dev ${KERNEL_VXLAN}`,
+        `link set ${KERNEL_VXLAN} up`,
+        ...peers.map((p) => `route replace ${p.podCidr} via ${vtep(p)} dev ${KERNEL_VXLAN} onlink`),
+      ]);
+      // FDB entries are the bridge tool's, not ip's.
+      for (const p of peers) {
+        await run(['bridge', 'fdb', 'append', '00:00:00:00:00:00', 'dev', KERNEL_VXLAN, 'dst', p.underlayIp], { netns: ns });
+      }
+      await sysctls(ns, { [`net.ipv4.conf.${KERNEL_VXLAN}.rp_filter`]: 0 });
+    }),
+  );
+}
+
 /** Create a pod's network namespace with loopback up (what the runtime's sandbox does before CNI). */
 export async function createPodNetns(netns: string): Promise<void> {
   await run(['ip', 'netns', 'add', netns], { timeoutMs: 10_000 });

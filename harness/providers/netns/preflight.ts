@@ -35,8 +35,8 @@ export function preflight(spec: ClusterSpec): void {
     if (!onPath(tool)) throw missingTool(tool, pkg);
   }
   if (!existsSync('/proc/sys/net/ipv4')) throw new UnsupportedError('IPv4 networking', 'CONFIG_INET');
-  if (spec.cni === 'reference-bridge') {
-    for (const plugin of ['bridge', 'host-local']) {
+  if (spec.cni === 'reference-bridge' || spec.cni === 'kernel') {
+    for (const plugin of spec.cni === 'kernel' ? ['ptp', 'host-local'] : ['bridge', 'host-local']) {
       if (!existsSync(`${REFERENCE_CNI_DIR}/${plugin}`)) throw missingTool(`${REFERENCE_CNI_DIR}/${plugin}`, 'containernetworking-plugins');
     }
   }

@@ -1,0 +1,147 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildPluginInto } from '../testing/plugin-build.js';
+import { startAgentServer, stopAgentServer, type AgentApi } from '../api/server.js';
+import { CNI_ERR, CniError, type CniRequest } from './protocol.js';
+import { parseCniArgs, runPlugin } from './main.js';
+
+let dir: string;
+let exe: string;
+let agentSocket: string;
+let server: Server;
+const seen: Array<{ op: string; req: CniRequest }> = [];
+
+const fakeAgent: AgentApi = {
+  healthz: () => ({ ok: true, node: 'n1', endpoints: 0 }),
+  endpoints: () => [],
+  identities: () => [],
+  ipcache: () => [],
+  maps: () => ({}),
+  flows: () => ({}),
+  async cniAdd(req) {
+    seen.push({ op: 'add', req });
+    if (req.containerId === 'fails') throw new CniError(CNI_ERR.OTHER, 'veth creation failed', 'RTNETLINK answers: File exists');
+    return {
+      cniVersion: '1.0.0',
+      interfaces: [{ name: 'lxc0123456789ab', mac: '02:00:00:00:00:01' }, { name: req.ifname, mac: '02:00:00:00:00:02', sandbox: req.netns }],
+      ips: [{ address: '198.19.1.2/32', gateway: '198.19.1.1', interface: 1 }],
+      routes: [{ dst: '0.0.0.0/0', gw: '198.19.1.1' }],
+      dns: {},
+    };
+  },
+  async cniDel(req) {
+    seen.push({ op: 'del', req });
+  },
+  async cniCheck(req) {
+    seen.push({ op: 'check', req });
+  },
+};
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'cnilab-plugin-'));
+  exe = buildPluginInto(dir);
+  agentSocket = join(dir, 'agent.sock');
+  server = await startAgentServer(agentSocket, fakeAgent, () => {});
+});
+afterAll(() => {
+  stopAgentServer(server, agentSocket);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const conf = (extra: Record<string, unknown> = {}) => JSON.stringify({ cniVersion: '1.0.0', name: 'cnilab-t', type: 'cnilab', agentSocket, mtu: 1450, ...extra });
+const env = (extra: Record<string, string | undefined> = {}) => ({
+  CNI_COMMAND: 'ADD',
+  CNI_CONTAINERID: 'c1',
+  CNI_NETNS: '/proc/self/ns/net',
+  CNI_IFNAME: 'eth0',
+  CNI_ARGS: 'IgnoreUnknown=true;K8S_POD_NAMESPACE=x;K8S_POD_NAME=a',
+  CNI_PATH: '/nonexistent',
+  ...extra,
+});
+
+/** Run the plugin as the runtime does: a child process, env replaced, config on stdin. */
+function exec(e: Record<string, string | undefined>, stdin: string) {
+  const clean = Object.fromEntries(Object.entries({ PATH: process.env.PATH, ...e }).filter(([, v]) => v !== undefined)) as Record<string, string>;
+  const r = spawnSync(process.execPath, [exe], { env: clean, input: stdin, encoding: 'utf8', timeout: 20_000 });
+  return { code: r.status, out: r.stdout ? JSON.parse(r.stdout) : undefined, stderr: r.stderr };
+}
+
+describe('cnilab CNI plugin (as a child process)', () => {
+  it('garbage JSON → 6', () => {
+    const r = exec(env(), '{not json');
+    expect(r.code).not.toBe(0);
+    expect(r.out).toMatchObject({ cniVersion: '1.0.0', code: 6 });
+    expect(r.out.msg).toMatch(/decode/);
+  });
+  it('missing CNI_NETNS on ADD → 4', () => {
+    const r = exec(env({ CNI_NETNS: undefined }), conf());
+    expect(r.out).toMatchObject({ code: 4 });
+    expect(r.out.msg).toContain('CNI_NETNS');
+  });
+  it('missing CNI_COMMAND → 4', () => {
+    expect(exec(env({ CNI_COMMAND: undefined }), conf()).out).toMatchObject({ code: 4 });
+  });
+  it('unknown cniVersion → 1', () => {
+    expect(exec(env(), conf({ cniVersion: '7.0.0' })).out).toMatchObject({ code: 1 });
+  });
+  it('a netns path that does not exist → 4', () => {
+    const r = exec(env({ CNI_NETNS: '/run/netns/cnilab-does-not-exist' }), conf());
+    expect(r.out).toMatchObject({ code: 4 });
+  });
+  it('wrong or missing config fields → 7', () => {
+    expect(exec(env(), conf({ agentSocket: 'relative.sock' })).out).toMatchObject({ code: 7 });
+    expect(exec(env(), conf({ mtu: 'big' })).out).toMatchObject({ code: 7 });
+    expect(exec(env(), JSON.stringify({ cniVersion: '1.0.0', type: 'cnilab' })).out).toMatchObject({ code: 7 });
+  });
+  it('agent socket absent → 11 (try again later)', () => {
+    expect(exec(env(), conf({ agentSocket: join(dir, 'nobody.sock') })).out).toMatchObject({ code: 11 });
+  });
+  it('ADD prints the agent\'s CNI result and passes pod identity and MTU along', () => {
+    const r = exec(env({ CNI_CONTAINERID: 'ok1' }), conf());
+    expect(r.code).toBe(0);
+    expect(r.out.cniVersion).toBe('1.0.0');
+    expect(r.out.ips[0]).toEqual({ address: '198.19.1.2/32', gateway: '198.19.1.1', interface: 1 });
+    expect(r.out.interfaces[1].sandbox).toBe('/proc/self/ns/net');
+    expect(seen.find((s) => s.req.containerId === 'ok1')?.req).toMatchObject({ podNamespace: 'x', podName: 'a', mtu: 1450, ifname: 'eth0' });
+  });
+  it('VERSION lists the supported versions', () => {
+    const r = exec({ CNI_COMMAND: 'VERSION' }, '{"cniVersion":"1.0.0"}');
+    expect(r.code).toBe(0);
+    expect(r.out).toEqual({ cniVersion: '1.0.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] });
+  });
+});
+
+describe('cnilab CNI plugin (in process)', () => {
+  it('passes an agent error through with its code and details', async () => {
+    const r = await runPlugin(env({ CNI_CONTAINERID: 'fails' }), conf());
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toEqual({ cniVersion: '1.0.0', code: 999, msg: 'veth creation failed', details: 'RTNETLINK answers: File exists' });
+  });
+  it('DEL does not need CNI_NETNS and succeeds', async () => {
+    const r = await runPlugin(env({ CNI_COMMAND: 'DEL', CNI_NETNS: undefined, CNI_CONTAINERID: 'd1' }), conf());
+    expect(r).toEqual({ code: 0, stdout: '' });
+    expect(seen.find((s) => s.op === 'del')?.req.containerId).toBe('d1');
+  });
+  it('CHECK needs prevResult', async () => {
+    expect(JSON.parse((await runPlugin(env({ CNI_COMMAND: 'CHECK' }), conf())).stdout)).toMatchObject({ code: 7 });
+    expect(await runPlugin(env({ CNI_COMMAND: 'CHECK' }), conf({ prevResult: { cniVersion: '1.0.0' } }))).toEqual({ code: 0, stdout: '' });
+  });
+  it('STATUS succeeds with a healthy agent and fails with 50 without one', async () => {
+    expect(await runPlugin({ CNI_COMMAND: 'STATUS' }, conf({ cniVersion: '1.1.0' }))).toEqual({ code: 0, stdout: '' });
+    const r = await runPlugin({ CNI_COMMAND: 'STATUS' }, conf({ cniVersion: '1.1.0', agentSocket: join(dir, 'nobody.sock') }));
+    expect(JSON.parse(r.stdout)).toMatchObject({ cniVersion: '1.1.0', code: 50, msg: 'plugin not available' });
+  });
+  it('answers older config versions in their result format', async () => {
+    const r = await runPlugin(env({ CNI_CONTAINERID: 'old1' }), conf({ cniVersion: '0.4.0' }));
+    const out = JSON.parse(r.stdout);
+    expect(out.cniVersion).toBe('0.4.0');
+    expect(out.ips[0].version).toBe('4');
+  });
+  it('parses CNI_ARGS', () => {
+    expect(parseCniArgs('IgnoreUnknown=true;K8S_POD_NAME=a=b;junk')).toEqual({ IgnoreUnknown: 'true', K8S_POD_NAME: 'a=b' });
+  });
+});

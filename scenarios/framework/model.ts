@@ -1,0 +1,124 @@
+// Scenarios as data: what a scenario needs (topology), what it creates (Kubernetes objects), and what
+// it checks (probe steps with an expected outcome, or custom checks). Steps are derived from the
+// cluster spec and the resolved pods, because pod IPs exist only after setup; the derivation is a
+// pure function so the same cluster always yields the same steps in the same order.
+import type { ClusterSpec, CniKind, NodeSpec, RoutingMode } from '../../harness/cluster/spec.js';
+import type { ControlPlaneClient } from '../../harness/cluster/client.js';
+import type { ProbeProtocol } from '../../harness/traffic/probe.js';
+import type { Verdict } from '../../reports/model.js';
+
+/** What a probe must end as. 'fail' means any failure (exit ≠ 0), whatever its kind. */
+export type ExpectedOutcome = 'ok' | 'refused' | 'timeout' | 'fail';
+
+export interface ProbeExpectation {
+  outcome: ExpectedOutcome;
+  /** When set, the probe's exit code must equal it too (e.g. 28 for an HTTP timeout). */
+  exitCode?: number;
+}
+
+/** Where traffic starts: a pod (by "namespace/name") or a node's netns. */
+export type Source = { pod: string } | { node: string };
+/** Where traffic goes: a pod's IP, a node's underlay IP, or a literal address. */
+export type Target = { pod: string } | { node: string } | { ip: string; label?: string };
+
+export interface ProbeStep {
+  kind: 'probe';
+  id: string;
+  name: string;
+  from: Source;
+  to: Target;
+  protocol: ProbeProtocol;
+  port?: number;
+  /** ICMP payload size and DF, for MTU checks. */
+  size?: number;
+  dontFragment?: boolean;
+  timeoutMs?: number;
+  expect: ProbeExpectation;
+  tags?: Record<string, string>;
+}
+
+/** What a custom check reports; the runner adds id, name, timing. */
+export interface CheckOutcome {
+  /** Suffix appended to the step id when one step yields several checks. */
+  id?: string;
+  name?: string;
+  passed: boolean;
+  /** Overrides the verdict derived from `passed` (e.g. 'unavailable': evidence could not be had). */
+  verdict?: Verdict;
+  observed: string;
+  expected: string;
+  detail?: string;
+  command?: string;
+  from?: string;
+  to?: string;
+  protocol?: string;
+  port?: number;
+  tags?: Record<string, string>;
+}
+
+export interface CustomStep {
+  kind: 'check';
+  id: string;
+  name: string;
+  /** Runs alone (never concurrently with other steps), so it may capture or change state. */
+  run: (ctx: ScenarioContext) => Promise<CheckOutcome | CheckOutcome[]>;
+  tags?: Record<string, string>;
+}
+
+export type Step = ProbeStep | CustomStep;
+
+export interface ResolvedPod {
+  namespace: string;
+  name: string;
+  /** "namespace/name" */
+  key: string;
+  node: string;
+  ip: string;
+  netns: string;
+}
+
+export interface ResolvedNode extends NodeSpec {
+  netns: string;
+}
+
+export interface ScenarioContext {
+  spec: ClusterSpec;
+  client: ControlPlaneClient;
+  pods: Map<string, ResolvedPod>;
+  nodes: Map<string, ResolvedNode>;
+  /** Per-scenario scratch space for `prepare` to hand things to steps. */
+  state: Record<string, unknown>;
+  log: (msg: string) => void;
+}
+
+export interface Topology {
+  /** Minimum number of nodes. */
+  nodes: number;
+  cni?: CniKind[];
+  routing?: RoutingMode[];
+}
+
+export interface Scenario {
+  name: string;
+  suite: string;
+  description?: string;
+  topology: Topology;
+  /** Kubernetes objects (Namespace, Pod, ...) applied before the steps; pods are waited for. */
+  setup: (spec: ClusterSpec) => unknown[];
+  /** Optional extra preparation (servers in node namespaces...). Returns its cleanup. */
+  prepare?: (ctx: ScenarioContext) => Promise<() => Promise<void>>;
+  steps: (ctx: ScenarioContext) => Step[];
+}
+
+export interface Suite {
+  name: string;
+  scenarios: Scenario[];
+}
+
+/** Why a scenario does not apply to a cluster, or undefined when it does. */
+export function notApplicable(topology: Topology, spec: Pick<ClusterSpec, 'nodes' | 'cni' | 'routing'>): string | undefined {
+  if (spec.nodes.length < topology.nodes) return `needs ${topology.nodes} nodes, the cluster has ${spec.nodes.length}`;
+  if (topology.cni && !topology.cni.includes(spec.cni)) return `applies to cni ${topology.cni.join('|')}, not ${spec.cni}`;
+  if (topology.routing && !topology.routing.includes(spec.routing)) return `applies to routing ${topology.routing.join('|')}, not ${spec.routing}`;
+  return undefined;
+}

@@ -1,0 +1,237 @@
+// Running scenarios: apply the setup, wait for its pods, resolve names to netns and IPs, run the steps
+// in their declared order, and record one CheckResult per check. Consecutive probe steps run with
+// bounded concurrency (results keep declaration order); a custom check runs alone, so a capture or a
+// fault injection never overlaps unrelated traffic.
+import type { ClusterSpec } from '../../harness/cluster/spec.js';
+import type { ControlPlaneClient } from '../../harness/cluster/client.js';
+import { netnsNames } from '../../harness/cluster/names.js';
+import { shellQuote } from '../../harness/exec/run.js';
+import { probe as realProbe, type ProbeOptions, type ProbeResult } from '../../harness/traffic/probe.js';
+import { waitPodsReady } from '../../harness/cli/wait.js';
+import type { CheckResult, ScenarioResult, SuiteResult } from '../../reports/model.js';
+import { describeExpectation, describeObserved, probeVerdict } from './expectations.js';
+import { notApplicable, type CheckOutcome, type CustomStep, type ProbeStep, type ResolvedNode, type ResolvedPod, type Scenario, type ScenarioContext, type Source, type Step, type Suite, type Target } from './model.js';
+
+export interface RunnerEnv {
+  spec: ClusterSpec;
+  client: ControlPlaneClient;
+  /** Probes at once (default 4: two cores, each probe is a short Node process). */
+  concurrency?: number;
+  /** Replaceable for unit tests. */
+  probe?: (o: ProbeOptions) => Promise<ProbeResult>;
+  podsTimeoutMs?: number;
+  log?: (msg: string) => void;
+}
+
+const DEFAULT_CONCURRENCY = 4;
+const DEFAULT_PROBE_TIMEOUT_MS = 1000;
+
+/** Apply objects and wait for the pods among them to be Running. Returns how long that took. */
+export async function applySetup(env: RunnerEnv, objects: unknown[]): Promise<number> {
+  const t0 = performance.now();
+  if (objects.length === 0) return 0;
+  const results = await env.client.apply(objects);
+  const pods = results.filter((r) => r.kind === 'Pod').map((r) => ({ namespace: r.namespace!, name: r.name }));
+  await waitPodsReady(env.client, pods, env.podsTimeoutMs ?? 60_000);
+  return Math.round(performance.now() - t0);
+}
+
+export async function resolveContext(env: RunnerEnv): Promise<ScenarioContext> {
+  const pods = new Map<string, ResolvedPod>();
+  for (const p of await env.client.list('Pod')) {
+    const status = (p.status ?? {}) as { phase?: string; podIP?: string };
+    const nodeName = (p.spec as { nodeName?: string } | undefined)?.nodeName;
+    if (status.phase !== 'Running' || !status.podIP || !nodeName) continue;
+    const namespace = p.metadata.namespace!;
+    const key = `${namespace}/${p.metadata.name}`;
+    pods.set(key, { namespace, name: p.metadata.name, key, node: nodeName, ip: status.podIP, netns: netnsNames.pod(env.spec.name, namespace, p.metadata.name) });
+  }
+  const nodes = new Map<string, ResolvedNode>(env.spec.nodes.map((n) => [n.name, { ...n, netns: netnsNames.node(env.spec.name, n.name) }]));
+  return { spec: env.spec, client: env.client, pods, nodes, state: {}, log: env.log ?? (() => undefined) };
+}
+
+export function describeSource(s: Source): string {
+  return 'pod' in s ? s.pod : `node/${s.node}`;
+}
+
+export function describeTarget(t: Target): string {
+  if ('pod' in t) return t.pod;
+  if ('node' in t) return `node/${t.node}`;
+  return t.label ?? t.ip;
+}
+
+function lookupPod(ctx: ScenarioContext, key: string): ResolvedPod {
+  const p = ctx.pods.get(key);
+  if (!p) throw new Error(`pod ${key} is not Running (or has no IP)`);
+  return p;
+}
+
+function lookupNode(ctx: ScenarioContext, name: string): ResolvedNode {
+  const n = ctx.nodes.get(name);
+  if (!n) throw new Error(`node ${name} is not in the cluster`);
+  return n;
+}
+
+export function sourceNetns(ctx: ScenarioContext, s: Source): string {
+  return 'pod' in s ? lookupPod(ctx, s.pod).netns : lookupNode(ctx, s.node).netns;
+}
+
+export function targetAddress(ctx: ScenarioContext, t: Target): string {
+  if ('pod' in t) return lookupPod(ctx, t.pod).ip;
+  if ('node' in t) return lookupNode(ctx, t.node).underlayIp;
+  return t.ip;
+}
+
+function tail(text: string, lines = 6): string {
+  return text.trim().split('\n').slice(-lines).join('\n');
+}
+
+async function runProbeStep(env: RunnerEnv, ctx: ScenarioContext, step: ProbeStep): Promise<CheckResult> {
+  const base = {
+    id: step.id,
+    name: step.name,
+    from: describeSource(step.from),
+    to: describeTarget(step.to),
+    protocol: step.protocol,
+    ...(step.port !== undefined ? { port: step.port } : {}),
+    expected: describeExpectation(step.expect),
+    ...(step.tags ? { tags: step.tags } : {}),
+  };
+  let opts: ProbeOptions;
+  try {
+    opts = {
+      netns: sourceNetns(ctx, step.from),
+      protocol: step.protocol,
+      host: targetAddress(ctx, step.to),
+      port: step.port,
+      timeoutMs: step.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS,
+      size: step.size,
+      dontFragment: step.dontFragment,
+    };
+  } catch (e) {
+    return { ...base, observed: 'not run', passed: false, verdict: 'fail', durationMs: 0, detail: (e as Error).message };
+  }
+  const r = await (env.probe ?? realProbe)(opts);
+  const v = probeVerdict(step.expect, r);
+  const output = tail(`${r.stdout}\n${r.stderr}`);
+  const detail = [`${opts.host}${opts.port !== undefined ? `:${opts.port}` : ''}`, v.why, v.passed ? undefined : output].filter(Boolean).join('\n');
+  return { ...base, observed: describeObserved(r), passed: v.passed, verdict: v.passed ? 'pass' : 'fail', durationMs: Math.round(r.durationMs), command: shellQuote(r.command), detail };
+}
+
+async function runCustomStep(ctx: ScenarioContext, step: CustomStep): Promise<CheckResult[]> {
+  const t0 = performance.now();
+  let outcomes: CheckOutcome[];
+  try {
+    const out = await step.run(ctx);
+    outcomes = Array.isArray(out) ? out : [out];
+  } catch (e) {
+    const err = e as Error & { detail?: string };
+    outcomes = [{ passed: false, expected: 'the check to run', observed: `error: ${err.message}`, detail: err.detail }];
+  }
+  const ms = Math.round(performance.now() - t0);
+  if (outcomes.length === 0) {
+    // A check that produced no verdict did not check anything.
+    outcomes = [{ passed: false, expected: 'at least one verdict', observed: 'the check returned none' }];
+  }
+  return outcomes.map((o) => {
+    const verdict = o.verdict ?? (o.passed ? 'pass' : 'fail');
+    const r: CheckResult = {
+      id: o.id ? `${step.id}/${o.id}` : step.id,
+      name: o.name ?? step.name,
+      expected: o.expected,
+      observed: o.observed,
+      passed: verdict === 'pass',
+      verdict,
+      durationMs: ms,
+    };
+    for (const k of ['from', 'to', 'protocol', 'port', 'command', 'detail'] as const) if (o[k] !== undefined) (r as any)[k] = o[k];
+    const tags = { ...step.tags, ...o.tags };
+    if (Object.keys(tags).length) r.tags = tags;
+    return r;
+  });
+}
+
+/** Run items with at most `limit` in flight; results keep the order of `items`. */
+export async function pool<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  return out;
+}
+
+export async function runSteps(env: RunnerEnv, ctx: ScenarioContext, steps: Step[]): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  for (let i = 0; i < steps.length; ) {
+    const step = steps[i]!;
+    if (step.kind === 'check') {
+      results.push(...(await runCustomStep(ctx, step)));
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < steps.length && steps[j]!.kind === 'probe') j++;
+    const batch = steps.slice(i, j) as ProbeStep[];
+    results.push(...(await pool(batch, env.concurrency ?? DEFAULT_CONCURRENCY, (s) => runProbeStep(env, ctx, s))));
+    i = j;
+  }
+  return results;
+}
+
+function duplicateIds(checks: CheckResult[]): string[] {
+  const seen = new Set<string>();
+  const dup = new Set<string>();
+  for (const c of checks) (seen.has(c.id) ? dup : seen).add(c.id);
+  return [...dup];
+}
+
+export async function runScenario(env: RunnerEnv, scenario: Scenario): Promise<ScenarioResult> {
+  const startedAt = new Date().toISOString();
+  const t0 = performance.now();
+  const result: ScenarioResult = { name: scenario.name, suite: scenario.suite, ...(scenario.description ? { description: scenario.description } : {}), status: 'passed', startedAt, setupMs: 0, durationMs: 0, checks: [] };
+  const finish = () => ((result.durationMs = Math.round(performance.now() - t0)), result);
+  const why = notApplicable(scenario.topology, env.spec);
+  if (why) return finish(Object.assign(result, { status: 'skipped', reason: why }));
+  let cleanup: (() => Promise<void>) | undefined;
+  try {
+    result.setupMs = await applySetup(env, scenario.setup(env.spec));
+    const ctx = await resolveContext(env);
+    if (scenario.prepare) cleanup = await scenario.prepare(ctx);
+    result.checks = await runSteps(env, ctx, scenario.steps(ctx));
+  } catch (e) {
+    const err = e as Error & { detail?: string };
+    return finish(Object.assign(result, { status: 'error', reason: `${err.message}${err.detail ? `\n${err.detail}` : ''}` }));
+  } finally {
+    if (cleanup) await cleanup().catch((e: Error) => env.log?.(`${scenario.name}: cleanup failed: ${e.message}`));
+  }
+  const dups = duplicateIds(result.checks);
+  if (result.checks.length === 0) Object.assign(result, { status: 'failed', reason: 'the scenario made no check: a scenario with nothing verified is not a pass' });
+  else if (dups.length) Object.assign(result, { status: 'failed', reason: `duplicate check ids: ${dups.join(', ')}` });
+  else if (result.checks.some((c) => !c.passed)) result.status = 'failed';
+  return finish(result);
+}
+
+export async function runSuite(env: RunnerEnv, suite: Suite): Promise<SuiteResult> {
+  const t0 = performance.now();
+  const scenarios: ScenarioResult[] = [];
+  for (const sc of suite.scenarios) {
+    env.log?.(`${suite.name}/${sc.name}: running`);
+    const r = await runScenario(env, sc);
+    env.log?.(`${suite.name}/${sc.name}: ${r.status} (${r.checks.filter((c) => c.passed).length}/${r.checks.length} checks passed, ${r.durationMs} ms)`);
+    scenarios.push(r);
+  }
+  const ran = scenarios.filter((s) => s.status !== 'skipped');
+  const error = suite.scenarios.length === 0 ? 'the suite has no scenario' : ran.length === 0 ? 'no scenario of the suite applies to this configuration' : undefined;
+  return {
+    name: suite.name,
+    passed: !error && ran.every((s) => s.status === 'passed'),
+    ...(error ? { error } : {}),
+    durationMs: Math.round(performance.now() - t0),
+    scenarios,
+  };
+}
