@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,52 +64,61 @@ const env = (extra: Record<string, string | undefined> = {}) => ({
 });
 
 /** Run the plugin as the runtime does: a child process, env replaced, config on stdin. */
-function exec(e: Record<string, string | undefined>, stdin: string) {
+// Asynchronous on purpose: the fake agent answering the plugin lives in this very process.
+function exec(e: Record<string, string | undefined>, stdin: string): Promise<{ code: number | null; out: any; stderr: string }> {
   const clean = Object.fromEntries(Object.entries({ PATH: process.env.PATH, ...e }).filter(([, v]) => v !== undefined)) as Record<string, string>;
-  const r = spawnSync(process.execPath, [exe], { env: clean, input: stdin, encoding: 'utf8', timeout: 20_000 });
-  return { code: r.status, out: r.stdout ? JSON.parse(r.stdout) : undefined, stderr: r.stderr };
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [exe], { env: clean });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, out: stdout ? JSON.parse(stdout) : undefined, stderr }));
+    child.stdin.end(stdin);
+  });
 }
 
-describe('cnilab CNI plugin (as a child process)', () => {
-  it('garbage JSON → 6', () => {
-    const r = exec(env(), '{not json');
+describe('cnilab CNI plugin (as a child process)', async () => {
+  it('garbage JSON → 6', async () => {
+    const r = await exec(env(), '{not json');
     expect(r.code).not.toBe(0);
     expect(r.out).toMatchObject({ cniVersion: '1.0.0', code: 6 });
     expect(r.out.msg).toMatch(/decode/);
   });
-  it('missing CNI_NETNS on ADD → 4', () => {
-    const r = exec(env({ CNI_NETNS: undefined }), conf());
+  it('missing CNI_NETNS on ADD → 4', async () => {
+    const r = await exec(env({ CNI_NETNS: undefined }), conf());
     expect(r.out).toMatchObject({ code: 4 });
     expect(r.out.msg).toContain('CNI_NETNS');
   });
-  it('missing CNI_COMMAND → 4', () => {
-    expect(exec(env({ CNI_COMMAND: undefined }), conf()).out).toMatchObject({ code: 4 });
+  it('missing CNI_COMMAND → 4', async () => {
+    expect((await exec(env({ CNI_COMMAND: undefined }), conf())).out).toMatchObject({ code: 4 });
   });
-  it('unknown cniVersion → 1', () => {
-    expect(exec(env(), conf({ cniVersion: '7.0.0' })).out).toMatchObject({ code: 1 });
+  it('unknown cniVersion → 1', async () => {
+    expect((await exec(env(), conf({ cniVersion: '7.0.0' }))).out).toMatchObject({ code: 1 });
   });
-  it('a netns path that does not exist → 4', () => {
-    const r = exec(env({ CNI_NETNS: '/run/netns/cnilab-does-not-exist' }), conf());
+  it('a netns path that does not exist → 4', async () => {
+    const r = await exec(env({ CNI_NETNS: '/run/netns/cnilab-does-not-exist' }), conf());
     expect(r.out).toMatchObject({ code: 4 });
   });
-  it('wrong or missing config fields → 7', () => {
-    expect(exec(env(), conf({ agentSocket: 'relative.sock' })).out).toMatchObject({ code: 7 });
-    expect(exec(env(), conf({ mtu: 'big' })).out).toMatchObject({ code: 7 });
-    expect(exec(env(), JSON.stringify({ cniVersion: '1.0.0', type: 'cnilab' })).out).toMatchObject({ code: 7 });
+  it('wrong or missing config fields → 7', async () => {
+    expect((await exec(env(), conf({ agentSocket: 'relative.sock' }))).out).toMatchObject({ code: 7 });
+    expect((await exec(env(), conf({ mtu: 'big' }))).out).toMatchObject({ code: 7 });
+    expect((await exec(env(), JSON.stringify({ cniVersion: '1.0.0', type: 'cnilab' }))).out).toMatchObject({ code: 7 });
   });
-  it('agent socket absent → 11 (try again later)', () => {
-    expect(exec(env(), conf({ agentSocket: join(dir, 'nobody.sock') })).out).toMatchObject({ code: 11 });
+  it('agent socket absent → 11 (try again later)', async () => {
+    expect((await exec(env(), conf({ agentSocket: join(dir, 'nobody.sock') }))).out).toMatchObject({ code: 11 });
   });
-  it('ADD prints the agent\'s CNI result and passes pod identity and MTU along', () => {
-    const r = exec(env({ CNI_CONTAINERID: 'ok1' }), conf());
+  it('ADD prints the agent\'s CNI result and passes pod identity and MTU along', async () => {
+    const r = await exec(env({ CNI_CONTAINERID: 'ok1' }), conf());
     expect(r.code).toBe(0);
     expect(r.out.cniVersion).toBe('1.0.0');
     expect(r.out.ips[0]).toEqual({ address: '198.19.1.2/32', gateway: '198.19.1.1', interface: 1 });
     expect(r.out.interfaces[1].sandbox).toBe('/proc/self/ns/net');
     expect(seen.find((s) => s.req.containerId === 'ok1')?.req).toMatchObject({ podNamespace: 'x', podName: 'a', mtu: 1450, ifname: 'eth0' });
   });
-  it('VERSION lists the supported versions', () => {
-    const r = exec({ CNI_COMMAND: 'VERSION' }, '{"cniVersion":"1.0.0"}');
+  it('VERSION lists the supported versions', async () => {
+    const r = await exec({ CNI_COMMAND: 'VERSION' }, '{"cniVersion":"1.0.0"}');
     expect(r.code).toBe(0);
     expect(r.out).toEqual({ cniVersion: '1.0.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] });
   });

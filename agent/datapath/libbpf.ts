@@ -32,7 +32,7 @@ interface Bindings {
   hook_create: Fn; tc_attach: Fn; tc_detach: Fn; tc_query: Fn; rb_new: Fn; rb_poll: Fn; rb_consume: Fn;
   rb_epoll_fd: Fn; rb_free: Fn; test_run: Fn; num_cpus: Fn; strerror: Fn; sample_fn: ReturnType<typeof koffi.proto>;
   set_print: Fn; vsnprintf: Fn; print_fn: ReturnType<typeof koffi.proto>;
-  map_type: Fn; map_key_size: Fn; map_value_size: Fn; map_max_entries: Fn; map_flags: Fn; obj_get: Fn; close: Fn;
+  map_type: Fn; map_key_size: Fn; map_value_size: Fn; map_max_entries: Fn; map_flags: Fn; obj_get: Fn; close: Fn; libbpf_strerror: Fn;
 }
 
 let B: Bindings | undefined;
@@ -83,6 +83,7 @@ function b(): Bindings {
     map_flags: lib.func('uint32_t bpf_map__map_flags(bpf_map *map)'),
     obj_get: lib.func('int bpf_obj_get(const char *pathname)'),
     close: libc.func('int close(int fd)'),
+    libbpf_strerror: lib.func('int libbpf_strerror(int err, _Out_ uint8_t *buf, size_t size)'),
     strerror: libc.func('const char *strerror(int errnum)'),
     sample_fn,
   };
@@ -123,6 +124,12 @@ function installPrint(bb: Bindings): void {
 
 export function strerror(errno: number): string {
   try {
+    // libbpf's own codes (LIBBPF_ERRNO__*, 4000+: bad ELF, verifier failure, …) are unknown to libc.
+    if (errno >= 4000) {
+      const buf = Buffer.alloc(256);
+      b().libbpf_strerror(errno, buf, buf.length);
+      return buf.subarray(0, Math.max(0, buf.indexOf(0))).toString('utf8');
+    }
     return String(b().strerror(errno));
   } catch {
     return `errno ${errno}`;

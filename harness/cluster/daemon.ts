@@ -2,7 +2,7 @@
 // by `cnilab up` and stopped by `cnilab down`. It holds the control-plane store, serves its API on a
 // unix socket, and runs the pod runtime (and, with the cnilab CNI, supervises the node agents).
 // Started as: node daemon.js --cnilab-cluster=NAME   (the flag is also the sweep marker)
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { paths } from './names.js';
 import { ObjectStore } from './store.js';
 import { startControlServer } from './server.js';
@@ -29,6 +29,15 @@ export function nodeObjects(spec: ClusterSpec): KubeObject[] {
       conditions: [{ type: 'Ready', status: 'True' }],
     },
   })) as KubeObject[];
+}
+
+/** `up` builds the network while the daemon boots; nothing may use it before it is complete. */
+async function waitForFile(path: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!existsSync(path)) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${path} (the network of the cluster)`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 async function main(): Promise<void> {
@@ -65,6 +74,7 @@ async function main(): Promise<void> {
   });
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+  await waitForFile(paths.networkReady(cluster), 60_000);
   if (agents) await agents.start();
   runtime.start();
   log(`cluster ${cluster} control plane listening on ${paths.controlSocket(cluster)}`);

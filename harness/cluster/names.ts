@@ -79,6 +79,8 @@ export const paths = {
   daemonPid: (cluster: string) => `${RUN_ROOT}/${cluster}/daemon.pid`,
   daemonLog: (cluster: string) => `${RUN_ROOT}/${cluster}/daemon.log`,
   state: (cluster: string) => `${RUN_ROOT}/${cluster}/cluster.json`,
+  /** Written by `up` once the namespaces and links exist; the daemon waits for it before pods and agents. */
+  networkReady: (cluster: string) => `${RUN_ROOT}/${cluster}/network-ready`,
   nodeDir: (cluster: string, node: string) => `${RUN_ROOT}/${cluster}/nodes/${node}`,
   agentSocket: (cluster: string, node: string) => `${RUN_ROOT}/${cluster}/nodes/${node}/agent.sock`,
   bpfDir: (cluster: string) => `${BPF_ROOT}/${cluster}`,

@@ -194,7 +194,7 @@ export async function runScenario(env: RunnerEnv, scenario: Scenario): Promise<S
   const startedAt = new Date().toISOString();
   const t0 = performance.now();
   const result: ScenarioResult = { name: scenario.name, suite: scenario.suite, ...(scenario.description ? { description: scenario.description } : {}), status: 'passed', startedAt, setupMs: 0, durationMs: 0, checks: [] };
-  const finish = () => ((result.durationMs = Math.round(performance.now() - t0)), result);
+  const finish = (r: ScenarioResult = result): ScenarioResult => ((r.durationMs = Math.round(performance.now() - t0)), r);
   const why = notApplicable(scenario.topology, env.spec);
   if (why) return finish(Object.assign(result, { status: 'skipped', reason: why }));
   let cleanup: (() => Promise<void>) | undefined;

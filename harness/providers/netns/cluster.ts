@@ -57,12 +57,15 @@ export async function createCluster(spec: ClusterSpec, opts: CreateOptions = {})
     mkdirSync(paths.runDir(spec.name), { recursive: true });
     for (const node of spec.nodes) mkdirSync(paths.nodeDir(spec.name, node.name), { recursive: true });
     writeFileSync(paths.state(spec.name), JSON.stringify(spec, null, 2));
+    // The daemon needs only the spec to start serving; it boots (Node start-up, module loading)
+    // while the network is being built. Agents are started by it only after `network-ready` exists.
+    progress('starting the control plane');
+    spawnDaemon(spec);
     progress(`creating ${spec.nodes.length} node namespaces and the underlay ${spec.underlaySubnet}`);
     await createUnderlay(spec);
     if (spec.cni !== 'cnilab' && spec.routing === 'native') await addHostGwRoutes(spec);
     if (spec.cni === 'kernel' && spec.routing === 'tunnel') await addKernelVxlan(spec);
-    progress('starting the control plane');
-    spawnDaemon(spec);
+    writeFileSync(paths.networkReady(spec.name), `${new Date().toISOString()}\n`);
     const client = new ControlPlaneClient(paths.controlSocket(spec.name), spec.name);
     await waitHealthy(client, timeoutMs, paths.daemonLog(spec.name));
     if (spec.cni === 'cnilab') {

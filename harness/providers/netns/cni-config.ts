@@ -9,6 +9,17 @@ export const POD_IFNAME = 'eth0';
 /** The bridge the reference plugin creates in each node namespace. */
 export const REFERENCE_BRIDGE = 'cni0';
 
+/** host-local IPAM over the node's pod CIDR, its state kept per cluster and node so two clusters
+ *  (or nodes) never share allocations. */
+function hostLocalIpam(spec: ClusterSpec, node: NodeSpec): Record<string, unknown> {
+  return {
+    type: 'host-local',
+    ranges: [[{ subnet: node.podCidr, gateway: node.podGateway }]],
+    routes: [{ dst: '0.0.0.0/0' }],
+    dataDir: `${paths.nodeDir(spec.name, node.name)}/host-local`,
+  };
+}
+
 export function cniConfigFor(spec: ClusterSpec, node: NodeSpec): CniConfList {
   if (spec.cni === 'reference-bridge') {
     return {
@@ -22,13 +33,7 @@ export function cniConfigFor(spec: ClusterSpec, node: NodeSpec): CniConfList {
           ipMasq: false,
           hairpinMode: true,
           mtu: spec.podMtu,
-          ipam: {
-            type: 'host-local',
-            ranges: [[{ subnet: node.podCidr, gateway: node.podGateway }]],
-            routes: [{ dst: '0.0.0.0/0' }],
-            // Per cluster and node, so two clusters (or nodes) never share allocations.
-            dataDir: `${paths.nodeDir(spec.name, node.name)}/host-local`,
-          },
+          ipam: hostLocalIpam(spec, node),
         },
       ],
     };
@@ -43,12 +48,7 @@ export function cniConfigFor(spec: ClusterSpec, node: NodeSpec): CniConfList {
           type: 'ptp',
           ipMasq: false,
           mtu: spec.podMtu,
-          ipam: {
-            type: 'host-local',
-            ranges: [[{ subnet: node.podCidr, gateway: node.podGateway }]],
-            routes: [{ dst: '0.0.0.0/0' }],
-            dataDir: `${paths.nodeDir(spec.name, node.name)}/host-local`,
-          },
+          ipam: hostLocalIpam(spec, node),
         },
       ],
     };

@@ -1,0 +1,201 @@
+// What the underlay really carries. A capture in the fabric netns (all ports, so traffic between any
+// two nodes is seen) while a cross-node and a same-node probe run, then:
+//   tunnel: cross-node pod traffic is VXLAN on UDP 8472 between the nodes' underlay IPs, the inner
+//           addresses are the pod IPs, the VNI is the sender's security identity, and no pod IP is
+//           on the wire unencapsulated;
+//   native: no UDP 8472 at all, and the pod IPs are on the wire directly;
+//   both:   same-node pod traffic never reaches the underlay.
+// Absence is only evidence when presence was possible: the "same node never on the wire" check also
+// requires that the same-node probes succeeded and that the capture saw the cross-node traffic.
+import { shellQuote } from '../../harness/exec/run.js';
+import { netnsNames } from '../../harness/cluster/names.js';
+import { probe, type ProbeOptions, type ProbeResult } from '../../harness/traffic/probe.js';
+import { startCapture, type CapturedPacket } from '../../harness/traffic/pcap.js';
+import { AgentClient } from '../../agent/api/client.js';
+import type { CheckOutcome, ResolvedPod, Scenario, ScenarioContext } from '../framework/model.js';
+import { CONN_NODES, POD_TCP_PORT, POD_UDP_PORT, connPods, connectivityObjects } from './workload.js';
+
+export const CILIUM_VXLAN_PORT = 8472;
+
+export interface IdentityLookup {
+  id?: number;
+  source: 'agent' | 'CiliumEndpoint' | 'unavailable';
+  detail?: string;
+}
+
+/** The security identity of a pod IP: the node agent's endpoint list first, then CiliumEndpoints. */
+export async function lookupIdentity(ctx: ScenarioContext, pod: ResolvedPod): Promise<IdentityLookup> {
+  const problems: string[] = [];
+  try {
+    const eps = await new AgentClient(ctx.spec.name, pod.node).endpoints();
+    const ep = (eps as Array<{ ip?: string; identity?: number }>).find((e) => e.ip === pod.ip);
+    if (ep && typeof ep.identity === 'number') return { id: ep.identity, source: 'agent' };
+    problems.push(`agent ${pod.node}: GET /v1/endpoints has no endpoint with IP ${pod.ip}`);
+  } catch (e) {
+    problems.push(`agent ${pod.node}: GET /v1/endpoints: ${(e as Error).message}`);
+  }
+  try {
+    const ceps = await ctx.client.list('CiliumEndpoint', pod.namespace);
+    const cep = ceps.find((o) => o.metadata.name === pod.name);
+    const id = (cep?.status as { identity?: { id?: unknown } } | undefined)?.identity?.id;
+    if (typeof id === 'number') return { id, source: 'CiliumEndpoint' };
+    problems.push(`control plane: no CiliumEndpoint ${pod.key} with status.identity.id`);
+  } catch (e) {
+    problems.push(`control plane: list CiliumEndpoint: ${(e as Error).message}`);
+  }
+  return { source: 'unavailable', detail: problems.join('\n') };
+}
+
+const between = (h: { srcIp: string; dstIp: string }, a: string, b: string) => h.srcIp === a && h.dstIp === b;
+const touchesPair = (h: { srcIp: string; dstIp: string } | undefined, a: string, b: string) => !!h && (between(h, a, b) || between(h, b, a));
+
+interface WireEvidence {
+  packets: CapturedPacket[];
+  probes: Array<{ label: string; result: ProbeResult }>;
+  captureCommand: string;
+}
+
+async function captureDuring(ctx: ScenarioContext, a: ResolvedPod, b: ResolvedPod, c: ResolvedPod): Promise<WireEvidence> {
+  const capture = await startCapture({ netns: netnsNames.fabric(ctx.spec.name), iface: 'any' });
+  const probes: Array<{ label: string; result: ProbeResult }> = [];
+  try {
+    const plan: Array<[string, ProbeOptions]> = [
+      [`icmp ${a.key} → ${b.key} (cross-node)`, { netns: a.netns, protocol: 'icmp', host: b.ip, timeoutMs: 1500 }],
+      [`tcp ${a.key} → ${b.key}:${POD_TCP_PORT} (cross-node)`, { netns: a.netns, protocol: 'tcp', host: b.ip, port: POD_TCP_PORT, timeoutMs: 1500 }],
+      [`udp ${a.key} → ${b.key}:${POD_UDP_PORT} (cross-node)`, { netns: a.netns, protocol: 'udp', host: b.ip, port: POD_UDP_PORT, timeoutMs: 1500 }],
+      [`icmp ${a.key} → ${c.key} (same-node)`, { netns: a.netns, protocol: 'icmp', host: c.ip, timeoutMs: 1500 }],
+      [`tcp ${a.key} → ${c.key}:${POD_TCP_PORT} (same-node)`, { netns: a.netns, protocol: 'tcp', host: c.ip, port: POD_TCP_PORT, timeoutMs: 1500 }],
+    ];
+    for (const [label, o] of plan) probes.push({ label, result: await probe(o) });
+    // tcpdump writes packets as they arrive (-U); a short pause lets the last replies land.
+    await new Promise((r) => setTimeout(r, 150));
+  } catch (e) {
+    await capture.stop();
+    throw e;
+  }
+  const stopped = await capture.stop();
+  return { packets: stopped.packets, probes, captureCommand: shellQuote(capture.argv) };
+}
+
+function probeOutcomes(ev: WireEvidence): CheckOutcome[] {
+  return ev.probes.map(({ label, result }, i) => ({
+    id: `probe-${i + 1}`,
+    name: `wire traffic: ${label}`,
+    passed: result.ok && result.exitCode === 0,
+    expected: 'ok (exit 0)',
+    observed: `${result.outcome} (exit ${result.exitCode})`,
+    command: shellQuote(result.command),
+    protocol: label.split(' ')[0],
+    tags: { kind: 'wire' },
+  }));
+}
+
+function vniOf(packets: CapturedPacket[], src: string, dst: string): number[] {
+  return [...new Set(packets.filter((p) => p.vxlan && p.inner && between(p.inner, src, dst)).map((p) => p.vxlan!.vni))];
+}
+
+async function tunnelOutcomes(ctx: ScenarioContext, ev: WireEvidence, a: ResolvedPod, b: ResolvedPod): Promise<CheckOutcome[]> {
+  const ua = ctx.nodes.get(a.node)!.underlayIp;
+  const ub = ctx.nodes.get(b.node)!.underlayIp;
+  const vx = ev.packets.filter((p) => p.vxlan && p.outer.proto === 'udp' && p.outer.dstPort === CILIUM_VXLAN_PORT);
+  const fwd = vx.filter((p) => p.inner && between(p.inner, a.ip, b.ip) && between(p.outer, ua, ub));
+  const rev = vx.filter((p) => p.inner && between(p.inner, b.ip, a.ip) && between(p.outer, ub, ua));
+  const bare = ev.packets.filter((p) => [a.ip, b.ip].includes(p.outer.srcIp) || [a.ip, b.ip].includes(p.outer.dstIp));
+  const out: CheckOutcome[] = [
+    {
+      id: 'vxlan-encapsulated',
+      name: `cross-node pod traffic is VXLAN on UDP ${CILIUM_VXLAN_PORT} between the node IPs`,
+      passed: fwd.length > 0 && rev.length > 0,
+      expected: `VXLAN ${ua}→${ub} inner ${a.ip}→${b.ip}, and the reverse`,
+      observed: `${fwd.length} forward, ${rev.length} reverse VXLAN packets (${vx.length} on UDP ${CILIUM_VXLAN_PORT} in all)`,
+      command: ev.captureCommand,
+    },
+    {
+      id: 'no-bare-pod-ips',
+      name: 'no pod IP on the underlay without encapsulation',
+      passed: bare.length === 0,
+      expected: '0 packets with a pod IP as outer address',
+      observed: `${bare.length} packets`,
+      command: ev.captureCommand,
+      ...(bare.length ? { detail: bare.slice(0, 5).map((p) => `${p.outer.proto} ${p.outer.srcIp} → ${p.outer.dstIp}`).join('\n') } : {}),
+    },
+  ];
+  for (const [src, dst] of [[a, b], [b, a]] as Array<[ResolvedPod, ResolvedPod]>) {
+    const ident = await lookupIdentity(ctx, src);
+    const vnis = vniOf(ev.packets, src.ip, dst.ip);
+    const base = { id: `vni-${src.name}`, name: `VNI of ${src.key} → ${dst.key} is the sender's security identity`, command: ev.captureCommand };
+    if (ident.id === undefined) {
+      out.push({ ...base, passed: false, verdict: 'unavailable', expected: `VNI = identity of ${src.key}`, observed: `identity unavailable; VNIs seen: ${vnis.join(', ') || 'none'}`, detail: ident.detail });
+      continue;
+    }
+    out.push({
+      ...base,
+      passed: vnis.length === 1 && vnis[0] === ident.id,
+      expected: `VNI ${ident.id} (identity from ${ident.source})`,
+      observed: vnis.length ? `VNI ${vnis.join(', ')}` : 'no VXLAN packet for this direction',
+    });
+  }
+  return out;
+}
+
+function nativeOutcomes(ev: WireEvidence, a: ResolvedPod, b: ResolvedPod): CheckOutcome[] {
+  const udp8472 = ev.packets.filter((p) => p.outer.proto === 'udp' && (p.outer.dstPort === CILIUM_VXLAN_PORT || p.outer.srcPort === CILIUM_VXLAN_PORT));
+  const fwd = ev.packets.filter((p) => !p.vxlan && between(p.outer, a.ip, b.ip));
+  const rev = ev.packets.filter((p) => !p.vxlan && between(p.outer, b.ip, a.ip));
+  return [
+    {
+      id: 'no-vxlan',
+      name: `no UDP ${CILIUM_VXLAN_PORT} on the underlay in native routing`,
+      passed: udp8472.length === 0,
+      expected: `0 packets on UDP ${CILIUM_VXLAN_PORT}`,
+      observed: `${udp8472.length} packets`,
+      command: ev.captureCommand,
+    },
+    {
+      id: 'pod-ips-direct',
+      name: 'cross-node pod traffic carries the pod IPs on the wire',
+      passed: fwd.length > 0 && rev.length > 0,
+      expected: `packets ${a.ip}→${b.ip} and ${b.ip}→${a.ip}, unencapsulated`,
+      observed: `${fwd.length} forward, ${rev.length} reverse`,
+      command: ev.captureCommand,
+    },
+  ];
+}
+
+function sameNodeOutcome(ev: WireEvidence, a: ResolvedPod, b: ResolvedPod, c: ResolvedPod): CheckOutcome {
+  const leaked = ev.packets.filter((p) => touchesPair(p.outer, a.ip, c.ip) || touchesPair(p.inner, a.ip, c.ip));
+  const sameOk = ev.probes.filter((p) => p.label.includes('same-node')).every((p) => p.result.ok);
+  const sawCross = ev.packets.some((p) => touchesPair(p.outer, a.ip, b.ip) || touchesPair(p.inner, a.ip, b.ip));
+  const problems = [!sameOk && 'the same-node probes failed, so absence proves nothing', !sawCross && 'the capture saw no cross-node traffic either, so it may not be seeing anything'].filter(Boolean);
+  return {
+    id: 'same-node-off-wire',
+    name: `same-node traffic ${a.key} ↔ ${c.key} never reaches the underlay`,
+    passed: leaked.length === 0 && problems.length === 0,
+    expected: '0 packets between the same-node pods on the underlay (with the probes succeeding)',
+    observed: `${leaked.length} packets${problems.length ? `; ${problems.join('; ')}` : ''}`,
+    command: ev.captureCommand,
+  };
+}
+
+export async function wireChecks(ctx: ScenarioContext): Promise<CheckOutcome[]> {
+  const pods = connPods(ctx);
+  const nodes = [...new Set(pods.map((p) => p.node))];
+  const a = pods.find((p) => p.node === nodes[0])!;
+  const c = pods.find((p) => p.node === nodes[0] && p !== a)!;
+  const b = pods.find((p) => p.node === nodes[1])!;
+  const ev = await captureDuring(ctx, a, b, c);
+  const tunnel = ctx.spec.routing === 'tunnel';
+  const specific = tunnel ? await tunnelOutcomes(ctx, ev, a, b) : nativeOutcomes(ev, a, b);
+  const all = [...probeOutcomes(ev), ...specific, sameNodeOutcome(ev, a, b, c)];
+  const mode = tunnel ? 'tunnel' : 'native';
+  return all.map((o) => ({ ...o, from: o.from ?? a.key, to: o.to ?? (o.id === 'same-node-off-wire' ? c.key : b.key), tags: { kind: 'wire', mode, fromNode: a.node, toNode: o.id === 'same-node-off-wire' ? c.node : b.node, ...o.tags } }));
+}
+
+export const wireScenario: Scenario = {
+  name: 'wire',
+  suite: 'connectivity',
+  description: 'what the underlay carries: VXLAN with the identity in the VNI (tunnel) or bare pod IPs (native); same-node traffic stays off it',
+  topology: { nodes: CONN_NODES },
+  setup: connectivityObjects,
+  steps: () => [{ kind: 'check', id: 'wire', name: 'underlay capture', run: wireChecks }],
+};

@@ -1,0 +1,94 @@
+// The connectivity workload: three netexec pods per node (TCP 8080, UDP 8081) in namespace
+// cnilab-conn, pinned with spec.nodeName so "same node" and "across nodes" are known, not guessed;
+// plus a small TCP server in each node's netns so pod→node can be tested over TCP as well as ICMP.
+import type { ClusterSpec } from '../../harness/cluster/spec.js';
+import { start, type Background } from '../../harness/exec/run.js';
+import { agnhostShimPath } from '../../harness/traffic/probe.js';
+import { waitForListener } from '../../harness/traffic/wait-listen.js';
+import type { ResolvedPod, ScenarioContext } from '../framework/model.js';
+
+export const CONN_NAMESPACE = 'cnilab-conn';
+export const POD_TCP_PORT = 8080;
+export const POD_UDP_PORT = 8081;
+/** Served in every node's netns while the scenario runs. Not 8080: a node may run its own servers. */
+export const NODE_TCP_PORT = 9080;
+/** A port no pod serves: the negative control must be refused. */
+export const UNSERVED_PORT = 9;
+export const PODS_PER_NODE = 3;
+export const CONN_NODES = 3;
+const LETTERS = ['a', 'b', 'c', 'd', 'e', 'f'];
+const AGNHOST_IMAGE = 'registry.k8s.io/e2e-test-images/agnhost:2.47';
+
+export function connPodName(node: string, i: number): string {
+  return `conn-${node}-${LETTERS[i]}`;
+}
+
+/** The nodes the workload uses: the first CONN_NODES of the cluster. */
+export function connNodes(spec: ClusterSpec): string[] {
+  return spec.nodes.slice(0, CONN_NODES).map((n) => n.name);
+}
+
+export function connectivityObjects(spec: ClusterSpec): unknown[] {
+  const objects: unknown[] = [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: CONN_NAMESPACE, labels: { 'kubernetes.io/metadata.name': CONN_NAMESPACE } } },
+  ];
+  for (const node of connNodes(spec)) {
+    for (let i = 0; i < PODS_PER_NODE; i++) {
+      objects.push({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: connPodName(node, i), namespace: CONN_NAMESPACE, labels: { app: 'cnilab-conn', 'cnilab.dev/node': node } },
+        spec: {
+          nodeName: node,
+          terminationGracePeriodSeconds: 0,
+          containers: [
+            {
+              name: 'netexec',
+              image: AGNHOST_IMAGE,
+              args: ['netexec', `--http-port=${POD_TCP_PORT}`, `--udp-port=${POD_UDP_PORT}`],
+              ports: [
+                { name: 'http', containerPort: POD_TCP_PORT, protocol: 'TCP' },
+                { name: 'udp', containerPort: POD_UDP_PORT, protocol: 'UDP' },
+              ],
+            },
+          ],
+        },
+      });
+    }
+  }
+  return objects;
+}
+
+/** The workload's pods in a stable order: by node (cluster order), then by name. */
+export function connPods(ctx: ScenarioContext): ResolvedPod[] {
+  const order = connNodes(ctx.spec);
+  const wanted = new Set(order.flatMap((n) => Array.from({ length: PODS_PER_NODE }, (_, i) => `${CONN_NAMESPACE}/${connPodName(n, i)}`)));
+  const pods = [...ctx.pods.values()].filter((p) => wanted.has(p.key));
+  if (pods.length !== wanted.size) {
+    const missing = [...wanted].filter((k) => !ctx.pods.has(k));
+    throw new Error(`connectivity pods not Running: ${missing.join(', ')}`);
+  }
+  return pods.sort((a, b) => order.indexOf(a.node) - order.indexOf(b.node) || a.name.localeCompare(b.name));
+}
+
+/** Start one TCP server per node netns; returns the cleanup that stops them. */
+export async function startNodeServers(ctx: ScenarioContext): Promise<() => Promise<void>> {
+  const servers: Background[] = [];
+  const stopAll = async () => {
+    await Promise.all(servers.map((s) => s.stop()));
+  };
+  try {
+    await Promise.all(
+      connNodes(ctx.spec).map(async (name) => {
+        const netns = ctx.nodes.get(name)!.netns;
+        const bg = start([agnhostShimPath(), 'netexec', `--http-port=${NODE_TCP_PORT}`, '--udp-port=-1'], { netns });
+        servers.push(bg);
+        await waitForListener(bg, { netns, proto: 'tcp', port: NODE_TCP_PORT, what: `netexec in node ${name}` });
+      }),
+    );
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+  return stopAll;
+}
