@@ -107,6 +107,10 @@ export class EndpointManager {
     const podName = req.podName || req.containerId.slice(0, 63);
     const mtu = req.mtu ?? spec.podMtu;
     const hostIfname = hostIfnameFor(req.containerId);
+    // Phase timings for the log line: pod network readiness is a headline number.
+    const t0 = performance.now();
+    const marks: string[] = [];
+    const mark = (what: string) => marks.push(`${what} ${Math.round(performance.now() - t0)}`);
     try {
       const ip = ipam.allocate(req.containerId);
       undo.push(['release IP', () => void ipam.release(ip)]);
@@ -114,6 +118,7 @@ export class EndpointManager {
       const podLabels = await this.d.controlPlane.podLabels(podNamespace, podName);
       const labels = podSecurityLabels(podNamespace, podLabels);
       const identity = await identities.resolve(labels);
+      mark('identity');
       const endpointId = this.nextEndpointId();
       const hostMac = randomMac();
       const podMac = randomMac();
@@ -133,6 +138,7 @@ export class EndpointManager {
         { json: true },
       );
       const ifindex = parseIfindex(out, hostIfname);
+      mark('veth');
       setSysctl(`net.ipv4.conf.${hostIfname}.rp_filter`, 0);
 
       // Pod side, one nsenter + `ip`: address, link, the gateway as an on-link /32 and the default
@@ -149,6 +155,7 @@ export class EndpointManager {
         { netns: req.netns },
       );
 
+      mark('pod');
       datapath.attachEndpointDevice(hostIfname, ifindex);
       datapath.upsertEndpoint({ ifindex, ip, podMac, hostMac, identity, endpointId });
       undo.push(['delete endpoint map entry', () => datapath.deleteEndpoint({ ifindex, ip })]);
@@ -179,8 +186,10 @@ export class EndpointManager {
         this.endpoints.delete(st.containerId);
       }]);
       undo.push(['delete CiliumEndpoint', () => this.d.controlPlane.deleteEndpoint(podNamespace, podName)]);
+      mark('maps');
       await this.d.controlPlane.writeEndpoint(ciliumEndpointObject(st, node));
-      this.d.log(`endpoint ${endpointId} ${podNamespace}/${podName} ${ip} on ${hostIfname} (ifindex ${ifindex}, identity ${identity})`);
+      mark('published');
+      this.d.log(`endpoint ${endpointId} ${podNamespace}/${podName} ${ip} on ${hostIfname} (ifindex ${ifindex}, identity ${identity}); ms: ${marks.join(', ')}`);
       return this.result(st);
     } catch (err) {
       const problems: string[] = [];

@@ -15,6 +15,9 @@ export type RoutingMode = (typeof ROUTING_MODES)[number];
  * host-gw routes. kernel: plain veth pairs (the reference ptp plugin) with kernel routing and no BPF —
  * host-gw routes in native mode, a kernel VXLAN device in tunnel mode: the benchmark baselines.
  */
+/** Geneve is accepted in the file so that a kernel or build without it is reported as unsupported. */
+export const TUNNEL_PROTOCOLS = ['vxlan', 'geneve'] as const;
+export type TunnelProtocol = (typeof TUNNEL_PROTOCOLS)[number];
 export const CNI_KINDS = ['cnilab', 'reference-bridge', 'kernel'] as const;
 export type CniKind = (typeof CNI_KINDS)[number];
 
@@ -53,6 +56,7 @@ const rawSpecSchema = z
     networking: z
       .object({
         routing: z.enum(ROUTING_MODES).optional(),
+        tunnelProtocol: z.enum(TUNNEL_PROTOCOLS).optional(),
         cni: z.enum(CNI_KINDS).optional(),
         underlaySubnet: z.string().optional(),
         podSubnet: z.string().optional(),
@@ -81,6 +85,8 @@ export interface NodeSpec {
 export interface ClusterSpec {
   name: string;
   routing: RoutingMode;
+  /** Encapsulation in tunnel mode. */
+  tunnelProtocol: TunnelProtocol;
   cni: CniKind;
   underlaySubnet: string;
   underlayGateway: string;
@@ -223,6 +229,7 @@ export function resolveSpec(raw: unknown, source: string, overrides: SpecOverrid
   return {
     name,
     routing,
+    tunnelProtocol: net.tunnelProtocol ?? 'vxlan',
     cni,
     underlaySubnet: formatCidr(underlay!),
     underlayGateway: formatIpv4(nthAddress(underlay!, 1)),

@@ -104,6 +104,12 @@ describe('embedded cluster lifecycle (reference-bridge CNI)', () => {
     const routing = await cnilab(['up', '--name', 'rt-c', '--routing', 'bgp']);
     expect(routing.code).toBe(2);
     expect(await leftovers('rt-c')).toEqual([]);
+    // A kernel feature this machine lacks is "unsupported", exit 3, before anything is created.
+    const geneve = await cnilab(['up', '--name', 'rt-c', '--config', '-'], { input: 'networking: {cni: kernel, routing: tunnel, tunnelProtocol: geneve}\n' });
+    expect(geneve.code).toBe(3);
+    expect(geneve.stderr).toMatch(/^unsupported: Geneve/m);
+    expect(await leftovers('rt-c')).toEqual([]);
+    expect(await leftovers('featureprobe')).toEqual([]);
     // The existing cluster cannot be created twice.
     const again = await cnilab(['up', '--name', A]);
     expect(again.code).not.toBe(0);

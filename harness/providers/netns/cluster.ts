@@ -49,7 +49,7 @@ function spawnDaemon(spec: ClusterSpec): void {
 export async function createCluster(spec: ClusterSpec, opts: CreateOptions = {}): Promise<ControlPlaneClient> {
   const progress = opts.onProgress ?? (() => undefined);
   const timeoutMs = opts.timeoutMs ?? 30_000;
-  preflight(spec);
+  await preflight(spec);
   if (clusterExists(spec.name)) {
     throw new ConflictError(`cluster "${spec.name}" already exists; remove it with \`cnilab down --name ${spec.name}\` or pick another --name`);
   }

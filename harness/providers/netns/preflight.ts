@@ -4,6 +4,7 @@ import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { CnilabError, UnsupportedError } from '../../errors.js';
 import type { ClusterSpec } from '../../cluster/spec.js';
 import { BPF_BUILD_DIR, distJs, REFERENCE_CNI_DIR } from '../../paths.js';
+import { missingFeatures, type FeatureName } from './features.js';
 
 function onPath(cmd: string): boolean {
   for (const dir of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').concat(['/usr/sbin', '/sbin'])) {
@@ -29,7 +30,7 @@ export function bpffsMounted(): boolean {
   }
 }
 
-export function preflight(spec: ClusterSpec): void {
+export async function preflight(spec: ClusterSpec): Promise<void> {
   if (process.getuid?.() !== 0) throw new CnilabError('UNSUPPORTED', 'cnilab must run as root: it creates network namespaces and loads BPF programs', { exitCode: 3 });
   for (const [tool, pkg] of [['ip', 'iproute2'], ['nsenter', 'util-linux'], ['sysctl', 'procps']] as const) {
     if (!onPath(tool)) throw missingTool(tool, pkg);
@@ -46,5 +47,14 @@ export function preflight(spec: ClusterSpec): void {
     if (!existsSync(`${BPF_BUILD_DIR}/datapath.o`)) throw new CnilabError('UNSUPPORTED', `BPF objects not built (${BPF_BUILD_DIR}/datapath.o missing): run scripts/bootstrap.sh`, { exitCode: 3 });
     if (!existsSync(distJs('agent/main'))) throw new CnilabError('UNSUPPORTED', 'the agent is not built (dist/agent/main.js missing): run scripts/bootstrap.sh', { exitCode: 3 });
     if (spec.routing === 'native' && !onPath('bird')) throw missingTool('bird', 'bird2');
+  }
+  const needed: FeatureName[] = ['veth', 'bridge'];
+  if (spec.routing === 'tunnel') needed.push(spec.tunnelProtocol === 'geneve' ? 'geneve' : 'vxlan');
+  if (spec.cni === 'cnilab') needed.push('clsact');
+  const missing = await missingFeatures(needed);
+  if (missing.length) throw new UnsupportedError(missing.map((m) => m.what).join(', '), missing.map((m) => m.needs).join(', '));
+  if (spec.routing === 'tunnel' && spec.tunnelProtocol === 'geneve') {
+    // The kernel has Geneve, but no cnilab configuration encapsulates with it yet.
+    throw new UnsupportedError('Geneve encapsulation in cnilab', 'a datapath with Geneve support; use tunnelProtocol: vxlan');
   }
 }

@@ -1,0 +1,215 @@
+// The agent for real, as root: its own node netns and control plane, the real datapath, the CNI plugin
+// executed through the runtime's conflist (chained with the reference tuning and portmap plugins).
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../harness/exec/run.js';
+import { REPO_ROOT } from '../../harness/paths.js';
+import { cniAdd, cniCheck, cniDel, CniPluginError, type CniConfList, type CniResult } from '../../harness/providers/common/cni-runtime.js';
+import type { KubeObject } from '../../harness/cluster/objects.js';
+import { AgentTestEnv } from '../testing/agent-env.js';
+import { hostIfnameFor } from './state.js';
+
+const env = new AgentTestEnv();
+const CNI_PATH = [join(REPO_ROOT, 'bin/cni'), '/usr/lib/cni'];
+const node = env.spec.nodes[0]!;
+const router = node.podGateway;
+
+const conf = (extra: Array<Record<string, unknown> & { type: string }> = []): CniConfList => ({
+  cniVersion: '1.0.0',
+  name: 'cnilab-agtest',
+  plugins: [{ type: 'cnilab', agentSocket: env.agentSocket, mtu: env.spec.podMtu }, ...extra],
+});
+const chained = conf([
+  { type: 'tuning', sysctl: { 'net.ipv4.conf.eth0.arp_notify': '1' } },
+  { type: 'portmap', capabilities: { portMappings: true } },
+]);
+const inv = (containerId: string, netns: string, pod: string, namespace = 'x') => ({
+  containerId,
+  netns,
+  ifname: 'eth0',
+  cniPath: CNI_PATH,
+  args: { IgnoreUnknown: 'true', K8S_POD_NAMESPACE: namespace, K8S_POD_NAME: pod },
+  runInNetns: env.nodeNetns,
+});
+const inNode = (argv: string[]) => run(argv, { netns: env.nodeNetns });
+const lxcDevices = async () =>
+  (JSON.parse((await inNode(['ip', '-j', 'link', 'show'])).stdout) as Array<{ ifname: string }>).map((l) => l.ifname).filter((n) => n.startsWith('lxc'));
+const ipOf = (r: CniResult) => r.ips![0]!.address.split('/')[0]!;
+
+let podA: string;
+let resultA: CniResult;
+
+beforeAll(async () => {
+  // The agent runs from dist/: make sure it is current (incremental, quick when nothing changed).
+  await run(['npx', 'tsc', '-p', 'tsconfig.json'], { cwd: REPO_ROOT, allowFailure: true, timeoutMs: 110_000 });
+  await env.setUp();
+  env.store.apply([{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'a', namespace: 'x', labels: { pod: 'a' } }, spec: { containers: [{ name: 'c', image: 'agnhost' }] } }] as KubeObject[], { internal: true });
+  await env.startAgent();
+});
+
+afterAll(async () => {
+  await env.tearDown();
+});
+
+describe('agent start-up', () => {
+  it('sets up cilium_host, cilium_net, cilium_vxlan and the route to the other node', async () => {
+    const addrs = JSON.parse((await inNode(['ip', '-j', 'addr', 'show', 'dev', 'cilium_host'])).stdout);
+    expect(addrs[0].addr_info.map((a: { local: string; prefixlen: number }) => `${a.local}/${a.prefixlen}`)).toContain(`${router}/32`);
+    expect(addrs[0].flags).toContain('UP');
+    const vx = JSON.parse((await inNode(['ip', '-j', '-d', 'link', 'show', 'dev', 'cilium_vxlan'])).stdout)[0];
+    expect(vx.linkinfo.info_data).toMatchObject({ external: true, port: 8472 });
+    expect(vx.mtu).toBe(env.spec.mtu);
+    const routes = JSON.parse((await inNode(['ip', '-j', 'route', 'show', env.spec.nodes[1]!.podCidr])).stdout);
+    expect(routes[0]).toMatchObject({ gateway: router, dev: 'cilium_host', prefsrc: router });
+    expect(routes[0].metrics).toContainEqual({ mtu: env.spec.podMtu });
+    expect(await env.client.healthz()).toMatchObject({ ok: true, node: 'node1', endpoints: 0 });
+    const ipcache = await env.client.ipcache();
+    expect(ipcache).toContainEqual({ key: env.spec.nodes[1]!.podCidr, identity: 6, tunnelEndpoint: env.spec.nodes[1]!.underlayIp });
+  });
+});
+
+describe('CNI ADD through a chain (cnilab → tuning → portmap)', () => {
+  it('gives the pod its IP, gateway route and MTU', async () => {
+    podA = await env.addPodNetns('pod-a');
+    resultA = await cniAdd(chained, inv('ctr-a', podA, 'a'));
+    expect(resultA.ips![0]).toMatchObject({ address: expect.stringMatching(/^198\.19\.0\.\d+\/32$/), gateway: router });
+    expect(resultA.interfaces![1]).toMatchObject({ name: 'eth0', sandbox: podA });
+    const eth0 = JSON.parse((await run(['ip', '-j', 'addr', 'show', 'dev', 'eth0'], { netns: podA })).stdout)[0];
+    expect(eth0.mtu).toBe(env.spec.podMtu);
+    expect(eth0.addr_info.some((a: { local: string }) => a.local === ipOf(resultA))).toBe(true);
+    const def = JSON.parse((await run(['ip', '-j', 'route', 'show', 'default'], { netns: podA })).stdout)[0];
+    expect(def).toMatchObject({ gateway: router, dev: 'eth0' });
+    expect(def.metrics).toContainEqual({ mtu: env.spec.podMtu });
+    // The tuning plugin read our prevResult and applied its sysctl inside the pod.
+    const notify = await run(['cat', '/proc/sys/net/ipv4/conf/eth0/arp_notify'], { netns: podA });
+    expect(notify.stdout.trim()).toBe('1');
+  });
+
+  it('lets the pod ping its router, with the gateway learnt by ARP (no static neighbour)', async () => {
+    await run(['ping', '-c', '2', '-i', '0.2', '-W', '2', router], { netns: podA, timeoutMs: 10_000 });
+    const neigh = JSON.parse((await run(['ip', '-j', 'neigh', 'show', 'dev', 'eth0'], { netns: podA })).stdout) as Array<{ dst: string; lladdr: string; state: string[] }>;
+    const gw = neigh.find((n) => n.dst === router);
+    expect(gw?.lladdr).toBe(resultA.interfaces![0]!.mac);
+    expect(gw?.state).not.toContain('PERMANENT');
+  });
+
+  it('fills the datapath maps, the ipcache and publishes a CiliumEndpoint', async () => {
+    const [ep] = await env.client.endpoints();
+    expect(ep).toMatchObject({ containerId: 'ctr-a', ip: ipOf(resultA), hostIfname: hostIfnameFor('ctr-a'), podNamespace: 'x', podName: 'a' });
+    expect(ep!.labels).toEqual(['k8s:io.kubernetes.pod.namespace=x', 'k8s:pod=a']);
+    expect(ep!.identity).toBeGreaterThanOrEqual(256);
+    expect(await env.client.ipcache()).toContainEqual({ key: ipOf(resultA), identity: ep!.identity });
+    const maps = await env.client.maps();
+    expect(maps.maps.find((m) => m.name === 'cnilab_lxc_if')?.entries).toBe(1);
+    const cep = env.store.get('CiliumEndpoint', 'x', 'a') as KubeObject & { status: any };
+    expect(cep.status).toMatchObject({ identity: { id: ep!.identity }, networking: { addressing: [{ ipv4: ipOf(resultA) }], node: node.underlayIp }, nodeName: 'node1' });
+  });
+
+  it('passes CHECK through the chain', async () => {
+    await cniCheck(chained, inv('ctr-a', podA, 'a'), resultA);
+  });
+
+  it('records flows of the pod\'s traffic', async () => {
+    const flows = await env.client.flows(50);
+    expect(flows.capacity).toBe(4096);
+    expect(Array.isArray(flows.flows)).toBe(true);
+  });
+});
+
+describe('failed ADDs leave nothing behind', () => {
+  const snapshot = async () => ({
+    lxc: await lxcDevices(),
+    endpoints: (await env.client.endpoints()).length,
+    ipam: JSON.parse(readFileSync(join(env.nodeDir, 'ipam.json'), 'utf8')).allocations,
+    states: readdirSync(join(env.nodeDir, 'endpoints')).sort(),
+    ceps: env.store.list('CiliumEndpoint').length,
+    ipcache: (await env.client.ipcache()).length,
+  });
+
+  it('rolls back when the control plane rejects the CiliumEndpoint (last step)', async () => {
+    const before = await snapshot();
+    const ns = await env.addPodNetns('pod-bad1');
+    await expect(cniAdd(conf(), inv('ctr-bad1', ns, 'bad', 'no-such-namespace'))).rejects.toThrow(CniPluginError);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('rolls back when the pod netns is not a network namespace', async () => {
+    const before = await snapshot();
+    const notNetns = join(env.runDir, 'vanished-netns');
+    writeFileSync(notNetns, '');
+    await expect(cniAdd(conf(), inv('ctr-bad2', notNetns, 'bad2'))).rejects.toThrow(/cnilab/);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('answers 4 for a netns path that no longer exists', async () => {
+    const err = await cniAdd(conf(), inv('ctr-bad3', '/run/netns/cnilab-agtest-gone', 'bad3')).catch((e) => e);
+    expect(err).toBeInstanceOf(CniPluginError);
+    expect((err as CniPluginError).cniCode).toBe(4);
+  });
+});
+
+describe('ADD latency', () => {
+  it('measures ADD (single plugin) to first packet', async () => {
+    const total: number[] = [];
+    const add: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const ns = await env.addPodNetns(`pod-t${i}`);
+      const t0 = performance.now();
+      await cniAdd(conf(), inv(`ctr-t${i}`, ns, `t${i}`, 'default'));
+      add.push(performance.now() - t0);
+      await run(['ping', '-c', '1', '-W', '1', router], { netns: ns });
+      total.push(performance.now() - t0);
+      await cniDel(conf(), inv(`ctr-t${i}`, ns, `t${i}`, 'default'));
+    }
+    const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!.toFixed(0);
+    const agentSide = env.agentLog.split('\n').filter((l) => / t\d .*ms: /.test(l)).map((l) => l.slice(l.indexOf('ms: ') + 4));
+    console.log(`CNI ADD (plugin process + agent), ms: ${add.map((t) => t.toFixed(0)).join(' ')} (p50 ${p50(add)})`);
+    console.log(`ADD + first ping answered, ms: ${total.map((t) => t.toFixed(0)).join(' ')} (p50 ${p50(total)})`);
+    console.log(`agent side:\n  ${agentSide.join('\n  ')}`);
+    expect(add.length).toBe(7);
+  });
+});
+
+describe('agent restart', () => {
+  it('after kill -9 restores the endpoint and never hands its IP out again', async () => {
+    const [before] = await env.client.endpoints();
+    await env.killAgent();
+    expect(existsSync(env.agentSocket)).toBe(true); // a killed agent cannot clean up; the next one will
+    // The datapath keeps forwarding while no agent runs.
+    await run(['ping', '-c', '1', '-W', '2', router], { netns: podA });
+    await env.startAgent();
+    const after = await env.client.endpoints();
+    expect(after).toHaveLength(1);
+    expect(after[0]).toMatchObject({ containerId: 'ctr-a', ip: before!.ip, ifindex: before!.ifindex, identity: before!.identity });
+    expect((await env.client.healthz()).ok).toBe(true);
+    await run(['ping', '-c', '1', '-W', '2', router], { netns: podA });
+
+    const podB = await env.addPodNetns('pod-b');
+    const resultB = await cniAdd(conf(), inv('ctr-b', podB, 'b', 'default'));
+    expect(ipOf(resultB)).not.toBe(before!.ip);
+    await cniDel(conf(), inv('ctr-b', podB, 'b', 'default'));
+  });
+});
+
+describe('CNI DEL', () => {
+  it('removes the veth, map entries, IP, state and CiliumEndpoint, and is idempotent', async () => {
+    await cniDel(chained, inv('ctr-a', podA, 'a'), resultA);
+    expect(await lxcDevices()).toEqual([]);
+    expect(await env.client.endpoints()).toEqual([]);
+    expect((await env.client.ipcache()).some((e) => e.key === ipOf(resultA))).toBe(false);
+    expect((await env.client.maps()).maps.find((m) => m.name === 'cnilab_lxc_if')?.entries).toBe(0);
+    expect(JSON.parse(readFileSync(join(env.nodeDir, 'ipam.json'), 'utf8')).allocations).toEqual({});
+    expect(env.store.get('CiliumEndpoint', 'x', 'a')).toBeUndefined();
+    await cniDel(chained, inv('ctr-a', podA, 'a'), resultA);
+    await cniDel(conf(), inv('never-added', '', 'zzz'));
+  });
+
+  it('SIGTERM: exits 0, removes the socket, keeps the pins', async () => {
+    process.kill(-env.agent!.child.pid!, 'SIGTERM');
+    const { code } = await env.agent!.exited;
+    expect(code).toBe(0);
+    expect(existsSync(env.agentSocket)).toBe(false);
+    expect(readdirSync(env.pinDir)).toContain('cnilab_lxc_if');
+  });
+});

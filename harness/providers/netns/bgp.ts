@@ -1,0 +1,233 @@
+// Native routing's control plane on the fabric: a BGP route reflector (bird2) in the fabric namespace,
+// the top-of-rack router every node peers with. Also the bird plumbing the node speakers share
+// (agent/routing/bgp.ts): the timer block, `birdc` calls and parsers for its output.
+//
+// Design: iBGP, one AS for the whole cluster, the reflector with one `rr client` session per node.
+// - An iBGP reflector passes routes on with their next hop untouched, so node1 learns node3's pod CIDR
+//   "via 198.18.0.13" and forwards straight across the underlay bridge; with eBGP (a private AS per
+//   node) the fabric would rewrite the next hop to itself unless told `next hop keep`, and each node
+//   would need its own AS number. bird has no MRAI delay for either, so convergence is the same:
+//   what it costs is the connect delay and the timers below, not the protocol flavour.
+// - One `protocol bgp` per node, generated from the spec, rather than a dynamic `neighbor range`: the
+//   sessions carry the node names, so `show protocols` on the reflector reads as a node list.
+// - The reflector is passive: nodes open the sessions, so no connection collision has to be resolved.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { run } from '../../exec/run.js';
+import { CnilabError } from '../../errors.js';
+import type { ClusterSpec } from '../../cluster/spec.js';
+import { netnsNames, paths } from '../../cluster/names.js';
+
+/** The cluster's AS: first of the 16-bit private range (RFC 6996). */
+export const CLUSTER_ASN = 64512;
+
+/**
+ * Timers shared by both ends. hold 3 s / keepalive 1 s: a silent peer's routes go within ~3 s.
+ * connect delay 1 s (default 5 s) is most of the time to the first session; retry 1 s and a short
+ * error wait make a restarted peer come back in about a second. Graceful restart is off on purpose:
+ * a dead node's pod CIDR must be withdrawn, not kept as stale routes.
+ */
+export const BGP_TIMERS = [
+  'hold time 3;',
+  'keepalive time 1;',
+  'connect delay time 1;',
+  'connect retry time 1;',
+  'error wait time 1, 5;',
+  'graceful restart off;',
+];
+
+export const birdFiles = (dir: string, base = 'bird') => ({
+  conf: join(dir, `${base}.conf`),
+  ctl: join(dir, `${base}.ctl`),
+  pid: join(dir, `${base}.pid`),
+  log: join(dir, `${base}.log`),
+});
+
+/** bird symbols are [A-Za-z_][A-Za-z0-9_]*; node names are DNS labels ('-', leading digits). */
+export function birdSymbol(prefix: string, name: string): string {
+  return `${prefix}_${name.replace(/-/g, '_')}`;
+}
+
+// ---- birdc and its output ----
+
+export interface BgpSession {
+  name: string;
+  proto: string;
+  state: string;
+  since: string;
+  /** For BGP: "Established", "Active", "Connect"…, possibly followed by the last error. */
+  info: string;
+}
+
+/** Parse `birdc show protocols`. The Since column is one token with bird's default time format and
+ *  two with `iso long` ("2024-01-02 10:11:12"), so it is read by shape rather than by offset. */
+export function parseShowProtocols(text: string): BgpSession[] {
+  const out: BgpSession[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim() || /^BIRD \S+ ready\.$/.test(line.trim()) || /^Name\s+Proto\s+Table\s+State/.test(line)) continue;
+    const tok = line.trim().split(/\s+/);
+    if (tok.length < 4) continue;
+    const [name, proto, , state] = tok as [string, string, string, string];
+    let i = 4;
+    let since = tok[i++] ?? '';
+    if (/^\d{4}-\d\d-\d\d$/.test(since) && /^\d\d:\d\d:\d\d/.test(tok[i] ?? '')) since += ` ${tok[i++]}`;
+    out.push({ name, proto, state, since, info: tok.slice(i).join(' ') });
+  }
+  return out;
+}
+
+/** Parse `birdc show route ... count`: "3 of 3 routes for 3 networks in table master4". */
+export function parseRouteCount(text: string): number {
+  const m = /(\d+) of (\d+) routes/.exec(text);
+  if (!m) throw new CnilabError('INTERNAL', `unexpected output of birdc show route count: ${text.trim().slice(0, 200)}`);
+  return Number(m[1]);
+}
+
+export const isEstablished = (s: BgpSession) => s.proto === 'BGP' && s.state === 'up' && s.info.startsWith('Established');
+
+/** One birdc command over bird's control socket. Unix sockets are reachable from any netns. */
+export async function birdc(socket: string, args: string[], timeoutMs = 5000): Promise<string> {
+  const res = await run(['birdc', '-s', socket, ...args], { timeoutMs });
+  // birdc exits 0 even when bird answers with an error; bird's errors start with a 4-digit code or
+  // are plain messages like "syntax error".
+  if (/^(Unable to connect|.*syntax error)/m.test(res.stdout)) {
+    throw new CnilabError('COMMAND_FAILED', `birdc -s ${socket} ${args.join(' ')}: ${res.stdout.trim()}`);
+  }
+  return res.stdout;
+}
+
+/** Check a config with `bird -p` so a mistake reads as a parse error, not as a daemon that died. */
+export async function checkBirdConfig(conf: string): Promise<void> {
+  await run(['bird', '-p', '-c', conf], { timeoutMs: 10_000 });
+}
+
+/** The pid in bird's pidfile when that process is alive and is bird; undefined otherwise. */
+export function runningBirdPid(pidFile: string): number | undefined {
+  if (!existsSync(pidFile)) return undefined;
+  const pid = Number(readFileSync(pidFile, 'utf8').trim());
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  try {
+    // A pidfile outlives its bird; after a reboot of the namespace the number may be anyone's.
+    if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'bird') return undefined;
+  } catch {
+    return undefined;
+  }
+  return pid;
+}
+
+/** Start bird (it daemonizes) and wait until its control socket answers. */
+export async function startBird(files: ReturnType<typeof birdFiles>, netns?: string, timeoutMs = 5000): Promise<void> {
+  await checkBirdConfig(files.conf);
+  await run(['bird', '-c', files.conf, '-s', files.ctl, '-P', files.pid], { netns, timeoutMs: 10_000 });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await run(['birdc', '-s', files.ctl, 'show', 'status'], { allowFailure: true, timeoutMs: 2000 });
+    if (res.code === 0 && /Daemon is up and running/.test(res.stdout)) return;
+    if (Date.now() > deadline) {
+      throw new CnilabError('TIMEOUT', `bird (${files.conf}) did not answer on ${files.ctl} within ${timeoutMs} ms`, {
+        detail: `${res.stdout}${res.stderr}`.trim(),
+      });
+    }
+    await sleep(50);
+  }
+}
+
+/** Stop bird: `down` lets it withdraw its routes and close sessions with a Cease; SIGKILL if it lingers. */
+export async function stopBird(files: ReturnType<typeof birdFiles>, timeoutMs = 5000): Promise<void> {
+  const pid = runningBirdPid(files.pid);
+  if (pid === undefined) return;
+  await run(['birdc', '-s', files.ctl, 'down'], { allowFailure: true, timeoutMs: 3000 });
+  const deadline = Date.now() + timeoutMs;
+  while (runningBirdPid(files.pid) === pid && Date.now() < deadline) await sleep(50);
+  if (runningBirdPid(files.pid) === pid) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+// ---- the route reflector ----
+
+export interface ReflectorOptions {
+  /** Network namespace of the fabric; default the cluster's. Tests pass their own. */
+  netns?: string;
+  /** Directory for bird-fabric.{conf,ctl,pid,log}; default the cluster's run directory. */
+  runDir?: string;
+  asn?: number;
+}
+
+export function reflectorFiles(spec: ClusterSpec, opts: ReflectorOptions = {}) {
+  return birdFiles(opts.runDir ?? paths.runDir(spec.name), 'bird-fabric');
+}
+
+export function reflectorConfig(spec: ClusterSpec, opts: ReflectorOptions = {}): string {
+  const asn = opts.asn ?? CLUSTER_ASN;
+  const files = reflectorFiles(spec, opts);
+  const lines = [
+    `# cnilab route reflector of cluster ${spec.name}, generated by harness/providers/netns/bgp.ts`,
+    `router id ${spec.underlayGateway};`,
+    `log "${files.log}" { info, remote, warning, error, auth, fatal, bug };`,
+    '',
+    '# Interfaces must be known for direct sessions and next-hop checks.',
+    'protocol device { scan time 10; }',
+    '',
+    'template bgp rr_client {',
+    `  local ${spec.underlayGateway} as ${asn};`,
+    '  direct;',
+    '  passive on;',
+    '  rr client;',
+    ...BGP_TIMERS.map((t) => `  ${t}`),
+    '  # iBGP reflection keeps each route\'s next hop: the node that announced it.',
+    '  ipv4 { import all; export all; };',
+    '}',
+    '',
+  ];
+  for (const node of spec.nodes) {
+    lines.push(
+      `protocol bgp ${birdSymbol('node', node.name)} from rr_client {`,
+      `  description "node ${node.name}";`,
+      `  neighbor ${node.underlayIp} as ${asn};`,
+      '}',
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Write the reflector's config and start bird in the fabric namespace (a bird already running from
+ *  an earlier call is reconfigured instead). It lives in a cnilab namespace, so `down` sweeps it. */
+export async function startRouteReflector(spec: ClusterSpec, opts: ReflectorOptions = {}): Promise<void> {
+  const files = reflectorFiles(spec, opts);
+  mkdirSync(opts.runDir ?? paths.runDir(spec.name), { recursive: true });
+  writeFileSync(files.conf, reflectorConfig(spec, opts));
+  if (runningBirdPid(files.pid) !== undefined) {
+    await checkBirdConfig(files.conf);
+    await birdc(files.ctl, ['configure']);
+    return;
+  }
+  await startBird(files, opts.netns ?? netnsNames.fabric(spec.name));
+}
+
+export interface ReflectorStatus {
+  running: boolean;
+  /** One per node: protocol name node_<node>, its state and info ("Established", "Active"…). */
+  sessions: Array<BgpSession & { node?: string }>;
+  established: number;
+}
+
+export async function reflectorStatus(spec: ClusterSpec, opts: ReflectorOptions = {}): Promise<ReflectorStatus> {
+  const files = reflectorFiles(spec, opts);
+  if (runningBirdPid(files.pid) === undefined) return { running: false, sessions: [], established: 0 };
+  const byProto = new Map(spec.nodes.map((n) => [birdSymbol('node', n.name), n.name]));
+  const sessions = parseShowProtocols(await birdc(files.ctl, ['show', 'protocols']))
+    .filter((s) => s.proto === 'BGP')
+    .map((s) => ({ ...s, node: byProto.get(s.name) }));
+  return { running: true, sessions, established: sessions.filter(isEstablished).length };
+}
+
+export async function stopRouteReflector(spec: ClusterSpec, opts: ReflectorOptions = {}): Promise<void> {
+  await stopBird(reflectorFiles(spec, opts));
+}
