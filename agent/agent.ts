@@ -16,6 +16,8 @@ import { EndpointManager } from './endpoint/manager.js';
 import { controlPlaneForEndpoints } from './endpoint/cilium-endpoint.js';
 import { IpcacheSync, type RemoteNode } from './routing/ipcache-sync.js';
 import { setupNodeDevices, syncRemoteRoutes, HOST_DEV, VXLAN_DEV } from './routing/devices.js';
+import { listLinks } from './routing/links.js';
+import { run } from '../harness/exec/run.js';
 import { decodeFlow, FlowRing, makeKtimeToDate, type FlowEndpoint } from './observer/flow.js';
 import { DROP_REASON_NAMES } from './observer/names.js';
 import { startAgentServer, stopAgentServer, type AgentApi } from './api/server.js';
@@ -104,6 +106,9 @@ export class Agent implements AgentApi {
       log: opts.log,
     });
     const { restored, removed } = await this.endpointsMgr.restore();
+    // Native routing: from_netdev on the underlay device delivers other nodes' pod traffic, and only
+    // once the restored endpoints are in the maps (it would otherwise pass their packets to the stack).
+    if (this.spec.routing === 'native') await this.startNativeRouting();
 
     const toDate = makeKtimeToDate();
     this.stopEvents = this.datapath.onEvents((ev) => {
@@ -155,6 +160,28 @@ export class Agent implements AgentApi {
       };
       connect();
     });
+  }
+
+  private async startNativeRouting(): Promise<void> {
+    const { opts, self, spec } = this;
+    const addrs = JSON.parse((await run(['ip', '-j', 'addr', 'show'], { timeoutMs: 10_000 })).stdout || '[]') as Array<{ ifname: string; ifindex: number; addr_info?: Array<{ local: string }> }>;
+    const underlay = addrs.find((l) => l.addr_info?.some((a) => a.local === self.underlayIp)) ?? (await listLinks()).find((l) => l.ifname === 'eth0');
+    if (!underlay) throw new Error(`native routing: no device holds the node's underlay address ${self.underlayIp}`);
+    if (!this.datapath.attachNetdevDevice) throw new Error('native routing: this datapath has no attachNetdevDevice');
+    this.datapath.attachNetdevDevice(underlay.ifname, underlay.ifindex);
+    // bird is daemonized and outlives the agent (routes stay while it restarts); a new agent adopts it.
+    const { BgpSpeaker } = await import('./routing/bgp.js');
+    const speaker = new BgpSpeaker({
+      cluster: opts.cluster,
+      node: self.name,
+      nodeIp: self.underlayIp,
+      podCidr: self.podCidr,
+      reflectorIp: spec.underlayGateway,
+      podSubnet: spec.podSubnet,
+      runDir: opts.nodeDir,
+      log: opts.log,
+    });
+    await speaker.start();
   }
 
   private onRemoteNodes(nodes: RemoteNode[]): void {

@@ -4,7 +4,10 @@
  *   from_container  tc ingress on each lxc (packets from the pod)
  *   to_container    tc egress  on each lxc (node stack -> pod)
  *   from_overlay    tc ingress on cilium_vxlan
- *   from_host       tc egress  on cilium_host (node -> remote pod CIDRs)
+ *   from_host       tc egress  on cilium_host (node -> remote pod CIDRs, tunnel mode)
+ *   from_netdev     tc ingress on eth0 (underlay -> local pods, native mode)
+ * Routing mode (cnilab_config CFG_ROUTING_MODE): tunnel sends remote pod traffic through cilium_vxlan;
+ * native forwards it through the node's FIB (routes from BGP) straight out of eth0.
  * The feature code lives in the lib/ headers.
  * -DCNILAB_FAULT_NO_REMOTE_DELIVERY builds the deliberately broken variant used to prove the test suite
  * notices a datapath that cannot reach other nodes. */
@@ -17,6 +20,8 @@
 #include "lib/arp.h"
 #include "lib/tunnel.h"
 #include "lib/lxc.h"
+#include "lib/fib.h"
+#include "lib/icmp.h"
 
 /* Remote delivery through the tunnel, shared by pod and host traffic. */
 static __always_inline int to_overlay(struct __sk_buff *skb, const struct cnilab_ipcache_val *ic,
@@ -40,6 +45,67 @@ static __always_inline int to_overlay(struct __sk_buff *skb, const struct cnilab
 			   pi, ct->is_reply);
 	return ret;
 #endif
+}
+
+/* A packet the node cannot forward: reported and counted through send_drop like every drop, then the pod
+ * gets the ICMP error a kernel router would send, so its probe fails at once instead of timing out. */
+static __always_inline int drop_unforwardable(struct __sk_buff *skb, const struct cnilab_endpoint *ep, __u8 reason,
+					      __u32 dst_identity, const struct pkt_info *pi, __u8 is_reply)
+{
+	__u8 type = reason == DROP_TTL_EXCEEDED ? ICMP_TIME_EXCEEDED : ICMP_DEST_UNREACH;
+	__u8 code = reason == DROP_TTL_EXCEEDED ? ICMP_EXC_TTL : ICMP_NET_UNREACH;
+
+	send_drop(skb, reason, DIR_EGRESS, ep->identity, dst_identity, pi, is_reply);
+	return icmp_error_to_pod(skb, ep, type, code) == TC_ACT_REDIRECT ? TC_ACT_REDIRECT : TC_ACT_SHOT;
+}
+
+/* Native routing: forward like the node's kernel would (same route, TTL decremented) but from tc, out of
+ * the FIB's egress device. Fails fast with a drop reason where the kernel path would blackhole. */
+static __always_inline int to_network(struct __sk_buff *skb, const struct cnilab_ipcache_val *ic,
+				      const struct cnilab_endpoint *ep, const struct pkt_info *pi, const struct ct_result *ct)
+{
+	__u32 dst_identity = ic ? ic->identity : IDENTITY_WORLD;
+	struct bpf_fib_lookup fib;
+	long ret;
+	int ttl;
+
+#ifdef CNILAB_FAULT_NO_REMOTE_DELIVERY
+	return send_drop(skb, DROP_FIB_LOOKUP_FAILED, DIR_EGRESS, ep->identity, dst_identity, pi, ct->is_reply);
+#endif
+	ret = fib_lookup_v4(skb, pi, &fib);
+	if (ret == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
+		/* Too big for the route and not GSO: the stack fragments or answers ICMP frag-needed. */
+		if (ct->report)
+			send_trace(skb, OBS_TO_STACK, DIR_EGRESS, skb->ifindex, ep->identity, dst_identity, pi, ct->is_reply);
+		return TC_ACT_OK;
+	}
+	/* No route at all comes back as NOT_FWDED (the kernel maps -ENETUNREACH to it), as do local and
+	 * broadcast destinations; the node's own addresses were sent to the stack before the lookup. */
+	if (ret != BPF_FIB_LKUP_RET_SUCCESS && ret != BPF_FIB_LKUP_RET_NO_NEIGH)
+		return drop_unforwardable(skb, ep, DROP_FIB_LOOKUP_FAILED, dst_identity, pi, ct->is_reply);
+	/* A remote pod's route must lead to the node hosting it (one L2 underlay: the nexthop is that node).
+	 * Anything else means its BGP route is gone (speaker died, prefix withdrawn) and the lookup fell
+	 * through to a less specific route such as the underlay default: fail now, with a reason, rather than
+	 * send pod traffic somewhere that cannot deliver it. */
+	if (ic && ic->tunnel_endpoint && fib.ipv4_dst != ic->tunnel_endpoint)
+		return drop_unforwardable(skb, ep, DROP_FIB_LOOKUP_FAILED, dst_identity, pi, ct->is_reply);
+	ttl = ipv4_dec_ttl(skb);
+	if (ttl > 0)
+		return drop_unforwardable(skb, ep, DROP_TTL_EXCEEDED, dst_identity, pi, ct->is_reply);
+	if (ttl < 0)
+		return send_drop(skb, DROP_INVALID_PACKET, DIR_EGRESS, ep->identity, dst_identity, pi, ct->is_reply);
+	ret = fib_redirect(skb, &fib, ret);
+	if (ret != TC_ACT_REDIRECT)
+		return send_drop(skb, DROP_FIB_LOOKUP_FAILED, DIR_EGRESS, ep->identity, dst_identity, pi, ct->is_reply);
+	if (ct->report)
+		send_trace(skb, OBS_TO_NETWORK, DIR_EGRESS, fib.ifindex, ep->identity, dst_identity, pi, ct->is_reply);
+	return ret;
+}
+
+/* The node itself: its underlay and router addresses, or whatever the ipcache marks as host. */
+static __always_inline int is_node_addr(__be32 ip, const struct cnilab_ipcache_val *ic)
+{
+	return ip == config_get(CFG_NODE_IP) || ip == config_get(CFG_ROUTER_IP) || (ic && ic->identity == IDENTITY_HOST);
 }
 
 SEC("tc")
@@ -82,8 +148,18 @@ int from_container(struct __sk_buff *skb)
 	}
 
 	ic = ipcache_lookup(pi.daddr);
-	if (ic && ic->tunnel_endpoint)
+	if (routing_native()) {
+		if (!is_node_addr(pi.daddr, ic)) {
+			/* Our own pod CIDR without an endpoint: nowhere to route it (the kernel would loop or
+			 * blackhole it). */
+			if (in_pod_cidr(pi.daddr))
+				return send_drop(skb, DROP_STALE_OR_UNROUTABLE_IP, DIR_EGRESS, ep->identity,
+						 ic ? ic->identity : IDENTITY_WORLD, &pi, ct.is_reply);
+			return to_network(skb, ic, ep, &pi, &ct);
+		}
+	} else if (ic && ic->tunnel_endpoint) {
 		return to_overlay(skb, ic, ep->identity, &pi, &ct, ep->host_mac);
+	}
 
 	if (ct.report)
 		send_trace(skb, OBS_TO_STACK, DIR_EGRESS, skb->ifindex, ep->identity,
@@ -189,12 +265,62 @@ int from_host(struct __sk_buff *skb)
 					 ct.is_reply);
 		return ret;
 	}
+	/* Native mode: the kernel routes node -> remote pod traffic straight out of eth0 by the BGP routes;
+	 * should something still route a remote CIDR here, it must not be tunnelled (there is no tunnel). */
+	if (routing_native())
+		return TC_ACT_OK;
 	ic = ipcache_lookup(pi.daddr);
 	if (ic && ic->tunnel_endpoint) {
 		ct_lookup_update(&pi, &ct);
 		return to_overlay(skb, ic, IDENTITY_HOST, &pi, &ct, NULL);
 	}
 	return TC_ACT_OK;
+}
+
+/* Cilium's bpf_host from-netdev, native mode: pod traffic from other nodes arrives on eth0 with bare pod
+ * IPs; deliver it to the local pod straight into its netns. There is no tunnel key, so the source identity
+ * comes from the ipcache by source IP (unknown: world). Everything else on the underlay (ARP, BGP sessions,
+ * the node's own connections) is the stack's business and passes untouched: no conntrack, no events. */
+SEC("tc")
+int from_netdev(struct __sk_buff *skb)
+{
+	struct cnilab_ipcache_val *ic;
+	struct cnilab_endpoint *ep;
+	struct pkt_info pi;
+	struct ct_result ct;
+	__u32 src_identity, dst_identity;
+	__be16 proto;
+	int ret;
+
+	if (eth_load_proto(skb, &proto) < 0 || proto != ETH_P_IP_BE)
+		return TC_ACT_OK;
+	if (parse_ipv4(skb, &pi) < 0)
+		return TC_ACT_OK; /* not ours to judge: the stack validates and drops what it must */
+
+	ep = lookup_ep_by_ip(pi.daddr);
+	if (!ep) {
+		if (!in_pod_cidr(pi.daddr) || pi.daddr == config_get(CFG_ROUTER_IP))
+			return TC_ACT_OK;
+		ic = ipcache_lookup(pi.saddr);
+		return send_drop(skb, DROP_STALE_OR_UNROUTABLE_IP, DIR_INGRESS, ic ? ic->identity : IDENTITY_WORLD, 0,
+				 &pi, 0);
+	}
+	ic = ipcache_lookup(pi.saddr);
+	src_identity = ic ? ic->identity : IDENTITY_WORLD;
+	dst_identity = ep->identity;
+
+	ct_lookup_update(&pi, &ct);
+	/* This node routes the packet from eth0 to the pod: one more router hop. */
+	ret = ipv4_dec_ttl(skb);
+	if (ret)
+		return send_drop(skb, ret > 0 ? DROP_TTL_EXCEEDED : DROP_INVALID_PACKET, DIR_INGRESS, src_identity,
+				 dst_identity, &pi, ct.is_reply);
+	if (ct.report)
+		send_trace(skb, OBS_TO_ENDPOINT, DIR_INGRESS, ep->ifindex, src_identity, dst_identity, &pi, ct.is_reply);
+	ret = deliver_local(skb, ep, 1);
+	if (ret < 0)
+		return send_drop(skb, DROP_INVALID_PACKET, DIR_INGRESS, src_identity, dst_identity, &pi, ct.is_reply);
+	return ret;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -23,6 +23,7 @@ export const PROG = {
   toContainer: 'to_container',
   fromOverlay: 'from_overlay',
   fromHost: 'from_host',
+  fromNetdev: 'from_netdev',
 } as const;
 
 /** tc attachment: one fixed handle/priority per hook so a re-attach (agent restart) replaces the program
@@ -45,8 +46,10 @@ export const CONFIG = {
   podCidrMask: 4,
   hostIfindex: 5,
   routingMode: 6,
+  netdevIfindex: 7,
   max: 8,
 } as const;
+// must match bpf/lib/fib.h: ROUTING_TUNNEL / ROUTING_NATIVE
 export const ROUTING_MODE = { tunnel: 0, native: 1 } as const;
 
 // must match bpf/lib/conntrack.h: struct cnilab_ct_key / cnilab_ct_val
@@ -106,6 +109,7 @@ export const DROP_REASON = {
   STALE_OR_UNROUTABLE_IP: 151,
   NO_TUNNEL_OR_ENCAPSULATION_ENDPOINT: 160,
   FIB_LOOKUP_FAILED: 169,
+  TTL_EXCEEDED: 196,
 } as const;
 
 // must match bpf/lib/common.h: OBS_* (Hubble TraceObservationPoint)
@@ -115,6 +119,8 @@ export const OBS_POINT = {
   FROM_ENDPOINT: 5,
   FROM_HOST: 7,
   FROM_OVERLAY: 9,
+  FROM_NETWORK: 10,
+  TO_NETWORK: 11,
   TO_ENDPOINT: 101,
 } as const;
 

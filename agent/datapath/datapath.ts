@@ -144,6 +144,11 @@ export function openDatapath(cfg: DatapathConfig): Datapath {
       attach(ifname, ifindex, BPF_TC_EGRESS, PROG.fromHost);
     },
 
+    attachNetdevDevice(ifname, ifindex) {
+      setConfig(CONFIG.netdevIfindex, ifindex);
+      attach(ifname, ifindex, BPF_TC_INGRESS, PROG.fromNetdev);
+    },
+
     upsertEndpoint(ep) {
       const v = encodeEndpoint(ep);
       // By IP first: once the ifindex entry exists the pod's traffic is handled and replies must find it.

@@ -36,7 +36,9 @@ export interface EndpointEntry {
 /** What the ipcache knows about an IP or CIDR: its identity and, for remote pods, the node to tunnel to. */
 export interface IpcacheEntry {
   identity: number;
-  /** Underlay IP of the node hosting it; absent for local endpoints and for the world. */
+  /** Underlay IP of the node hosting it; absent for local endpoints and for the world. Keep it set in
+   *  native mode too: the datapath then checks that the FIB's nexthop for the address is that node and
+   *  drops with FIB_LOOKUP_FAILED when the node's route is gone (instead of using a default route). */
   tunnelEndpoint?: string;
 }
 
@@ -78,6 +80,14 @@ export interface Datapath {
   attachOverlayDevice(ifname: string, ifindex: number): void;
   /** Attach the host programs: on cilium_host egress (host → remote pods through the tunnel). */
   attachHostDevice(ifname: string, ifindex: number): void;
+  /**
+   * Native routing: attach from-netdev on the underlay device (eth0, tc ingress) and record its ifindex.
+   * It delivers pod traffic arriving from other nodes straight into the local pods (source identity
+   * from the ipcache by source IP) and passes everything else to the stack. Optional only so that
+   * existing implementations keep compiling; the real datapath implements it and the agent must call
+   * it in native mode (after upserting the endpoints it restored, like attachEndpointDevice).
+   */
+  attachNetdevDevice?(ifname: string, ifindex: number): void;
   upsertEndpoint(ep: EndpointEntry): void;
   deleteEndpoint(ep: Pick<EndpointEntry, 'ifindex' | 'ip'>): void;
   /** Every endpoint in the pinned maps (what survives an agent restart). */

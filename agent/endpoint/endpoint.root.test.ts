@@ -56,7 +56,7 @@ describe('agent start-up', () => {
   it('sets up cilium_host, cilium_net, cilium_vxlan and the route to the other node', async () => {
     const addrs = JSON.parse((await inNode(['ip', '-j', 'addr', 'show', 'dev', 'cilium_host'])).stdout);
     expect(addrs[0].addr_info.map((a: { local: string; prefixlen: number }) => `${a.local}/${a.prefixlen}`)).toContain(`${router}/32`);
-    expect(addrs[0].flags).toContain('UP');
+    expect(addrs[0].flags).toEqual(expect.arrayContaining(['UP', 'NOARP']));
     const vx = JSON.parse((await inNode(['ip', '-j', '-d', 'link', 'show', 'dev', 'cilium_vxlan'])).stdout)[0];
     expect(vx.linkinfo.info_data).toMatchObject({ external: true, port: 8472 });
     expect(vx.mtu).toBe(env.spec.mtu);
@@ -110,10 +110,19 @@ describe('CNI ADD through a chain (cnilab → tuning → portmap)', () => {
     await cniCheck(chained, inv('ctr-a', podA, 'a'), resultA);
   });
 
-  it('records flows of the pod\'s traffic', async () => {
-    const flows = await env.client.flows(50);
+  it('decodes the datapath\'s events of the pod\'s traffic into flows', async () => {
+    await run(['ping', '-c', '1', '-W', '2', router], { netns: podA });
+    const deadline = Date.now() + 5000;
+    let flows = await env.client.flows(100);
+    const isPing = (f: (typeof flows.flows)[number]) => f.IP.source === ipOf(resultA) && f.l4?.ICMPv4?.type === 8;
+    while (!flows.flows.some(isPing) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      flows = await env.client.flows(100);
+    }
     expect(flows.capacity).toBe(4096);
-    expect(Array.isArray(flows.flows)).toBe(true);
+    const ping = flows.flows.find(isPing);
+    expect(ping, JSON.stringify(flows.flows.slice(-5), null, 1)).toBeDefined();
+    expect(ping).toMatchObject({ verdict: 'FORWARDED', node_name: 'node1', source: { namespace: 'x', pod_name: 'a', labels: ['k8s:io.kubernetes.pod.namespace=x', 'k8s:pod=a'] } });
   });
 });
 
@@ -163,7 +172,7 @@ describe('ADD latency', () => {
       await cniDel(conf(), inv(`ctr-t${i}`, ns, `t${i}`, 'default'));
     }
     const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!.toFixed(0);
-    const agentSide = env.agentLog.split('\n').filter((l) => / t\d .*ms: /.test(l)).map((l) => l.slice(l.indexOf('ms: ') + 4));
+    const agentSide = env.agentLog.split('\n').filter((l) => /default\/t\d .*ms: /.test(l)).map((l) => l.slice(l.indexOf('ms: ') + 4));
     console.log(`CNI ADD (plugin process + agent), ms: ${add.map((t) => t.toFixed(0)).join(' ')} (p50 ${p50(add)})`);
     console.log(`ADD + first ping answered, ms: ${total.map((t) => t.toFixed(0)).join(' ')} (p50 ${p50(total)})`);
     console.log(`agent side:\n  ${agentSide.join('\n  ')}`);

@@ -65,7 +65,8 @@ export class EndpointManager {
     if (typeof req.ifname !== 'string' || !IFNAME.test(req.ifname)) {
       throw new CniError(CNI_ERR.INVALID_ENV, `invalid CNI_IFNAME ${JSON.stringify(req.ifname)}`, 'expected an interface name of at most 15 characters');
     }
-    if (needNetns && (typeof req.netns !== 'string' || !req.netns.startsWith('/') || !existsSync(req.netns))) {
+    // No whitespace: the path becomes a word of an `ip -batch` line.
+    if (needNetns && (typeof req.netns !== 'string' || !/^\/\S+$/.test(req.netns) || !existsSync(req.netns))) {
       throw new CniError(CNI_ERR.INVALID_ENV, `CNI_NETNS ${JSON.stringify(req.netns)} does not exist`);
     }
   }
@@ -149,8 +150,8 @@ export class EndpointManager {
           `addr add ${ip}/32 dev ${req.ifname}`,
           `link set dev ${req.ifname} up`,
           `link set dev lo up`,
-          `route add ${node.podGateway} dev ${req.ifname} scope link`,
-          `route add default via ${node.podGateway} dev ${req.ifname} mtu ${mtu}`,
+          `route replace ${node.podGateway} dev ${req.ifname} scope link`,
+          `route replace default via ${node.podGateway} dev ${req.ifname} mtu ${mtu}`,
         ],
         { netns: req.netns },
       );

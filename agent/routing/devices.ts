@@ -40,8 +40,12 @@ export async function setupNodeDevices(spec: ClusterSpec, node: NodeSpec): Promi
     await ip(['link', 'set', VXLAN_DEV, 'mtu', String(spec.mtu), 'up']);
   }
   await ip(['addr', 'replace', `${node.podGateway}/32`, 'dev', HOST_DEV]);
-  await ip(['link', 'set', HOST_DEV, 'up']);
-  await ip(['link', 'set', NET_DEV, 'up']);
+  // NOARP, as Cilium has it: routes to remote pod CIDRs name the router IP as gateway, but a gateway
+  // that is a local address is ignored by the kernel, which would then ARP for every remote pod IP on
+  // cilium_host (and fail) before from_host ever sees the packet. Without ARP the neighbour is
+  // resolved at once (to cilium_host's own MAC) and from_host tunnels the packet.
+  await ip(['link', 'set', HOST_DEV, 'arp', 'off', 'up']);
+  await ip(['link', 'set', NET_DEV, 'arp', 'off', 'up']);
 
   setSysctl('net.ipv4.ip_forward', 1);
   // Pod traffic arrives on lxc devices and decapsulated traffic on cilium_vxlan with sources the kernel

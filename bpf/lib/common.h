@@ -22,6 +22,7 @@
 #define DROP_STALE_OR_UNROUTABLE_IP 151
 #define DROP_NO_TUNNEL_ENDPOINT 160
 #define DROP_FIB_LOOKUP_FAILED 169
+#define DROP_TTL_EXCEEDED 196
 
 /* Hubble TraceObservationPoint. */
 #define OBS_TO_STACK 3
@@ -29,6 +30,8 @@
 #define OBS_FROM_ENDPOINT 5
 #define OBS_FROM_HOST 7
 #define OBS_FROM_OVERLAY 9
+#define OBS_FROM_NETWORK 10
+#define OBS_TO_NETWORK 11
 #define OBS_TO_ENDPOINT 101
 
 /* Hubble TrafficDirection. */

@@ -37,6 +37,7 @@ CNILAB_STATIC_ASSERT(sizeof(struct cnilab_ipcache_val) == 12, "ipcache value lay
 #define CFG_POD_CIDR_MASK 4  /* network order netmask */
 #define CFG_HOST_IFINDEX 5
 #define CFG_ROUTING_MODE 6   /* 0 tunnel, 1 native */
+#define CFG_NETDEV_IFINDEX 7 /* underlay device (eth0) with from_netdev, native mode */
 #define CFG_MAX 8
 
 struct {

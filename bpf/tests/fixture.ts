@@ -9,7 +9,7 @@ import { openDatapath } from '../../agent/datapath/datapath.js';
 import { decodeEvent } from '../../agent/datapath/codec.js';
 import { BpfObject, progTestRun, RingBuffer, type TestRunResult } from '../../agent/datapath/libbpf.js';
 import { MAP, PROG } from '../../agent/datapath/constants.js';
-import type { Datapath, DatapathEvent } from '../../agent/datapath/types.js';
+import type { Datapath, DatapathEvent, RoutingMode } from '../../agent/datapath/types.js';
 import { skbCtx } from './packets.js';
 
 export const BPF_DIR = resolve(import.meta.dirname, '..');
@@ -54,8 +54,8 @@ export class Harness {
   private readonly rb: RingBuffer;
   private readonly pending: DatapathEvent[] = [];
 
-  constructor(readonly pinDir: string, objectPath = OBJ) {
-    this.dp = openDatapath({ pinDir, objectPath, routing: 'tunnel', ...NODE });
+  constructor(readonly pinDir: string, objectPath = OBJ, routing: RoutingMode = 'tunnel') {
+    this.dp = openDatapath({ pinDir, objectPath, routing, ...NODE });
     this.obj = BpfObject.open(objectPath, { pinRootPath: pinDir });
     this.obj.load();
     this.rb = new RingBuffer(this.obj.mapFd(MAP.events), (b) => this.pending.push(decodeEvent(b)));

@@ -113,9 +113,9 @@ async function runProbeStep(env: RunnerEnv, ctx: ScenarioContext, step: ProbeSte
   }
   const r = await (env.probe ?? realProbe)(opts);
   const v = probeVerdict(step.expect, r);
-  const output = tail(`${r.stdout}\n${r.stderr}`);
-  const detail = [`${opts.host}${opts.port !== undefined ? `:${opts.port}` : ''}`, v.why, v.passed ? undefined : output].filter(Boolean).join('\n');
-  return { ...base, observed: describeObserved(r), passed: v.passed, verdict: v.passed ? 'pass' : 'fail', durationMs: Math.round(r.durationMs), command: shellQuote(r.command), detail };
+  // On failure, the probe's own last words (agnhost's TIMEOUT/REFUSED/OTHER line, ping's summary).
+  const detail = v.passed ? undefined : [v.why, tail(`${r.stdout}\n${r.stderr}`, 3)].filter(Boolean).join('\n');
+  return { ...base, observed: describeObserved(r), passed: v.passed, verdict: v.passed ? 'pass' : 'fail', durationMs: Math.round(r.durationMs), command: shellQuote(r.command), ...(detail ? { detail } : {}) };
 }
 
 async function runCustomStep(ctx: ScenarioContext, step: CustomStep): Promise<CheckResult[]> {

@@ -14,7 +14,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../../exec/run.js';
-import { CnilabError } from '../../errors.js';
+import { CnilabError, WaitTimeoutError } from '../../errors.js';
 import type { ClusterSpec } from '../../cluster/spec.js';
 import { netnsNames, paths } from '../../cluster/names.js';
 
@@ -22,17 +22,19 @@ import { netnsNames, paths } from '../../cluster/names.js';
 export const CLUSTER_ASN = 64512;
 
 /**
- * Timers shared by both ends. hold 3 s / keepalive 1 s: a silent peer's routes go within ~3 s.
- * connect delay 1 s (default 5 s) is most of the time to the first session; retry 1 s and a short
- * error wait make a restarted peer come back in about a second. Graceful restart is off on purpose:
- * a dead node's pod CIDR must be withdrawn, not kept as stale routes.
+ * Timers shared by both ends. hold 3 s / keepalive 1 s: a silent peer's routes go within ~3 s (bird
+ * randomizes timers down to 75%, so 2.25-3 s). connect delay 1 s (default 5 s; bird never waits less
+ * than 1 s, see bgp_active) is most of the time to the first session. error wait 0: no extra backoff
+ * after a failed session, since that 1 s floor on every connect already limits a node to one attempt
+ * a second; with the default a node cut off and reconnected waited 1 s more. Graceful restart is off
+ * on purpose: a dead node's pod CIDR must be withdrawn, not kept as stale routes.
  */
 export const BGP_TIMERS = [
   'hold time 3;',
   'keepalive time 1;',
   'connect delay time 1;',
   'connect retry time 1;',
-  'error wait time 1, 5;',
+  'error wait time 0, 5;',
   'graceful restart off;',
 ];
 
@@ -87,13 +89,8 @@ export const isEstablished = (s: BgpSession) => s.proto === 'BGP' && s.state ===
 
 /** One birdc command over bird's control socket. Unix sockets are reachable from any netns. */
 export async function birdc(socket: string, args: string[], timeoutMs = 5000): Promise<string> {
-  const res = await run(['birdc', '-s', socket, ...args], { timeoutMs });
-  // birdc exits 0 even when bird answers with an error; bird's errors start with a 4-digit code or
-  // are plain messages like "syntax error".
-  if (/^(Unable to connect|.*syntax error)/m.test(res.stdout)) {
-    throw new CnilabError('COMMAND_FAILED', `birdc -s ${socket} ${args.join(' ')}: ${res.stdout.trim()}`);
-  }
-  return res.stdout;
+  // birdc exits non-zero when it cannot connect and when bird rejects the command.
+  return (await run(['birdc', '-s', socket, ...args], { timeoutMs })).stdout;
 }
 
 /** Check a config with `bird -p` so a mistake reads as a parse error, not as a daemon that died. */
@@ -107,8 +104,11 @@ export function runningBirdPid(pidFile: string): number | undefined {
   const pid = Number(readFileSync(pidFile, 'utf8').trim());
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
   try {
-    // A pidfile outlives its bird; after a reboot of the namespace the number may be anyone's.
-    if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'bird') return undefined;
+    // A pidfile outlives its bird, and the number may since be anyone's. A killed bird stays a zombie
+    // until its reaper gets to it: that is a dead bird too.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8'); // "PID (COMM) STATE ..."
+    const m = /^\d+ \((.*)\) (\S)/.exec(stat);
+    if (!m || m[1] !== 'bird' || m[2] === 'Z' || m[2] === 'X') return undefined;
   } catch {
     return undefined;
   }
@@ -124,9 +124,7 @@ export async function startBird(files: ReturnType<typeof birdFiles>, netns?: str
     const res = await run(['birdc', '-s', files.ctl, 'show', 'status'], { allowFailure: true, timeoutMs: 2000 });
     if (res.code === 0 && /Daemon is up and running/.test(res.stdout)) return;
     if (Date.now() > deadline) {
-      throw new CnilabError('TIMEOUT', `bird (${files.conf}) did not answer on ${files.ctl} within ${timeoutMs} ms`, {
-        detail: `${res.stdout}${res.stderr}`.trim(),
-      });
+      throw new WaitTimeoutError(`bird (${files.conf}) to answer on ${files.ctl}`, timeoutMs, `${res.stdout}${res.stderr}`.trim());
     }
     await sleep(50);
   }

@@ -1,0 +1,154 @@
+// cnilab run: bring up a fresh cluster per configuration, run the suites, always tear down, write
+// result.json / report.md / junit.xml, print the summary. Exit 0 only when every check passed,
+// 1 when anything failed, 2 for bad input, 130 when interrupted (after tearing down).
+import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+import { parseFlags } from './common.js';
+import { InvalidInputError } from '../errors.js';
+import { validateLabel, CLUSTER_NAME_MAX } from '../cluster/names.js';
+import { destroyCluster } from '../providers/netns/cluster.js';
+import { REPO_ROOT } from '../paths.js';
+import { CONFIGURATIONS, cnilabCniAvailable, runConfiguration, type ConfigurationDef } from '../../scenarios/framework/configuration.js';
+import type { Suite } from '../../scenarios/framework/model.js';
+import { SCHEMA_VERSION, runPassed, summarizeRun, type ConfigurationResult, type RunResult } from '../../reports/model.js';
+import { collectEnvironment } from '../../reports/environment.js';
+import { renderTerminal } from '../../reports/terminal.js';
+import { writeReports } from '../../reports/write.js';
+
+/** Suites by name, loaded on demand. Add new suites here. */
+export const SUITES: Record<string, () => Promise<Suite>> = {
+  connectivity: async () => (await import('../../scenarios/connectivity/index.js')).connectivitySuite,
+};
+
+const USAGE = `usage: cnilab run [--suite NAME]... [--config NAME]... [--out DIR] [--name PREFIX] [--keep] [--concurrency N]
+  --suite   ${Object.keys(SUITES).join(', ')} (default: all)
+  --config  ${Object.keys(CONFIGURATIONS).join(', ')} (default: cnilab-tunnel when the cnilab CNI is built, else reference-bridge)
+  --out     report directory (default reports/latest): result.json, report.md, junit.xml
+  --name    prefix of the cluster names (default "run"); each cluster gets "-<config>-<random>"
+  --keep    leave the clusters running afterwards (remove them with cnilab down --name NAME)
+`;
+
+const RANDOM_SUFFIX_LEN = 4;
+
+export function clusterNameFor(prefix: string, def: ConfigurationDef, suffix = randomBytes(2).toString('hex')): string {
+  return `${prefix}-${def.tag}-${suffix}`;
+}
+
+function parsePrefix(value: string | undefined): string {
+  const prefix = value ?? 'run';
+  // Room for "-tun-abcd" within the cluster name limit.
+  return validateLabel('--name', prefix, CLUSTER_NAME_MAX - (RANDOM_SUFFIX_LEN + 5));
+}
+
+export function selectConfigurations(names: string[] | undefined, say: (m: string) => void): ConfigurationDef[] {
+  if (names?.length) {
+    return [...new Set(names)].map((n) => {
+      const def = CONFIGURATIONS[n];
+      if (!def) throw new InvalidInputError('--config', `unknown configuration "${n}"; known: ${Object.keys(CONFIGURATIONS).join(', ')}`);
+      return def;
+    });
+  }
+  const cnilab = cnilabCniAvailable();
+  const chosen = cnilab.available ? CONFIGURATIONS['cnilab-tunnel']! : CONFIGURATIONS['reference-bridge']!;
+  say(`configuration ${chosen.name}: ${cnilab.why}`);
+  return [chosen];
+}
+
+export async function selectSuites(names: string[] | undefined): Promise<Suite[]> {
+  const wanted = names?.length ? [...new Set(names)] : Object.keys(SUITES);
+  for (const n of wanted) {
+    if (!SUITES[n]) throw new InvalidInputError('--suite', `unknown suite "${n}"; known: ${Object.keys(SUITES).join(', ')}`);
+  }
+  return Promise.all(wanted.map((n) => SUITES[n]!()));
+}
+
+export async function runCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(args, {
+    out: { type: 'string', short: 'o' },
+    suite: { type: 'string', multiple: true },
+    config: { type: 'string', multiple: true },
+    name: { type: 'string' },
+    keep: { type: 'boolean' },
+    concurrency: { type: 'string' },
+    quiet: { type: 'boolean', short: 'q' },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (positionals.length) throw new InvalidInputError('arguments', `unexpected "${positionals[0]}"\n${USAGE}`);
+  const say = (m: string) => {
+    if (!values.quiet) process.stderr.write(` • ${m}\n`);
+  };
+  let concurrency: number | undefined;
+  if (values.concurrency !== undefined) {
+    if (!/^\d+$/.test(values.concurrency) || Number(values.concurrency) < 1 || Number(values.concurrency) > 64) {
+      throw new InvalidInputError('--concurrency', `expected a whole number from 1 to 64, got "${values.concurrency}"`);
+    }
+    concurrency = Number(values.concurrency);
+  }
+  const prefix = parsePrefix(values.name);
+  const outDir = resolve(values.out ?? resolve(REPO_ROOT, 'reports/latest'));
+  const suites = await selectSuites(values.suite);
+  const configs = selectConfigurations(values.config, say);
+
+  const started = new Date();
+  const runId = `${started.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
+  const environment = await collectEnvironment();
+  const results: ConfigurationResult[] = [];
+  const build = (interrupted: boolean): RunResult => {
+    const finished = new Date();
+    return {
+      schemaVersion: SCHEMA_VERSION,
+      runId,
+      startedAt: started.toISOString(),
+      finishedAt: finished.toISOString(),
+      durationMs: finished.getTime() - started.getTime(),
+      ...(interrupted ? { interrupted: true } : {}),
+      environment,
+      configurations: results,
+      summary: summarizeRun(results),
+    };
+  };
+
+  // Ctrl-C / SIGTERM: tear down the cluster in flight (its name is ours: random suffix), write what
+  // we have as an interrupted run, exit 130. A second signal while tearing down is ignored.
+  let current: string | undefined;
+  let interrupted = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = true;
+    process.stderr.write(`\n${sig}: ${current && !values.keep ? `tearing down cluster ${current}` : 'stopping'}\n`);
+    const teardown = current && !values.keep ? destroyCluster(current).then(() => undefined) : Promise.resolve();
+    void teardown
+      .catch((e: Error) => process.stderr.write(`teardown of ${current} failed: ${e.message}; run \`cnilab down --name ${current}\`\n`))
+      .finally(() => {
+        try {
+          const files = writeReports(build(true), outDir);
+          process.stderr.write(`partial reports in ${files.json}\n`);
+        } catch {
+          /* reports are best effort when interrupted */
+        }
+        process.exit(130);
+      });
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    for (const def of configs) {
+      current = clusterNameFor(prefix, def);
+      const r = await runConfiguration(def, suites, { clusterName: current, keep: values.keep, concurrency, log: say });
+      if (values.keep) say(`kept cluster ${current}: remove it with \`cnilab down --name ${current}\``);
+      current = undefined;
+      results.push(r);
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  const result = build(false);
+  const files = writeReports(result, outDir);
+  process.stdout.write(renderTerminal(result));
+  process.stdout.write(`reports: ${files.json}, ${files.markdown}, ${files.junit}\n`);
+  return runPassed(result) ? 0 : 1;
+}

@@ -1,0 +1,114 @@
+// One configuration's cluster for the performance run: 2 nodes; pods client and server-same on node1,
+// server-other on node2 (pinned with spec.nodeName so "same node" and "across nodes" are known); each
+// server pod runs iperf3, sockperf and the CRR server for the whole run, so a sample costs one client.
+import { resolveSpec, type ClusterSpec } from '../../harness/cluster/spec.js';
+import type { ControlPlaneClient } from '../../harness/cluster/client.js';
+import { netnsNames } from '../../harness/cluster/names.js';
+import { waitPodsReady } from '../../harness/cli/wait.js';
+import { run } from '../../harness/exec/run.js';
+import { createCluster, destroyCluster } from '../../harness/providers/netns/cluster.js';
+import { findLeftovers } from '../../harness/providers/netns/sweep.js';
+import { startIperfServer } from '../../harness/traffic/iperf.js';
+import { startSockperfServer } from '../../harness/traffic/sockperf.js';
+import type { PathKind } from '../../reports/performance-model.js';
+import type { PerfConfigDef } from './configs.js';
+import { startCrrServer } from './crr.js';
+
+export const PERF_NAMESPACE = 'cnilab-perf';
+export const PORTS = { iperf: 5201, sockperf: 11111, crr: 7001 } as const;
+const AGNHOST_IMAGE = 'registry.k8s.io/e2e-test-images/agnhost:2.47';
+export const POD_ROLES = ['client', 'server-same', 'server-other'] as const;
+export type PodRole = (typeof POD_ROLES)[number];
+
+export interface PerfPod {
+  name: string;
+  node: string;
+  ip: string;
+  netns: string;
+}
+
+export interface ConfigHandle {
+  def: PerfConfigDef;
+  spec: ClusterSpec;
+  client: ControlPlaneClient;
+  pods: Record<PodRole, PerfPod>;
+  setupMs: number;
+  stopServers(): Promise<void>;
+}
+
+const NODE_OF: Record<PodRole, string> = { client: 'node1', 'server-same': 'node1', 'server-other': 'node2' };
+
+export function serverFor(path: PathKind): PodRole {
+  return path === 'same' ? 'server-same' : 'server-other';
+}
+
+export function perfObjects(): unknown[] {
+  return [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: PERF_NAMESPACE, labels: { 'kubernetes.io/metadata.name': PERF_NAMESPACE } } },
+    ...POD_ROLES.map((role) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: role, namespace: PERF_NAMESPACE, labels: { app: 'cnilab-perf', role } },
+      // "pause" only holds the netns: the traffic tools are started in it by the harness.
+      spec: { nodeName: NODE_OF[role], terminationGracePeriodSeconds: 0, containers: [{ name: 'hold', image: AGNHOST_IMAGE, args: ['pause'] }] },
+    })),
+  ];
+}
+
+/** Create the cluster, its pods and servers. On any failure everything created is removed again. */
+export async function bringUp(def: PerfConfigDef, clusterName: string, opts: { timeoutMs?: number } = {}): Promise<ConfigHandle> {
+  const t0 = performance.now();
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  // A crashed earlier run may have left a cluster of this name (pf-* clusters are ours alone).
+  await destroyCluster(clusterName);
+  const spec = resolveSpec({}, 'perf', { name: clusterName, nodes: 2, cni: def.cni, routing: def.routing });
+  const stops: Array<() => Promise<void>> = [];
+  const stopServers = async () => {
+    await Promise.allSettled(stops.splice(0).map((s) => s()));
+  };
+  try {
+    const client = await createCluster(spec, { timeoutMs });
+    await client.apply(perfObjects());
+    await waitPodsReady(client, POD_ROLES.map((name) => ({ namespace: PERF_NAMESPACE, name })), timeoutMs);
+    const listed = await client.list('Pod', PERF_NAMESPACE);
+    const pods = {} as Record<PodRole, PerfPod>;
+    for (const role of POD_ROLES) {
+      const p = listed.find((x) => x.metadata.name === role);
+      const ip = (p?.status as { podIP?: string } | undefined)?.podIP;
+      if (!p || !ip) throw new Error(`pod ${PERF_NAMESPACE}/${role} has no IP`);
+      pods[role] = { name: role, node: (p.spec as { nodeName?: string }).nodeName ?? NODE_OF[role], ip, netns: netnsNames.pod(clusterName, PERF_NAMESPACE, role) };
+    }
+    // The CRR client opens tens of thousands of connections per minute to one server address: reuse
+    // TIME_WAIT ports and widen the ephemeral range, in the client pod's own netns only.
+    await run(['sysctl', '-q', '-w', 'net.ipv4.tcp_tw_reuse=1', 'net.ipv4.ip_local_port_range=1024 65000'], { netns: pods.client.netns });
+    for (const role of ['server-same', 'server-other'] as const) {
+      const netns = pods[role].netns;
+      const iperf = await startIperfServer({ netns, port: PORTS.iperf });
+      stops.push(() => iperf.stop());
+      const sp = await startSockperfServer({ netns, port: PORTS.sockperf, protocol: 'tcp' });
+      stops.push(() => sp.stop());
+      const crr = await startCrrServer({ netns, port: PORTS.crr });
+      stops.push(() => crr.stop());
+    }
+    return { def, spec, client, pods, setupMs: Math.round(performance.now() - t0), stopServers };
+  } catch (err) {
+    await stopServers();
+    await destroyCluster(clusterName);
+    throw err;
+  }
+}
+
+/** Stop the servers and remove the cluster; returns what the sweep could not remove, if anything. */
+export async function tearDown(clusterName: string, handle?: ConfigHandle): Promise<string[]> {
+  if (handle) await handle.stopServers();
+  await destroyCluster(clusterName);
+  // destroyCluster returns what it removed; what is still there afterwards is what matters.
+  const left = await findLeftovers(clusterName);
+  return [
+    ...left.netns.map((n) => `netns ${n}`),
+    ...left.processes.map((p) => `process ${p.pid} ${p.cmd}`),
+    ...left.runDirs.map((d) => `dir ${d}`),
+    ...left.bpfDirs.map((d) => `bpf ${d}`),
+    ...left.hostLinks.map((l) => `link ${l}`),
+  ];
+}
