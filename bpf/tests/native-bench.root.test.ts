@@ -24,7 +24,13 @@ describe.runIf(process.env.CNILAB_BENCH_NATIVE === '1')('native routing throughp
     await topo.down();
   });
 
-  const mode = (bpf: boolean) => topo.nodes.forEach((n) => (bpf ? topo.attach(n) : topo.detach(n)));
+  const mode = async (bpf: boolean): Promise<void> => {
+    topo.nodes.forEach((n) => (bpf ? topo.attach(n) : topo.detach(n)));
+    for (const n of topo.nodes) {
+      const out = JSON.parse((await run(['bpftool', '-j', 'net', 'show'], { netns: n.nodeNs })).stdout) as Array<{ tc?: unknown[] }>;
+      expect(out.flatMap((o) => o.tc ?? []).length, `tc programs on node ${n.name}`).toBe(bpf ? 4 : 0);
+    }
+  };
   const sample = async (): Promise<number> => {
     const r = await run(['iperf3', '-c', B.podIp, '-t', String(SECONDS), '-J'], { netns: A.podNs, timeoutMs: (SECONDS + 20) * 1000 });
     const j = JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } };
@@ -36,12 +42,12 @@ describe.runIf(process.env.CNILAB_BENCH_NATIVE === '1')('native routing throughp
     for (let i = 0; i < SAMPLES; i++) {
       // Alternate which goes first so drift (thermal, other load) does not favour one side.
       for (const bpf of i % 2 === 0 ? [true, false] : [false, true]) {
-        mode(bpf);
+        await mode(bpf);
         expect((await run(['ping', '-c', '1', '-W', '2', B.podIp], { netns: A.podNs, allowFailure: true })).code).toBe(0);
         (bpf ? got.bpf : got.kernel).push(await sample());
       }
     }
-    mode(true);
+    await mode(true);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const fmt = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(', ');
     console.log(`native datapath: ${fmt(got.bpf)} Gbit/s (mean ${mean(got.bpf).toFixed(2)})\n` +

@@ -81,6 +81,8 @@ export const paths = {
   state: (cluster: string) => `${RUN_ROOT}/${cluster}/cluster.json`,
   /** Written by `up` once the namespaces and links exist; the daemon waits for it before pods and agents. */
   networkReady: (cluster: string) => `${RUN_ROOT}/${cluster}/network-ready`,
+  /** BGP convergence measured by `up` in native mode (JSON). */
+  bgpConvergence: (cluster: string) => `${RUN_ROOT}/${cluster}/bgp-convergence.json`,
   nodeDir: (cluster: string, node: string) => `${RUN_ROOT}/${cluster}/nodes/${node}`,
   agentSocket: (cluster: string, node: string) => `${RUN_ROOT}/${cluster}/nodes/${node}/agent.sock`,
   bpfDir: (cluster: string) => `${BPF_ROOT}/${cluster}`,

@@ -31,7 +31,7 @@ export const DEFAULTS = {
   mtu: 1500,
   /** A /24 per node, as Cilium's cluster-pool default mask for IPv4. */
   nodeMaskSize: 24,
-  cni: 'reference-bridge' as CniKind,
+  cni: 'cnilab' as CniKind,
 };
 
 const labelsSchema = z.record(z.string(), z.string()).optional();

@@ -9,6 +9,8 @@ import { distJs } from '../../paths.js';
 import { addHostGwRoutes, addKernelVxlan, createUnderlay } from './network.js';
 import { listNetns, sweep, type Leftovers } from './sweep.js';
 import { preflight } from './preflight.js';
+import { startRouteReflector } from './bgp.js';
+import { measureConvergence } from './bgp-convergence.js';
 
 export interface CreateOptions {
   onProgress?: (msg: string) => void;
@@ -65,12 +67,24 @@ export async function createCluster(spec: ClusterSpec, opts: CreateOptions = {})
     await createUnderlay(spec);
     if (spec.cni !== 'cnilab' && spec.routing === 'native') await addHostGwRoutes(spec);
     if (spec.cni === 'kernel' && spec.routing === 'tunnel') await addKernelVxlan(spec);
+    // Native routing with cnilab: the fabric's route reflector, which every node's bird peers with.
+    const bgp = spec.cni === 'cnilab' && spec.routing === 'native';
+    if (bgp) {
+      progress('starting the BGP route reflector in the fabric');
+      await startRouteReflector(spec);
+    }
     writeFileSync(paths.networkReady(spec.name), `${new Date().toISOString()}\n`);
     const client = new ControlPlaneClient(paths.controlSocket(spec.name), spec.name);
     await waitHealthy(client, timeoutMs, paths.daemonLog(spec.name));
     if (spec.cni === 'cnilab') {
       progress('waiting for the node agents');
+      const agentsStarted = performance.now();
       await waitAgents(client, spec, timeoutMs);
+      if (bgp) {
+        const conv = await measureConvergence(spec, { timeoutMs, since: agentsStarted });
+        writeFileSync(paths.bgpConvergence(spec.name), JSON.stringify({ ...conv, measuredAt: new Date().toISOString() }, null, 2));
+        progress(`BGP converged in ${Math.round(conv.ms)} ms after the agents started: every node routes every other pod CIDR`);
+      }
     }
     return client;
   } catch (err) {

@@ -1,0 +1,93 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { comparePerf, loadPerfResult, matchesMetric, parseOverride, parsePercent, renderCompareJunit, renderCompareTable } from './compare.js';
+import { fixtureResult } from '../scenarios/performance/fixture.js';
+import { report } from '../harness/cli/report.js';
+
+describe('compare', () => {
+  it('a run compared with itself passes', () => {
+    const r = fixtureResult();
+    const c = comparePerf(r, r, { threshold: 0.05 });
+    expect(c.regressions).toEqual([]);
+    expect(c.rows.every((x) => x.verdict === 'ok' && x.changePct === 0)).toBe(true);
+  });
+
+  it('a slowed metric fails and is named', () => {
+    const c = comparePerf(fixtureResult(), fixtureResult({ scale: { 'kernel-vxlan:tcp-4.other.throughput': 0.8 } }), { threshold: 0.05 });
+    expect(c.regressions.map((r) => `${r.config}:${r.metric}`)).toEqual(['kernel-vxlan:tcp-4.other.throughput']);
+    expect(c.regressions[0]!.changePct).toBeCloseTo(-20, 5);
+    expect(renderCompareTable(c)).toMatch(/1 metric\(s\) regressed beyond the threshold: kernel-vxlan:tcp-4.other.throughput/);
+  });
+
+  it('uses each metric\'s direction', () => {
+    const head = fixtureResult({ scale: { 'baseline:rr.other.p99': 1.3, 'baseline:rr.same.p99': 0.7, 'baseline:crr.same.rate': 1.5, 'baseline:tcp-1.same.cpuPerGB': 1.2 } });
+    const c = comparePerf(fixtureResult(), head, { threshold: 0.05 });
+    const v = (k: string) => c.rows.find((r) => `${r.config}:${r.metric}` === k)!.verdict;
+    expect(v('baseline:rr.other.p99')).toBe('regressed'); // latency up: worse
+    expect(v('baseline:rr.same.p99')).toBe('improved'); // latency down: better
+    expect(v('baseline:crr.same.rate')).toBe('improved'); // rate up: better
+    expect(v('baseline:tcp-1.same.cpuPerGB')).toBe('regressed'); // CPU per GB up: worse
+  });
+
+  it('ignores changes of count-like metrics under their noise floor', () => {
+    // 10 → 30 retransmits is +200 % but 20 segments: noise, not a regression.
+    const c = comparePerf(fixtureResult(), fixtureResult({ scale: { 'baseline:tcp-1.same.retransmits': 3 } }), { threshold: 0.05 });
+    expect(c.regressions).toEqual([]);
+  });
+
+  it('thresholds: per-metric overrides, family and wildcard patterns', () => {
+    expect(parsePercent('--threshold', '5%')).toBe(0.05);
+    expect(parsePercent('--threshold', '2.5')).toBe(0.025);
+    expect(() => parsePercent('--threshold', 'five')).toThrow(/percentage/);
+    expect(parseOverride('tcp.other.throughput=10%')).toEqual({ pattern: 'tcp.other.throughput', threshold: 0.1 });
+    expect(matchesMetric('tcp.other.throughput', 'baseline', 'tcp-4.other.throughput')).toBe(true);
+    expect(matchesMetric('tcp-1.*.throughput', 'baseline', 'tcp-1.same.throughput')).toBe(true);
+    expect(matchesMetric('kernel-vxlan:rr.*.p99', 'baseline', 'rr.same.p99')).toBe(false);
+    const head = fixtureResult({ scale: { 'baseline:tcp-1.other.throughput': 0.92 } });
+    expect(comparePerf(fixtureResult(), head, { threshold: 0.05 }).regressions).toHaveLength(1);
+    expect(comparePerf(fixtureResult(), head, { threshold: 0.05, overrides: [parseOverride('tcp.other.throughput=10%')] }).regressions).toHaveLength(0);
+  });
+
+  it('missing and new metrics are listed, not failed', () => {
+    const c = comparePerf(fixtureResult(), fixtureResult({ unavailable: { 'cnilab-native': 'down' } }), { threshold: 0.05 });
+    expect(c.regressions).toEqual([]);
+    expect(c.rows.filter((r) => r.verdict === 'missing').every((r) => r.config === 'cnilab-native')).toBe(true);
+    const junit = renderCompareJunit(comparePerf(fixtureResult(), fixtureResult({ scale: { 'baseline:udp.same.loss': 5 } }), { threshold: 0.05 }));
+    expect(junit).toMatch(/failures="1"/);
+    expect(junit).toMatch(/<testcase classname="performance.baseline" name="baseline:udp.same.loss"><failure/);
+  });
+});
+
+describe('cnilab report compare', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pf-compare-'));
+  const write = (name: string, v: unknown) => {
+    const p = join(dir, name);
+    writeFileSync(p, typeof v === 'string' ? v : JSON.stringify(v));
+    return p;
+  };
+  const base = write('base.json', fixtureResult());
+  const slow = write('slow.json', fixtureResult({ scale: { 'baseline:tcp-1.other.throughput': 0.5 } }));
+
+  it('exits 0 on the same run, 1 naming the regressed metric, 2 on bad input', async () => {
+    const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      expect(await report(['compare', base, base, '--threshold', '5%'])).toBe(0);
+      expect(await report(['compare', base, slow, '--threshold', '5%', '--junit', join(dir, 'j.xml')])).toBe(1);
+      expect(out.mock.calls.map((c) => String(c[0])).join('')).toMatch(/regressed beyond the threshold: baseline:tcp-1.other.throughput/);
+      expect(await report(['compare', base, join(dir, 'nope.json')])).toBe(2);
+      expect(await report(['compare', base, write('conn.json', { schemaVersion: 1, configurations: [] })])).toBe(2);
+      expect(await report(['compare', base, write('v2.json', { ...fixtureResult(), schemaVersion: 2 })])).toBe(2);
+      expect(await report(['compare', base, write('bad.json', '{')])).toBe(2);
+      expect(await report(['compare', base])).toBe(2);
+      expect(await report(['compare', base, base, '--threshold', 'x'])).toBe(2);
+      expect(err.mock.calls.map((c) => String(c[0])).join('')).toMatch(/not a cnilab performance result/);
+    } finally {
+      out.mockRestore();
+      err.mockRestore();
+    }
+    expect(() => loadPerfResult(join(dir, 'v2.json'))).toThrow(/schema version 2 is not supported/);
+  });
+});
