@@ -32,7 +32,7 @@ describe('compare', () => {
   });
 
   it('ignores changes of count-like metrics under their noise floor', () => {
-    // 10 → 30 retransmits is +200 % but 20 segments: noise, not a regression.
+    // 10 → 30 retransmits is +200 % but 20 segments, under the 1000-segment floor: noise, not a regression.
     const c = comparePerf(fixtureResult(), fixtureResult({ scale: { 'baseline:tcp-1.same.retransmits': 3 } }), { threshold: 0.05 });
     expect(c.regressions).toEqual([]);
   });

@@ -35,6 +35,6 @@ describe('performance HTML report', () => {
     expect(t).toContain('UNAVAILABLE  BGP agent not built yet');
     const md = renderPerfMarkdown(r);
     expect(md).toContain('**target missed**');
-    expect(md).toMatch(/\| cnilab-native \| cnilab \| native \| \*\*unavailable\*\*/);
+    expect(md).toMatch(/\| cnilab-native \| cnilab \| native \| — \| \*\*unavailable\*\*/);
   });
 });

@@ -117,7 +117,7 @@ function rowsFor(r: PerfResult): { header: string[]; rows: string[][]; ratioHead
 export function renderPerfTerminal(r: PerfResult): string {
   const { header, rows, ratioHeader, ratioRows } = rowsFor(r);
   const out = [`cnilab performance — ${r.startedAt}${r.interrupted ? '  (INTERRUPTED: partial)' : ''}`, `machine: ${machineLine(r)}`, parametersLine(r), ''];
-  for (const c of r.configurations) out.push(`  ${c.name.padEnd(17)} ${c.status === 'ok' ? 'ok         ' : 'UNAVAILABLE'}  ${c.status === 'ok' ? c.description : c.reason}`);
+  for (const c of r.configurations) out.push(`  ${c.name.padEnd(17)} ${c.status === 'ok' ? 'ok         ' : 'UNAVAILABLE'}  ${c.status === 'ok' ? `${c.description}${c.podMtu ? `, pod MTU ${c.podMtu}` : ''}` : c.reason}`);
   out.push('', table(header, rows), '', table(ratioHeader, ratioRows), '', 'targets:', ...targetLines(r).map((l) => `  ${l}`));
   const missed = r.targets.filter((t) => t.status === 'missed').length;
   if (missed) out.push('', `${missed} target(s) missed`);
@@ -136,7 +136,7 @@ export function renderPerfMarkdown(r: PerfResult): string {
     '',
     '## Configurations',
     '',
-    mdTable(['configuration', 'cni', 'routing', 'status', 'what'], r.configurations.map((c) => [c.name, c.cni, c.routing, c.status === 'ok' ? 'ok' : `**unavailable**: ${c.reason}`, c.description])),
+    mdTable(['configuration', 'cni', 'routing', 'pod MTU', 'status', 'what'], r.configurations.map((c) => [c.name, c.cni, c.routing, c.podMtu ? String(c.podMtu) : '—', c.status === 'ok' ? 'ok' : `**unavailable**: ${c.reason}`, c.description])),
     '',
     '## Targets',
     '',

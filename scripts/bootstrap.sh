@@ -41,5 +41,6 @@ if [ ! -f "$stamp" ] || [ -n "$(find harness agent scenarios reports bench bpf t
   touch "$stamp"
 fi
 
-# BPF objects (make rebuilds only what changed).
+# BPF objects and the CNI plugin's C entry point (make rebuilds only what changed).
 make -s -C bpf
+make -s -C agent/cni/shim CC=clang

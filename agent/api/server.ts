@@ -12,6 +12,7 @@ import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CNI_ERR, CniError, type CniAddResult, type CniErrorBody, type CniRequest } from '../cni/protocol.js';
 import { errorToJson } from '../../harness/errors.js';
+import { runPlugin } from '../cni/main.js';
 
 export interface AgentApi {
   healthz(): { ok: boolean; message?: string; node: string; endpoints: number };
@@ -76,6 +77,15 @@ export async function startAgentServer(socketPath: string, api: AgentApi, log: (
         case 'POST /v1/cni/check':
           await api.cniCheck(await readBody(req));
           return send(res, 200, {});
+        case 'POST /v1/cni/exec': {
+          // The C entry point of the plugin (agent/cni/shim) forwards a whole invocation here, so the
+          // plugin's logic runs in this already-warm process instead of a fresh Node.js per pod.
+          const inv = (await readBody(req)) as unknown as { env?: Record<string, string>; stdin?: string };
+          const out = await runPlugin(inv.env ?? {}, typeof inv.stdin === 'string' ? inv.stdin : '');
+          const text = out.stdout ? `${out.stdout}\n` : '';
+          res.writeHead(200, { 'content-type': 'application/json', 'x-cni-exit-code': String(out.code), 'content-length': Buffer.byteLength(text) });
+          return res.end(text);
+        }
         default:
           return send(res, 404, { error: { code: 'NOT_FOUND', message: `no route ${route}` } });
       }

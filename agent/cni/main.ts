@@ -1,7 +1,9 @@
 // The cnilab CNI plugin (spec 1.0.0; VERSION, ADD, DEL, CHECK, STATUS), executed by the container
-// runtime as bin/cni/cnilab inside the node's network namespace. It validates its environment and
-// network configuration, then hands the work to the node's agent over the agent's unix socket, as
-// Cilium's plugin does. It runs once per pod start, so it imports nothing but node:fs, node:http and
+// runtime inside the node's network namespace. The runtime runs bin/cni/cnilab, a C forwarder that
+// hands the invocation to the node's agent, which calls runPlugin below in-process; when it cannot,
+// it runs this module as bin/cni/cnilab-node. Either way the plugin validates its environment and
+// network configuration, then hands the work to the agent over its unix socket, as Cilium's plugin
+// does. As a process it runs once per pod start, so it imports nothing but node:fs, node:http and
 // the dependency-free protocol module: startup time is most of what it costs.
 import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
