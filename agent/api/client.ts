@@ -1,5 +1,5 @@
 // Client of the agent's API (server.ts), used by `cnilab status`, the tests and the scenarios.
-import { request } from 'node:http';
+import { unixJsonRequest } from '../../harness/exec/unix-http.js';
 import { paths } from '../../harness/cluster/names.js';
 import type { CniAddResult, CniRequest } from '../cni/protocol.js';
 import type { EndpointState } from '../endpoint/state.js';
@@ -26,35 +26,9 @@ export class AgentClient {
   }
 
   private call<T>(method: string, path: string, body?: unknown, timeoutMs = 10_000): Promise<T> {
-    const text = body === undefined ? undefined : JSON.stringify(body);
-    return new Promise((resolve, reject) => {
-      const req = request(
-        {
-          socketPath: this.socketPath,
-          path,
-          method,
-          headers: text ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } : {},
-          timeout: timeoutMs,
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            let parsed: any;
-            try {
-              parsed = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
-            } catch {
-              return reject(new Error(`agent ${this.node} sent invalid JSON for ${method} ${path}`));
-            }
-            if ((res.statusCode ?? 500) >= 400) reject(new AgentApiError(res.statusCode ?? 500, parsed));
-            else resolve(parsed as T);
-          });
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error(`agent ${this.node}: no answer to ${method} ${path} within ${timeoutMs} ms`)));
-      req.on('error', reject);
-      if (text) req.write(text);
-      req.end();
+    return unixJsonRequest(this.socketPath, method, path, body, timeoutMs).then((res) => {
+      if (res.status >= 400) throw new AgentApiError(res.status, res.body);
+      return res.body as T;
     });
   }
 

@@ -6,7 +6,7 @@
 // does. As a process it runs once per pod start, so it imports nothing but node:fs, node:http and
 // the dependency-free protocol module: startup time is most of what it costs.
 import { existsSync, readFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { NotJsonError, unixJsonRequest } from '../../harness/exec/unix-http.js';
 import { CNI_ERR, CNI_VERSION, CniError, SUPPORTED_VERSIONS, type CniAddResult, type CniErrorBody, type CniRequest } from './protocol.js';
 
 interface NetConf {
@@ -59,42 +59,19 @@ function parseNetConf(text: string): NetConf {
   return c as unknown as NetConf;
 }
 
-function callAgent<T>(socket: string, path: string, body: unknown, timeoutMs: number): Promise<T> {
-  const text = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        socketPath: socket,
-        path,
-        method: text ? 'POST' : 'GET',
-        headers: text ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } : {},
-        timeout: timeoutMs,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          let parsed: unknown;
-          try {
-            parsed = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
-          } catch {
-            return reject(new CniError(CNI_ERR.OTHER, `agent at ${socket} answered ${path} with something that is not JSON`));
-          }
-          if ((res.statusCode ?? 500) < 400) return resolve(parsed as T);
-          const e = parsed as Partial<CniErrorBody> & { error?: { message?: string } };
-          reject(new CniError(typeof e.cniCode === 'number' ? e.cniCode : CNI_ERR.OTHER, e.msg ?? e.error?.message ?? `agent answered HTTP ${res.statusCode}`, e.details));
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
-    req.on('error', (e: NodeJS.ErrnoException) => {
-      if (e instanceof CniError) return reject(e);
-      // The agent is (re)starting or not there: the runtime should retry, not give up on the pod.
-      reject(new CniError(CNI_ERR.TRY_AGAIN_LATER, `cnilab agent not reachable at ${socket}: ${e.code ?? e.message}`, e.message));
-    });
-    if (text) req.write(text);
-    req.end();
-  });
+async function callAgent<T>(socket: string, path: string, body: unknown, timeoutMs: number): Promise<T> {
+  let res;
+  try {
+    res = await unixJsonRequest(socket, body === undefined ? 'GET' : 'POST', path, body, timeoutMs);
+  } catch (e) {
+    if (e instanceof NotJsonError) throw new CniError(CNI_ERR.OTHER, `agent at ${socket} answered ${path} with something that is not JSON`);
+    const err = e as NodeJS.ErrnoException;
+    // The agent is (re)starting or not there: the runtime should retry, not give up on the pod.
+    throw new CniError(CNI_ERR.TRY_AGAIN_LATER, `cnilab agent not reachable at ${socket}: ${err.code ?? err.message}`, err.message);
+  }
+  if (res.status < 400) return res.body as T;
+  const e = res.body as Partial<CniErrorBody> & { error?: { message?: string } };
+  throw new CniError(typeof e.cniCode === 'number' ? e.cniCode : CNI_ERR.OTHER, e.msg ?? e.error?.message ?? `agent answered HTTP ${res.status}`, e.details);
 }
 
 /** Older result formats (0.3.x/0.4.0) mark each IP with its version. */

@@ -1,6 +1,7 @@
 // Client of the control plane API (server.ts), used by the CLI, the agents and the tests.
 import { request } from 'node:http';
 import { existsSync } from 'node:fs';
+import { NotJsonError, unixJsonRequest } from '../exec/unix-http.js';
 import { CnilabError, errorFromJson, NotFoundError, WaitTimeoutError } from '../errors.js';
 import type { KubeObject } from './objects.js';
 import type { ClusterSpec } from './spec.js';
@@ -15,38 +16,17 @@ export class ControlPlaneClient {
     if (!existsSync(this.socketPath)) {
       return Promise.reject(new NotFoundError(`cluster "${this.clusterName}" is not running (no control socket at ${this.socketPath}); start it with \`cnilab up --name ${this.clusterName}\``));
     }
-    const text = body === undefined ? undefined : JSON.stringify(body);
-    return new Promise((resolve, reject) => {
-      const req = request(
-        {
-          socketPath: this.socketPath,
-          path,
-          method,
-          headers: text ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } : {},
-          timeout: timeoutMs,
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            let parsed: any;
-            try {
-              parsed = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
-            } catch {
-              return reject(new CnilabError('INTERNAL', `control plane sent invalid JSON for ${method} ${path}`));
-            }
-            if ((res.statusCode ?? 500) >= 400) reject(errorFromJson(parsed.error ?? {}));
-            else resolve(parsed as T);
-          });
-        },
-      );
-      req.on('timeout', () => req.destroy(new WaitTimeoutError(`control plane reply to ${method} ${path}`, timeoutMs)));
-      req.on('error', (e) =>
-        reject(e instanceof CnilabError ? e : new CnilabError('INTERNAL', `control plane at ${this.socketPath}: ${e.message}`)),
-      );
-      if (text) req.write(text);
-      req.end();
-    });
+    return unixJsonRequest(this.socketPath, method, path, body, timeoutMs).then(
+      (res) => {
+        if (res.status >= 400) throw errorFromJson(res.body.error ?? {});
+        return res.body as T;
+      },
+      (e: Error & { code?: string }) => {
+        if (e instanceof NotJsonError) throw new CnilabError('INTERNAL', `control plane: ${e.message}`);
+        if (e.code === 'ETIMEDOUT') throw new WaitTimeoutError(`control plane reply to ${method} ${path}`, timeoutMs);
+        throw new CnilabError('INTERNAL', `control plane at ${this.socketPath}: ${e.message}`);
+      },
+    );
   }
 
   healthz(timeoutMs = 2000): Promise<{ ok: boolean; resourceVersion: number }> {

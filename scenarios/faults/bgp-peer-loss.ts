@@ -1,0 +1,242 @@
+// bgp-peer-loss: a node's bird stops, and the rest of the cluster must notice and stop routing to it.
+// Three ways a bird stops, each its own fault with its own recovery, because they exercise different
+// detection paths:
+//   sigkill — the process dies; the kernel closes its TCP session, so the reflector drops the peer at
+//             once (no timer involved). Recovery: the node's agent is killed, the supervisor restarts
+//             it, and BgpSpeaker.start() finds the pidfile's bird dead and launches a fresh one.
+//   down    — `birdc down`: a graceful shutdown with a Cease notification. Recovery: bird started again
+//             with the agent's own conf/ctl/pid files (what the next agent would adopt).
+//   freeze  — SIGSTOP: the process hangs with its session open, so only the hold timer can notice. This
+//             is the case the hold-time budget is really about. Recovery: SIGCONT.
+// After each fault: the victim's pod CIDR is gone from every other node's kernel table within the hold
+// time + margin, traffic to the victim's pods fails fast (ICMP net-unreachable, ENETUNREACH) with the
+// drop counted as FIB_LOOKUP_FAILED, traffic to the peer is untouched; after recovery the routes are
+// back everywhere and the victim's pods answer again. Every duration is recorded (observed + tags.ms).
+import { readFileSync } from 'node:fs';
+import { paths } from '../../harness/cluster/names.js';
+import type { ClusterSpec } from '../../harness/cluster/spec.js';
+import { run } from '../../harness/exec/run.js';
+import { WaitTimeoutError } from '../../harness/errors.js';
+import { runningBirdPid } from '../../harness/providers/netns/bgp.js';
+import { measureConvergence, waitWithdrawn } from '../../harness/providers/netns/bgp-convergence.js';
+import { probe } from '../../harness/traffic/probe.js';
+import type { CheckOutcome, ProbeStep, Scenario, ScenarioContext, Step } from '../framework/model.js';
+import { dropCount, ensureBirdRunning, killAgents, nodeBirdFiles, waitAgentsHealthy, waitProbeOk } from './live.js';
+import { DROP_FIB_LOOKUP_FAILED, WITHDRAWAL_MARGIN_MS, failFastVerdict, holdTimeMs, msTags, probeTail, timedOutcome } from './measure.js';
+import { FAULT_TCP_PORT, faultPods, faultsObjects, type FaultPods } from './workload.js';
+
+/** The probes' own deadline while the victim is cut off; a hang would take this long. */
+export const FAIL_FAST_TIMEOUT_MS = 3000;
+/** "Fast": an ICMP error or ENETUNREACH arrives in milliseconds; the rest is process start-up. */
+export const FAIL_FAST_MS = 1000;
+/** Routes back everywhere after the bird is back: connect delay (1 s) + session + propagation. */
+export const RECOVERY_BUDGET_MS = 10_000;
+
+export interface BirdFault {
+  mode: string;
+  description: string;
+  inject(spec: ClusterSpec, node: string): Promise<void>;
+  recover(spec: ClusterSpec, node: string): Promise<void>;
+}
+
+function birdPid(spec: ClusterSpec, node: string): number {
+  const pid = runningBirdPid(nodeBirdFiles(spec.name, node).pid);
+  if (pid === undefined) throw new Error(`bird of ${node} is not running (${nodeBirdFiles(spec.name, node).pid})`);
+  return pid;
+}
+
+export const BIRD_FAULTS: BirdFault[] = [
+  {
+    mode: 'sigkill',
+    description: "the node's bird killed with SIGKILL",
+    inject: async (spec, node) => void process.kill(birdPid(spec, node), 'SIGKILL'),
+    recover: async (spec, node) => {
+      const killed = killAgents(spec.name, [node]);
+      await waitAgentsHealthy(spec.name, killed, performance.now(), 20_000);
+    },
+  },
+  {
+    mode: 'down',
+    description: "the node's bird shut down with `birdc down`",
+    inject: async (spec, node) => {
+      birdPid(spec, node);
+      await run(['birdc', '-s', nodeBirdFiles(spec.name, node).ctl, 'down'], { timeoutMs: 5000 });
+    },
+    recover: ensureBirdRunning,
+  },
+  {
+    mode: 'freeze',
+    description: "the node's bird frozen with SIGSTOP (session open, silent: only the hold timer notices)",
+    inject: async (spec, node) => void process.kill(birdPid(spec, node), 'SIGSTOP'),
+    recover: async (spec, node) => void process.kill(birdPid(spec, node), 'SIGCONT'),
+  },
+];
+
+/** Inject `fault` on `victim` and measure until no other node routes its pod CIDR; judged against
+ *  the hold time + margin. Exported so a test can prove it fails when the fault does nothing. */
+export async function measureWithdrawal(spec: ClusterSpec, victim: string, fault: Pick<BirdFault, 'mode' | 'inject'>): Promise<CheckOutcome> {
+  const hold = holdTimeMs();
+  const budgetMs = hold + WITHDRAWAL_MARGIN_MS;
+  const cidr = spec.nodes.find((n) => n.name === victim)?.podCidr;
+  const others = spec.nodes.filter((n) => n.name !== victim).map((n) => n.name);
+  const base = { id: 'withdrawn', name: `${fault.mode}: ${victim}'s ${cidr} withdrawn from ${others.join(', ')}`, what: `${cidr} gone from the kernel tables of ${others.join(', ')}`, budgetMs };
+  const t0 = performance.now();
+  await fault.inject(spec, victim);
+  try {
+    const ms = await waitWithdrawn(spec, victim, budgetMs, { since: t0 });
+    return timedOutcome({ ...base, ms, detail: `hold time ${hold} ms + margin ${WITHDRAWAL_MARGIN_MS} ms`, tags: { fault: fault.mode, measure: 'withdrawal' } });
+  } catch (e) {
+    if (!(e instanceof WaitTimeoutError)) throw e;
+    return timedOutcome({ ...base, ms: undefined, detail: `${e.message}\n${e.detail ?? ''}`.trim(), tags: { fault: fault.mode, measure: 'withdrawal' } });
+  }
+}
+
+async function failFastChecks(ctx: ScenarioContext, pods: FaultPods, mode: string): Promise<CheckOutcome[]> {
+  const { client, victim } = pods;
+  const before = await dropCount(ctx.spec.name, client.node, DROP_FIB_LOOKUP_FAILED);
+  const out: CheckOutcome[] = [];
+  for (const protocol of ['icmp', 'tcp'] as const) {
+    const r = await probe({ netns: client.netns, protocol, host: victim.ip, port: protocol === 'tcp' ? FAULT_TCP_PORT : undefined, timeoutMs: FAIL_FAST_TIMEOUT_MS });
+    const v = failFastVerdict(r, FAIL_FAST_MS);
+    out.push({
+      id: `fail-fast/${protocol}`,
+      name: `${mode}: ${protocol} ${client.key} → ${victim.key} fails fast (unreachable)`,
+      passed: v.passed,
+      expected: `other (unreachable) in < ${FAIL_FAST_MS} ms (probe timeout ${FAIL_FAST_TIMEOUT_MS} ms)`,
+      observed: v.observed,
+      detail: probeTail(r),
+      command: r.command.join(' '),
+      from: client.key,
+      to: victim.key,
+      protocol,
+      ...(protocol === 'tcp' ? { port: FAULT_TCP_PORT } : {}),
+      tags: msTags(r.durationMs, { fault: mode, measure: 'fail-fast' }),
+    });
+  }
+  const delta = (await dropCount(ctx.spec.name, client.node, DROP_FIB_LOOKUP_FAILED)) - before;
+  out.push({
+    id: 'drop-fib-lookup-failed',
+    name: `${mode}: ${client.node}'s datapath counted the drops as FIB_LOOKUP_FAILED (${DROP_FIB_LOOKUP_FAILED})`,
+    passed: delta > 0n,
+    expected: `drop reason ${DROP_FIB_LOOKUP_FAILED} counter on ${client.node} grows across the probes`,
+    observed: `+${delta} packets`,
+    tags: { fault: mode, dropReason: String(DROP_FIB_LOOKUP_FAILED), packets: String(delta) },
+  });
+  return out;
+}
+
+/** Probes client → peer that must keep working while the victim is cut off. */
+export async function unaffectedChecks(pods: FaultPods, mode: string): Promise<CheckOutcome[]> {
+  const { client, peer } = pods;
+  return Promise.all(
+    (['icmp', 'tcp'] as const).map(async (protocol) => {
+      const r = await probe({ netns: client.netns, protocol, host: peer.ip, port: protocol === 'tcp' ? FAULT_TCP_PORT : undefined, timeoutMs: 1500 });
+      return {
+        id: `peer-unaffected/${protocol}`,
+        name: `${mode}: ${protocol} ${client.key} → ${peer.key} unaffected during the fault`,
+        passed: r.ok,
+        expected: 'ok (exit 0)',
+        observed: `${r.outcome} (exit ${r.exitCode}) in ${Math.round(r.durationMs)} ms`,
+        ...(r.ok ? {} : { detail: probeTail(r) }),
+        from: client.key,
+        to: peer.key,
+        protocol,
+        tags: { fault: mode },
+      } satisfies CheckOutcome;
+    }),
+  );
+}
+
+async function recoveryChecks(ctx: ScenarioContext, pods: FaultPods, fault: BirdFault): Promise<CheckOutcome[]> {
+  const { client, victim } = pods;
+  const t1 = performance.now();
+  await fault.recover(ctx.spec, victim.node);
+  let routes: CheckOutcome;
+  try {
+    const c = await measureConvergence(ctx.spec, { timeoutMs: RECOVERY_BUDGET_MS, since: t1 });
+    routes = timedOutcome({ id: 'recovered/routes', name: `${fault.mode}: routes back on every node after recovery`, what: 'every session Established and every pod CIDR routed everywhere', ms: c.ms, budgetMs: RECOVERY_BUDGET_MS, tags: { fault: fault.mode, measure: 'recovery' } });
+  } catch (e) {
+    if (!(e instanceof WaitTimeoutError)) throw e;
+    routes = timedOutcome({ id: 'recovered/routes', name: `${fault.mode}: routes back on every node after recovery`, what: 'every session Established and every pod CIDR routed everywhere', ms: undefined, budgetMs: RECOVERY_BUDGET_MS, detail: e.detail, tags: { fault: fault.mode, measure: 'recovery' } });
+  }
+  let reach: CheckOutcome;
+  try {
+    const { ms } = await waitProbeOk({ netns: client.netns, protocol: 'tcp', host: victim.ip, port: FAULT_TCP_PORT, timeoutMs: 1000 }, t1, RECOVERY_BUDGET_MS);
+    reach = timedOutcome({ id: 'recovered/reachable', name: `${fault.mode}: tcp ${client.key} → ${victim.key} works again`, what: 'tcp answered', ms, budgetMs: RECOVERY_BUDGET_MS, tags: { fault: fault.mode, measure: 'recovery' } });
+  } catch (e) {
+    if (!(e instanceof WaitTimeoutError)) throw e;
+    reach = timedOutcome({ id: 'recovered/reachable', name: `${fault.mode}: tcp ${client.key} → ${victim.key} works again`, what: 'tcp answered', ms: undefined, budgetMs: RECOVERY_BUDGET_MS, detail: e.detail, tags: { fault: fault.mode, measure: 'recovery' } });
+  }
+  return [routes, reach];
+}
+
+/** One fault end to end; whatever happens, the victim's bird is left running. */
+export async function birdFaultChecks(ctx: ScenarioContext, fault: BirdFault): Promise<CheckOutcome[]> {
+  const pods = faultPods(ctx);
+  const out: CheckOutcome[] = [];
+  let recovering = false;
+  try {
+    out.push(await measureWithdrawal(ctx.spec, pods.victim.node, fault));
+    out.push(...(await failFastChecks(ctx, pods, fault.mode)));
+    out.push(...(await unaffectedChecks(pods, fault.mode)));
+    recovering = true;
+    out.push(...(await recoveryChecks(ctx, pods, fault)));
+  } finally {
+    // A check that threw mid-fault must not leave the victim cut off for the scenarios after it.
+    if (!recovering) await fault.recover(ctx.spec, pods.victim.node).catch(() => undefined);
+    await ensureBirdRunning(ctx.spec, pods.victim.node).catch((e: Error) => ctx.log(`bgp-peer-loss: could not restore ${pods.victim.node}'s bird: ${e.message}`));
+  }
+  return out;
+}
+
+async function convergedCheck(ctx: ScenarioContext): Promise<CheckOutcome> {
+  const c = await measureConvergence(ctx.spec, { timeoutMs: RECOVERY_BUDGET_MS });
+  let up = '';
+  try {
+    up = `; \`cnilab up\` measured ${(JSON.parse(readFileSync(paths.bgpConvergence(ctx.spec.name), 'utf8')) as { ms: number }).ms} ms`;
+  } catch {
+    /* created without the file (older daemon): the figure here stands alone */
+  }
+  return {
+    passed: true,
+    expected: 'every session Established, every node routes every other pod CIDR',
+    observed: `converged (measured in ${c.ms} ms${up})`,
+    detail: Object.entries(c.routes).map(([n, r]) => `${n}: ${r.join(', ')}`).join('\n'),
+    tags: msTags(c.ms, { measure: 'convergence' }),
+  };
+}
+
+function baselineProbes(ctx: ScenarioContext): ProbeStep[] {
+  const { client, peer, victim } = faultPods(ctx);
+  return [victim, peer].flatMap((dst) =>
+    (['icmp', 'tcp'] as const).map((protocol) => ({
+      kind: 'probe' as const,
+      id: `before/${protocol}/${dst.name}`,
+      name: `before the fault: ${protocol} ${client.key} → ${dst.key}`,
+      from: { pod: client.key },
+      to: { pod: dst.key },
+      protocol,
+      port: protocol === 'tcp' ? FAULT_TCP_PORT : undefined,
+      timeoutMs: 1500,
+      expect: { outcome: 'ok' as const },
+      tags: { fromNode: client.node, toNode: dst.node },
+    })),
+  );
+}
+
+export function bgpPeerLossSteps(ctx: ScenarioContext): Step[] {
+  return [
+    { kind: 'check', id: 'converged', name: 'BGP converged before the faults', run: convergedCheck },
+    ...baselineProbes(ctx),
+    ...BIRD_FAULTS.map((f): Step => ({ kind: 'check', id: `bird-${f.mode}`, name: f.description, run: (c) => birdFaultChecks(c, f), tags: { fault: f.mode } })),
+  ];
+}
+
+export const bgpPeerLossScenario: Scenario = {
+  name: 'bgp-peer-loss',
+  suite: 'faults',
+  description: "a node's bird stops (SIGKILL, birdc down, SIGSTOP): routes withdrawn within the hold time, traffic fails fast, recovery",
+  topology: { nodes: 3, cni: ['cnilab'], routing: ['native'] },
+  setup: faultsObjects,
+  steps: bgpPeerLossSteps,
+};
