@@ -12,6 +12,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   delete: { summary: 'delete objects (-f FILE, or KIND NAME [-n NS])', load: async () => (await import('./delete.js')).del },
   exec: { summary: 'run a command in a pod: cnilab exec NS/POD -- CMD...', load: async () => (await import('./exec.js')).exec },
   run: { summary: 'run the suites on fresh clusters and write reports (--out DIR, --suite NAME, --config NAME)', load: async () => (await import('./run.js')).runCommand },
+  observe: { summary: 'flows seen by the datapath on every node (--node N, --last N, --verdict DROPPED, -o json)', load: async () => (await import('./observe.js')).observe },
   status: { summary: 'clusters, nodes, pods and agents at a glance', load: async () => (await import('./status.js')).status },
 };
 

@@ -18,6 +18,7 @@ import { writeReports } from '../../reports/write.js';
 /** Suites by name, loaded on demand. Add new suites here. */
 export const SUITES: Record<string, () => Promise<Suite>> = {
   connectivity: async () => (await import('../../scenarios/connectivity/index.js')).connectivitySuite,
+  faults: async () => (await import('../../scenarios/faults/index.js')).faultsSuite,
 };
 
 const USAGE = `usage: cnilab run [--suite NAME]... [--config NAME]... [--out DIR] [--name PREFIX] [--keep] [--concurrency N]

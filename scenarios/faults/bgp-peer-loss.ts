@@ -15,7 +15,7 @@
 import { readFileSync } from 'node:fs';
 import { paths } from '../../harness/cluster/names.js';
 import type { ClusterSpec } from '../../harness/cluster/spec.js';
-import { run } from '../../harness/exec/run.js';
+import { run, shellQuote } from '../../harness/exec/run.js';
 import { WaitTimeoutError } from '../../harness/errors.js';
 import { runningBirdPid } from '../../harness/providers/netns/bgp.js';
 import { measureConvergence, waitWithdrawn } from '../../harness/providers/netns/bgp-convergence.js';
@@ -105,7 +105,7 @@ async function failFastChecks(ctx: ScenarioContext, pods: FaultPods, mode: strin
       expected: `other (unreachable) in < ${FAIL_FAST_MS} ms (probe timeout ${FAIL_FAST_TIMEOUT_MS} ms)`,
       observed: v.observed,
       detail: probeTail(r),
-      command: r.command.join(' '),
+      command: shellQuote(r.command),
       from: client.key,
       to: victim.key,
       protocol,

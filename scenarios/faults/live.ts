@@ -88,14 +88,3 @@ export async function waitProbeOk(o: ProbeOptions, since: number, timeoutMs: num
     await sleep(100);
   }
 }
-
-/** Run `fn`, returning its value and how long it took; a WaitTimeoutError becomes `ms: undefined`. */
-export async function timed<T>(fn: () => Promise<T>): Promise<{ value?: T; ms?: number; error?: Error }> {
-  const t0 = performance.now();
-  try {
-    const value = await fn();
-    return { value, ms: Math.round(performance.now() - t0) };
-  } catch (e) {
-    return { error: e as Error };
-  }
-}

@@ -1,0 +1,150 @@
+// link-down: the victim node's port on the fabric bridge goes down (its cable is pulled). Traffic to
+// its pods must fail (how it fails depends on the mode: a timeout while routes still point at the dead
+// node, unreachable once BGP withdrew them), traffic between the other nodes must not notice, and
+// once the port is up again everything recovers within a bounded time. In native mode the link is the
+// silent failure BGP's hold timer exists for, so node1's withdrawal time is recorded too.
+import type { ClusterSpec } from '../../harness/cluster/spec.js';
+import { netnsNames } from '../../harness/cluster/names.js';
+import { run, shellQuote } from '../../harness/exec/run.js';
+import { WaitTimeoutError } from '../../harness/errors.js';
+import { measureConvergence, waitWithdrawn } from '../../harness/providers/netns/bgp-convergence.js';
+import { probe, type ProbeOptions } from '../../harness/traffic/probe.js';
+import type { CheckOutcome, Scenario, ScenarioContext, Step } from '../framework/model.js';
+import { waitProbeOk } from './live.js';
+import { WITHDRAWAL_MARGIN_MS, holdTimeMs, probeTail, timedOutcome } from './measure.js';
+import { FAULT_TCP_PORT, faultPods, faultsObjects, type FaultPods } from './workload.js';
+
+/** Everything answers again after the port is up: BGP reconnect (connect retry 1 s) + propagation in
+ *  native mode, neighbour resolution in the others. */
+export const LINK_RECOVERY_BUDGET_MS = 15_000;
+const PROBE_TIMEOUT_MS = 1000;
+
+export async function setFabricPort(spec: Pick<ClusterSpec, 'name'>, node: string, state: 'up' | 'down'): Promise<void> {
+  await run(['ip', '-n', netnsNames.fabric(spec.name), 'link', 'set', node, state], { timeoutMs: 5000 });
+}
+
+type ProbeSpec = { id: string; label: string; opts: ProbeOptions };
+
+/** What must keep working: client → peer, or on a 2-node cluster (peer shares the victim's node)
+ *  the client's own node. */
+function unaffectedProbes(ctx: ScenarioContext, p: FaultPods): ProbeSpec[] {
+  if (p.peer.node !== p.victim.node) {
+    return (['icmp', 'tcp'] as const).map((protocol) => ({
+      id: `unaffected/${protocol}`,
+      label: `${protocol} ${p.client.key} → ${p.peer.key}`,
+      opts: { netns: p.client.netns, protocol, host: p.peer.ip, port: protocol === 'tcp' ? FAULT_TCP_PORT : undefined, timeoutMs: 1500 },
+    }));
+  }
+  const own = ctx.nodes.get(p.client.node)!;
+  return [{ id: 'unaffected/icmp-own-node', label: `icmp ${p.client.key} → node ${own.name}`, opts: { netns: p.client.netns, protocol: 'icmp', host: own.underlayIp, timeoutMs: 1500 } }];
+}
+
+function victimProbes(p: FaultPods): ProbeSpec[] {
+  return (['icmp', 'tcp'] as const).map((protocol) => ({
+    id: `cut-off/${protocol}`,
+    label: `${protocol} ${p.client.key} → ${p.victim.key}`,
+    opts: { netns: p.client.netns, protocol, host: p.victim.ip, port: protocol === 'tcp' ? FAULT_TCP_PORT : undefined, timeoutMs: PROBE_TIMEOUT_MS },
+  }));
+}
+
+async function probeOutcome(s: ProbeSpec, want: 'ok' | 'fail', phase: string): Promise<CheckOutcome> {
+  const r = await probe(s.opts);
+  // "fail" accepts any failure the network caused; exit 126/127 (the tool did not run) is no evidence.
+  const passed = want === 'ok' ? r.ok : !r.ok && r.exitCode !== 126 && r.exitCode !== 127;
+  return {
+    id: s.id,
+    name: `${phase}: ${s.label}`,
+    passed,
+    expected: want === 'ok' ? 'ok (exit 0)' : 'fail (any)',
+    observed: `${r.outcome} (exit ${r.exitCode}) in ${Math.round(r.durationMs)} ms`,
+    ...(passed ? {} : { detail: probeTail(r) }),
+    command: shellQuote(r.command),
+    protocol: s.opts.protocol,
+    ...(s.opts.port ? { port: s.opts.port } : {}),
+  };
+}
+
+/** node1's view of the withdrawal: waitWithdrawn over a spec holding only the client and the victim. */
+async function withdrawalSeenBy(spec: ClusterSpec, observer: string, victim: string, since: number): Promise<CheckOutcome> {
+  const budgetMs = holdTimeMs() + WITHDRAWAL_MARGIN_MS;
+  const cidr = spec.nodes.find((n) => n.name === victim)!.podCidr;
+  const view = { ...spec, nodes: spec.nodes.filter((n) => n.name === observer || n.name === victim) };
+  const base = { id: 'bgp-withdrawn', name: `link down: ${observer} withdraws ${victim}'s ${cidr} (hold timer)`, what: `${cidr} gone from ${observer}'s kernel table`, budgetMs, tags: { measure: 'withdrawal', fault: 'link-down' } };
+  try {
+    return timedOutcome({ ...base, ms: await waitWithdrawn(view, victim, budgetMs, { since }), detail: `hold time ${holdTimeMs()} ms + margin ${WITHDRAWAL_MARGIN_MS} ms` });
+  } catch (e) {
+    if (!(e instanceof WaitTimeoutError)) throw e;
+    return timedOutcome({ ...base, ms: undefined, detail: e.detail });
+  }
+}
+
+async function linkDownChecks(ctx: ScenarioContext): Promise<CheckOutcome[]> {
+  const p = faultPods(ctx);
+  const native = ctx.spec.routing === 'native' && ctx.spec.cni === 'cnilab';
+  const out: CheckOutcome[] = [];
+  const t0 = performance.now();
+  await setFabricPort(ctx.spec, p.victim.node, 'down');
+  let t1: number;
+  try {
+    // Probes right away, concurrently with the withdrawal wait: the cut must show whatever BGP does.
+    const [withdrawal, cut] = await Promise.all([
+      native ? withdrawalSeenBy(ctx.spec, p.client.node, p.victim.node, t0) : Promise.resolve(undefined),
+      Promise.all(victimProbes(p).map((s) => probeOutcome(s, 'fail', 'link down'))),
+    ]);
+    out.push(...cut);
+    if (withdrawal) out.push(withdrawal);
+    for (const s of unaffectedProbes(ctx, p)) out.push(await probeOutcome(s, 'ok', 'link down'));
+  } finally {
+    t1 = performance.now();
+    await setFabricPort(ctx.spec, p.victim.node, 'up');
+  }
+  for (const s of victimProbes(p)) {
+    const what = `${s.label} answers again`;
+    try {
+      const { ms } = await waitProbeOk({ ...s.opts, timeoutMs: 1000 }, t1, LINK_RECOVERY_BUDGET_MS);
+      out.push(timedOutcome({ id: `recovered/${s.opts.protocol}`, name: `link up: ${what}`, what, ms, budgetMs: LINK_RECOVERY_BUDGET_MS, tags: { measure: 'recovery', fault: 'link-down' } }));
+    } catch (e) {
+      if (!(e instanceof WaitTimeoutError)) throw e;
+      out.push(timedOutcome({ id: `recovered/${s.opts.protocol}`, name: `link up: ${what}`, what, ms: undefined, budgetMs: LINK_RECOVERY_BUDGET_MS, detail: e.detail, tags: { fault: 'link-down' } }));
+    }
+  }
+  if (native) {
+    const what = 'every session Established and every pod CIDR routed everywhere';
+    try {
+      const c = await measureConvergence(ctx.spec, { timeoutMs: LINK_RECOVERY_BUDGET_MS, since: t1 });
+      out.push(timedOutcome({ id: 'recovered/bgp', name: 'link up: BGP converged again', what, ms: c.ms, budgetMs: LINK_RECOVERY_BUDGET_MS, tags: { measure: 'recovery', fault: 'link-down' } }));
+    } catch (e) {
+      if (!(e instanceof WaitTimeoutError)) throw e;
+      out.push(timedOutcome({ id: 'recovered/bgp', name: 'link up: BGP converged again', what, ms: undefined, budgetMs: LINK_RECOVERY_BUDGET_MS, detail: e.detail, tags: { fault: 'link-down' } }));
+    }
+  }
+  return out;
+}
+
+function baseline(ctx: ScenarioContext): Step[] {
+  const p = faultPods(ctx);
+  return [p.victim, p.peer].map((dst) => ({
+    kind: 'probe' as const,
+    id: `before/tcp/${dst.name}`,
+    name: `before the link goes down: tcp ${p.client.key} → ${dst.key}`,
+    from: { pod: p.client.key },
+    to: { pod: dst.key },
+    protocol: 'tcp' as const,
+    port: FAULT_TCP_PORT,
+    timeoutMs: 1500,
+    expect: { outcome: 'ok' as const },
+  }));
+}
+
+export function linkDownSteps(ctx: ScenarioContext): Step[] {
+  return [...baseline(ctx), { kind: 'check', id: 'link', name: "the victim node's fabric port down, then up", run: linkDownChecks }];
+}
+
+export const linkDownScenario: Scenario = {
+  name: 'link-down',
+  suite: 'faults',
+  description: "the last node's underlay port goes down: its pods are cut off, the others are not, all recovers once it is up",
+  topology: { nodes: 2 },
+  setup: faultsObjects,
+  steps: linkDownSteps,
+};
