@@ -51,6 +51,9 @@ async function openDatapath(opts: AgentOptions, cfg: DatapathConfig): Promise<Da
   return mod.openDatapath(cfg);
 }
 
+/** How often the BGP speaker's state is checked for the health report. */
+const BGP_CHECK_MS = 1000;
+
 export class Agent implements AgentApi {
   private spec!: ClusterSpec;
   private self!: NodeSpec;
@@ -66,6 +69,9 @@ export class Agent implements AgentApi {
   private routeQueue: Promise<void> = Promise.resolve();
   private stopping = false;
   private problem?: string;
+  /** What is wrong with this node's BGP speaker (native routing), from the periodic check. */
+  private bgpProblem?: string;
+  private bgpTimer?: NodeJS.Timeout;
 
   constructor(private opts: AgentOptions) {
     this.cp = new ControlPlaneClient(opts.controlSocket, opts.cluster);
@@ -182,6 +188,18 @@ export class Agent implements AgentApi {
       log: opts.log,
     });
     await speaker.start();
+    // The agent does not restart bird on its own (a stopped speaker is a fault the faults suite
+    // injects and measures); it reports it, so `cnilab status` and health checks show it.
+    const check = async () => {
+      try {
+        const st = await speaker.status();
+        this.bgpProblem = !st.running ? 'BGP speaker (bird) is not running' : st.established ? undefined : 'BGP session to the route reflector is not established';
+      } catch (e) {
+        this.bgpProblem = `BGP status: ${(e as Error).message}`;
+      }
+    };
+    this.bgpTimer = setInterval(() => void check(), BGP_CHECK_MS);
+    this.bgpTimer.unref();
   }
 
   private onRemoteNodes(nodes: RemoteNode[]): void {
@@ -206,8 +224,8 @@ export class Agent implements AgentApi {
 
   // ---- API ----
   healthz() {
-    const ok = !this.problem && this.ipcacheSync.isSynced;
-    return { ok, ...(ok ? {} : { message: this.problem ?? 'ipcache not synced' }), node: this.self.name, endpoints: this.endpointsMgr.list().length };
+    const problem = this.problem ?? (this.ipcacheSync.isSynced ? this.bgpProblem : 'ipcache not synced');
+    return { ok: !problem, ...(problem ? { message: problem } : {}), node: this.self.name, endpoints: this.endpointsMgr.list().length };
   }
   endpoints() {
     return this.endpointsMgr.list();
@@ -241,6 +259,7 @@ export class Agent implements AgentApi {
   /** Stop serving; the datapath keeps its pins and attachments so pods keep forwarding. */
   stop(): void {
     this.stopping = true;
+    if (this.bgpTimer) clearInterval(this.bgpTimer);
     if (this.server) stopAgentServer(this.server, this.opts.agentSocket);
     this.stopWatch?.();
     this.stopEvents?.();

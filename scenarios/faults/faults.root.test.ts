@@ -1,0 +1,74 @@
+// The faults suite on real 3-node cnilab clusters: in native routing every scenario runs and every
+// check passes, with the measured withdrawal inside the hold time + margin; the withdrawal check fails
+// when the fault did nothing; in tunnel mode bgp-peer-loss is skipped and the rest passes.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveSpec, type ClusterSpec } from '../../harness/cluster/spec.js';
+import type { ControlPlaneClient } from '../../harness/cluster/client.js';
+import { createCluster, destroyCluster } from '../../harness/providers/netns/cluster.js';
+import { measureConvergence } from '../../harness/providers/netns/bgp-convergence.js';
+import type { CheckResult } from '../../reports/model.js';
+import { runSuite } from '../framework/runner.js';
+import { measureWithdrawal } from './bgp-peer-loss.js';
+import { faultsSuite } from './index.js';
+import { WITHDRAWAL_MARGIN_MS, holdTimeMs } from './measure.js';
+
+const NATIVE = 'ft-faults-nat';
+const TUNNEL = 'ft-faults-tun';
+let spec: ClusterSpec;
+let client: ControlPlaneClient;
+
+const failures = (checks: CheckResult[]) => checks.filter((c) => !c.passed).map((c) => `${c.id}: ${c.observed}${c.detail ? ` (${c.detail})` : ''}`);
+const figures = (checks: CheckResult[]) => checks.filter((c) => c.tags?.ms !== undefined).map((c) => `${c.id}: ${c.tags!.ms} ms`);
+
+describe('faults suite', () => {
+  beforeAll(async () => {
+    await destroyCluster(NATIVE);
+    await destroyCluster(TUNNEL);
+    spec = resolveSpec({}, 'test', { name: NATIVE, nodes: 3, cni: 'cnilab', routing: 'native' });
+    client = await createCluster(spec);
+  });
+  afterAll(async () => {
+    await destroyCluster(NATIVE);
+    await destroyCluster(TUNNEL);
+  });
+
+  it('passes every fault scenario on a native-routing cluster, withdrawals within the hold time + margin', async () => {
+    const suite = await runSuite({ spec, client }, faultsSuite);
+    const checks = suite.scenarios.flatMap((s) => s.checks);
+    console.log(`faults (native) figures:\n  ${figures(checks).join('\n  ')}`);
+    expect(suite.scenarios.map((s) => `${s.name}: ${s.status}${s.reason ? ` ${s.reason}` : ''}`)).toEqual(['agent-restart: passed', 'bgp-peer-loss: passed', 'link-down: passed']);
+    expect(failures(checks)).toEqual([]);
+    expect(suite.passed).toBe(true);
+
+    const budget = holdTimeMs() + WITHDRAWAL_MARGIN_MS;
+    const withdrawals = checks.filter((c) => c.tags?.measure === 'withdrawal');
+    // sigkill, down, freeze and link-down each measured one.
+    expect(withdrawals.map((c) => c.tags?.fault).sort()).toEqual(['down', 'freeze', 'link-down', 'sigkill']);
+    for (const c of withdrawals) expect(Number(c.tags!.ms), c.id).toBeLessThanOrEqual(budget);
+    const fast = checks.filter((c) => c.tags?.measure === 'fail-fast');
+    expect(fast).toHaveLength(6);
+    for (const c of fast) expect(Number(c.tags!.ms), c.id).toBeLessThan(1000);
+    expect(checks.filter((c) => c.id.endsWith('/drop-fib-lookup-failed'))).toHaveLength(3);
+    // The suite left the cluster whole.
+    await measureConvergence(spec, { timeoutMs: 5000 });
+  }, 120_000);
+
+  it('fails the withdrawal check when the bird was not actually stopped', async () => {
+    const outcome = await measureWithdrawal(spec, 'node3', { mode: 'noop', inject: async () => undefined });
+    expect(outcome.passed).toBe(false);
+    expect(outcome.observed).toMatch(/not within 4000 ms/);
+    expect(outcome.detail).toMatch(/still routed by node1, node2/);
+  }, 30_000);
+
+  it('skips bgp-peer-loss in tunnel mode and passes the other fault scenarios', async () => {
+    const tspec = resolveSpec({}, 'test', { name: TUNNEL, nodes: 3, cni: 'cnilab', routing: 'tunnel' });
+    const tclient = await createCluster(tspec);
+    const suite = await runSuite({ spec: tspec, client: tclient }, faultsSuite);
+    const checks = suite.scenarios.flatMap((s) => s.checks);
+    console.log(`faults (tunnel) figures:\n  ${figures(checks).join('\n  ')}`);
+    expect(suite.scenarios.map((s) => `${s.name}: ${s.status}`)).toEqual(['agent-restart: passed', 'bgp-peer-loss: skipped', 'link-down: passed']);
+    expect(failures(checks)).toEqual([]);
+    expect(checks.some((c) => c.tags?.measure === 'withdrawal')).toBe(false);
+    await destroyCluster(TUNNEL);
+  }, 90_000);
+});
