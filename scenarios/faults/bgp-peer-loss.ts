@@ -24,6 +24,7 @@ import type { CheckOutcome, ProbeStep, Scenario, ScenarioContext, Step } from '.
 import { dropCount, ensureBirdRunning, killAgents, nodeBirdFiles, waitAgentsHealthy, waitProbeOk } from './live.js';
 import { DROP_FIB_LOOKUP_FAILED, WITHDRAWAL_MARGIN_MS, failFastVerdict, holdTimeMs, msTags, probeTail, timedOutcome } from './measure.js';
 import { FAULT_TCP_PORT, faultPods, faultsObjects, type FaultPods } from './workload.js';
+import { AgentClient } from '../../agent/api/client.js';
 
 /** The probes' own deadline while the victim is cut off; a hang would take this long. */
 export const FAIL_FAST_TIMEOUT_MS = 3000;
@@ -74,6 +75,9 @@ export const BIRD_FAULTS: BirdFault[] = [
 
 /** Inject `fault` on `victim` and measure until no other node routes its pod CIDR; judged against
  *  the hold time + margin. Exported so a test can prove it fails when the fault does nothing. */
+/** The agent checks its speaker every second; allow for a frozen bird's birdc timeout too. */
+const HEALTH_REPORT_BUDGET_MS = 5000;
+
 export async function measureWithdrawal(spec: ClusterSpec, victim: string, fault: Pick<BirdFault, 'mode' | 'inject'>): Promise<CheckOutcome> {
   const hold = holdTimeMs();
   const budgetMs = hold + WITHDRAWAL_MARGIN_MS;
@@ -178,6 +182,7 @@ export async function birdFaultChecks(ctx: ScenarioContext, fault: BirdFault): P
   try {
     out.push(await measureWithdrawal(ctx.spec, pods.victim.node, fault));
     out.push(...(await failFastChecks(ctx, pods, fault.mode)));
+    out.push(await healthReportsCheck(ctx, pods.victim.node, fault.mode));
     out.push(...(await unaffectedChecks(pods, fault.mode)));
     recovering = true;
     out.push(...(await recoveryChecks(ctx, pods, fault)));
@@ -187,6 +192,31 @@ export async function birdFaultChecks(ctx: ScenarioContext, fault: BirdFault): P
     await ensureBirdRunning(ctx.spec, pods.victim.node).catch((e: Error) => ctx.log(`bgp-peer-loss: could not restore ${pods.victim.node}'s bird: ${e.message}`));
   }
   return out;
+}
+
+/** The victim node's agent must say its BGP speaker is in trouble (it does not restart bird itself). */
+async function healthReportsCheck(ctx: ScenarioContext, node: string, mode: string): Promise<CheckOutcome> {
+  const agent = new AgentClient(ctx.spec.name, node);
+  const t0 = performance.now();
+  let last = 'no answer';
+  while (performance.now() - t0 < HEALTH_REPORT_BUDGET_MS) {
+    try {
+      const h = await agent.healthz(2000);
+      last = h.ok ? 'healthy' : `unhealthy: ${h.message}`;
+      if (!h.ok && /BGP/.test(h.message ?? '')) break;
+    } catch (e) {
+      last = `no answer (${(e as Error).message})`;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    id: 'agent-health',
+    name: `${mode}: ${node}'s agent reports its BGP speaker as a problem`,
+    passed: /^unhealthy: .*BGP/.test(last),
+    expected: `agent healthz not ok, naming BGP, within ${HEALTH_REPORT_BUDGET_MS} ms`,
+    observed: last,
+    tags: { fault: mode, measure: 'health' },
+  };
 }
 
 async function convergedCheck(ctx: ScenarioContext): Promise<CheckOutcome> {
