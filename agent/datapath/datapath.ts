@@ -28,8 +28,9 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const DEFAULT_OBJECT = resolve(here, '../../bpf/build/datapath.o');
 export const BROKEN_REMOTE_OBJECT = resolve(here, '../../bpf/build/datapath-broken-remote.o');
 
-/** Safety net next to the epoll-driven consume: catches records if a wakeup was missed. */
-const RINGBUF_SWEEP_MS = 200;
+// The datapath wakes the agent only when a batch of events has built up (bpf/lib/events.h), so the
+// agent drains the ring on this timer; it bounds how stale `cnilab observe` can be.
+const RINGBUF_SWEEP_MS = 50;
 
 /** The bpffs mount that holds `path`, or undefined. */
 function bpffsMountFor(path: string): string | undefined {
@@ -206,8 +207,8 @@ export function openDatapath(cfg: DatapathConfig): Datapath {
           /* consume only fails on a corrupted ring; the sweep retries */
         }
       };
-      // Event-driven: libuv watches libbpf's epoll fd, so records are consumed as they arrive without
-      // blocking the event loop; the slow sweep covers missed wakeups.
+      // libuv watches libbpf's epoll fd for the datapath's batch wakeups (a ring filling up fast), and
+      // the timer drains whatever smaller batch has arrived since the last turn.
       const poller = koffi.node.poll(rb.epollFd(), { readable: true }, drain);
       poller.unref();
       const sweep = setInterval(drain, RINGBUF_SWEEP_MS);

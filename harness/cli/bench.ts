@@ -85,9 +85,6 @@ export async function bench(args: string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  // Observed here: with no timer pending, a SIGTERM that lands between samples killed the process
-  // despite the listener (exit 143, clusters left behind); a pending timer keeps the handler in force.
-  const keepAlive = setInterval(() => undefined, 1000);
   try {
     const t0 = Date.now();
     const result = await runPerformance({
@@ -104,7 +101,6 @@ export async function bench(args: string[]): Promise<number> {
     const code = reportError(err, args.includes('--verbose'));
     return signalled ? 130 : code;
   } finally {
-    clearInterval(keepAlive);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

@@ -13,6 +13,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   exec: { summary: 'run a command in a pod: cnilab exec NS/POD -- CMD...', load: async () => (await import('./exec.js')).exec },
   run: { summary: 'run the suites on fresh clusters and write reports (--out DIR, --suite NAME, --config NAME)', load: async () => (await import('./run.js')).runCommand },
   observe: { summary: 'flows seen by the datapath on every node (--node N, --last N, --verdict DROPPED, -o json)', load: async () => (await import('./observe.js')).observe },
+  bench: { summary: 'performance of 5 configurations, interleaved → perf.json/md/html (--quick, --samples N, --config NAME)', load: async () => (await import('./bench.js')).bench },
+  report: { summary: 'report compare BASE.json HEAD.json [--threshold 5%] [--threshold-metric M=P%] [--junit FILE]', load: async () => (await import('./report.js')).report },
   status: { summary: 'clusters, nodes, pods and agents at a glance', load: async () => (await import('./status.js')).status },
 };
 

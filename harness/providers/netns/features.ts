@@ -21,11 +21,14 @@ export const FEATURES = {
 
 export type FeatureName = keyof typeof FEATURES;
 
+/** Several clusters may be created at once by one process: each probe gets its own namespace. */
+let probeCount = 0;
+
 /** Probe features in one scratch namespace; returns the missing ones. */
 export async function missingFeatures(names: FeatureName[]): Promise<FeatureProbe[]> {
   if (names.length === 0) return [];
   // The name carries the cnilab prefix, so `down --all` would sweep it if this process died here.
-  const ns = `cnilab.featureprobe.${process.pid}`;
+  const ns = `cnilab.featureprobe.${process.pid}-${++probeCount}`;
   await run(['ip', 'netns', 'add', ns], { timeoutMs: 10_000 });
   const missing: FeatureProbe[] = [];
   try {
