@@ -55,7 +55,8 @@ export function perfCharts(r: PerfResult): Array<{ id: string; svg: string }> {
   return out;
 }
 
-function htmlTable(header: string[], rows: string[][], cls = ''): string {
+/** A table of already-escaped cells (header cells are escaped here). */
+export function htmlTable(header: string[], rows: string[][], cls = ''): string {
   return `<table class="${cls}"><thead><tr>${header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
 }
 

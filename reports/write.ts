@@ -4,12 +4,14 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunResult } from './model.js';
 import { renderJunit } from './junit.js';
+import { renderRunHtml } from './run-html.js';
 import { renderMarkdown } from './markdown.js';
 
 export interface WrittenReports {
   json: string;
   markdown: string;
   junit: string;
+  html: string;
 }
 
 function writeAtomic(file: string, text: string): void {
@@ -21,9 +23,10 @@ function writeAtomic(file: string, text: string): void {
 /** Synchronous on purpose: it also runs from a signal handler, where the process is about to exit. */
 export function writeReports(result: RunResult, dir: string): WrittenReports {
   mkdirSync(dir, { recursive: true });
-  const files = { json: join(dir, 'result.json'), markdown: join(dir, 'report.md'), junit: join(dir, 'junit.xml') };
+  const files = { json: join(dir, 'result.json'), markdown: join(dir, 'report.md'), junit: join(dir, 'junit.xml'), html: join(dir, 'report.html') };
   writeAtomic(files.json, `${JSON.stringify(result, null, 2)}\n`);
   writeAtomic(files.markdown, renderMarkdown(result));
   writeAtomic(files.junit, renderJunit(result));
+  writeAtomic(files.html, renderRunHtml(result));
   return files;
 }

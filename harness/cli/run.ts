@@ -1,5 +1,5 @@
 // cnilab run: bring up a fresh cluster per configuration, run the suites, always tear down, write
-// result.json / report.md / junit.xml, print the summary. Exit 0 only when every check passed,
+// result.json / report.md / report.html / junit.xml, print the summary. Exit 0 only when every check passed,
 // 1 when anything failed, 2 for bad input, 130 when interrupted (after tearing down).
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
@@ -24,7 +24,7 @@ export const SUITES: Record<string, () => Promise<Suite>> = {
 const USAGE = `usage: cnilab run [--suite NAME]... [--config NAME]... [--out DIR] [--name PREFIX] [--keep] [--concurrency N]
   --suite   ${Object.keys(SUITES).join(', ')} (default: all)
   --config  ${Object.keys(CONFIGURATIONS).join(', ')} (default: cnilab-tunnel when the cnilab CNI is built, else reference-bridge)
-  --out     report directory (default reports/latest): result.json, report.md, junit.xml
+  --out     report directory (default reports/latest): result.json, report.md, report.html, junit.xml
   --name    prefix of the cluster names (default "run"); each cluster gets "-<config>-<random>"
   --keep    leave the clusters running afterwards (remove them with cnilab down --name NAME)
 `;
@@ -150,6 +150,6 @@ export async function runCommand(args: string[]): Promise<number> {
   const result = build(false);
   const files = writeReports(result, outDir);
   process.stdout.write(renderTerminal(result));
-  process.stdout.write(`reports: ${files.json}, ${files.markdown}, ${files.junit}\n`);
+  process.stdout.write(`reports: ${files.json}, ${files.markdown}, ${files.html}, ${files.junit}\n`);
   return runPassed(result) ? 0 : 1;
 }
