@@ -1,8 +1,7 @@
 // cnilab up: create an embedded cluster from flags or a cluster file.
 import { clusterName, parseFlags } from './common.js';
 import { loadSpecFile, resolveSpec, type SpecOverrides } from '../cluster/spec.js';
-import { createCluster } from '../providers/netns/cluster.js';
-import { sweep } from '../providers/netns/sweep.js';
+import { createCluster, destroyCluster } from '../providers/netns/cluster.js';
 import { InvalidInputError } from '../errors.js';
 
 export async function up(args: string[]): Promise<number> {
@@ -42,8 +41,9 @@ export async function up(args: string[]): Promise<number> {
     interrupted = true;
     process.stderr.write(`\ninterrupted: ${values.retain ? 'keeping' : 'removing'} what was created of cluster "${spec.name}"\n`);
     const finish = () => process.exit(130);
+    // destroyCluster stops the creation at its next step and waits for it before sweeping.
     if (values.retain) finish();
-    else void sweep(spec.name).finally(finish);
+    else void destroyCluster(spec.name).finally(finish);
   };
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);

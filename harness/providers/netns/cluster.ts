@@ -24,9 +24,10 @@ export function clusterExists(name: string): boolean {
   return existsSync(paths.runDir(name)) || listNetns(name).length > 0;
 }
 
-async function waitHealthy(client: ControlPlaneClient, timeoutMs: number, logFile: string): Promise<void> {
+async function waitHealthy(client: ControlPlaneClient, timeoutMs: number, logFile: string, signal: AbortSignal): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    signal.throwIfAborted();
     try {
       await client.healthz(1000);
       return;
@@ -48,8 +49,30 @@ function spawnDaemon(spec: ClusterSpec): void {
   closeSync(log);
 }
 
+/**
+ * Creations in flight in this process. Tearing a cluster down while it is being created (Ctrl-C)
+ * must first stop the creation and wait for its current step: the `ip` commands of a step run in
+ * their own process groups and would otherwise finish after the sweep and leave namespaces behind.
+ */
+const creating = new Map<string, { abort: AbortController; done: Promise<unknown> }>();
+
 export async function createCluster(spec: ClusterSpec, opts: CreateOptions = {}): Promise<ControlPlaneClient> {
-  const progress = opts.onProgress ?? (() => undefined);
+  const abort = new AbortController();
+  const done = createSteps(spec, opts, abort.signal);
+  creating.set(spec.name, { abort, done });
+  try {
+    return await done;
+  } finally {
+    creating.delete(spec.name);
+  }
+}
+
+async function createSteps(spec: ClusterSpec, opts: CreateOptions, signal: AbortSignal): Promise<ControlPlaneClient> {
+  const progress = (msg: string) => {
+    // Every step reports progress before it starts: the natural place to stop when asked to.
+    signal.throwIfAborted();
+    opts.onProgress?.(msg);
+  };
   const timeoutMs = opts.timeoutMs ?? 30_000;
   await preflight(spec);
   if (clusterExists(spec.name)) {
@@ -73,13 +96,14 @@ export async function createCluster(spec: ClusterSpec, opts: CreateOptions = {})
       progress('starting the BGP route reflector in the fabric');
       await startRouteReflector(spec);
     }
+    signal.throwIfAborted();
     writeFileSync(paths.networkReady(spec.name), `${new Date().toISOString()}\n`);
     const client = new ControlPlaneClient(paths.controlSocket(spec.name), spec.name);
-    await waitHealthy(client, timeoutMs, paths.daemonLog(spec.name));
+    await waitHealthy(client, timeoutMs, paths.daemonLog(spec.name), signal);
     if (spec.cni === 'cnilab') {
       progress('waiting for the node agents');
       const agentsStarted = performance.now();
-      await waitAgents(client, spec, timeoutMs);
+      await waitAgents(client, spec, timeoutMs, signal);
       if (bgp) {
         const conv = await measureConvergence(spec, { timeoutMs, since: agentsStarted });
         writeFileSync(paths.bgpConvergence(spec.name), JSON.stringify({ ...conv, measuredAt: new Date().toISOString() }, null, 2));
@@ -93,9 +117,10 @@ export async function createCluster(spec: ClusterSpec, opts: CreateOptions = {})
   }
 }
 
-async function waitAgents(client: ControlPlaneClient, spec: ClusterSpec, timeoutMs: number): Promise<void> {
+async function waitAgents(client: ControlPlaneClient, spec: ClusterSpec, timeoutMs: number, signal: AbortSignal): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    signal.throwIfAborted();
     const agents = await client.getPath<Array<{ node: string; socket: boolean }>>('/v1/agents');
     if (agents.length === spec.nodes.length && agents.every((a) => a.socket)) return;
     if (Date.now() > deadline) {
@@ -108,6 +133,11 @@ async function waitAgents(client: ControlPlaneClient, spec: ClusterSpec, timeout
 
 /** Stop the daemon politely, then remove everything of the cluster. */
 export async function destroyCluster(name: string): Promise<Leftovers> {
+  const inFlight = creating.get(name);
+  if (inFlight) {
+    inFlight.abort.abort();
+    await inFlight.done.catch(() => undefined);
+  }
   const client = new ControlPlaneClient(paths.controlSocket(name), name);
   try {
     await client.shutdown();
