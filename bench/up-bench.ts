@@ -1,7 +1,7 @@
 // Benchmark: time from `cnilab up --nodes 3` to 9 pods Running (the netpol e2e model), next to the
 // floor — the same namespaces, links and addresses made by raw `ip -batch` commands, with no control
 // plane, no CNI plugin and no workloads. Prints each sample, medians and the ratio.
-//   node dist/bench/up-bench.js [--samples 5]
+//   node dist/bench/up-bench.js [--samples 5] [--cni reference-bridge|cnilab|kernel]
 import { performance } from 'node:perf_hooks';
 import { run } from '../harness/exec/run.js';
 import { REPO_ROOT } from '../harness/paths.js';
@@ -11,9 +11,9 @@ import { median, spread, machineSummary } from './stats.js';
 const CLUSTER = 'bench-up';
 const FLOOR = 'cnilab.bench-floor';
 
-async function cnilabUp(): Promise<{ upMs: number; readyMs: number }> {
+async function cnilabUp(cni: string): Promise<{ upMs: number; readyMs: number }> {
   const t0 = performance.now();
-  await run([`${REPO_ROOT}/bin/cnilab`, 'up', '--name', CLUSTER, '--nodes', '3', '--cni', 'reference-bridge', '-q'], { timeoutMs: 60_000 });
+  await run([`${REPO_ROOT}/bin/cnilab`, 'up', '--name', CLUSTER, '--nodes', '3', '--cni', cni, '-q'], { timeoutMs: 60_000 });
   const upMs = performance.now() - t0;
   await run([`${REPO_ROOT}/bin/cnilab`, 'apply', '--name', CLUSTER, '-f', `${REPO_ROOT}/scenarios/manifests/xyz.yaml`, '--wait'], { timeoutMs: 60_000 });
   const readyMs = performance.now() - t0;
@@ -55,22 +55,24 @@ async function floor(): Promise<number> {
 async function main(): Promise<void> {
   const i = process.argv.indexOf('--samples');
   const samples = i > 0 ? Number(process.argv[i + 1]) : 5;
+  const cniArg = process.argv.indexOf('--cni');
+  const cni = cniArg > 0 ? process.argv[cniArg + 1]! : 'reference-bridge';
   await sweep(CLUSTER);
   // One warm-up of each, discarded (page cache, first exec of each binary).
-  await cnilabUp();
+  await cnilabUp(cni);
   await floor();
   const up: number[] = [];
   const ready: number[] = [];
   const fl: number[] = [];
   for (let s = 0; s < samples; s++) {
     // Interleaved, so both see the same machine noise.
-    const c = await cnilabUp();
+    const c = await cnilabUp(cni);
     up.push(c.upMs);
     ready.push(c.readyMs);
     fl.push(await floor());
     console.log(`sample ${s + 1}: cnilab up ${c.upMs.toFixed(0)} ms, 9 pods ready ${c.readyMs.toFixed(0)} ms, floor ${fl.at(-1)!.toFixed(0)} ms`);
   }
-  console.log(`\nmachine: ${machineSummary()}`);
+  console.log(`\nmachine: ${machineSummary()}; cni ${cni}`);
   console.log(`cnilab up (3 nodes):            median ${median(up).toFixed(0)} ms  (spread ${spread(up)})`);
   console.log(`cnilab up + 9 pods Running:     median ${median(ready).toFixed(0)} ms  (spread ${spread(ready)})`);
   console.log(`floor (raw ip -batch, same objects): median ${median(fl).toFixed(0)} ms  (spread ${spread(fl)})`);

@@ -2,6 +2,7 @@
 // perf.md, perf.html and `cnilab report compare` are all computed from it). Versioned and tagged with
 // `kind: 'performance'` so compare can refuse a connectivity result or a future schema it does not know.
 // Bump PERF_SCHEMA_VERSION on any change that removes or re-means a field.
+import type { Environment } from './model.js';
 
 export const PERF_SCHEMA_VERSION = 1 as const;
 export const PERF_KIND = 'performance' as const;
@@ -65,16 +66,8 @@ export function parseMetricId(id: string): { test: TestKind; path: PathKind; qua
   return { test: test as TestKind, path: path as PathKind, quantity: quantity as Quantity };
 }
 
-export interface PerfEnvironment {
-  kernel: string;
-  cpuModel: string;
-  cpuCount: number;
-  memoryBytes: number;
-  nodeVersion: string;
-  cnilabVersion: string;
-  gitCommit?: string;
-  hostname: string;
-  platform: string;
+/** The machine (as for a suite run), plus the traffic tools' versions and the date. */
+export interface PerfEnvironment extends Environment {
   /** Versions of the traffic tools, as they print them. */
   tools: Record<string, string>;
   date: string;

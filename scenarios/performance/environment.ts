@@ -1,9 +1,6 @@
 // The machine a performance result came from: absolute numbers mean nothing without it.
-import { readFileSync } from 'node:fs';
-import { cpus, hostname, release, totalmem } from 'node:os';
-import { join } from 'node:path';
 import { run } from '../../harness/exec/run.js';
-import { REPO_ROOT } from '../../harness/paths.js';
+import { collectEnvironment } from '../../reports/environment.js';
 import type { PerfEnvironment } from '../../reports/performance-model.js';
 
 async function firstLine(argv: string[]): Promise<string> {
@@ -12,19 +9,8 @@ async function firstLine(argv: string[]): Promise<string> {
 }
 
 export async function captureEnvironment(): Promise<PerfEnvironment> {
-  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version?: string };
-  const git = await run(['git', '-C', REPO_ROOT, 'rev-parse', 'HEAD'], { allowFailure: true, timeoutMs: 5000 });
-  const c = cpus();
   return {
-    kernel: release(),
-    cpuModel: c[0]?.model ?? 'unknown',
-    cpuCount: c.length,
-    memoryBytes: totalmem(),
-    nodeVersion: process.version,
-    cnilabVersion: pkg.version ?? 'unknown',
-    ...(git.code === 0 && git.stdout.trim() ? { gitCommit: git.stdout.trim() } : {}),
-    hostname: hostname(),
-    platform: `${process.platform}/${process.arch}`,
+    ...(await collectEnvironment()),
     tools: {
       iperf3: await firstLine(['iperf3', '--version']),
       sockperf: (await firstLine(['sockperf', '--version'])).replace(/^sockperf,?\s*/, ''),
