@@ -32,6 +32,9 @@ export function niceMax(v: number): number {
 
 export const SERIES_COLORS = ['#6b7280', '#9ca3af', '#a16207', '#2563eb', '#059669', '#7c3aed', '#db2777'];
 
+/** Room for one legend entry: the swatch and a configuration name like "reference-bridge (unavailable)". */
+const LEGEND_ENTRY_W = 170;
+
 export function renderBarChart(c: BarChart): string {
   const barW = 18;
   const gap = 4;
@@ -42,7 +45,9 @@ export function renderBarChart(c: BarChart): string {
   const groupW = c.series.length * (barW + gap) - gap + groupPad;
   const width = Math.max(420, left + c.categories.length * groupW + 20);
   const legendY = top + plotH + 44;
-  const height = legendY + 18 * Math.ceil(c.series.length / 3) + 8;
+  // As many legend entries per row as fit the chart's width, so none is clipped on narrow charts.
+  const legendCols = Math.max(1, Math.floor((width - left) / LEGEND_ENTRY_W));
+  const height = legendY + 18 * Math.ceil(c.series.length / legendCols) + 8;
   const all = c.series.flatMap((s) => s.values.filter((v): v is BarValue => !!v).map((v) => Math.max(v.max, v.median)));
   const yMax = niceMax(Math.max(0, ...all));
   const y = (v: number) => top + plotH - (Math.max(0, v) / yMax) * plotH;
@@ -75,8 +80,8 @@ export function renderBarChart(c: BarChart): string {
   });
   parts.push(`<line x1="${left}" x2="${width - 10}" y1="${top + plotH}" y2="${top + plotH}" stroke="#111"/>`);
   c.series.forEach((s, i) => {
-    const lx = left + (i % 3) * 170;
-    const ly = legendY + Math.floor(i / 3) * 18;
+    const lx = left + (i % legendCols) * LEGEND_ENTRY_W;
+    const ly = legendY + Math.floor(i / legendCols) * 18;
     parts.push(`<rect x="${lx}" y="${ly - 9}" width="10" height="10" fill="${s.color}"/><text x="${lx + 14}" y="${ly}">${escapeXml(s.name)}${s.values.every((v) => !v) ? ' (unavailable)' : ''}</text>`);
   });
   parts.push('</svg>');
