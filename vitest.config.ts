@@ -1,8 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: `unit` runs anywhere and in parallel; `root` holds tests that create network
-// namespaces, load BPF programs or start clusters. Root tests run one file at a time because
-// some of them (the `down --all` sweep) act on every cnilab object on the machine.
+// Three projects: `unit` runs anywhere and in parallel; `browser` renders reports in Chromium;
+// `root` holds tests that create network namespaces, load BPF programs or start clusters. Root
+// tests run one file at a time because some of them (the `down --all` sweep) act on every cnilab
+// object on the machine.
 export default defineConfig({
   test: {
     projects: [
@@ -10,7 +11,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['{harness,agent,scenarios,reports,bench}/**/*.test.ts'],
-          exclude: ['**/*.root.test.ts', 'node_modules/**', 'dist/**'],
+          exclude: ['**/*.root.test.ts', '**/*.browser.test.ts', 'node_modules/**', 'dist/**'],
           testTimeout: 20_000,
         },
       },
@@ -22,6 +23,15 @@ export default defineConfig({
           fileParallelism: false,
           testTimeout: 120_000,
           hookTimeout: 120_000,
+        },
+      },
+      {
+        // Rendered in a real Chromium (Debian's /usr/bin/chromium through playwright-core).
+        test: {
+          name: 'browser',
+          include: ['{harness,agent,scenarios,reports}/**/*.browser.test.ts'],
+          exclude: ['node_modules/**', 'dist/**'],
+          testTimeout: 60_000,
         },
       },
     ],

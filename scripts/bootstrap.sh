@@ -10,8 +10,9 @@ fail() { echo "cnilab setup: $*" >&2; exit 1; }
 [ -e /proc/sys/kernel/unprivileged_bpf_disabled ] || fail "this kernel has no BPF system call (needs CONFIG_BPF_SYSCALL)"
 [ -e /sys/kernel/btf/vmlinux ] || echo "cnilab setup: warning: no kernel BTF (/sys/kernel/btf/vmlinux); the datapath does not need it, some tools do" >&2
 
-# Debian packages: the kernel tools, the BPF toolchain, the traffic tools and the reference CNI plugins.
-PKGS=(iproute2 util-linux procps make clang llvm libbpf-dev bpftool iperf3 sockperf bird2 tcpdump iputils-ping containernetworking-plugins)
+# Debian packages: the kernel tools, the BPF toolchain, the traffic tools, the reference CNI plugins,
+# and Chromium for the tests that look at the HTML reports as a person would.
+PKGS=(iproute2 util-linux procps make clang llvm libbpf-dev bpftool iperf3 sockperf bird2 tcpdump iputils-ping containernetworking-plugins chromium)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
