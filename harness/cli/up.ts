@@ -50,6 +50,10 @@ export async function up(args: string[]): Promise<number> {
   try {
     say(`cluster "${spec.name}": ${spec.nodes.length} nodes, cni ${spec.cni}, routing ${spec.routing}, pod MTU ${spec.podMtu}`);
     await createCluster(spec, { onProgress: say, retain: values.retain });
+  } catch (err) {
+    // Interrupted: the creation stopped on purpose; the signal handler finishes the cleanup and exits.
+    if (interrupted) return new Promise<number>(() => undefined);
+    throw err;
   } finally {
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
