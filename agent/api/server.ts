@@ -12,7 +12,7 @@ import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CNI_ERR, CniError, type CniAddResult, type CniErrorBody, type CniRequest } from '../cni/protocol.js';
 import { errorToJson } from '../../harness/errors.js';
-import { runPlugin } from '../cni/main.js';
+import { runPlugin, type AgentCall } from '../cni/main.js';
 
 export interface AgentApi {
   healthz(): { ok: boolean; message?: string; node: string; endpoints: number };
@@ -49,6 +49,35 @@ async function readBody(req: IncomingMessage): Promise<CniRequest> {
   }
 }
 
+/** Whether a network config names this agent's socket (else the plugin goes over the named socket). */
+function addressedToUs(stdin: string, socketPath: string): boolean {
+  try {
+    return (JSON.parse(stdin) as { agentSocket?: unknown }).agentSocket === socketPath;
+  } catch {
+    return false; // the plugin reports the broken config itself
+  }
+}
+
+/** The plugin's calls to this agent as direct method calls: no HTTP round trip to ourselves. */
+function directCall(api: AgentApi): AgentCall {
+  return async <T>(_socket: string, path: string, body: unknown): Promise<T> => {
+    switch (path) {
+      case '/v1/cni/add':
+        return (await api.cniAdd(body as CniRequest)) as T;
+      case '/v1/cni/del':
+        await api.cniDel(body as CniRequest);
+        return {} as T;
+      case '/v1/cni/check':
+        await api.cniCheck(body as CniRequest);
+        return {} as T;
+      case '/v1/healthz':
+        return api.healthz() as T;
+      default:
+        throw new CniError(CNI_ERR.OTHER, `agent: no route ${path}`);
+    }
+  };
+}
+
 export async function startAgentServer(socketPath: string, api: AgentApi, log: (m: string) => void): Promise<Server> {
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://agent');
@@ -81,7 +110,8 @@ export async function startAgentServer(socketPath: string, api: AgentApi, log: (
           // The C entry point of the plugin (agent/cni/shim) forwards a whole invocation here, so the
           // plugin's logic runs in this already-warm process instead of a fresh Node.js per pod.
           const inv = (await readBody(req)) as unknown as { env?: Record<string, string>; stdin?: string };
-          const out = await runPlugin(inv.env ?? {}, typeof inv.stdin === 'string' ? inv.stdin : '');
+          const stdin = typeof inv.stdin === 'string' ? inv.stdin : '';
+          const out = await runPlugin(inv.env ?? {}, stdin, addressedToUs(stdin, socketPath) ? directCall(api) : undefined);
           const text = out.stdout ? `${out.stdout}\n` : '';
           res.writeHead(200, { 'content-type': 'application/json', 'x-cni-exit-code': String(out.code), 'content-length': Buffer.byteLength(text) });
           return res.end(text);

@@ -59,7 +59,7 @@ function parseNetConf(text: string): NetConf {
   return c as unknown as NetConf;
 }
 
-async function callAgent<T>(socket: string, path: string, body: unknown, timeoutMs: number): Promise<T> {
+async function callAgentOverSocket<T>(socket: string, path: string, body: unknown, timeoutMs: number): Promise<T> {
   let res;
   try {
     res = await unixJsonRequest(socket, body === undefined ? 'GET' : 'POST', path, body, timeoutMs);
@@ -81,7 +81,10 @@ function forVersion(result: CniAddResult, version: string): unknown {
 }
 
 /** Everything but process I/O, so tests can drive it directly as well as through the executable. */
-export async function runPlugin(env: NodeJS.ProcessEnv, stdin: string): Promise<PluginOutput> {
+/** How the plugin reaches the agent: over its socket, or (inside the agent) by a direct call. */
+export type AgentCall = <T>(socket: string, path: string, body: unknown, timeoutMs: number) => Promise<T>;
+
+export async function runPlugin(env: NodeJS.ProcessEnv, stdin: string, callAgent: AgentCall = callAgentOverSocket): Promise<PluginOutput> {
   let version = CNI_VERSION;
   try {
     const command = env.CNI_COMMAND;

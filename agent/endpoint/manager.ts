@@ -116,10 +116,12 @@ export class EndpointManager {
       const ip = ipam.allocate(req.containerId);
       undo.push(['release IP', () => void ipam.release(ip)]);
 
-      const podLabels = await this.d.controlPlane.podLabels(podNamespace, podName);
-      const labels = podSecurityLabels(podNamespace, podLabels);
-      const identity = await identities.resolve(labels);
-      mark('identity');
+      // The identity is asked of the control plane while the links are made: only the maps need it.
+      const identityLookup = (async () => {
+        const labels = podSecurityLabels(podNamespace, await this.d.controlPlane.podLabels(podNamespace, podName));
+        return { labels, identity: await identities.resolve(labels) };
+      })();
+      identityLookup.catch(() => undefined); // awaited below; a failure there rolls back the links
       const endpointId = this.nextEndpointId();
       const hostMac = randomMac();
       const podMac = randomMac();
@@ -157,6 +159,8 @@ export class EndpointManager {
       );
 
       mark('pod');
+      const { labels, identity } = await identityLookup;
+      mark('identity');
       datapath.attachEndpointDevice(hostIfname, ifindex);
       datapath.upsertEndpoint({ ifindex, ip, podMac, hostMac, identity, endpointId });
       undo.push(['delete endpoint map entry', () => datapath.deleteEndpoint({ ifindex, ip })]);
