@@ -1,7 +1,7 @@
 // Finding and removing everything a cluster owns: processes, network namespaces (and with them every
 // link inside), run-time files and sockets, BPF pins, and any host link with cnilab's prefix.
 // Used by `cnilab down` for one cluster and by `cnilab down --all` after crashed runs.
-import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { run } from '../../exec/run.js';
 import { BPF_ROOT, LINK_PREFIX, NETNS_DIR, PREFIX, RUN_ROOT, netnsNames } from '../../cluster/names.js';
 
@@ -132,5 +132,15 @@ export async function sweep(cluster?: string): Promise<Leftovers> {
   for (const link of found.hostLinks) await run(['ip', 'link', 'del', link], { allowFailure: true });
   for (const dir of found.runDirs) rmSync(dir, { recursive: true, force: true });
   for (const dir of found.bpfDirs) rmSync(dir, { recursive: true, force: true });
+  // The shared parents go with the last cluster: an empty /sys/fs/bpf/cnilab is still a pin dir of ours.
+  for (const root of [RUN_ROOT, BPF_ROOT]) removeIfEmpty(root);
   return found;
+}
+
+function removeIfEmpty(dir: string): void {
+  try {
+    if (readdirSync(dir).length === 0) rmdirSync(dir);
+  } catch {
+    /* absent, or another cluster created something meanwhile */
+  }
 }
