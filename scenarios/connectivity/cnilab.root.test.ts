@@ -17,19 +17,14 @@ import type { CheckResult } from '../../reports/model.js';
 import { runScenario, runSuite } from '../framework/runner.js';
 import { connectivitySuite } from './index.js';
 import { connectivityScenario } from './connectivity.js';
+import { pausePod as pausePodOf } from '../framework/pods.js';
 
 const NAME = 'sc-cnilab';
 const BROKEN = 'sc-cnilab-broken';
 let spec: ClusterSpec;
 let client: ControlPlaneClient;
 
-const AGNHOST = 'registry.k8s.io/e2e-test-images/agnhost:2.47';
-const pausePod = (name: string, node: string) => ({
-  apiVersion: 'v1',
-  kind: 'Pod',
-  metadata: { name, namespace: 'default', labels: { app: name } },
-  spec: { nodeName: node, containers: [{ name: 'c', image: AGNHOST, args: ['pause'] }] },
-});
+const pausePod = (name: string, node: string) => pausePodOf({ name, namespace: 'default', node, labels: { app: name } });
 
 async function podIp(name: string): Promise<string> {
   const p = await client.get('Pod', 'default', name);

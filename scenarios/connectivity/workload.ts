@@ -6,6 +6,7 @@ import { start, type Background } from '../../harness/exec/run.js';
 import { agnhostShimPath } from '../../harness/traffic/probe.js';
 import { waitForListener } from '../../harness/traffic/wait-listen.js';
 import type { ResolvedPod, ScenarioContext } from '../framework/model.js';
+import { netexecPod } from '../framework/pods.js';
 
 export const CONN_NAMESPACE = 'cnilab-conn';
 export const POD_TCP_PORT = 8080;
@@ -17,7 +18,6 @@ export const UNSERVED_PORT = 9;
 export const PODS_PER_NODE = 3;
 export const CONN_NODES = 3;
 const LETTERS = ['a', 'b', 'c', 'd', 'e', 'f'];
-const AGNHOST_IMAGE = 'registry.k8s.io/e2e-test-images/agnhost:2.47';
 
 export function connPodName(node: string, i: number): string {
   return `conn-${node}-${LETTERS[i]}`;
@@ -34,26 +34,16 @@ export function connectivityObjects(spec: ClusterSpec): unknown[] {
   ];
   for (const node of connNodes(spec)) {
     for (let i = 0; i < PODS_PER_NODE; i++) {
-      objects.push({
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name: connPodName(node, i), namespace: CONN_NAMESPACE, labels: { app: 'cnilab-conn', 'cnilab.dev/node': node } },
-        spec: {
-          nodeName: node,
-          terminationGracePeriodSeconds: 0,
-          containers: [
-            {
-              name: 'netexec',
-              image: AGNHOST_IMAGE,
-              args: ['netexec', `--http-port=${POD_TCP_PORT}`, `--udp-port=${POD_UDP_PORT}`],
-              ports: [
-                { name: 'http', containerPort: POD_TCP_PORT, protocol: 'TCP' },
-                { name: 'udp', containerPort: POD_UDP_PORT, protocol: 'UDP' },
-              ],
-            },
-          ],
-        },
-      });
+      objects.push(
+        netexecPod({
+          name: connPodName(node, i),
+          namespace: CONN_NAMESPACE,
+          node,
+          labels: { app: 'cnilab-conn', 'cnilab.dev/node': node },
+          httpPort: POD_TCP_PORT,
+          udpPort: POD_UDP_PORT,
+        }),
+      );
     }
   }
   return objects;

@@ -4,10 +4,10 @@
 // guessed. The servers are agnhost netexec (TCP 8080), so probes get a real TCP answer.
 import type { ClusterSpec } from '../../harness/cluster/spec.js';
 import type { ResolvedPod, ScenarioContext } from '../framework/model.js';
+import { netexecPod as netexecPodOf } from '../framework/pods.js';
 
 export const FAULTS_NAMESPACE = 'cnilab-faults';
 export const FAULT_TCP_PORT = 8080;
-export const AGNHOST_IMAGE = 'registry.k8s.io/e2e-test-images/agnhost:2.47';
 
 export type Role = 'client' | 'peer' | 'victim';
 
@@ -28,23 +28,7 @@ export function faultNodes(spec: Pick<ClusterSpec, 'nodes'>): FaultNodes {
 export const podName = (role: Role) => `fault-${role}`;
 
 export function netexecPod(name: string, node: string, role: string): Record<string, unknown> {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name, namespace: FAULTS_NAMESPACE, labels: { app: 'cnilab-faults', 'cnilab.dev/role': role } },
-    spec: {
-      nodeName: node,
-      terminationGracePeriodSeconds: 0,
-      containers: [
-        {
-          name: 'netexec',
-          image: AGNHOST_IMAGE,
-          args: ['netexec', `--http-port=${FAULT_TCP_PORT}`, '--udp-port=-1'],
-          ports: [{ name: 'http', containerPort: FAULT_TCP_PORT, protocol: 'TCP' }],
-        },
-      ],
-    },
-  };
+  return netexecPodOf({ name, namespace: FAULTS_NAMESPACE, node, labels: { app: 'cnilab-faults', 'cnilab.dev/role': role }, httpPort: FAULT_TCP_PORT });
 }
 
 export function faultsObjects(spec: ClusterSpec): unknown[] {

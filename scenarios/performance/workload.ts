@@ -13,10 +13,10 @@ import { startSockperfServer } from '../../harness/traffic/sockperf.js';
 import type { PathKind } from '../../reports/performance-model.js';
 import type { PerfConfigDef } from './configs.js';
 import { startCrrServer } from './crr.js';
+import { pausePod } from '../framework/pods.js';
 
 export const PERF_NAMESPACE = 'cnilab-perf';
 export const PORTS = { iperf: 5201, sockperf: 11111, crr: 7001 } as const;
-const AGNHOST_IMAGE = 'registry.k8s.io/e2e-test-images/agnhost:2.47';
 export const POD_ROLES = ['client', 'server-same', 'server-other'] as const;
 export type PodRole = (typeof POD_ROLES)[number];
 
@@ -45,13 +45,8 @@ export function serverFor(path: PathKind): PodRole {
 export function perfObjects(): unknown[] {
   return [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: PERF_NAMESPACE, labels: { 'kubernetes.io/metadata.name': PERF_NAMESPACE } } },
-    ...POD_ROLES.map((role) => ({
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: role, namespace: PERF_NAMESPACE, labels: { app: 'cnilab-perf', role } },
-      // "pause" only holds the netns: the traffic tools are started in it by the harness.
-      spec: { nodeName: NODE_OF[role], terminationGracePeriodSeconds: 0, containers: [{ name: 'hold', image: AGNHOST_IMAGE, args: ['pause'] }] },
-    })),
+    // "pause" only holds the netns: the traffic tools are started in it by the harness.
+    ...POD_ROLES.map((role) => pausePod({ name: role, namespace: PERF_NAMESPACE, node: NODE_OF[role], labels: { app: 'cnilab-perf', role } })),
   ];
 }
 
