@@ -1,5 +1,6 @@
 // The contract between the agent and its eBPF datapath. The agent only ever talks to the datapath
 // through this interface; agent/datapath/datapath.ts implements it with libbpf (through koffi).
+import type { EndpointPolicy } from '../policy/types.js';
 
 export type RoutingMode = 'tunnel' | 'native';
 
@@ -102,6 +103,15 @@ export interface Datapath {
   dropCounters(): Array<{ reason: number; direction: number; packets: bigint; bytes: bigint }>;
   /** Events the ring buffer had no room for (counted in BPF). */
   lostEvents(): bigint;
+  /**
+   * Replace the whole policy of one endpoint (see agent/policy/types.ts). Optional until the BPF
+   * policy map exists; the policy engine treats a datapath without it as "cannot enforce".
+   */
+  setEndpointPolicy?(policy: EndpointPolicy): void;
+  /** Remove every policy entry and the enforcement flags of an endpoint (it was deleted). */
+  deleteEndpointPolicy?(endpointId: number): void;
+  /** What the policy map holds, per endpoint (for the debug API and for tests that read the maps). */
+  listEndpointPolicies?(): EndpointPolicy[];
   /** Names and entry counts of the pinned maps, for the agent's debug API. */
   describeMaps(): Array<{ name: string; type: string; entries: number; maxEntries: number }>;
   /** Release file descriptors; pins and attached programs stay so forwarding continues. */
