@@ -2,15 +2,19 @@
 // a process restart (written on every change), standing in for the pinned maps of the real one.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Datapath, DatapathConfig, DatapathEvent, EndpointEntry, IpcacheEntry } from '../datapath/types.js';
+import type { EndpointPolicy } from '../policy/types.js';
 
 interface Persisted {
   endpoints: EndpointEntry[];
   ipcache: Array<{ key: string } & IpcacheEntry>;
+  policies?: EndpointPolicy[];
 }
 
 export class FakeDatapath implements Datapath {
   readonly endpoints = new Map<number, EndpointEntry>();
   readonly ipcache = new Map<string, IpcacheEntry>();
+  /** The policy map: endpoint ID → its policy (a small in-memory stand-in for the BPF policy map). */
+  readonly policies = new Map<number, EndpointPolicy>();
   /** Attachments made, in order: "endpoint:lxc…:12", "overlay:cilium_vxlan:3", … */
   readonly attachments: string[] = [];
   private listeners = new Set<(ev: DatapathEvent) => void>();
@@ -28,6 +32,7 @@ export class FakeDatapath implements Datapath {
       const data = JSON.parse(readFileSync(persistFile, 'utf8')) as Persisted;
       for (const ep of data.endpoints) this.endpoints.set(ep.ifindex, ep);
       for (const { key, ...e } of data.ipcache) this.ipcache.set(key, e);
+      for (const p of data.policies ?? []) this.policies.set(p.endpointId, p);
     }
   }
 
@@ -40,7 +45,7 @@ export class FakeDatapath implements Datapath {
 
   private save(): void {
     if (!this.persistFile) return;
-    const data: Persisted = { endpoints: this.listEndpoints(), ipcache: this.listIpcache() };
+    const data: Persisted = { endpoints: this.listEndpoints(), ipcache: this.listIpcache(), policies: this.listEndpointPolicies() };
     writeFileSync(this.persistFile, JSON.stringify(data));
   }
 
@@ -78,6 +83,18 @@ export class FakeDatapath implements Datapath {
   listIpcache(): Array<{ key: string } & IpcacheEntry> {
     return [...this.ipcache].map(([key, e]) => ({ key, ...e }));
   }
+  setEndpointPolicy(policy: EndpointPolicy): void {
+    this.maybeFail('setEndpointPolicy');
+    this.policies.set(policy.endpointId, structuredClone(policy));
+    this.save();
+  }
+  deleteEndpointPolicy(endpointId: number): void {
+    this.policies.delete(endpointId);
+    this.save();
+  }
+  listEndpointPolicies(): EndpointPolicy[] {
+    return [...this.policies.values()].map((p) => structuredClone(p));
+  }
   onEvents(cb: (ev: DatapathEvent) => void): () => void {
     this.listeners.add(cb);
     return () => this.listeners.delete(cb);
@@ -96,6 +113,7 @@ export class FakeDatapath implements Datapath {
     return [
       { name: 'cnilab_lxc_if', type: 'hash', entries: this.endpoints.size, maxEntries: 4096 },
       { name: 'cnilab_ipcache', type: 'lpm_trie', entries: this.ipcache.size, maxEntries: 65536 },
+      { name: 'cnilab_policy', type: 'hash', entries: [...this.policies.values()].reduce((n, p) => n + p.entries.length, 0), maxEntries: 65536 },
     ];
   }
   close(): void {

@@ -70,6 +70,7 @@ async function main(): Promise<void> {
   };
   const server = await startControlServer(paths.controlSocket(cluster), store, spec, {
     onShutdown: () => void shutdown('api'),
+    log,
     extra: (req, url) => (req.method === 'GET' && url.pathname === '/v1/agents' ? Promise.resolve(agents?.status() ?? []) : undefined),
   });
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
