@@ -81,8 +81,8 @@ export class PolicyEngine {
     } catch (e) {
       // Fail closed would need a direction to close; an invalid policy is rejected at apply, so
       // one that still arrives is reported and, like in Cilium, not imported (the old version goes).
-      this.problems.set(objKey, (e as Error).message);
       this.deletePolicy(obj.kind, obj.metadata.namespace ?? 'default', obj.metadata.name);
+      this.problems.set(objKey, (e as Error).message);
       return false;
     }
     const old = this.objectKeys.get(objKey) ?? [];
@@ -291,6 +291,18 @@ export class PolicyEngine {
   /** The policy keys selecting an endpoint. */
   policiesOf(endpointId: number): string[] {
     return [...(this.endpoints.get(endpointId)?.policies ?? [])].sort();
+  }
+
+  /** Object keys ("Kind/ns/name") of every imported policy. */
+  policyObjectKeys(): string[] {
+    return [...this.objectKeys.keys()];
+  }
+
+  /** What the imported policies asked for that is not supported (per compiled policy). */
+  notes(): Record<string, string[]> {
+    const out: Record<string, string[]> = {};
+    for (const [k, s] of this.policies) if (s.compiled.notes.length) out[k] = s.compiled.notes;
+    return out;
   }
 
   counts(): { policies: number; selectors: number; identities: number; cidrIdentities: number; endpoints: number } {

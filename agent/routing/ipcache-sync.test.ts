@@ -86,4 +86,18 @@ describe('IpcacheSync', () => {
     sync.handle({ type: 'SYNCED' }); // b was deleted while the stream was down
     expect(dp.ipcache.has('198.19.1.5')).toBe(false);
   });
+
+  it('writes the CIDR identities policies need, below the cluster\'s own entries, and removes them when dropped', () => {
+    const { dp, sync } = setup();
+    sync.handle({ type: 'ADDED', object: node('node2', '198.18.0.12', '198.19.1.0/24') });
+    sync.handle({ type: 'SYNCED' });
+    const L = 1 << 24;
+    sync.setCidrIdentities(new Map([['203.0.113.0/24', L], ['198.19.1.0/24', L + 1], ['198.19.1.128/25', L + 2], ['198.51.100.7/32', L + 3]]));
+    expect(dp.ipcache.get('203.0.113.0/24')).toEqual({ identity: L });
+    expect(dp.ipcache.get('198.19.1.0/24')).toEqual({ identity: 6, tunnelEndpoint: '198.18.0.12' }); // the node's pod CIDR wins
+    expect(dp.ipcache.get('198.19.1.128/25')).toEqual({ identity: L + 2, tunnelEndpoint: '198.18.0.12' }); // still tunnelled there
+    expect(dp.ipcache.get('198.51.100.7')).toEqual({ identity: L + 3 });
+    sync.setCidrIdentities(new Map());
+    expect([...dp.ipcache.keys()].sort()).toEqual(['198.18.0.12', '198.19.1.0/24']);
+  });
 });

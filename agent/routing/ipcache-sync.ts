@@ -1,11 +1,14 @@
 // Keeps the datapath's ipcache equal to what the cluster says: local endpoints (identity only), remote
 // endpoints learnt from CiliumEndpoint objects (identity + the underlay IP of their node, the tunnel
 // endpoint), and for every remote node its pod CIDR as a fallback (reserved:remote-node, tunnelled)
-// plus its underlay IP. The desired set is recomputed from the watched objects and diffed against
+// plus its underlay IP, and the node-local CIDR identities the policies need (lowest precedence: a
+// prefix that is also a pod, node or pod CIDR keeps the cluster's entry; one inside a remote node's
+// pod CIDR keeps that node as its tunnel endpoint). The desired set is recomputed from the watched objects and diffed against
 // what was last written; after a (re)sync the diff is taken against the pinned map itself, so entries
 // a previous agent left behind are removed.
 import type { KubeObject } from '../../harness/cluster/objects.js';
 import type { Datapath, IpcacheEntry } from '../datapath/types.js';
+import { cidrContains, parseCidr } from '../../lib/net/cidr.js';
 import { RESERVED_IDENTITY, type IdentityCache } from '../identity/labels.js';
 import type { CiliumEndpointStatus } from '../endpoint/cilium-endpoint.js';
 
@@ -32,6 +35,7 @@ export class IpcacheSync {
   private nodes = new Map<string, RemoteNode>();
   private remote = new Map<string, RemoteEndpoint>();
   private local = new Map<string, number>();
+  private cidrs = new Map<string, number>();
   private applied = new Map<string, IpcacheEntry>();
   private synced = false;
 
@@ -70,6 +74,12 @@ export class IpcacheSync {
     const want = this.desired().get(ip);
     if (want) this.write(ip, want);
     else this.remove(ip);
+  }
+
+  /** The CIDR identities policies need (prefix → identity); replaces the previous set. */
+  setCidrIdentities(cidrs: Map<string, number>): void {
+    this.cidrs = new Map(cidrs);
+    if (this.synced) this.reconcileIncremental();
   }
 
   /** A watch stream (re)starts: forget what it told us; objects arrive again before SYNCED. */
@@ -114,6 +124,14 @@ export class IpcacheSync {
 
   desired(): Map<string, IpcacheEntry> {
     const want = new Map<string, IpcacheEntry>();
+    for (const [prefix, identity] of this.cidrs) {
+      const c = parseCidr(prefix);
+      const node = c && [...this.nodes.values()].find((n) => {
+        const pc = parseCidr(n.podCidr);
+        return pc && c.prefix >= pc.prefix && cidrContains(pc, c.base);
+      });
+      want.set(norm(prefix), node ? { identity, tunnelEndpoint: node.underlayIp } : { identity });
+    }
     for (const n of this.nodes.values()) {
       want.set(n.podCidr, { identity: RESERVED_IDENTITY.remoteNode, tunnelEndpoint: n.underlayIp });
       want.set(n.underlayIp, { identity: RESERVED_IDENTITY.remoteNode });
