@@ -239,7 +239,15 @@ export class Agent implements AgentApi {
   healthz() {
     const problem = this.problem ?? (this.ipcacheSync.isSynced ? this.bgpProblem : 'ipcache not synced');
     const message = problem ?? this.policy.problem;
-    return { ok: !message, ...(message ? { message } : {}), node: this.self.name, endpoints: this.endpointsMgr.list().length, policyRevision: this.policy.revision };
+    const policyProblem = this.policy.problem;
+    return {
+      ok: !message,
+      ...(message ? { message } : {}),
+      node: this.self.name,
+      endpoints: this.endpointsMgr.list().length,
+      policyRevision: this.policy.revision,
+      ...(policyProblem ? { policyProblem } : {}),
+    };
   }
   policyStatus(entries: boolean) {
     return this.policy.status({ entries });

@@ -58,7 +58,7 @@ export class AgentClient {
     });
   }
 
-  healthz(timeoutMs = 2000): Promise<{ ok: boolean; message?: string; node: string; endpoints: number; policyRevision?: number }> {
+  healthz(timeoutMs = 2000): Promise<{ ok: boolean; message?: string; node: string; endpoints: number; policyRevision?: number; policyProblem?: string }> {
     return this.call('GET', '/v1/healthz', undefined, timeoutMs);
   }
   /** The agent's policy state; without entries it stays small at scale. */

@@ -16,7 +16,7 @@ import { errorToJson } from '../../harness/errors.js';
 import { runPlugin, type AgentCall } from '../cni/main.js';
 
 export interface AgentApi {
-  healthz(): { ok: boolean; message?: string; node: string; endpoints: number; policyRevision?: number };
+  healthz(): { ok: boolean; message?: string; node: string; endpoints: number; policyRevision?: number; policyProblem?: string };
   policyStatus(entries: boolean): unknown;
   endpoints(): unknown;
   identities(): unknown;
