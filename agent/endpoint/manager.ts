@@ -92,9 +92,17 @@ export class EndpointManager {
     }
   }
 
+  /** IDs handed to ADDs still in flight: concurrent ADDs of different containers must not share one
+   *  (the endpoint ID keys the endpoint's policy in the datapath). */
+  private pendingIds = new Set<number>();
+
   private nextEndpointId(): number {
     const used = new Set([...this.endpoints.values()].map((e) => e.endpointId));
-    for (let id = 1; id <= MAX_ENDPOINT_ID; id++) if (!used.has(id)) return id;
+    for (let id = 1; id <= MAX_ENDPOINT_ID; id++) {
+      if (used.has(id) || this.pendingIds.has(id)) continue;
+      this.pendingIds.add(id);
+      return id;
+    }
     throw new CniError(CNI_ERR.TRY_AGAIN_LATER, 'no free endpoint ID on this node');
   }
 
@@ -148,6 +156,7 @@ export class EndpointManager {
       })();
       identityLookup.catch(() => undefined); // awaited below; a failure there rolls back the links
       const endpointId = this.nextEndpointId();
+      undo.push(['release endpoint ID', () => void this.pendingIds.delete(endpointId)]);
       const hostMac = randomMac();
       const podMac = randomMac();
 
@@ -220,6 +229,7 @@ export class EndpointManager {
       undo.push(['delete CiliumEndpoint', () => this.d.controlPlane.deleteEndpoint(podNamespace, podName)]);
       mark('maps');
       await this.d.controlPlane.writeEndpoint(ciliumEndpointObject(st, node));
+      this.pendingIds.delete(endpointId);
       mark('published');
       this.d.log(`endpoint ${endpointId} ${podNamespace}/${podName} ${ip} on ${hostIfname} (ifindex ${ifindex}, identity ${identity}); ms: ${marks.join(', ')}`);
       return this.result(st);
