@@ -26,7 +26,7 @@ export interface AgentPolicyStatus {
     ingressEnforced: boolean;
     egressEnforced: boolean;
     entryCount: number;
-    realized: boolean;
+    written: boolean;
     entries?: EndpointPolicy['entries'];
   }>;
 }

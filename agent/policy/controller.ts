@@ -17,7 +17,6 @@ import { podSecurityLabels } from '../identity/labels.js';
 import { PolicyEngine } from './engine.js';
 import type { PolicyObject } from './compile.js';
 import type { PodWithPorts } from '../../lib/k8s/selectors.js';
-import type { EndpointPolicy } from './types.js';
 
 /** A watch event as the control plane client delivers it (kept structural: no harness types). */
 export interface PolicyWatchEvent {
@@ -73,8 +72,8 @@ export class PolicyController implements EndpointPolicyHooks {
   private processed = 0;
   private realizedRevision = 0;
   private history: RealizedRevision[] = [];
-  /** endpointId → fingerprint of what the datapath holds. */
-  private written = new Map<number, string>();
+  /** Endpoints that have a policy in the datapath. */
+  private written = new Set<number>();
   private retry = new Set<number>();
   private retryTimer?: NodeJS.Timeout;
   private cidrs = new Map<string, number>();
@@ -225,9 +224,11 @@ export class PolicyController implements EndpointPolicyHooks {
     const ids = new Set(local.map((st) => st.endpointId));
     for (const ep of this.engine.localEndpoints()) if (!ids.has(ep.endpointId)) this.engine.removeLocalEndpoint(ep.endpointId);
     for (const st of local) this.registerLocal(st);
+    // Every local endpoint is written again (the datapath writes only what differs from its maps);
+    // policies of endpoints that no longer exist go.
     this.written.clear();
     for (const p of this.d.datapath.listEndpointPolicies?.() ?? []) {
-      if (ids.has(p.endpointId)) this.written.set(p.endpointId, fingerprint(p));
+      if (ids.has(p.endpointId)) this.written.add(p.endpointId);
       else this.d.datapath.deleteEndpointPolicy?.(p.endpointId);
     }
     for (const st of local) this.retry.add(st.endpointId);
@@ -258,7 +259,7 @@ export class PolicyController implements EndpointPolicyHooks {
     this.registerLocal(st);
     if (!this.synced) return;
     // This endpoint's own policy now (an error fails the ADD, which rolls back); the peers later.
-    this.write(st.endpointId, this.engine.compute(st.endpointId));
+    this.realize(st.endpointId);
     this.kick();
   }
 
@@ -271,27 +272,24 @@ export class PolicyController implements EndpointPolicyHooks {
 
   // ---- Realization ---------------------------------------------------------------------------------
 
-  private write(endpointId: number, p: EndpointPolicy): number {
-    const empty = !p.ingressEnforced && !p.egressEnforced && p.entries.length === 0;
-    if (empty) {
-      if (this.written.has(endpointId)) {
-        this.d.datapath.deleteEndpointPolicy?.(endpointId);
-        this.written.delete(endpointId);
-      }
+  /** Write an endpoint's whole policy (the datapath diffs it against its maps), or remove it. */
+  private realize(endpointId: number): number {
+    const p = this.engine.compute(endpointId, false);
+    if (!p.ingressEnforced && !p.egressEnforced && p.entries.length === 0) {
+      if (this.written.has(endpointId)) this.d.datapath.deleteEndpointPolicy?.(endpointId);
+      this.written.delete(endpointId);
       return 0;
     }
-    const fp = fingerprint(p);
-    if (this.written.get(endpointId) === fp) return 0;
     if (!this.d.datapath.setEndpointPolicy) throw new Error('this datapath has no policy map: policies are computed but cannot be enforced');
     this.d.datapath.setEndpointPolicy(p);
-    this.written.set(endpointId, fp);
-    return 1;
+    this.written.add(endpointId);
+    return p.entries.length;
   }
 
   private flush(): void {
     if (!this.synced) return;
     const t0 = performance.now();
-    const dirty = new Set([...this.engine.takeDirty(), ...this.retry]);
+    const dirty = new Set([...this.engine.takeChanges().map((c) => c.endpointId), ...this.retry]);
     this.retry.clear();
     let written = 0;
     let entries = 0;
@@ -306,9 +304,8 @@ export class PolicyController implements EndpointPolicyHooks {
     }
     for (const id of dirty) {
       try {
-        const p = this.engine.compute(id);
-        entries += p.entries.length;
-        written += this.write(id, p);
+        entries += this.realize(id);
+        written++;
       } catch (e) {
         this.retry.add(id);
         failed ??= `endpoint ${id}: ${(e as Error).message}`;
@@ -365,7 +362,7 @@ export class PolicyController implements EndpointPolicyHooks {
         ingressEnforced: p.ingressEnforced,
         egressEnforced: p.egressEnforced,
         entryCount: p.entries.length,
-        realized: this.written.has(ep.endpointId) ? this.written.get(ep.endpointId) === fingerprint(p) : p.entries.length === 0 && !p.ingressEnforced && !p.egressEnforced,
+        written: this.written.has(ep.endpointId),
         ...(opts.entries === false ? {} : { entries: p.entries }),
       };
     });
@@ -390,11 +387,6 @@ export class PolicyController implements EndpointPolicyHooks {
   }
 }
 
-/** Order-independent: the datapath may list a policy's entries in any order. */
-function fingerprint(p: EndpointPolicy): string {
-  const entries = p.entries.map((e) => `${e.direction}|${e.deny ? 1 : 0}|${e.identity}|${e.protocol}|${e.port}|${e.endPort}`).sort();
-  return JSON.stringify([p.ingressEnforced, p.egressEnforced, entries]);
-}
 
 function sameMap(a: Map<string, number>, b: Map<string, number>): boolean {
   if (a.size !== b.size) return false;

@@ -244,18 +244,24 @@ describe('NetworkPolicy', () => {
 });
 
 describe('incremental recomputation', () => {
-  it('a policy change dirties only the endpoints it selects; a new peer only those whose selectors pick it', () => {
+  it('hands out only the endpoints whose policy changed, and only the entries that changed', () => {
     const w = PolicyWorld.xyz();
-    w.engine.takeDirty();
+    const ids = (cs: Array<{ endpointId: number }>) => cs.map((c) => c.endpointId).sort();
+    w.engine.takeChanges();
     w.apply(np('y', 'p', 'podSelector: {matchLabels: {pod: b}}\ningress:\n- from: [{podSelector: {matchLabels: {app: new}}}]'));
-    expect(w.engine.takeDirty()).toEqual([w.pod('y/b').endpointId]);
-    const d = w.addPod('x', 'd', { app: 'new' }); // another namespace: not selected by the peer
-    expect(w.engine.takeDirty()).toEqual([d.endpointId]);
+    const first = w.engine.takeChanges();
+    expect(ids(first)).toEqual([w.pod('y/b').endpointId]);
+    expect(first[0]!.add.map((e) => e.identity)).toEqual([RESERVED_IDENTITY.host]); // allow-localhost only: no peer yet
+    w.addPod('x', 'd', { app: 'new' }); // another namespace: not selected by the peer
+    expect(w.engine.takeChanges()).toEqual([]);
     const e = w.addPod('y', 'e', { app: 'new' });
-    expect(w.engine.takeDirty().sort()).toEqual([w.pod('y/b').endpointId, e.endpointId].sort());
-    expect(w.verdict('y/e', 'y/b')).toBe('allowed');
+    const second = w.engine.takeChanges();
+    expect(second).toEqual([{ endpointId: w.pod('y/b').endpointId, add: [{ direction: 'ingress', deny: false, identity: e.identity, protocol: 0, port: 0, endPort: 0 }], remove: [], ingressEnforced: true, egressEnforced: false }]);
+    w.deletePod('y/e');
+    expect(w.engine.takeChanges()[0]!.remove.map((x) => x.identity)).toEqual([e.identity]);
     w.apply(np('z', 'q', 'podSelector: {}\ningress: [{}]'));
-    expect(w.engine.takeDirty().sort()).toEqual(['z/a', 'z/b', 'z/c'].map((k) => w.pod(k).endpointId).sort());
+    expect(ids(w.engine.takeChanges())).toEqual(['z/a', 'z/b', 'z/c'].map((k) => w.pod(k).endpointId).sort());
+    expect(w.engine.inconsistencies).toBe(0);
   });
 
   it('shares one selector between policies and drops it with the last user', () => {

@@ -126,6 +126,13 @@ export function selects(sel: Pick<Selector, 'spec' | 'cidr'>, rec: IdentityRecor
   }
 }
 
+/** One identity entering or leaving one selector's selection. */
+export interface SelectionChange {
+  sel: Selector;
+  id: number;
+  added: boolean;
+}
+
 export class SelectorCache {
   private identities = new Map<number, IdentityRecord>();
   private byNamespace = new Map<string, Set<number>>();
@@ -194,15 +201,15 @@ export class SelectorCache {
     else this.globalSelectors.delete(sel);
   }
 
-  /** Re-evaluate the selectors that could match `rec`; returns those whose selection changed. */
-  private reevaluate(rec: IdentityRecord, present: boolean): Selector[] {
-    const changed: Selector[] = [];
+  /** Re-evaluate the selectors that could match `rec`; returns the selections that changed. */
+  private reevaluate(rec: IdentityRecord, present: boolean): SelectionChange[] {
+    const changed: SelectionChange[] = [];
     const visit = (sel: Selector) => {
       const want = present && selects(sel, rec);
       if (want === sel.selected.has(rec.id)) return;
       if (want) sel.selected.add(rec.id);
       else sel.selected.delete(rec.id);
-      changed.push(sel);
+      changed.push({ sel, id: rec.id, added: want });
     };
     if (rec.namespace !== undefined) for (const sel of this.nsSelectors.get(rec.namespace) ?? []) visit(sel);
     for (const sel of this.globalSelectors) visit(sel);
@@ -210,7 +217,7 @@ export class SelectorCache {
   }
 
   /** Add or replace an identity (a pod identity's members are kept when it is replaced). */
-  upsertIdentity(rec: IdentityRecord): Selector[] {
+  upsertIdentity(rec: IdentityRecord): SelectionChange[] {
     const old = this.identities.get(rec.id);
     if (old) {
       rec.ips = old.ips;
@@ -228,7 +235,7 @@ export class SelectorCache {
     return [...changed, ...this.reevaluate(rec, true)];
   }
 
-  removeIdentity(id: number): Selector[] {
+  removeIdentity(id: number): SelectionChange[] {
     const rec = this.identities.get(id);
     if (!rec || rec.kind === 'reserved') return [];
     this.identities.delete(id);
@@ -237,7 +244,7 @@ export class SelectorCache {
   }
 
   /** A member IP of a pod identity came or went: only CIDR selectors that match pods can change. */
-  ipsChanged(id: number): Selector[] {
+  ipsChanged(id: number): SelectionChange[] {
     const rec = this.identities.get(id);
     return rec ? this.reevaluate(rec, true) : [];
   }
