@@ -12,7 +12,7 @@ export interface AgentPolicyStatus {
   /** The control plane revision this agent's policy state has realized in the datapath. */
   revision: number;
   problem?: string;
-  counts: { policies: number; selectors: number; identities: number; cidrIdentities: number; endpoints: number };
+  counts: { policies: number; selectors: number; identities: number; cidrIdentities: number; endpoints: number; entries: number };
   cidrIdentities: Record<string, number>;
   lastFlush: { at: number; endpoints: number; written: number; entries: number; ms: number };
   history: Array<{ revision: number; at: number }>;
