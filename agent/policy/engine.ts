@@ -68,6 +68,8 @@ const HOST_ENTRY: PolicyEntry = { direction: 'ingress', deny: false, identity: R
 export class PolicyEngine {
   readonly cache = new SelectorCache();
   private policies = new Map<string, PolicyState>();
+  /** Keys of the policies with egress named ports (their subjects follow every member change). */
+  private egressNamed = new Set<string>();
   private policiesByNs = new Map<string, Set<string>>();
   /** Object key ("Kind/ns/name") → compiled keys (a CNP with specs compiles to several). */
   private objectKeys = new Map<string, string[]>();
@@ -140,6 +142,8 @@ export class PolicyEngine {
       egressNamedPorts: c.rules.some((r) => r.direction === 'egress' && r.ports !== 'all' && r.ports.some((p) => p.name)),
     };
     this.policies.set(c.key, state);
+    if (state.egressNamedPorts) this.egressNamed.add(c.key);
+    else this.egressNamed.delete(c.key);
     if (!this.policiesByNs.has(c.namespace)) this.policiesByNs.set(c.namespace, new Set());
     this.policiesByNs.get(c.namespace)!.add(c.key);
     for (const ep of this.endpoints.values()) {
@@ -155,6 +159,7 @@ export class PolicyEngine {
     for (const id of [...s.subjects]) this.detach(this.endpoints.get(id)!, s);
     for (const sels of s.ruleSelectors) for (const sel of sels ?? []) this.cache.release(sel, key);
     this.policies.delete(key);
+    this.egressNamed.delete(key);
     this.policiesByNs.get(s.compiled.namespace)?.delete(key);
     for (const p of this.prefixes(s.compiled)) this.unrefCidr(p);
   }
@@ -276,7 +281,7 @@ export class PolicyEngine {
   }
 
   private fullEgressNamedPorts(): void {
-    for (const s of this.policies.values()) if (s.egressNamedPorts) for (const id of s.subjects) this.markFull(this.endpoints.get(id)!);
+    for (const k of this.egressNamed) for (const id of this.policies.get(k)!.subjects) this.markFull(this.endpoints.get(id)!);
   }
 
   // ---- Pods, identities, endpoints -----------------------------------------------------------------

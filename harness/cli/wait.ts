@@ -53,10 +53,11 @@ export async function waitPolicyRealized(
       const states = await Promise.all(
         agents.map(async (a) => {
           try {
-            const h = await a.healthz(2000);
-            return { node: a.node, revision: h.policyRevision ?? -1, problem: h.policyProblem };
+            const h = await a.healthz(5000);
+            return { node: a.node, revision: h.policyRevision ?? -1, problem: h.policyProblem, unreachable: undefined };
           } catch (e) {
-            return { node: a.node, revision: -1, problem: `agent unreachable: ${(e as Error).message}` };
+            // Busy or restarting: not an answer, so wait on (until the timeout, which names it).
+            return { node: a.node, revision: -1, problem: undefined, unreachable: (e as Error).message };
           }
         }),
       );
@@ -70,7 +71,7 @@ export async function waitPolicyRealized(
         }
       }
       if (Date.now() > deadline) {
-        const where = behind.map((s) => `${s.node} ${s.revision < 0 ? 'not reporting' : `at ${s.revision}`}${s.problem ? ` (${s.problem})` : ''}`).join(', ');
+        const where = behind.map((s) => `${s.node} ${s.unreachable ? `unreachable (${s.unreachable})` : s.revision < 0 ? 'not reporting' : `at ${s.revision}`}${s.problem ? ` (${s.problem})` : ''}`).join(', ');
         throw new WaitTimeoutError(`the agents to enforce control plane revision ${target} (network policies, identities) on every node; behind: ${where}`, timeoutMs);
       }
       await new Promise((r) => setTimeout(r, 10));
