@@ -41,11 +41,11 @@ function policy(i: number, port = 1000 + (i % 500)): Record<string, unknown> {
       podSelector: { matchLabels: { pod: ['a', 'b', 'c'][Math.floor(i / 3) % 3] } },
       policyTypes: ['Ingress', 'Egress'],
       ingress: [
-        { from: [{ podSelector: { matchLabels: { pod: ['a', 'b', 'c'][i % 3] } } }, { namespaceSelector: {}, podSelector: { matchLabels: { tier: `t${i % 50}` } } }], ports: [{ port, protocol: 'TCP' }] },
+        { from: [{ podSelector: { matchLabels: { pod: ['a', 'b', 'c'][i % 3] } } }, { namespaceSelector: {}, podSelector: { matchLabels: { tier: `t${i % 500}` } } }], ports: [{ port, protocol: 'TCP' }] },
         // The probes of the x/y/z model still work: 80 and 81 stay open.
         { ports: [{ port: 80, endPort: 81, protocol: 'TCP' }, { port: 80, endPort: 81, protocol: 'UDP' }] },
       ],
-      egress: [{ to: [{ podSelector: {} }], ports: [{ port: 53, protocol: 'UDP' }, { port }] }, { ports: [{ port: 80, endPort: 81, protocol: 'TCP' }, { port: 80, endPort: 81, protocol: 'UDP' }] }],
+      egress: [{ to: [{ podSelector: { matchExpressions: [{ key: 'pod', operator: 'Exists' }] } }], ports: [{ port: 53, protocol: 'UDP' }, { port }] }, { ports: [{ port: 80, endPort: 81, protocol: 'TCP' }, { port: 80, endPort: 81, protocol: 'UDP' }] }],
     },
   };
 }
@@ -54,7 +54,7 @@ async function addGhosts(cp: ControlPlaneClient, n: number): Promise<void> {
   const batch: unknown[] = [];
   for (let i = 0; i < n; i++) {
     const ns = NAMESPACES[i % 3]!;
-    const labels = podSecurityLabels(ns, { app: `ghost${i}`, tier: `t${i % 50}` }, { 'kubernetes.io/metadata.name': ns, ns });
+    const labels = podSecurityLabels(ns, { app: `ghost${i}`, tier: `t${i % 500}` }, { 'kubernetes.io/metadata.name': ns, ns });
     const id = await cp.allocateIdentity(labels);
     batch.push({
       apiVersion: 'cilium.io/v2',
