@@ -102,10 +102,16 @@ async function main(): Promise<void> {
   console.log('\nagent share (engine + controller, no control plane, no BPF):');
   for (const p of counts) console.log(formatEngineResult(await engineBench({ policies: p, identities, samples: 100 })));
 
-  await sweep(CLUSTER);
+  const phase = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    const r = await fn();
+    process.stderr.write(`  ${what}: ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+    return r;
+  };
+  await phase('sweep', () => sweep(CLUSTER));
   try {
-    await run([CNILAB, 'up', '--name', CLUSTER, '--nodes', nodes, '-q'], { timeoutMs: 120_000 });
-    await run([CNILAB, 'apply', '--name', CLUSTER, '-f', `${REPO_ROOT}/scenarios/manifests/xyz.yaml`, '--wait'], { timeoutMs: 120_000 });
+    await phase('up', () => run([CNILAB, 'up', '--name', CLUSTER, '--nodes', nodes, '-q'], { timeoutMs: 120_000 }));
+    await phase('xyz pods', () => run([CNILAB, 'apply', '--name', CLUSTER, '-f', `${REPO_ROOT}/scenarios/manifests/xyz.yaml`, '--wait'], { timeoutMs: 120_000 }));
     const cp = new ControlPlaneClient(paths.controlSocket(CLUSTER), CLUSTER);
     const agents = (await cp.cluster()).nodes.map((n) => new AgentClient(CLUSTER, n.name));
     let t = performance.now();
@@ -124,12 +130,12 @@ async function main(): Promise<void> {
       const st = await Promise.all(agents.map((a) => a.policy({ entries: false, timeoutMs: 60_000 })));
       const entries = st.map((x) => x.counts.entries);
       console.log(`\n${target} policies (${target * 4} rules) applied and enforced in ${loadS.toFixed(1)} s; map entries per node: ${entries.join(', ')}`);
-      const m = await measure(cp, agents, target, samples);
+      const m = await phase('samples', () => measure(cp, agents, target, samples));
       agents.forEach((a, n) => console.log(`  ${a.node}: ${f(m.perNode[n]!)}`));
       console.log(`  apply → enforced on all nodes: ${f(m.all)} (${samples} samples; goal p99 < 100 ms)`);
     }
   } finally {
-    await run([CNILAB, 'down', '--name', CLUSTER], { timeoutMs: 120_000, allowFailure: true });
+    await phase('down', () => run([CNILAB, 'down', '--name', CLUSTER], { timeoutMs: 120_000, allowFailure: true }));
   }
 }
 
