@@ -260,6 +260,9 @@ export class PolicyController implements EndpointPolicyHooks {
     if (!this.synced) return;
     // This endpoint's own policy now (an error fails the ADD, which rolls back); the peers later.
     this.realize(st.endpointId);
+    // The ADD read the labels from the control plane; a change the watch brought meanwhile is
+    // caught by comparing with the watch's view once the endpoint exists (a no-op when they agree).
+    this.queue.push({ type: 'RELABEL', object: { kind: 'Relabel', metadata: { name: st.containerId } } });
     this.kick();
   }
 
