@@ -17,7 +17,7 @@ export const MAP = {
 export type MapName = (typeof MAP)[keyof typeof MAP];
 export const ALL_MAPS: readonly MapName[] = Object.values(MAP);
 
-/** Program (function) names in bpf/datapath.c. */
+/** Program (function) names in bpf/bpf_lxc.c, bpf_overlay.c and bpf_host.c (linked into one object). */
 export const PROG = {
   fromContainer: 'from_container',
   toContainer: 'to_container',

@@ -46,4 +46,10 @@
 
 #define CNILAB_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
 
+/* Every map is defined once, in its lib/ header, and marked with this. Each program family (bpf_*.c) is
+ * compiled on its own and so carries its own copy of the definitions it uses; `bpftool gen object` links
+ * the families into one object and keeps one map per name (weak symbols), after checking that all
+ * copies agree (type, key/value BTF, max_entries, flags, pinning). */
+#define CNILAB_MAP __attribute__((weak))
+
 #endif

@@ -53,7 +53,7 @@ struct {
 	__type(key, struct cnilab_ct_key);
 	__type(value, struct cnilab_ct_val);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} cnilab_ct SEC(".maps");
+} cnilab_ct SEC(".maps") CNILAB_MAP;
 
 struct ct_result {
 	__u8 is_new;

@@ -46,7 +46,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} cnilab_events SEC(".maps");
+} cnilab_events SEC(".maps") CNILAB_MAP;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -54,7 +54,7 @@ struct {
 	__type(key, struct cnilab_drop_key);
 	__type(value, struct cnilab_drop_val);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} cnilab_drops SEC(".maps");
+} cnilab_drops SEC(".maps") CNILAB_MAP;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -62,7 +62,7 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} cnilab_lost SEC(".maps");
+} cnilab_lost SEC(".maps") CNILAB_MAP;
 
 struct event_meta {
 	__u8 type;

@@ -46,7 +46,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct cnilab_endpoint);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} cnilab_lxc_if SEC(".maps");
+} cnilab_lxc_if SEC(".maps") CNILAB_MAP;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -54,7 +54,7 @@ struct {
 	__type(key, __be32);
 	__type(value, struct cnilab_endpoint);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} cnilab_lxc_ip SEC(".maps");
+} cnilab_lxc_ip SEC(".maps") CNILAB_MAP;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -63,7 +63,7 @@ struct {
 	__type(key, struct cnilab_ipcache_key);
 	__type(value, struct cnilab_ipcache_val);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} cnilab_ipcache SEC(".maps");
+} cnilab_ipcache SEC(".maps") CNILAB_MAP;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -71,7 +71,7 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} cnilab_config SEC(".maps");
+} cnilab_config SEC(".maps") CNILAB_MAP;
 
 static __always_inline __u32 config_get(__u32 idx)
 {
