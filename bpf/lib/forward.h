@@ -66,7 +66,8 @@ static __always_inline int to_network(struct __sk_buff *skb, const struct cnilab
 	if (ret == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
 		/* Too big for the route and not GSO: the stack fragments or answers ICMP frag-needed. */
 		if (ct->report)
-			send_trace(skb, OBS_TO_STACK, DIR_EGRESS, skb->ifindex, ep->identity, dst_identity, pi, ct->is_reply);
+			send_trace(skb, OBS_TO_STACK, DIR_EGRESS, CTX_U32(skb, ifindex), ep->identity, dst_identity, pi,
+				   ct->is_reply);
 		return TC_ACT_OK;
 	}
 	/* No route at all comes back as NOT_FWDED (the kernel maps -ENETUNREACH to it), as do local and
