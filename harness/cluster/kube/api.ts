@@ -13,6 +13,7 @@ import { deleteWithPropagation, type PropagationPolicy } from '../controllers/ga
 import { admitCreate, admitUpdate, checkResourceVersion } from './admission.js';
 import { coreVersions, group, groupList, resourceList, versionInfo } from './discovery.js';
 import { applyPatch, patchTypeOf } from './patch.js';
+import { openapiDocument, openapiRoot } from './openapi.js';
 import { crdFor, findResource, groupVersion, RESOURCES, type ResourceType } from './resources.js';
 import { parseSelection, selects } from './selectors.js';
 import { alreadyExists, ApiError, badRequest, conflict, methodNotAllowed, notFound, toApiError } from './status.js';
@@ -44,6 +45,12 @@ export interface ResourcePath {
 const MAX_BODY = 8 * 1024 * 1024;
 
 async function readBody(req: IncomingMessage): Promise<unknown> {
+  const ct = String(req.headers['content-type'] ?? '');
+  if (/protobuf|cbor/.test(ct)) {
+    // Typed Go clients try protobuf first and fall back to JSON on 415, as with a CRD.
+    req.resume();
+    throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (${ct} is not served)`);
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req) {
@@ -56,7 +63,6 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
   try {
     return JSON.parse(text);
   } catch (e) {
-    const ct = req.headers['content-type'] ?? '';
     if (/yaml/.test(ct)) throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json (${ct} is not served)`);
     throw badRequest(`the body of the request is not valid JSON: ${(e as Error).message}`);
   }
@@ -146,11 +152,12 @@ export class KubeApi {
       res.writeHead(200, { 'content-type': 'text/plain' });
       return void res.end('ok');
     }
-    if (path.startsWith('/openapi')) {
-      // No OpenAPI documents: kubectl then skips client-side schema checks (the server validates) and
-      // builds strategic merge patches from its compiled-in types.
-      throw notFound('', '', path);
+    if (path === '/openapi/v3') return sendJson(res, 200, openapiRoot());
+    if (path.startsWith('/openapi/v3/')) {
+      const doc = openapiDocument(path.slice('/openapi/v3/'.length));
+      if (doc) return sendJson(res, 200, doc);
     }
+    if (path.startsWith('/openapi')) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
     const p = parseResourcePath(path);
     if (p === 'discovery') return this.discovery(path, res);
     if (!p) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
