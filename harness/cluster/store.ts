@@ -44,6 +44,8 @@ export class ObjectStore {
   private history: WatchEvent[] = [];
   /** Events with a resourceVersion at or below this are gone (compacted). */
   private compactedRv = 0;
+  private outbox: WatchEvent[] = [];
+  private emitting = false;
 
   constructor(private historyLimit = DEFAULT_HISTORY) {}
 
@@ -108,7 +110,18 @@ export class ObjectStore {
       const drop = this.history.splice(0, this.history.length - this.historyLimit);
       this.compactedRv = Number(drop[drop.length - 1]!.object.metadata.resourceVersion);
     }
-    for (const w of this.watchers) w({ ...ev, object: clone(object) });
+    // A watcher that writes (the runtime binding a pod it was just told about) must not make later
+    // watchers see the second change before the first: events go out strictly in resourceVersion order.
+    this.outbox.push(ev);
+    if (this.emitting) return;
+    this.emitting = true;
+    try {
+      for (let next = this.outbox.shift(); next; next = this.outbox.shift()) {
+        for (const w of this.watchers) w({ ...next, object: clone(next.object) });
+      }
+    } finally {
+      this.emitting = false;
+    }
   }
 
   private put(obj: KubeObject, existed: boolean): void {
@@ -188,7 +201,7 @@ export class ObjectStore {
       if (old) {
         const merged: KubeObject = {
           ...obj,
-          metadata: { ...obj.metadata, uid: old.metadata.uid, creationTimestamp: old.metadata.creationTimestamp },
+          metadata: { ...obj.metadata, uid: old.metadata.uid, creationTimestamp: old.metadata.creationTimestamp, ...(old.metadata.generation !== undefined ? { generation: old.metadata.generation } : {}) },
           status: obj.status ?? old.status,
         };
         if (sameJson({ ...old, metadata: { ...old.metadata, resourceVersion: undefined } }, { ...merged, metadata: { ...merged.metadata, resourceVersion: undefined } })) {

@@ -33,6 +33,8 @@ interface RunningPod {
   cniResult?: CniResult;
   stops: Array<() => Promise<void>>;
   containers: ContainerRunner[];
+  /** The controller owning the pod (its ReplicaSet, DaemonSet), for spreading replicas. */
+  owner?: string;
   /** Status fields fixed at start (hostIP, podIP, startTime); the rest comes from the containers. */
   base?: Record<string, unknown>;
   /** agnhost containers hosted in this process keep their log lines in memory. */
@@ -50,6 +52,8 @@ export function agnhostArgv(c: Container): string[] {
   const rest = cmd.length && /(^|\/)agnhost$/.test(cmd[0]!) ? cmd.slice(1) : cmd;
   return [...rest, ...(c.args ?? [])];
 }
+
+const ownerUid = (pod: KubeObject) => (pod.metadata.ownerReferences as Array<{ uid: string; controller?: boolean }> | undefined)?.find((r) => r.controller)?.uid;
 
 export class PodRuntime {
   private pods = new Map<string, RunningPod>();
@@ -81,13 +85,21 @@ export class PodRuntime {
     if (!this.pods.has(key) && ev.type === 'ADDED') this.launch(key, pod);
   }
 
-  /** Least-loaded node, ties to the lowest index: deterministic spreading. */
+  /**
+   * The node with the fewest pods of the same owner (a ReplicaSet's replicas spread, as the default
+   * scheduler's pod topology spread does), then the least-loaded, then the lowest index.
+   */
   private schedule(pod: KubeObject): NodeSpec | undefined {
     const wanted = (pod.spec as { nodeName?: string }).nodeName;
     if (wanted) return this.spec.nodes.find((n) => n.name === wanted);
+    const owner = ownerUid(pod);
     const load = new Map(this.spec.nodes.map((n) => [n.name, 0]));
-    for (const p of this.pods.values()) load.set(p.node.name, (load.get(p.node.name) ?? 0) + 1);
-    return [...this.spec.nodes].sort((a, b) => load.get(a.name)! - load.get(b.name)! || a.index - b.index)[0];
+    const siblings = new Map(this.spec.nodes.map((n) => [n.name, 0]));
+    for (const p of this.pods.values()) {
+      load.set(p.node.name, (load.get(p.node.name) ?? 0) + 1);
+      if (owner && p.owner === owner) siblings.set(p.node.name, (siblings.get(p.node.name) ?? 0) + 1);
+    }
+    return [...this.spec.nodes].sort((a, b) => siblings.get(a.name)! - siblings.get(b.name)! || load.get(a.name)! - load.get(b.name)! || a.index - b.index)[0];
   }
 
   private launch(key: string, pod: KubeObject): void {
@@ -100,7 +112,7 @@ export class PodRuntime {
       return;
     }
     if (!(pod.spec as { nodeName?: string }).nodeName) this.store.bindPod(ns, name, node.name);
-    const running: RunningPod = { key, uid: pod.metadata.uid ?? key, node, netns: netnsNames.pod(this.spec.name, ns, name), stops: [], containers: [], agnhostLogs: new Map(), ready: Promise.resolve() };
+    const running: RunningPod = { key, uid: pod.metadata.uid ?? key, owner: ownerUid(pod), node, netns: netnsNames.pod(this.spec.name, ns, name), stops: [], containers: [], agnhostLogs: new Map(), ready: Promise.resolve() };
     this.pods.set(key, running);
     running.ready = this.setup(running, pod).catch((err: Error) => {
       this.log(`pod ${key}: ${err.message}${(err as { detail?: string }).detail ? `\n${(err as { detail?: string }).detail}` : ''}`);
