@@ -2,7 +2,8 @@
 // a process restart (written on every change), standing in for the pinned maps of the real one.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Datapath, DatapathConfig, DatapathEvent, EndpointEntry, IpcacheEntry } from '../datapath/types.js';
-import type { EndpointPolicy } from '../policy/types.js';
+import type { EndpointPolicy, PolicyDirection } from '../policy/types.js';
+import { compilePolicy, decompilePolicy, enforcementFlags, lpmVerdict, type LpmVerdict } from '../datapath/policy-map.js';
 
 interface Persisted {
   endpoints: EndpointEntry[];
@@ -13,8 +14,10 @@ interface Persisted {
 export class FakeDatapath implements Datapath {
   readonly endpoints = new Map<number, EndpointEntry>();
   readonly ipcache = new Map<string, IpcacheEntry>();
-  /** The policy map: endpoint ID → its policy (a small in-memory stand-in for the BPF policy map). */
+  /** Endpoint policies as set (validated like the real datapath does; empty ones removed). */
   readonly policies = new Map<number, EndpointPolicy>();
+  /** Every setEndpointPolicy / deleteEndpointPolicy call, in order (tests of the engine's update rate). */
+  readonly policyCalls: Array<{ op: 'set' | 'delete'; endpointId: number }> = [];
   /** Attachments made, in order: "endpoint:lxc…:12", "overlay:cilium_vxlan:3", … */
   readonly attachments: string[] = [];
   private listeners = new Set<(ev: DatapathEvent) => void>();
@@ -45,7 +48,7 @@ export class FakeDatapath implements Datapath {
 
   private save(): void {
     if (!this.persistFile) return;
-    const data: Persisted = { endpoints: this.listEndpoints(), ipcache: this.listIpcache(), policies: this.listEndpointPolicies() };
+    const data: Persisted = { endpoints: this.listEndpoints(), ipcache: this.listIpcache(), policies: [...this.policies.values()] };
     writeFileSync(this.persistFile, JSON.stringify(data));
   }
 
@@ -85,15 +88,32 @@ export class FakeDatapath implements Datapath {
   }
   setEndpointPolicy(policy: EndpointPolicy): void {
     this.maybeFail('setEndpointPolicy');
-    this.policies.set(policy.endpointId, structuredClone(policy));
+    const compiled = compilePolicy(policy); // throws InvalidInputError like the real datapath
+    this.policyCalls.push({ op: 'set', endpointId: policy.endpointId });
+    if (compiled.size === 0 && !policy.ingressEnforced && !policy.egressEnforced) this.policies.delete(policy.endpointId);
+    else this.policies.set(policy.endpointId, structuredClone(policy));
     this.save();
   }
   deleteEndpointPolicy(endpointId: number): void {
+    this.policyCalls.push({ op: 'delete', endpointId });
     this.policies.delete(endpointId);
     this.save();
   }
   listEndpointPolicies(): EndpointPolicy[] {
-    return [...this.policies.values()].map((p) => structuredClone(p));
+    return [...this.policies.values()]
+      .map((p) => decompilePolicy(p.endpointId, p, compilePolicy(p).values()))
+      .sort((a, b) => a.endpointId - b.endpointId);
+  }
+  /**
+   * The verdict the BPF datapath would give a packet of endpoint endpointId (bpf/lib/policy.h, emulated
+   * on the same compiled entries): reason 0 allowed, 133 POLICY_DENIED, 181 POLICY_DENY; match is the
+   * policy match type. An endpoint without policy allows everything.
+   */
+  policyVerdict(endpointId: number, dir: PolicyDirection, remoteIdentity: number, protocol: number, port: number): LpmVerdict {
+    const p = this.policies.get(endpointId);
+    if (!p) return { reason: 0, match: 0 };
+    const compiled = compilePolicy(p);
+    return lpmVerdict(compiled, enforcementFlags(p, compiled), dir, remoteIdentity, protocol, port);
   }
   onEvents(cb: (ev: DatapathEvent) => void): () => void {
     this.listeners.add(cb);
@@ -113,7 +133,7 @@ export class FakeDatapath implements Datapath {
     return [
       { name: 'cnilab_lxc_if', type: 'hash', entries: this.endpoints.size, maxEntries: 4096 },
       { name: 'cnilab_ipcache', type: 'lpm_trie', entries: this.ipcache.size, maxEntries: 65536 },
-      { name: 'cnilab_policy', type: 'hash', entries: [...this.policies.values()].reduce((n, p) => n + p.entries.length, 0), maxEntries: 65536 },
+      { name: 'cnilab_pol_ep', type: 'hash', entries: this.policies.size, maxEntries: 4096 },
     ];
   }
   close(): void {

@@ -13,12 +13,16 @@
 //                                              then changes; BOOKMARK {resourceVersion} after changes of other kinds
 //   POST   /v1/identities                      {labels: string[]} → {id}: cluster-wide numeric identity
 //   POST   /v1/shutdown                        stop the daemon (used by `cnilab down`)
+//
+// The same socket serves the Kubernetes API (/api, /apis, /version, ...: kube/api.ts) without a
+// token: only root can open it. The HTTPS port (kube/https.ts) serves it with one.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { chmodSync, rmSync } from 'node:fs';
 import { CnilabError, errorToJson, InvalidInputError, NotFoundError } from '../errors.js';
 import type { ClusterSpec } from './spec.js';
 import type { ObjectStore, WatchEvent } from './store.js';
 import { DEFAULT_IDENTITY_GC, IdentityAllocator, type IdentityGcOptions } from './identity-allocator.js';
+import { KubeApi } from './kube/api.js';
 
 export { FIRST_CLUSTER_IDENTITY, IdentityAllocator } from './identity-allocator.js';
 
@@ -29,6 +33,8 @@ export interface ServerHooks {
   /** Garbage collection of unused identities (default DEFAULT_IDENTITY_GC; false: none). */
   identityGc?: IdentityGcOptions | false;
   log?: (m: string) => void;
+  /** The Kubernetes API, served on the same socket. */
+  kube?: KubeApi;
 }
 
 async function readJson(req: IncomingMessage): Promise<any> {
@@ -68,6 +74,7 @@ export function startControlServer(socketPath: string, store: ObjectStore, spec:
   if (hooks.identityGc !== false) identities.startGc(hooks.identityGc ?? DEFAULT_IDENTITY_GC, hooks.log);
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://control');
+    if (hooks.kube && KubeApi.owns(url.pathname)) return hooks.kube.handle(req, res);
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     try {
       if (parts[0] !== 'v1') throw new NotFoundError(`no route ${url.pathname}`);
@@ -135,6 +142,7 @@ export function startControlServer(socketPath: string, store: ObjectStore, spec:
       else res.end();
     }
   });
+  if (hooks.kube) server.on('upgrade', (req, socket, head) => hooks.kube!.upgrade(req, socket, head));
   rmSync(socketPath, { force: true });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
