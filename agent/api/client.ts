@@ -1,5 +1,5 @@
 // Client of the agent's API (server.ts), used by `cnilab status`, the tests and the scenarios.
-import { unixJsonRequest } from '../../harness/exec/unix-http.js';
+import { unixJsonRequest } from '../../lib/net/unix-http.js';
 import { paths } from '../../harness/cluster/names.js';
 import type { CniAddResult, CniRequest } from '../cni/protocol.js';
 import type { EndpointState } from '../endpoint/state.js';

@@ -12,7 +12,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CNI_ERR, CniError, type CniAddResult, type CniErrorBody, type CniRequest } from '../cni/protocol.js';
-import { errorToJson } from '../../harness/errors.js';
+import { errorToJson } from '../../lib/errors.js';
 import { runPlugin, type AgentCall } from '../cni/main.js';
 
 export interface AgentApi {

@@ -6,7 +6,7 @@
 // does. As a process it runs once per pod start, so it imports nothing but node:fs, node:http and
 // the dependency-free protocol module: startup time is most of what it costs.
 import { existsSync, readFileSync } from 'node:fs';
-import { NotJsonError, unixJsonRequest } from '../../harness/exec/unix-http.js';
+import { NotJsonError, unixJsonRequest } from '../../lib/net/unix-http.js';
 import { CNI_ERR, CNI_VERSION, CniError, SUPPORTED_VERSIONS, type CniAddResult, type CniErrorBody, type CniRequest } from './protocol.js';
 
 interface NetConf {

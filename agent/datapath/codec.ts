@@ -1,6 +1,6 @@
 // Byte-level encoding of the datapath's map keys/values and events (layouts in constants.ts). Pure
 // functions: unit-testable without root or libbpf.
-import { InvalidInputError } from '../../harness/errors.js';
+import { InvalidInputError } from '../../lib/errors.js';
 import type { DatapathEvent, EndpointEntry, IpcacheEntry } from './types.js';
 import { DROP_REASON, ENDPOINT, EVENT, EVENT_TYPE, IPCACHE_KEY, IPCACHE_VALUE } from './constants.js';
 

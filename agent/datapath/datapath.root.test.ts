@@ -2,7 +2,7 @@
 // through openDatapath, the pod resolving its gateway through the BPF ARP responder and pinging it.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run } from '../../harness/exec/run.js';
+import { run } from '../../lib/exec/run.js';
 import { buildAndMount, removePinDir, tempPinDir } from '../../bpf/tests/fixture.js';
 import { openDatapath } from './datapath.js';
 import { withNetns } from './netns.js';

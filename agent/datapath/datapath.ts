@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import koffi from 'koffi';
-import { CnilabError, UnsupportedError } from '../../harness/errors.js';
+import { CnilabError, UnsupportedError } from '../../lib/errors.js';
 import type { Datapath, DatapathConfig, DatapathEvent, EndpointEntry, IpcacheEntry } from './types.js';
 import {
   ALL_MAPS, CONFIG, DROP_KEY, DROP_VALUE, ENDPOINT, IPCACHE_KEY, IPCACHE_VALUE, LOST_VALUE_SIZE, MAP,

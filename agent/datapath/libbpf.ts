@@ -3,7 +3,7 @@
 // so nothing depends on koffi's struct marshalling. libbpf 1.x returns -errno (or NULL with errno set);
 // every failure becomes a LibbpfError naming the libbpf function and strerror.
 import koffi from 'koffi';
-import { CnilabError } from '../../harness/errors.js';
+import { CnilabError } from '../../lib/errors.js';
 
 export class LibbpfError extends CnilabError {
   readonly fn: string;

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run, start } from '../../harness/exec/run.js';
+import { run, start } from '../../lib/exec/run.js';
 import { NativeTopology, REMOTE_NODE_IDENTITY } from '../../bpf/tests/native-topology.js';
 import { DIRECTION, DROP_REASON, OBS_POINT } from './constants.js';
 

@@ -5,7 +5,7 @@
 // child process spawned from here would inherit the namespace).
 import { closeSync, openSync } from 'node:fs';
 import koffi from 'koffi';
-import { CnilabError } from '../../harness/errors.js';
+import { CnilabError } from '../../lib/errors.js';
 import { strerror } from './libbpf.js';
 
 const CLONE_NEWNET = 0x40000000;

@@ -4,7 +4,7 @@
 // travels in the VNI, from_overlay delivers with bpf_redirect_peer, and from_host tunnels host traffic.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run, start } from '../../harness/exec/run.js';
+import { run, start } from '../../lib/exec/run.js';
 import { buildAndMount, removePinDir, tempPinDir } from '../../bpf/tests/fixture.js';
 import { BROKEN_REMOTE_OBJECT, openDatapath } from './datapath.js';
 import { withNetns } from './netns.js';

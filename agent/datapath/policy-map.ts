@@ -8,7 +8,7 @@
 // the packet's identity, then identity 0, and takes the longest match of each; for that to decide
 // correctly, deny precedence is resolved here: an entry nested in a deny entry of the same direction and
 // identity is written as a deny (Cilium does the same when it computes its map state).
-import { InvalidInputError } from '../../harness/errors.js';
+import { InvalidInputError } from '../../lib/errors.js';
 import type { EndpointPolicy, PolicyDirection, PolicyEntry } from '../policy/types.js';
 import { DIRECTION, DROP_REASON, POLICY_MATCH } from './constants.js';
 

@@ -1,8 +1,8 @@
 // CiliumEndpoint objects: how the other nodes' agents learn this node's pods (IP → identity → node),
 // as Cilium publishes a CiliumEndpoint CRD per pod. Written with the control plane's internal apply.
 import type { ControlPlaneClient } from '../../harness/cluster/client.js';
-import { NotFoundError, CnilabError } from '../../harness/errors.js';
-import type { KubeObject } from '../../harness/cluster/objects.js';
+import { NotFoundError, CnilabError } from '../../lib/errors.js';
+import type { KubeObject } from '../../lib/k8s/object.js';
 import type { NodeSpec } from '../../harness/cluster/spec.js';
 import type { EndpointState } from './state.js';
 

@@ -3,10 +3,10 @@
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run } from '../../harness/exec/run.js';
-import { REPO_ROOT } from '../../harness/paths.js';
+import { run } from '../../lib/exec/run.js';
+import { REPO_ROOT } from '../../lib/paths.js';
 import { cniAdd, cniCheck, cniDel, CniPluginError, type CniConfList, type CniResult } from '../../harness/providers/common/cni-runtime.js';
-import type { KubeObject } from '../../harness/cluster/objects.js';
+import type { KubeObject } from '../../lib/k8s/object.js';
 import { AgentTestEnv } from '../testing/agent-env.js';
 import { hostIfnameFor } from './state.js';
 

@@ -3,7 +3,7 @@
 // the endpoint in a state file and publishes a CiliumEndpoint. Every step registers its undo, so an
 // ADD that fails midway leaves nothing behind. DEL is idempotent.
 import { existsSync } from 'node:fs';
-import { run } from '../../harness/exec/run.js';
+import { run } from '../../lib/exec/run.js';
 import type { ClusterSpec, NodeSpec } from '../../harness/cluster/spec.js';
 import type { Datapath } from '../datapath/types.js';
 import type { ClusterPoolIpam } from '../ipam/pool.js';

@@ -4,8 +4,8 @@
 // address is handed out, so a restarted agent never hands the same address out twice.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { cidrContains, formatIpv4, parseCidr, parseIpv4, type Cidr } from '../../harness/cluster/cidr.js';
-import { ConflictError, InvalidInputError } from '../../harness/errors.js';
+import { cidrContains, formatIpv4, parseCidr, parseIpv4, type Cidr } from '../../lib/net/cidr.js';
+import { ConflictError, InvalidInputError } from '../../lib/errors.js';
 
 interface IpamFile {
   version: 1;

@@ -6,10 +6,10 @@
 // time out (a drop, not a refusal); allowed ones must connect.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cnilab, leftovers } from '../../harness/testing/cli.js';
-import { REPO_ROOT } from '../../harness/paths.js';
+import { REPO_ROOT } from '../../lib/paths.js';
 import { sweep } from '../../harness/providers/netns/sweep.js';
 import { paths } from '../../harness/cluster/names.js';
-import { run } from '../../harness/exec/run.js';
+import { run } from '../../lib/exec/run.js';
 import { AgentClient } from '../api/client.js';
 
 const XYZ = `${REPO_ROOT}/scenarios/manifests/xyz.yaml`;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { BGP_TIMERS } from '../../harness/providers/netns/bgp.js';
+import { BGP_TIMERS } from '../../lib/bgp/bird.js';
 import { BgpSpeaker, speakerConfig } from './bgp.js';
 
 const input = {

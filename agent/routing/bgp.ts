@@ -19,7 +19,7 @@ import {
   startBird,
   stopBird,
   type BgpSession,
-} from '../../harness/providers/netns/bgp.js';
+} from '../../lib/bgp/bird.js';
 
 /** Name of the node's session in bird (what `show protocols` lists). */
 export const REFLECTOR_PROTOCOL = 'reflector';

@@ -4,8 +4,8 @@
 // that node → remote pod traffic meets the datapath's from_host program, which tunnels it.
 // Everything is idempotent: a restarted agent finds the devices in place and changes nothing.
 import type { ClusterSpec, NodeSpec } from '../../harness/cluster/spec.js';
-import { parseCidr as parseCidrNum } from '../../harness/cluster/cidr.js';
-import { run } from '../../harness/exec/run.js';
+import { parseCidr as parseCidrNum } from '../../lib/net/cidr.js';
+import { run } from '../../lib/exec/run.js';
 import { listLinks, setSysctl, type LinkInfo } from './links.js';
 
 export const HOST_DEV = 'cilium_host';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { KubeObject } from '../../harness/cluster/objects.js';
+import type { KubeObject } from '../../lib/k8s/object.js';
 import { FakeDatapath } from '../testing/fake-datapath.js';
 import { IdentityCache } from '../identity/labels.js';
 import { IpcacheSync, type RemoteNode } from './ipcache-sync.js';

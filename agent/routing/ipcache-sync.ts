@@ -8,7 +8,7 @@
 // rare, recomputes everything. The desired set is recomputed from the watched objects and diffed against
 // what was last written; after a (re)sync the diff is taken against the pinned map itself, so entries
 // a previous agent left behind are removed.
-import type { KubeObject } from '../../harness/cluster/objects.js';
+import type { KubeObject } from '../../lib/k8s/object.js';
 import type { Datapath, IpcacheEntry } from '../datapath/types.js';
 import { cidrContains, parseCidr } from '../../lib/net/cidr.js';
 import { RESERVED_IDENTITY, type IdentityCache } from '../identity/labels.js';

@@ -2,7 +2,7 @@
 // The agent runs inside its node's network namespace, so with no `netns` option everything here acts
 // on the node; the endpoint code passes a pod's netns path to act inside the pod.
 import { writeFileSync } from 'node:fs';
-import { run } from '../../harness/exec/run.js';
+import { run } from '../../lib/exec/run.js';
 
 export interface LinkInfo {
   ifindex: number;

@@ -7,12 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { run, start, type Background } from '../../harness/exec/run.js';
+import { run, start, type Background } from '../../lib/exec/run.js';
 import { ObjectStore } from '../../harness/cluster/store.js';
 import { startControlServer } from '../../harness/cluster/server.js';
 import { resolveSpec, type ClusterSpec } from '../../harness/cluster/spec.js';
-import type { KubeObject } from '../../harness/cluster/objects.js';
-import { distJs } from '../../harness/paths.js';
+import type { KubeObject } from '../../lib/k8s/object.js';
+import { distJs } from '../../lib/paths.js';
 import { AgentClient } from '../api/client.js';
 
 export const TEST_PREFIX = 'cnilab-agtest-';

@@ -4,7 +4,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import ts from 'typescript';
-import { REPO_ROOT } from '../../harness/paths.js';
+import { REPO_ROOT } from '../../lib/paths.js';
 
 export function buildPluginInto(dir: string): string {
   // Same relative layout as the repository, so the plugin's relative imports resolve unchanged.

@@ -43,25 +43,8 @@ export function resolveKind(name: string): SupportedKind | undefined {
 
 // ---- Types -------------------------------------------------------------------------------------
 
-export interface ObjectMeta {
-  name: string;
-  namespace?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  uid?: string;
-  resourceVersion?: string;
-  creationTimestamp?: string;
-  deletionTimestamp?: string;
-  [key: string]: unknown;
-}
-export interface KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata: ObjectMeta;
-  spec?: unknown;
-  status?: unknown;
-  [key: string]: unknown;
-}
+export type { ObjectMeta, KubeObject } from '../../lib/k8s/object.js';
+import type { KubeObject } from '../../lib/k8s/object.js';
 export type { LabelSelector, LabelSelectorRequirement, Protocol, SelectorOperator } from '../../lib/k8s/selectors.js';
 export const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP'];
 

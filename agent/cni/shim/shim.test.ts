@@ -5,8 +5,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run } from '../../../harness/exec/run.js';
-import { REPO_ROOT } from '../../../harness/paths.js';
+import { run } from '../../../lib/exec/run.js';
+import { REPO_ROOT } from '../../../lib/paths.js';
 
 const SHIM = join(REPO_ROOT, 'bin/cni/cnilab');
 let dir: string;
