@@ -10,6 +10,8 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
+          // A factory of real embedded Kubernetes APIs for tests that may not import harness/ (lib/testing/kube-api.ts).
+          globalSetup: ['harness/testing/kube-api-factory.ts'],
           include: ['{lib,harness,agent,scenarios,reports,bench}/**/*.test.ts'],
           exclude: ['**/*.root.test.ts', '**/*.browser.test.ts', 'node_modules/**', 'dist/**'],
           testTimeout: 20_000,
@@ -18,6 +20,7 @@ export default defineConfig({
       {
         test: {
           name: 'root',
+          globalSetup: ['harness/testing/kube-api-factory.ts'],
           include: ['{lib,harness,agent,scenarios,reports,bench,bpf}/**/*.root.test.ts'],
           exclude: ['node_modules/**', 'dist/**'],
           fileParallelism: false,

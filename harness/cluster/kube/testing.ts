@@ -11,7 +11,7 @@ import type { KubeObject } from '../objects.js';
 import { ControllerManager } from '../controllers/index.js';
 import { KubeApi, type PodStreams } from './api.js';
 import { startKubeHttps } from './https.js';
-import { kubeconfigYaml, makeCredentials } from './pki.js';
+import { kubeconfigYaml, makeCredentials, type KubeCredentials } from './pki.js';
 
 export interface TestApi {
   store: ObjectStore;
@@ -24,26 +24,28 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-export async function startTestApi(opts: { nodes?: number; historyLimit?: number; bookmarkIntervalMs?: number; controllers?: boolean; streams?: PodStreams } = {}): Promise<TestApi> {
+export async function startTestApi(
+  opts: { nodes?: number; historyLimit?: number; bookmarkIntervalMs?: number; controllers?: boolean; streams?: PodStreams; creds?: KubeCredentials; nodeObjects?: KubeObject[] } = {},
+): Promise<TestApi> {
   const dir = mkdtempSync(join(tmpdir(), 'cnilab-kube-'));
   const store = new ObjectStore(opts.historyLimit);
   store.apply(
     [
       { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default', labels: { 'kubernetes.io/metadata.name': 'default' } }, status: { phase: 'Active' } },
-      ...Array.from({ length: opts.nodes ?? 3 }, (_, i) => ({
+      ...(opts.nodeObjects ?? Array.from({ length: opts.nodes ?? 3 }, (_, i) => ({
         apiVersion: 'v1',
         kind: 'Node',
         metadata: { name: `node${i + 1}` },
         spec: { podCIDR: `198.19.${i + 1}.0/24` },
         status: { conditions: [{ type: 'Ready', status: 'True' }] },
-      })),
+      }))),
     ] as KubeObject[],
     { internal: true },
   );
   const controllers = opts.controllers === false ? undefined : new ControllerManager(store, () => undefined);
   controllers?.start();
   const api = new KubeApi(store, { bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 200, streams: opts.streams });
-  const creds = await makeCredentials(dir, 'test');
+  const creds = opts.creds ?? (await makeCredentials(dir, 'test'));
   const server = await startKubeHttps(api, creds);
   const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const kubeconfigPath = join(dir, 'kubeconfig');

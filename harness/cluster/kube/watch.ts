@@ -57,14 +57,27 @@ export function serveWatch(req: IncomingMessage, res: ServerResponse, store: Obj
     const before = ev.type === 'MODIFIED' ? matches(ev.old) : ev.type === 'DELETED' && matches(ev.object);
     if (ev.type === 'ADDED' && now) writeObject('ADDED', ev.object);
     else if (ev.type === 'DELETED' && before) writeObject('DELETED', ev.object);
-    else if (ev.type === 'MODIFIED') {
+    else if (ev.type === 'MODIFIED' && (now || before)) {
       if (now && before) writeObject('MODIFIED', ev.object);
       else if (now) writeObject('ADDED', ev.object);
-      else if (before) writeObject('DELETED', ev.object);
-    }
+      else writeObject('DELETED', ev.object);
+    } else bookmarkSoon();
   };
   const bookmark = (annotations?: Record<string, string>) =>
     write('BOOKMARK', { kind: rt.kind, apiVersion: groupVersion(rt), metadata: { resourceVersion: String(Math.max(lastRv, store.resourceVersion)), ...(annotations ? { annotations } : {}) } });
+  // A change this watch does not deliver (another kind, or not selected) still moves the store's
+  // resourceVersion: a bookmark right after the burst tells the client it has seen everything up to
+  // there. The API server sends bookmarks about once a minute; sending them sooner is allowed, and it
+  // is what lets an agent prove promptly that it has realized a revision (`cnilab apply --wait`).
+  let bookmarkDue = false;
+  const bookmarkSoon = () => {
+    if (!bookmarks || bookmarkDue) return;
+    bookmarkDue = true;
+    setImmediate(() => {
+      bookmarkDue = false;
+      bookmark();
+    });
+  };
 
   // Everything below runs in one turn of the event loop: the store cannot change between the
   // snapshot (or the history replay) and the subscription, so no event is lost or doubled.
