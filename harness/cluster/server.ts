@@ -11,7 +11,6 @@
 //   PATCH  /v1/labels/KIND/NS/NAME             {set?, remove?, overwrite?} → {object, changed, missing, resourceVersion}
 //   GET    /v1/watch?kinds=Pod,Node            NDJSON stream: the current objects as ADDED, SYNCED {resourceVersion},
 //                                              then changes; BOOKMARK {resourceVersion} after changes of other kinds
-//   POST   /v1/identities                      {labels: string[]} → {id}: cluster-wide numeric identity
 //   POST   /v1/shutdown                        stop the daemon (used by `cnilab down`)
 //
 // The same socket serves the Kubernetes API (/api, /apis, /version, ...: kube/api.ts) without a
@@ -21,10 +20,10 @@ import { chmodSync, rmSync } from 'node:fs';
 import { CnilabError, errorToJson, InvalidInputError, NotFoundError } from '../errors.js';
 import type { ClusterSpec } from './spec.js';
 import type { ObjectStore, WatchEvent } from './store.js';
-import { DEFAULT_IDENTITY_GC, IdentityAllocator, type IdentityGcOptions } from './identity-allocator.js';
+import { DEFAULT_IDENTITY_GC, IdentityGarbageCollector, type IdentityGcOptions } from './identity-gc.js';
 import { KubeApi } from './kube/api.js';
 
-export { FIRST_CLUSTER_IDENTITY, IdentityAllocator } from './identity-allocator.js';
+export { FIRST_CLUSTER_IDENTITY } from './identity-gc.js';
 
 export interface ServerHooks {
   onShutdown: () => void;
@@ -70,8 +69,10 @@ function statusFor(err: unknown): number {
 }
 
 export function startControlServer(socketPath: string, store: ObjectStore, spec: ClusterSpec, hooks: ServerHooks): Promise<Server> {
-  const identities = new IdentityAllocator(store);
-  if (hooks.identityGc !== false) identities.startGc(hooks.identityGc ?? DEFAULT_IDENTITY_GC, hooks.log);
+  // Agents allocate identities (CiliumIdentity objects through the Kubernetes API); the control plane
+  // is the operator that collects the unused ones.
+  const identityGc = new IdentityGarbageCollector(store);
+  if (hooks.identityGc !== false) identityGc.start(hooks.identityGc ?? DEFAULT_IDENTITY_GC, hooks.log);
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://control');
     if (hooks.kube && KubeApi.owns(url.pathname)) return hooks.kube.handle(req, res);
@@ -119,11 +120,6 @@ export function startControlServer(socketPath: string, store: ObjectStore, spec:
         case 'DELETE objects': {
           const [kind, namespace, name] = parts.slice(2);
           return send(res, 200, store.delete(kind!, ns(namespace), name!));
-        }
-        case 'POST identities': {
-          const body = await readJson(req);
-          if (!Array.isArray(body.labels)) throw new InvalidInputError('request body.labels', 'expected an array of strings');
-          return send(res, 200, { id: identities.allocate(body.labels.map(String)) });
         }
         case 'POST shutdown':
           send(res, 200, { ok: true });

@@ -24,7 +24,8 @@ function validate(rt: ResourceType, obj: KubeObject): KubeObject {
   const name = obj.metadata?.name ?? '';
   try {
     // Kinds with a full schema (objects.ts, workloads.ts); Cilium's own resources only need a valid name.
-    if (rt.crd && rt.kind !== 'CiliumNetworkPolicy') {
+    // Nodes come from the cluster spec; clients only change their metadata and status (checked in admitUpdate).
+    if ((rt.crd && rt.kind !== 'CiliumNetworkPolicy') || rt.kind === 'Node') {
       if (typeof name !== 'string' || name.length > 253 || !DNS1123_SUBDOMAIN.test(name)) {
         throw new InvalidInputError(`${PREFIX}metadata.name`, `Invalid value: ${JSON.stringify(name)}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'`);
       }
@@ -102,6 +103,10 @@ export function admitUpdate(rt: ResourceType, body: unknown, old: KubeObject, op
       next.spec = newSpec;
     }
     if (rt.kind === 'Namespace') next.status = old.status ?? { phase: 'Active' };
+    if (rt.kind === 'Node') {
+      const cidrs = (o: KubeObject) => JSON.stringify([(o.spec as { podCIDR?: unknown } | undefined)?.podCIDR, (o.spec as { podCIDRs?: unknown } | undefined)?.podCIDRs]);
+      if (cidrs(next) !== cidrs(old)) throw invalid('Node', '', name, [new InvalidInputError(`${PREFIX}spec.podCIDR`, 'Forbidden: node updates may not change spec.podCIDR or spec.podCIDRs (the cluster spec assigns them)')], PREFIX);
+    }
   }
   for (const k of ['uid', 'creationTimestamp', 'generation', 'deletionTimestamp'] as const) {
     if (old.metadata[k] !== undefined) (next.metadata as Record<string, unknown>)[k] = old.metadata[k];

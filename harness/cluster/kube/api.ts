@@ -219,8 +219,9 @@ export class KubeApi {
     return obj;
   }
 
-  private writable(p: ResourcePath): void {
-    if (p.rt.readOnly || p.rt.listOnly) throw methodNotAllowed(`${p.rt.plural} are written by cnilab itself`);
+  private writable(p: ResourcePath, verb: 'create' | 'update' | 'delete' = 'create'): void {
+    if (p.rt.readOnly && p.rt.updatable && verb === 'update') return;
+    if (p.rt.readOnly || p.rt.listOnly) throw methodNotAllowed(`${p.rt.plural} are ${p.rt.updatable ? 'created and deleted' : 'written'} by cnilab itself`);
   }
 
   private list(p: ResourcePath, req: IncomingMessage, res: ServerResponse, url: URL): void {
@@ -278,7 +279,7 @@ export class KubeApi {
   }
 
   private async update(p: ResourcePath, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    this.writable(p);
+    this.writable(p, 'update');
     const body = await readBody(req);
     const old = this.mustGet(p);
     if (p.subresource === 'scale') {
@@ -302,7 +303,7 @@ export class KubeApi {
   }
 
   private async patch(p: ResourcePath, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    this.writable(p);
+    this.writable(p, 'update');
     const type = patchTypeOf(req.headers['content-type']);
     if (!type) throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json`);
     if (type === 'apply') throw new ApiError(415, 'UnsupportedMediaType', 'server-side apply is not served by the embedded cluster; use client-side `kubectl apply` (the default)');
@@ -326,7 +327,7 @@ export class KubeApi {
   }
 
   private async delete(p: ResourcePath, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    this.writable(p);
+    this.writable(p, 'delete');
     if (p.subresource) throw methodNotAllowed(`DELETE on ${p.rt.plural}/${p.subresource}`);
     const opts = await this.deleteOptions(req, url);
     const obj = this.mustGet(p);
@@ -340,7 +341,7 @@ export class KubeApi {
   }
 
   private async deleteCollection(p: ResourcePath, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    this.writable(p);
+    this.writable(p, 'delete');
     const opts = await this.deleteOptions(req, url);
     const sel = parseSelection(url.searchParams, p.rt.kind);
     const victims = this.store.list(p.rt.kind, p.namespace).filter((o) => selects(sel, o) && !(o.kind === 'Namespace' && o.metadata.name === 'default'));

@@ -50,7 +50,7 @@ function resourceEntries(r: ResourceType): Record<string, unknown>[] {
   };
   const subs: Record<string, unknown>[] = [];
   for (const s of r.subresources ?? []) {
-    if (s === 'status') subs.push({ name: `${r.plural}/status`, singularName: '', namespaced: r.namespaced, kind: r.kind, verbs: r.readOnly ? ['get'] : ['get', 'patch', 'update'] });
+    if (s === 'status') subs.push({ name: `${r.plural}/status`, singularName: '', namespaced: r.namespaced, kind: r.kind, verbs: r.readOnly && !r.updatable ? ['get'] : ['get', 'patch', 'update'] });
     if (s === 'scale') subs.push({ name: `${r.plural}/scale`, singularName: '', namespaced: r.namespaced, group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: ['get', 'patch', 'update'] });
     if (s === 'exec') subs.push({ name: `${r.plural}/exec`, singularName: '', namespaced: r.namespaced, kind: 'PodExecOptions', verbs: ['create', 'get'] });
     if (s === 'log') subs.push({ name: `${r.plural}/log`, singularName: '', namespaced: r.namespaced, kind: 'Pod', verbs: ['get'] });

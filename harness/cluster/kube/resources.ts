@@ -16,6 +16,9 @@ export interface ResourceType {
   subresources?: Array<'status' | 'scale' | 'exec' | 'log'>;
   /** Read-only for API clients (written by cnilab's own components, or derived from the cluster spec). */
   readOnly?: boolean;
+  /** With readOnly: clients may still update and patch (not create or delete), as kubelet and the
+   *  node agents annotate and set the status of the Nodes the cluster spec defines. */
+  updatable?: boolean;
   /** A custom resource: served as a CRD would be (and listed under customresourcedefinitions). */
   crd?: boolean;
   /** A kind kept only so clients that list it get an empty, valid answer (events for describe). */
@@ -33,7 +36,7 @@ const READ_VERBS = ['get', 'list', 'watch'];
 
 export const RESOURCES: readonly ResourceType[] = [
   { group: '', version: 'v1', kind: 'Namespace', plural: 'namespaces', singular: 'namespace', namespaced: false, shortNames: ['ns'], subresources: ['status'] },
-  { group: '', version: 'v1', kind: 'Node', plural: 'nodes', singular: 'node', namespaced: false, shortNames: ['no'], subresources: ['status'], readOnly: true },
+  { group: '', version: 'v1', kind: 'Node', plural: 'nodes', singular: 'node', namespaced: false, shortNames: ['no'], subresources: ['status'], readOnly: true, updatable: true },
   { group: '', version: 'v1', kind: 'Pod', plural: 'pods', singular: 'pod', namespaced: true, shortNames: ['po'], categories: ['all'], subresources: ['status', 'exec', 'log'] },
   { group: '', version: 'v1', kind: 'Service', plural: 'services', singular: 'service', namespaced: true, shortNames: ['svc'], categories: ['all'], subresources: ['status'] },
   { group: '', version: 'v1', kind: 'Event', plural: 'events', singular: 'event', namespaced: true, shortNames: ['ev'], listOnly: true },
@@ -51,6 +54,7 @@ export const RESOURCES: readonly ResourceType[] = [
 export const groupVersion = (r: { group: string; version: string }) => (r.group ? `${r.group}/${r.version}` : r.version);
 
 export function verbsOf(r: ResourceType): string[] {
+  if (r.readOnly && r.updatable) return [...READ_VERBS, 'patch', 'update'];
   if (r.listOnly || r.readOnly) return READ_VERBS;
   return ALL_VERBS;
 }

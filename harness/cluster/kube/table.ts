@@ -92,7 +92,7 @@ const COLUMNS: Record<string, Column[]> = {
     { name: 'Object', type: 'string', description: 'The object the event is about.', cell: (o) => `${String((o as any).involvedObject?.kind ?? '').toLowerCase()}/${(o as any).involvedObject?.name ?? ''}` },
     { name: 'Message', type: 'string', description: 'Event message.', cell: (o) => String((o as any).message ?? '') },
   ],
-  CiliumIdentity: [name, { name: 'Namespace', type: 'string', description: 'The namespace of the identity.', cell: (o) => ((o as any).securityLabels ?? []).find((l: string) => l.startsWith('k8s:io.kubernetes.pod.namespace='))?.split('=')[1] ?? '' }, age],
+  CiliumIdentity: [name, { name: 'Namespace', type: 'string', description: 'The namespace of the identity.', cell: (o) => (o as any)['security-labels']?.['k8s:io.kubernetes.pod.namespace'] ?? '' }, age],
 };
 
 export type IncludeObject = 'None' | 'Metadata' | 'Object';
