@@ -2,18 +2,17 @@
 // restores endpoints left by a previous run, keeps the ipcache and routes in step with the cluster,
 // decodes flows, and serves its API (CNI requests included) on a unix socket. The socket appears only
 // once restore is complete, which is what the harness waits for.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
-import { ControlPlaneClient } from '../harness/cluster/client.js';
-import type { ClusterSpec, NodeSpec } from '../harness/cluster/spec.js';
-import { BPF_BUILD_DIR } from '../lib/paths.js';
+import type { AgentConfig, AgentNetwork, AgentNode } from './config.js';
+import { networkOf, resolveNode } from './config.js';
 import type { Datapath, DatapathConfig } from './datapath/types.js';
 import { ClusterPoolIpam } from './ipam/pool.js';
 import { IdentityCache, labelsToMap } from './identity/labels.js';
+import { CrdIdentityAllocator } from './identity/crd-allocator.js';
 import { EndpointStateStore } from './endpoint/state.js';
 import { EndpointManager } from './endpoint/manager.js';
-import { controlPlaneForEndpoints } from './endpoint/cilium-endpoint.js';
+import { kubeEndpointControlPlane } from './endpoint/cilium-endpoint.js';
 import { IpcacheSync, type RemoteNode } from './routing/ipcache-sync.js';
 import { setupNodeDevices, syncRemoteRoutes, HOST_DEV, VXLAN_DEV } from './routing/devices.js';
 import { listLinks } from './routing/links.js';
@@ -24,92 +23,102 @@ import { startAgentServer, stopAgentServer, type AgentApi } from './api/server.j
 import type { CniRequest } from './cni/protocol.js';
 import { FakeDatapath } from './testing/fake-datapath.js';
 import { PolicyController, POLICY_WATCH_KINDS } from './policy/controller.js';
+import { KubeTransport } from './k8s/transport.js';
+import { KubeInformers } from './k8s/informers.js';
+import { NodeStatusPublisher } from './k8s/node-status.js';
 
 export interface AgentOptions {
-  cluster: string;
-  node: string;
-  statePath: string;
-  controlSocket: string;
-  agentSocket: string;
-  pinDir: string;
-  nodeDir: string;
-  /** BPF object to load; default bpf/build/datapath.o. */
-  objectPath?: string;
-  /** 'bpf' (libbpf) or 'fake' (in-memory, persisted in the pin dir; for tests without the datapath). */
-  datapath: 'bpf' | 'fake';
+  /** The agent's config file, parsed (agent/config.ts): node, routing, paths, the kubeconfig. */
+  config: AgentConfig;
   log: (m: string) => void;
 }
 
 const SYNC_TIMEOUT_MS = 15_000;
-const WATCH_RETRY_MS = 1000;
 
-async function openDatapath(opts: AgentOptions, cfg: DatapathConfig): Promise<Datapath> {
-  if (opts.datapath === 'fake') return new FakeDatapath(cfg, join(opts.pinDir, 'fake-datapath.json'));
+async function openDatapath(cfg: AgentConfig, dp: DatapathConfig): Promise<Datapath> {
+  if (cfg.datapath === 'fake') return new FakeDatapath(dp, join(cfg.bpf.pinDir, 'fake-datapath.json'));
   // Loaded by a computed specifier: the libbpf implementation (and koffi) stays out of the CNI plugin's
   // and the unit tests' module graph, and this file compiles whether or not it is there.
   const specifier = './datapath/datapath.js';
   const mod = (await import(specifier)) as { openDatapath(cfg: DatapathConfig): Datapath };
-  return mod.openDatapath(cfg);
+  return mod.openDatapath(dp);
 }
 
 /** How often the BGP speaker's state is checked for the health report. */
 const BGP_CHECK_MS = 1000;
 
 export class Agent implements AgentApi {
-  private spec!: ClusterSpec;
-  private self!: NodeSpec;
+  private net: AgentNetwork;
+  private self!: AgentNode;
   private datapath!: Datapath;
-  private cp: ControlPlaneClient;
+  private transport: KubeTransport;
+  private k8s: KubeInformers;
+  private allocator: CrdIdentityAllocator;
   private identityCache: IdentityCache;
   private endpointsMgr!: EndpointManager;
   private ipcacheSync!: IpcacheSync;
   private policy!: PolicyController;
+  private nodeStatus?: NodeStatusPublisher;
   private flowsRing = new FlowRing(4096);
   private server?: Server;
   private stopWatch?: () => void;
   private stopEvents?: () => void;
   private routeQueue: Promise<void> = Promise.resolve();
-  private stopping = false;
   private problem?: string;
   /** What is wrong with this node's BGP speaker (native routing), from the periodic check. */
   private bgpProblem?: string;
   private bgpTimer?: NodeJS.Timeout;
 
   constructor(private opts: AgentOptions) {
-    this.cp = new ControlPlaneClient(opts.controlSocket, opts.cluster);
-    this.identityCache = new IdentityCache((labels) => this.cp.allocateIdentity(labels));
+    const cfg = opts.config;
+    this.net = networkOf(cfg);
+    this.transport = KubeTransport.load(cfg.kubeconfig);
+    this.k8s = new KubeInformers(this.transport, { resyncMs: cfg.resyncPeriodSeconds * 1000, log: opts.log });
+    this.allocator = new CrdIdentityAllocator(this.transport, {
+      log: opts.log,
+      inUse: () => (this.endpointsMgr?.list() ?? []).map((e) => ({ id: e.identity, labels: e.labels })),
+    });
+    // Before the informers start: the allocator's index must see the first list.
+    this.k8s.onKind('CiliumIdentity', this.allocator.handlers);
+    this.identityCache = new IdentityCache((labels) => this.allocator.allocate(labels));
   }
 
   async start(): Promise<void> {
-    const { opts } = this;
+    const { opts, net } = this;
+    const cfg = opts.config;
     const t0 = performance.now();
-    this.spec = JSON.parse(readFileSync(opts.statePath, 'utf8')) as ClusterSpec;
-    const self = this.spec.nodes.find((n) => n.name === opts.node);
-    if (!self) throw new Error(`node "${opts.node}" is not in cluster "${this.spec.name}" (${opts.statePath})`);
+    // The API first: its caches fill while the datapath loads.
+    await this.k8s.checkServed();
+    this.k8s.start();
+    const synced = this.k8s.synced(SYNC_TIMEOUT_MS);
+    synced.catch(() => undefined); // awaited below
+    // The node's addressing: from the config file, else from its Node object (then the caches are needed first).
+    if (!cfg.podCIDR || !cfg.nodeIP) await synced;
+    const self = resolveNode(cfg, this.k8s.isSynced ? this.k8s.node(cfg.nodeName) : undefined);
     this.self = self;
 
-    this.datapath = await openDatapath(opts, {
-      pinDir: opts.pinDir,
-      objectPath: opts.objectPath ?? join(BPF_BUILD_DIR, 'datapath.o'),
-      routing: this.spec.routing,
+    this.datapath = await openDatapath(cfg, {
+      pinDir: cfg.bpf.pinDir,
+      objectPath: cfg.bpf.object,
+      routing: net.routing,
       nodeIp: self.underlayIp,
       routerIp: self.podGateway,
       podCidr: self.podCidr,
     });
 
-    const devices = await setupNodeDevices(this.spec, self);
+    const devices = await setupNodeDevices(net, self);
     if (devices.vxlan) this.datapath.attachOverlayDevice(VXLAN_DEV, devices.vxlan.ifindex);
     this.datapath.attachHostDevice(HOST_DEV, devices.host.ifindex);
 
     this.ipcacheSync = new IpcacheSync(this.datapath, self.name, this.identityCache, (nodes) => this.onRemoteNodes(nodes), opts.log);
     this.endpointsMgr = new EndpointManager({
-      spec: this.spec,
+      spec: net,
       node: self,
       datapath: this.datapath,
-      ipam: new ClusterPoolIpam(self.podCidr, self.podGateway, join(opts.nodeDir, 'ipam.json')),
+      ipam: new ClusterPoolIpam(self.podCidr, self.podGateway, join(cfg.stateDir, 'ipam.json')),
       identities: this.identityCache,
-      states: new EndpointStateStore(join(opts.nodeDir, 'endpoints')),
-      controlPlane: controlPlaneForEndpoints(this.cp),
+      states: new EndpointStateStore(join(cfg.stateDir, 'endpoints')),
+      controlPlane: kubeEndpointControlPlane(this.transport, this.k8s),
       ipcache: this.ipcacheSync,
       log: opts.log,
     });
@@ -120,12 +129,15 @@ export class Agent implements AgentApi {
       identities: this.identityCache,
       ipcache: this.ipcacheSync,
       log: opts.log,
+      onFlushed: () => this.nodeStatus?.check(),
     });
     this.endpointsMgr.setPolicyHooks(this.policy);
+    await synced; // restore compares with the CiliumEndpoints published for this node
     const { restored, removed } = await this.endpointsMgr.restore();
+    for (const ep of this.endpointsMgr.list()) await this.allocator.ensure(ep.identity, ep.labels);
     // Native routing: from_netdev on the underlay device delivers other nodes' pod traffic, and only
     // once the restored endpoints are in the maps (it would otherwise pass their packets to the stack).
-    if (this.spec.routing === 'native') await this.startNativeRouting();
+    if (net.routing === 'native') await this.startNativeRouting();
 
     const toDate = makeKtimeToDate();
     this.stopEvents = this.datapath.onEvents((ev) => {
@@ -136,68 +148,58 @@ export class Agent implements AgentApi {
       }
     });
 
-    await this.startWatch();
-    this.server = await startAgentServer(opts.agentSocket, this, opts.log);
+    this.startWatch();
+    this.nodeStatus = new NodeStatusPublisher({
+      transport: this.transport,
+      informers: this.k8s,
+      node: self,
+      realized: () => ({ revision: this.policy.revision, problem: this.policy.problem }),
+      log: opts.log,
+    });
+    await this.nodeStatus.start();
+    this.server = await startAgentServer(cfg.agentSocket, this, opts.log);
     opts.log(
       `agent ${self.name} ready in ${Math.round(performance.now() - t0)} ms: ${restored} endpoints restored, ${removed} leftovers removed, ` +
-        `${this.ipcacheSync.remoteNodes().length} remote nodes, API on ${opts.agentSocket}`,
+        `${this.ipcacheSync.remoteNodes().length} remote nodes, API on ${cfg.agentSocket}, Kubernetes API ${this.transport.server}`,
     );
   }
 
-  /** Watch what the ipcache and the policies need; resolves at the first SYNCED. Reconnects when the stream ends. */
-  private startWatch(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      let first = true;
-      const timer = setTimeout(() => reject(new Error(`no SYNCED from the control plane within ${SYNC_TIMEOUT_MS} ms`)), SYNC_TIMEOUT_MS);
-      const connect = () => {
-        this.ipcacheSync.resetWatchState();
-        this.policy.resetWatchState();
-        this.stopWatch = this.cp.watch(
-          [...new Set(['Node', 'CiliumEndpoint', ...POLICY_WATCH_KINDS])],
-          (ev) => {
-            this.policy.handle(ev as never);
-            try {
-              this.ipcacheSync.handle(ev);
-              this.problem = undefined;
-            } catch (e) {
-              this.problem = `ipcache update failed: ${(e as Error).message}`;
-              this.opts.log(this.problem);
-            }
-            if (ev.type === 'SYNCED' && first) {
-              first = false;
-              clearTimeout(timer);
-              resolve();
-            }
-          },
-          (err) => {
-            if (this.stopping) return;
-            this.problem = `control plane watch ended${err ? `: ${err.message}` : ''}; reconnecting`;
-            this.opts.log(this.problem);
-            setTimeout(connect, WATCH_RETRY_MS).unref();
-          },
-        );
-      };
-      connect();
+  /**
+   * What the ipcache and the policies need, from the informers' caches (replayed, then SYNCED, then
+   * changes and BOOKMARKs of the stream's progress). The informers reconnect and relist on their own.
+   */
+  private startWatch(): void {
+    this.stopWatch = this.k8s.watch([...new Set(['Node', 'CiliumEndpoint', ...POLICY_WATCH_KINDS])], (ev) => {
+      this.policy.handle(ev as never);
+      try {
+        this.ipcacheSync.handle(ev as never);
+        this.problem = undefined;
+      } catch (e) {
+        this.problem = `ipcache update failed: ${(e as Error).message}`;
+        this.opts.log(this.problem);
+      }
     });
   }
 
   private async startNativeRouting(): Promise<void> {
-    const { opts, self, spec } = this;
+    const { opts, self, net } = this;
+    const cfg = opts.config;
     const addrs = JSON.parse((await run(['ip', '-j', 'addr', 'show'], { timeoutMs: 10_000 })).stdout || '[]') as Array<{ ifname: string; ifindex: number; addr_info?: Array<{ local: string }> }>;
-    const underlay = addrs.find((l) => l.addr_info?.some((a) => a.local === self.underlayIp)) ?? (await listLinks()).find((l) => l.ifname === 'eth0');
+    const underlay = addrs.find((l) => l.addr_info?.some((a) => a.local === self.underlayIp)) ?? (await listLinks()).find((l) => l.ifname === net.underlayDevice);
     if (!underlay) throw new Error(`native routing: no device holds the node's underlay address ${self.underlayIp}`);
     if (!this.datapath.attachNetdevDevice) throw new Error('native routing: this datapath has no attachNetdevDevice');
     this.datapath.attachNetdevDevice(underlay.ifname, underlay.ifindex);
     // bird is daemonized and outlives the agent (routes stay while it restarts); a new agent adopts it.
     const { BgpSpeaker } = await import('./routing/bgp.js');
     const speaker = new BgpSpeaker({
-      cluster: opts.cluster,
+      cluster: cfg.cluster,
       node: self.name,
       nodeIp: self.underlayIp,
       podCidr: self.podCidr,
-      reflectorIp: spec.underlayGateway,
-      podSubnet: spec.podSubnet,
-      runDir: opts.nodeDir,
+      reflectorIp: net.bgp!.peerAddress,
+      asn: net.bgp!.asn,
+      podSubnet: net.podSubnet,
+      runDir: cfg.stateDir,
       log: opts.log,
     });
     await speaker.start();
@@ -216,10 +218,10 @@ export class Agent implements AgentApi {
   }
 
   private onRemoteNodes(nodes: RemoteNode[]): void {
-    if (this.spec.routing !== 'tunnel') return; // native routing: bird installs the routes
+    if (this.net.routing !== 'tunnel') return; // native routing: bird installs the routes
     const cidrs = nodes.map((n) => n.podCidr);
     this.routeQueue = this.routeQueue
-      .then(() => syncRemoteRoutes(this.self, this.spec.podMtu, cidrs))
+      .then(() => syncRemoteRoutes(this.self, this.net.podMtu, cidrs))
       .catch((e) => {
         this.problem = `routes to remote pod CIDRs: ${(e as Error).message}`;
         this.opts.log(this.problem);
@@ -237,7 +239,7 @@ export class Agent implements AgentApi {
 
   // ---- API ----
   healthz() {
-    const problem = this.problem ?? (this.ipcacheSync.isSynced ? this.bgpProblem : 'ipcache not synced');
+    const problem = this.problem ?? this.k8s.problems()[0] ?? (this.ipcacheSync.isSynced ? this.bgpProblem : 'ipcache not synced');
     const message = problem ?? this.policy.problem;
     const policyProblem = this.policy.problem;
     return {
@@ -248,6 +250,10 @@ export class Agent implements AgentApi {
       policyRevision: this.policy.revision,
       ...(policyProblem ? { policyProblem } : {}),
     };
+  }
+  /** The informers (synced, progress, reconnects) and the identity allocator, for `GET /v1/k8s`. */
+  k8sStatus() {
+    return { server: this.transport.server, informers: this.k8s.status(), identities: { known: this.allocator.size, ...this.allocator.stats }, nodeStatus: this.nodeStatus?.stats };
   }
   policyStatus(entries: boolean) {
     return this.policy.status({ entries });
@@ -283,10 +289,12 @@ export class Agent implements AgentApi {
 
   /** Stop serving; the datapath keeps its pins and attachments so pods keep forwarding. */
   stop(): void {
-    this.stopping = true;
     if (this.bgpTimer) clearInterval(this.bgpTimer);
-    if (this.server) stopAgentServer(this.server, this.opts.agentSocket);
+    if (this.server) stopAgentServer(this.server, this.opts.config.agentSocket);
     this.stopWatch?.();
+    this.nodeStatus?.stop();
+    this.k8s.stop();
+    this.transport.close();
     this.stopEvents?.();
     this.policy?.stop();
     this.datapath?.close();

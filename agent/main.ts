@@ -1,56 +1,51 @@
 // Entry point of the node agent:
-//   node dist/agent/main.js --cnilab-cluster=C --node=N
-//     [--state=FILE] [--control-socket=PATH] [--agent-socket=PATH] [--pin-dir=PATH] [--node-dir=PATH]
-//     [--datapath=bpf|fake]
-// started by the cluster daemon inside the node's network namespace. The overrides let tests run an
-// agent against their own control plane and directories; the defaults are paths.* of the cluster.
+//   node dist/agent/main.js --config=FILE [--cnilab-cluster=C]
+// Its inputs are its config file (agent/config.ts: node, routing, pod CIDR, devices, paths, the BPF
+// object, the kubeconfig) and the Kubernetes API that kubeconfig reaches: what a DaemonSet pod gets
+// on a real node (a ConfigMap, NODE_NAME, a service account). The embedded cluster's daemon writes
+// the file and starts the agent inside the node's network namespace; --cnilab-cluster is the marker
+// `cnilab down --all` finds its processes by, and must name the config's cluster when given.
 // CNILAB_BPF_OBJECT selects another BPF object (tests load deliberately broken variants).
 // SIGTERM/SIGINT: close the API socket and exit 0, leaving the datapath's pins and programs in place.
+// A config that is not valid: the problem naming the field on stderr, exit 2.
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { paths, validateClusterName, validateNodeName } from '../harness/cluster/names.js';
-import { Agent, type AgentOptions } from './agent.js';
+import { InvalidInputError, CnilabError } from '../lib/errors.js';
+import { loadAgentConfig, type AgentConfig } from './config.js';
+import { Agent } from './agent.js';
 
 function log(msg: string): void {
   process.stdout.write(`${new Date().toISOString()} ${msg}\n`);
 }
 
-export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentOptions {
+export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentConfig {
   const { values } = parseArgs({
     args: argv,
     options: {
+      config: { type: 'string' },
       'cnilab-cluster': { type: 'string' },
-      node: { type: 'string' },
-      state: { type: 'string' },
-      'control-socket': { type: 'string' },
-      'agent-socket': { type: 'string' },
-      'pin-dir': { type: 'string' },
-      'node-dir': { type: 'string' },
-      datapath: { type: 'string' },
     },
     strict: true,
   });
-  const cluster = validateClusterName(values['cnilab-cluster'], '--cnilab-cluster');
-  const node = validateNodeName(values.node, '--node');
-  const datapath = values.datapath ?? 'bpf';
-  if (datapath !== 'bpf' && datapath !== 'fake') throw new Error(`--datapath: expected bpf or fake, got "${datapath}"`);
-  return {
-    cluster,
-    node,
-    statePath: values.state ?? paths.state(cluster),
-    controlSocket: values['control-socket'] ?? paths.controlSocket(cluster),
-    agentSocket: values['agent-socket'] ?? paths.agentSocket(cluster, node),
-    pinDir: values['pin-dir'] ?? paths.bpfNodeDir(cluster, node),
-    nodeDir: values['node-dir'] ?? paths.nodeDir(cluster, node),
-    objectPath: env.CNILAB_BPF_OBJECT || undefined,
-    datapath,
-    log,
-  };
+  if (!values.config) throw new InvalidInputError('--config', 'missing: the agent needs its config file (agent/config.ts describes it)');
+  const config = loadAgentConfig(values.config, env);
+  const marker = values['cnilab-cluster'];
+  if (marker !== undefined && marker !== config.cluster) {
+    throw new InvalidInputError('--cnilab-cluster', `"${marker}" but the config file ${values.config} is for cluster "${config.cluster}"`);
+  }
+  if (env.CNILAB_BPF_OBJECT) config.bpf.object = env.CNILAB_BPF_OBJECT;
+  return config;
 }
 
 async function main(): Promise<void> {
-  const opts = parseAgentArgs(process.argv.slice(2));
-  const agent = new Agent(opts);
+  let config: AgentConfig;
+  try {
+    config = parseAgentArgs(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n`);
+    process.exit(e instanceof CnilabError ? e.exitCode : 2);
+  }
+  const agent = new Agent({ config, log });
   let exiting = false;
   const exit = (sig: string) => {
     if (exiting) return;

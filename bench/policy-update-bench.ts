@@ -7,7 +7,7 @@
 // (/v1/policy history); the latency of a node is that time minus T0, and "all nodes" is the slowest
 // node of the sample. Same host, same clock. Identities beyond the 9 x/y/z pods are CiliumEndpoints of
 // a node that does not exist ("ghost" pods, never sent any traffic), each with its own identity
-// allocated by the control plane, which the agents learn as remote peers. The engine's own share,
+// (a CiliumIdentity as the agents write them), which the agents learn as remote peers. The engine's own share,
 // without control plane and BPF, comes from policy-engine-bench.ts and is printed first.
 import { run } from '../harness/exec/run.js';
 import { REPO_ROOT } from '../harness/paths.js';
@@ -17,12 +17,14 @@ import { ControlPlaneClient } from '../harness/cluster/client.js';
 import { waitPolicyRealized } from '../harness/cli/wait.js';
 import { AgentClient } from '../agent/api/client.js';
 import { podSecurityLabels } from '../agent/identity/labels.js';
+import { identityObject } from '../agent/identity/crd-allocator.js';
 import { engineBench, formatEngineResult } from './policy-engine-bench.js';
 import { machineSummary, percentile } from './stats.js';
 
 const CLUSTER = 'pol-bench';
 const CNILAB = `${REPO_ROOT}/bin/cnilab`;
 const NAMESPACES = ['x', 'y', 'z'];
+const GHOST_IDENTITY_BASE = 10_000;
 
 function arg(name: string, d: string): string {
   const i = process.argv.indexOf(name);
@@ -55,14 +57,16 @@ async function addGhosts(cp: ControlPlaneClient, n: number): Promise<void> {
   for (let i = 0; i < n; i++) {
     const ns = NAMESPACES[i % 3]!;
     const labels = podSecurityLabels(ns, { app: `ghost${i}`, tier: `t${i % 500}` }, { 'kubernetes.io/metadata.name': ns, ns });
-    const id = await cp.allocateIdentity(labels);
+    // Numbers well above the pods' own (agents allocate from 256 up), written as the agents write them.
+    const id = GHOST_IDENTITY_BASE + i;
+    batch.push(identityObject(id, labels));
     batch.push({
       apiVersion: 'cilium.io/v2',
       kind: 'CiliumEndpoint',
       metadata: { name: `ghost-${i}`, namespace: ns },
       status: { id: i + 1, identity: { id, labels }, networking: { addressing: [{ ipv4: `198.19.${192 + (i >> 8)}.${i & 255}` }], node: '198.18.0.250' }, nodeName: 'ghost', state: 'ready' },
     });
-    if (batch.length === 500 || i === n - 1) await cp.apply(batch.splice(0), true);
+    if (batch.length === 1000 || i === n - 1) await cp.apply(batch.splice(0), true);
   }
 }
 

@@ -1,6 +1,6 @@
 // Client of the agent's API (server.ts), used by `cnilab status`, the tests and the scenarios.
 import { unixJsonRequest } from '../../lib/net/unix-http.js';
-import { paths } from '../../harness/cluster/names.js';
+import { agentSocketPath } from '../../lib/run-layout.js';
 import type { CniAddResult, CniRequest } from '../cni/protocol.js';
 import type { EndpointState } from '../endpoint/state.js';
 import type { Flow } from '../observer/flow.js';
@@ -48,7 +48,7 @@ export class AgentClient {
     readonly node: string,
     socketPath?: string,
   ) {
-    this.socketPath = socketPath ?? paths.agentSocket(cluster, node);
+    this.socketPath = socketPath ?? agentSocketPath(cluster, node);
   }
 
   private call<T>(method: string, path: string, body?: unknown, timeoutMs = 10_000): Promise<T> {

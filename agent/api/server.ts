@@ -7,6 +7,7 @@
 //   GET  /v1/maps               pinned maps, drop counters, lost events
 //   GET  /v1/flows?last=N       the last N decoded flows (default 100, at most the ring size)
 //   GET  /v1/policy[?entries=0] the computed policy per endpoint, the realized store revision, CIDR identities
+//   GET  /v1/k8s                the Kubernetes informers (synced, progress, reconnects), identity allocation
 //   POST /v1/cni/add|del|check  body CniRequest; add answers a CNI result; errors {cniCode, msg, details}
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
@@ -18,6 +19,7 @@ import { runPlugin, type AgentCall } from '../cni/main.js';
 export interface AgentApi {
   healthz(): { ok: boolean; message?: string; node: string; endpoints: number; policyRevision?: number; policyProblem?: string };
   policyStatus(entries: boolean): unknown;
+  k8sStatus?(): unknown;
   endpoints(): unknown;
   identities(): unknown;
   ipcache(): unknown;
@@ -100,6 +102,8 @@ export async function startAgentServer(socketPath: string, api: AgentApi, log: (
           const last = Number(url.searchParams.get('last') ?? 100);
           return send(res, 200, api.flows(Number.isInteger(last) && last > 0 ? last : 100));
         }
+        case 'GET /v1/k8s':
+          return send(res, 200, api.k8sStatus?.() ?? {});
         case 'GET /v1/policy':
           return send(res, 200, api.policyStatus(url.searchParams.get('entries') !== '0'));
         case 'POST /v1/cni/add':

@@ -1,19 +1,15 @@
 // CiliumEndpoint objects: how the other nodes' agents learn this node's pods (IP → identity → node),
-// as Cilium publishes a CiliumEndpoint CRD per pod. Written with the control plane's internal apply.
-import type { ControlPlaneClient } from '../../harness/cluster/client.js';
-import { NotFoundError, CnilabError } from '../../lib/errors.js';
+// as Cilium publishes a CiliumEndpoint CRD per pod. Written through the Kubernetes API; the pod's and
+// its namespace's labels are read from the informers' caches (an API GET when a pod is newer than
+// the cache: the runtime may call CNI ADD before the watch event arrives).
 import type { KubeObject } from '../../lib/k8s/object.js';
-import type { NodeSpec } from '../../harness/cluster/spec.js';
+import type { AgentNode } from '../config.js';
+import type { KubeInformers } from '../k8s/informers.js';
+import { RESOURCES, type CiliumEndpointObject, type CiliumEndpointStatus } from '../k8s/resources.js';
+import { isAlreadyExists, isConflict, isNotFound, type KubeTransport } from '../k8s/transport.js';
 import type { EndpointState } from './state.js';
 
-export interface CiliumEndpointStatus {
-  id: number;
-  identity: { id: number; labels: string[] };
-  networking: { addressing: Array<{ ipv4: string }>; node: string };
-  nodeName: string;
-  state: string;
-  externalIdentifiers?: { 'container-id': string; 'pod-name': string };
-}
+export type { CiliumEndpointStatus };
 
 /** What the endpoint manager needs from the control plane (a fake in unit tests). */
 export interface EndpointControlPlane {
@@ -27,7 +23,7 @@ export interface EndpointControlPlane {
   listEndpoints(nodeName: string): Promise<Array<{ namespace: string; name: string }>>;
 }
 
-export function ciliumEndpointObject(st: EndpointState, node: NodeSpec): KubeObject {
+export function ciliumEndpointObject(st: EndpointState, node: AgentNode): KubeObject {
   const status: CiliumEndpointStatus = {
     id: st.endpointId,
     identity: { id: st.identity, labels: st.labels },
@@ -44,40 +40,56 @@ export function ciliumEndpointObject(st: EndpointState, node: NodeSpec): KubeObj
   } as KubeObject;
 }
 
-export function controlPlaneForEndpoints(cp: ControlPlaneClient): EndpointControlPlane {
+const MAX_CONFLICTS = 5;
+
+export function kubeEndpointControlPlane(t: KubeTransport, cache: KubeInformers): EndpointControlPlane {
+  const labelsOf = async (kind: 'Pod' | 'Namespace', namespace: string | undefined, name: string) => {
+    const cached = kind === 'Pod' ? cache.pod(namespace!, name) : cache.namespace(name);
+    if (cached) return { ...(cached.metadata.labels ?? {}) };
+    try {
+      return { ...((await t.get(RESOURCES[kind], namespace, name)).metadata.labels ?? {}) };
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  };
   return {
-    async podLabels(namespace, name) {
-      try {
-        const pod = await cp.get('Pod', namespace, name);
-        return (pod.metadata.labels as Record<string, string> | undefined) ?? {};
-      } catch (e) {
-        if (e instanceof NotFoundError || (e instanceof CnilabError && e.code === 'NOT_FOUND')) return undefined;
-        throw e;
-      }
-    },
-    async namespaceLabels(namespace) {
-      try {
-        const ns = await cp.get('Namespace', undefined, namespace);
-        return (ns.metadata.labels as Record<string, string> | undefined) ?? {};
-      } catch (e) {
-        if (e instanceof CnilabError && e.code === 'NOT_FOUND') return undefined;
-        throw e;
-      }
-    },
+    podLabels: (namespace, name) => labelsOf('Pod', namespace, name),
+    namespaceLabels: (namespace) => labelsOf('Namespace', undefined, namespace),
     async writeEndpoint(obj) {
-      await cp.apply([obj], true);
+      // Create, or replace at the stored resourceVersion (this agent restarted, or the pod's name was
+      // reused). The cache answers first; when it is behind the API, the object itself is read again.
+      const { namespace, name } = obj.metadata;
+      for (let attempt = 0; ; attempt++) {
+        const current =
+          attempt === 0
+            ? cache.ciliumEndpoint(namespace!, name)
+            : await t.get<CiliumEndpointObject>(RESOURCES.CiliumEndpoint, namespace, name).catch((e) => {
+                if (isNotFound(e)) return undefined;
+                throw e;
+              });
+        try {
+          if (!current) await t.create(RESOURCES.CiliumEndpoint, obj);
+          else if (JSON.stringify(current.status) !== JSON.stringify(obj.status)) {
+            await t.replace(RESOURCES.CiliumEndpoint, { ...obj, metadata: { ...obj.metadata, resourceVersion: current.metadata.resourceVersion } });
+          }
+          return;
+        } catch (e) {
+          if (attempt >= MAX_CONFLICTS || !(isAlreadyExists(e) || isConflict(e) || isNotFound(e))) throw e;
+        }
+      }
     },
     async deleteEndpoint(namespace, name) {
       try {
-        await cp.delete('CiliumEndpoint', namespace, name);
+        await t.delete(RESOURCES.CiliumEndpoint, namespace, name);
       } catch (e) {
-        if (!(e instanceof CnilabError && e.code === 'NOT_FOUND')) throw e;
+        if (!isNotFound(e)) throw e;
       }
     },
     async listEndpoints(nodeName) {
-      const all = await cp.list('CiliumEndpoint');
-      return all
-        .filter((o) => (o.status as { nodeName?: string } | undefined)?.nodeName === nodeName)
+      return cache
+        .ciliumEndpoints()
+        .filter((o) => o.status?.nodeName === nodeName)
         .map((o) => ({ namespace: o.metadata.namespace ?? 'default', name: o.metadata.name }));
     },
   };

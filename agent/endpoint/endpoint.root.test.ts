@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../lib/exec/run.js';
 import { REPO_ROOT } from '../../lib/paths.js';
-import { cniAdd, cniCheck, cniDel, CniPluginError, type CniConfList, type CniResult } from '../../harness/providers/common/cni-runtime.js';
+import { cniAdd, cniCheck, cniDel, CniPluginError, type CniConfList, type CniResult } from '../testing/cni-driver.js';
 import type { KubeObject } from '../../lib/k8s/object.js';
 import { AgentTestEnv } from '../testing/agent-env.js';
 import { hostIfnameFor } from './state.js';
@@ -44,7 +44,7 @@ beforeAll(async () => {
   // The agent runs from dist/: make sure it is current (incremental, quick when nothing changed).
   await run(['npx', 'tsc', '-p', 'tsconfig.json'], { cwd: REPO_ROOT, allowFailure: true, timeoutMs: 110_000 });
   await env.setUp();
-  env.store.apply([{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'a', namespace: 'x', labels: { pod: 'a' } }, spec: { containers: [{ name: 'c', image: 'agnhost' }] } }] as KubeObject[], { internal: true });
+  await env.create({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'a', namespace: 'x', labels: { pod: 'a' } }, spec: { containers: [{ name: 'c', image: 'agnhost' }] } } as KubeObject);
   await env.startAgent();
 });
 
@@ -102,7 +102,7 @@ describe('CNI ADD through a chain (cnilab → tuning → portmap)', () => {
     expect(await env.client.ipcache()).toContainEqual({ key: ipOf(resultA), identity: ep!.identity });
     const maps = await env.client.maps();
     expect(maps.maps.find((m) => m.name === 'cnilab_lxc_if')?.entries).toBe(1);
-    const cep = env.store.get('CiliumEndpoint', 'x', 'a') as KubeObject & { status: any };
+    const cep = (await env.get('CiliumEndpoint', 'x', 'a')) as KubeObject & { status: any };
     expect(cep.status).toMatchObject({ identity: { id: ep!.identity }, networking: { addressing: [{ ipv4: ipOf(resultA) }], node: node.underlayIp }, nodeName: 'node1' });
   });
 
@@ -132,7 +132,7 @@ describe('failed ADDs leave nothing behind', () => {
     endpoints: (await env.client.endpoints()).length,
     ipam: JSON.parse(readFileSync(join(env.nodeDir, 'ipam.json'), 'utf8')).allocations,
     states: readdirSync(join(env.nodeDir, 'endpoints')).sort(),
-    ceps: env.store.list('CiliumEndpoint').length,
+    ceps: (await env.list('CiliumEndpoint')).length,
     ipcache: (await env.client.ipcache()).length,
   });
 
@@ -209,7 +209,7 @@ describe('CNI DEL', () => {
     expect((await env.client.ipcache()).some((e) => e.key === ipOf(resultA))).toBe(false);
     expect((await env.client.maps()).maps.find((m) => m.name === 'cnilab_lxc_if')?.entries).toBe(0);
     expect(JSON.parse(readFileSync(join(env.nodeDir, 'ipam.json'), 'utf8')).allocations).toEqual({});
-    expect(env.store.get('CiliumEndpoint', 'x', 'a')).toBeUndefined();
+    expect(await env.get('CiliumEndpoint', 'x', 'a')).toBeUndefined();
     await cniDel(chained, inv('ctr-a', podA, 'a'), resultA);
     await cniDel(conf(), inv('never-added', '', 'zzz'));
   });

@@ -4,7 +4,7 @@
 // ADD that fails midway leaves nothing behind. DEL is idempotent.
 import { existsSync } from 'node:fs';
 import { run } from '../../lib/exec/run.js';
-import type { ClusterSpec, NodeSpec } from '../../harness/cluster/spec.js';
+import type { AgentNetwork, AgentNode } from '../config.js';
 import type { Datapath } from '../datapath/types.js';
 import type { ClusterPoolIpam } from '../ipam/pool.js';
 import { podSecurityLabels, type IdentityCache } from '../identity/labels.js';
@@ -30,8 +30,8 @@ export interface EndpointPolicyHooks {
 }
 
 export interface EndpointManagerDeps {
-  spec: ClusterSpec;
-  node: NodeSpec;
+  spec: AgentNetwork;
+  node: AgentNode;
   datapath: Datapath;
   ipam: ClusterPoolIpam;
   identities: IdentityCache;

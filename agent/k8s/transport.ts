@@ -103,8 +103,14 @@ export class KubeTransport {
     return `${base}${ns}/${r.plural}${name ? `/${encodeURIComponent(name)}` : ''}${subresource ? `/${subresource}` : ''}`;
   }
 
+  /**
+   * The highest resourceVersion among the objects this agent wrote (created, replaced, patched): what
+   * others must have seen too before a change this agent made while realizing a revision is everywhere.
+   */
+  lastWriteRevision = 0;
+
   /** One JSON request; an error Status becomes an ApiStatusError with its code and reason. */
-  async request<T>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
+  async request<T>(method: string, path: string, body?: unknown, contentType = 'application/json', how: { untracked?: boolean } = {}): Promise<T> {
     const opts: RequestOptions = { method, headers: { accept: 'application/json' } };
     await this.kc.applyToHTTPSOptions(opts as never);
     const url = new URL(this.server.replace(/\/+$/, '') + path);
@@ -125,7 +131,11 @@ export class KubeTransport {
             return reject(new ApiStatusError(res.statusCode ?? 0, 'InvalidResponse', `${method} ${path}: the API answered ${res.statusCode} with something that is not JSON: ${raw.slice(0, 200)}`));
           }
           const code = res.statusCode ?? 0;
-          if (code >= 200 && code < 300) return resolve(parsed as T);
+          if (code >= 200 && code < 300) {
+            const rv = Number(parsed?.metadata?.resourceVersion);
+            if (method !== 'GET' && !how.untracked && Number.isFinite(rv) && rv > this.lastWriteRevision) this.lastWriteRevision = rv;
+            return resolve(parsed as T);
+          }
           const reason = typeof parsed?.reason === 'string' ? parsed.reason : 'Unknown';
           const message = typeof parsed?.message === 'string' ? parsed.message : raw.slice(0, 200);
           reject(new ApiStatusError(code, reason, `${method} ${path}: ${code} ${reason}: ${message}`, parsed?.details));
@@ -156,8 +166,8 @@ export class KubeTransport {
     return this.request('PUT', this.path(r, obj.metadata.namespace, obj.metadata.name, subresource), { ...obj, apiVersion: apiVersionOf(r), kind: r.kind });
   }
   /** JSON merge patch (RFC 7386): null removes a key. */
-  mergePatch<T = KubeObject>(r: ResourceRef, namespace: string | undefined, name: string, patch: unknown, subresource?: string): Promise<T> {
-    return this.request('PATCH', this.path(r, namespace, name, subresource), patch, 'application/merge-patch+json');
+  mergePatch<T = KubeObject>(r: ResourceRef, namespace: string | undefined, name: string, patch: unknown, subresource?: string, opts: { untracked?: boolean } = {}): Promise<T> {
+    return this.request('PATCH', this.path(r, namespace, name, subresource), patch, 'application/merge-patch+json', opts);
   }
   delete(r: ResourceRef, namespace: string | undefined, name: string, preconditions?: { uid?: string; resourceVersion?: string }): Promise<unknown> {
     return this.request('DELETE', this.path(r, namespace, name), preconditions ? { kind: 'DeleteOptions', apiVersion: 'v1', preconditions } : undefined);

@@ -46,6 +46,8 @@ export interface PolicyControllerDeps {
   log: (m: string) => void;
   /** Cilium's allow-localhost (default true). */
   allowLocalhost?: boolean;
+  /** Called after every write of the datapath state (the realized revision or the problem may have changed). */
+  onFlushed?: () => void;
 }
 
 export interface RealizedRevision {
@@ -93,11 +95,14 @@ export class PolicyController implements EndpointPolicyHooks {
 
   // ---- Watch side ----------------------------------------------------------------------------------
 
-  /** Every watch event of the agent's stream; those of other kinds are ignored (but move the revision). */
+  /**
+   * Every event of the agent's stream; objects of other kinds are ignored. Only SYNCED and BOOKMARK
+   * move the revision: their resourceVersion is the stream's progress over all its kinds, whereas an
+   * object's own resourceVersion says nothing of the other kinds' watches.
+   */
   handle(ev: PolicyWatchEvent): void {
-    if (ev.object && !POLICY_WATCH_KINDS.includes(ev.object.kind)) {
-      this.queue.push({ type: 'BOOKMARK', resourceVersion: Number(ev.object.metadata.resourceVersion ?? 0) });
-    } else this.queue.push(ev);
+    if (ev.object && !POLICY_WATCH_KINDS.includes(ev.object.kind)) return;
+    this.queue.push(ev);
     void this.run();
   }
 
@@ -124,7 +129,7 @@ export class PolicyController implements EndpointPolicyHooks {
         } catch (e) {
           this.setProblem(`policy: handling ${ev.type} ${ev.object?.kind ?? ''} ${ev.object?.metadata.name ?? ''}: ${(e as Error).message}`);
         }
-        const rv = ev.resourceVersion ?? Number(ev.object?.metadata.resourceVersion ?? 0);
+        const rv = ev.type === 'BOOKMARK' || ev.type === 'SYNCED' ? (ev.resourceVersion ?? 0) : 0;
         if (rv > this.processed) this.processed = rv;
         if (this.queue.length === 0) this.flush();
       }
@@ -323,6 +328,14 @@ export class PolicyController implements EndpointPolicyHooks {
       failed ??= `ipcache: ${(e as Error).message}`;
     }
     this.lastFlush = { at: Date.now(), endpoints: dirty.size, written, entries, ms: performance.now() - t0 };
+    try {
+      this.flushOutcome(failed);
+    } finally {
+      this.d.onFlushed?.();
+    }
+  }
+
+  private flushOutcome(failed: string | undefined): void {
     if (failed) {
       this.setProblem(`policy not realized: ${failed}`);
       if (!this.retryTimer) {

@@ -5,10 +5,8 @@
 // (the peer's identity comes from the VNI in one, from the ipcache in the other). Blocked probes must
 // time out (a drop, not a refusal); allowed ones must connect.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cnilab, leftovers } from '../../harness/testing/cli.js';
 import { REPO_ROOT } from '../../lib/paths.js';
-import { sweep } from '../../harness/providers/netns/sweep.js';
-import { paths } from '../../harness/cluster/names.js';
+import { agentConfigOf, cnilab, leftovers } from '../testing/cluster-cli.js';
 import { run } from '../../lib/exec/run.js';
 import { AgentClient } from '../api/client.js';
 
@@ -42,7 +40,7 @@ async function policyEntriesInPinnedMaps(): Promise<Record<string, number>> {
   // Read the pinned maps themselves, not the agent's word: every map of the policy family on every node.
   const out: Record<string, number> = {};
   for (const n of nodes) {
-    const dir = paths.bpfNodeDir(C, n);
+    const dir = agentConfigOf(C, n).bpf.pinDir;
     const ls = await run(['ls', dir]);
     for (const m of ls.stdout.split('\n').filter((x) => /^cnilab_pol/.test(x))) {
       const dump = await run(['bpftool', '-j', 'map', 'dump', 'pinned', `${dir}/${m}`]);
@@ -55,7 +53,7 @@ async function policyEntriesInPinnedMaps(): Promise<Record<string, number>> {
 describe.each(['tunnel', 'native'])('network policy on a cnilab cluster (%s routing)', (routing) => {
   beforeAll(async () => {
     C = `pol-${routing.slice(0, 3)}-${process.pid % 10000}`;
-    await sweep(C);
+    await cnilab(['down', '--name', C]); // what a crashed earlier run left
     const up = await cnilab(['up', '--name', C, '--nodes', '3', '--routing', routing, '-q']);
     expect(up.code, up.stderr).toBe(0);
     const r = await cnilab(['apply', '--name', C, '-f', XYZ, '--wait', '--timeout', '60s']);

@@ -51,7 +51,7 @@ describe('speakerConfig', () => {
 
 describe('BgpSpeaker', () => {
   it('keeps bird\'s files in the node directory', () => {
-    const s = new BgpSpeaker({ cluster: 'lab', node: 'node2', nodeIp: input.nodeIp, podCidr: input.podCidr, reflectorIp: input.reflectorIp });
+    const s = new BgpSpeaker({ cluster: 'lab', node: 'node2', nodeIp: input.nodeIp, podCidr: input.podCidr, reflectorIp: input.reflectorIp, runDir: '/run/cnilab/lab/nodes/node2' });
     expect(s.files).toMatchObject({
       conf: '/run/cnilab/lab/nodes/node2/bird.conf',
       ctl: '/run/cnilab/lab/nodes/node2/bird.ctl',

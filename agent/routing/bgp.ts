@@ -5,7 +5,6 @@
 // bird runs daemonized, not as the agent's child: it keeps routes and sessions while the agent
 // restarts, and the next agent adopts it (pidfile + control socket) instead of starting a second one.
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
-import { paths } from '../../harness/cluster/names.js';
 import {
   BGP_TIMERS,
   CLUSTER_ASN,
@@ -36,8 +35,8 @@ export interface BgpSpeakerOptions {
   asn?: number;
   /** The cluster's pod range; when set, only routes inside it are accepted from the reflector. */
   podSubnet?: string;
-  /** Directory of bird.conf, bird.ctl, bird.pid, bird.log; default paths.nodeDir(cluster, node). */
-  runDir?: string;
+  /** Directory of bird.conf, bird.ctl, bird.pid, bird.log (the agent's state directory). */
+  runDir: string;
   /** Tests only: launch bird in this netns. The agent already runs in its node's netns. */
   netns?: string;
   log?: (m: string) => void;
@@ -109,7 +108,7 @@ export class BgpSpeaker {
   private readonly log: (m: string) => void;
 
   constructor(private readonly opts: BgpSpeakerOptions) {
-    const dir = opts.runDir ?? paths.nodeDir(opts.cluster, opts.node);
+    const dir = opts.runDir;
     this.files = birdFiles(dir);
     this.log = opts.log ?? (() => {});
     this.cfg = {
@@ -123,7 +122,7 @@ export class BgpSpeaker {
   }
 
   private writeConfig(): void {
-    mkdirSync(this.opts.runDir ?? paths.nodeDir(this.opts.cluster, this.opts.node), { recursive: true });
+    mkdirSync(this.opts.runDir, { recursive: true });
     writeFileSync(this.files.conf, speakerConfig(this.cfg));
   }
 

@@ -3,7 +3,7 @@
 // tunnel mode, the sysctls forwarding needs, and one route per remote pod CIDR through cilium_host so
 // that node → remote pod traffic meets the datapath's from_host program, which tunnels it.
 // Everything is idempotent: a restarted agent finds the devices in place and changes nothing.
-import type { ClusterSpec, NodeSpec } from '../../harness/cluster/spec.js';
+import type { AgentNetwork, AgentNode } from '../config.js';
 import { parseCidr as parseCidrNum } from '../../lib/net/cidr.js';
 import { run } from '../../lib/exec/run.js';
 import { listLinks, setSysctl, type LinkInfo } from './links.js';
@@ -24,7 +24,7 @@ async function ip(args: string[]): Promise<void> {
   await run(['ip', ...args], { timeoutMs: 10_000 });
 }
 
-export async function setupNodeDevices(spec: ClusterSpec, node: NodeSpec): Promise<NodeDevices> {
+export async function setupNodeDevices(spec: AgentNetwork, node: AgentNode): Promise<NodeDevices> {
   let links = await listLinks();
   const byName = (n: string) => links.find((l) => l.ifname === n);
 
@@ -67,7 +67,7 @@ export async function setupNodeDevices(spec: ClusterSpec, node: NodeSpec): Promi
  * Make the routes through cilium_host match `remotePodCidrs` exactly (tunnel mode): one route per
  * remote node's pod CIDR, via the router IP with the pod MTU, and none for nodes that are gone.
  */
-export async function syncRemoteRoutes(node: NodeSpec, podMtu: number, remotePodCidrs: string[]): Promise<void> {
+export async function syncRemoteRoutes(node: AgentNode, podMtu: number, remotePodCidrs: string[]): Promise<void> {
   const res = await run(['ip', '-j', 'route', 'show', 'dev', HOST_DEV], { timeoutMs: 10_000 });
   const current = (JSON.parse(res.stdout || '[]') as Array<{ dst: string; gateway?: string; metrics?: Array<{ mtu?: number }> }>).filter(
     (r) => r.gateway === node.podGateway && parseCidrNum(r.dst) !== undefined,

@@ -124,7 +124,10 @@ export class IpcacheSync {
     let keys: string[] = [];
     if (obj.kind === 'Node') {
       const node = nodeFromObject(obj);
-      if (node && node.name !== this.selfName) {
+      const old = this.nodes.get(obj.metadata.name);
+      // Agents annotate their Nodes (and the harness asks them questions there): only a change of
+      // address or pod CIDR matters here, and only such a change rewrites routes and the ipcache.
+      if (node && node.name !== this.selfName && (deleted || !old || old.underlayIp !== node.underlayIp || old.podCidr !== node.podCidr)) {
         if (deleted) this.nodes.delete(node.name);
         else this.nodes.set(node.name, node);
         nodesChanged = true;

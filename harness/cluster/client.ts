@@ -1,4 +1,10 @@
-// Client of the control plane API (server.ts), used by the CLI, the agents and the tests.
+// The harness's client of the embedded control plane (the CLI, the scenarios, the tests). Objects are
+// read, deleted and their status written through the Kubernetes API (kube-client.ts), as kubectl and
+// the agents do; what has no Kubernetes equivalent stays on the daemon's private /v1 routes: the
+// cluster spec, health, the agents' supervision, shutdown, the old multi-kind watch, and the two
+// store operations `cnilab apply` and `cnilab label` need whole: a multi-document apply that
+// validates everything before it writes anything (nothing half-created), and kubectl label's
+// overwrite rules checked and applied in one step.
 import { request } from 'node:http';
 import { existsSync } from 'node:fs';
 import { NotJsonError, unixJsonRequest } from '../exec/unix-http.js';
@@ -6,12 +12,18 @@ import { CnilabError, errorFromJson, NotFoundError, WaitTimeoutError } from '../
 import type { KubeObject } from './objects.js';
 import type { ClusterSpec } from './spec.js';
 import type { ApplyResult, WatchEvent } from './store.js';
+import { KubeSocketClient } from './kube-client.js';
 
 /** SYNCED ends the initial listing; BOOKMARK says every change up to resourceVersion has been sent. */
 export type WatchHandler = (ev: WatchEvent | { type: 'SYNCED' | 'BOOKMARK'; resourceVersion?: number }) => void;
 
 export class ControlPlaneClient {
-  constructor(readonly socketPath: string, private clusterName = '?') {}
+  /** The Kubernetes API on the same socket. */
+  readonly kube: KubeSocketClient;
+
+  constructor(readonly socketPath: string, private clusterName = '?') {
+    this.kube = new KubeSocketClient(socketPath, clusterName);
+  }
 
   private call<T>(method: string, path: string, body?: unknown, timeoutMs = 30_000): Promise<T> {
     if (!existsSync(this.socketPath)) {
@@ -37,11 +49,10 @@ export class ControlPlaneClient {
     return this.call('GET', '/v1/cluster');
   }
   async list(kind: string, namespace?: string): Promise<KubeObject[]> {
-    const q = namespace ? `?namespace=${encodeURIComponent(namespace)}` : '';
-    return (await this.call<{ items: KubeObject[] }>('GET', `/v1/objects/${kind}${q}`)).items;
+    return (await this.kube.list(kind, namespace)).items;
   }
   get(kind: string, namespace: string | undefined, name: string): Promise<KubeObject> {
-    return this.call('GET', `/v1/objects/${kind}/${encodeURIComponent(namespace ?? '-')}/${encodeURIComponent(name)}`);
+    return this.kube.get(kind, namespace, name);
   }
   async apply(objects: unknown[], internal = false): Promise<ApplyResult[]> {
     return (await this.applyAt(objects, internal)).results;
@@ -59,14 +70,13 @@ export class ControlPlaneClient {
   ): Promise<{ object: KubeObject; changed: boolean; missing: string[]; resourceVersion: number }> {
     return this.call('PATCH', `/v1/labels/${kind}/${encodeURIComponent(namespace ?? '-')}/${encodeURIComponent(name)}`, change);
   }
-  updateStatus(kind: string, namespace: string | undefined, name: string, status: Record<string, unknown>): Promise<KubeObject> {
-    return this.call('PUT', `/v1/status/${kind}/${encodeURIComponent(namespace ?? '-')}/${encodeURIComponent(name)}`, { status });
+  /** Replace an object's status (the status subresource: nothing else of it changes). */
+  async updateStatus(kind: string, namespace: string | undefined, name: string, status: Record<string, unknown>): Promise<KubeObject> {
+    const obj = await this.kube.get(kind, namespace, name);
+    return this.kube.replace({ ...obj, status }, 'status');
   }
   delete(kind: string, namespace: string | undefined, name: string): Promise<KubeObject> {
-    return this.call('DELETE', `/v1/objects/${kind}/${encodeURIComponent(namespace ?? '-')}/${encodeURIComponent(name)}`);
-  }
-  async allocateIdentity(labels: string[]): Promise<number> {
-    return (await this.call<{ id: number }>('POST', '/v1/identities', { labels })).id;
+    return this.kube.delete(kind, namespace, name);
   }
   shutdown(): Promise<unknown> {
     return this.call('POST', '/v1/shutdown', {}, 5000);

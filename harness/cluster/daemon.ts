@@ -2,7 +2,7 @@
 // by `cnilab up` and stopped by `cnilab down`. It holds the control-plane store, serves its API on a
 // unix socket, and runs the pod runtime (and, with the cnilab CNI, supervises the node agents).
 // Started as: node daemon.js --cnilab-cluster=NAME   (the flag is also the sweep marker)
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { release } from 'node:os';
 import { paths } from './names.js';
@@ -18,6 +18,9 @@ import { execHandler } from './kube/exec.js';
 import { startKubeHttps } from './kube/https.js';
 import { logHandler } from './kube/logs.js';
 import { kubeconfigYaml, makeCredentials } from './kube/pki.js';
+import { agentConfigYaml, FABRIC_API_PORT, fabricApiUrl } from './agent-config.js';
+import { createListeningSocketIn } from '../traffic/netns.js';
+import { netnsNames } from './names.js';
 
 function log(msg: string): void {
   process.stdout.write(`${new Date().toISOString()} ${msg}\n`);
@@ -73,11 +76,12 @@ async function main(): Promise<void> {
   const kube = new KubeApi(store, {
     streams: { exec: execHandler(cluster), log: logHandler((ns, pod, container) => runtime.containerLog(ns, pod, container)) },
   });
-  const creds = await makeCredentials(paths.kubeDir(cluster), cluster);
+  const creds = await makeCredentials(paths.kubeDir(cluster), cluster, [spec.underlayGateway]);
   const https = await startKubeHttps(kube, creds);
   const server_ = `https://127.0.0.1:${(https.address() as AddressInfo).port}`;
   writeFileSync(paths.kubeconfig(cluster), kubeconfigYaml(cluster, server_, creds.caPem, creds.token), { mode: 0o600 });
 
+  let fabricHttps: Awaited<ReturnType<typeof startKubeHttps>> | undefined;
   let stopping = false;
   const shutdown = async (why: string) => {
     if (stopping) return;
@@ -88,6 +92,8 @@ async function main(): Promise<void> {
     controllers.stop();
     https.closeAllConnections();
     https.close();
+    fabricHttps?.closeAllConnections();
+    fabricHttps?.close();
     server.closeAllConnections?.();
     server.close();
     process.exit(0);
@@ -101,7 +107,18 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
   await waitForFile(paths.networkReady(cluster), 60_000);
-  if (agents) await agents.start();
+  if (agents) {
+    // The agents' way to the API: the same HTTPS API on the underlay's gateway in the fabric namespace,
+    // a kubeconfig for it, and each agent's config file.
+    const fd = createListeningSocketIn(netnsNames.fabric(cluster), { proto: 'tcp', host: spec.underlayGateway, port: FABRIC_API_PORT });
+    fabricHttps = await startKubeHttps(kube, creds, 0, { fd });
+    writeFileSync(paths.agentKubeconfig(cluster), kubeconfigYaml(cluster, fabricApiUrl(spec), creds.caPem, creds.token), { mode: 0o600 });
+    for (const n of spec.nodes) {
+      mkdirSync(paths.nodeDir(cluster, n.name), { recursive: true });
+      writeFileSync(paths.agentConfig(cluster, n.name), agentConfigYaml(spec, n), { mode: 0o600 });
+    }
+    await agents.start();
+  }
   runtime.start();
   log(`cluster ${cluster} control plane listening on ${paths.controlSocket(cluster)}`);
 }

@@ -2,6 +2,7 @@
 // namespaces, run-time directories, BPF pin paths, interface names). Keeping the derivations in one
 // module is what lets `cnilab down --all` find everything a crashed run left behind.
 import { InvalidInputError } from '../errors.js';
+import { agentSocketPath } from '../../lib/run-layout.js';
 
 /** A DNS-1123 label: lower-case alphanumerics and '-', starting and ending alphanumeric, 1..63. */
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -89,7 +90,11 @@ export const paths = {
   /** Container logs, as kubelet keeps them under /var/log/pods: one file per container. */
   podLogDir: (cluster: string, namespace: string, pod: string) => `${RUN_ROOT}/${cluster}/pods/${namespace}.${pod}`,
   nodeDir: (cluster: string, node: string) => `${RUN_ROOT}/${cluster}/nodes/${node}`,
-  agentSocket: (cluster: string, node: string) => `${RUN_ROOT}/${cluster}/nodes/${node}/agent.sock`,
+  agentSocket: agentSocketPath,
+  /** The agent's config file (agent/config.ts), written by the daemon: what a DaemonSet would mount. */
+  agentConfig: (cluster: string, node: string) => `${RUN_ROOT}/${cluster}/nodes/${node}/agent-config.yaml`,
+  /** The agents' kubeconfig: the API on the fabric (the node namespaces cannot reach the host's loopback). */
+  agentKubeconfig: (cluster: string) => `${RUN_ROOT}/${cluster}/kube/agent.kubeconfig`,
   bpfDir: (cluster: string) => `${BPF_ROOT}/${cluster}`,
   bpfNodeDir: (cluster: string, node: string) => `${BPF_ROOT}/${cluster}/${node}`,
 };

@@ -1,5 +1,6 @@
 // The control plane API over its unix socket (no root needed): label patches, the revision of apply,
-// and the watch's SYNCED and BOOKMARK revisions that `apply --wait` relies on.
+// the old multi-kind watch's SYNCED and BOOKMARK revisions, and the harness client's reads and
+// deletes through the Kubernetes API on the same socket.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,7 @@ import { startControlServer } from './server.js';
 import { ControlPlaneClient } from './client.js';
 import { resolveSpec } from './spec.js';
 import type { KubeObject } from './objects.js';
+import { KubeApi } from './kube/api.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cnilab-cp-'));
 const socket = join(dir, 'control.sock');
@@ -19,7 +21,7 @@ const client = new ControlPlaneClient(socket, 'test');
 
 beforeAll(async () => {
   store.apply([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } } as KubeObject], { internal: true });
-  server = await startControlServer(socket, store, resolveSpec({ name: 'test' }, 'test'), { onShutdown: () => {}, identityGc: false });
+  server = await startControlServer(socket, store, resolveSpec({ name: 'test' }, 'test'), { onShutdown: () => {}, identityGc: false, kube: new KubeApi(store) });
 });
 afterAll(() => {
   server.close();

@@ -11,7 +11,7 @@ export interface UnixHttpResponse {
 /** Raised when the answer is not JSON; connection errors are passed through as Node gives them. */
 export class NotJsonError extends Error {}
 
-export function unixJsonRequest(socketPath: string, method: string, path: string, body?: unknown, timeoutMs = 30_000): Promise<UnixHttpResponse> {
+export function unixJsonRequest(socketPath: string, method: string, path: string, body?: unknown, timeoutMs = 30_000, contentType = 'application/json'): Promise<UnixHttpResponse> {
   const text = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = request(
@@ -19,7 +19,7 @@ export function unixJsonRequest(socketPath: string, method: string, path: string
         socketPath,
         path,
         method,
-        headers: text ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } : {},
+        headers: text ? { 'content-type': contentType, 'content-length': Buffer.byteLength(text) } : {},
         timeout: timeoutMs,
       },
       (res) => {

@@ -20,7 +20,8 @@ function authorized(req: IncomingMessage, token: string): boolean {
 
 const unauthorized = () => new ApiError(401, 'Unauthorized', 'Unauthorized');
 
-export function startKubeHttps(api: KubeApi, creds: KubeCredentials, port = 0): Promise<Server> {
+/** On 127.0.0.1:port, or on `listen.fd`: a socket opened elsewhere (in the fabric's network namespace). */
+export function startKubeHttps(api: KubeApi, creds: KubeCredentials, port = 0, listen?: { fd: number }): Promise<Server> {
   const server = createServer({ key: creds.keyPem, cert: creds.certPem }, (req, res) => {
     if (!authorized(req, creds.token)) return sendError(res, unauthorized());
     void api.handle(req, res);
@@ -38,6 +39,7 @@ export function startKubeHttps(api: KubeApi, creds: KubeCredentials, port = 0): 
   server.requestTimeout = 0; // watches and log follows are long
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve(server));
+    if (listen) server.listen({ fd: listen.fd }, () => resolve(server));
+    else server.listen(port, '127.0.0.1', () => resolve(server));
   });
 }

@@ -1,5 +1,6 @@
 // The credentials of the embedded cluster's HTTPS API, made at `up` with Debian's openssl: a
-// self-signed CA (EC P-256, 1 year), a serving certificate for 127.0.0.1/localhost signed by it,
+// self-signed CA (EC P-256, 1 year), a serving certificate for 127.0.0.1/localhost (and the fabric
+// address the node agents reach it on) signed by it,
 // and a random bearer token. Nothing is reused between clusters; `down` removes them with the
 // cluster's run directory. Files are root-only (0600).
 import { randomBytes } from 'node:crypto';
@@ -14,14 +15,15 @@ export interface KubeCredentials {
   token: string;
 }
 
-export async function makeCredentials(dir: string, cluster: string): Promise<KubeCredentials> {
+/** `ips`: more addresses the serving certificate is valid for (the fabric listener the node agents use). */
+export async function makeCredentials(dir: string, cluster: string, ips: string[] = []): Promise<KubeCredentials> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const f = (n: string) => join(dir, n);
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   await run(['openssl', 'req', '-x509', ...ec, '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '365', '-subj', `/CN=cnilab-${cluster}-ca`,
     '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
   await run(['openssl', 'req', ...ec, '-keyout', f('apiserver.key'), '-out', f('apiserver.csr'), '-subj', `/CN=cnilab-${cluster}-apiserver`]);
-  writeFileSync(f('apiserver.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n');
+  writeFileSync(f('apiserver.ext'), `subjectAltName=${['127.0.0.1', ...ips].map((ip) => `IP:${ip}`).join(',')},DNS:localhost\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n`);
   await run(['openssl', 'x509', '-req', '-in', f('apiserver.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('apiserver.crt'), '-days', '365', '-extfile', f('apiserver.ext')]);
   const token = randomBytes(32).toString('hex');
   writeFileSync(f('token'), `${token}\n`, { mode: 0o600 });

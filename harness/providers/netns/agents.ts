@@ -35,7 +35,7 @@ export class AgentSupervisor {
 
   private launch(a: AgentProcess): void {
     if (this.stopped) return;
-    const argv = [process.execPath, distJs('agent/main'), processMarker(this.spec.name), `--node=${a.node.name}`];
+    const argv = [process.execPath, distJs('agent/main'), processMarker(this.spec.name), `--config=${paths.agentConfig(this.spec.name, a.node.name)}`];
     const proc = start(argv, { netns: netnsNames.node(this.spec.name, a.node.name) });
     a.proc = proc;
     a.startedAt = new Date().toISOString();
