@@ -44,6 +44,19 @@ describe('IpcacheSync', () => {
     expect(sync.remoteByIp('198.19.1.5')?.name).toBe('b');
   });
 
+  it('a Node change that moves neither its address nor its pod CIDR (annotations, conditions) rewrites nothing', () => {
+    const { sync, nodesSeen } = setup();
+    sync.handle({ type: 'ADDED', object: node('node2', '198.18.0.12', '198.19.1.0/24') });
+    sync.handle({ type: 'SYNCED' });
+    const seen = nodesSeen.length;
+    const annotated = { ...node('node2', '198.18.0.12', '198.19.1.0/24'), metadata: { name: 'node2', annotations: { 'policy.cnilab.dev/realized-revision': '42' } } };
+    sync.handle({ type: 'MODIFIED', object: annotated });
+    expect(nodesSeen.length).toBe(seen); // no route sync
+    sync.handle({ type: 'MODIFIED', object: node('node2', '198.18.0.22', '198.19.1.0/24') });
+    expect(nodesSeen.length).toBe(seen + 1);
+    expect(nodesSeen.at(-1)?.[0]?.underlayIp).toBe('198.18.0.22');
+  });
+
   it('follows deletions and changes after the sync', () => {
     const { dp, sync } = setup();
     sync.handle({ type: 'ADDED', object: node('node2', '198.18.0.12', '198.19.1.0/24') });
