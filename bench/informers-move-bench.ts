@@ -6,7 +6,9 @@
 //   - the connectivity suite: `cnilab run --suite connectivity --config cnilab-tunnel`, its own
 //     cluster, wall time and the suite time from its result.json (checks must all pass).
 // Prints every sample, medians with min–max, and after/before ratios. Root, under the root lock:
-//   flock /tmp/cnilab-root.lock node dist/bench/informers-move-bench.js [--before COMMIT] [--samples 3]
+//   flock /tmp/cnilab-root.lock node dist/bench/informers-move-bench.js [--before COMMIT | --before-dir DIR] [--samples 3]
+// (--before-dir: a worktree of the "before" commit already built with tsc, make -C bpf and make -C
+// agent/cni/shim, its node_modules a link to this checkout's, so the lock is not held while it builds.)
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +17,9 @@ import { run } from '../harness/exec/run.js';
 import { REPO_ROOT } from '../harness/paths.js';
 import { machineSummary, median, spread } from './stats.js';
 
-const { values } = parseArgs({ options: { before: { type: 'string', default: '91e0370' }, samples: { type: 'string', default: '3' }, keep: { type: 'boolean' } } });
+const { values } = parseArgs({
+  options: { before: { type: 'string', default: '91e0370' }, 'before-dir': { type: 'string' }, samples: { type: 'string', default: '3' }, keep: { type: 'boolean' } },
+});
 const SAMPLES = Number(values.samples);
 
 interface Variant {
@@ -73,7 +77,8 @@ const s = (xs: number[]) => `${(median(xs) / 1000).toFixed(2)} s (${spread(xs.ma
 const ratio = (a: number[], b: number[]) => (median(a) / median(b)).toFixed(2);
 
 async function main(): Promise<void> {
-  const beforeRoot = await buildBefore(values.before!);
+  // --before-dir: a checkout of "before" already built (the build needs no root lock; the runs do).
+  const beforeRoot = values['before-dir'] ?? (await buildBefore(values.before!));
   const before: Variant = { name: 'before', root: beforeRoot, upMs: [], readyMs: [], suiteWallMs: [], suiteMs: [], checks: [] };
   const after: Variant = { name: 'after', root: REPO_ROOT, upMs: [], readyMs: [], suiteWallMs: [], suiteMs: [], checks: [] };
   try {
@@ -95,7 +100,7 @@ async function main(): Promise<void> {
     console.log(`  connectivity (suite)    ${s(before.suiteMs).padEnd(20)}${s(after.suiteMs).padEnd(20)}${ratio(after.suiteMs, before.suiteMs)}`);
     console.log(`  checks passed           ${before.checks.join('/')}${' '.repeat(Math.max(1, 20 - before.checks.join('/').length))}${after.checks.join('/')}`);
   } finally {
-    if (!values.keep) {
+    if (!values.keep && !values['before-dir']) {
       await run(['git', '-C', REPO_ROOT, 'worktree', 'remove', '--force', beforeRoot], { allowFailure: true, timeoutMs: 60_000 });
       if (existsSync(beforeRoot)) rmSync(beforeRoot, { recursive: true, force: true });
     }
