@@ -29,6 +29,7 @@ import { machineSummary, median, spread } from './stats.js';
 
 const CLUSTER = 'pb-nat';
 const CLOSED_PORT = 9; // no server and no entry: refused without policy, dropped with it
+const SETTLE_MS = 1000;
 
 interface PolicyConfig {
   name: string;
@@ -154,6 +155,9 @@ async function main(): Promise<void> {
         if (aborted) break;
         apply(cfg);
         await checkEnforced(cfg);
+        // The same quiet second for every configuration before it is measured: the previous one's
+        // connection burst (TIME_WAIT sockets, events the agents still decode) and the map writes settle.
+        await new Promise((r) => setTimeout(r, SETTLE_MS));
         for (const path of PATHS) await measure(cfg, path, true);
         await checkEnforced(cfg);
         console.error(`round ${round + 1}/${rounds}: ${cfg.name} done`);
