@@ -17,7 +17,8 @@ export const CASE_NAMESPACES = [...XYZ_NAMESPACES, CILIUM_NS] as const;
 export const WORKLOAD_PODS: string[] = policyWorkload({ nodes: [{ name: 'n' }] as never }).filter((o) => o.kind === 'Pod').map((o) => `${o.metadata.namespace}/${o.metadata.name}`);
 
 const labels = z.record(z.string(), z.string());
-const portList = z.array(z.number().int().min(1).max(65535)).min(1);
+const PORT_MSG = 'expected a port number 1..65535';
+const portList = z.array(z.number({ invalid_type_error: PORT_MSG }).int(PORT_MSG).min(1, PORT_MSG).max(65535, PORT_MSG)).min(1, 'at least one port');
 const protocols = z.array(z.enum(['TCP', 'UDP'])).min(1);
 const probeSchema = z.union([
   z.literal('matrix'),
@@ -119,7 +120,7 @@ export function parseCasesFile(text: string, source: string): PolicyCase[] {
     raw = parse(text, { prettyErrors: true });
   } catch (e) {
     const pos = e instanceof YAMLParseError ? e.linePos?.[0] : undefined;
-    throw new InvalidInputError(pos ? `${source}, line ${pos.line}, column ${pos.col}` : source, `not valid YAML: ${(e as Error).message.split('\n')[0]}`);
+    throw new InvalidInputError(pos ? `${source}, line ${pos.line}, column ${pos.col}` : source, `not valid YAML: ${(e as Error).message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`);
   }
   const parsed = fileSchema.safeParse(raw);
   if (!parsed.success) {

@@ -65,6 +65,8 @@ export interface ProberOptions {
   timeoutMs?: number;
   /** Re-probe mismatches every intervalMs for up to windowMs, then probe everything once more. */
   retry?: { intervalMs: number; windowMs: number; secondTry: boolean };
+  /** Replaces the real socket probe (unit tests of the retry logic). */
+  attempt?: (req: ProbeRequest, sourcePort: number) => Promise<ProbeObservation>;
 }
 
 export interface ProbeRunStats {
@@ -120,7 +122,7 @@ function describeBlock(o: ProbeObservation): string {
 
 export class Prober {
   private readonly ports = new SourcePorts();
-  private readonly o: Required<Omit<ProberOptions, 'flows'>> & { flows?: FlowWatch };
+  private readonly o: Required<Omit<ProberOptions, 'flows' | 'attempt'>> & Pick<ProberOptions, 'flows' | 'attempt'>;
 
   constructor(opts: ProberOptions = {}) {
     this.o = { ...DEFAULTS, ...opts, retry: opts.retry ?? DEFAULTS.retry };
@@ -134,7 +136,7 @@ export class Prober {
   async probeOnce(req: ProbeRequest): Promise<ProbeObservation> {
     for (let bindTries = 0; ; bindTries++) {
       const sourcePort = this.ports.take(req.from.key);
-      const obs = await this.attempt(req, sourcePort);
+      const obs = await (this.o.attempt ?? ((r, p) => this.attempt(r, p)))(req, sourcePort);
       // A source port still held by an old connection is our problem, not an observation.
       if (obs.evidence === 'error' && /EADDRINUSE|EADDRNOTAVAIL/.test(obs.error ?? '') && bindTries < 3) continue;
       return obs;
