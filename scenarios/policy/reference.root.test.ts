@@ -7,6 +7,7 @@ import { resolveSpec, type ClusterSpec } from '../../harness/cluster/spec.js';
 import type { ControlPlaneClient } from '../../harness/cluster/client.js';
 import { createCluster, destroyCluster } from '../../harness/providers/netns/cluster.js';
 import { listNetns } from '../../harness/providers/netns/sweep.js';
+import { createExternalHost, externalAddress } from '../../harness/providers/netns/external.js';
 import { leftovers } from '../../harness/testing/cli.js';
 import { runSuite } from '../framework/runner.js';
 import { buildPolicySuite } from './index.js';
@@ -54,7 +55,9 @@ describe('policy suite on the reference bridge CNI (enforces nothing)', () => {
     expect(listNetns(NAME).filter((n) => n.includes('.ext.'))).toEqual([]);
   }, 240_000);
 
-  it('leaves nothing behind', async () => {
+  it('leaves nothing behind, an external host left by a crash included', async () => {
+    await createExternalHost(spec, 'crashed', externalAddress(spec, 5));
+    expect(listNetns(NAME).some((n) => n.endsWith('.ext.crashed'))).toBe(true);
     await destroyCluster(NAME);
     expect(await leftovers(NAME)).toEqual([]);
   });
