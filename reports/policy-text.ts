@@ -25,6 +25,8 @@ export function policyTerminalLines(cfg: ConfigurationResult): string[] {
   for (const t of setTimings(scenarios)) out.push(`  policy set ${t.source}: ${t.cases} cases, ${t.steps} steps, ${t.probes} probes in ${seconds(t.ms)}`);
   const rates = tagPassRates(checks);
   out.push('  pass rate per tag:', ...pad([['TAG', 'CASES', 'PASSED', 'FAILED', 'RATE'], ...rates.map((r) => [r.tag, String(r.cases), String(r.passed), String(r.failed), percent(r)])]).map((l) => `    ${l}`));
+  const unsupported = checks.filter((c) => c.reachability!.unsupported?.length);
+  if (unsupported.length) out.push(`  unsupported, not probed and never counted: SCTP in ${unsupported.length} step(s) (${unsupported.map((c) => c.name).join(', ')}): the workload cannot serve SCTP (Node.js has no SCTP sockets)`);
   const failed = checks.filter((c) => !c.passed);
   failed.forEach((c, i) => {
     const r = c.reachability!;

@@ -2,13 +2,16 @@
 // suite must run to the end and report the violations honestly — every probe the oracle expects
 // blocked is observed connected, with a timeout-free "answer" as evidence, while the cases that expect
 // no block pass — never crash and never pass. The hosts outside the cluster come and go with the suite.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveSpec, type ClusterSpec } from '../../harness/cluster/spec.js';
 import type { ControlPlaneClient } from '../../harness/cluster/client.js';
 import { createCluster, destroyCluster } from '../../harness/providers/netns/cluster.js';
 import { listNetns } from '../../harness/providers/netns/sweep.js';
 import { createExternalHost, externalAddress } from '../../harness/providers/netns/external.js';
-import { leftovers } from '../../harness/testing/cli.js';
+import { cnilab, leftovers } from '../../harness/testing/cli.js';
 import { runSuite } from '../framework/runner.js';
 import { buildPolicySuite } from './index.js';
 
@@ -54,6 +57,25 @@ describe('policy suite on the reference bridge CNI (enforces nothing)', () => {
     // Hosts outside the cluster were reached (cilium-no-policies probes them) and are gone again.
     expect(listNetns(NAME).filter((n) => n.includes('.ext.'))).toEqual([]);
   }, 240_000);
+
+  it('cnilab apply rejects a bad policy with its field path and exit 2, creating nothing of the file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pol-apply-'));
+    const file = join(dir, 'policies.yaml');
+    writeFileSync(
+      file,
+      [
+        'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: fine, namespace: x}\nspec: {podSelector: {}, policyTypes: [Ingress]}',
+        'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: bad, namespace: x}\nspec:\n  endpointSelector: {matchExpressions: [{key: pod, operator: Equal, values: [a]}]}\n  egress:\n    - toCIDRSet: [{cidr: 10.0.0.0/8, except: [11.0.0.0/16]}]\n      toPorts: [{ports: [{port: "http", endPort: 90}]}]',
+      ].join('\n---\n'),
+    );
+    const r = await cnilab(['apply', '--name', NAME, '-f', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${file}: document 2 (CiliumNetworkPolicy x/bad): spec.endpointSelector.matchExpressions[0].operator: expected one of In, NotIn, Exists, DoesNotExist, got "Equal"`);
+    expect(r.stderr).toContain('spec.egress[0].toCIDRSet[0].except[0]: 11.0.0.0/16 is not inside cidr 10.0.0.0/8');
+    expect(r.stderr).toContain('spec.egress[0].toPorts[0].ports[0].endPort: requires a numeric port');
+    expect(await client.list('NetworkPolicy')).toEqual([]);
+    expect(await client.list('CiliumNetworkPolicy')).toEqual([]);
+  });
 
   it('leaves nothing behind, an external host left by a crash included', async () => {
     await createExternalHost(spec, 'crashed', externalAddress(spec, 5));
