@@ -35,7 +35,7 @@ export function reachabilityText(r: Reachability, opts: { all?: boolean } = {}):
 
 export function mismatchLines(r: Reachability, max = 20): string[] {
   const lines = r.mismatches.slice(0, max).map(
-    (m) => `${m.from} -> ${m.to} ${m.protocol}/${m.port}: expected ${m.expected}, observed ${m.observed}: ${m.why}${m.attempts > 1 ? ` (${m.attempts} attempts)` : ''}`,
+    (m) => `${m.from} -> ${m.to} ${m.protocol}/${m.port}: ${m.why}; oracle: ${m.oracle}${m.attempts > 1 ? ` (${m.attempts} attempts)` : ''}`,
   );
   if (r.mismatches.length > max) lines.push(`… and ${r.mismatches.length - max} more`);
   return lines;

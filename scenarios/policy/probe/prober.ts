@@ -99,7 +99,7 @@ export function judge(req: ProbeRequest, o: ProbeObservation, flowsAvailable: bo
     if (o.evidence === 'wrong-answer') return { correct: false, why: `answered "${o.answer}" instead of "${req.to.answer}"` };
     return { correct: false, why: `expected to connect, but ${describeBlock(o)}` };
   }
-  if (o.connected) return { correct: false, why: `expected blocked (${req.expect.reason}), but it connected${o.answer !== undefined ? ` and "${o.answer}" answered` : ''}` };
+  if (o.connected) return { correct: false, why: `expected blocked, but it connected${o.answer !== undefined ? ` and "${o.answer}" answered` : ''}` };
   if (o.evidence === 'drop-flow') {
     const d = o.drop!;
     const want = req.expect.drop;
