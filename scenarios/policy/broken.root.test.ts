@@ -7,15 +7,14 @@ import { existsSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolveSpec } from '../../harness/cluster/spec.js';
 import { createCluster, destroyCluster } from '../../harness/providers/netns/cluster.js';
-import { BPF_BUILD_DIR } from '../../harness/paths.js';
+import { POLICY_FAULT_OBJECTS } from '../../agent/datapath/datapath.js';
 import type { SuiteResult } from '../../reports/model.js';
 import { runSuite } from '../framework/runner.js';
 import { buildPolicySuite } from './index.js';
 
 const NAME = 'pol-broken';
 
-async function runWith(object: string): Promise<SuiteResult> {
-  const file = `${BPF_BUILD_DIR}/${object}`;
+async function runWith(file: string): Promise<SuiteResult> {
   expect(existsSync(file), `${file} (built by make -C bpf)`).toBe(true);
   const spec = resolveSpec({}, 'test', { name: NAME, nodes: 3, cni: 'cnilab', routing: 'tunnel' });
   process.env.CNILAB_BPF_OBJECT = file;
@@ -39,7 +38,7 @@ describe('the policy suite notices a broken policy datapath', () => {
   });
 
   it('a lookup that ignores the port: port-specific cases fail, port-agnostic ones pass', async () => {
-    const r = await runWith('datapath-policy-ignore-port.o');
+    const r = await runWith(POLICY_FAULT_OBJECTS.ignorePort);
     expect(r.passed).toBe(false);
     const names = caught(r);
     expect(names).toEqual(expect.arrayContaining(['ports-tcp-81-from-namespace', 'named-port-ingress', 'bug-endport-enforced', 'bug-named-port-on-destination', 'cilium-echo-ingress']));
@@ -56,7 +55,7 @@ describe('the policy suite notices a broken policy datapath', () => {
   }, 180_000);
 
   it('a lookup that ignores the protocol: UDP/SCTP-only and TCP-only rules fail', async () => {
-    const r = await runWith('datapath-policy-ignore-proto.o');
+    const r = await runWith(POLICY_FAULT_OBJECTS.ignoreProto);
     expect(r.passed).toBe(false);
     const names = caught(r);
     expect(names).toEqual(expect.arrayContaining(['bug-udp-only-rule-no-tcp', 'bug-port-without-protocol-is-tcp', 'bug-sctp-only-rule-isolates']));
@@ -66,7 +65,7 @@ describe('the policy suite notices a broken policy datapath', () => {
   }, 180_000);
 
   it('conntrack that lets a denied first packet through: deny cases fail', async () => {
-    const r = await runWith('datapath-policy-ct-leak.o');
+    const r = await runWith(POLICY_FAULT_OBJECTS.ctLeak);
     expect(r.passed).toBe(false);
     const names = caught(r);
     expect(names).toEqual(expect.arrayContaining(['default-deny-ingress', 'default-deny-all', 'cilium-all-ingress-deny']));
