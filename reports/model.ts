@@ -75,6 +75,8 @@ export interface Reachability {
   evidence: Record<string, number>;
   /** Whether blocked probes had to be confirmed by the agents' drop flows. */
   flows: 'agents' | 'none';
+  /** Flows the agents overwrote before they could be read while this step probed (evidence lost, never assumed). */
+  flowsMissed?: number;
   retries: { firstTryIncorrect: number; retriedProbes: number; reprobes: number; secondTry: boolean };
   probeMs: number;
   mismatches: ReachabilityMismatch[];

@@ -45,7 +45,7 @@ export function mismatchLines(r: Reachability, max = 20): string[] {
 export function evidenceLine(r: Reachability): string {
   const ev = Object.entries(r.evidence).map(([k, v]) => `${k} ${v}`).join(', ');
   const retries = r.retries.retriedProbes || r.retries.secondTry ? `; first try ${r.retries.firstTryIncorrect} incorrect, ${r.retries.retriedProbes} re-probed${r.retries.secondTry ? ', second try of all' : ''}` : '; no retry';
-  const flows = r.flows === 'agents' ? 'blocks confirmed by drop flows' : 'no flows from this CNI: a timeout is the evidence of a block';
+  const flows = r.flows === 'agents' ? `blocks confirmed by drop flows${r.flowsMissed ? `; ${r.flowsMissed} flows overwritten before they were read` : ''}` : 'no flows from this CNI: a timeout is the evidence of a block';
   return `${ev} (${flows})${retries}${r.unsupported?.length ? `; unsupported: ${r.unsupported.join('; ')}` : ''}`;
 }
 

@@ -169,8 +169,11 @@ export async function runCaseStep(session: PolicySession, ctx: ScenarioContext, 
       }
     }
   }
+  const missedBefore = session.flows?.stats.missed ?? 0;
   const { outcomes, stats } = await session.prober.run(reqs);
   const reachability = buildReachability(p, outcomes, stats, session.prober.flowsAvailable, unsupportedParts(c));
+  const missed = (session.flows?.stats.missed ?? 0) - missedBefore;
+  if (missed > 0) reachability.flowsMissed = missed;
   const n = outcomes.length;
   const retried = stats.retriedProbes || stats.secondTry ? `; retries: ${stats.retriedProbes} probe(s) re-probed${stats.secondTry ? ', second try of all' : ''}` : '';
   const waited = wait.state === 'enforced' ? `enforced after ${wait.ms} ms` : `enforcement ${wait.state}${wait.detail ? ` (${wait.detail})` : ''}`;
