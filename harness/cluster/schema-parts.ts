@@ -8,7 +8,7 @@ import { InvalidInputError } from '../errors.js';
 import { parseIpv4 } from './cidr.js';
 import { validateLabel } from './names.js';
 
-export type SelectorOperator = 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+import type { SelectorOperator } from '../../lib/k8s/selectors.js';
 
 // ---- Leaf checks: each returns a problem or undefined --------------------------------------------
 
