@@ -76,17 +76,3 @@ export function policyWorkload(spec: Pick<ClusterSpec, 'nodes'>): KubeObject[] {
     servePod('echo-other-node', second, { kind: 'echo', name: 'echo-other-node' }, both(CILIUM_ALT_PORT, CILIUM_PORT)),
   ];
 }
-
-/** The workload's pod with other labels (its spec untouched, so the control plane accepts it). */
-export function relabelledPod(spec: Pick<ClusterSpec, 'nodes'>, key: string, labels: Record<string, string>): Pod {
-  const pod = policyWorkload(spec).find((o): o is Pod => o.kind === 'Pod' && `${o.metadata.namespace}/${o.metadata.name}` === key);
-  if (!pod) throw new Error(`no pod ${key} in the policy workload`);
-  pod.metadata.labels = labels;
-  return pod;
-}
-
-export function relabelledNamespace(spec: Pick<ClusterSpec, 'nodes'>, name: string, labels: Record<string, string>): KubeObject {
-  const ns = policyWorkload(spec).find((o) => o.kind === 'Namespace' && o.metadata.name === name);
-  if (!ns) throw new Error(`no namespace ${name} in the policy workload`);
-  return { ...ns, metadata: { ...ns.metadata, labels: { ...labels, 'kubernetes.io/metadata.name': name } } };
-}

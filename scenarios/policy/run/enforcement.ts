@@ -1,12 +1,11 @@
-// Waiting until the datapath enforces what was just applied, on every node. cnilab's agents report
-// the control-plane revision their policy state has realized (GET /v1/policy); the wait ends when every
-// agent is synced at or past the revision the control plane had after the apply. CNIs that report
-// nothing (reference-bridge, kernel) cannot be waited for: the prober's retries then absorb any lag,
-// and the report says the wait was not possible.
-import { unixJsonRequest } from '../../../harness/exec/unix-http.js';
-import { paths } from '../../../harness/cluster/names.js';
+// Waiting until the datapath enforces what was just applied, on every node: the same wait as
+// `cnilab apply --wait` (harness/cli/wait.ts): every agent must report it has realized the control
+// plane's revision, twice over, since realizing a relabel makes agents publish new identities. CNIs that
+// report nothing (reference-bridge, kernel) cannot be waited for: the prober's retries then absorb any
+// lag, and the step's detail says the wait was not possible.
 import type { ClusterSpec } from '../../../harness/cluster/spec.js';
 import type { ControlPlaneClient } from '../../../harness/cluster/client.js';
+import { waitPolicyRealized } from '../../../harness/cli/wait.js';
 
 export type EnforcementState = 'enforced' | 'not-reported' | 'timed-out';
 
@@ -16,30 +15,14 @@ export interface EnforcementWait {
   detail?: string;
 }
 
-interface PolicyStatus {
-  synced?: boolean;
-  revision?: number;
-}
-
 export async function waitPolicyEnforced(spec: ClusterSpec, client: ControlPlaneClient, timeoutMs = 10_000): Promise<EnforcementWait> {
   const t0 = performance.now();
   const ms = () => Math.round(performance.now() - t0);
-  if (spec.cni !== 'cnilab') return { state: 'not-reported', ms: 0, detail: `the ${spec.cni} CNI reports no policy state` };
-  const target = (await client.healthz()).resourceVersion;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const states = await Promise.all(
-      spec.nodes.map(async (n) => {
-        const res = await unixJsonRequest(paths.agentSocket(spec.name, n.name), 'GET', '/v1/policy?entries=0', undefined, 5000).catch(() => undefined);
-        return { node: n.name, status: res?.status, body: res?.body as PolicyStatus | undefined };
-      }),
-    );
-    if (states.some((s) => s.status === 404)) return { state: 'not-reported', ms: ms(), detail: 'the agents do not report their policy state (no /v1/policy)' };
-    const behind = states.filter((s) => !(s.status === 200 && s.body?.synced && (s.body.revision ?? -1) >= target));
-    if (!behind.length) return { state: 'enforced', ms: ms() };
-    if (Date.now() > deadline) {
-      return { state: 'timed-out', ms: ms(), detail: `not enforced within ${timeoutMs} ms on ${behind.map((b) => `${b.node} (revision ${b.body?.revision ?? '?'} of ${target})`).join(', ')}` };
-    }
-    await new Promise((r) => setTimeout(r, 10));
+  try {
+    const r = await waitPolicyRealized(client, spec.name, (await client.healthz()).resourceVersion, timeoutMs);
+    return r.waited ? { state: 'enforced', ms: ms() } : { state: 'not-reported', ms: ms(), ...(r.note ? { detail: r.note } : {}) };
+  } catch (e) {
+    // Not enforced in time (or an agent reports a problem): probe anyway; the mismatches will show it.
+    return { state: 'timed-out', ms: ms(), detail: (e as Error).message };
   }
 }

@@ -10,7 +10,7 @@ import type { ProbeOutcome, ProbeRequest, ProbeSource, ProbeTarget } from '../pr
 import { caseFeatures, unsupportedParts } from '../cases/features.js';
 import { resolvePlaceholders, type PlaceholderLookup } from '../cases/placeholders.js';
 import { isMatrix, type CaseAction, type L4, type PolicyCase } from '../cases/types.js';
-import { policyWorkload, relabelledNamespace, relabelledPod, XYZ_PODS, XYZ_PORTS, XYZ_PROTOCOLS } from '../workload.js';
+import { policyWorkload, XYZ_PODS, XYZ_PORTS, XYZ_PROTOCOLS } from '../workload.js';
 import { waitPolicyEnforced, type EnforcementWait } from './enforcement.js';
 import type { PolicySession } from './session.js';
 import { clusterSnapshot } from './snapshot.js';
@@ -38,12 +38,21 @@ async function act(session: PolicySession, action: CaseAction, changes: CaseChan
   if ('apply' in action) await client.apply(action.apply);
   else if ('delete' in action) for (const d of action.delete) await client.delete(d.kind, d.namespace, d.name);
   else if ('setPodLabels' in action) {
-    await client.apply([relabelledPod(spec, action.setPodLabels.pod, action.setPodLabels.labels)]);
+    const [ns, name] = action.setPodLabels.pod.split('/') as [string, string];
+    await relabel(session, 'Pod', ns, name, action.setPodLabels.labels);
     changes.pods.add(action.setPodLabels.pod);
   } else {
-    await client.apply([relabelledNamespace(spec, action.setNamespaceLabels.namespace, action.setNamespaceLabels.labels)]);
-    changes.namespaces.add(action.setNamespaceLabels.namespace);
+    const name = action.setNamespaceLabels.namespace;
+    await relabel(session, 'Namespace', undefined, name, { ...action.setNamespaceLabels.labels, 'kubernetes.io/metadata.name': name });
+    changes.namespaces.add(name);
   }
+}
+
+/** Replace an object's labels the way `cnilab label` changes them (a label patch: set, overwrite, remove the rest). */
+async function relabel(session: PolicySession, kind: 'Pod' | 'Namespace', namespace: string | undefined, name: string, labels: Record<string, string>): Promise<void> {
+  const current = (await session.client.get(kind, namespace, name)).metadata.labels ?? {};
+  const remove = Object.keys(current).filter((k) => !Object.hasOwn(labels, k));
+  await session.client.patchLabels(kind, namespace, name, { set: labels, remove, overwrite: true });
 }
 
 /** Delete every policy, restore changed labels, wait for the datapath to follow. */
