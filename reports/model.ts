@@ -31,6 +31,55 @@ export interface CheckResult {
   detail?: string;
   /** Free-form facets for grouping and matrices: kind, fromNode, toNode, matrix, ... */
   tags?: Record<string, string>;
+  /** A policy check's reachability truth tables (expected by the oracle, observed, compared). */
+  reachability?: Reachability;
+}
+
+/**
+ * One probe set of the policy suite, as the upstream netpol e2e prints it. Each table string is a row
+ * (a source), each character a column (a destination): '.' connected / allowed, 'X' blocked, '?' could
+ * not tell, '-' not probed. In `comparison`, '.' is a probe whose observation matched the oracle in
+ * connectivity and evidence, 'X' one that did not.
+ */
+export interface ReachabilityTable {
+  protocol: string;
+  port: number;
+  expected: string[];
+  observed: string[];
+  comparison: string[];
+}
+
+export interface ReachabilityMismatch {
+  from: string;
+  to: string;
+  protocol: string;
+  port: number;
+  expected: 'allowed' | 'blocked';
+  /** What was seen: "connected", "dropped POLICY_DENIED INGRESS on node2", "timeout", ... */
+  observed: string;
+  why: string;
+  /** The oracle's reason for its expectation. */
+  oracle: string;
+  attempts: number;
+}
+
+export interface Reachability {
+  rows: string[];
+  columns: string[];
+  tables: ReachabilityTable[];
+  correct: number;
+  incorrect: number;
+  /** What could not be probed on this machine; never counted as correct. */
+  unsupported?: string[];
+  /** How probes were settled: answer, drop-flow, timeout, refused, wrong-answer, error. */
+  evidence: Record<string, number>;
+  /** Whether blocked probes had to be confirmed by the agents' drop flows. */
+  flows: 'agents' | 'none';
+  /** Flows the agents overwrote before they could be read while this step probed (evidence lost, never assumed). */
+  flowsMissed?: number;
+  retries: { firstTryIncorrect: number; retriedProbes: number; reprobes: number; secondTry: boolean };
+  probeMs: number;
+  mismatches: ReachabilityMismatch[];
 }
 
 export type ScenarioStatus = 'passed' | 'failed' | 'error' | 'skipped';

@@ -15,14 +15,25 @@ import { collectEnvironment } from '../../reports/environment.js';
 import { renderTerminal } from '../../reports/terminal.js';
 import { writeReports } from '../../reports/write.js';
 
+/** Flags some suites take (the policy suite: user case files and case sets). */
+export interface SuiteFlags {
+  cases?: string[];
+  policySets?: string[];
+}
+
 /** Suites by name, loaded on demand. Add new suites here. */
-export const SUITES: Record<string, () => Promise<Suite>> = {
+export const SUITES: Record<string, (flags: SuiteFlags) => Promise<Suite>> = {
   connectivity: async () => (await import('../../scenarios/connectivity/index.js')).connectivitySuite,
   faults: async () => (await import('../../scenarios/faults/index.js')).faultsSuite,
+  policy: async (f) => (await import('../../scenarios/policy/index.js')).policySuiteFromFlags(f.cases, f.policySets),
 };
 
 const USAGE = `usage: cnilab run [--suite NAME]... [--config NAME]... [--out DIR] [--name PREFIX] [--keep] [--concurrency N]
+                  [--cases FILE]... [--policy-set SET]...
   --suite   ${Object.keys(SUITES).join(', ')} (default: all)
+  --cases   policy cases of your own, as YAML (format: scenarios/policy/README.md); implies --suite policy
+            unless --suite is given
+  --policy-set  built-in policy cases to run: upstream, cni-bugs, generated, cilium (default: all)
   --config  ${Object.keys(CONFIGURATIONS).join(', ')} (default: cnilab-tunnel when the cnilab CNI is built, else reference-bridge)
   --out     report directory (default reports/latest): result.json, report.md, report.html, junit.xml
   --name    prefix of the cluster names (default "run"); each cluster gets "-<config>-<random>"
@@ -55,12 +66,16 @@ export function selectConfigurations(names: string[] | undefined, say: (m: strin
   return [chosen];
 }
 
-export async function selectSuites(names: string[] | undefined): Promise<Suite[]> {
-  const wanted = names?.length ? [...new Set(names)] : Object.keys(SUITES);
+export async function selectSuites(names: string[] | undefined, flags: SuiteFlags = {}): Promise<Suite[]> {
+  const chosen = names?.length ? names : flags.cases?.length || flags.policySets?.length ? ['policy'] : Object.keys(SUITES);
+  const wanted = [...new Set(chosen)];
   for (const n of wanted) {
-    if (!SUITES[n]) throw new InvalidInputError('--suite', `unknown suite "${n}"; known: ${Object.keys(SUITES).join(', ')}`);
+    if (!Object.hasOwn(SUITES, n)) throw new InvalidInputError('--suite', `unknown suite "${n}"; known: ${Object.keys(SUITES).join(', ')}`);
   }
-  return Promise.all(wanted.map((n) => SUITES[n]!()));
+  if ((flags.cases?.length || flags.policySets?.length) && !wanted.includes('policy')) {
+    throw new InvalidInputError(flags.cases?.length ? '--cases' : '--policy-set', 'applies to the policy suite; add --suite policy');
+  }
+  return Promise.all(wanted.map((n) => SUITES[n]!(flags)));
 }
 
 export async function runCommand(args: string[]): Promise<number> {
@@ -72,6 +87,8 @@ export async function runCommand(args: string[]): Promise<number> {
     keep: { type: 'boolean' },
     concurrency: { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
+    cases: { type: 'string', multiple: true },
+    'policy-set': { type: 'string', multiple: true },
   });
   if (values.help) {
     process.stdout.write(USAGE);
@@ -90,7 +107,7 @@ export async function runCommand(args: string[]): Promise<number> {
   }
   const prefix = parsePrefix(values.name);
   const outDir = resolve(values.out ?? resolve(REPO_ROOT, 'reports/latest'));
-  const suites = await selectSuites(values.suite);
+  const suites = await selectSuites(values.suite, { cases: values.cases, policySets: values['policy-set'] });
   const configs = selectConfigurations(values.config, say);
 
   const started = new Date();

@@ -5,7 +5,7 @@
 import type { ClusterSpec, CniKind, NodeSpec, RoutingMode } from '../../harness/cluster/spec.js';
 import type { ControlPlaneClient } from '../../harness/cluster/client.js';
 import type { ProbeProtocol } from '../../harness/traffic/probe.js';
-import type { Verdict } from '../../reports/model.js';
+import type { Reachability, Verdict } from '../../reports/model.js';
 
 /** What a probe must end as. 'fail' means any failure (exit ≠ 0), whatever its kind. */
 export type ExpectedOutcome = 'ok' | 'refused' | 'timeout' | 'fail';
@@ -54,6 +54,7 @@ export interface CheckOutcome {
   protocol?: string;
   port?: number;
   tags?: Record<string, string>;
+  reachability?: Reachability;
 }
 
 export interface CustomStep {
@@ -113,6 +114,8 @@ export interface Scenario {
 export interface Suite {
   name: string;
   scenarios: Scenario[];
+  /** Runs once before the suite's scenarios (after their pods are up); returns the suite's cleanup. */
+  prepare?: (ctx: ScenarioContext) => Promise<() => Promise<void>>;
 }
 
 /** Why a scenario does not apply to a cluster, or undefined when it does. */

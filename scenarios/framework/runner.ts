@@ -144,7 +144,7 @@ async function runCustomStep(ctx: ScenarioContext, step: CustomStep): Promise<Ch
       verdict,
       durationMs: ms,
     };
-    for (const k of ['from', 'to', 'protocol', 'port', 'command', 'detail'] as const) if (o[k] !== undefined) (r as any)[k] = o[k];
+    for (const k of ['from', 'to', 'protocol', 'port', 'command', 'detail', 'reachability'] as const) if (o[k] !== undefined) (r as any)[k] = o[k];
     const tags = { ...step.tags, ...o.tags };
     if (Object.keys(tags).length) r.tags = tags;
     return r;
@@ -190,7 +190,7 @@ function duplicateIds(checks: CheckResult[]): string[] {
   return [...dup];
 }
 
-export async function runScenario(env: RunnerEnv, scenario: Scenario): Promise<ScenarioResult> {
+export async function runScenario(env: RunnerEnv, scenario: Scenario, suiteState?: Record<string, unknown>): Promise<ScenarioResult> {
   const startedAt = new Date().toISOString();
   const t0 = performance.now();
   const result: ScenarioResult = { name: scenario.name, suite: scenario.suite, ...(scenario.description ? { description: scenario.description } : {}), status: 'passed', startedAt, setupMs: 0, durationMs: 0, checks: [] };
@@ -201,6 +201,7 @@ export async function runScenario(env: RunnerEnv, scenario: Scenario): Promise<S
   try {
     result.setupMs = await applySetup(env, scenario.setup(env.spec));
     const ctx = await resolveContext(env);
+    if (suiteState) ctx.state = suiteState;
     if (scenario.prepare) cleanup = await scenario.prepare(ctx);
     result.checks = await runSteps(env, ctx, scenario.steps(ctx));
   } catch (e) {
@@ -216,17 +217,53 @@ export async function runScenario(env: RunnerEnv, scenario: Scenario): Promise<S
   return finish(result);
 }
 
+/** Every applicable scenario's setup objects, once each (scenarios may share a workload). */
+export function suiteSetup(suite: Suite, spec: ClusterSpec): unknown[] {
+  const seen = new Set<string>();
+  const out: unknown[] = [];
+  for (const sc of suite.scenarios) {
+    if (notApplicable(sc.topology, spec)) continue;
+    for (const o of sc.setup(spec) as Array<{ kind?: string; metadata?: { namespace?: string; name?: string } }>) {
+      const key = `${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+      if (!seen.has(key)) out.push(o);
+      seen.add(key);
+    }
+  }
+  return out;
+}
+
+/** The suite's own preparation (shared state for its scenarios), once their pods are up. */
+async function prepareSuite(env: RunnerEnv, suite: Suite): Promise<{ state?: Record<string, unknown>; cleanup?: () => Promise<void> }> {
+  if (!suite.prepare || suite.scenarios.every((sc) => notApplicable(sc.topology, env.spec))) return {};
+  await applySetup(env, suiteSetup(suite, env.spec));
+  const ctx = await resolveContext(env);
+  const cleanup = await suite.prepare(ctx);
+  return { state: ctx.state, cleanup };
+}
+
 export async function runSuite(env: RunnerEnv, suite: Suite): Promise<SuiteResult> {
   const t0 = performance.now();
   const scenarios: ScenarioResult[] = [];
-  for (const sc of suite.scenarios) {
-    env.log?.(`${suite.name}/${sc.name}: running`);
-    const r = await runScenario(env, sc);
-    env.log?.(`${suite.name}/${sc.name}: ${r.status} (${r.checks.filter((c) => c.passed).length}/${r.checks.length} checks passed, ${r.durationMs} ms)`);
-    scenarios.push(r);
+  let prepared: { state?: Record<string, unknown>; cleanup?: () => Promise<void> } = {};
+  let prepareError: string | undefined;
+  try {
+    prepared = await prepareSuite(env, suite);
+  } catch (e) {
+    const err = e as Error & { detail?: string };
+    prepareError = `preparing the suite failed: ${err.message}${err.detail ? `\n${err.detail}` : ''}`;
+  }
+  try {
+    for (const sc of prepareError ? [] : suite.scenarios) {
+      env.log?.(`${suite.name}/${sc.name}: running`);
+      const r = await runScenario(env, sc, prepared.state);
+      env.log?.(`${suite.name}/${sc.name}: ${r.status} (${r.checks.filter((c) => c.passed).length}/${r.checks.length} checks passed, ${r.durationMs} ms)`);
+      scenarios.push(r);
+    }
+  } finally {
+    if (prepared.cleanup) await prepared.cleanup().catch((e: Error) => env.log?.(`${suite.name}: cleanup failed: ${e.message}`));
   }
   const ran = scenarios.filter((s) => s.status !== 'skipped');
-  const error = suite.scenarios.length === 0 ? 'the suite has no scenario' : ran.length === 0 ? 'no scenario of the suite applies to this configuration' : undefined;
+  const error = prepareError ?? (suite.scenarios.length === 0 ? 'the suite has no scenario' : ran.length === 0 ? 'no scenario of the suite applies to this configuration' : undefined);
   return {
     name: suite.name,
     passed: !error && ran.every((s) => s.status === 'passed'),
