@@ -10,6 +10,7 @@ import type { ClusterSpec } from './spec.js';
 import type { KubeObject } from './objects.js';
 import { PodRuntime } from '../providers/netns/runtime.js';
 import { AgentSupervisor } from '../providers/netns/agents.js';
+import { WorkloadSupervisor } from '../providers/netns/workloads.js';
 
 function log(msg: string): void {
   process.stdout.write(`${new Date().toISOString()} ${msg}\n`);
@@ -55,7 +56,11 @@ async function main(): Promise<void> {
     ] as KubeObject[],
     { internal: true },
   );
-  const runtime = new PodRuntime(spec, store, { log });
+  // Pod servers live in one workload process per node, started now so they boot while `up` builds
+  // the network; the daemon only supervises them.
+  const workloads = new WorkloadSupervisor(cluster, log);
+  for (const n of spec.nodes) workloads.node(n.name).prestart();
+  const runtime = new PodRuntime(spec, store, { log, workloads });
   const agents = spec.cni === 'cnilab' ? new AgentSupervisor(spec, { log }) : undefined;
 
   let stopping = false;
@@ -70,7 +75,12 @@ async function main(): Promise<void> {
   };
   const server = await startControlServer(paths.controlSocket(cluster), store, spec, {
     onShutdown: () => void shutdown('api'),
-    extra: (req, url) => (req.method === 'GET' && url.pathname === '/v1/agents' ? Promise.resolve(agents?.status() ?? []) : undefined),
+    extra: (req, url) => {
+      if (req.method !== 'GET') return undefined;
+      if (url.pathname === '/v1/agents') return Promise.resolve(agents?.status() ?? []);
+      if (url.pathname === '/v1/workloads') return Promise.resolve(workloads.status());
+      return undefined;
+    },
   });
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));

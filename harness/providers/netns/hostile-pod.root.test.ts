@@ -4,8 +4,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cnilab } from '../../testing/cli.js';
 import { bodyOf, rawGet, rawTcp, statusOf } from '../../testing/raw-socket.js';
-import { netnsNames } from '../../cluster/names.js';
+import { readFileSync } from 'node:fs';
+import { netnsNames, paths } from '../../cluster/names.js';
+import { ControlPlaneClient } from '../../cluster/client.js';
 import { sweep } from './sweep.js';
+import type { WorkloadProcessStatus } from './workloads.js';
 
 const C = 'hard-hp';
 const AGNHOST = 'registry.k8s.io/e2e-test-images/agnhost:2.47';
@@ -26,6 +29,13 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
+metadata: {name: ex}
+spec:
+  containers:
+  - {name: c, image: "${AGNHOST}", args: [netexec, --http-port=8080, --udp-port=-1]}
+---
+apiVersion: v1
+kind: Pod
 metadata: {name: client}
 spec:
   containers:
@@ -34,6 +44,29 @@ spec:
 
 const clientNs = netnsNames.pod(C, 'default', 'client');
 let ips: Record<string, string> = {};
+
+const client = new ControlPlaneClient(paths.controlSocket(C), C);
+const workloads = () => client.getPath<WorkloadProcessStatus[]>('/v1/workloads');
+const daemonPid = () => Number(readFileSync(paths.daemonPid(C), 'utf8'));
+interface ContainerStatus {
+  ready: boolean;
+  restartCount: number;
+  state: Record<string, Record<string, unknown>>;
+  lastState: { terminated?: { exitCode: number; signal?: string; message?: string } };
+}
+async function containerOf(pod: string): Promise<ContainerStatus> {
+  const p = await client.get('Pod', 'default', pod);
+  return (p.status as { containerStatuses: ContainerStatus[] }).containerStatuses[0]!;
+}
+async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (ok(v)) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 async function hostnameOf(ip: string, port: number): Promise<string> {
   const r = await rawTcp(ip, port, rawGet('/hostname'), { netns: clientNs });
@@ -96,5 +129,39 @@ describe('hostile pod traffic', () => {
     expect(statusOf((await rawTcp(ips.nx!, 8080, rawGet('/echo?code=418&msg=teapot'), { netns: clientNs })).data)).toBe(418);
     const status = await cnilab(['status', '--name', C]);
     expect(status.code, status.stderr).toBe(0);
+    // Nothing crashed on the way: not the daemon, not even the workload process.
+    expect((await workloads()).map((w) => w.restarts)).toEqual([0]);
+  });
+
+  it('pod servers run outside the daemon; a killed workload process shows in the pods, restarts with them, and the control plane stays up', async () => {
+    const [before] = await workloads();
+    expect(before).toMatchObject({ node: 'node1', state: 'running', containers: 4 });
+    expect(before!.pid).toBeGreaterThan(0);
+    expect(before!.pid).not.toBe(daemonPid());
+    const daemon = daemonPid();
+    process.kill(before!.pid!, 'SIGKILL');
+    const nx = await until('nx to record the crash and be running again', () => containerOf('nx'), (c) => c.restartCount === 1 && c.ready);
+    expect(nx.lastState.terminated).toMatchObject({ exitCode: 137, signal: 'SIGKILL' });
+    expect(nx.lastState.terminated!.message).toMatch(/workload process of node node1 killed by SIGKILL/);
+    expect(await hostnameOf(ips.nx!, 8080)).toBe('nx');
+    expect(await hostnameOf(ips.sh!, 9376)).toBe('sh');
+    const [after] = await workloads();
+    expect(after).toMatchObject({ state: 'running', restarts: 1, containers: 4 });
+    expect(after!.pid).not.toBe(before!.pid);
+    expect(daemonPid()).toBe(daemon);
+    const get = await cnilab(['get', 'pods', '--name', C]);
+    expect(get.stdout).toMatch(/^nx\s+1\/1\s+Running\s+1\s/m);
+  });
+
+  it('a container that exits by itself (netexec /exit) stays terminated with its code; the others keep serving', async () => {
+    const r = await rawTcp(ips.ex!, 8080, rawGet('/exit?code=3'), { netns: clientNs });
+    expect(statusOf(r.data)).toBe(200);
+    const ex = await until('ex to be terminated', () => containerOf('ex'), (c) => !!c.state.terminated);
+    expect(ex).toMatchObject({ ready: false, state: { terminated: { exitCode: 3, reason: 'Error' } } });
+    expect((await rawTcp(ips.ex!, 8080, rawGet('/hostname'), { netns: clientNs })).error).toBe('ECONNREFUSED');
+    const pod = await client.get('Pod', 'default', 'ex');
+    expect(pod.status).toMatchObject({ phase: 'Running', conditions: [{ type: 'Ready', status: 'False' }] });
+    expect(await hostnameOf(ips.nx!, 8080)).toBe('nx');
+    expect((await workloads())[0]).toMatchObject({ restarts: 1, containers: 3 });
   });
 });

@@ -2,6 +2,9 @@
 // node, inside the cluster daemon. It schedules Pods (spec.nodeName, or the least-loaded node),
 // creates the pod's network namespace, calls the node's CNI exactly as a container runtime does,
 // records the result in the Pod's status, starts the containers, and undoes all of it on delete.
+// agnhost containers run in the node's workload process (workloads.ts), not in the daemon; what
+// happens to a container afterwards (its process crashed and restarted, it exited) is kept in the
+// Pod's containerStatuses and Ready condition.
 import type { ClusterSpec, NodeSpec } from '../../cluster/spec.js';
 import type { ObjectStore, WatchEvent } from '../../cluster/store.js';
 import type { KubeObject } from '../../cluster/objects.js';
@@ -10,7 +13,8 @@ import { start, type Background } from '../../exec/run.js';
 import { cniAdd, cniDel, podIpFromResult, type CniResult } from '../common/cni-runtime.js';
 import { cniConfigFor, cniPathFor, POD_IFNAME } from './cni-config.js';
 import { createPodNetns, deleteNetns } from './network.js';
-import { WorkloadHost } from '../../traffic/agnhost/host.js';
+import { WorkloadSupervisor, type ContainerEvent } from './workloads.js';
+import { readyCondition, runningStatus, statusFromEvent, type ContainerStatus } from './container-status.js';
 import { POD_BIN_DIR } from '../../paths.js';
 
 interface Container {
@@ -30,6 +34,9 @@ interface RunningPod {
   stops: Array<() => Promise<void>>;
   /** Settles when setup is over (either way), so a delete waits for a half-started pod. */
   ready: Promise<void>;
+  /** Pod status fields set once it runs (IPs, start time); containers' statuses by name. */
+  base?: Record<string, unknown>;
+  containers: Map<string, ContainerStatus>;
 }
 
 const isAgnhost = (image: string) => /(^|\/)agnhost(:|@|$)/.test(image);
@@ -44,16 +51,17 @@ export function agnhostArgv(c: Container): string[] {
 
 export class PodRuntime {
   private pods = new Map<string, RunningPod>();
-  private workloads = new WorkloadHost();
+  private workloads: WorkloadSupervisor;
   private unwatch?: () => void;
   private log: (msg: string) => void;
 
   constructor(
     private spec: ClusterSpec,
     private store: ObjectStore,
-    opts: { log?: (msg: string) => void } = {},
+    opts: { log?: (msg: string) => void; workloads?: WorkloadSupervisor } = {},
   ) {
     this.log = opts.log ?? ((m) => console.log(m));
+    this.workloads = opts.workloads ?? new WorkloadSupervisor(spec.name, this.log);
   }
 
   start(): void {
@@ -91,7 +99,7 @@ export class PodRuntime {
       return;
     }
     if (!(pod.spec as { nodeName?: string }).nodeName) this.store.bindPod(ns, name, node.name);
-    const running: RunningPod = { key, uid: pod.metadata.uid ?? key, node, netns: netnsNames.pod(this.spec.name, ns, name), stops: [], ready: Promise.resolve() };
+    const running: RunningPod = { key, uid: pod.metadata.uid ?? key, node, netns: netnsNames.pod(this.spec.name, ns, name), stops: [], ready: Promise.resolve(), containers: new Map() };
     this.pods.set(key, running);
     running.ready = this.setup(running, pod).catch((err: Error) => {
       this.log(`pod ${key}: ${err.message}${(err as { detail?: string }).detail ? `\n${(err as { detail?: string }).detail}` : ''}`);
@@ -121,12 +129,13 @@ export class PodRuntime {
     p.cniResult = await cniAdd(conf, this.cniInvocation(p, { namespace: ns, name, uid: p.uid }));
     const podIP = podIpFromResult(p.cniResult);
     const containers = ((pod.spec as { containers: Container[] }).containers ?? []) as Container[];
-    const statuses: Array<Record<string, unknown>> = [];
     for (const c of containers) {
       if (!this.pods.has(p.key)) return; // deleted meanwhile; teardown does the rest
       const startedAt = new Date().toISOString();
       if (isAgnhost(c.image)) {
-        const handle = await this.workloads.startContainer({ netnsPath: `${NETNS_DIR}/${p.netns}`, podName: name, args: agnhostArgv(c) });
+        const handle = await this.workloads
+          .node(p.node.name)
+          .startContainer({ netnsPath: `${NETNS_DIR}/${p.netns}`, podName: name, args: agnhostArgv(c) }, (ev) => this.containerEvent(p, c, ev));
         p.stops.push(() => handle.stop());
       } else {
         const argv = [...(c.command ?? []), ...(c.args ?? [])];
@@ -135,22 +144,32 @@ export class PodRuntime {
         for (const e of c.env ?? []) env[e.name] = e.value ?? '';
         const proc: Background = start(argv, { netns: p.netns, env });
         p.stops.push(() => proc.stop());
-        void proc.exited.then(({ code }) => {
-          if (this.pods.get(p.key) === p) this.log(`pod ${p.key}: container ${c.name} exited with ${code}`);
+        void proc.exited.then(({ code, signal }) => {
+          if (this.pods.get(p.key) !== p) return;
+          this.log(`pod ${p.key}: container ${c.name} exited with ${code ?? signal}`);
+          const exitCode = code ?? 128;
+          const terminated = { exitCode, ...(signal ? { signal } : {}), reason: exitCode === 0 ? 'Completed' : 'Error', finishedAt: new Date().toISOString() } as const;
+          this.containerEvent(p, c, { type: 'terminated', restartCount: 0, terminated });
         });
       }
-      statuses.push({ name: c.name, image: c.image, ready: true, restartCount: 0, state: { running: { startedAt } } });
+      p.containers.set(c.name, runningStatus(c.name, c.image, startedAt));
     }
     if (!this.pods.has(p.key)) return;
-    this.setStatus(ns, name, {
-      phase: 'Running',
-      hostIP: p.node.underlayIp,
-      podIP,
-      podIPs: podIP ? [{ ip: podIP }] : [],
-      startTime: new Date().toISOString(),
-      conditions: [{ type: 'Ready', status: 'True' }],
-      containerStatuses: statuses,
-    });
+    p.base = { phase: 'Running', hostIP: p.node.underlayIp, podIP, podIPs: podIP ? [{ ip: podIP }] : [], startTime: new Date().toISOString() };
+    this.publish(p, containers);
+  }
+
+  /** A container's state changed after it started: record it in the Pod's status. */
+  private containerEvent(p: RunningPod, c: Container, ev: ContainerEvent): void {
+    if (this.pods.get(p.key) !== p) return;
+    p.containers.set(c.name, statusFromEvent(c.name, c.image, ev));
+    if (p.base) this.publish(p);
+  }
+
+  private publish(p: RunningPod, order?: Container[]): void {
+    const [ns, name] = p.key.split('/') as [string, string];
+    const statuses = order ? order.map((c) => p.containers.get(c.name)!).filter(Boolean) : [...p.containers.values()];
+    this.setStatus(ns, name, { ...p.base, conditions: [readyCondition(statuses)], containerStatuses: statuses });
   }
 
   private async teardown(key: string): Promise<void> {
@@ -182,9 +201,17 @@ export class PodRuntime {
     const all = [...this.pods.values()];
     if (!fast) {
       await Promise.all(all.map((p) => this.teardown(p.key)));
+      await this.workloads.stop();
       return;
     }
+    // The workload processes go first and take their pods' sockets with them.
+    await this.workloads.stop();
     for (const p of all) for (const stop of p.stops) await stop().catch(() => undefined);
     this.pods.clear();
+  }
+
+  /** The workload processes, one per node (for `cnilab status`). */
+  workloadStatus() {
+    return this.workloads.status();
   }
 }
