@@ -57,6 +57,17 @@ export class ObjectStore {
     return obj ? clone(obj) : undefined;
   }
 
+  /** Every object and the resourceVersion: what the daemon persists so a restarted one resumes. */
+  snapshot(): { resourceVersion: number; objects: KubeObject[] } {
+    return { resourceVersion: this.version, objects: [...this.objects.values()].map(clone) };
+  }
+
+  /** Load a snapshot into this (empty) store, without watch events: the daemon's restart. */
+  restore(snap: { resourceVersion: number; objects: KubeObject[] }): void {
+    for (const obj of snap.objects) this.objects.set(objectKey(obj), clone(obj));
+    this.version = Math.max(this.version, snap.resourceVersion);
+  }
+
   /** Subscribe to every change; returns the unsubscribe function. */
   watch(fn: (ev: WatchEvent) => void): () => void {
     this.watchers.add(fn);

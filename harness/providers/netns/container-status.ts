@@ -1,11 +1,11 @@
 // A container's entry in Pod.status.containerStatuses, in Kubernetes' shape (state running, waiting
 // or terminated; lastState; restartCount; ready), from what the pod runtime saw happen to it.
-import type { ContainerEvent } from './workloads.js';
+import type { ContainerEvent, Terminated } from './workloads.js';
 
 export type ContainerStatus = Record<string, unknown> & { name: string; ready: boolean };
 
-export function runningStatus(name: string, image: string, startedAt: string): ContainerStatus {
-  return statusFromEvent(name, image, { type: 'running', restartCount: 0, startedAt });
+export function runningStatus(name: string, image: string, startedAt: string, restartCount = 0, lastTerminated?: Terminated): ContainerStatus {
+  return statusFromEvent(name, image, { type: 'running', restartCount, startedAt, lastTerminated });
 }
 
 export function statusFromEvent(name: string, image: string, ev: ContainerEvent): ContainerStatus {

@@ -4,7 +4,8 @@
 // records the result in the Pod's status, starts the containers, and undoes all of it on delete.
 // agnhost containers run in the node's workload process (workloads.ts), not in the daemon; what
 // happens to a container afterwards (its process crashed and restarted, it exited) is kept in the
-// Pod's containerStatuses and Ready condition.
+// Pod's containerStatuses and Ready condition. A restarted daemon re-adopts the pods of the crashed
+// one (recover.ts) before it watches for new ones.
 import type { ClusterSpec, NodeSpec } from '../../cluster/spec.js';
 import type { ObjectStore, WatchEvent } from '../../cluster/store.js';
 import type { KubeObject } from '../../cluster/objects.js';
@@ -15,6 +16,9 @@ import { cniConfigFor, cniPathFor, POD_IFNAME } from './cni-config.js';
 import { createPodNetns, deleteNetns } from './network.js';
 import { WorkloadSupervisor, type ContainerEvent } from './workloads.js';
 import { readyCondition, runningStatus, statusFromEvent, type ContainerStatus } from './container-status.js';
+import { planRecovery, readCniCache, removeCniCache, writeCniCache } from './recover.js';
+import { killAll, listNetns, listProcessesInNetns } from './sweep.js';
+import type { Terminated } from './workloads.js';
 import { POD_BIN_DIR } from '../../paths.js';
 
 interface Container {
@@ -62,6 +66,55 @@ export class PodRuntime {
   ) {
     this.log = opts.log ?? ((m) => console.log(m));
     this.workloads = opts.workloads ?? new WorkloadSupervisor(spec.name, this.log);
+  }
+
+  /**
+   * After a daemon restart, before start(): adopt the pods whose sandbox survived (their containers
+   * start again), clean the half-made ones (start() sets them up again) and the orphaned ones.
+   */
+  async recover(why: string): Promise<void> {
+    const pods = this.store.list('Pod');
+    const plan = planRecovery(this.spec.name, pods, listNetns(this.spec.name), (ns, n) => readCniCache(this.spec.name, ns, n));
+    this.log(`recovering pods: ${plan.adopt.length} adopted, ${plan.redo.length} to set up again, ${plan.orphans.length} orphaned sandboxes`);
+    const lost: Terminated = { exitCode: 137, reason: 'Error', message: why, finishedAt: new Date().toISOString() };
+    for (const pod of plan.adopt) {
+      const ns = pod.metadata.namespace!;
+      const name = pod.metadata.name;
+      const cache = readCniCache(this.spec.name, ns, name)!;
+      const node = this.spec.nodes.find((n) => n.name === cache.node)!;
+      const p: RunningPod = { key: `${ns}/${name}`, uid: cache.uid, node, netns: netnsNames.pod(this.spec.name, ns, name), cniResult: cache.result, stops: [], ready: Promise.resolve(), containers: new Map() };
+      p.base = { ...(pod.status as Record<string, unknown>) };
+      delete p.base.conditions;
+      delete p.base.containerStatuses;
+      const previous = ((pod.status as { containerStatuses?: Array<{ name: string; restartCount?: number }> }).containerStatuses ?? []).map((c) => [c.name, c.restartCount ?? 0] as const);
+      this.pods.set(p.key, p);
+      p.ready = this.restartContainers(p, pod, new Map(previous), lost).catch((err: Error) => {
+        this.log(`pod ${p.key}: restarting its containers: ${err.message}`);
+        if (this.pods.get(p.key) === p) this.setStatus(ns, name, { ...p.base, phase: 'Failed', reason: 'ContainerRestartFailed', message: err.message });
+      });
+    }
+    const clean = async (namespace: string, name: string) => {
+      const cache = readCniCache(this.spec.name, namespace, name);
+      const node = this.spec.nodes.find((n) => n.name === cache?.node);
+      const netns = netnsNames.pod(this.spec.name, namespace, name);
+      await killAll(listProcessesInNetns([netns]).map((x) => x.pid), 500);
+      if (cache && node) {
+        const p = { key: `${namespace}/${name}`, uid: cache.uid, node, netns } as RunningPod;
+        await cniDel(cniConfigFor(this.spec, node), this.cniInvocation(p, { namespace, name, uid: cache.uid }), cache.result).catch((e: Error) =>
+          this.log(`pod ${namespace}/${name}: CNI DEL while recovering: ${e.message}`),
+        );
+      }
+      await deleteNetns(netns);
+      removeCniCache(this.spec.name, namespace, name);
+    };
+    for (const pod of plan.redo) await clean(pod.metadata.namespace!, pod.metadata.name);
+    for (const o of plan.orphans) await clean(o.namespace, o.name);
+  }
+
+  /** An adopted pod: whatever ran in its netns belonged to the old daemon; start its containers anew. */
+  private async restartContainers(p: RunningPod, pod: KubeObject, restarts: Map<string, number>, lost: Terminated): Promise<void> {
+    await killAll(listProcessesInNetns([p.netns]).map((x) => x.pid), 500);
+    await this.startContainers(p, pod, (name) => ({ restartCount: (restarts.get(name) ?? 0) + 1, lastTerminated: lost }));
   }
 
   start(): void {
@@ -127,7 +180,16 @@ export class PodRuntime {
     await createPodNetns(p.netns);
     const conf = cniConfigFor(this.spec, p.node);
     p.cniResult = await cniAdd(conf, this.cniInvocation(p, { namespace: ns, name, uid: p.uid }));
+    writeCniCache(this.spec.name, { namespace: ns, name, uid: p.uid, node: p.node.name, result: p.cniResult });
     const podIP = podIpFromResult(p.cniResult);
+    p.base = { phase: 'Running', hostIP: p.node.underlayIp, podIP, podIPs: podIP ? [{ ip: podIP }] : [], startTime: new Date().toISOString() };
+    await this.startContainers(p, pod, () => ({ restartCount: 0 }));
+  }
+
+  private async startContainers(p: RunningPod, pod: KubeObject, history: (container: string) => { restartCount: number; lastTerminated?: Terminated }): Promise<void> {
+    const name = pod.metadata.name;
+    const base = p.base;
+    p.base = undefined; // container events publish only once every container has started
     const containers = ((pod.spec as { containers: Container[] }).containers ?? []) as Container[];
     for (const c of containers) {
       if (!this.pods.has(p.key)) return; // deleted meanwhile; teardown does the rest
@@ -135,7 +197,7 @@ export class PodRuntime {
       if (isAgnhost(c.image)) {
         const handle = await this.workloads
           .node(p.node.name)
-          .startContainer({ netnsPath: `${NETNS_DIR}/${p.netns}`, podName: name, args: agnhostArgv(c) }, (ev) => this.containerEvent(p, c, ev));
+          .startContainer({ netnsPath: `${NETNS_DIR}/${p.netns}`, podName: name, args: agnhostArgv(c) }, (ev) => this.containerEvent(p, c, ev), history(c.name).restartCount);
         p.stops.push(() => handle.stop());
       } else {
         const argv = [...(c.command ?? []), ...(c.args ?? [])];
@@ -149,13 +211,14 @@ export class PodRuntime {
           this.log(`pod ${p.key}: container ${c.name} exited with ${code ?? signal}`);
           const exitCode = code ?? 128;
           const terminated = { exitCode, ...(signal ? { signal } : {}), reason: exitCode === 0 ? 'Completed' : 'Error', finishedAt: new Date().toISOString() } as const;
-          this.containerEvent(p, c, { type: 'terminated', restartCount: 0, terminated });
+          this.containerEvent(p, c, { type: 'terminated', restartCount: history(c.name).restartCount, terminated });
         });
       }
-      p.containers.set(c.name, runningStatus(c.name, c.image, startedAt));
+      const h = history(c.name);
+      p.containers.set(c.name, runningStatus(c.name, c.image, startedAt, h.restartCount, h.lastTerminated));
     }
     if (!this.pods.has(p.key)) return;
-    p.base = { phase: 'Running', hostIP: p.node.underlayIp, podIP, podIPs: podIP ? [{ ip: podIP }] : [], startTime: new Date().toISOString() };
+    p.base = base;
     this.publish(p, containers);
   }
 
@@ -185,6 +248,7 @@ export class PodRuntime {
       this.log(`pod ${key}: CNI DEL: ${(err as Error).message}`);
     }
     await deleteNetns(p.netns);
+    removeCniCache(this.spec.name, ns, name);
   }
 
   private setStatus(ns: string, name: string, status: Record<string, unknown>): void {

@@ -202,11 +202,11 @@ export class NodeWorkloads {
   }
 
   /** Start a container; resolves once it serves, rejects if it cannot start (bad flags, port in use). */
-  async startContainer(spec: ContainerSpecForHost, listener: (ev: ContainerEvent) => void): Promise<WorkloadContainer> {
+  async startContainer(spec: ContainerSpecForHost, listener: (ev: ContainerEvent) => void, restartCount = 0): Promise<WorkloadContainer> {
     if (this.stopping) throw new Error(`the workload process of node ${this.node} is stopping`);
     if (this.state === 'idle') this.spawn();
     const id = randomUUID();
-    const e: Entry = { id, spec, listener, logs: [], ports: [], restartCount: 0 };
+    const e: Entry = { id, spec, listener, logs: [], ports: [], restartCount };
     const started = new Promise<void>((resolve, reject) => (e.first = { resolve, reject }));
     this.entries.set(id, e);
     if (this.state === 'running') this.send({ op: 'start', id, ...spec });
