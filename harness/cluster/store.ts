@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { ConflictError, InvalidInputError, InvalidInputList, NotFoundError } from '../errors.js';
 import { isNamespaced, normalizeObject, objectKey, validateObject, type KubeObject } from './objects.js';
+import { sameCanonical } from './canonical.js';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 export interface WatchEvent {
@@ -29,7 +30,28 @@ function keyOf(kind: string, namespace: string | undefined, name: string): strin
 }
 
 const clone = <T>(v: T): T => structuredClone(v);
-const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+const sameJson = sameCanonical;
+
+/**
+ * What a user's object becomes when applied over `old`: the fields the system set are kept (uid,
+ * creationTimestamp, the status, a scheduled Pod's nodeName), so re-applying an unchanged manifest
+ * is a no-op. Internal writers (agents, the runtime) may set status; users never do.
+ */
+function overSystemFields(obj: KubeObject, old: KubeObject, internal: boolean): KubeObject {
+  const merged: KubeObject = {
+    ...obj,
+    metadata: { ...obj.metadata, uid: old.metadata.uid, creationTimestamp: old.metadata.creationTimestamp },
+    status: internal ? (obj.status ?? old.status) : old.status,
+  };
+  if (merged.status === undefined) delete merged.status;
+  const oldNode = (old.spec as { nodeName?: string } | undefined)?.nodeName;
+  if (obj.kind === 'Pod' && oldNode && merged.spec && (merged.spec as { nodeName?: string }).nodeName === undefined) {
+    merged.spec = { ...merged.spec, nodeName: oldNode };
+  }
+  return merged;
+}
+
+const withoutVersion = (o: KubeObject) => ({ ...o, metadata: { ...o.metadata, resourceVersion: undefined } });
 
 export class ObjectStore {
   private objects = new Map<string, KubeObject>();
@@ -118,7 +140,7 @@ export class ObjectStore {
       }
       if (obj.kind === 'Pod') {
         const old = this.objects.get(objectKey(obj));
-        if (old && !sameJson(old.spec, obj.spec)) {
+        if (old && !sameJson(old.spec, overSystemFields(obj, old, !!opts.internal).spec)) {
           problems.push(
             new InvalidInputError(
               `object ${i + 1} (Pod ${ns}/${obj.metadata.name}): spec`,
@@ -135,18 +157,20 @@ export class ObjectStore {
       const old = this.objects.get(objectKey(obj));
       const base = { kind: obj.kind, namespace: isNamespaced(obj.kind) ? obj.metadata.namespace : undefined, name: obj.metadata.name };
       if (old) {
-        const merged: KubeObject = {
-          ...obj,
-          metadata: { ...obj.metadata, uid: old.metadata.uid, creationTimestamp: old.metadata.creationTimestamp },
-          status: obj.status ?? old.status,
-        };
-        if (sameJson({ ...old, metadata: { ...old.metadata, resourceVersion: undefined } }, { ...merged, metadata: { ...merged.metadata, resourceVersion: undefined } })) {
+        const merged = overSystemFields(obj, old, !!opts.internal);
+        if (sameJson(withoutVersion(old), withoutVersion(merged))) {
           results.push({ ...base, action: 'unchanged' });
           continue;
         }
         this.put(merged, true);
         results.push({ ...base, action: 'configured' });
       } else {
+        if (!opts.internal) {
+          // The system's fields, never the user's (as the API server ignores them on create).
+          delete obj.status;
+          delete obj.metadata.uid;
+          delete obj.metadata.creationTimestamp;
+        }
         obj.metadata.uid = obj.metadata.uid ?? randomUUID();
         obj.metadata.creationTimestamp = obj.metadata.creationTimestamp ?? new Date().toISOString();
         this.put(obj, false);
