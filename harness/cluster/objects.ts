@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { InvalidInputError, InvalidInputList } from '../errors.js';
 import { parseIpv4 } from './cidr.js';
 import { validateLabel } from './names.js';
+import { checkBatchSize, checkTextSize, limitProblems } from './limits.js';
 
 export const SUPPORTED_KINDS = ['Namespace', 'Pod', 'Service', 'NetworkPolicy', 'CiliumNetworkPolicy'] as const;
 export type SupportedKind = (typeof SUPPORTED_KINDS)[number];
@@ -466,6 +467,8 @@ export function validateObject(raw: unknown, where: string): KubeObject {
     const hint = typeof raw.kind === 'string' && resolveKind(raw.kind) ? ` (did you mean "${resolveKind(raw.kind)}"?)` : '';
     throw fail('kind', `unsupported kind ${show(raw.kind)}${hint}; supported: ${SUPPORTED_KINDS.join(', ')}`);
   }
+  const overLimits = limitProblems(raw, where);
+  if (overLimits.length) throw new InvalidInputList(overLimits);
   const result = SCHEMAS[raw.kind as SupportedKind].safeParse(raw, { errorMap });
   if (!result.success) {
     const problems = result.error.issues.flatMap((issue) =>
@@ -524,6 +527,7 @@ function yamlProblem(at: string, e: YAMLError): InvalidInputError {
  * normalized objects in order. `status` is dropped, as the API server ignores it from users.
  */
 export function parseManifests(text: string, source: string): KubeObject[] {
+  checkTextSize(Buffer.byteLength(text), source);
   const problems: InvalidInputError[] = [];
   const out: KubeObject[] = [];
   const seen = new Map<string, string>();
@@ -561,6 +565,7 @@ export function parseManifests(text: string, source: string): KubeObject[] {
     }
   });
   if (problems.length) throw new InvalidInputList(problems);
+  checkBatchSize(out.length, source);
   return out;
 }
 

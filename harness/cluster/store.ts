@@ -5,6 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { ConflictError, InvalidInputError, InvalidInputList, NotFoundError } from '../errors.js';
 import { isNamespaced, normalizeObject, objectKey, validateObject, type KubeObject } from './objects.js';
 import { sameCanonical } from './canonical.js';
+import { checkBatchSize, limitProblems, LIMITS } from './limits.js';
+import { isDns1123Label } from './names.js';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 export interface WatchEvent {
@@ -49,6 +51,32 @@ function overSystemFields(obj: KubeObject, old: KubeObject, internal: boolean): 
     merged.spec = { ...merged.spec, nodeName: oldNode };
   }
   return merged;
+}
+
+/**
+ * Objects cnilab's own components write (CiliumEndpoints, identities, Nodes) skip the user schema,
+ * but never the shape every reader of the store relies on, nor the size limits: the API is reachable
+ * by anything on the host, and one malformed object would break every watcher.
+ */
+function checkInternal(raw: unknown, where: string): KubeObject {
+  const o = raw as KubeObject;
+  const problems = limitProblems(raw, where);
+  if (!o || typeof o !== 'object' || Array.isArray(o)) problems.push(new InvalidInputError(`${where}: (top level)`, 'expected an object'));
+  else {
+    if (typeof o.kind !== 'string' || !/^[A-Z][A-Za-z0-9]{0,62}$/.test(o.kind)) problems.push(new InvalidInputError(`${where}: kind`, 'expected a kind name'));
+    const m = o.metadata as { name?: unknown; namespace?: unknown } | undefined;
+    if (!m || typeof m !== 'object' || Array.isArray(m)) problems.push(new InvalidInputError(`${where}: metadata`, 'expected an object'));
+    else {
+      if (typeof m.name !== 'string' || !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(m.name)) problems.push(new InvalidInputError(`${where}: metadata.name`, 'expected a DNS-1123 name'));
+      if (m.namespace !== undefined && (typeof m.namespace !== 'string' || !isDns1123Label(m.namespace))) problems.push(new InvalidInputError(`${where}: metadata.namespace`, 'expected a DNS-1123 label'));
+    }
+    for (const f of ['spec', 'status'] as const) {
+      const v = (o as Record<string, unknown>)[f];
+      if (v !== undefined && (!v || typeof v !== 'object' || Array.isArray(v))) problems.push(new InvalidInputError(`${where}: ${f}`, 'expected an object'));
+    }
+  }
+  if (problems.length) throw new InvalidInputList(problems);
+  return o;
 }
 
 const withoutVersion = (o: KubeObject) => ({ ...o, metadata: { ...o.metadata, resourceVersion: undefined } });
@@ -112,6 +140,7 @@ export class ObjectStore {
    * first, namespaces must exist (or be created in the same batch), and only then is anything stored.
    */
   apply(input: KubeObject[], opts: { internal?: boolean } = {}): ApplyResult[] {
+    if (!opts.internal) checkBatchSize(input.length, 'request body.objects');
     const problems: InvalidInputError[] = [];
     const staged: KubeObject[] = [];
     const batchNamespaces = new Set<string>();
@@ -121,7 +150,7 @@ export class ObjectStore {
         if (!opts.internal && raw && typeof raw.kind === 'string' && !USER_KINDS.has(raw.kind)) {
           throw new InvalidInputError(`${where}: kind`, `"${raw.kind}" cannot be applied; supported: ${[...USER_KINDS].join(', ')}`);
         }
-        const obj = opts.internal ? clone(raw) : normalizeObject(validateObject(raw, where));
+        const obj = opts.internal ? clone(checkInternal(raw, where)) : normalizeObject(validateObject(raw, where));
         if (obj.kind === 'Namespace') batchNamespaces.add(obj.metadata.name);
         staged.push(obj);
       } catch (e) {
@@ -150,6 +179,12 @@ export class ObjectStore {
         }
       }
     });
+    if (!opts.internal) {
+      const created = new Set(staged.map(objectKey).filter((k) => !this.objects.has(k))).size;
+      if (this.objects.size + created > LIMITS.totalObjects) {
+        problems.push(new InvalidInputError('request body.objects', `${created} new objects would make ${this.objects.size + created} in the cluster; at most ${LIMITS.totalObjects} allowed`));
+      }
+    }
     if (problems.length) throw problems.length === 1 ? problems[0]! : new InvalidInputList(problems);
 
     const results: ApplyResult[] = [];
