@@ -10,33 +10,39 @@ import { parseCniArgs, runPlugin, type AgentCall } from './main.js';
 const CODES = new Set<number>(Object.values(CNI_ERR));
 const validConf = { cniVersion: '1.0.0', name: 'cnilab', type: 'cnilab', agentSocket: '/run/cnilab/x/nodes/n/agent.sock', mtu: 1450 };
 
+/** Mostly a valid choice, sometimes anything: both outcomes get exercised. */
+const mostly = <T>(valid: fc.Arbitrary<T>, noise: fc.Arbitrary<T>) => fc.oneof({ weight: 4, arbitrary: valid }, { weight: 1, arbitrary: noise });
 const confArb = fc.oneof(
+  { weight: 3, arbitrary: fc.constant(JSON.stringify(validConf)) },
   // The valid config with one field dropped or replaced by anything.
-  fc.tuple(fc.constantFrom(...Object.keys(validConf), 'prevResult', 'extra'), fc.option(fc.jsonValue(), { nil: undefined })).map(([k, v]) => {
-    const c: Record<string, unknown> = { ...validConf };
-    if (v === undefined) delete c[k];
-    else c[k] = v;
-    return JSON.stringify(c);
-  }),
-  fc.record({ cniVersion: fc.constantFrom(...SUPPORTED_VERSIONS, '2.0.0', '', '1.0'), name: fc.string(), type: fc.constantFrom('cnilab', 'bridge'), agentSocket: fc.constantFrom('/a.sock', 'rel.sock', '') }).map((c) => JSON.stringify(c)),
-  fc.jsonValue().map((v) => JSON.stringify(v)),
-  fc.string({ maxLength: 40 }),
-  fc.constant(JSON.stringify(validConf)),
+  {
+    weight: 3,
+    arbitrary: fc.tuple(fc.constantFrom(...Object.keys(validConf), 'prevResult', 'extra'), fc.option(fc.jsonValue(), { nil: undefined })).map(([k, v]) => {
+      const c: Record<string, unknown> = { ...validConf };
+      if (v === undefined) delete c[k];
+      else c[k] = v;
+      return JSON.stringify(c);
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ cniVersion: fc.constantFrom(...SUPPORTED_VERSIONS, '2.0.0', '', '1.0'), name: fc.string(), type: fc.constantFrom('cnilab', 'bridge'), agentSocket: fc.constantFrom('/a.sock', 'rel.sock', '') }).map((c) => JSON.stringify(c)) },
+  { weight: 1, arbitrary: fc.jsonValue().map((v) => JSON.stringify(v)) },
+  { weight: 1, arbitrary: fc.string({ maxLength: 40 }) },
 );
 const envArb = fc.record(
   {
-    CNI_COMMAND: fc.oneof(fc.constantFrom('ADD', 'DEL', 'CHECK', 'VERSION', 'STATUS', 'GC'), fc.string({ maxLength: 6 })),
-    CNI_CONTAINERID: fc.oneof(fc.constantFrom('abc123', '', '../x', 'a'.repeat(300)), fc.string({ maxLength: 10 })),
-    CNI_NETNS: fc.constantFrom('/proc/self/ns/net', '/nonexistent/netns', '', 'relative'),
-    CNI_IFNAME: fc.oneof(fc.constantFrom('eth0', '', 'x'.repeat(20)), fc.string({ maxLength: 16 })),
-    CNI_ARGS: fc.oneof(fc.constantFrom('K8S_POD_NAMESPACE=x;K8S_POD_NAME=a', ';;', '=', 'a=b=c'), fc.string({ maxLength: 30 })),
+    CNI_COMMAND: mostly(fc.constantFrom('ADD', 'DEL', 'CHECK', 'VERSION', 'STATUS', 'GC'), fc.string({ maxLength: 6 })),
+    CNI_CONTAINERID: mostly(fc.constant('abc123'), fc.oneof(fc.constantFrom('', '../x', 'a'.repeat(300)), fc.string({ maxLength: 10 }))),
+    CNI_NETNS: mostly(fc.constant('/proc/self/ns/net'), fc.constantFrom('/nonexistent/netns', '', 'relative')),
+    CNI_IFNAME: mostly(fc.constant('eth0'), fc.oneof(fc.constantFrom('', 'x'.repeat(20)), fc.string({ maxLength: 16 }))),
+    CNI_ARGS: mostly(fc.constant('K8S_POD_NAMESPACE=x;K8S_POD_NAME=a'), fc.oneof(fc.constantFrom(';;', '=', 'a=b=c'), fc.string({ maxLength: 30 }))),
     CNI_PATH: fc.constant('/opt/cni/bin'),
   },
-  { requiredKeys: [] },
+  { requiredKeys: ['CNI_COMMAND'] },
 );
 
 describe('CNI plugin input properties', () => {
   it('any environment and config: exit 0 with JSON, or exit 1 with a spec error code and a message; never a throw', async () => {
+    let reachedAgent = 0;
     await fc.assert(
       fc.asyncProperty(envArb, confArb, fc.constantFrom('ok', 'refuses', 'garbage'), async (env, stdin, agentMood) => {
         const seen: CniRequest[] = [];
@@ -57,6 +63,7 @@ describe('CNI plugin input properties', () => {
         } else if (out.stdout) {
           JSON.parse(out.stdout);
         }
+        if (seen.length) reachedAgent++;
         for (const r of seen) {
           expect(r.containerId).toBeTruthy();
           expect(r.ifname).toBeTruthy();
@@ -64,6 +71,7 @@ describe('CNI plugin input properties', () => {
       }),
       { numRuns: 500 },
     );
+    expect(reachedAgent).toBeGreaterThan(10); // valid invocations are generated too
   });
 
   it('CNI_ARGS parsing: every pair with a key round-trips, nothing else appears', () => {
