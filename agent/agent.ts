@@ -25,6 +25,7 @@ import type { CniRequest } from './cni/protocol.js';
 import { FakeDatapath } from './testing/fake-datapath.js';
 import { HealthProblems } from './health.js';
 import { CorruptStateError, listQuarantined, quarantine } from './state-files.js';
+import { PolicyController, POLICY_WATCH_KINDS } from './policy/controller.js';
 
 export interface AgentOptions {
   cluster: string;
@@ -64,6 +65,7 @@ export class Agent implements AgentApi {
   private identityCache: IdentityCache;
   private endpointsMgr!: EndpointManager;
   private ipcacheSync!: IpcacheSync;
+  private policy!: PolicyController;
   private flowsRing = new FlowRing(4096);
   private server?: Server;
   private stopWatch?: () => void;
@@ -128,6 +130,15 @@ export class Agent implements AgentApi {
       ipcache: this.ipcacheSync,
       log: opts.log,
     });
+    this.policy = new PolicyController({
+      node: self.name,
+      datapath: this.datapath,
+      endpoints: this.endpointsMgr,
+      identities: this.identityCache,
+      ipcache: this.ipcacheSync,
+      log: opts.log,
+    });
+    this.endpointsMgr.setPolicyHooks(this.policy);
     const { restored, removed } = await this.endpointsMgr.restore();
     this.reportQuarantined();
     // Native routing: from_netdev on the underlay device delivers other nodes' pod traffic, and only
@@ -159,9 +170,9 @@ export class Agent implements AgentApi {
   }
 
   /**
-   * Watch Nodes and CiliumEndpoints; resolves at the first SYNCED. Reconnects when the stream ends.
-   * An ipcache update that fails stays a problem until a full resync (a new watch, which lists
-   * everything again) goes through without a failure; one is scheduled right away.
+   * Watch what the ipcache and the policies need; resolves at the first SYNCED. Reconnects when the
+   * stream ends. An ipcache update that fails stays a problem until a full resync (a new watch, which
+   * lists everything again) goes through without a failure; one is scheduled right away.
    */
   private startWatch(): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -180,9 +191,11 @@ export class Agent implements AgentApi {
       const connect = () => {
         failedSinceConnect = false;
         this.ipcacheSync.resetWatchState();
+        this.policy.resetWatchState();
         this.stopWatch = this.cp.watch(
-          ['Node', 'CiliumEndpoint'],
+          [...new Set(['Node', 'CiliumEndpoint', ...POLICY_WATCH_KINDS])],
           (ev) => {
+            this.policy.handle(ev as never);
             try {
               this.ipcacheSync.handle(ev);
             } catch (e) {
@@ -272,10 +285,23 @@ export class Agent implements AgentApi {
 
   // ---- API ----
   healthz() {
+    // Each source reports on its own (health.ts); the policy controller keeps its own problem.
     const problems = this.health.list();
     if (!this.ipcacheSync.isSynced) problems.push('ipcache: not synced');
+    const policyProblem = this.policy.problem;
+    if (policyProblem) problems.push(`policy: ${policyProblem}`);
     const message = problems.join('; ');
-    return { ok: !message, ...(message ? { message } : {}), node: this.self.name, endpoints: this.endpointsMgr.list().length };
+    return {
+      ok: !message,
+      ...(message ? { message } : {}),
+      node: this.self.name,
+      endpoints: this.endpointsMgr.list().length,
+      policyRevision: this.policy.revision,
+      ...(policyProblem ? { policyProblem } : {}),
+    };
+  }
+  policyStatus(entries: boolean) {
+    return this.policy.status({ entries });
   }
   endpoints() {
     return this.endpointsMgr.list();
@@ -314,6 +340,7 @@ export class Agent implements AgentApi {
     if (this.server) stopAgentServer(this.server, this.opts.agentSocket);
     this.stopWatch?.();
     this.stopEvents?.();
+    this.policy?.stop();
     this.datapath?.close();
   }
 }

@@ -3,7 +3,7 @@
 // is broadcast to watchers (the pod runtime, the agents, `cnilab get -w`).
 import { randomUUID } from 'node:crypto';
 import { ConflictError, InvalidInputError, InvalidInputList, NotFoundError } from '../errors.js';
-import { isNamespaced, normalizeObject, objectKey, validateObject, type KubeObject } from './objects.js';
+import { isNamespaced, labelKeyProblem, labelValueProblem, normalizeObject, objectKey, validateObject, type KubeObject } from './objects.js';
 import { sameCanonical } from './canonical.js';
 import { checkBatchSize, limitProblems, LIMITS } from './limits.js';
 import { isDns1123Label } from './names.js';
@@ -12,7 +12,12 @@ export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 export interface WatchEvent {
   type: WatchEventType;
   object: KubeObject;
+  /** The object before a MODIFIED (so a filtered watch can tell "left the selection" from "changed"). */
+  old?: KubeObject;
 }
+
+/** How many past events the store keeps for watches resuming from a resourceVersion (then 410 Gone). */
+export const DEFAULT_HISTORY = 20_000;
 
 export type ApplyAction = 'created' | 'configured' | 'unchanged';
 export interface ApplyResult {
@@ -23,7 +28,7 @@ export interface ApplyResult {
 }
 
 /** Kinds users may apply; the rest are written by cnilab's own components. */
-export const USER_KINDS = new Set(['Namespace', 'Pod', 'Service', 'NetworkPolicy', 'CiliumNetworkPolicy']);
+export const USER_KINDS = new Set(['Namespace', 'Pod', 'Service', 'NetworkPolicy', 'CiliumNetworkPolicy', 'Deployment', 'ReplicaSet', 'DaemonSet']);
 
 export { isNamespaced };
 
@@ -42,7 +47,12 @@ const sameJson = sameCanonical;
 function overSystemFields(obj: KubeObject, old: KubeObject, internal: boolean): KubeObject {
   const merged: KubeObject = {
     ...obj,
-    metadata: { ...obj.metadata, uid: old.metadata.uid, creationTimestamp: old.metadata.creationTimestamp },
+    metadata: {
+      ...obj.metadata,
+      uid: old.metadata.uid,
+      creationTimestamp: old.metadata.creationTimestamp,
+      ...(old.metadata.generation !== undefined ? { generation: old.metadata.generation } : {}),
+    },
     status: internal ? (obj.status ?? old.status) : old.status,
   };
   if (merged.status === undefined) delete merged.status;
@@ -85,9 +95,44 @@ export class ObjectStore {
   private objects = new Map<string, KubeObject>();
   private version = 0;
   private watchers = new Set<(ev: WatchEvent) => void>();
+  /** Recent events in resourceVersion order, for watches that resume (the etcd watch window). */
+  private history: WatchEvent[] = [];
+  /** Events with a resourceVersion at or below this are gone (compacted). */
+  private compactedRv = 0;
+  private outbox: WatchEvent[] = [];
+  private emitting = false;
+
+  constructor(private historyLimit = DEFAULT_HISTORY) {}
 
   get resourceVersion(): number {
     return this.version;
+  }
+
+  /** The oldest resourceVersion a watch may still resume from. */
+  get oldestResumableVersion(): number {
+    return this.compactedRv;
+  }
+
+  /**
+   * The events after `rv`, in order, or undefined when some of them were compacted away (the caller
+   * answers 410 Gone, and the client lists again).
+   */
+  eventsSince(rv: number): WatchEvent[] | undefined {
+    if (rv < this.compactedRv) return undefined;
+    let lo = 0;
+    let hi = this.history.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (Number(this.history[mid]!.object.metadata.resourceVersion) <= rv) lo = mid + 1;
+      else hi = mid;
+    }
+    return this.history.slice(lo).map((ev) => clone(ev));
+  }
+
+  /** Forget the history up to `rv` (all of it by default), as etcd compaction does. */
+  compact(rv = this.version): void {
+    this.history = this.history.filter((ev) => Number(ev.object.metadata.resourceVersion) > rv);
+    this.compactedRv = Math.max(this.compactedRv, rv);
   }
 
   list(kind: string, namespace?: string): KubeObject[] {
@@ -116,6 +161,8 @@ export class ObjectStore {
   restore(snap: { resourceVersion: number; objects: KubeObject[] }): void {
     for (const obj of snap.objects) this.objects.set(objectKey(obj), clone(obj));
     this.version = Math.max(this.version, snap.resourceVersion);
+    // The event history did not survive: a watch resuming from before now must list again (410).
+    this.compactedRv = this.version;
   }
 
   /** Subscribe to every change; returns the unsubscribe function. */
@@ -124,15 +171,50 @@ export class ObjectStore {
     return () => this.watchers.delete(fn);
   }
 
-  private emit(type: WatchEventType, object: KubeObject): void {
-    for (const w of this.watchers) w({ type, object: clone(object) });
+  private emit(type: WatchEventType, object: KubeObject, old?: KubeObject): void {
+    const ev: WatchEvent = old ? { type, object: clone(object), old: clone(old) } : { type, object: clone(object) };
+    this.history.push(ev);
+    if (this.history.length > this.historyLimit) {
+      const drop = this.history.splice(0, this.history.length - this.historyLimit);
+      this.compactedRv = Number(drop[drop.length - 1]!.object.metadata.resourceVersion);
+    }
+    // A watcher that writes (the runtime binding a pod it was just told about) must not make later
+    // watchers see the second change before the first: events go out strictly in resourceVersion order.
+    this.outbox.push(ev);
+    if (this.emitting) return;
+    this.emitting = true;
+    try {
+      for (let next = this.outbox.shift(); next; next = this.outbox.shift()) {
+        for (const w of this.watchers) w({ ...next, object: clone(next.object) });
+      }
+    } finally {
+      this.emitting = false;
+    }
   }
 
   private put(obj: KubeObject, existed: boolean): void {
+    const key = objectKey(obj);
+    const old = this.objects.get(key);
     this.version++;
     obj.metadata.resourceVersion = String(this.version);
-    this.objects.set(objectKey(obj), obj);
-    this.emit(existed ? 'MODIFIED' : 'ADDED', obj);
+    // metadata.generation counts changes of the desired state (spec), as the API server does.
+    const prevGen = Number(old?.metadata.generation ?? 0);
+    obj.metadata.generation = !old ? 1 : sameJson(old.spec, obj.spec) ? prevGen || 1 : prevGen + 1;
+    this.objects.set(key, obj);
+    this.emit(existed ? 'MODIFIED' : 'ADDED', obj, existed ? old : undefined);
+  }
+
+  /**
+   * Store an object exactly as given (the Kubernetes API layer has validated it, merged it with the
+   * stored one and checked its preconditions); uid and creationTimestamp are filled in when new.
+   */
+  write(obj: KubeObject): KubeObject {
+    const next = clone(obj);
+    const existed = this.objects.has(objectKey(next));
+    next.metadata.uid ??= randomUUID();
+    next.metadata.creationTimestamp ??= new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    this.put(next, existed);
+    return clone(next);
   }
 
   /**
@@ -207,7 +289,7 @@ export class ObjectStore {
           delete obj.metadata.creationTimestamp;
         }
         obj.metadata.uid = obj.metadata.uid ?? randomUUID();
-        obj.metadata.creationTimestamp = obj.metadata.creationTimestamp ?? new Date().toISOString();
+        obj.metadata.creationTimestamp = obj.metadata.creationTimestamp ?? new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
         this.put(obj, false);
         results.push({ ...base, action: 'created' });
       }
@@ -257,6 +339,49 @@ export class ObjectStore {
     if (!obj) return;
     this.objects.delete(key);
     this.version++;
+    // The DELETED event carries the deletion's resourceVersion, so a watch can resume after it.
+    obj.metadata.resourceVersion = String(this.version);
     this.emit('DELETED', obj);
+  }
+
+  /**
+   * Set and remove labels of one object, as `kubectl label` does: a key that already has another
+   * value is an error unless `overwrite`; removing an absent key is reported, not an error. A
+   * Namespace's kubernetes.io/metadata.name label is the API server's and cannot change.
+   */
+  patchLabels(
+    kind: string,
+    namespace: string | undefined,
+    name: string,
+    change: { set?: Record<string, string>; remove?: string[]; overwrite?: boolean },
+  ): { object: KubeObject; changed: boolean; missing: string[] } {
+    const key = keyOf(kind, namespace, name);
+    const obj = this.objects.get(key);
+    if (!obj) throw new NotFoundError(`${kind} "${name}" not found${isNamespaced(kind) ? ` in namespace "${namespace ?? 'default'}"` : ''}`);
+    if (!USER_KINDS.has(kind)) throw new InvalidInputError('kind', `labels of a ${kind} are cnilab's own and cannot be changed`);
+    const problems: InvalidInputError[] = [];
+    const labels = { ...(obj.metadata.labels ?? {}) };
+    const missing: string[] = [];
+    const fixed = kind === 'Namespace' ? 'kubernetes.io/metadata.name' : undefined;
+    for (const k of change.remove ?? []) {
+      const p = labelKeyProblem(k);
+      if (p) problems.push(new InvalidInputError(`label ${JSON.stringify(k)}`, p));
+      else if (k === fixed) problems.push(new InvalidInputError(`label ${JSON.stringify(k)}`, 'is set by the API server to the namespace name and cannot be removed'));
+      else if (!Object.hasOwn(labels, k)) missing.push(k);
+      else delete labels[k];
+    }
+    for (const [k, v] of Object.entries(change.set ?? {})) {
+      const p = labelKeyProblem(k) ?? labelValueProblem(v);
+      if (p) problems.push(new InvalidInputError(`label ${JSON.stringify(k)}`, p));
+      else if (k === fixed && v !== name) problems.push(new InvalidInputError(`label ${JSON.stringify(k)}`, `is set by the API server to the namespace name ("${name}") and cannot change`));
+      else if (Object.hasOwn(obj.metadata.labels ?? {}, k) && obj.metadata.labels![k] !== v && !change.overwrite) {
+        problems.push(new InvalidInputError(`label ${JSON.stringify(k)}`, `already has a value (${obj.metadata.labels![k]}), and --overwrite is false`));
+      } else labels[k] = v;
+    }
+    if (problems.length) throw problems.length === 1 ? problems[0]! : new InvalidInputList(problems);
+    if (sameJson(labels, obj.metadata.labels ?? {})) return { object: clone(obj), changed: false, missing };
+    const next = { ...obj, metadata: { ...obj.metadata, labels } };
+    this.put(next, true);
+    return { object: clone(next), changed: true, missing };
   }
 }

@@ -2,10 +2,9 @@
 // node, inside the cluster daemon. It schedules Pods (spec.nodeName, or the least-loaded node),
 // creates the pod's network namespace, calls the node's CNI exactly as a container runtime does,
 // records the result in the Pod's status, starts the containers, and undoes all of it on delete.
-// agnhost containers run in the node's workload process (workloads.ts), not in the daemon; what
-// happens to a container afterwards (its process crashed and restarted, it exited) is kept in the
-// Pod's containerStatuses and Ready condition. A restarted daemon re-adopts the pods of the crashed
-// one (recover.ts) before it watches for new ones.
+// agnhost containers run in the node's workload process (workloads.ts), never in the daemon: pod
+// traffic is hostile input. A restarted daemon re-adopts the pods of the crashed one (recover.ts)
+// before it watches for new ones.
 import type { ClusterSpec, NodeSpec } from '../../cluster/spec.js';
 import type { ObjectStore, WatchEvent } from '../../cluster/store.js';
 import type { KubeObject } from '../../cluster/objects.js';
@@ -14,12 +13,14 @@ import { start, type Background } from '../../exec/run.js';
 import { cniAdd, cniDel, podIpFromResult, type CniResult } from '../common/cni-runtime.js';
 import { cniConfigFor, cniPathFor, POD_IFNAME } from './cni-config.js';
 import { createPodNetns, deleteNetns } from './network.js';
-import { WorkloadSupervisor, type ContainerEvent } from './workloads.js';
-import { readyCondition, runningStatus, statusFromEvent, type ContainerStatus } from './container-status.js';
+import { WorkloadSupervisor } from './workloads.js';
 import { planRecovery, readCniCache, removeCniCache, writeCniCache } from './recover.js';
 import { killAll, listNetns, listProcessesInNetns } from './sweep.js';
-import type { Terminated } from './workloads.js';
 import { POD_BIN_DIR } from '../../paths.js';
+import { paths } from '../../cluster/names.js';
+import { rm } from 'node:fs/promises';
+import { ContainerRunner, podStatusOf, type StartedContainer } from './containers.js';
+import { ContainerLogWriter } from './container-log.js';
 
 interface Container {
   name: string;
@@ -36,11 +37,15 @@ interface RunningPod {
   netns: string;
   cniResult?: CniResult;
   stops: Array<() => Promise<void>>;
+  containers: ContainerRunner[];
+  /** The controller owning the pod (its ReplicaSet, DaemonSet), for spreading replicas. */
+  owner?: string;
+  /** Status fields fixed at start (hostIP, podIP, startTime); the rest comes from the containers. */
+  base?: Record<string, unknown>;
+  /** agnhost containers hosted in this process keep their log lines in memory. */
+  agnhostLogs: Map<string, () => string[]>;
   /** Settles when setup is over (either way), so a delete waits for a half-started pod. */
   ready: Promise<void>;
-  /** Pod status fields set once it runs (IPs, start time); containers' statuses by name. */
-  base?: Record<string, unknown>;
-  containers: Map<string, ContainerStatus>;
 }
 
 const isAgnhost = (image: string) => /(^|\/)agnhost(:|@|$)/.test(image);
@@ -52,6 +57,8 @@ export function agnhostArgv(c: Container): string[] {
   const rest = cmd.length && /(^|\/)agnhost$/.test(cmd[0]!) ? cmd.slice(1) : cmd;
   return [...rest, ...(c.args ?? [])];
 }
+
+const ownerUid = (pod: KubeObject) => (pod.metadata.ownerReferences as Array<{ uid: string; controller?: boolean }> | undefined)?.find((r) => r.controller)?.uid;
 
 export class PodRuntime {
   private pods = new Map<string, RunningPod>();
@@ -70,27 +77,33 @@ export class PodRuntime {
 
   /**
    * After a daemon restart, before start(): adopt the pods whose sandbox survived (their containers
-   * start again), clean the half-made ones (start() sets them up again) and the orphaned ones.
+   * start again, restartCount + 1), clean the half-made ones (start() sets them up again) and the
+   * orphaned ones. Whatever ran in an adopted pod's netns belonged to the old daemon and is killed.
    */
   async recover(why: string): Promise<void> {
-    const pods = this.store.list('Pod');
-    const plan = planRecovery(this.spec.name, pods, listNetns(this.spec.name), (ns, n) => readCniCache(this.spec.name, ns, n));
+    const plan = planRecovery(this.spec.name, this.store.list('Pod'), listNetns(this.spec.name), (ns, n) => readCniCache(this.spec.name, ns, n));
     this.log(`recovering pods: ${plan.adopt.length} adopted, ${plan.redo.length} to set up again, ${plan.orphans.length} orphaned sandboxes`);
-    const lost: Terminated = { exitCode: 137, reason: 'Error', message: why, finishedAt: new Date().toISOString() };
     for (const pod of plan.adopt) {
       const ns = pod.metadata.namespace!;
       const name = pod.metadata.name;
       const cache = readCniCache(this.spec.name, ns, name)!;
       const node = this.spec.nodes.find((n) => n.name === cache.node)!;
-      const p: RunningPod = { key: `${ns}/${name}`, uid: cache.uid, node, netns: netnsNames.pod(this.spec.name, ns, name), cniResult: cache.result, stops: [], ready: Promise.resolve(), containers: new Map() };
-      p.base = { ...(pod.status as Record<string, unknown>) };
-      delete p.base.conditions;
-      delete p.base.containerStatuses;
-      const previous = ((pod.status as { containerStatuses?: Array<{ name: string; restartCount?: number }> }).containerStatuses ?? []).map((c) => [c.name, c.restartCount ?? 0] as const);
+      const st = pod.status as { containerStatuses?: Array<{ name: string; restartCount?: number }> } & Record<string, unknown>;
+      const p: RunningPod = { key: `${ns}/${name}`, uid: cache.uid, owner: ownerUid(pod), node, netns: netnsNames.pod(this.spec.name, ns, name), cniResult: cache.result, stops: [], containers: [], agnhostLogs: new Map(), ready: Promise.resolve() };
       this.pods.set(p.key, p);
-      p.ready = this.restartContainers(p, pod, new Map(previous), lost).catch((err: Error) => {
+      const restarts = new Map((st.containerStatuses ?? []).map((c) => [c.name, c.restartCount ?? 0]));
+      const lost = { terminated: { exitCode: 137, reason: 'Error', message: why, startedAt: '', finishedAt: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') } };
+      p.ready = (async () => {
+        await killAll(listProcessesInNetns([p.netns]).map((x) => x.pid), 500);
+        await this.startContainers(p, pod, (runner) => {
+          runner.restartCount = (restarts.get(runner.name) ?? 0) + 1;
+          runner.lastState = lost;
+        });
+        p.base = { hostIP: st.hostIP, hostIPs: st.hostIPs, podIP: st.podIP, podIPs: st.podIPs, startTime: st.startTime, qosClass: st.qosClass };
+        this.publish(p);
+      })().catch((err: Error) => {
         this.log(`pod ${p.key}: restarting its containers: ${err.message}`);
-        if (this.pods.get(p.key) === p) this.setStatus(ns, name, { ...p.base, phase: 'Failed', reason: 'ContainerRestartFailed', message: err.message });
+        if (this.pods.get(p.key) === p) this.setStatus(ns, name, { phase: 'Failed', reason: 'ContainerRestartFailed', message: err.message });
       });
     }
     const clean = async (namespace: string, name: string) => {
@@ -111,12 +124,6 @@ export class PodRuntime {
     for (const o of plan.orphans) await clean(o.namespace, o.name);
   }
 
-  /** An adopted pod: whatever ran in its netns belonged to the old daemon; start its containers anew. */
-  private async restartContainers(p: RunningPod, pod: KubeObject, restarts: Map<string, number>, lost: Terminated): Promise<void> {
-    await killAll(listProcessesInNetns([p.netns]).map((x) => x.pid), 500);
-    await this.startContainers(p, pod, (name) => ({ restartCount: (restarts.get(name) ?? 0) + 1, lastTerminated: lost }));
-  }
-
   start(): void {
     this.unwatch = this.store.watch((ev) => this.onEvent(ev));
     for (const pod of this.store.list('Pod')) this.onEvent({ type: 'ADDED', object: pod });
@@ -133,13 +140,21 @@ export class PodRuntime {
     if (!this.pods.has(key) && ev.type === 'ADDED') this.launch(key, pod);
   }
 
-  /** Least-loaded node, ties to the lowest index: deterministic spreading. */
+  /**
+   * The node with the fewest pods of the same owner (a ReplicaSet's replicas spread, as the default
+   * scheduler's pod topology spread does), then the least-loaded, then the lowest index.
+   */
   private schedule(pod: KubeObject): NodeSpec | undefined {
     const wanted = (pod.spec as { nodeName?: string }).nodeName;
     if (wanted) return this.spec.nodes.find((n) => n.name === wanted);
+    const owner = ownerUid(pod);
     const load = new Map(this.spec.nodes.map((n) => [n.name, 0]));
-    for (const p of this.pods.values()) load.set(p.node.name, (load.get(p.node.name) ?? 0) + 1);
-    return [...this.spec.nodes].sort((a, b) => load.get(a.name)! - load.get(b.name)! || a.index - b.index)[0];
+    const siblings = new Map(this.spec.nodes.map((n) => [n.name, 0]));
+    for (const p of this.pods.values()) {
+      load.set(p.node.name, (load.get(p.node.name) ?? 0) + 1);
+      if (owner && p.owner === owner) siblings.set(p.node.name, (siblings.get(p.node.name) ?? 0) + 1);
+    }
+    return [...this.spec.nodes].sort((a, b) => siblings.get(a.name)! - siblings.get(b.name)! || load.get(a.name)! - load.get(b.name)! || a.index - b.index)[0];
   }
 
   private launch(key: string, pod: KubeObject): void {
@@ -152,7 +167,7 @@ export class PodRuntime {
       return;
     }
     if (!(pod.spec as { nodeName?: string }).nodeName) this.store.bindPod(ns, name, node.name);
-    const running: RunningPod = { key, uid: pod.metadata.uid ?? key, node, netns: netnsNames.pod(this.spec.name, ns, name), stops: [], ready: Promise.resolve(), containers: new Map() };
+    const running: RunningPod = { key, uid: pod.metadata.uid ?? key, owner: ownerUid(pod), node, netns: netnsNames.pod(this.spec.name, ns, name), stops: [], containers: [], agnhostLogs: new Map(), ready: Promise.resolve() };
     this.pods.set(key, running);
     running.ready = this.setup(running, pod).catch((err: Error) => {
       this.log(`pod ${key}: ${err.message}${(err as { detail?: string }).detail ? `\n${(err as { detail?: string }).detail}` : ''}`);
@@ -182,57 +197,74 @@ export class PodRuntime {
     p.cniResult = await cniAdd(conf, this.cniInvocation(p, { namespace: ns, name, uid: p.uid }));
     writeCniCache(this.spec.name, { namespace: ns, name, uid: p.uid, node: p.node.name, result: p.cniResult });
     const podIP = podIpFromResult(p.cniResult);
-    p.base = { phase: 'Running', hostIP: p.node.underlayIp, podIP, podIPs: podIP ? [{ ip: podIP }] : [], startTime: new Date().toISOString() };
-    await this.startContainers(p, pod, () => ({ restartCount: 0 }));
+    await this.startContainers(p, pod);
+    if (!this.pods.has(p.key)) return;
+    p.base = { hostIP: p.node.underlayIp, hostIPs: [{ ip: p.node.underlayIp }], podIP, podIPs: podIP ? [{ ip: podIP }] : [], startTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), qosClass: 'BestEffort' };
+    this.publish(p);
   }
 
-  private async startContainers(p: RunningPod, pod: KubeObject, history: (container: string) => { restartCount: number; lastTerminated?: Terminated }): Promise<void> {
+  /** Start the pod's containers in order; `adopt` adjusts a runner before it starts (recovery). */
+  private async startContainers(p: RunningPod, pod: KubeObject, adopt?: (runner: ContainerRunner) => void): Promise<void> {
+    const ns = pod.metadata.namespace!;
     const name = pod.metadata.name;
-    const base = p.base;
-    p.base = undefined; // container events publish only once every container has started
     const containers = ((pod.spec as { containers: Container[] }).containers ?? []) as Container[];
+    const restartPolicy = ((pod.spec as { restartPolicy?: string }).restartPolicy ?? 'Always') as 'Always' | 'OnFailure' | 'Never';
+    const logDir = paths.podLogDir(this.spec.name, ns, name);
     for (const c of containers) {
       if (!this.pods.has(p.key)) return; // deleted meanwhile; teardown does the rest
-      const startedAt = new Date().toISOString();
-      if (isAgnhost(c.image)) {
-        const handle = await this.workloads
-          .node(p.node.name)
-          .startContainer({ netnsPath: `${NETNS_DIR}/${p.netns}`, podName: name, args: agnhostArgv(c) }, (ev) => this.containerEvent(p, c, ev), history(c.name).restartCount);
-        p.stops.push(() => handle.stop());
-      } else {
-        const argv = [...(c.command ?? []), ...(c.args ?? [])];
-        if (argv.length === 0) throw new Error(`container "${c.name}": image "${c.image}" is not built in, so it needs a command`);
-        const env: Record<string, string> = { HOSTNAME: name, PATH: `${POD_BIN_DIR}:${process.env.PATH ?? '/usr/bin:/bin'}` };
-        for (const e of c.env ?? []) env[e.name] = e.value ?? '';
-        const proc: Background = start(argv, { netns: p.netns, env });
-        p.stops.push(() => proc.stop());
-        void proc.exited.then(({ code, signal }) => {
-          if (this.pods.get(p.key) !== p) return;
-          this.log(`pod ${p.key}: container ${c.name} exited with ${code ?? signal}`);
-          const exitCode = code ?? 128;
-          const terminated = { exitCode, ...(signal ? { signal } : {}), reason: exitCode === 0 ? 'Completed' : 'Error', finishedAt: new Date().toISOString() } as const;
-          this.containerEvent(p, c, { type: 'terminated', restartCount: history(c.name).restartCount, terminated });
-        });
-      }
-      const h = history(c.name);
-      p.containers.set(c.name, runningStatus(c.name, c.image, startedAt, h.restartCount, h.lastTerminated));
+      const runner = new ContainerRunner(c.name, c.image, restartPolicy, () => this.launchContainer(p, name, c, logDir), () => this.publish(p));
+      adopt?.(runner);
+      p.containers.push(runner);
+      p.stops.push(() => runner.stop());
+      await runner.start();
     }
-    if (!this.pods.has(p.key)) return;
-    p.base = base;
-    this.publish(p, containers);
   }
 
-  /** A container's state changed after it started: record it in the Pod's status. */
-  private containerEvent(p: RunningPod, c: Container, ev: ContainerEvent): void {
-    if (this.pods.get(p.key) !== p) return;
-    p.containers.set(c.name, statusFromEvent(c.name, c.image, ev));
-    if (p.base) this.publish(p);
+  /**
+   * Start one container (again, after a restart): agnhost in the node's workload process (when that
+   * process dies, the container has exited with a message saying so), anything else as a process.
+   */
+  private async launchContainer(p: RunningPod, podName: string, c: Container, logDir: string): Promise<StartedContainer> {
+    if (isAgnhost(c.image)) {
+      const handle = await this.workloads.node(p.node.name).startContainer({ netnsPath: `${NETNS_DIR}/${p.netns}`, podName, args: agnhostArgv(c) });
+      p.agnhostLogs.set(c.name, () => handle.logs());
+      return { exited: handle.exited, stop: () => handle.stop() };
+    }
+    const argv = [...(c.command ?? []), ...(c.args ?? [])];
+    if (argv.length === 0) throw new Error(`container "${c.name}": image "${c.image}" is not built in, so it needs a command`);
+    const env: Record<string, string> = { HOSTNAME: podName, PATH: `${POD_BIN_DIR}:${process.env.PATH ?? '/usr/bin:/bin'}` };
+    for (const e of c.env ?? []) env[e.name] = e.value ?? '';
+    const proc: Background = start(argv, { netns: p.netns, env });
+    const log = new ContainerLogWriter(logDir, c.name);
+    log.attach(proc.child.stdout, 'stdout');
+    log.attach(proc.child.stderr, 'stderr');
+    const exited = proc.exited.then(async (r) => {
+      await log.close();
+      if (this.pods.get(p.key) === p) this.log(`pod ${p.key}: container ${c.name} exited with ${r.code ?? r.signal}`);
+      return r;
+    });
+    return { exited, stop: () => proc.stop() };
   }
 
-  private publish(p: RunningPod, order?: Container[]): void {
+  /** Write the pod's status from its containers; condition times move only when a condition changes. */
+  private publish(p: RunningPod): void {
+    if (!p.base || this.pods.get(p.key) !== p) return;
     const [ns, name] = p.key.split('/') as [string, string];
-    const statuses = order ? order.map((c) => p.containers.get(c.name)!).filter(Boolean) : [...p.containers.values()];
-    this.setStatus(ns, name, { ...p.base, conditions: [readyCondition(statuses)], containerStatuses: statuses });
+    const st = podStatusOf(p.containers);
+    const prev = (this.store.get('Pod', ns, name)?.status as { conditions?: Array<Record<string, string>> } | undefined)?.conditions ?? [];
+    const conditions = st.conditions.map((c) => {
+      const was = prev.find((x) => x.type === c.type);
+      return { ...c, lastProbeTime: null, lastTransitionTime: was && was.status === c.status ? was.lastTransitionTime : c.lastTransitionTime };
+    });
+    this.setStatus(ns, name, { ...p.base, phase: st.phase, conditions, containerStatuses: st.containerStatuses });
+  }
+
+  /** Where a container's log is: a CRI log file (processes) or in-memory lines (agnhost servers). */
+  containerLog(namespace: string, pod: string, container: string): { dir: string } | { lines: () => string[] } | undefined {
+    const p = this.pods.get(`${namespace}/${pod}`);
+    const agn = p?.agnhostLogs.get(container);
+    if (agn) return { lines: agn };
+    return { dir: paths.podLogDir(this.spec.name, namespace, pod) };
   }
 
   private async teardown(key: string): Promise<void> {
@@ -249,6 +281,7 @@ export class PodRuntime {
     }
     await deleteNetns(p.netns);
     removeCniCache(this.spec.name, ns, name);
+    await rm(paths.podLogDir(this.spec.name, ns, name), { recursive: true, force: true });
   }
 
   private setStatus(ns: string, name: string, status: Record<string, unknown>): void {

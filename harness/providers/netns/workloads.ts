@@ -1,9 +1,10 @@
 // The pod servers of the embedded cluster run in one workload process per node (host-process.ts),
 // never in the cluster daemon: a pod can send anything, and whatever breaks, breaks that node's
-// workload process only. This module is the daemon's side: it starts the process (lazily, or early
-// with prestart), asks it to start and stop containers, keeps their logs, and when the process dies
-// it says so for every container it hosted (CrashLoopBackOff, with the exit in lastState), starts it
-// again after a backoff and restarts the containers it hosted, as kubelet restarts crashed containers.
+// workload process only. This module is the daemon's side: it starts the process (early, with
+// prestart), asks it to start and stop containers and keeps their logs; when the process dies, every
+// container it hosted has exited (137 and a message naming the workload process: the pod runtime's
+// ContainerRunner then restarts them per restartPolicy, as kubelet would), and the process itself is
+// started again after a backoff. A container started while the process is down waits for it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { processMarker } from '../../cluster/names.js';
@@ -12,30 +13,25 @@ import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from '../../exec/backof
 import type { HostMessage, HostRequest } from '../../traffic/agnhost/host-process.js';
 import type { Proto } from '../../traffic/agnhost/context.js';
 
-export interface Terminated {
-  exitCode: number;
-  signal?: string;
-  reason: 'Completed' | 'Error';
-  message?: string;
-  finishedAt: string;
-}
-
-/** What happens to a container after it first started (the runtime turns these into its status). */
-export type ContainerEvent =
-  | { type: 'running'; restartCount: number; startedAt: string; lastTerminated?: Terminated }
-  | { type: 'waiting'; reason: 'CrashLoopBackOff'; message: string; restartCount: number; lastTerminated: Terminated }
-  | { type: 'terminated'; restartCount: number; terminated: Terminated };
-
 export interface ContainerSpecForHost {
   netnsPath: string;
   podName: string;
   args: string[];
 }
 
+export interface ContainerExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Why, when it was not the container's own doing (its workload process died). */
+  message?: string;
+}
+
 export interface WorkloadContainer {
   readonly id: string;
   readonly ports: Array<{ proto: Proto; port: number }>;
-  /** Log lines so far, across restarts of the workload process (the last LOG_CAP). */
+  /** Resolves when the container ends: by itself (netexec /exit), or with its workload process. */
+  readonly exited: Promise<ContainerExit>;
+  /** Log lines so far (the last LOG_CAP). */
   logs(): string[];
   stop(): Promise<void>;
 }
@@ -43,12 +39,10 @@ export interface WorkloadContainer {
 interface Entry {
   id: string;
   spec: ContainerSpecForHost;
-  listener: (ev: ContainerEvent) => void;
   logs: string[];
   ports: Array<{ proto: Proto; port: number }>;
-  restartCount: number;
-  lastTerminated?: Terminated;
-  /** Pending until the container first runs. */
+  exit: (e: ContainerExit) => void;
+  /** Pending until the container first serves. */
   first?: { resolve: () => void; reject: (e: Error) => void };
   onStopped?: () => void;
 }
@@ -127,31 +121,25 @@ export class NodeWorkloads {
         const e = this.entries.get(m.id);
         if (!e) return this.send({ op: 'stop', id: m.id }); // stopped while starting
         e.ports = m.ports;
-        if (e.first) {
-          e.first.resolve();
-          e.first = undefined;
-        } else {
-          e.listener({ type: 'running', restartCount: e.restartCount, startedAt: new Date().toISOString(), lastTerminated: e.lastTerminated });
-        }
+        e.first?.resolve();
+        e.first = undefined;
         return;
       }
       case 'startFailed': {
         const e = this.entries.get(m.id);
         if (!e) return;
         this.entries.delete(m.id);
-        const err = Object.assign(new Error(m.error.message), { name: m.error.name });
-        if (e.first) return e.first.reject(err);
-        e.listener({ type: 'terminated', restartCount: e.restartCount, terminated: { exitCode: 1, reason: 'Error', message: `restart failed: ${m.error.message}`, finishedAt: new Date().toISOString() } });
+        e.first?.reject(Object.assign(new Error(m.error.message), { name: m.error.name }));
         return;
       }
       case 'stopped':
         return this.entries.get(m.id)?.onStopped?.();
       case 'exited': {
-        // The container ended by itself (netexec /exit): it stays terminated, as before.
+        // The container ended by itself (netexec /exit).
         const e = this.entries.get(m.id);
         if (!e) return;
         this.entries.delete(m.id);
-        e.listener({ type: 'terminated', restartCount: e.restartCount, terminated: { exitCode: m.code, reason: m.code === 0 ? 'Completed' : 'Error', finishedAt: new Date().toISOString() } });
+        e.exit({ code: m.code, signal: null });
         return;
       }
       case 'logs':
@@ -180,33 +168,28 @@ export class NodeWorkloads {
     this.state = 'backoff';
     this.restartAt = Date.now() + delay;
     const why = signal ? `killed by ${signal}` : `exited with code ${code}`;
-    this.log(`workload process of node ${this.node} ${why} after ${ranMs} ms; restarting it and its ${this.entries.size} containers in ${delay} ms`);
-    const terminated: Terminated = {
-      exitCode: code ?? 128 + (SIGNO[signal ?? ''] ?? 0),
-      ...(signal ? { signal } : {}),
-      reason: 'Error',
-      message: `the workload process of node ${this.node} ${why}`,
-      finishedAt,
-    };
-    for (const e of this.entries.values()) {
+    this.log(`workload process of node ${this.node} ${why} after ${ranMs} ms; its ${this.entries.size} containers have exited; restarting it in ${delay} ms`);
+    const message = `the workload process of node ${this.node} ${why}`;
+    for (const e of [...this.entries.values()]) {
       if (e.onStopped) {
         e.onStopped(); // being stopped anyway
         continue;
       }
-      if (e.first) continue; // not started yet: it starts with the new process
-      e.restartCount++;
-      e.lastTerminated = terminated;
-      e.listener({ type: 'waiting', reason: 'CrashLoopBackOff', message: `back-off ${delay} ms restarting: ${terminated.message}`, restartCount: e.restartCount, lastTerminated: terminated });
+      if (e.first) continue; // not started yet: it starts in the new process
+      this.entries.delete(e.id);
+      e.exit({ code: code ?? 128 + (SIGNO[signal ?? ''] ?? 0), signal, message });
     }
     this.restartTimer = setTimeout(() => this.spawn(), delay);
   }
 
   /** Start a container; resolves once it serves, rejects if it cannot start (bad flags, port in use). */
-  async startContainer(spec: ContainerSpecForHost, listener: (ev: ContainerEvent) => void, restartCount = 0): Promise<WorkloadContainer> {
+  async startContainer(spec: ContainerSpecForHost): Promise<WorkloadContainer> {
     if (this.stopping) throw new Error(`the workload process of node ${this.node} is stopping`);
     if (this.state === 'idle') this.spawn();
     const id = randomUUID();
-    const e: Entry = { id, spec, listener, logs: [], ports: [], restartCount };
+    let exit!: (x: ContainerExit) => void;
+    const exited = new Promise<ContainerExit>((resolve) => (exit = resolve));
+    const e: Entry = { id, spec, logs: [], ports: [], exit };
     const started = new Promise<void>((resolve, reject) => (e.first = { resolve, reject }));
     this.entries.set(id, e);
     if (this.state === 'running') this.send({ op: 'start', id, ...spec });
@@ -216,6 +199,7 @@ export class NodeWorkloads {
       get ports() {
         return e.ports;
       },
+      exited,
       logs: () => [...e.logs],
       stop: () => this.stopContainer(e),
     };
