@@ -57,6 +57,18 @@ describe('limits', () => {
     expect(fields(() => validateObject(np, 'f'))).toEqual(['f: spec.ingress[0].from: 257 entries; at most 256 allowed']);
   });
 
+  it('workloads: replicas are bounded, and the pod template is held to the Pod limits', () => {
+    const deploy = (replicas: number, containers: number) => ({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'd', namespace: 'default' },
+      spec: { replicas, selector: { matchLabels: { app: 'd' } }, template: { metadata: { labels: { app: 'd' } }, spec: (pod(containers) as unknown as { spec: unknown }).spec } },
+    });
+    expect(fields(() => validateObject(deploy(100_000, 1), 'f'))).toEqual([`f: spec.replicas: 100000 replicas; at most ${LIMITS.replicasPerWorkload} allowed`]);
+    expect(fields(() => validateObject(deploy(1, 10_000), 'f')).join('\n')).toMatch(/spec\.template\.spec\.containers: 10000 containers; at most 32 allowed/);
+    expect(fields(() => validateObject(deploy(3, 2), 'f'))).toEqual([]);
+  });
+
   it('batches: at most objectsPerApply objects in one apply or one set of files', () => {
     const s = new ObjectStore();
     const many = Array.from({ length: LIMITS.objectsPerApply + 1 }, (_, i) => ns(`n${i}`));

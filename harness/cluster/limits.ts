@@ -25,6 +25,8 @@ export const LIMITS = {
   annotationBytes: 256 * 1024,
   rulesPerPolicy: 256,
   peersPerRule: 256,
+  /** Pods a Deployment or ReplicaSet may ask for (each costs a netns, a veth pair and sockets). */
+  replicasPerWorkload: 1000,
 } as const;
 
 const isMap = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
@@ -62,6 +64,8 @@ export function limitProblems(raw: unknown, where: string): InvalidInputError[] 
         over(`spec.containers[${i}].args`, 'args', len(c.args), LIMITS.argsPerContainer);
       });
     }
+  } else if (raw.kind === 'Deployment' || raw.kind === 'ReplicaSet') {
+    if (Number.isSafeInteger(spec.replicas)) over('spec.replicas', 'replicas', spec.replicas as number, LIMITS.replicasPerWorkload);
   } else if (raw.kind === 'Service') {
     over('spec.ports', 'ports', len(spec.ports), LIMITS.portsPerService);
   } else if (raw.kind === 'NetworkPolicy' || raw.kind === 'CiliumNetworkPolicy') {
