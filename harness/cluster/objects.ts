@@ -27,6 +27,7 @@ import {
 import { ciliumRuleSchema } from './cilium-policy.js';
 
 export { labelKeyProblem, labelValueProblem } from './schema-parts.js';
+import { checkBatchSize, checkTextSize, limitProblems } from './limits.js';
 import type { LabelSelector, Protocol, SelectorOperator } from '../../lib/k8s/selectors.js';
 import { isWorkloadKind, validateWorkload, WORKLOAD_KINDS } from './workloads.js';
 
@@ -330,6 +331,8 @@ export function validateObject(raw: unknown, where: string): KubeObject {
   const fail = (path: string, message: string) => new InvalidInputList([new InvalidInputError(`${where}: ${path}`, message)]);
   if (!isMap(raw)) throw fail('(top level)', `expected a mapping with apiVersion, kind and metadata, got ${show(raw)}`);
   if (raw.kind === undefined) throw fail('kind', 'required');
+  const overLimits = limitProblems(raw, where);
+  if (overLimits.length) throw new InvalidInputList(overLimits);
   if (isWorkloadKind(raw.kind)) return validateWorkload(raw, where);
   if (!(SUPPORTED_KINDS as readonly unknown[]).includes(raw.kind)) {
     const hint = typeof raw.kind === 'string' && resolveKind(raw.kind) ? ` (did you mean "${resolveKind(raw.kind)}"?)` : '';
@@ -393,6 +396,7 @@ function yamlProblem(at: string, e: YAMLError): InvalidInputError {
  * normalized objects in order. `status` is dropped, as the API server ignores it from users.
  */
 export function parseManifests(text: string, source: string): KubeObject[] {
+  checkTextSize(Buffer.byteLength(text), source);
   const problems: InvalidInputError[] = [];
   const out: KubeObject[] = [];
   const seen = new Map<string, string>();
@@ -430,6 +434,7 @@ export function parseManifests(text: string, source: string): KubeObject[] {
     }
   });
   if (problems.length) throw new InvalidInputList(problems);
+  checkBatchSize(out.length, source);
   return out;
 }
 

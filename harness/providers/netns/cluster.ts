@@ -38,10 +38,11 @@ async function waitHealthy(client: ControlPlaneClient, timeoutMs: number, logFil
   }
 }
 
-/** Start the cluster daemon detached from the CLI, logging to the cluster's run directory. */
+/** Start the control plane (its supervisor, which runs the daemon) detached from the CLI, logging to
+ *  the cluster's run directory. */
 function spawnDaemon(spec: ClusterSpec): void {
   const log = openSync(paths.daemonLog(spec.name), 'a');
-  const child = spawn(process.execPath, [distJs('harness/cluster/daemon'), processMarker(spec.name)], {
+  const child = spawn(process.execPath, [distJs('harness/cluster/supervisor'), processMarker(spec.name)], {
     detached: true,
     stdio: ['ignore', log, log],
   });
