@@ -41,6 +41,9 @@ export async function startServeHostname(o: ServeHostnameOptions, ctx: WorkloadC
       const server = net.createServer((conn) => {
         ctx.log(`TCP request from ${conn.remoteAddress}:${conn.remotePort}`);
         conn.on('error', () => undefined);
+        // Like the real image (write, then Close): whatever the client sent is discarded, so a client
+        // that speaks first cannot keep the connection (and the server's close) hanging.
+        conn.resume();
         conn.end(ctx.hostname);
       });
       await ctx.binder.listenTcp(server, o.port);
