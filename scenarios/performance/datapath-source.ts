@@ -6,10 +6,12 @@
 import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { DEFAULT_OBJECT } from '../../agent/datapath/datapath.js';
 import { run } from '../../harness/exec/run.js';
 import { CnilabError, InvalidInputError } from '../../harness/errors.js';
-import { REPO_ROOT } from '../../harness/paths.js';
+import { BPF_BUILD_DIR, REPO_ROOT } from '../../harness/paths.js';
+
+/** The object the agents load by default (agent/agent.ts: BPF_BUILD_DIR/datapath.o). */
+const DEFAULT_OBJECT = join(BPF_BUILD_DIR, 'datapath.o');
 
 export interface DatapathSource {
   /** What the user named (a path or a ref), and what it resolved to (the commit, for a ref). */
