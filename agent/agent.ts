@@ -23,6 +23,7 @@ import { DROP_REASON_NAMES } from './observer/names.js';
 import { startAgentServer, stopAgentServer, type AgentApi } from './api/server.js';
 import type { CniRequest } from './cni/protocol.js';
 import { FakeDatapath } from './testing/fake-datapath.js';
+import { agentFault } from './faults.js';
 
 export interface AgentOptions {
   cluster: string;
@@ -224,7 +225,7 @@ export class Agent implements AgentApi {
 
   // ---- API ----
   healthz() {
-    const problem = this.problem ?? (this.ipcacheSync.isSynced ? this.bgpProblem : 'ipcache not synced');
+    const problem = agentFault('health-always-ok') ? undefined : (this.problem ?? (this.ipcacheSync.isSynced ? this.bgpProblem : 'ipcache not synced'));
     return { ok: !problem, ...(problem ? { message: problem } : {}), node: this.self.name, endpoints: this.endpointsMgr.list().length };
   }
   endpoints() {

@@ -12,6 +12,7 @@ import { CNI_ERR, CNI_VERSION, CniError, type CniAddResult, type CniRequest } fr
 import { getLink, ipBatch, listLinks, randomMac, setSysctl } from '../routing/links.js';
 import { CONTAINER_ID, hostIfnameFor, type EndpointState, type EndpointStateStore } from './state.js';
 import { ciliumEndpointObject, type EndpointControlPlane } from './cilium-endpoint.js';
+import { agentFault } from '../faults.js';
 
 export interface LocalIpcache {
   setLocal(ip: string, identity: number): void;
@@ -106,7 +107,7 @@ export class EndpointManager {
     const undo: Array<[string, () => Promise<void> | void]> = [];
     const podNamespace = req.podNamespace || 'default';
     const podName = req.podName || req.containerId.slice(0, 63);
-    const mtu = req.mtu ?? spec.podMtu;
+    const mtu = req.mtu ?? (agentFault('pod-mtu-underlay') ? spec.mtu : spec.podMtu);
     const hostIfname = hostIfnameFor(req.containerId);
     // Phase timings for the log line: pod network readiness is a headline number.
     const t0 = performance.now();
@@ -118,7 +119,7 @@ export class EndpointManager {
 
       // The identity is asked of the control plane while the links are made: only the maps need it.
       const identityLookup = (async () => {
-        const labels = podSecurityLabels(podNamespace, await this.d.controlPlane.podLabels(podNamespace, podName));
+        const labels = podSecurityLabels(podNamespace, agentFault('identity-ignores-labels') ? {} : await this.d.controlPlane.podLabels(podNamespace, podName));
         return { labels, identity: await identities.resolve(labels) };
       })();
       identityLookup.catch(() => undefined); // awaited below; a failure there rolls back the links

@@ -8,6 +8,7 @@ import type { KubeObject } from '../../harness/cluster/objects.js';
 import type { Datapath, IpcacheEntry } from '../datapath/types.js';
 import { RESERVED_IDENTITY, type IdentityCache } from '../identity/labels.js';
 import type { CiliumEndpointStatus } from '../endpoint/cilium-endpoint.js';
+import { agentFault } from '../faults.js';
 
 export interface RemoteNode {
   name: string;
@@ -118,7 +119,7 @@ export class IpcacheSync {
       want.set(n.podCidr, { identity: RESERVED_IDENTITY.remoteNode, tunnelEndpoint: n.underlayIp });
       want.set(n.underlayIp, { identity: RESERVED_IDENTITY.remoteNode });
     }
-    for (const r of this.remote.values()) want.set(r.ip, { identity: r.identity, tunnelEndpoint: r.nodeIp });
+    for (const r of this.remote.values()) want.set(r.ip, { identity: r.identity, tunnelEndpoint: agentFault('wrong-tunnel-endpoint') ? this.otherNodeIp(r.nodeIp) : r.nodeIp });
     // Local endpoints win over a remote object still naming the same IP (a stale CiliumEndpoint).
     for (const [ip, identity] of this.local) want.set(ip, { identity });
     return want;
@@ -134,9 +135,15 @@ export class IpcacheSync {
     this.applied.delete(key);
   }
 
+  /** Mutation testing only: another remote node's underlay IP than `ip` (itself when there is none). */
+  private otherNodeIp(ip: string): string {
+    const ips = [...this.nodes.values()].map((n) => n.underlayIp).sort();
+    return ips.length > 1 ? ips[(ips.indexOf(ip) + 1) % ips.length]! : ip;
+  }
+
   private reconcileIncremental(): void {
     const want = this.desired();
-    for (const key of [...this.applied.keys()]) if (!want.has(key)) this.remove(key);
+    if (!agentFault('stale-ipcache')) for (const key of [...this.applied.keys()]) if (!want.has(key)) this.remove(key);
     for (const [key, e] of want) this.write(key, e);
   }
 

@@ -4,6 +4,7 @@
 import type { ProbeProtocol } from '../../harness/traffic/probe.js';
 import type { ProbeStep, ResolvedPod, Scenario, ScenarioContext, Step } from '../framework/model.js';
 import { checkArpByDatapath, checkNoPermanentNeighbours, checkPodMtus } from './pod-config.js';
+import { checkDeletedPodForgotten, checkIdentitiesAndIpcache, checkUnassignedAddressDropped } from './datapath-state.js';
 import { CONN_NODES, NODE_TCP_PORT, POD_TCP_PORT, POD_UDP_PORT, UNSERVED_PORT, connNodes, connPods, connectivityObjects, startNodeServers } from './workload.js';
 
 /** IPv4 + ICMP headers: ping -s N sends an IP packet of N + 28 bytes. */
@@ -164,6 +165,13 @@ export function connectivitySteps(ctx: ScenarioContext): Step[] {
     { kind: 'check', id: 'pod-neigh', name: 'pods have no static neighbour entries', run: checkNoPermanentNeighbours },
     // Only cnilab claims to answer ARP itself; the other CNIs rely on the kernel, as they should.
     ...(ctx.spec.cni === 'cnilab' ? [{ kind: 'check' as const, id: 'pod-arp', name: "the datapath, not the node's kernel, answers the pods' ARP", run: checkArpByDatapath }] : []),
+    { kind: 'check', id: 'control/unassigned', name: 'an unassigned pod address on another node: nothing answers, the drop is seen', run: checkUnassignedAddressDropped },
+    ...(ctx.spec.cni === 'cnilab'
+      ? [
+          { kind: 'check' as const, id: 'identity', name: 'identities per label set, ipcache consistent on every node', run: checkIdentitiesAndIpcache },
+          { kind: 'check' as const, id: 'pod-deleted', name: "a deleted pod's address leaves every endpoint map and ipcache", run: checkDeletedPodForgotten },
+        ]
+      : []),
   ];
 }
 
