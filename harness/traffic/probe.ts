@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from '../exec/run.js';
 import { CnilabError } from '../errors.js';
+import { harnessFault } from '../faults.js';
 
 export type ProbeProtocol = 'tcp' | 'udp' | 'icmp' | 'http';
 /** ok / timeout / refused / other (the network said no in another way: unreachable, reset, HTTP
@@ -187,12 +188,14 @@ export function responderOf(o: Pick<ProbeOptions, 'protocol' | 'path' | 'identif
 export async function probe(o: ProbeOptions): Promise<ProbeResult> {
   const argv = probeCommand(o);
   const r = await run(argv, { netns: o.netns, timeoutMs: (o.timeoutMs ?? 1000) + WRAPPER_MARGIN_MS, allowFailure: true });
-  const outcome = classifyProbe(o.protocol, r.code, r.stdout, r.stderr, r.timedOut);
+  let outcome = classifyProbe(o.protocol, r.code, r.stdout, r.stderr, r.timedOut);
+  // Mutation testing only (harness/faults.ts): the harness misreading a failure as a success.
+  if ((outcome === 'timeout' && harnessFault('probe-timeout-is-ok')) || (outcome === 'refused' && harnessFault('probe-refused-is-ok'))) outcome = 'ok';
   const failure = failureMode(o.protocol, outcome, r.stdout, r.stderr);
   const responder = outcome === 'ok' ? responderOf(o, r.stdout) : undefined;
   return {
     ok: outcome === 'ok',
-    exitCode: r.code,
+    exitCode: outcome === 'ok' ? 0 : r.code,
     outcome,
     ...(failure ? { failure } : {}),
     ...(responder ? { responder } : {}),
