@@ -4,6 +4,7 @@
 import type { ProbeProtocol } from '../../harness/traffic/probe.js';
 import type { ProbeStep, ResolvedPod, Scenario, ScenarioContext, Step } from '../framework/model.js';
 import { checkArpByDatapath, checkNoPermanentNeighbours, checkPodMtus } from './pod-config.js';
+import { checkConnectionFlows, checkTtl } from './forwarding.js';
 import { checkDeletedPodForgotten, checkIdentitiesAndIpcache, checkUnassignedAddressDropped } from './datapath-state.js';
 import { CONN_NODES, NODE_TCP_PORT, POD_TCP_PORT, POD_UDP_PORT, UNSERVED_PORT, connNodes, connPods, connectivityObjects, startNodeServers } from './workload.js';
 
@@ -169,6 +170,8 @@ export function connectivitySteps(ctx: ScenarioContext): Step[] {
     ...(ctx.spec.cni === 'cnilab'
       ? [
           { kind: 'check' as const, id: 'identity', name: 'identities per label set, ipcache consistent on every node', run: checkIdentitiesAndIpcache },
+          { kind: 'check' as const, id: 'ttl', name: 'every routing node is a hop: reply TTLs', run: checkTtl },
+          { kind: 'check' as const, id: 'flows', name: 'a connection leaves the flows Hubble would show', run: checkConnectionFlows },
           { kind: 'check' as const, id: 'pod-deleted', name: "a deleted pod's address leaves every endpoint map and ipcache", run: checkDeletedPodForgotten },
         ]
       : []),
