@@ -117,7 +117,11 @@ export class IpcacheSync {
     const want = new Map<string, IpcacheEntry>();
     for (const n of this.nodes.values()) {
       want.set(n.podCidr, { identity: RESERVED_IDENTITY.remoteNode, tunnelEndpoint: n.underlayIp });
-      want.set(n.underlayIp, { identity: RESERVED_IDENTITY.remoteNode });
+      // The node's own address is tunnelled to it too, as Cilium's ipcache has it: in tunnel mode a pod
+      // talking to another node must not leave bare on the underlay with its pod IP (the node answers
+      // through the tunnel, and pod IPs are not routable there). Native routing only reads the
+      // endpoint to check the FIB's nexthop, which for a node's own address is that address.
+      want.set(n.underlayIp, { identity: RESERVED_IDENTITY.remoteNode, tunnelEndpoint: n.underlayIp });
     }
     for (const r of this.remote.values()) want.set(r.ip, { identity: r.identity, tunnelEndpoint: agentFault('wrong-tunnel-endpoint') ? this.otherNodeIp(r.nodeIp) : r.nodeIp });
     // Local endpoints win over a remote object still naming the same IP (a stale CiliumEndpoint).
