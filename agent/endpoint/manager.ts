@@ -107,7 +107,7 @@ export class EndpointManager {
     const undo: Array<[string, () => Promise<void> | void]> = [];
     const podNamespace = req.podNamespace || 'default';
     const podName = req.podName || req.containerId.slice(0, 63);
-    const mtu = req.mtu ?? (agentFault('pod-mtu-underlay') ? spec.mtu : spec.podMtu);
+    const mtu = agentFault('pod-mtu-underlay') ? spec.mtu : (req.mtu ?? spec.podMtu);
     const hostIfname = hostIfnameFor(req.containerId);
     // Phase timings for the log line: pod network readiness is a headline number.
     const t0 = performance.now();

@@ -27,6 +27,17 @@ describe('identity and ipcache consistency', () => {
     v[1]!.endpoints[0]!.identity = 300; // b1 gets a's identity
     expect(identityProblems(v, underlay, false).join('\n')).toMatch(/identity 300 is shared by different label sets/);
   });
+  it('catches an agent that ignores labels consistently, from the labels the Pods declare', () => {
+    const v = views();
+    for (const n of v) for (const e of n.endpoints) e.labels = ['k8s:io.kubernetes.pod.namespace=x'];
+    for (const n of v) for (const e of n.endpoints) e.identity = 300;
+    for (const n of v) for (const c of n.ipcache) c.identity = 300;
+    expect(identityProblems(v, underlay, true)).toEqual([]); // the agents agree with themselves…
+    const declared = (pod: string) => [`k8s:app=${pod.slice(2, 3)}`, 'k8s:io.kubernetes.pod.namespace=x'];
+    const p = identityProblems(v, underlay, true, declared).join('\n'); // …not with the Pods
+    expect(p).toMatch(/x\/a1: the agent labels it/);
+    expect(p).toMatch(/identity 300 is shared by different label sets/);
+  });
   it('catches a remote pod tunnelled to the wrong node', () => {
     const v = views();
     v[0]!.ipcache.find((c) => c.key.startsWith('198.19.3.2'))!.tunnelEndpoint = '198.18.0.12';

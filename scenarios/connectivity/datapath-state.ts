@@ -8,6 +8,7 @@
 //   - a deleted pod's address leaves every node's endpoint map and ipcache (a stale ipcache).
 import { AgentClient } from '../../agent/api/client.js';
 import { DROP_REASON } from '../../agent/datapath/constants.js';
+import { podSecurityLabels } from '../../agent/identity/labels.js';
 import { waitPodsReady } from '../../harness/cli/wait.js';
 import { formatIpv4, nthAddress, parseCidr } from '../../harness/cluster/cidr.js';
 import { probe } from '../../harness/traffic/probe.js';
@@ -89,16 +90,20 @@ export interface NodeView {
   ipcache: Array<{ key: string; identity: number; tunnelEndpoint?: string }>;
 }
 
-/** Pure judgement of the identity and ipcache state of every node (see the file comment). */
-export function identityProblems(views: NodeView[], underlayOf: Map<string, string>, tunnel: boolean, minIdentity = 256): string[] {
+/** Pure judgement of the identity and ipcache state of every node (see the file comment). `labelsOf`
+ *  gives each pod's security labels as its Pod object says (the agents' own view could be wrong
+ *  consistently, e.g. an agent that ignores labels agrees with itself). */
+export function identityProblems(views: NodeView[], underlayOf: Map<string, string>, tunnel: boolean, labelsOf: (pod: string) => string[] | undefined = () => undefined, minIdentity = 256): string[] {
   const problems: string[] = [];
   const byLabels = new Map<string, number>();
   const byIdentity = new Map<number, string>();
   const home = new Map<string, { node: string; identity: number; pod: string }>();
   for (const v of views) {
     for (const e of v.endpoints) {
-      const key = [...e.labels].sort().join(',');
       const pod = `${e.podNamespace}/${e.podName}`;
+      const declared = labelsOf(pod);
+      const key = [...(declared ?? e.labels)].sort().join(',');
+      if (declared && declared.join(',') !== [...e.labels].sort().join(',')) problems.push(`${pod}: the agent labels it {${[...e.labels].sort().join(',')}}, its Pod says {${declared.join(',')}}`);
       home.set(e.ip, { node: v.node, identity: e.identity, pod });
       if (e.identity < minIdentity) problems.push(`${pod}: identity ${e.identity} is below ${minIdentity} (reserved range)`);
       const prev = byLabels.get(key);
@@ -138,7 +143,8 @@ async function nodeViews(ctx: ScenarioContext): Promise<NodeView[]> {
 
 export async function checkIdentitiesAndIpcache(ctx: ScenarioContext): Promise<CheckOutcome> {
   const views = await nodeViews(ctx);
-  const problems = identityProblems(views, new Map(ctx.spec.nodes.map((n) => [n.name, n.underlayIp])), ctx.spec.routing === 'tunnel');
+  const declared = new Map((await ctx.client.list('Pod')).map((p) => [`${p.metadata.namespace}/${p.metadata.name}`, podSecurityLabels(p.metadata.namespace ?? 'default', p.metadata.labels as Record<string, string> | undefined)]));
+  const problems = identityProblems(views, new Map(ctx.spec.nodes.map((n) => [n.name, n.underlayIp])), ctx.spec.routing === 'tunnel', (pod) => declared.get(pod));
   const count = views.reduce((a, v) => a + v.endpoints.length, 0);
   const evidence: Evidence[] = views.map((v) => ({ kind: 'api', command: `agent ${v.node} GET /v1/endpoints, /v1/ipcache`, observed: `${v.endpoints.length} endpoints (${[...new Set(v.endpoints.map((e) => e.identity))].join(',')}), ${v.ipcache.length} ipcache entries` }));
   return {
