@@ -39,7 +39,7 @@ export const INTERVAL_SECONDS = 0.5;
 /** Heartbeat spacing of the gap meter, and the longest gap tolerated: a restart that costs forwarding
  *  nothing shows gaps of a few intervals at most (queueing behind the stream). */
 export const HEARTBEAT_MS = 5;
-export const MAX_GAP_MS = 200;
+export const MAX_GAP_MS = 300;
 const GAP_PORT = 5299;
 /** When the agents are killed, into the stream: after slow start, well before its end. */
 export const KILL_AFTER_MS = 1500;
