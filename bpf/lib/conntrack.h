@@ -100,6 +100,10 @@ static __always_inline void ct_lookup_update(const struct pkt_info *pi, struct c
 		};
 
 		v = bpf_map_lookup_elem(&cnilab_ct, &rev);
+#ifdef CNILAB_MUT_CT_NO_REPLY
+		/* Mutation (cnilab selftest): replies are never recognised, each starts a "new" connection. */
+		v = NULL;
+#endif
 		if (v)
 			res->is_reply = 1;
 	}

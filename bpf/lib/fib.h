@@ -38,6 +38,10 @@ static __always_inline int ipv4_dec_ttl(struct __sk_buff *skb)
 	new_word = old_word;
 	if (b[0] <= 1)
 		return 1;
+#ifdef CNILAB_MUT_NO_TTL_DEC
+	/* Mutation (cnilab selftest): forwarded as if this node were no router hop. */
+	return 0;
+#endif
 	b[0] -= 1;
 	if (bpf_l3_csum_replace(skb, IP_CSUM_OFF, old_word, new_word, sizeof(new_word)) < 0)
 		return -1;
