@@ -13,6 +13,9 @@ fail() { echo "cnilab setup: $*" >&2; exit 1; }
 # Debian packages: the kernel tools, the BPF toolchain, the traffic tools, the reference CNI plugins,
 # and Chromium for the tests that look at the HTML reports as a person would.
 PKGS=(iproute2 util-linux procps make clang llvm libbpf-dev bpftool iperf3 sockperf bird2 tcpdump iputils-ping containernetworking-plugins chromium)
+# kubectl for the Kubernetes API tests: Debian's kubernetes-client, unless a kubectl is already
+# installed (the machine image may ship Google's kubectl package, which owns /usr/bin/kubectl too).
+command -v kubectl >/dev/null 2>&1 || PKGS+=(kubernetes-client)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
