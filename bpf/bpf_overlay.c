@@ -42,6 +42,11 @@ int from_overlay(struct __sk_buff *skb)
 		ret = policy_enforce(skb, &pi, &ct, NULL, ep, src_identity, dst_identity);
 		if (ret)
 			return ret;
+		/* This node routes the packet from the tunnel to the pod: one router hop, as from_netdev counts. */
+		ret = ipv4_dec_ttl(skb);
+		if (ret)
+			return send_drop(skb, ret > 0 ? DROP_TTL_EXCEEDED : DROP_INVALID_PACKET, DIR_INGRESS, src_identity,
+					 dst_identity, &pi, ct.is_reply);
 		if (ct.report)
 			send_trace(skb, OBS_TO_ENDPOINT, DIR_INGRESS, ep->ifindex, src_identity, dst_identity, &pi,
 				   ct.is_reply);
