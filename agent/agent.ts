@@ -205,7 +205,7 @@ export class Agent implements AgentApi {
 
   private onRemoteNodes(nodes: RemoteNode[]): void {
     if (this.spec.routing !== 'tunnel') return; // native routing: bird installs the routes
-    const cidrs = nodes.map((n) => n.podCidr);
+    const cidrs = agentFault('no-remote-routes') ? [] : nodes.map((n) => n.podCidr);
     this.routeQueue = this.routeQueue
       .then(() => syncRemoteRoutes(this.self, this.spec.podMtu, cidrs))
       .catch((e) => {

@@ -11,6 +11,10 @@ export const AGENT_FAULTS = {
   'pod-mtu-underlay': 'pods get the underlay MTU instead of the tunnel-adjusted one',
   /** identity: allocated from the namespace alone, so pods with other labels share an identity. */
   'identity-ignores-labels': "a pod's identity ignores its labels (namespace only)",
+  /** routing: the routes to other nodes' pod CIDRs through cilium_host are never installed (tunnel). */
+  'no-remote-routes': "the node's routes to remote pod CIDRs are never installed",
+  /** ipcache: remote endpoints are written with their identity + 1. */
+  'ipcache-wrong-identity': 'remote pods get the wrong identity in the ipcache',
   /** health: always ok, whatever the BGP speaker does. */
   'health-always-ok': 'health reports ok even while the BGP speaker is down',
 } as const;

@@ -66,7 +66,9 @@ int from_overlay(struct __sk_buff *skb)
 		send_trace(skb, OBS_TO_STACK, DIR_INGRESS, CTX_U32(skb, ifindex), src_identity,
 			   resolve_identity(pi.daddr), &pi, ct.is_reply);
 	/* The sender could not know this device's MAC: make the stack accept the frame as addressed to us. */
+#ifndef CNILAB_MUT_OVERLAY_NOT_HOST
 	bpf_skb_change_type(skb, 0 /* PACKET_HOST */);
+#endif /* else, mutation (cnilab selftest): the stack drops it as another host's frame */
 	return TC_ACT_OK;
 }
 

@@ -123,7 +123,7 @@ export class IpcacheSync {
       // endpoint to check the FIB's nexthop, which for a node's own address is that address.
       want.set(n.underlayIp, { identity: RESERVED_IDENTITY.remoteNode, tunnelEndpoint: n.underlayIp });
     }
-    for (const r of this.remote.values()) want.set(r.ip, { identity: r.identity, tunnelEndpoint: agentFault('wrong-tunnel-endpoint') ? this.otherNodeIp(r.nodeIp) : r.nodeIp });
+    for (const r of this.remote.values()) want.set(r.ip, { identity: agentFault('ipcache-wrong-identity') ? r.identity + 1 : r.identity, tunnelEndpoint: agentFault('wrong-tunnel-endpoint') ? this.otherNodeIp(r.nodeIp) : r.nodeIp });
     // Local endpoints win over a remote object still naming the same IP (a stale CiliumEndpoint).
     for (const [ip, identity] of this.local) want.set(ip, { identity });
     return want;
