@@ -46,7 +46,7 @@ describe('mutation catalogue', () => {
   });
   it('judges a mutation by what failed beyond the baseline', () => {
     const m = CATALOGUE.find((x) => x.name === 'wrong-vni')!;
-    expect(judgeMutation(m, ['wire/vni-conn-node1-a', 'x/flaky'], ['x/flaky'])).toEqual({ detected: true, caughtBy: ['wire/vni-conn-node1-a'], caughtAsExpected: true });
+    expect(judgeMutation(m, ['wire/wire/vni-conn-node1-a', 'x/flaky'], ['x/flaky'])).toEqual({ detected: true, caughtBy: ['wire/wire/vni-conn-node1-a'], caughtAsExpected: true });
     expect(judgeMutation(m, ['x/flaky'], ['x/flaky'])).toEqual({ detected: false, caughtBy: [], caughtAsExpected: false });
     expect(judgeMutation(m, ['pod-connectivity/pod-pod/tcp/a/b'], [])).toMatchObject({ detected: true, caughtAsExpected: false });
   });

@@ -38,7 +38,7 @@ const CONN = ['connectivity'];
 export const CATALOGUE: Mutation[] = [
   // ---- datapath (bpf/) ----
   { name: 'remote-wrong-node', what: 'remote pods are tunnelled to the next node instead of theirs', enable: { datapath: 'CNILAB_MUT_REMOTE_WRONG_NODE' }, configs: ['cnilab-tunnel'], suites: CONN, expectCaughtBy: ['pod-connectivity/pod-pod/'] },
-  { name: 'wrong-vni', what: 'the VNI carries the source identity + 1', enable: { datapath: 'CNILAB_MUT_WRONG_VNI' }, configs: ['cnilab-tunnel'], suites: CONN, expectCaughtBy: ['wire/vni-'] },
+  { name: 'wrong-vni', what: 'the VNI carries the source identity + 1', enable: { datapath: 'CNILAB_MUT_WRONG_VNI' }, configs: ['cnilab-tunnel'], suites: CONN, expectCaughtBy: ['wire/wire/vni-'] },
   { name: 'drop-without-event', what: 'drops are counted but emit no flow event', enable: { datapath: 'CNILAB_MUT_DROP_NO_EVENT' }, configs: BOTH, suites: CONN, expectCaughtBy: ['pod-connectivity/control/unassigned/drop-flow'] },
   { name: 'drop-not-counted', what: 'drops emit their event but are not counted', enable: { datapath: 'CNILAB_MUT_DROP_NO_COUNT' }, configs: ['cnilab-tunnel'], suites: CONN, expectCaughtBy: ['pod-connectivity/control/unassigned/drop-counter'] },
   { name: 'no-arp-answer', what: "the datapath leaves the pods' ARP to the kernel", enable: { datapath: 'CNILAB_MUT_NO_ARP' }, configs: ['cnilab-tunnel'], suites: CONN, expectCaughtBy: ['pod-connectivity/pod-arp/'] },
@@ -46,10 +46,10 @@ export const CATALOGUE: Mutation[] = [
   { name: 'wrong-event-identity', what: 'trace events carry the destination identity as the source', enable: { datapath: 'CNILAB_MUT_EVENT_WRONG_IDENTITY' }, configs: ['cnilab-tunnel'], suites: CONN, expectCaughtBy: ['pod-connectivity/flows/'] },
   { name: 'ct-reply-not-marked', what: 'conntrack never marks replies (every reply is reported as a new connection)', enable: { datapath: 'CNILAB_MUT_CT_NO_REPLY' }, configs: ['cnilab-tunnel'], suites: CONN, expectCaughtBy: ['pod-connectivity/flows/'] },
   { name: 'local-delivery-wrong-pod', what: 'same-node traffic is delivered to another local pod', enable: { datapath: 'CNILAB_MUT_LOCAL_WRONG_POD' }, configs: ['cnilab-tunnel'], suites: CONN, expectCaughtBy: ['pod-connectivity/pod-pod/'] },
-  { name: 'remote-node-bare', what: 'pod → other node traffic leaves bare on the underlay (the found-4 bug)', enable: { datapath: 'CNILAB_MUT_REMOTE_NODE_BARE' }, configs: ['cnilab-tunnel'], suites: CONN, expectCaughtBy: ['wire/pod-to-node-'] },
+  { name: 'remote-node-bare', what: 'pod → other node traffic leaves bare on the underlay (the found-4 bug)', enable: { datapath: 'CNILAB_MUT_REMOTE_NODE_BARE' }, configs: ['cnilab-tunnel'], suites: CONN, expectCaughtBy: ['wire/wire/pod-to-node-'] },
   { name: 'no-icmp-unreachable', what: 'native: an unroutable packet is dropped silently (no ICMP error to the pod)', enable: { datapath: 'CNILAB_MUT_NO_ICMP_ERROR' }, configs: ['cnilab-native'], suites: ['faults'], expectCaughtBy: ['bgp-peer-loss/bird-'] },
   { name: 'no-mac-rewrite', what: 'local delivery keeps the sender\'s MACs (the frame is not addressed to the pod)', enable: { datapath: 'CNILAB_MUT_NO_MAC_REWRITE' }, configs: ['cnilab-tunnel'], suites: CONN, expectCaughtBy: ['pod-connectivity/pod-pod/'] },
-  { name: 'overlay-not-host', what: 'from_overlay hands the node\'s own traffic to the stack without marking it for this host', enable: { datapath: 'CNILAB_MUT_OVERLAY_NOT_HOST' }, configs: ['cnilab-tunnel'], suites: CONN, expectCaughtBy: ['pod-connectivity/pod-node/', 'wire/probe-'] },
+  { name: 'overlay-not-host', what: 'from_overlay hands the node\'s own traffic to the stack without marking it for this host', enable: { datapath: 'CNILAB_MUT_OVERLAY_NOT_HOST' }, configs: ['cnilab-tunnel'], suites: CONN, expectCaughtBy: ['pod-connectivity/pod-node/', 'wire/wire/probe-'] },
   { name: 'slow-lookups', what: 'from_container makes 64 extra ipcache lookups per packet (costs only speed)', enable: { datapath: 'CNILAB_MUT_SLOW_LOOKUPS' }, configs: ['cnilab-tunnel'], suites: [], expectCaughtBy: ['ab-gate'], speed: true },
   // ---- agent (agent/faults.ts) ----
   { name: 'stale-ipcache', what: 'ipcache entries of deleted pods are never removed', enable: { agent: 'stale-ipcache' }, configs: ['cnilab-tunnel'], suites: CONN, expectCaughtBy: ['pod-connectivity/pod-deleted'] },
