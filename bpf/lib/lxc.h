@@ -9,10 +9,8 @@
 
 static __always_inline int deliver_local(struct __sk_buff *skb, const struct cnilab_endpoint *dst, int from_ingress)
 {
-#ifndef CNILAB_MUT_NO_MAC_REWRITE
 	if (eth_store_macs(skb, dst->host_mac, dst->pod_mac) < 0)
 		return -1;
-#endif /* else, mutation (cnilab selftest): the frame reaches the pod addressed to someone else */
 	if (from_ingress)
 		return bpf_redirect_peer(dst->ifindex, 0);
 	return bpf_redirect(dst->ifindex, 0);
