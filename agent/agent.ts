@@ -24,6 +24,7 @@ import { startAgentServer, stopAgentServer, type AgentApi } from './api/server.j
 import type { CniRequest } from './cni/protocol.js';
 import { FakeDatapath } from './testing/fake-datapath.js';
 import { agentFault } from './faults.js';
+import { PolicyController, POLICY_WATCH_KINDS } from './policy/controller.js';
 
 export interface AgentOptions {
   cluster: string;
@@ -63,6 +64,7 @@ export class Agent implements AgentApi {
   private identityCache: IdentityCache;
   private endpointsMgr!: EndpointManager;
   private ipcacheSync!: IpcacheSync;
+  private policy!: PolicyController;
   private flowsRing = new FlowRing(4096);
   private server?: Server;
   private stopWatch?: () => void;
@@ -112,6 +114,15 @@ export class Agent implements AgentApi {
       ipcache: this.ipcacheSync,
       log: opts.log,
     });
+    this.policy = new PolicyController({
+      node: self.name,
+      datapath: this.datapath,
+      endpoints: this.endpointsMgr,
+      identities: this.identityCache,
+      ipcache: this.ipcacheSync,
+      log: opts.log,
+    });
+    this.endpointsMgr.setPolicyHooks(this.policy);
     const { restored, removed } = await this.endpointsMgr.restore();
     // Native routing: from_netdev on the underlay device delivers other nodes' pod traffic, and only
     // once the restored endpoints are in the maps (it would otherwise pass their packets to the stack).
@@ -134,16 +145,18 @@ export class Agent implements AgentApi {
     );
   }
 
-  /** Watch Nodes and CiliumEndpoints; resolves at the first SYNCED. Reconnects when the stream ends. */
+  /** Watch what the ipcache and the policies need; resolves at the first SYNCED. Reconnects when the stream ends. */
   private startWatch(): Promise<void> {
     return new Promise((resolve, reject) => {
       let first = true;
       const timer = setTimeout(() => reject(new Error(`no SYNCED from the control plane within ${SYNC_TIMEOUT_MS} ms`)), SYNC_TIMEOUT_MS);
       const connect = () => {
         this.ipcacheSync.resetWatchState();
+        this.policy.resetWatchState();
         this.stopWatch = this.cp.watch(
-          ['Node', 'CiliumEndpoint'],
+          [...new Set(['Node', 'CiliumEndpoint', ...POLICY_WATCH_KINDS])],
           (ev) => {
+            this.policy.handle(ev as never);
             try {
               this.ipcacheSync.handle(ev);
               this.problem = undefined;
@@ -225,8 +238,21 @@ export class Agent implements AgentApi {
 
   // ---- API ----
   healthz() {
-    const problem = agentFault('health-always-ok') ? undefined : (this.problem ?? (this.ipcacheSync.isSynced ? this.bgpProblem : 'ipcache not synced'));
-    return { ok: !problem, ...(problem ? { message: problem } : {}), node: this.self.name, endpoints: this.endpointsMgr.list().length };
+    const problem = this.problem ?? (this.ipcacheSync.isSynced ? this.bgpProblem : 'ipcache not synced');
+    // Mutation testing only (agent/faults.ts): health that lies.
+    const message = agentFault('health-always-ok') ? undefined : (problem ?? this.policy.problem);
+    const policyProblem = this.policy.problem;
+    return {
+      ok: !message,
+      ...(message ? { message } : {}),
+      node: this.self.name,
+      endpoints: this.endpointsMgr.list().length,
+      policyRevision: this.policy.revision,
+      ...(policyProblem ? { policyProblem } : {}),
+    };
+  }
+  policyStatus(entries: boolean) {
+    return this.policy.status({ entries });
   }
   endpoints() {
     return this.endpointsMgr.list();
@@ -264,6 +290,7 @@ export class Agent implements AgentApi {
     if (this.server) stopAgentServer(this.server, this.opts.agentSocket);
     this.stopWatch?.();
     this.stopEvents?.();
+    this.policy?.stop();
     this.datapath?.close();
   }
 }

@@ -143,7 +143,13 @@ async function nodeViews(ctx: ScenarioContext): Promise<NodeView[]> {
 
 export async function checkIdentitiesAndIpcache(ctx: ScenarioContext): Promise<CheckOutcome> {
   const views = await nodeViews(ctx);
-  const declared = new Map((await ctx.client.list('Pod')).map((p) => [`${p.metadata.namespace}/${p.metadata.name}`, podSecurityLabels(p.metadata.namespace ?? 'default', p.metadata.labels as Record<string, string> | undefined)]));
+  const nsLabels = new Map((await ctx.client.list('Namespace')).map((n) => [n.metadata.name, n.metadata.labels as Record<string, string> | undefined]));
+  const declared = new Map(
+    (await ctx.client.list('Pod')).map((p) => {
+      const ns = p.metadata.namespace ?? 'default';
+      return [`${ns}/${p.metadata.name}`, podSecurityLabels(ns, p.metadata.labels as Record<string, string> | undefined, nsLabels.get(ns))];
+    }),
+  );
   const problems = identityProblems(views, new Map(ctx.spec.nodes.map((n) => [n.name, n.underlayIp])), ctx.spec.routing === 'tunnel', (pod) => declared.get(pod));
   const count = views.reduce((a, v) => a + v.endpoints.length, 0);
   const evidence: Evidence[] = views.map((v) => ({ kind: 'api', command: `agent ${v.node} GET /v1/endpoints, /v1/ipcache`, observed: `${v.endpoints.length} endpoints (${[...new Set(v.endpoints.map((e) => e.identity))].join(',')}), ${v.ipcache.length} ipcache entries` }));
