@@ -79,24 +79,35 @@ function send(host: string, port: number, durationMs: number, intervalMs: number
   const t0 = performance.now();
   let seq = 0;
   let lastSentMs = 0;
-  const buf = Buffer.alloc(12);
+  let pending = 0;
+  let finishing = false;
+  const finish = () => {
+    // Close only once every queued datagram has left: a send still queued at close() is silently lost,
+    // which would read as an outage at the very end.
+    if (!finishing || pending > 0) return;
+    sock.close();
+    process.stdout.write(`${JSON.stringify({ sent: seq, lastSentMs: Math.round(lastSentMs), intervalMs } satisfies SenderReport)}\n`);
+  };
   const tick = () => {
     // Catch up after a late timer: datagrams are due by the clock and stamped with their due time, so
     // the sender's own scheduling hiccups (a busy 2-core machine) do not read as gaps; only loss does.
     const now = performance.now() - t0;
     while (seq * intervalMs <= now && seq * intervalMs <= durationMs) {
+      const buf = Buffer.alloc(12);
       buf.writeUInt32BE(seq, 0);
       buf.writeDoubleBE(seq * intervalMs, 4);
-      sock.send(buf, port, host, () => undefined);
+      pending++;
+      sock.send(buf, port, host, () => {
+        pending--;
+        finish();
+      });
       lastSentMs = seq * intervalMs;
       seq++;
     }
     if (now > durationMs) {
       clearInterval(timer);
-      setTimeout(() => {
-        sock.close();
-        process.stdout.write(`${JSON.stringify({ sent: seq, lastSentMs: Math.round(lastSentMs), intervalMs } satisfies SenderReport)}\n`);
-      }, 50);
+      finishing = true;
+      finish();
     }
   };
   const timer = setInterval(tick, Math.max(1, Math.floor(intervalMs / 2)));
