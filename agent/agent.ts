@@ -25,6 +25,7 @@ import type { CniRequest } from './cni/protocol.js';
 import { FakeDatapath } from './testing/fake-datapath.js';
 import { HealthProblems } from './health.js';
 import { CorruptStateError, listQuarantined, quarantine } from './state-files.js';
+import { agentFault } from './faults.js';
 import { PolicyController, POLICY_WATCH_KINDS } from './policy/controller.js';
 
 export interface AgentOptions {
@@ -263,7 +264,7 @@ export class Agent implements AgentApi {
 
   private onRemoteNodes(nodes: RemoteNode[]): void {
     if (this.spec.routing !== 'tunnel') return; // native routing: bird installs the routes
-    const cidrs = nodes.map((n) => n.podCidr);
+    const cidrs = agentFault('no-remote-routes') ? [] : nodes.map((n) => n.podCidr);
     this.routeQueue = this.routeQueue
       .then(() => syncRemoteRoutes(this.self, this.spec.podMtu, cidrs))
       .then(
@@ -290,7 +291,8 @@ export class Agent implements AgentApi {
     if (!this.ipcacheSync.isSynced) problems.push('ipcache: not synced');
     const policyProblem = this.policy.problem;
     if (policyProblem) problems.push(`policy: ${policyProblem}`);
-    const message = problems.join('; ');
+    // Mutation testing only (agent/faults.ts): health that lies.
+    const message = agentFault('health-always-ok') ? '' : problems.join('; ');
     return {
       ok: !message,
       ...(message ? { message } : {}),

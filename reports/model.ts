@@ -10,6 +10,18 @@ export const SCHEMA_VERSION = 1 as const;
  */
 export type Verdict = 'pass' | 'fail' | 'unavailable';
 
+/** One piece of what a check saw: the command it ran and how it ended, and the fact read from it (a
+ *  responder's name, a flow, a counter's delta, a route). A verdict without evidence is not earned. */
+export interface Evidence {
+  /** What kind of fact: a probe's answer, a datapath counter, a flow, a route table, a capture… */
+  kind: 'probe' | 'counter' | 'flow' | 'route' | 'capture' | 'link' | 'neighbour' | 'api' | 'timing' | 'stream';
+  /** Pasteable command that produced it, when there is one. */
+  command?: string;
+  exit?: number;
+  /** The fact, in words ("RESPONDER: conn-node2-a", "+3 packets, reason 169", "no 198.19.3.0/24"). */
+  observed: string;
+}
+
 export interface CheckResult {
   /** Stable within a scenario, e.g. "pod-pod/tcp/conn-n1-a/conn-n2-b". */
   id: string;
@@ -33,6 +45,8 @@ export interface CheckResult {
   tags?: Record<string, string>;
   /** A policy check's reachability truth tables (expected by the oracle, observed, compared). */
   reachability?: Reachability;
+  /** What the verdict rests on. */
+  evidence?: Evidence[];
 }
 
 /**

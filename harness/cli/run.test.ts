@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { InvalidInputError } from '../errors.js';
+import { InvalidInputError, UnsupportedError } from '../errors.js';
 import { CLUSTER_NAME_MAX, validateClusterName } from '../cluster/names.js';
 import { CONFIGURATIONS } from '../../scenarios/framework/configuration.js';
 import { clusterNameFor, runCommand, selectConfigurations, selectSuites } from './run.js';
@@ -36,9 +36,25 @@ describe('cnilab run flags', () => {
   it('defaults to every suite and says which configuration it picked and why', async () => {
     expect((await selectSuites(undefined)).map((s) => s.name)).toContain('connectivity');
     const said: string[] = [];
-    const [cfg] = selectConfigurations(undefined, (m) => said.push(m));
-    expect(['cnilab-tunnel', 'reference-bridge']).toContain(cfg!.name);
-    expect(said[0]).toMatch(/cnilab CNI (not )?built/);
+    const [cfg] = selectConfigurations(undefined, (m) => said.push(m), () => ({ available: true, why: 'cnilab CNI built (x)' }));
+    expect(cfg!.name).toBe('cnilab-tunnel');
+    expect(said[0]).toMatch(/cnilab CNI built/);
+  });
+
+  it('without --config and without a cnilab build is unsupported (exit 3), never a silent run of the reference bridge', () => {
+    const said: string[] = [];
+    const notBuilt = () => ({ available: false, why: 'cnilab CNI not built (missing bpf/build/datapath.o)' });
+    let err: unknown;
+    try {
+      selectConfigurations(undefined, (m) => said.push(m), notBuilt);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(UnsupportedError);
+    expect(err).toMatchObject({ exitCode: 3, message: expect.stringMatching(/^unsupported: .*not built.*\(needs .*bootstrap/) });
+    expect(said).toEqual([]);
+    // Asked for by name, the baseline still runs.
+    expect(selectConfigurations(['reference-bridge'], () => undefined, notBuilt).map((c) => c.name)).toEqual(['reference-bridge']);
   });
 
   it('derives valid cluster names within the length limit from the longest accepted prefix', () => {

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { parseFlags } from './common.js';
-import { InvalidInputError } from '../errors.js';
+import { InvalidInputError, UnsupportedError } from '../errors.js';
 import { validateLabel, CLUSTER_NAME_MAX } from '../cluster/names.js';
 import { destroyCluster } from '../providers/netns/cluster.js';
 import { REPO_ROOT } from '../paths.js';
@@ -34,7 +34,7 @@ const USAGE = `usage: cnilab run [--suite NAME]... [--config NAME]... [--out DIR
   --cases   policy cases of your own, as YAML (format: scenarios/policy/README.md); implies --suite policy
             unless --suite is given
   --policy-set  built-in policy cases to run: upstream, cni-bugs, generated, cilium (default: all)
-  --config  ${Object.keys(CONFIGURATIONS).join(', ')} (default: cnilab-tunnel when the cnilab CNI is built, else reference-bridge)
+  --config  ${Object.keys(CONFIGURATIONS).join(', ')} (default: cnilab-tunnel; unsupported, exit 3, when cnilab is not built)
   --out     report directory (default reports/latest): result.json, report.md, report.html, junit.xml
   --name    prefix of the cluster names (default "run"); each cluster gets "-<config>-<random>"
   --keep    leave the clusters running afterwards (remove them with cnilab down --name NAME)
@@ -52,7 +52,7 @@ function parsePrefix(value: string | undefined): string {
   return validateLabel('--name', prefix, CLUSTER_NAME_MAX - (RANDOM_SUFFIX_LEN + 5));
 }
 
-export function selectConfigurations(names: string[] | undefined, say: (m: string) => void): ConfigurationDef[] {
+export function selectConfigurations(names: string[] | undefined, say: (m: string) => void, available = cnilabCniAvailable): ConfigurationDef[] {
   if (names?.length) {
     return [...new Set(names)].map((n) => {
       const def = CONFIGURATIONS[n];
@@ -60,8 +60,11 @@ export function selectConfigurations(names: string[] | undefined, say: (m: strin
       return def;
     });
   }
-  const cnilab = cnilabCniAvailable();
-  const chosen = cnilab.available ? CONFIGURATIONS['cnilab-tunnel']! : CONFIGURATIONS['reference-bridge']!;
+  // The default tests cnilab. Falling back to another CNI would report a green run of something else;
+  // a baseline is tested only when asked for by name.
+  const cnilab = available();
+  if (!cnilab.available) throw new UnsupportedError(`cnilab-tunnel, the default configuration: ${cnilab.why}`, 'a build: `bash scripts/bootstrap.sh`; or name a configuration with --config');
+  const chosen = CONFIGURATIONS['cnilab-tunnel']!;
   say(`configuration ${chosen.name}: ${cnilab.why}`);
   return [chosen];
 }

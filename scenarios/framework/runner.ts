@@ -9,7 +9,7 @@ import { shellQuote } from '../../harness/exec/run.js';
 import { probe as realProbe, type ProbeOptions, type ProbeResult } from '../../harness/traffic/probe.js';
 import { waitPodsReady } from '../../harness/cli/wait.js';
 import type { CheckResult, ScenarioResult, SuiteResult } from '../../reports/model.js';
-import { describeExpectation, describeObserved, probeVerdict } from './expectations.js';
+import { describeExpectation, describeObserved, probeEvidence, probeVerdict } from './expectations.js';
 import { notApplicable, type CheckOutcome, type CustomStep, type ProbeStep, type ResolvedNode, type ResolvedPod, type Scenario, type ScenarioContext, type Source, type Step, type Suite, type Target } from './model.js';
 
 export interface RunnerEnv {
@@ -107,6 +107,7 @@ async function runProbeStep(env: RunnerEnv, ctx: ScenarioContext, step: ProbeSte
       timeoutMs: step.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS,
       size: step.size,
       dontFragment: step.dontFragment,
+      ...(step.expect.responder !== undefined && (step.protocol === 'tcp' || step.protocol === 'udp') ? { identify: true } : {}),
     };
   } catch (e) {
     return { ...base, observed: 'not run', passed: false, verdict: 'fail', durationMs: 0, detail: (e as Error).message };
@@ -115,7 +116,8 @@ async function runProbeStep(env: RunnerEnv, ctx: ScenarioContext, step: ProbeSte
   const v = probeVerdict(step.expect, r);
   // On failure, the probe's own last words (agnhost's TIMEOUT/REFUSED/OTHER line, ping's summary).
   const detail = v.passed ? undefined : [v.why, tail(`${r.stdout}\n${r.stderr}`, 3)].filter(Boolean).join('\n');
-  return { ...base, observed: describeObserved(r), passed: v.passed, verdict: v.passed ? 'pass' : 'fail', durationMs: Math.round(r.durationMs), command: shellQuote(r.command), ...(detail ? { detail } : {}) };
+  const command = shellQuote(r.command);
+  return { ...base, observed: describeObserved(r), passed: v.passed, verdict: v.verdict, durationMs: Math.round(r.durationMs), command, ...(detail ? { detail } : {}), evidence: [probeEvidence(r, command)] };
 }
 
 async function runCustomStep(ctx: ScenarioContext, step: CustomStep): Promise<CheckResult[]> {
@@ -134,7 +136,12 @@ async function runCustomStep(ctx: ScenarioContext, step: CustomStep): Promise<Ch
     outcomes = [{ passed: false, expected: 'at least one verdict', observed: 'the check returned none' }];
   }
   return outcomes.map((o) => {
-    const verdict = o.verdict ?? (o.passed ? 'pass' : 'fail');
+    let verdict = o.verdict ?? (o.passed ? 'pass' : 'fail');
+    // A pass that cannot say what it saw is not earned.
+    if (verdict === 'pass' && !o.observed?.trim()) {
+      verdict = 'fail';
+      o = { ...o, observed: '(nothing recorded)', detail: [o.detail, 'the check passed without recording what it observed'].filter(Boolean).join('\n') };
+    }
     const r: CheckResult = {
       id: o.id ? `${step.id}/${o.id}` : step.id,
       name: o.name ?? step.name,
@@ -144,7 +151,7 @@ async function runCustomStep(ctx: ScenarioContext, step: CustomStep): Promise<Ch
       verdict,
       durationMs: ms,
     };
-    for (const k of ['from', 'to', 'protocol', 'port', 'command', 'detail', 'reachability'] as const) if (o[k] !== undefined) (r as any)[k] = o[k];
+    for (const k of ['from', 'to', 'protocol', 'port', 'command', 'detail', 'reachability', 'evidence'] as const) if (o[k] !== undefined) (r as any)[k] = o[k];
     const tags = { ...step.tags, ...o.tags };
     if (Object.keys(tags).length) r.tags = tags;
     return r;

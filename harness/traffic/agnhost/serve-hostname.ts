@@ -47,6 +47,7 @@ export async function startServeHostname(o: ServeHostnameOptions, ctx: WorkloadC
         conns.add(conn);
         conn.on('close', () => conns.delete(conn));
         conn.on('error', () => undefined);
+        conn.resume();
         conn.end(ctx.hostname, () => conn.destroy());
       });
       await ctx.binder.listenTcp(server, o.port);
