@@ -22,6 +22,9 @@ import { DROP_REASON_NAMES } from './observer/names.js';
 import { startAgentServer, stopAgentServer, type AgentApi } from './api/server.js';
 import type { CniRequest } from './cni/protocol.js';
 import { FakeDatapath } from './testing/fake-datapath.js';
+import { HealthProblems } from './health.js';
+import { CorruptStateError, listQuarantined, quarantine } from './state-files.js';
+import { agentFault } from './faults.js';
 import { PolicyController, POLICY_WATCH_KINDS } from './policy/controller.js';
 import { KubeTransport } from './k8s/transport.js';
 import { KubeInformers } from './k8s/informers.js';
@@ -34,6 +37,8 @@ export interface AgentOptions {
 }
 
 const SYNC_TIMEOUT_MS = 15_000;
+/** Delay before the resync that follows a failed ipcache update. */
+const WATCH_RETRY_MS = 1000;
 
 async function openDatapath(cfg: AgentConfig, dp: DatapathConfig): Promise<Datapath> {
   if (cfg.datapath === 'fake') return new FakeDatapath(dp, join(cfg.bpf.pinDir, 'fake-datapath.json'));
@@ -64,9 +69,10 @@ export class Agent implements AgentApi {
   private stopWatch?: () => void;
   private stopEvents?: () => void;
   private routeQueue: Promise<void> = Promise.resolve();
-  private problem?: string;
-  /** What is wrong with this node's BGP speaker (native routing), from the periodic check. */
-  private bgpProblem?: string;
+  private stopping = false;
+  /** What is wrong, by source; each source clears only its own problem. */
+  private health = new HealthProblems();
+  private resyncTimer?: NodeJS.Timeout;
   private bgpTimer?: NodeJS.Timeout;
 
   constructor(private opts: AgentOptions) {
@@ -111,13 +117,28 @@ export class Agent implements AgentApi {
     this.datapath.attachHostDevice(HOST_DEV, devices.host.ifindex);
 
     this.ipcacheSync = new IpcacheSync(this.datapath, self.name, this.identityCache, (nodes) => this.onRemoteNodes(nodes), opts.log);
+    // Corrupt state files are moved aside (and reported in health) instead of failing every start:
+    // IPAM allocations are rebuilt from the endpoints' states by restore().
+    const onCorrupt = (e: CorruptStateError) => quarantine(e.file, e.why, opts.log);
+    const ipamFile = join(cfg.stateDir, 'ipam.json');
+    let ipam: ClusterPoolIpam;
+    try {
+      ipam = new ClusterPoolIpam(self.podCidr, self.podGateway, ipamFile);
+    } catch (e) {
+      if (!(e instanceof CorruptStateError)) throw e;
+      onCorrupt(e);
+      ipam = new ClusterPoolIpam(self.podCidr, self.podGateway, ipamFile);
+    }
     this.endpointsMgr = new EndpointManager({
       spec: net,
       node: self,
       datapath: this.datapath,
-      ipam: new ClusterPoolIpam(self.podCidr, self.podGateway, join(cfg.stateDir, 'ipam.json')),
+      ipam,
       identities: this.identityCache,
-      states: new EndpointStateStore(join(cfg.stateDir, 'endpoints')),
+      states: new EndpointStateStore(join(cfg.stateDir, 'endpoints'), (e) => {
+        onCorrupt(e);
+        this.reportQuarantined();
+      }),
       controlPlane: kubeEndpointControlPlane(this.transport, this.k8s),
       ipcache: this.ipcacheSync,
       log: opts.log,
@@ -135,6 +156,7 @@ export class Agent implements AgentApi {
     await synced; // restore compares with the CiliumEndpoints published for this node
     const { restored, removed } = await this.endpointsMgr.restore();
     for (const ep of this.endpointsMgr.list()) await this.allocator.ensure(ep.identity, ep.labels);
+    this.reportQuarantined();
     // Native routing: from_netdev on the underlay device delivers other nodes' pod traffic, and only
     // once the restored endpoints are in the maps (it would otherwise pass their packets to the stack).
     if (net.routing === 'native') await this.startNativeRouting();
@@ -164,21 +186,48 @@ export class Agent implements AgentApi {
     );
   }
 
+  /** Quarantined state files stay a health problem until someone removes them. */
+  private reportQuarantined(): void {
+    const files = listQuarantined(this.opts.config.stateDir);
+    if (files.length) this.health.set('state', `quarantined corrupt state files (the agent went on without them; remove them once looked at): ${files.join(', ')}`);
+    else this.health.clear('state');
+  }
+
   /**
    * What the ipcache and the policies need, from the informers' caches (replayed, then SYNCED, then
-   * changes and BOOKMARKs of the stream's progress). The informers reconnect and relist on their own.
+   * changes and BOOKMARKs of the stream's progress). The informers reconnect and relist on their own
+   * (their problems are the 'watch' health source, see healthz). An ipcache update that fails stays a
+   * problem until a full resync (a new subscription, which replays every cached object before SYNCED)
+   * goes through without a failure; one is scheduled right away.
    */
   private startWatch(): void {
-    this.stopWatch = this.k8s.watch([...new Set(['Node', 'CiliumEndpoint', ...POLICY_WATCH_KINDS])], (ev) => {
-      this.policy.handle(ev as never);
-      try {
-        this.ipcacheSync.handle(ev as never);
-        this.problem = undefined;
-      } catch (e) {
-        this.problem = `ipcache update failed: ${(e as Error).message}`;
-        this.opts.log(this.problem);
-      }
-    });
+    let failedSinceConnect = false;
+    const resyncSoon = () => {
+      if (this.resyncTimer || this.stopping) return;
+      this.resyncTimer = setTimeout(() => {
+        this.resyncTimer = undefined;
+        this.stopWatch?.();
+        connect();
+      }, WATCH_RETRY_MS);
+      this.resyncTimer.unref();
+    };
+    const connect = () => {
+      failedSinceConnect = false;
+      this.ipcacheSync.resetWatchState();
+      this.policy.resetWatchState();
+      this.stopWatch = this.k8s.watch([...new Set(['Node', 'CiliumEndpoint', ...POLICY_WATCH_KINDS])], (ev) => {
+        this.policy.handle(ev as never);
+        try {
+          this.ipcacheSync.handle(ev as never);
+        } catch (e) {
+          failedSinceConnect = true;
+          if (this.health.set('ipcache', `ipcache update failed: ${(e as Error).message}; resyncing`)) this.opts.log(this.health.get('ipcache')!);
+          resyncSoon();
+        }
+        if (ev.type === 'SYNCED' && !failedSinceConnect) this.health.clear('ipcache');
+      });
+    };
+    connect();
   }
 
   private async startNativeRouting(): Promise<void> {
@@ -208,9 +257,11 @@ export class Agent implements AgentApi {
     const check = async () => {
       try {
         const st = await speaker.status();
-        this.bgpProblem = !st.running ? 'BGP speaker (bird) is not running' : st.established ? undefined : 'BGP session to the route reflector is not established';
+        const problem = !st.running ? 'BGP speaker (bird) is not running' : st.established ? undefined : 'BGP session to the route reflector is not established';
+        if (problem) this.health.set('bgp', problem);
+        else this.health.clear('bgp');
       } catch (e) {
-        this.bgpProblem = `BGP status: ${(e as Error).message}`;
+        this.health.set('bgp', `BGP status: ${(e as Error).message}`);
       }
     };
     this.bgpTimer = setInterval(() => void check(), BGP_CHECK_MS);
@@ -219,13 +270,15 @@ export class Agent implements AgentApi {
 
   private onRemoteNodes(nodes: RemoteNode[]): void {
     if (this.net.routing !== 'tunnel') return; // native routing: bird installs the routes
-    const cidrs = nodes.map((n) => n.podCidr);
+    const cidrs = agentFault('no-remote-routes') ? [] : nodes.map((n) => n.podCidr);
     this.routeQueue = this.routeQueue
       .then(() => syncRemoteRoutes(this.self, this.net.podMtu, cidrs))
-      .catch((e) => {
-        this.problem = `routes to remote pod CIDRs: ${(e as Error).message}`;
-        this.opts.log(this.problem);
-      });
+      .then(
+        () => this.health.clear('routes'),
+        (e) => {
+          if (this.health.set('routes', `routes to remote pod CIDRs: ${(e as Error).message}`)) this.opts.log(this.health.get('routes')!);
+        },
+      );
   }
 
   private resolveEndpoint(ip: string, identity: number): Omit<FlowEndpoint, 'identity'> {
@@ -239,9 +292,17 @@ export class Agent implements AgentApi {
 
   // ---- API ----
   healthz() {
-    const problem = this.problem ?? this.k8s.problems()[0] ?? (this.ipcacheSync.isSynced ? this.bgpProblem : 'ipcache not synced');
-    const message = problem ?? this.policy.problem;
+    // Each source reports on its own (health.ts); the informers report their reconnects; the policy
+    // controller keeps its own problem.
+    const informerProblems = this.k8s.problems();
+    if (informerProblems.length) this.health.set('watch', informerProblems.join('; '));
+    else this.health.clear('watch');
+    const problems = this.health.list();
+    if (!this.ipcacheSync.isSynced) problems.push('ipcache: not synced');
     const policyProblem = this.policy.problem;
+    if (policyProblem) problems.push(`policy: ${policyProblem}`);
+    // Mutation testing only (agent/faults.ts): health that lies.
+    const message = agentFault('health-always-ok') ? '' : problems.join('; ');
     return {
       ok: !message,
       ...(message ? { message } : {}),
@@ -289,7 +350,9 @@ export class Agent implements AgentApi {
 
   /** Stop serving; the datapath keeps its pins and attachments so pods keep forwarding. */
   stop(): void {
+    this.stopping = true;
     if (this.bgpTimer) clearInterval(this.bgpTimer);
+    if (this.resyncTimer) clearTimeout(this.resyncTimer);
     if (this.server) stopAgentServer(this.server, this.opts.config.agentSocket);
     this.stopWatch?.();
     this.nodeStatus?.stop();

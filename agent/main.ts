@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { InvalidInputError, CnilabError } from '../lib/errors.js';
 import { loadAgentConfig, type AgentConfig } from './config.js';
 import { Agent } from './agent.js';
+import { activeAgentFaults } from './faults.js';
 
 function log(msg: string): void {
   process.stdout.write(`${new Date().toISOString()} ${msg}\n`);
@@ -45,6 +46,9 @@ async function main(): Promise<void> {
     process.stderr.write(`${(e as Error).message}\n`);
     process.exit(e instanceof CnilabError ? e.exitCode : 2);
   }
+  // A mutated agent (cnilab selftest) says so first thing, so its log can never pass for a real one's.
+  if (activeAgentFaults().length) log(`MUTATION TESTING: faults injected: ${activeAgentFaults().join(', ')}`);
+  if (process.env.CNILAB_BPF_OBJECT) log(`datapath object ${config.bpf.object}`);
   const agent = new Agent({ config, log });
   let exiting = false;
   const exit = (sig: string) => {

@@ -13,12 +13,18 @@ import { dropPackets } from './measure.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** The agent process of each node (argv: node dist/agent/main.js --cnilab-cluster=C --node=N). */
+/** The node an agent process serves, from its argv (node dist/agent/main.js --cnilab-cluster=C --config=…/nodes/N/agent-config.yaml). */
+export function agentNodeOf(cmd: string): string | undefined {
+  const config = cmd.split(' ').find((a) => a.startsWith('--config='));
+  return config?.match(/\/nodes\/([^/]+)\/agent-config\.yaml$/)?.[1];
+}
+
+/** The agent process of each node. */
 export function agentPids(cluster: string, nodes: string[]): Map<string, number> {
   const out = new Map<string, number>();
   for (const p of listProcesses([], cluster)) {
     if (!p.cmd.includes('agent/main.js')) continue;
-    const node = p.cmd.split(' ').find((a) => a.startsWith('--node='))?.slice('--node='.length);
+    const node = agentNodeOf(p.cmd);
     if (node && nodes.includes(node)) out.set(node, p.pid);
   }
   return out;
