@@ -17,6 +17,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   bench: { summary: 'performance of 5 configurations, interleaved → perf.json/md/html (--quick, --samples N, --config NAME)', load: async () => (await import('./bench.js')).bench },
   report: { summary: 'report compare BASE.json HEAD.json [--threshold 5%] [--threshold-metric M=P%] [--junit FILE]', load: async () => (await import('./report.js')).report },
   status: { summary: 'clusters, nodes, pods and agents at a glance', load: async () => (await import('./status.js')).status },
+  manifests: { summary: 'the agent as a Kubernetes workload: the Helm chart deploy/helm/cnilab rendered (--set KEY=VALUE, -n NS, -o yaml|json)', load: async () => (await import('./manifests.js')).manifests },
 };
 
 export function usage(): string {

@@ -295,6 +295,16 @@ static void exec_node_plugin(const char *config, size_t config_len)
 	self[l] = 0;
 	char *slash = strrchr(self, '/');
 	strcpy(slash + 1, "cnilab-node");
+	/* Installed on a node without Node.js (the DaemonSet copies only this binary): answer what the
+	 * Node.js plugin would for the two cases that reach it there. */
+	if (access(self, X_OK) != 0) {
+		const char *cmd = getenv("CNI_COMMAND");
+		if (cmd && !strcmp(cmd, "VERSION")) {
+			printf("{\"cniVersion\":\"%s\",\"supportedVersions\":[\"0.3.0\",\"0.3.1\",\"0.4.0\",\"1.0.0\",\"1.1.0\"]}\n", cni_version);
+			exit(0);
+		}
+		exit(cni_error(CNI_TRY_AGAIN_LATER, "cnilab agent not reachable (no agentSocket answering, no cnilab-node next to the plugin)"));
+	}
 	/* The Node.js plugin reads the config from stdin again: hand it over through a pipe. */
 	int p[2];
 	if (pipe(p) == 0) {

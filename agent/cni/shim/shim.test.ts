@@ -3,7 +3,7 @@
 import { createServer, type Server } from 'node:http';
 import { connect, createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -112,6 +112,19 @@ describe('CNI plugin C entry point', () => {
     } finally {
       huge.close();
     }
+  });
+
+  it('installed alone (no cnilab-node, as the DaemonSet installs it): VERSION answered, no agent → 11', async () => {
+    const alone = join(dir, 'alone');
+    mkdirSync(alone);
+    copyFileSync(SHIM, join(alone, 'cnilab'));
+    chmodSync(join(alone, 'cnilab'), 0o755);
+    const run1 = (env: Record<string, string>, stdin: string) => run([join(alone, 'cnilab')], { env: { PATH: process.env.PATH, ...env }, replaceEnv: true, input: stdin, allowFailure: true });
+    const v = await run1({ CNI_COMMAND: 'VERSION' }, '{"cniVersion":"1.0.0"}');
+    expect(JSON.parse(v.stdout)).toEqual({ cniVersion: '1.0.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] });
+    const r = await run1(addEnv, conf('nobody.sock'));
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ code: 11 });
   });
 
   it('forwards STATUS and GC to the agent too (no Node.js start)', async () => {
