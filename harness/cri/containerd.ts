@@ -76,6 +76,9 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
   stream_server_port = "0"
   enable_selinux = false
   disable_apparmor = true
+  # The sandbox's oom_score_adj (-998 by default) never below containerd's own: lowering it needs
+  # CAP_SYS_RESOURCE, which a containerised CI host may not give even to root.
+  restrict_oom_score_adj = true
   # Sandbox network namespaces under this node's state dir, not /run/netns: nothing shared with
   # the host's or another node's runtime, and a sweep of the node's directory finds them.
   netns_mounts_under_state_dir = true
@@ -84,6 +87,9 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
     default_runtime_name = "runc"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        # runc's state under this node's directory, not the shared /run/containerd/runc.
+        Root = ${toml(join(p.state, 'runc'))}
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = ${toml(p.cniBinDir)}
     conf_dir = ${toml(p.cniConfDir)}
@@ -289,6 +295,16 @@ export async function sweepContainerd(cluster: string, node?: string): Promise<v
     }
   }
   if (node) rmSync(containerdPaths(cluster, node).dir, { recursive: true, force: true });
+  // containerd 1.6's shims put their sockets in /run/containerd/s whatever the config says; each shim
+  // removes its own, the directories are left for the last one out (a system containerd keeps its
+  // socket there, so they are removed only when empty).
+  for (const d of ['/run/containerd/s', '/run/containerd']) {
+    try {
+      if (readdirSync(d).length === 0) rmdirSync(d);
+    } catch {
+      /* absent */
+    }
+  }
 }
 
 /** Clusters that may have CRI leftovers: those with a run dir, and those with a sandbox cgroup. */
