@@ -213,6 +213,10 @@ describe('CNI 1.1', () => {
     const filters = (await inNode(['tc', 'filter', 'show', 'dev', hostVeth, 'ingress'])).stdout;
     expect(filters).toMatch(/bpf/);
     await cniCheck(chain, inv('ctr-p', podP, 'p', 'default'), r);
+    // The adopted pod is on cnilab's datapath: it reaches the cnilab pod a on this node and back.
+    const ping = await run(['ping', '-c', '1', '-W', '2', ipOf(resultA)], { netns: podP, allowFailure: true });
+    expect(ping.code, ping.stdout + ping.stderr).toBe(0);
+    expect((await run(['ping', '-c', '1', '-W', '2', ipOf(r)], { netns: podA, allowFailure: true })).code).toBe(0);
     await cniDel(chain, inv('ctr-p', podP, 'p', 'default'), r);
     expect((await env.client.endpoints()).some((e) => e.containerId === 'ctr-p')).toBe(false);
     expect((await env.client.ipcache()).some((e) => e.key === ipOf(r))).toBe(false);
