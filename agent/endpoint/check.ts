@@ -2,9 +2,8 @@
 // routes, the datapath's endpoint entry) compared with the endpoint's record and with the runtime's
 // prevResult. Reading the state and comparing it are separate so the comparison is unit-tested on
 // every kind of drift without a kernel.
-import { run } from '../../harness/exec/run.js';
 import type { CniPrevResult } from '../cni/protocol.js';
-import { getLink, type LinkInfo } from '../routing/links.js';
+import { getLink, ipJson, type LinkInfo } from '../routing/links.js';
 import type { EndpointState } from './state.js';
 
 /** What the kernel and the datapath hold for an attachment right now. */
@@ -19,11 +18,9 @@ export interface AttachmentState {
 
 export async function readAttachmentState(st: EndpointState, netns: string, datapathEntry: { ifindex: number } | undefined): Promise<AttachmentState> {
   const host = await getLink(st.hostIfname);
-  const addr = await run(['ip', '-j', 'addr', 'show', 'dev', st.podIfname], { netns, allowFailure: true, timeoutMs: 10_000 });
-  const pods = addr.code === 0 ? (JSON.parse(addr.stdout || '[]') as Array<{ address: string; mtu: number; flags?: string[]; addr_info?: Array<{ family: string; local: string }> }>) : [];
+  const pods = (await ipJson<Array<{ address: string; mtu: number; flags?: string[]; addr_info?: Array<{ family: string; local: string }> }>>(['addr', 'show', 'dev', st.podIfname], netns)) ?? [];
   const p = pods[0];
-  const routes = await run(['ip', '-j', '-4', 'route', 'show', 'table', 'main'], { netns, allowFailure: true, timeoutMs: 10_000 });
-  const raw = routes.code === 0 ? (JSON.parse(routes.stdout || '[]') as Array<{ dst: string; gateway?: string; dev?: string }>) : [];
+  const raw = (await ipJson<Array<{ dst: string; gateway?: string; dev?: string }>>(['-4', 'route', 'show', 'table', 'main'], netns)) ?? [];
   return {
     host: host && { ifindex: host.ifindex, address: host.address, mtu: host.mtu },
     pod: p && { address: p.address, mtu: p.mtu, up: (p.flags ?? []).includes('UP'), ipv4: (p.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => a.local) },
