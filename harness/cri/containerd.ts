@@ -12,7 +12,7 @@ import { paths, netnsNames } from '../cluster/names.js';
 import type { ClusterSpec, NodeSpec } from '../cluster/spec.js';
 import { CNI_BIN_DIR, REFERENCE_CNI_DIR } from '../paths.js';
 import { run } from '../exec/run.js';
-import { CnilabError, WaitTimeoutError } from '../errors.js';
+import { CnilabError, UnsupportedError, WaitTimeoutError } from '../errors.js';
 import { supportsV11, type CniConfList } from '../providers/common/cni-runtime.js';
 
 /** The newest CNI version Debian's containerd (1.6, libcni 1.1) speaks. */
@@ -112,7 +112,7 @@ export async function startContainerd(spec: ClusterSpec, node: NodeSpec, conflis
   const timeoutMs = opts.timeoutMs ?? 30_000;
   for (const tool of ['containerd', 'containerd-shim-runc-v2', 'runc', 'ctr']) {
     const found = await run(['sh', '-c', `command -v ${tool}`], { allowFailure: true });
-    if (found.code !== 0) throw new CnilabError('UNSUPPORTED', `unsupported: containerd CRI (needs ${tool}; scripts/bootstrap.sh installs Debian's containerd and runc)`, { exitCode: 3 });
+    if (found.code !== 0) throw new UnsupportedError('containerd CRI', `${tool}: scripts/bootstrap.sh installs Debian's containerd and runc`);
   }
   const p = containerdPaths(spec.name, node.name);
   const client = new CriClient(p.socket);

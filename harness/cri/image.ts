@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { run } from '../exec/run.js';
 import { REPO_ROOT } from '../paths.js';
-import { CnilabError } from '../errors.js';
+import { UnsupportedError } from '../errors.js';
 
 /** The name the CRI plugin is told to use as its sandbox image. */
 export const PAUSE_IMAGE = 'localhost/cnilab/pause:1.0';
@@ -21,7 +21,7 @@ const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('he
  */
 export async function buildPauseImage(out: string): Promise<{ digest: string; size: number }> {
   if (!existsSync(PAUSE_BINARY)) {
-    throw new CnilabError('UNSUPPORTED', `the pause binary ${PAUSE_BINARY} is missing (built by scripts/bootstrap.sh with musl-gcc from harness/cri/pause/)`, { exitCode: 3 });
+    throw new UnsupportedError('the CRI sandbox image', `${PAUSE_BINARY}, built by scripts/bootstrap.sh with musl-gcc from harness/cri/pause/`);
   }
   const dir = mkdtempSync(join(tmpdir(), 'cnilab-pause-image-'));
   try {
