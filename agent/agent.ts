@@ -23,6 +23,7 @@ import { DROP_REASON_NAMES } from './observer/names.js';
 import { startAgentServer, stopAgentServer, type AgentApi } from './api/server.js';
 import type { CniGcRequest, CniRequest } from './cni/protocol.js';
 import { FakeDatapath } from './testing/fake-datapath.js';
+import { PolicyController, POLICY_WATCH_KINDS } from './policy/controller.js';
 
 export interface AgentOptions {
   cluster: string;
@@ -62,6 +63,7 @@ export class Agent implements AgentApi {
   private identityCache: IdentityCache;
   private endpointsMgr!: EndpointManager;
   private ipcacheSync!: IpcacheSync;
+  private policy!: PolicyController;
   private flowsRing = new FlowRing(4096);
   private server?: Server;
   private stopWatch?: () => void;
@@ -111,6 +113,15 @@ export class Agent implements AgentApi {
       ipcache: this.ipcacheSync,
       log: opts.log,
     });
+    this.policy = new PolicyController({
+      node: self.name,
+      datapath: this.datapath,
+      endpoints: this.endpointsMgr,
+      identities: this.identityCache,
+      ipcache: this.ipcacheSync,
+      log: opts.log,
+    });
+    this.endpointsMgr.setPolicyHooks(this.policy);
     const { restored, removed } = await this.endpointsMgr.restore();
     // Native routing: from_netdev on the underlay device delivers other nodes' pod traffic, and only
     // once the restored endpoints are in the maps (it would otherwise pass their packets to the stack).
@@ -133,16 +144,18 @@ export class Agent implements AgentApi {
     );
   }
 
-  /** Watch Nodes and CiliumEndpoints; resolves at the first SYNCED. Reconnects when the stream ends. */
+  /** Watch what the ipcache and the policies need; resolves at the first SYNCED. Reconnects when the stream ends. */
   private startWatch(): Promise<void> {
     return new Promise((resolve, reject) => {
       let first = true;
       const timer = setTimeout(() => reject(new Error(`no SYNCED from the control plane within ${SYNC_TIMEOUT_MS} ms`)), SYNC_TIMEOUT_MS);
       const connect = () => {
         this.ipcacheSync.resetWatchState();
+        this.policy.resetWatchState();
         this.stopWatch = this.cp.watch(
-          ['Node', 'CiliumEndpoint'],
+          [...new Set(['Node', 'CiliumEndpoint', ...POLICY_WATCH_KINDS])],
           (ev) => {
+            this.policy.handle(ev as never);
             try {
               this.ipcacheSync.handle(ev);
               this.problem = undefined;
@@ -225,7 +238,19 @@ export class Agent implements AgentApi {
   // ---- API ----
   healthz() {
     const problem = this.problem ?? (this.ipcacheSync.isSynced ? this.bgpProblem : 'ipcache not synced');
-    return { ok: !problem, ...(problem ? { message: problem } : {}), node: this.self.name, endpoints: this.endpointsMgr.list().length };
+    const message = problem ?? this.policy.problem;
+    const policyProblem = this.policy.problem;
+    return {
+      ok: !message,
+      ...(message ? { message } : {}),
+      node: this.self.name,
+      endpoints: this.endpointsMgr.list().length,
+      policyRevision: this.policy.revision,
+      ...(policyProblem ? { policyProblem } : {}),
+    };
+  }
+  policyStatus(entries: boolean) {
+    return this.policy.status({ entries });
   }
   endpoints() {
     return this.endpointsMgr.list();
@@ -266,6 +291,7 @@ export class Agent implements AgentApi {
     if (this.server) stopAgentServer(this.server, this.opts.agentSocket);
     this.stopWatch?.();
     this.stopEvents?.();
+    this.policy?.stop();
     this.datapath?.close();
   }
 }

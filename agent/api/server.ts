@@ -6,6 +6,7 @@
 //   GET  /v1/ipcache            the datapath's ipcache (key → identity, tunnel endpoint)
 //   GET  /v1/maps               pinned maps, drop counters, lost events
 //   GET  /v1/flows?last=N       the last N decoded flows (default 100, at most the ring size)
+//   GET  /v1/policy[?entries=0] the computed policy per endpoint, the realized store revision, CIDR identities
 //   POST /v1/cni/add|del|check  body CniRequest; add answers a CNI result; errors {cniCode, msg, details}
 //   POST /v1/cni/gc             body CniGcRequest (the runtime's valid attachments); answers CniGcResult
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -16,7 +17,8 @@ import { errorToJson } from '../../harness/errors.js';
 import { runPlugin, type AgentCall } from '../cni/main.js';
 
 export interface AgentApi {
-  healthz(): { ok: boolean; message?: string; node: string; endpoints: number };
+  healthz(): { ok: boolean; message?: string; node: string; endpoints: number; policyRevision?: number; policyProblem?: string };
+  policyStatus(entries: boolean): unknown;
   endpoints(): unknown;
   identities(): unknown;
   ipcache(): unknown;
@@ -110,6 +112,8 @@ export async function startAgentServer(socketPath: string, api: AgentApi, log: (
           const last = Number(url.searchParams.get('last') ?? 100);
           return send(res, 200, api.flows(Number.isInteger(last) && last > 0 ? last : 100));
         }
+        case 'GET /v1/policy':
+          return send(res, 200, api.policyStatus(url.searchParams.get('entries') !== '0'));
         case 'POST /v1/cni/add':
           return send(res, 200, await api.cniAdd(await readBody(req)));
         case 'POST /v1/cni/del':
