@@ -20,7 +20,7 @@ import { run } from '../lib/exec/run.js';
 import { decodeFlow, FlowRing, makeKtimeToDate, type FlowEndpoint } from './observer/flow.js';
 import { DROP_REASON_NAMES } from './observer/names.js';
 import { startAgentServer, stopAgentServer, type AgentApi } from './api/server.js';
-import type { CniRequest } from './cni/protocol.js';
+import type { CniGcRequest, CniRequest } from './cni/protocol.js';
 import { FakeDatapath } from './testing/fake-datapath.js';
 import { HealthProblems } from './health.js';
 import { CorruptStateError, listQuarantined, quarantine } from './state-files.js';
@@ -346,6 +346,9 @@ export class Agent implements AgentApi {
   }
   cniCheck(req: CniRequest) {
     return this.endpointsMgr.check(req);
+  }
+  cniGc(req: CniGcRequest) {
+    return this.endpointsMgr.gc(req.validAttachments);
   }
 
   /** Stop serving; the datapath keeps its pins and attachments so pods keep forwarding. */

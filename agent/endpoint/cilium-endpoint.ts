@@ -7,7 +7,7 @@ import type { AgentNode } from '../config.js';
 import type { KubeInformers } from '../k8s/informers.js';
 import { RESOURCES, type CiliumEndpointObject, type CiliumEndpointStatus } from '../k8s/resources.js';
 import { isAlreadyExists, isConflict, isNotFound, type KubeTransport } from '../k8s/transport.js';
-import type { EndpointState } from './state.js';
+import { ciliumEndpointName, type EndpointState } from './state.js';
 
 export type { CiliumEndpointStatus };
 
@@ -35,7 +35,7 @@ export function ciliumEndpointObject(st: EndpointState, node: AgentNode): KubeOb
   return {
     apiVersion: 'cilium.io/v2',
     kind: 'CiliumEndpoint',
-    metadata: { name: st.podName, namespace: st.podNamespace, labels: {} },
+    metadata: { name: ciliumEndpointName(st), namespace: st.podNamespace, labels: {} },
     status: status as unknown as Record<string, unknown>,
   } as KubeObject;
 }
