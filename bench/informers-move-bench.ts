@@ -79,20 +79,21 @@ const ratio = (a: number[], b: number[]) => (median(a) / median(b)).toFixed(2);
 async function main(): Promise<void> {
   // --before-dir: a checkout of "before" already built (the build needs no root lock; the runs do).
   const beforeRoot = values['before-dir'] ?? (await buildBefore(values.before!));
+  const beforeRev = (await run(['git', '-C', beforeRoot, 'rev-parse', '--short', 'HEAD'], { timeoutMs: 10_000 })).stdout.trim();
   const before: Variant = { name: 'before', root: beforeRoot, upMs: [], readyMs: [], suiteWallMs: [], suiteMs: [], checks: [] };
   const after: Variant = { name: 'after', root: REPO_ROOT, upMs: [], readyMs: [], suiteWallMs: [], suiteMs: [], checks: [] };
   try {
     for (let i = 0; i < SAMPLES; i++) {
       for (const v of i % 2 ? [after, before] : [before, after]) {
-        await bringUp(v, `mv-${v.name.slice(0, 3)}`);
-        await connectivity(v, `mv${v.name.slice(0, 1)}`);
+        await bringUp(v, `inf-${v.name.slice(0, 3)}`);
+        await connectivity(v, `inf${v.name.slice(0, 1)}`);
         process.stderr.write(
           `sample ${i + 1} ${v.name}: up ${(v.upMs.at(-1)! / 1000).toFixed(2)} s, 9 pods Running ${(v.readyMs.at(-1)! / 1000).toFixed(2)} s, ` +
             `connectivity ${(v.suiteWallMs.at(-1)! / 1000).toFixed(1)} s wall (suite ${(v.suiteMs.at(-1)! / 1000).toFixed(1)} s, ${v.checks.at(-1)} checks)\n`,
         );
       }
     }
-    console.log(`the agent before (${values.before}, private control-plane API) and after (Kubernetes informers), ${SAMPLES} interleaved samples on ${machineSummary()}, Node ${process.version}`);
+    console.log(`the agent before (${beforeRev}, private control-plane API) and after (Kubernetes informers), ${SAMPLES} interleaved samples on ${machineSummary()}, Node ${process.version}`);
     console.log(`                          before              after               after/before`);
     console.log(`  up (3 nodes)            ${s(before.upMs).padEnd(20)}${s(after.upMs).padEnd(20)}${ratio(after.upMs, before.upMs)}`);
     console.log(`  up + 9 pods Running     ${s(before.readyMs).padEnd(20)}${s(after.readyMs).padEnd(20)}${ratio(after.readyMs, before.readyMs)}`);

@@ -35,6 +35,8 @@ const inv = (containerId: string, netns: string, pod: string, namespace = 'x') =
 const inNode = (argv: string[]) => run(argv, { netns: env.nodeNetns });
 const lxcDevices = async () =>
   (JSON.parse((await inNode(['ip', '-j', 'link', 'show'])).stdout) as Array<{ ifname: string }>).map((l) => l.ifname).filter((n) => n.startsWith('lxc'));
+// Pod a's security labels: its namespace's labels too (the API sets kubernetes.io/metadata.name), as Cilium.
+const NS_X_LABELS = ['k8s:io.cilium.k8s.namespace.labels.kubernetes.io/metadata.name=x', 'k8s:io.kubernetes.pod.namespace=x', 'k8s:pod=a'];
 const ipOf = (r: CniResult) => r.ips![0]!.address.split('/')[0]!;
 
 let podA: string;
@@ -73,7 +75,7 @@ describe('CNI ADD through a chain (cnilab → tuning → portmap)', () => {
   it('gives the pod its IP, gateway route and MTU', async () => {
     podA = await env.addPodNetns('pod-a');
     resultA = await cniAdd(chained, inv('ctr-a', podA, 'a'));
-    expect(resultA.ips![0]).toMatchObject({ address: expect.stringMatching(/^198\.19\.0\.\d+\/32$/), gateway: router });
+    expect(resultA.ips![0]).toMatchObject({ address: expect.stringMatching(new RegExp(`^${node.podCidr.replace(/\.0\/24$/, '').replace(/\./g, '\\.')}\\.\\d+/32$`)), gateway: router });
     expect(resultA.interfaces![1]).toMatchObject({ name: 'eth0', sandbox: podA });
     const eth0 = JSON.parse((await run(['ip', '-j', 'addr', 'show', 'dev', 'eth0'], { netns: podA })).stdout)[0];
     expect(eth0.mtu).toBe(env.spec.podMtu);
@@ -97,7 +99,7 @@ describe('CNI ADD through a chain (cnilab → tuning → portmap)', () => {
   it('fills the datapath maps, the ipcache and publishes a CiliumEndpoint', async () => {
     const [ep] = await env.client.endpoints();
     expect(ep).toMatchObject({ containerId: 'ctr-a', ip: ipOf(resultA), hostIfname: hostIfnameFor('ctr-a', 'eth0'), podNamespace: 'x', podName: 'a' });
-    expect(ep!.labels).toEqual(['k8s:io.kubernetes.pod.namespace=x', 'k8s:pod=a']);
+    expect(ep!.labels).toEqual(NS_X_LABELS);
     expect(ep!.identity).toBeGreaterThanOrEqual(256);
     expect(await env.client.ipcache()).toContainEqual({ key: ipOf(resultA), identity: ep!.identity });
     const maps = await env.client.maps();
@@ -122,7 +124,7 @@ describe('CNI ADD through a chain (cnilab → tuning → portmap)', () => {
     expect(flows.capacity).toBe(4096);
     const ping = flows.flows.find(isPing);
     expect(ping, JSON.stringify(flows.flows.slice(-5), null, 1)).toBeDefined();
-    expect(ping).toMatchObject({ verdict: 'FORWARDED', node_name: 'node1', source: { namespace: 'x', pod_name: 'a', labels: ['k8s:io.kubernetes.pod.namespace=x', 'k8s:pod=a'] } });
+    expect(ping).toMatchObject({ verdict: 'FORWARDED', node_name: 'node1', source: { namespace: 'x', pod_name: 'a', labels: NS_X_LABELS } });
   });
 });
 
@@ -149,15 +151,15 @@ describe('CNI 1.1', () => {
       ['eth0', hostIfnameFor('ctr-m', 'eth0')],
       ['net1', hostIfnameFor('ctr-m', 'net1')],
     ]);
-    expect(env.store.get('CiliumEndpoint', 'default', 'm')).toBeDefined();
-    expect(env.store.get('CiliumEndpoint', 'default', 'm.net1')).toBeDefined();
+    expect(await env.get('CiliumEndpoint', 'default', 'm')).toBeDefined();
+    expect(await env.get('CiliumEndpoint', 'default', 'm.net1')).toBeDefined();
     await cniDel(conf11, invIf('ctr-m', podM, 'm', 'net1'));
     const left = (await env.client.endpoints()).filter((e) => e.containerId === 'ctr-m');
     expect(left.map((e) => e.podIfname)).toEqual(['eth0']);
     expect(await lxcDevices()).toContain(hostIfnameFor('ctr-m', 'eth0'));
     expect(await lxcDevices()).not.toContain(hostIfnameFor('ctr-m', 'net1'));
     expect(Object.keys(JSON.parse(readFileSync(join(env.nodeDir, 'ipam.json'), 'utf8')).allocations)).not.toContain(ipOf(net1));
-    expect(env.store.get('CiliumEndpoint', 'default', 'm.net1')).toBeUndefined();
+    expect(await env.get('CiliumEndpoint', 'default', 'm.net1')).toBeUndefined();
     expect((await inPod(podM, ['ip', 'link', 'show', 'net1'])).code).not.toBe(0);
   });
 
@@ -187,7 +189,7 @@ describe('CNI 1.1', () => {
     expect(await lxcDevices()).not.toContain(hostIfnameFor('ctr-g', 'eth0'));
     expect(Object.keys(JSON.parse(readFileSync(join(env.nodeDir, 'ipam.json'), 'utf8')).allocations)).not.toContain(ipOf(g));
     expect((await env.client.ipcache()).some((e) => e.key === ipOf(g))).toBe(false);
-    expect(env.store.get('CiliumEndpoint', 'default', 'g')).toBeUndefined();
+    expect(await env.get('CiliumEndpoint', 'default', 'g')).toBeUndefined();
     // The survivor still forwards.
     await run(['ping', '-c', '1', '-W', '2', router], { netns: podA });
     await cniDel(conf11, invIf('ctr-m', podM, 'm', 'eth0'));

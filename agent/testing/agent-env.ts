@@ -61,6 +61,7 @@ export class AgentTestEnv {
       podCIDR: NODES[0]!.podCidr,
       nodeIP: NODES[0]!.underlayIp,
       clusterPoolIPv4CIDR: '198.19.0.0/16',
+      serviceCIDR: '198.18.128.0/20',
       stateDir: this.nodeDir,
       agentSocket: this.agentSocket,
       bpf: { pinDir: this.pinDir },

@@ -76,7 +76,10 @@ export class ControlPlaneClient {
     const obj = await this.kube.get(kind, namespace, name);
     return this.kube.replace({ ...obj, status }, 'status');
   }
-  delete(kind: string, namespace: string | undefined, name: string): Promise<KubeObject> {
+  /** Delete through the Kubernetes API; `internal` (tests, cnilab itself) through the daemon's store
+   *  route, for what API clients may not delete (Nodes), as apply's `internal`. */
+  delete(kind: string, namespace: string | undefined, name: string, internal = false): Promise<KubeObject> {
+    if (internal) return this.call('DELETE', `/v1/objects/${kind}/${encodeURIComponent(namespace ?? '-')}/${encodeURIComponent(name)}`);
     return this.kube.delete(kind, namespace, name);
   }
   shutdown(): Promise<unknown> {

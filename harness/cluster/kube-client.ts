@@ -37,7 +37,8 @@ export class KubeSocketClient {
     } catch (e) {
       if (e instanceof NotJsonError) throw new CnilabError('INTERNAL', `Kubernetes API: ${e.message}`);
       if ((e as { code?: string }).code === 'ETIMEDOUT') throw new WaitTimeoutError(`the Kubernetes API's answer to ${method} ${path}`, timeoutMs);
-      throw new CnilabError('INTERNAL', `Kubernetes API at ${this.socketPath}: ${(e as Error).message}`);
+      const hint = (e as { code?: string }).code === 'ECONNREFUSED' ? `; the cluster daemon is not running: \`cnilab status --name ${this.clusterName}\` says why` : '';
+      throw new CnilabError('INTERNAL', `Kubernetes API at ${this.socketPath}: ${(e as Error).message}${hint}`);
     }
     if (res.status < 300) return res.body as T;
     const message = typeof res.body?.message === 'string' ? res.body.message : `${method} ${path}: HTTP ${res.status}`;

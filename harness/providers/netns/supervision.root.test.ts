@@ -168,7 +168,7 @@ describe('agent health and supervision', () => {
     process.kill((await agents())[0]!.pid!, 'SIGKILL');
     await until('the agent to be healthy again', health, (h) => h.ok === true);
     await cp.delete('CiliumEndpoint', 'default', 'remote');
-    await cp.delete('Node', undefined, 'node9');
+    await cp.delete('Node', undefined, 'node9', true); // Nodes are cnilab's own: not deletable through the API
   });
 
   it('a corrupt state file is quarantined and reported in health, not a crash loop', async () => {
@@ -187,14 +187,15 @@ describe('agent health and supervision', () => {
   });
 
   it('an agent that cannot start is restarted with an exponential backoff, then recovers', async () => {
-    const state = readFileSync(paths.state(G), 'utf8');
+    const config = paths.agentConfig(G, 'node1');
+    const state = readFileSync(config, 'utf8');
     const start = (await agents())[0]!;
-    writeFileSync(paths.state(G), 'not json'); // the agent's cluster file: it cannot start at all
+    writeFileSync(config, 'not: [valid'); // the agent's config file: it cannot start at all
     process.kill(start.pid!, 'SIGKILL');
     const looping = await until('3 failed restarts', agents, (a) => a[0]!.restarts >= start.restarts + 3, 30_000);
     // 200, 400, 800 ms: each delay doubles (the supervisor reports the last one it chose).
     expect(looping[0]!.lastDelayMs).toBeGreaterThanOrEqual(800);
-    writeFileSync(paths.state(G), state);
+    writeFileSync(config, state);
     await until('the agent to be back', health, (h) => h.ok !== undefined, 30_000);
   });
 });
