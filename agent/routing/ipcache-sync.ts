@@ -180,7 +180,8 @@ export class IpcacheSync {
     for (const k of keys) {
       const want = this.desiredFor(k);
       if (want) this.write(k, want);
-      else if (this.applied.has(k)) this.remove(k);
+      // (Mutation testing: stale-ipcache keeps what should go, on this path as on reconcileIncremental's.)
+      else if (this.applied.has(k) && !agentFault('stale-ipcache')) this.remove(k);
     }
   }
 
