@@ -14,7 +14,7 @@ const PLANS: CyclePlan[] = [
   { target: 'cli-up', point: 'after-up', delayMs: 900 },
   { target: 'daemon', point: 'during-traffic', delayMs: 300 },
   { target: 'agent', point: 'during-apply', delayMs: 500 },
-  { target: 'cli-apply', point: 'during-apply', delayMs: 700 },
+  { target: 'cli-apply', point: 'during-apply', delayMs: 350 },
 ];
 
 describe('soak (short)', () => {

@@ -146,6 +146,9 @@ describe('hostile pod traffic', () => {
     expect(nx.lastState.terminated!.message).toMatch(/workload process of node node1 killed by SIGKILL/);
     expect(await hostnameOf(ips.nx!, 8080)).toBe('nx');
     expect(await hostnameOf(ips.sh!, 9376)).toBe('sh');
+    // Every container of the node comes back, not only the one waited for above (ex is the last one
+    // the next test needs): wait for all of them before counting.
+    await until('ex to be running again', () => containerOf('ex'), (c) => c.ready);
     const [after] = await workloads();
     expect(after).toMatchObject({ state: 'running', restarts: 1, containers: 4 });
     expect(after!.pid).not.toBe(before!.pid);
