@@ -194,6 +194,7 @@ export class PodRuntime {
       cniPath: cniPathFor(),
       args: { IgnoreUnknown: 'true', K8S_POD_NAMESPACE: pod.namespace, K8S_POD_NAME: pod.name, K8S_POD_INFRA_CONTAINER_ID: pod.uid },
       runInNetns: netnsNames.node(this.spec.name, p.node.name),
+      onRetry: (err: Error, attempt: number) => this.log(`pod ${p.key}: CNI call on node ${p.node.name} retried (attempt ${attempt}): ${err.message}`),
     };
   }
 
