@@ -70,15 +70,25 @@ describe('an agent killed during apply --wait', () => {
   it('is ridden out: its pods are created once it is back, and the apply succeeds', async () => {
     const before = agentPid('node1');
     expect(before).toBeDefined();
+    // node1's endpoints are logged as "endpoint N ns/pod IP on lxc…" with an address of its pod CIDR.
+    const cidr = (await client().cluster()).nodes.find((n) => n.name === 'node1')!.podCidr;
+    const prefix = cidr.split('.').slice(0, 3).join('.');
+    const logFrom = readFileSync(paths.daemonLog(NAME), 'utf8').length;
     const apply = applyInBackground('60s');
-    // The kill lands while node1's pods are being set up: as soon as one of them is scheduled and
-    // not yet Running (its CNI ADD is on its way or in the agent).
-    await until('a node1 pod being created', pods, (ps) => ps.some((p) => p.spec.nodeName === 'node1' && p.status?.phase !== 'Running'));
+    // The kill lands while node1's ADDs are in the agent: right after the first of them finished
+    // (they run concurrently, the others are in the middle of theirs).
+    await until('node1 creating its first endpoint', () => readFileSync(paths.daemonLog(NAME), 'utf8').slice(logFrom), (l) => new RegExp(`endpoint \\d+ \\S+ ${prefix.replaceAll('.', '\\.')}\\.\\d+ on lxc`).test(l));
     process.kill(before!, 'SIGKILL');
     const killedAt = Date.now();
     const r = await apply.done;
     expect(r.endedAt).toBeGreaterThan(killedAt); // the apply was still waiting when its agent died
     expect(r.code, r.stderr).toBe(0);
+    // The kill did hit ADDs in flight: node1's runtime saw them fail with "try again later" (the
+    // agent closed the connection, or was not there) and sent them again. (Before the plugin's fix
+    // such an ADD failed with 999 and failed its pod, and the apply with it.)
+    const since = readFileSync(paths.daemonLog(NAME), 'utf8').slice(logFrom).split('\n');
+    console.log(since.filter((l) => /retried|FailedCreatePodSandBox|exited/.test(l)).join('\n'));
+    expect(since.some((l) => /CNI call on node node1 retried .*\(code 11\)/.test(l))).toBe(true);
     const all = await pods();
     expect(all.filter((p) => p.status?.phase === 'Running')).toHaveLength(9);
     expect(all.filter((p) => p.spec.nodeName === 'node1').length).toBeGreaterThan(0);
