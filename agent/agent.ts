@@ -18,8 +18,11 @@ import { IpcacheSync, type RemoteNode } from './routing/ipcache-sync.js';
 import { setupNodeDevices, syncRemoteRoutes, HOST_DEV, VXLAN_DEV } from './routing/devices.js';
 import { listLinks } from './routing/links.js';
 import { run } from '../harness/exec/run.js';
-import { decodeFlow, FlowRing, makeKtimeToDate, type FlowEndpoint } from './observer/flow.js';
+import type { Flow, FlowEndpoint } from './observer/flow.js';
 import { DROP_REASON_NAMES } from './observer/names.js';
+import { NodeObserver } from './observer/node-observer.js';
+import type { Observer } from './observer/observer.js';
+import { defaultHubbleConfig } from '../lib/hubble-config.js';
 import { startAgentServer, stopAgentServer, type AgentApi } from './api/server.js';
 import type { CniRequest } from './cni/protocol.js';
 import { FakeDatapath } from './testing/fake-datapath.js';
@@ -62,10 +65,9 @@ export class Agent implements AgentApi {
   private identityCache: IdentityCache;
   private endpointsMgr!: EndpointManager;
   private ipcacheSync!: IpcacheSync;
-  private flowsRing = new FlowRing(4096);
+  private nodeObserver?: NodeObserver;
   private server?: Server;
   private stopWatch?: () => void;
-  private stopEvents?: () => void;
   private routeQueue: Promise<void> = Promise.resolve();
   private stopping = false;
   private problem?: string;
@@ -116,14 +118,16 @@ export class Agent implements AgentApi {
     // once the restored endpoints are in the maps (it would otherwise pass their packets to the stack).
     if (this.spec.routing === 'native') await this.startNativeRouting();
 
-    const toDate = makeKtimeToDate();
-    this.stopEvents = this.datapath.onEvents((ev) => {
-      try {
-        this.flowsRing.push(decodeFlow(ev, { nodeName: self.name, resolve: (ip, id) => this.resolveEndpoint(ip, id), toDate }));
-      } catch (e) {
-        opts.log(`flow decode: ${(e as Error).message}`);
-      }
+    this.nodeObserver = new NodeObserver({
+      nodeName: self.name,
+      config: this.spec.hubble ?? defaultHubbleConfig(),
+      datapath: this.datapath,
+      resolve: (ip, id) => this.resolveEndpoint(ip, id),
+      endpointIfname: (ifindex) => this.endpointsMgr.list().find((e) => e.ifindex === ifindex)?.hostIfname,
+      listLinks,
+      log: opts.log,
     });
+    await this.nodeObserver.start();
 
     await this.startWatch();
     this.server = await startAgentServer(opts.agentSocket, this, opts.log);
@@ -243,8 +247,14 @@ export class Agent implements AgentApi {
       lostEvents: this.datapath.lostEvents(),
     };
   }
+  observer(): Observer | undefined {
+    return this.nodeObserver?.observer;
+  }
   flows(last: number) {
-    return { flows: this.flowsRing.last(last), seen: this.flowsRing.seen, capacity: this.flowsRing.capacity };
+    const obs = this.nodeObserver?.observer;
+    const flows: Flow[] = [];
+    obs?.getFlows({ number: last }, { write: (r) => ('flow' in r && flows.push(r.flow), true), end: () => undefined });
+    return { flows, seen: obs?.ring.next ?? 0, capacity: obs?.ring.capacity ?? 0 };
   }
   cniAdd(req: CniRequest) {
     return this.endpointsMgr.add(req);
@@ -262,7 +272,7 @@ export class Agent implements AgentApi {
     if (this.bgpTimer) clearInterval(this.bgpTimer);
     if (this.server) stopAgentServer(this.server, this.opts.agentSocket);
     this.stopWatch?.();
-    this.stopEvents?.();
+    this.nodeObserver?.stop();
     this.datapath?.close();
   }
 }

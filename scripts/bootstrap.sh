@@ -36,7 +36,7 @@ fi
 
 # TypeScript → dist/, only when a source changed since the last build.
 stamp=dist/.build-stamp
-if [ ! -f "$stamp" ] || [ -n "$(find harness agent scenarios reports bench bpf tsconfig.json package.json -newer "$stamp" \( -name '*.ts' -o -name '*.json' \) ! -name '*.test.ts' -print -quit 2>/dev/null)" ]; then
+if [ ! -f "$stamp" ] || [ -n "$(find harness agent scenarios reports bench bpf lib tsconfig.json package.json -newer "$stamp" \( -name '*.ts' -o -name '*.json' \) ! -name '*.test.ts' -print -quit 2>/dev/null)" ]; then
   echo "cnilab setup: compiling TypeScript" >&2
   npx tsc -p tsconfig.json
   touch "$stamp"
@@ -45,3 +45,5 @@ fi
 # BPF objects and the CNI plugin's C entry point (make rebuilds only what changed).
 make -s -C bpf
 make -s -C agent/cni/shim CC=clang
+# The agent's batched ring buffer reader (a small C library loaded through koffi).
+make -s -C agent/datapath/native CC=clang

@@ -69,9 +69,12 @@ export const CT_VALUE = {
   flags: 52,
 } as const;
 
-// must match bpf/lib/events.h: struct cnilab_event (addresses and ports in network byte order)
+// must match bpf/lib/events.h: struct cnilab_event (addresses and ports in network byte order). A record
+// is this header, followed for EVENT_TYPE.l7Capture by payloadLen bytes of the packet's L4 payload.
+// Records of the first layout (48 bytes: no ethernet, trace reason or payload; trace sub-type as the
+// TraceObservationPoint number) are still decoded, so an agent reads a datapath built before it.
 export const EVENT = {
-  size: 48,
+  size: 64,
   ktime: 0,
   type: 8,
   subtype: 9,
@@ -90,7 +93,20 @@ export const EVENT = {
   isReply: 39,
   length: 40,
   ethertype: 44,
+  traceReason: 46,
+  policyMatchType: 47,
+  ethSrc: 48,
+  ethDst: 54,
+  payloadLen: 60,
+  policyAction: 62,
+  version: 63,
 } as const;
+/** Size of the first record layout (see EVENT). */
+export const EVENT_V1_SIZE = 48;
+/** Payload bytes copied for L7 parsing (must match bpf/lib/events.h L7_PAYLOAD_MAX). */
+export const L7_PAYLOAD_MAX = 192;
+/** The largest record the datapath emits. */
+export const EVENT_MAX_SIZE = EVENT.size + L7_PAYLOAD_MAX;
 // must match bpf/lib/events.h: struct cnilab_drop_key / cnilab_drop_val (per-CPU values)
 export const DROP_KEY = { size: 2, reason: 0, direction: 1 } as const;
 export const DROP_VALUE = { size: 16, packets: 0, bytes: 8 } as const;
@@ -99,7 +115,7 @@ export const LOST_VALUE_SIZE = 8;
 export const RINGBUF_BYTES = 1 << 20;
 
 // must match bpf/lib/events.h: EVENT_*
-export const EVENT_TYPE = { drop: 1, trace: 2, policyVerdict: 3 } as const;
+export const EVENT_TYPE = { drop: 1, trace: 2, policyVerdict: 3, l7Capture: 4 } as const;
 
 // must match bpf/lib/common.h: DROP_* (Hubble DropReason)
 export const DROP_REASON = {

@@ -9,7 +9,7 @@ import koffi from 'koffi';
 import { CnilabError, UnsupportedError } from '../../harness/errors.js';
 import type { Datapath, DatapathConfig, DatapathEvent, EndpointEntry, IpcacheEntry } from './types.js';
 import {
-  ALL_MAPS, CONFIG, DROP_KEY, DROP_VALUE, ENDPOINT, IPCACHE_KEY, IPCACHE_VALUE, LOST_VALUE_SIZE, MAP,
+  ALL_MAPS, CONFIG, DROP_KEY, DROP_VALUE, ENDPOINT, EVENT_MAX_SIZE, IPCACHE_KEY, IPCACHE_VALUE, LOST_VALUE_SIZE, MAP,
   MAP_TYPE_NAMES, PROG, ROUTING_MODE, TC_HANDLE, TC_PRIORITY, type MapName,
 } from './constants.js';
 import {
@@ -20,6 +20,7 @@ import {
   BPF_TC_EGRESS, BPF_TC_INGRESS, BpfObject, closeFd, mapDelete, mapInfo, mapKeys, mapLookup, mapUpdate,
   numPossibleCpus, objGet, RingBuffer, tcAttach,
 } from './libbpf.js';
+import { BatchRingBuffer, forEachRecord } from './ringbuf-batch.js';
 
 export { decodeEvent } from './codec.js';
 
@@ -191,21 +192,39 @@ export function openDatapath(cfg: DatapathConfig): Datapath {
     },
 
     onEvents(cb: (ev: DatapathEvent) => void) {
-      const rb = new RingBuffer(fd(MAP.events), (data) => {
-        let ev: DatapathEvent;
-        try {
-          ev = decodeEvent(data);
-        } catch {
-          return; // a record from a newer/older layout: skip rather than kill the consumer
-        }
-        cb(ev);
-      });
+      return dp.onEventBatches!((batch, bytes) =>
+        forEachRecord(batch, bytes, (buf, off, len) => {
+          let ev: DatapathEvent;
+          try {
+            ev = decodeEvent(buf, off, len);
+          } catch {
+            return; // a record of an unknown layout: skip rather than kill the consumer
+          }
+          cb(ev);
+        }),
+      );
+    },
+
+    onEventBatches(cb: (batch: Buffer, bytes: number) => void) {
+      const rb = new BatchRingBuffer(fd(MAP.events), EVENT_MAX_SIZE);
+      let stopped = false;
+      let draining = false;
+      // One batch per turn of the event loop: a burst of events never holds the loop (and the CNI
+      // calls it serves) for longer than one batch takes to ingest.
       const drain = (): void => {
+        if (stopped || draining) return;
+        draining = true;
+        let more = false;
         try {
-          rb.consume();
+          const { bytes, more: m } = rb.drain();
+          more = m;
+          if (bytes > 0) cb(rb.buf, bytes);
         } catch {
           /* consume only fails on a corrupted ring; the sweep retries */
+        } finally {
+          draining = false;
         }
+        if (more) setImmediate(drain);
       };
       // libuv watches libbpf's epoll fd for the datapath's batch wakeups (a ring filling up fast), and
       // the timer drains whatever smaller batch has arrived since the last turn.
@@ -213,15 +232,18 @@ export function openDatapath(cfg: DatapathConfig): Datapath {
       poller.unref();
       const sweep = setInterval(drain, RINGBUF_SWEEP_MS);
       sweep.unref();
-      let stopped = false;
       const handle = {
         stop() {
           if (stopped) return;
-          stopped = true;
           clearInterval(sweep);
           poller.stop();
           poller.close();
-          drain();
+          for (let i = 0; i < 64; i++) {
+            const { bytes, more } = rb.drain();
+            if (bytes > 0) cb(rb.buf, bytes);
+            if (!more) break;
+          }
+          stopped = true;
           rb.free();
           ringBuffers.delete(handle);
         },
@@ -229,6 +251,14 @@ export function openDatapath(cfg: DatapathConfig): Datapath {
       ringBuffers.add(handle);
       drain();
       return () => handle.stop();
+    },
+
+    lostEventsPerCpu() {
+      const stride = perCpuStride(LOST_VALUE_SIZE);
+      const v = mapLookup(fd(MAP.lost), u32Key(0), stride * numPossibleCpus());
+      const out: bigint[] = [];
+      for (let off = 0; v && off + stride <= v.length; off += stride) out.push(v.readBigUInt64LE(off));
+      return out;
     },
 
     dropCounters() {
@@ -249,9 +279,7 @@ export function openDatapath(cfg: DatapathConfig): Datapath {
     },
 
     lostEvents() {
-      const stride = perCpuStride(LOST_VALUE_SIZE);
-      const v = mapLookup(fd(MAP.lost), u32Key(0), stride * numPossibleCpus());
-      return v ? sumPerCpu(v, stride, 0) : 0n;
+      return dp.lostEventsPerCpu!().reduce((a, b) => a + b, 0n);
     },
 
     describeMaps() {

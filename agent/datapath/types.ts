@@ -47,7 +47,7 @@ export interface IpcacheEntry {
 export interface DatapathEvent {
   /** Monotonic kernel time in ns (bpf_ktime_get_ns). */
   ktimeNs: bigint;
-  kind: 'drop' | 'trace' | 'policy-verdict';
+  kind: 'drop' | 'trace' | 'policy-verdict' | 'l7-capture';
   /** For drops: Hubble DropReason number. */
   dropReason?: number;
   /** For traces: Hubble TraceObservationPoint number. */
@@ -71,6 +71,17 @@ export interface DatapathEvent {
   isReply: boolean;
   /** Length of the packet. */
   length: number;
+  /** Ethernet addresses of the frame as the hook saw it (absent in records that do not carry them). */
+  ethSrc?: string;
+  ethDst?: string;
+  /** Hubble TraceReason number (1 NEW, 2 ESTABLISHED, 3 REPLY, ...), from conntrack. */
+  traceReason?: number;
+  /** Policy-verdict events: Cilium's policy match type (0 none, 1 L3-Only, 2 L3-L4, ...). */
+  policyMatchType?: number;
+  /** Policy-verdict events: 1 allowed, 0 denied; audit mode is 2. */
+  policyAction?: number;
+  /** The first bytes of the L4 payload, copied for ports configured for L7 visibility. */
+  payload?: Buffer;
 }
 
 export interface Datapath {
@@ -99,6 +110,14 @@ export interface Datapath {
   listIpcache(): Array<{ key: string } & IpcacheEntry>;
   /** Start polling the ring buffer; returns a function that stops it. */
   onEvents(cb: (ev: DatapathEvent) => void): () => void;
+  /**
+   * Start reading the ring buffer in batches of raw records ([u32 length][record, padded to 4] ...,
+   * `bytes` long), one call per batch; the observer decodes lazily. Returns a function that stops it.
+   * Optional: a datapath without it is read through onEvents.
+   */
+  onEventBatches?(cb: (batch: Buffer, bytes: number) => void): () => void;
+  /** Events the ring buffer had no room for, per possible CPU (counted in BPF). */
+  lostEventsPerCpu?(): bigint[];
   /** Packets and bytes dropped so far, per Hubble drop reason and direction. */
   dropCounters(): Array<{ reason: number; direction: number; packets: bigint; bytes: bigint }>;
   /** Events the ring buffer had no room for (counted in BPF). */
