@@ -126,6 +126,7 @@ export class Agent implements AgentApi {
       endpointIfname: (ifindex) => this.endpointsMgr.list().find((e) => e.ifindex === ifindex)?.hostIfname,
       listLinks,
       log: opts.log,
+      lostStateFile: join(opts.nodeDir, 'observer-lost.json'),
     });
     await this.nodeObserver.start();
 

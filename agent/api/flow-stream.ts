@@ -92,7 +92,7 @@ export class FlowStreamError extends Error {
  * POSTs a GetFlowsRequest to `path` on a unix socket and calls onResponse per line. Connection errors
  * and non-200 answers reject `done` (FlowStreamError carries the server's {error}).
  */
-export function getFlowsStream(socketPath: string, path: string, body: GetFlowsRequest, onResponse: (r: GetFlowsResponse) => void, opts: { connectTimeoutMs?: number } = {}): FlowStreamClient {
+export function getFlowsStream(socketPath: string, path: string, body: GetFlowsRequest, onResponse: (r: GetFlowsResponse) => void, opts: { connectTimeoutMs?: number; onOpen?: () => void } = {}): FlowStreamClient {
   const text = JSON.stringify(body);
   let cancelled = false;
   let req: ReturnType<typeof request> | undefined;
@@ -112,6 +112,7 @@ export function getFlowsStream(socketPath: string, path: string, body: GetFlowsR
         });
         return;
       }
+      opts.onOpen?.();
       res.setEncoding('utf8');
       let pending = '';
       res.on('data', (chunk: string) => {

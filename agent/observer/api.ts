@@ -35,7 +35,7 @@ export interface NodeStatusEventJson {
 
 export type GetFlowsResponse =
   | { flow: Flow; node_name: string; time: string }
-  | { lost_events: LostEventJson; node_name: string; time: string }
+  | { lost_events: LostEventJson; node_name?: string; time: string }
   | { node_status: NodeStatusEventJson; node_name?: string; time: string };
 
 /** observer.proto ServerStatus (a subset), per node and summed by the relay. */

@@ -2,6 +2,7 @@
 // the datapath's record batches, turns the datapath's lost-event counters into LostEvents, names the
 // interfaces flows were seen on, and adds the agent's own metrics (events read and lost, ingest and
 // decode time, map sizes, the datapath's per-reason drop counters).
+import { readFileSync, writeFileSync } from 'node:fs';
 import { encodeEvent } from '../datapath/codec.js';
 import type { Datapath } from '../datapath/types.js';
 import type { HubbleConfig } from '../../lib/hubble-config.js';
@@ -20,6 +21,8 @@ export interface NodeObserverOptions {
   /** All links of the node (ip -j link), read at start and when an unknown ifindex shows up. */
   listLinks: () => Promise<Array<{ ifindex: number; ifname: string }>>;
   log: (m: string) => void;
+  /** Where the per-CPU lost-event counts already reported are kept across agent restarts. */
+  lostStateFile?: string;
 }
 
 /** How often the datapath's lost-event counters are compared with what was already reported. */
@@ -72,10 +75,10 @@ export class NodeObserver {
     if (dp.onEventBatches) this.stopReader = dp.onEventBatches((batch, bytes) => this.observer.ingestBatch(batch, bytes));
     else this.stopReader = dp.onEvents((ev) => this.observer.ingestEvent(ev, encodeEvent));
     if (dp.lostEventsPerCpu) {
-      this.lostSeen = dp.lostEventsPerCpu();
-      // Losses from before this agent started (a previous agent's, or while none was running) are
-      // reported once, as one LostEvent per CPU: they happened, and nobody has shown them yet.
-      this.lostSeen.forEach((n, cpu) => this.observer.noteLost('PERF_EVENT_RING_BUFFER', Number(n), cpu));
+      // Losses from before this agent started (while none was running, or not yet reported by the
+      // previous agent) are reported once, as LostEvents: they happened, and nobody has shown them.
+      this.lostSeen = this.loadReportedLost();
+      this.pollLost();
       this.timers.push(setInterval(() => this.pollLost(), LOST_POLL_MS));
     }
     this.timers.push(setInterval(() => this.observer.expireFollowers(), UNTIL_CHECK_MS));
@@ -89,9 +92,19 @@ export class NodeObserver {
         const before = this.lostSeen?.[cpu] ?? 0n;
         if (n > before) this.observer.noteLost('PERF_EVENT_RING_BUFFER', Number(n - before), cpu);
       });
+      const changed = now.some((n, i) => n !== (this.lostSeen?.[i] ?? 0n));
       this.lostSeen = now;
+      if (changed && this.o.lostStateFile) writeFileSync(this.o.lostStateFile, JSON.stringify(now.map(String)));
     } catch (e) {
       this.o.log(`observer: reading lost events: ${(e as Error).message}`);
+    }
+  }
+
+  private loadReportedLost(): bigint[] {
+    try {
+      return (JSON.parse(readFileSync(this.o.lostStateFile ?? '', 'utf8')) as string[]).map((x) => BigInt(x));
+    } catch {
+      return [];
     }
   }
 
@@ -101,21 +114,21 @@ export class NodeObserver {
     const set = (c: { reset(): void; inc(l: Record<string, string>, v: number): void }, v: number, labels: Record<string, string> = {}) => {
       if (v > 0) c.inc(labels, v);
     };
-    m.counter('cnilab_observer_events_total', 'Datapath events read from the ring buffer', [], function (this: any) { this.reset(); set(this, st.events); });
-    m.counter('cnilab_observer_events_lost_total', 'Events lost, by Hubble LostEventSource', ['source'], function (this: any) {
-      this.reset();
-      for (const [source, n] of Object.entries(st.lost)) set(this, n, { source });
+    m.counter('cnilab_observer_events_total', 'Datapath events read from the ring buffer', [], (c) => { c.reset(); set(c, st.events); });
+    m.counter('cnilab_observer_events_lost_total', 'Events lost, by Hubble LostEventSource', ['source'], (c) => {
+      c.reset();
+      for (const [source, n] of Object.entries(st.lost)) set(c, n, { source });
     });
-    m.counter('cnilab_observer_l7_unparsed_total', 'L7 payload captures no parser recognised', [], function (this: any) { this.reset(); set(this, st.l7Unparsed); });
-    m.counter('cnilab_observer_bad_records_total', 'Ring buffer records of an unknown layout or type', [], function (this: any) { this.reset(); set(this, st.badRecords); });
-    m.counter('cnilab_observer_ingest_seconds_total', 'Time spent ingesting event batches (ring copy, metrics, L7 parsing)', [], function (this: any) { this.reset(); set(this, Number(st.ingestNs) / 1e9); });
-    m.counter('cnilab_observer_decode_seconds_total', 'Time spent building Flow objects for readers (lazy decoding)', [], function (this: any) { this.reset(); set(this, Number(st.decodeNs) / 1e9); });
-    m.counter('cnilab_observer_flows_decoded_total', 'Flow objects built for readers', [], function (this: any) { this.reset(); set(this, st.flowsBuilt); });
-    m.counter('cnilab_agent_cpu_seconds_total', 'CPU time of the agent process', ['mode'], function (this: any) {
-      this.reset();
+    m.counter('cnilab_observer_l7_unparsed_total', 'L7 payload captures no parser recognised', [], (c) => { c.reset(); set(c, st.l7Unparsed); });
+    m.counter('cnilab_observer_bad_records_total', 'Ring buffer records of an unknown layout or type', [], (c) => { c.reset(); set(c, st.badRecords); });
+    m.counter('cnilab_observer_ingest_seconds_total', 'Time spent ingesting event batches (ring copy, metrics, L7 parsing)', [], (c) => { c.reset(); set(c, Number(st.ingestNs) / 1e9); });
+    m.counter('cnilab_observer_decode_seconds_total', 'Time spent building Flow objects for readers (lazy decoding)', [], (c) => { c.reset(); set(c, Number(st.decodeNs) / 1e9); });
+    m.counter('cnilab_observer_flows_decoded_total', 'Flow objects built for readers', [], (c) => { c.reset(); set(c, st.flowsBuilt); });
+    m.counter('cnilab_agent_cpu_seconds_total', 'CPU time of the agent process', ['mode'], (c) => {
+      c.reset();
       const u = process.cpuUsage();
-      set(this, u.user / 1e6, { mode: 'user' });
-      set(this, u.system / 1e6, { mode: 'system' });
+      set(c, u.user / 1e6, { mode: 'user' });
+      set(c, u.system / 1e6, { mode: 'system' });
     });
     m.gauge('cnilab_observer_flows', 'Flows held in the ring', [], (g) => g.set(this.observer.ring.size));
     m.gauge('cnilab_observer_flows_capacity', 'Flows the ring holds (hubble.eventBufferCapacity)', [], (g) => g.set(this.observer.ring.capacity));
@@ -129,9 +142,9 @@ export class NodeObserver {
       g.reset();
       for (const x of dp.describeMaps()) g.set({ map: x.name }, x.maxEntries);
     });
-    m.counter('cnilab_datapath_drop_packets_total', "Packets dropped, from the datapath's per-reason counters (independent of events)", ['reason', 'direction'], function (this: any) {
-      this.reset();
-      for (const d of dp.dropCounters()) set(this, Number(d.packets), { reason: dropReasonName(d.reason), direction: d.direction === 1 ? 'ingress' : d.direction === 2 ? 'egress' : 'unknown' });
+    m.counter('cnilab_datapath_drop_packets_total', "Packets dropped, from the datapath's per-reason counters (independent of events)", ['reason', 'direction'], (c) => {
+      c.reset();
+      for (const d of dp.dropCounters()) set(c, Number(d.packets), { reason: dropReasonName(d.reason), direction: d.direction === 1 ? 'ingress' : d.direction === 2 ? 'egress' : 'unknown' });
     });
   }
 

@@ -3,6 +3,7 @@
 // unix socket, and runs the pod runtime (and, with the cnilab CNI, supervises the node agents).
 // Started as: node daemon.js --cnilab-cluster=NAME   (the flag is also the sweep marker)
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { paths } from './names.js';
 import { ObjectStore } from './store.js';
 import { startControlServer } from './server.js';
@@ -10,6 +11,7 @@ import type { ClusterSpec } from './spec.js';
 import type { KubeObject } from './objects.js';
 import { PodRuntime } from '../providers/netns/runtime.js';
 import { AgentSupervisor } from '../providers/netns/agents.js';
+import { startRelayServer } from '../relay/server.js';
 
 function log(msg: string): void {
   process.stdout.write(`${new Date().toISOString()} ${msg}\n`);
@@ -58,6 +60,7 @@ async function main(): Promise<void> {
   const runtime = new PodRuntime(spec, store, { log });
   const agents = spec.cni === 'cnilab' ? new AgentSupervisor(spec, { log }) : undefined;
 
+  let relay: Server | undefined;
   let stopping = false;
   const shutdown = async (why: string) => {
     if (stopping) return;
@@ -65,6 +68,8 @@ async function main(): Promise<void> {
     log(`shutting down (${why})`);
     await runtime.stop(true).catch((e) => log(`runtime stop: ${e}`));
     await agents?.stop().catch((e) => log(`agents stop: ${e}`));
+    relay?.close();
+    relay?.closeAllConnections();
     server.close();
     process.exit(0);
   };
@@ -72,6 +77,10 @@ async function main(): Promise<void> {
     onShutdown: () => void shutdown('api'),
     extra: (req, url) => (req.method === 'GET' && url.pathname === '/v1/agents' ? Promise.resolve(agents?.status() ?? []) : undefined),
   });
+  // The flow relay: every node's observer behind one socket (Hubble Relay's place in the cluster).
+  relay = agents
+    ? await startRelayServer(paths.relaySocket(cluster), () => spec.nodes.map((n) => ({ name: n.name, socket: paths.agentSocket(cluster, n.name) })), log)
+    : undefined;
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
   await waitForFile(paths.networkReady(cluster), 60_000);

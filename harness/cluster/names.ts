@@ -85,6 +85,8 @@ export const paths = {
   bgpConvergence: (cluster: string) => `${RUN_ROOT}/${cluster}/bgp-convergence.json`,
   nodeDir: (cluster: string, node: string) => `${RUN_ROOT}/${cluster}/nodes/${node}`,
   agentSocket: (cluster: string, node: string) => `${RUN_ROOT}/${cluster}/nodes/${node}/agent.sock`,
+  /** The flow relay (every node's GetFlows merged) and the merged metrics, served by the daemon. */
+  relaySocket: (cluster: string) => `${RUN_ROOT}/${cluster}/relay.sock`,
   bpfDir: (cluster: string) => `${BPF_ROOT}/${cluster}`,
   bpfNodeDir: (cluster: string, node: string) => `${BPF_ROOT}/${cluster}/${node}`,
 };
