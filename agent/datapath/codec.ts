@@ -31,8 +31,14 @@ export function macToBytes(mac: string, field = 'mac'): Buffer {
   return Buffer.from(mac.split(':').map((h) => parseInt(h, 16)));
 }
 
+const HEX2 = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
 export function bytesToMac(buf: Buffer, off = 0): string {
-  return [...buf.subarray(off, off + 6)].map((b) => b.toString(16).padStart(2, '0')).join(':');
+  return `${HEX2[buf[off]!]}:${HEX2[buf[off + 1]!]}:${HEX2[buf[off + 2]!]}:${HEX2[buf[off + 3]!]}:${HEX2[buf[off + 4]!]}:${HEX2[buf[off + 5]!]}`;
+}
+
+function isZero6(buf: Buffer, off: number): boolean {
+  return (buf.readUInt32LE(off) | buf.readUInt16LE(off + 4)) === 0;
 }
 
 export interface Cidr {
@@ -158,10 +164,8 @@ export function decodeEvent(buf: Buffer, off = 0, len = buf.length - off): Datap
     ev.icmpCode = buf[off + EVENT.icmpCode]!;
   }
   if (v2) {
-    const src = bytesToMac(buf, off + EVENT.ethSrc);
-    const dst = bytesToMac(buf, off + EVENT.ethDst);
-    if (src !== '00:00:00:00:00:00') ev.ethSrc = src;
-    if (dst !== '00:00:00:00:00:00') ev.ethDst = dst;
+    if (!isZero6(buf, off + EVENT.ethSrc)) ev.ethSrc = bytesToMac(buf, off + EVENT.ethSrc);
+    if (!isZero6(buf, off + EVENT.ethDst)) ev.ethDst = bytesToMac(buf, off + EVENT.ethDst);
     const reason = buf[off + EVENT.traceReason]!;
     if (reason) ev.traceReason = reason;
     if (kind === 'policy-verdict') {

@@ -429,7 +429,7 @@ export interface TestRunResult {
 
 /** BPF_PROG_TEST_RUN for tests: runs the program once on `data` (a full Ethernet frame). `ctx` is an
  *  optional struct __sk_buff (192 bytes) for tc programs. */
-export function progTestRun(progFd: number, data: Buffer, ctx?: Buffer): TestRunResult {
+export function progTestRun(progFd: number, data: Buffer, ctx?: Buffer, repeat = 1): TestRunResult {
   const dataIn = Buffer.from(data);
   const dataOut = Buffer.alloc(Math.max(256, data.length + 256));
   const ctxOut = ctx ? Buffer.alloc(ctx.length) : undefined;
@@ -445,7 +445,7 @@ export function progTestRun(progFd: number, data: Buffer, ctx?: Buffer): TestRun
     o.writeUInt32LE(ctx.length, 48);
     o.writeUInt32LE(ctxOut.length, 52);
   }
-  o.writeInt32LE(1, 60); // repeat
+  o.writeInt32LE(repeat, 60); // repeat
   check('bpf_prog_test_run_opts', b().test_run(progFd, o));
   return {
     retval: o.readUInt32LE(56),

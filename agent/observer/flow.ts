@@ -53,14 +53,14 @@ export interface Flow {
   /** Deprecated numeric twin of drop_reason_desc, still filled by Hubble. */
   drop_reason?: number;
   ethernet?: { source?: string; destination?: string };
-  IP?: { source: string; destination: string; ipVersion: 'IPv4' };
+  IP: { source: string; destination: string; ipVersion: 'IPv4' };
   l4?: {
     TCP?: { source_port?: number; destination_port?: number; flags?: TcpFlagsJson };
     UDP?: { source_port?: number; destination_port?: number };
     ICMPv4?: { type?: number; code?: number };
   };
-  source?: FlowEndpoint;
-  destination?: FlowEndpoint;
+  source: FlowEndpoint;
+  destination: FlowEndpoint;
   Type: 'L3_L4' | 'L7';
   node_name: string;
   l7?: Layer7Json;
@@ -91,15 +91,16 @@ export interface FlowContext {
 
 /** Wall-clock time of a bpf_ktime_get_ns value: both it and process.hrtime use CLOCK_MONOTONIC. */
 export function makeKtimeToDate(): (ktimeNs: bigint) => Date {
-  const offsetNs = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
-  return (k) => new Date(Number((k + offsetNs) / 1_000_000n));
+  // Milliseconds since boot fit a double exactly for centuries; only the sub-millisecond part is lost.
+  const offsetMs = Date.now() - Number(process.hrtime.bigint() / 1_000_000n);
+  return (k) => new Date(Math.floor(Number(k / 1_000_000n) + offsetMs));
 }
 
 /** RFC 3339 with nanoseconds, as protojson prints a Timestamp ("2024-01-02T03:04:05.123456789Z"). */
 export function rfc3339Nano(date: Date, ktimeNs?: bigint): string {
   const iso = date.toISOString(); // ms precision
   if (ktimeNs === undefined) return iso;
-  const sub = (ktimeNs % 1_000_000n).toString().padStart(6, '0');
+  const sub = String(Number(ktimeNs % 1_000_000n)).padStart(6, '0');
   return `${iso.slice(0, -1)}${sub}Z`;
 }
 
@@ -125,15 +126,21 @@ function endpoint(identity: number, info: Omit<FlowEndpoint, 'identity'>): FlowE
   return e;
 }
 
-/** A stable per-flow UUID from the agent's random prefix and the flow's sequence number. */
+const uuidPrefixes = new WeakMap<Buffer, string>();
+
+/** A stable per-flow UUID: the agent's random 80 bits (RFC 4122 version 4 layout) and the flow's
+ *  48-bit sequence number, so it is unique per agent run and the same on every read. */
 export function flowUuid(prefix: Buffer, seq: number): string {
-  const b = Buffer.from(prefix.subarray(0, 16));
-  b.writeUInt32BE((b.readUInt32BE(12) ^ (seq >>> 0)) >>> 0, 12);
-  b.writeUInt16BE((b.readUInt16BE(10) ^ Math.floor(seq / 2 ** 32)) & 0xffff, 10);
-  b[6] = (b[6]! & 0x0f) | 0x40; // version 4 layout (random), variant RFC 4122
-  b[8] = (b[8]! & 0x3f) | 0x80;
-  const h = b.toString('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  let p = uuidPrefixes.get(prefix);
+  if (!p) {
+    const b = Buffer.from(prefix.subarray(0, 10));
+    b[6] = (b[6]! & 0x0f) | 0x40;
+    b[8] = (b[8]! & 0x3f) | 0x80;
+    const h = b.toString('hex');
+    p = `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-`;
+    uuidPrefixes.set(prefix, p);
+  }
+  return p + seq.toString(16).padStart(12, '0');
 }
 
 function verdictOf(ev: DatapathEvent): VerdictName {
@@ -145,39 +152,55 @@ function verdictOf(ev: DatapathEvent): VerdictName {
 /** The L3/L4 flow of a datapath record. `l7` turns it into the L7 flow Hubble's proxy would report. */
 export function decodeFlow(ev: DatapathEvent, ctx: FlowContext, opts: { uuid?: string; l7?: Layer7Json } = {}): Flow {
   const verdict = verdictOf(ev);
-  const isL7 = opts.l7 !== undefined;
-  const flow: Flow = { time: rfc3339Nano(ctx.toDate(ev.ktimeNs), ev.ktimeNs), uuid: opts.uuid ?? '', verdict } as Flow;
-  if (!opts.uuid) delete (flow as Partial<Flow>).uuid;
+  const l7 = opts.l7;
+  const isL7 = l7 !== undefined;
+  // Fields are assigned in flow.proto's declaration order, which is the order JSON.stringify prints.
+  const flow = { time: rfc3339Nano(ctx.toDate(ev.ktimeNs), ev.ktimeNs) } as Flow;
+  if (opts.uuid) flow.uuid = opts.uuid;
+  flow.verdict = verdict;
   if (verdict === 'DROPPED' && ev.dropReason) flow.drop_reason = ev.dropReason;
-  if (ev.ethSrc || ev.ethDst) flow.ethernet = { ...(ev.ethSrc ? { source: ev.ethSrc } : {}), ...(ev.ethDst ? { destination: ev.ethDst } : {}) };
+  if (ev.ethSrc || ev.ethDst) {
+    const eth: { source?: string; destination?: string } = {};
+    if (ev.ethSrc) eth.source = ev.ethSrc;
+    if (ev.ethDst) eth.destination = ev.ethDst;
+    flow.ethernet = eth;
+  }
   flow.IP = { source: ev.srcIp, destination: ev.dstIp, ipVersion: 'IPv4' };
   let summary = '';
-  if (ev.protocol === 6) {
-    const flags = tcpFlags(ev.tcpFlags);
-    flow.l4 = { TCP: { ...(ev.srcPort ? { source_port: ev.srcPort } : {}), ...(ev.dstPort ? { destination_port: ev.dstPort } : {}), ...(Object.keys(flags).length ? { flags } : {}) } };
-    summary = `TCP Flags: ${tcpFlagsSummary(flags)}`;
-  } else if (ev.protocol === 17) {
-    flow.l4 = { UDP: { ...(ev.srcPort ? { source_port: ev.srcPort } : {}), ...(ev.dstPort ? { destination_port: ev.dstPort } : {}) } };
-    summary = 'UDP';
+  if (ev.protocol === 6 || ev.protocol === 17) {
+    const l4: { source_port?: number; destination_port?: number; flags?: TcpFlagsJson } = {};
+    if (ev.srcPort) l4.source_port = ev.srcPort;
+    if (ev.dstPort) l4.destination_port = ev.dstPort;
+    if (ev.protocol === 6) {
+      if (ev.tcpFlags) l4.flags = tcpFlags(ev.tcpFlags);
+      flow.l4 = { TCP: l4 };
+      summary = `TCP Flags: ${tcpFlagsSummary(l4.flags)}`;
+    } else {
+      flow.l4 = { UDP: l4 };
+      summary = 'UDP';
+    }
   } else if (ev.protocol === 1) {
     const type = ev.icmpType ?? 0;
     const code = ev.icmpCode ?? 0;
-    flow.l4 = { ICMPv4: { ...(type ? { type } : {}), ...(code ? { code } : {}) } };
+    const icmp: { type?: number; code?: number } = {};
+    if (type) icmp.type = type;
+    if (code) icmp.code = code;
+    flow.l4 = { ICMPv4: icmp };
     summary = `ICMPv4 ${icmpv4TypeCodeName(type, code)}`;
   }
   flow.source = endpoint(ev.srcIdentity, ctx.resolve(ev.srcIp, ev.srcIdentity));
   flow.destination = endpoint(ev.dstIdentity, ctx.resolve(ev.dstIp, ev.dstIdentity));
   flow.Type = isL7 ? 'L7' : 'L3_L4';
   flow.node_name = ctx.nodeName;
-  if (isL7) flow.l7 = opts.l7;
+  if (isL7) flow.l7 = l7;
   const knowsReply = ev.kind === 'trace' || isL7;
   if (knowsReply && ev.isReply) flow.reply = true;
   if (isL7) flow.event_type = { type: MONITOR_TYPE.l7 };
-  else if (ev.kind === 'drop') flow.event_type = { type: MONITOR_TYPE.drop, ...(ev.dropReason ? { sub_type: ev.dropReason } : {}) };
+  else if (ev.kind === 'drop') flow.event_type = ev.dropReason ? { type: MONITOR_TYPE.drop, sub_type: ev.dropReason } : { type: MONITOR_TYPE.drop };
   else if (ev.kind === 'policy-verdict') flow.event_type = { type: MONITOR_TYPE['policy-verdict'] };
   else {
     const sub = tracePointOfObservationPoint(ev.observationPoint ?? 0);
-    flow.event_type = { type: MONITOR_TYPE.trace, ...(sub ? { sub_type: sub } : {}) };
+    flow.event_type = sub ? { type: MONITOR_TYPE.trace, sub_type: sub } : { type: MONITOR_TYPE.trace };
   }
   const dir = TRAFFIC_DIRECTION_NAMES[ev.direction];
   if (dir && dir !== 'TRAFFIC_DIRECTION_UNKNOWN') flow.traffic_direction = dir;
@@ -188,10 +211,10 @@ export function decodeFlow(ev: DatapathEvent, ctx: FlowContext, opts: { uuid?: s
   if (knowsReply) flow.is_reply = ev.isReply;
   if (ev.ifindex && !isL7) {
     const name = ctx.ifname?.(ev.ifindex);
-    flow.interface = { index: ev.ifindex, ...(name ? { name } : {}) };
+    flow.interface = name ? { index: ev.ifindex, name } : { index: ev.ifindex };
   }
   if (ev.kind === 'trace' && !isL7 && ev.traceReason) flow.trace_reason = TRACE_REASON_NAMES[ev.traceReason] ?? `TRACE_REASON_${ev.traceReason}`;
-  flow.Summary = isL7 ? l7Summary(opts.l7!) : summary;
+  flow.Summary = isL7 ? l7Summary(l7) : summary;
   return flow;
 }
 

@@ -13,6 +13,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   exec: { summary: 'run a command in a pod: cnilab exec NS/POD -- CMD...', load: async () => (await import('./exec.js')).exec },
   run: { summary: 'run the suites on fresh clusters and write reports (--out DIR, --suite NAME, --config NAME)', load: async () => (await import('./run.js')).runCommand },
   observe: { summary: 'flows of every node, as hubble observe (--follow, --last N, --pod, --verdict DROPPED, --type drop, -o json|compact|dict|table)', load: async () => (await import('./observe.js')).observe },
+  ui: { summary: 'web UI: service map and live flows of the cluster (--port 12000, --address 127.0.0.1)', load: async () => (await import('./ui.js')).ui },
   metrics: { summary: 'Hubble flow metrics of the cluster in Prometheus text (--node N, --serve HOST:PORT)', load: async () => (await import('./metrics.js')).metrics },
   bench: { summary: 'performance of 5 configurations, interleaved → perf.json/md/html (--quick, --samples N, --config NAME)', load: async () => (await import('./bench.js')).bench },
   report: { summary: 'report compare BASE.json HEAD.json [--threshold 5%] [--threshold-metric M=P%] [--junit FILE]', load: async () => (await import('./report.js')).report },
