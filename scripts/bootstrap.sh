@@ -15,6 +15,9 @@ fail() { echo "cnilab setup: $*" >&2; exit 1; }
 # check metrics` on the flow metrics, and dnsmasq-base (the binary alone, no system service) for the
 # DNS server pods of the L7 visibility tests.
 PKGS=(iproute2 util-linux procps make clang llvm libbpf-dev bpftool iperf3 sockperf bird2 tcpdump iputils-ping containernetworking-plugins chromium prometheus dnsmasq-base)
+# kubectl for the Kubernetes API tests: Debian's kubernetes-client, unless a kubectl is already
+# installed (the machine image may ship Google's kubectl package, which owns /usr/bin/kubectl too).
+command -v kubectl >/dev/null 2>&1 || PKGS+=(kubernetes-client)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

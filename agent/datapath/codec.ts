@@ -2,7 +2,7 @@
 // functions: unit-testable without root or libbpf.
 import { InvalidInputError } from '../../harness/errors.js';
 import type { DatapathEvent, EndpointEntry, IpcacheEntry } from './types.js';
-import { ENDPOINT, EVENT, EVENT_TYPE, EVENT_V1_SIZE, IPCACHE_KEY, IPCACHE_VALUE } from './constants.js';
+import { DROP_REASON, ENDPOINT, EVENT, EVENT_TYPE, EVENT_V1_SIZE, IPCACHE_KEY, IPCACHE_VALUE } from './constants.js';
 import { observationPointOfTracePoint, tracePointOfObservationPoint } from '../observer/names.js';
 
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
@@ -129,6 +129,8 @@ const KIND: Record<number, DatapathEvent['kind']> = {
   [EVENT_TYPE.l7Capture]: 'l7-capture',
 };
 
+const isPolicyDrop = (reason: number): boolean => reason === DROP_REASON.POLICY_DENIED || reason === DROP_REASON.POLICY_DENY;
+
 /** One ring buffer record (struct cnilab_event, either layout) at buf[off, off+len) → DatapathEvent. */
 export function decodeEvent(buf: Buffer, off = 0, len = buf.length - off): DatapathEvent {
   if (len < EVENT_V1_SIZE) throw new RangeError(`datapath event too short: ${len} < ${EVENT_V1_SIZE} bytes`);
@@ -158,7 +160,8 @@ export function decodeEvent(buf: Buffer, off = 0, len = buf.length - off): Datap
   if (kind === 'drop') ev.dropReason = subtype;
   // The first layout carried the TraceObservationPoint; the current one the monitor trace point.
   else if (kind === 'trace') ev.observationPoint = v2 ? observationPointOfTracePoint(subtype) : subtype;
-  else if (kind === 'policy-verdict' && subtype) ev.dropReason = subtype;
+  else if (subtype !== 0) ev.dropReason = subtype; // policy verdict: 0 allowed, else the drop reason
+  if (kind === 'policy-verdict' || (kind === 'drop' && isPolicyDrop(subtype))) ev.policyMatchType = buf[off + EVENT.policyMatch]!;
   if (protocol === 1) {
     ev.icmpType = buf[off + EVENT.icmpType]!;
     ev.icmpCode = buf[off + EVENT.icmpCode]!;
@@ -168,10 +171,6 @@ export function decodeEvent(buf: Buffer, off = 0, len = buf.length - off): Datap
     if (!isZero6(buf, off + EVENT.ethDst)) ev.ethDst = bytesToMac(buf, off + EVENT.ethDst);
     const reason = buf[off + EVENT.traceReason]!;
     if (reason) ev.traceReason = reason;
-    if (kind === 'policy-verdict') {
-      ev.policyMatchType = buf[off + EVENT.policyMatchType]!;
-      ev.policyAction = buf[off + EVENT.policyAction]!;
-    }
     const plen = Math.min(buf.readUInt16LE(off + EVENT.payloadLen), len - EVENT.size);
     if (plen > 0) ev.payload = Buffer.from(buf.subarray(off + EVENT.size, off + EVENT.size + plen));
   }
@@ -199,12 +198,11 @@ export function encodeEvent(ev: DatapathEvent): Buffer {
   b[EVENT.icmpCode] = ev.icmpCode ?? 0;
   b[EVENT.isReply] = ev.isReply ? 1 : 0;
   b.writeUInt32LE(ev.length, EVENT.length);
+  b[EVENT.policyMatch] = ev.policyMatchType ?? 0;
   b[EVENT.traceReason] = ev.traceReason ?? 0;
-  b[EVENT.policyMatchType] = ev.policyMatchType ?? 0;
   if (ev.ethSrc) macToBytes(ev.ethSrc).copy(b, EVENT.ethSrc);
   if (ev.ethDst) macToBytes(ev.ethDst).copy(b, EVENT.ethDst);
   b.writeUInt16LE(payload.length, EVENT.payloadLen);
-  b[EVENT.policyAction] = ev.policyAction ?? 0;
   payload.copy(b, EVENT.size);
   return b;
 }

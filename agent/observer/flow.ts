@@ -145,7 +145,8 @@ export function flowUuid(prefix: Buffer, seq: number): string {
 
 function verdictOf(ev: DatapathEvent): VerdictName {
   if (ev.kind === 'drop') return 'DROPPED';
-  if (ev.kind === 'policy-verdict') return ev.policyAction === 2 ? 'AUDIT' : ev.policyAction === 0 || (ev.dropReason ?? 0) !== 0 ? 'DROPPED' : 'FORWARDED';
+  // A policy verdict carries a drop reason when it denied the connection (the datapath has no audit mode).
+  if (ev.kind === 'policy-verdict') return (ev.dropReason ?? 0) !== 0 ? 'DROPPED' : 'FORWARDED';
   return 'FORWARDED';
 }
 

@@ -33,7 +33,7 @@ function busyObserver(metrics = resolveHubbleConfig({ metrics: ['dns:query;ignor
     ev({ kind: 'l7-capture', protocol: 17, srcIp: '198.19.2.3', dstIp: '198.19.1.2', srcPort: 53, dstPort: 40000, payload: dnsQuery(true), ktimeNs: process.hrtime.bigint() + 1_000_000n }),
     ev({ kind: 'l7-capture', payload: Buffer.from('GET /echo HTTP/1.1\r\nHost: b\r\n\r\n') }),
     ev({ kind: 'l7-capture', srcIp: '198.19.2.3', dstIp: '198.19.1.2', srcPort: 8080, dstPort: 40000, payload: Buffer.from('HTTP/1.1 200 OK\r\n'), ktimeNs: process.hrtime.bigint() + 2_000_000n }),
-    ev({ kind: 'policy-verdict', policyAction: 1, policyMatchType: 2 }),
+    ev({ kind: 'policy-verdict', policyMatchType: 2 }),
   ];
   for (const e of events) {
     const b = encodeEvent(e);

@@ -95,9 +95,8 @@ class RecordMetricEvent implements MetricEvent {
         return true;
       case EVENT_TYPE.policyVerdict: {
         this.monitorType = MONITOR_TYPE['policy-verdict'];
-        const action = len >= EVENT.size ? buf[off + EVENT.policyAction]! : sub ? 0 : 1;
-        this.verdict = action === 2 ? 'AUDIT' : action === 0 ? 'DROPPED' : 'FORWARDED';
-        this.dropReason = this.verdict === 'DROPPED' ? sub : 0;
+        this.verdict = sub ? 'DROPPED' : 'FORWARDED';
+        this.dropReason = sub;
         this.reply = false;
         return true;
       }

@@ -4,6 +4,8 @@
 // Started as: node daemon.js --cnilab-cluster=NAME   (the flag is also the sweep marker)
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { release } from 'node:os';
 import { paths } from './names.js';
 import { ObjectStore } from './store.js';
 import { startControlServer } from './server.js';
@@ -12,6 +14,12 @@ import type { KubeObject } from './objects.js';
 import { PodRuntime } from '../providers/netns/runtime.js';
 import { AgentSupervisor } from '../providers/netns/agents.js';
 import { startRelayServer } from '../relay/server.js';
+import { ControllerManager } from './controllers/index.js';
+import { KubeApi } from './kube/api.js';
+import { execHandler } from './kube/exec.js';
+import { startKubeHttps } from './kube/https.js';
+import { logHandler } from './kube/logs.js';
+import { kubeconfigYaml, makeCredentials } from './kube/pki.js';
 
 function log(msg: string): void {
   process.stdout.write(`${new Date().toISOString()} ${msg}\n`);
@@ -28,7 +36,8 @@ export function nodeObjects(spec: ClusterSpec): KubeObject[] {
         { type: 'InternalIP', address: n.underlayIp },
         { type: 'Hostname', address: n.name },
       ],
-      conditions: [{ type: 'Ready', status: 'True' }],
+      conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'the node agent runs in the node namespace' }],
+      nodeInfo: { kubeletVersion: 'v1.32.0-cnilab', containerRuntimeVersion: 'cnilab://embedded', operatingSystem: 'linux', architecture: process.arch === 'x64' ? 'amd64' : process.arch, osImage: 'cnilab network namespace', kernelVersion: release() },
     },
   })) as KubeObject[];
 }
@@ -52,13 +61,24 @@ async function main(): Promise<void> {
   const store = new ObjectStore();
   store.apply(
     [
-      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default', labels: { 'kubernetes.io/metadata.name': 'default' } } },
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default', labels: { 'kubernetes.io/metadata.name': 'default' } }, status: { phase: 'Active' } },
       ...nodeObjects(spec),
     ] as KubeObject[],
     { internal: true },
   );
   const runtime = new PodRuntime(spec, store, { log });
   const agents = spec.cni === 'cnilab' ? new AgentSupervisor(spec, { log }) : undefined;
+  const controllers = new ControllerManager(store, log);
+  controllers.start();
+  // The Kubernetes API: on the control socket, and on HTTPS at a loopback port for kubectl. The
+  // kubeconfig is written before the socket answers, so a finished `up` always has one.
+  const kube = new KubeApi(store, {
+    streams: { exec: execHandler(cluster), log: logHandler((ns, pod, container) => runtime.containerLog(ns, pod, container)) },
+  });
+  const creds = await makeCredentials(paths.kubeDir(cluster), cluster);
+  const https = await startKubeHttps(kube, creds);
+  const server_ = `https://127.0.0.1:${(https.address() as AddressInfo).port}`;
+  writeFileSync(paths.kubeconfig(cluster), kubeconfigYaml(cluster, server_, creds.caPem, creds.token), { mode: 0o600 });
 
   let relay: Server | undefined;
   let stopping = false;
@@ -68,6 +88,10 @@ async function main(): Promise<void> {
     log(`shutting down (${why})`);
     await runtime.stop(true).catch((e) => log(`runtime stop: ${e}`));
     await agents?.stop().catch((e) => log(`agents stop: ${e}`));
+    controllers.stop();
+    https.closeAllConnections();
+    https.close();
+    server.closeAllConnections?.();
     relay?.close();
     relay?.closeAllConnections();
     server.close();
@@ -75,6 +99,7 @@ async function main(): Promise<void> {
   };
   const server = await startControlServer(paths.controlSocket(cluster), store, spec, {
     onShutdown: () => void shutdown('api'),
+    kube,
     extra: (req, url) => (req.method === 'GET' && url.pathname === '/v1/agents' ? Promise.resolve(agents?.status() ?? []) : undefined),
   });
   // The flow relay: every node's observer behind one socket (Hubble Relay's place in the cluster).
