@@ -16,6 +16,7 @@
 #include "lib/icmp.h"
 #include "lib/policy.h"
 #include "lib/forward.h"
+#include "lib/l7.h"
 
 /* The pod's packets: egress policy of the pod, then local delivery (after the receiver's ingress policy,
  * decided here because bpf_redirect_peer skips the receiver's to_container), remote delivery (tunnel or
@@ -50,12 +51,17 @@ int from_container(struct __sk_buff *skb)
 		__u32 dst_ifindex = dst->ifindex;
 
 		dst_identity = dst->identity;
+		/* Where the packet enters the datapath (Hubble's from-endpoint), then where it leaves it. */
+		if (ct.report)
+			send_trace(skb, TRACE_FROM_ENDPOINT, DIR_EGRESS, CTX_U32(skb, ifindex), ep->identity, dst_identity,
+				   &pi, &ct);
 		ret = policy_enforce(skb, &pi, &ct, ep, dst, ep->identity, dst_identity);
 		if (ret)
 			return ret;
+		l7_request(skb, &pi, CTX_U32(skb, ifindex), ep->identity, dst_identity);
+		l7_response(skb, &pi, dst_ifindex, ep->identity, dst_identity);
 		if (ct.report)
-			send_trace(skb, OBS_TO_ENDPOINT, DIR_EGRESS, dst_ifindex, ep->identity, dst_identity, &pi,
-				   ct.is_reply);
+			send_trace(skb, TRACE_TO_ENDPOINT, DIR_INGRESS, dst_ifindex, ep->identity, dst_identity, &pi, &ct);
 		ret = deliver_local(skb, dst, 1);
 		if (ret < 0)
 			return send_drop(skb, DROP_INVALID_PACKET, DIR_EGRESS, ep->identity, dst_identity, &pi,
@@ -66,9 +72,13 @@ int from_container(struct __sk_buff *skb)
 	/* Longest prefix: a remote pod, a pod CIDR, or a CIDR identity (toCIDR / ipBlock peers). */
 	ic = ipcache_lookup(pi.daddr);
 	dst_identity = is_node_addr(pi.daddr, ic) ? IDENTITY_HOST : ic ? ic->identity : IDENTITY_WORLD;
+	if (ct.report)
+		send_trace(skb, TRACE_FROM_ENDPOINT, DIR_EGRESS, CTX_U32(skb, ifindex), ep->identity, dst_identity, &pi,
+			   &ct);
 	ret = policy_enforce(skb, &pi, &ct, ep, NULL, ep->identity, dst_identity);
 	if (ret)
 		return ret;
+	l7_request(skb, &pi, CTX_U32(skb, ifindex), ep->identity, dst_identity);
 
 	if (routing_native()) {
 		if (dst_identity != IDENTITY_HOST) {
@@ -84,8 +94,7 @@ int from_container(struct __sk_buff *skb)
 	}
 
 	if (ct.report)
-		send_trace(skb, OBS_TO_STACK, DIR_EGRESS, CTX_U32(skb, ifindex), ep->identity, dst_identity, &pi,
-			   ct.is_reply);
+		send_trace(skb, TRACE_TO_STACK, DIR_EGRESS, CTX_U32(skb, ifindex), ep->identity, dst_identity, &pi, &ct);
 	return TC_ACT_OK;
 }
 
@@ -119,9 +128,9 @@ int to_container(struct __sk_buff *skb)
 	ret = policy_enforce(skb, &pi, &ct, NULL, ep, src_identity, ep->identity);
 	if (ret)
 		return ret;
+	l7_response(skb, &pi, CTX_U32(skb, ifindex), src_identity, ep->identity);
 	if (ct.report)
-		send_trace(skb, OBS_TO_ENDPOINT, DIR_INGRESS, CTX_U32(skb, ifindex), src_identity, ep->identity, &pi,
-			   ct.is_reply);
+		send_trace(skb, TRACE_TO_ENDPOINT, DIR_INGRESS, CTX_U32(skb, ifindex), src_identity, ep->identity, &pi, &ct);
 	return TC_ACT_OK;
 }
 

@@ -9,7 +9,7 @@ import koffi from 'koffi';
 import { CnilabError, UnsupportedError } from '../../harness/errors.js';
 import type { Datapath, DatapathConfig, DatapathEvent, EndpointEntry, IpcacheEntry } from './types.js';
 import {
-  ALL_MAPS, CONFIG, DROP_KEY, DROP_VALUE, ENDPOINT, EVENT_MAX_SIZE, IPCACHE_KEY, IPCACHE_VALUE, LOST_VALUE_SIZE, MAP,
+  ALL_MAPS, CONFIG, DROP_KEY, L7_PARSER, L7_PORTS_UDP_BASE, OBSERVER_OFF, DROP_VALUE, ENDPOINT, EVENT_MAX_SIZE, IPCACHE_KEY, IPCACHE_VALUE, LOST_VALUE_SIZE, MAP,
   MAP_TYPE_NAMES, PROG, ROUTING_MODE, TC_HANDLE, TC_PRIORITY, type MapName,
 } from './constants.js';
 import {
@@ -17,7 +17,7 @@ import {
   encodeIpcacheValue, ipToBytes, parseCidr, prefixMaskBytes, u32Key,
 } from './codec.js';
 import {
-  BPF_TC_EGRESS, BPF_TC_INGRESS, BpfObject, closeFd, mapDelete, mapInfo, mapKeys, mapLookup, mapUpdate,
+  BPF_TC_EGRESS, BPF_TC_INGRESS, BpfObject, closeFd, mapDelete, mapInfo, mapKeys, mapLookup, mapLookupBatchArray, mapUpdate,
   numPossibleCpus, objGet, RingBuffer, tcAttach,
 } from './libbpf.js';
 import { BatchRingBuffer, forEachRecord } from './ringbuf-batch.js';
@@ -124,6 +124,13 @@ export function openDatapath(cfg: DatapathConfig): Datapath {
 
   const policies = new PolicyMapWriter(fd(MAP.policy), fd(MAP.policyEndpoint));
   const ringBuffers = new Set<{ stop(): void }>();
+  let l7PortsSet = new Set<number>();
+  // The ports a previous agent configured are found by scanning: the array has no key iteration worth
+  // the name (every index exists), so read the 128k entries once, at start.
+  {
+    const all = mapLookupBatchArray(fd(MAP.l7Ports), 2 << 16);
+    for (let i = 0; i < all.length; i++) if (all[i]) l7PortsSet.add(i);
+  }
   let closed = false;
 
   const attach = (ifname: string, ifindex: number, point: number, progName: string): void => {
@@ -259,6 +266,18 @@ export function openDatapath(cfg: DatapathConfig): Datapath {
       ringBuffers.add(handle);
       drain();
       return () => handle.stop();
+    },
+
+    setObserverConfig(o) {
+      // Ports first, then the switch: a capture never looks at half-written ports.
+      const want = new Map<number, number>();
+      for (const p of o.l7Ports) want.set((p.protocol === 'UDP' ? L7_PORTS_UDP_BASE : 0) | p.port, L7_PARSER[p.parser]);
+      const one = Buffer.alloc(1);
+      for (const [idx, parser] of want) mapUpdate(fd(MAP.l7Ports), u32Key(idx), Buffer.from([parser]));
+      // Clear what an earlier configuration (a previous agent's) left: the array keeps its values.
+      for (const idx of l7PortsSet) if (!want.has(idx)) mapUpdate(fd(MAP.l7Ports), u32Key(idx), one);
+      l7PortsSet = new Set(want.keys());
+      setConfig(CONFIG.observerOff, o.traces ? 0 : OBSERVER_OFF.traces | OBSERVER_OFF.l7);
     },
 
     lostEventsPerCpu() {

@@ -18,6 +18,11 @@ export interface DatapathConfig {
   podCidr: string;
 }
 
+export interface ObserverDatapathConfig {
+  traces: boolean;
+  l7Ports: Array<{ port: number; protocol: 'TCP' | 'UDP'; parser: 'dns' | 'http' }>;
+}
+
 /** A local pod endpoint as the datapath sees it. */
 export interface EndpointEntry {
   /** ifindex of the host-side veth (lxcXXXX) in the node netns. */
@@ -119,6 +124,12 @@ export interface Datapath {
   onEventBatches?(cb: (batch: Buffer, bytes: number) => void): () => void;
   /** Events the ring buffer had no room for, per possible CPU (counted in BPF). */
   lostEventsPerCpu?(): bigint[];
+  /**
+   * What the datapath reports beyond drops and policy verdicts (hubble.enabled): trace events at the
+   * observation points, and payload captures on the given ports for the L7 parsers. Replaces the
+   * previous setting.
+   */
+  setObserverConfig?(cfg: ObserverDatapathConfig): void;
   /** Packets and bytes dropped so far, per Hubble drop reason and direction. */
   dropCounters(): Array<{ reason: number; direction: number; packets: bigint; bytes: bigint }>;
   /** Events the ring buffer had no room for (counted in BPF). */

@@ -6,6 +6,7 @@ import type { ClusterSpec, CniKind, NodeSpec, RoutingMode } from '../../harness/
 import type { ControlPlaneClient } from '../../harness/cluster/client.js';
 import type { ProbeProtocol } from '../../harness/traffic/probe.js';
 import type { Verdict } from '../../reports/model.js';
+import type { StepFlowSpec } from './flow-requirements.js';
 
 /** What a probe must end as. 'fail' means any failure (exit ≠ 0), whatever its kind. */
 export type ExpectedOutcome = 'ok' | 'refused' | 'timeout' | 'fail';
@@ -34,6 +35,8 @@ export interface ProbeStep {
   dontFragment?: boolean;
   timeoutMs?: number;
   expect: ProbeExpectation;
+  /** What the probe's flows must show beyond what its expectation implies (flow-requirements.ts). */
+  flows?: StepFlowSpec;
   tags?: Record<string, string>;
 }
 
