@@ -114,11 +114,11 @@ int from_netdev(struct __sk_buff *skb)
 		return send_drop(skb, ret > 0 ? DROP_TTL_EXCEEDED : DROP_INVALID_PACKET, DIR_INGRESS, src_identity,
 				 dst_identity, &pi, ct.is_reply);
 	l7_response(skb, &pi, ep->ifindex, src_identity, dst_identity);
-	if (ct.report)
-		send_trace(skb, TRACE_TO_ENDPOINT, DIR_INGRESS, ep->ifindex, src_identity, dst_identity, &pi, &ct);
 	ret = deliver_local(skb, ep, 1);
 	if (ret < 0)
 		return send_drop(skb, DROP_INVALID_PACKET, DIR_INGRESS, src_identity, dst_identity, &pi, ct.is_reply);
+	if (ct.report)
+		send_trace(skb, TRACE_TO_ENDPOINT, DIR_INGRESS, ep->ifindex, src_identity, dst_identity, &pi, &ct);
 	return ret;
 }
 

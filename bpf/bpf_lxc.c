@@ -60,12 +60,13 @@ int from_container(struct __sk_buff *skb)
 			return ret;
 		l7_request(skb, &pi, CTX_U32(skb, ifindex), ep->identity, dst_identity);
 		l7_response(skb, &pi, dst_ifindex, ep->identity, dst_identity);
-		if (ct.report)
-			send_trace(skb, TRACE_TO_ENDPOINT, DIR_INGRESS, dst_ifindex, ep->identity, dst_identity, &pi, &ct);
 		ret = deliver_local(skb, dst, 1);
 		if (ret < 0)
 			return send_drop(skb, DROP_INVALID_PACKET, DIR_EGRESS, ep->identity, dst_identity, &pi,
 					 ct.is_reply);
+		/* After the delivery rewrote the frame: the trace shows the MACs the pod receives. */
+		if (ct.report)
+			send_trace(skb, TRACE_TO_ENDPOINT, DIR_INGRESS, dst_ifindex, ep->identity, dst_identity, &pi, &ct);
 		return ret;
 	}
 

@@ -51,12 +51,12 @@ int from_overlay(struct __sk_buff *skb)
 		if (ret)
 			return ret;
 		l7_response(skb, &pi, ep->ifindex, src_identity, dst_identity);
-		if (ct.report)
-			send_trace(skb, TRACE_TO_ENDPOINT, DIR_INGRESS, ep->ifindex, src_identity, dst_identity, &pi, &ct);
 		ret = deliver_local(skb, ep, 1);
 		if (ret < 0)
 			return send_drop(skb, DROP_INVALID_PACKET, DIR_INGRESS, src_identity, dst_identity, &pi,
 					 ct.is_reply);
+		if (ct.report)
+			send_trace(skb, TRACE_TO_ENDPOINT, DIR_INGRESS, ep->ifindex, src_identity, dst_identity, &pi, &ct);
 		return ret;
 	}
 	if (in_pod_cidr(pi.daddr) && pi.daddr != config_get(CFG_ROUTER_IP))

@@ -74,7 +74,7 @@ describe('decodeFlow', () => {
 
   it('decodes policy verdicts with their match type', () => {
     const allowed = decodeFlow({ ...base, kind: 'policy-verdict', policyMatchType: 2, isReply: false, direction: 1 }, ctx);
-    expect(allowed).toMatchObject({ verdict: 'FORWARDED', event_type: { type: 5 }, policy_match_type: 2, traffic_direction: 'INGRESS' });
+    expect(allowed).toMatchObject({ verdict: 'FORWARDED', event_type: { type: 5 }, policy_match_type: 2, traffic_direction: 'INGRESS', is_reply: false });
     const denied = decodeFlow({ ...base, kind: 'policy-verdict', dropReason: 133, isReply: false }, ctx);
     expect(denied).toMatchObject({ verdict: 'DROPPED', drop_reason_desc: 'POLICY_DENIED' });
     expect(denied.policy_match_type).toBeUndefined();

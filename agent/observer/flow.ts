@@ -208,8 +208,10 @@ export function decodeFlow(ev: DatapathEvent, ctx: FlowContext, opts: { uuid?: s
   if (ev.kind === 'policy-verdict' && ev.policyMatchType) flow.policy_match_type = ev.policyMatchType;
   if (ev.kind === 'trace' && !isL7 && ev.observationPoint) flow.trace_observation_point = OBSERVATION_POINT_NAMES[ev.observationPoint] ?? `POINT_${ev.observationPoint}`;
   if (verdict === 'DROPPED' && ev.dropReason) flow.drop_reason_desc = DROP_REASON_NAMES[ev.dropReason] ?? `DROP_REASON_${ev.dropReason}`;
-  // Hubble knows is_reply for traces (from conntrack) and L7 records; for drops and verdicts it is absent.
+  // Hubble knows is_reply for traces (from conntrack) and L7 records; a policy verdict is only made for a
+  // new connection, so it is never a reply; for drops it is not known (absent).
   if (knowsReply) flow.is_reply = ev.isReply;
+  else if (ev.kind === 'policy-verdict') flow.is_reply = false;
   if (ev.ifindex && !isL7) {
     const name = ctx.ifname?.(ev.ifindex);
     flow.interface = name ? { index: ev.ifindex, name } : { index: ev.ifindex };

@@ -75,7 +75,8 @@ static __always_inline void l7_capture(struct __sk_buff *skb, const struct pkt_i
 	};
 	struct cnilab_l7_event *ev;
 	__u8 parser, ihl, doff;
-	__u32 off, len, first;
+	__u32 off, first;
+	__u64 len; /* 64-bit all along: a 32-bit value would be zero-extended into a copy the bounds miss */
 
 	parser = l7_parser(pi, is_reply ? pi->sport : pi->dport);
 	if (!parser || observer_off(OBSERVER_OFF_L7))
@@ -106,9 +107,10 @@ static __always_inline void l7_capture(struct __sk_buff *skb, const struct pkt_i
 		return;
 	}
 	fill_event(&ev->hdr, skb, &m, pi);
-	/* A bounded, non-zero length for the verifier. */
-	len &= 0xff;
-	if (len == 0 || len > L7_PAYLOAD_MAX || bpf_skb_load_bytes(skb, off, ev->payload, len) < 0) {
+	/* A bounded, non-zero length the verifier can see: clang knows len <= L7_PAYLOAD_MAX already and would
+	 * drop the checks, so the mask is made opaque to it. */
+	asm volatile("%0 &= 0xff" : "+r"(len));
+	if (len == 0 || len > L7_PAYLOAD_MAX || bpf_skb_load_bytes(skb, off, ev->payload, (__u32)len) < 0) {
 		bpf_ringbuf_discard(ev, 0);
 		return;
 	}

@@ -19,6 +19,7 @@ import { writeReports } from '../../reports/write.js';
 export const SUITES: Record<string, () => Promise<Suite>> = {
   connectivity: async () => (await import('../../scenarios/connectivity/index.js')).connectivitySuite,
   faults: async () => (await import('../../scenarios/faults/index.js')).faultsSuite,
+  visibility: async () => (await import('../../scenarios/visibility/index.js')).visibilitySuite,
 };
 
 const USAGE = `usage: cnilab run [--suite NAME]... [--config NAME]... [--out DIR] [--name PREFIX] [--keep] [--concurrency N]
