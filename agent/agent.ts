@@ -24,8 +24,12 @@ import { NodeObserver } from './observer/node-observer.js';
 import type { Observer } from './observer/observer.js';
 import { defaultHubbleConfig } from '../lib/hubble-config.js';
 import { startAgentServer, stopAgentServer, type AgentApi } from './api/server.js';
-import type { CniRequest } from './cni/protocol.js';
+import type { CniGcRequest, CniRequest } from './cni/protocol.js';
 import { FakeDatapath } from './testing/fake-datapath.js';
+import { HealthProblems } from './health.js';
+import { CorruptStateError, listQuarantined, quarantine } from './state-files.js';
+import { agentFault } from './faults.js';
+import { PolicyController, POLICY_WATCH_KINDS } from './policy/controller.js';
 
 export interface AgentOptions {
   cluster: string;
@@ -66,13 +70,14 @@ export class Agent implements AgentApi {
   private endpointsMgr!: EndpointManager;
   private ipcacheSync!: IpcacheSync;
   private nodeObserver?: NodeObserver;
+  private policy!: PolicyController;
   private server?: Server;
   private stopWatch?: () => void;
   private routeQueue: Promise<void> = Promise.resolve();
   private stopping = false;
-  private problem?: string;
-  /** What is wrong with this node's BGP speaker (native routing), from the periodic check. */
-  private bgpProblem?: string;
+  /** What is wrong, by source; each source clears only its own problem. */
+  private health = new HealthProblems();
+  private resyncTimer?: NodeJS.Timeout;
   private bgpTimer?: NodeJS.Timeout;
 
   constructor(private opts: AgentOptions) {
@@ -102,18 +107,43 @@ export class Agent implements AgentApi {
     this.datapath.attachHostDevice(HOST_DEV, devices.host.ifindex);
 
     this.ipcacheSync = new IpcacheSync(this.datapath, self.name, this.identityCache, (nodes) => this.onRemoteNodes(nodes), opts.log);
+    // Corrupt state files are moved aside (and reported in health) instead of failing every start:
+    // IPAM allocations are rebuilt from the endpoints' states by restore().
+    const onCorrupt = (e: CorruptStateError) => quarantine(e.file, e.why, opts.log);
+    const ipamFile = join(opts.nodeDir, 'ipam.json');
+    let ipam: ClusterPoolIpam;
+    try {
+      ipam = new ClusterPoolIpam(self.podCidr, self.podGateway, ipamFile);
+    } catch (e) {
+      if (!(e instanceof CorruptStateError)) throw e;
+      onCorrupt(e);
+      ipam = new ClusterPoolIpam(self.podCidr, self.podGateway, ipamFile);
+    }
     this.endpointsMgr = new EndpointManager({
       spec: this.spec,
       node: self,
       datapath: this.datapath,
-      ipam: new ClusterPoolIpam(self.podCidr, self.podGateway, join(opts.nodeDir, 'ipam.json')),
+      ipam,
       identities: this.identityCache,
-      states: new EndpointStateStore(join(opts.nodeDir, 'endpoints')),
+      states: new EndpointStateStore(join(opts.nodeDir, 'endpoints'), (e) => {
+        onCorrupt(e);
+        this.reportQuarantined();
+      }),
       controlPlane: controlPlaneForEndpoints(this.cp),
       ipcache: this.ipcacheSync,
       log: opts.log,
     });
+    this.policy = new PolicyController({
+      node: self.name,
+      datapath: this.datapath,
+      endpoints: this.endpointsMgr,
+      identities: this.identityCache,
+      ipcache: this.ipcacheSync,
+      log: opts.log,
+    });
+    this.endpointsMgr.setPolicyHooks(this.policy);
     const { restored, removed } = await this.endpointsMgr.restore();
+    this.reportQuarantined();
     // Native routing: from_netdev on the underlay device delivers other nodes' pod traffic, and only
     // once the restored endpoints are in the maps (it would otherwise pass their packets to the stack).
     if (this.spec.routing === 'native') await this.startNativeRouting();
@@ -138,33 +168,61 @@ export class Agent implements AgentApi {
     );
   }
 
-  /** Watch Nodes and CiliumEndpoints; resolves at the first SYNCED. Reconnects when the stream ends. */
+  /** Quarantined state files stay a health problem until someone removes them. */
+  private reportQuarantined(): void {
+    const files = listQuarantined(this.opts.nodeDir);
+    if (files.length) this.health.set('state', `quarantined corrupt state files (the agent went on without them; remove them once looked at): ${files.join(', ')}`);
+    else this.health.clear('state');
+  }
+
+  /**
+   * Watch what the ipcache and the policies need; resolves at the first SYNCED. Reconnects when the
+   * stream ends. An ipcache update that fails stays a problem until a full resync (a new watch, which
+   * lists everything again) goes through without a failure; one is scheduled right away.
+   */
   private startWatch(): Promise<void> {
     return new Promise((resolve, reject) => {
       let first = true;
+      let failedSinceConnect = false;
       const timer = setTimeout(() => reject(new Error(`no SYNCED from the control plane within ${SYNC_TIMEOUT_MS} ms`)), SYNC_TIMEOUT_MS);
+      const resyncSoon = () => {
+        if (this.resyncTimer || this.stopping) return;
+        this.resyncTimer = setTimeout(() => {
+          this.resyncTimer = undefined;
+          this.stopWatch?.();
+          connect();
+        }, WATCH_RETRY_MS);
+        this.resyncTimer.unref();
+      };
       const connect = () => {
+        failedSinceConnect = false;
         this.ipcacheSync.resetWatchState();
+        this.policy.resetWatchState();
         this.stopWatch = this.cp.watch(
-          ['Node', 'CiliumEndpoint'],
+          [...new Set(['Node', 'CiliumEndpoint', ...POLICY_WATCH_KINDS])],
           (ev) => {
+            this.policy.handle(ev as never);
             try {
               this.ipcacheSync.handle(ev);
-              this.problem = undefined;
             } catch (e) {
-              this.problem = `ipcache update failed: ${(e as Error).message}`;
-              this.opts.log(this.problem);
+              failedSinceConnect = true;
+              if (this.health.set('ipcache', `ipcache update failed: ${(e as Error).message}; resyncing`)) this.opts.log(this.health.get('ipcache')!);
+              resyncSoon();
             }
-            if (ev.type === 'SYNCED' && first) {
-              first = false;
-              clearTimeout(timer);
-              resolve();
+            if (ev.type === 'SYNCED') {
+              this.health.clear('watch');
+              if (!failedSinceConnect) this.health.clear('ipcache');
+              if (first) {
+                first = false;
+                clearTimeout(timer);
+                resolve();
+              }
             }
           },
           (err) => {
             if (this.stopping) return;
-            this.problem = `control plane watch ended${err ? `: ${err.message}` : ''}; reconnecting`;
-            this.opts.log(this.problem);
+            this.health.set('watch', `control plane watch ended${err ? `: ${err.message}` : ''}; reconnecting`);
+            this.opts.log(this.health.get('watch')!);
             setTimeout(connect, WATCH_RETRY_MS).unref();
           },
         );
@@ -198,9 +256,11 @@ export class Agent implements AgentApi {
     const check = async () => {
       try {
         const st = await speaker.status();
-        this.bgpProblem = !st.running ? 'BGP speaker (bird) is not running' : st.established ? undefined : 'BGP session to the route reflector is not established';
+        const problem = !st.running ? 'BGP speaker (bird) is not running' : st.established ? undefined : 'BGP session to the route reflector is not established';
+        if (problem) this.health.set('bgp', problem);
+        else this.health.clear('bgp');
       } catch (e) {
-        this.bgpProblem = `BGP status: ${(e as Error).message}`;
+        this.health.set('bgp', `BGP status: ${(e as Error).message}`);
       }
     };
     this.bgpTimer = setInterval(() => void check(), BGP_CHECK_MS);
@@ -209,13 +269,15 @@ export class Agent implements AgentApi {
 
   private onRemoteNodes(nodes: RemoteNode[]): void {
     if (this.spec.routing !== 'tunnel') return; // native routing: bird installs the routes
-    const cidrs = nodes.map((n) => n.podCidr);
+    const cidrs = agentFault('no-remote-routes') ? [] : nodes.map((n) => n.podCidr);
     this.routeQueue = this.routeQueue
       .then(() => syncRemoteRoutes(this.self, this.spec.podMtu, cidrs))
-      .catch((e) => {
-        this.problem = `routes to remote pod CIDRs: ${(e as Error).message}`;
-        this.opts.log(this.problem);
-      });
+      .then(
+        () => this.health.clear('routes'),
+        (e) => {
+          if (this.health.set('routes', `routes to remote pod CIDRs: ${(e as Error).message}`)) this.opts.log(this.health.get('routes')!);
+        },
+      );
   }
 
   private resolveEndpoint(ip: string, identity: number): Omit<FlowEndpoint, 'identity'> {
@@ -229,8 +291,24 @@ export class Agent implements AgentApi {
 
   // ---- API ----
   healthz() {
-    const problem = this.problem ?? (this.ipcacheSync.isSynced ? this.bgpProblem : 'ipcache not synced');
-    return { ok: !problem, ...(problem ? { message: problem } : {}), node: this.self.name, endpoints: this.endpointsMgr.list().length };
+    // Each source reports on its own (health.ts); the policy controller keeps its own problem.
+    const problems = this.health.list();
+    if (!this.ipcacheSync.isSynced) problems.push('ipcache: not synced');
+    const policyProblem = this.policy.problem;
+    if (policyProblem) problems.push(`policy: ${policyProblem}`);
+    // Mutation testing only (agent/faults.ts): health that lies.
+    const message = agentFault('health-always-ok') ? '' : problems.join('; ');
+    return {
+      ok: !message,
+      ...(message ? { message } : {}),
+      node: this.self.name,
+      endpoints: this.endpointsMgr.list().length,
+      policyRevision: this.policy.revision,
+      ...(policyProblem ? { policyProblem } : {}),
+    };
+  }
+  policyStatus(entries: boolean) {
+    return this.policy.status({ entries });
   }
   endpoints() {
     return this.endpointsMgr.list();
@@ -266,14 +344,19 @@ export class Agent implements AgentApi {
   cniCheck(req: CniRequest) {
     return this.endpointsMgr.check(req);
   }
+  cniGc(req: CniGcRequest) {
+    return this.endpointsMgr.gc(req.validAttachments);
+  }
 
   /** Stop serving; the datapath keeps its pins and attachments so pods keep forwarding. */
   stop(): void {
     this.stopping = true;
     if (this.bgpTimer) clearInterval(this.bgpTimer);
+    if (this.resyncTimer) clearTimeout(this.resyncTimer);
     if (this.server) stopAgentServer(this.server, this.opts.agentSocket);
     this.stopWatch?.();
     this.nodeObserver?.stop();
+    this.policy?.stop();
     this.datapath?.close();
   }
 }

@@ -44,9 +44,33 @@ int from_container(struct __sk_buff *skb)
 	if (parse_ipv4(skb, &pi) < 0)
 		return send_drop(skb, DROP_INVALID_PACKET, DIR_EGRESS, ep->identity, 0, NULL, 0);
 
+#ifdef CNILAB_MUT_SLOW_LOOKUPS
+	/* Mutation (cnilab selftest): extra ipcache lookups on every packet — correct, only slower. */
+	{
+		__u32 sink = 0;
+
+		for (int i = 0; i < CNILAB_MUT_SLOW_LOOKUPS; i++) {
+			struct cnilab_ipcache_val *v = ipcache_lookup(pi.daddr ^ bpf_htonl(i));
+
+			if (v)
+				sink += v->identity;
+		}
+		if (sink == 0xdeadbeef)
+			return TC_ACT_SHOT;
+	}
+#endif
 	ct_lookup(&pi, &ct);
 
 	dst = lookup_ep_by_ip(pi.daddr);
+#ifdef CNILAB_MUT_LOCAL_WRONG_POD
+	/* Mutation (cnilab selftest): same-node traffic handed to the neighbouring address's pod. */
+	if (dst) {
+		struct cnilab_endpoint *other = lookup_ep_by_ip(pi.daddr ^ bpf_htonl(1));
+
+		if (other)
+			dst = other;
+	}
+#endif
 	if (dst) {
 		__u32 dst_ifindex = dst->ifindex;
 
@@ -56,6 +80,10 @@ int from_container(struct __sk_buff *skb)
 			send_trace(skb, TRACE_FROM_ENDPOINT, DIR_EGRESS, CTX_U32(skb, ifindex), ep->identity, dst_identity,
 				   &pi, &ct);
 		ret = policy_enforce(skb, &pi, &ct, ep, dst, ep->identity, dst_identity);
+		if (ret)
+			return ret;
+		/* The node routes pod to pod: one router hop (the receiver sees TTL − 1, as through a kernel). */
+		ret = pod_router_hop(skb, ep, dst_identity, &pi, ct.is_reply);
 		if (ret)
 			return ret;
 		l7_request(skb, &pi, CTX_U32(skb, ifindex), ep->identity, dst_identity);
@@ -91,8 +119,21 @@ int from_container(struct __sk_buff *skb)
 			return to_network(skb, ic, ep, &pi, &ct);
 		}
 	} else if (ic && ic->tunnel_endpoint) {
+#ifdef CNILAB_MUT_REMOTE_NODE_BARE
+		/* Mutation (cnilab selftest): issue 12's found-4 bug — a pod's traffic to another node's own
+		 * address goes to the stack and leaves bare on the underlay with the pod's source IP. */
+		if (ic->identity == IDENTITY_REMOTE_NODE && pi.daddr == ic->tunnel_endpoint)
+			goto to_stack;
+#endif
+		/* Into the tunnel: this node routes the pod's packet, one hop (the receiving node counts its own). */
+		ret = pod_router_hop(skb, ep, dst_identity, &pi, ct.is_reply);
+		if (ret)
+			return ret;
 		return to_overlay(skb, ic, ep->identity, &pi, &ct, ep->host_mac);
 	}
+#ifdef CNILAB_MUT_REMOTE_NODE_BARE
+to_stack:
+#endif
 
 	if (ct.report)
 		send_trace(skb, TRACE_TO_STACK, DIR_EGRESS, CTX_U32(skb, ifindex), ep->identity, dst_identity, &pi, &ct);

@@ -15,6 +15,9 @@ fail() { echo "cnilab setup: $*" >&2; exit 1; }
 # check metrics` on the flow metrics, and dnsmasq-base (the binary alone, no system service) for the
 # DNS server pods of the L7 visibility tests.
 PKGS=(iproute2 util-linux procps make clang llvm libbpf-dev bpftool iperf3 sockperf bird2 tcpdump iputils-ping containernetworking-plugins chromium prometheus dnsmasq-base)
+# A real container runtime calling the CNI plugin (harness/cri): Debian's containerd (CRI plugin) and
+# runc, and musl-gcc for the static pause binary of the sandbox image.
+PKGS+=(containerd runc musl-tools)
 # kubectl for the Kubernetes API tests: Debian's kubernetes-client, unless a kubectl is already
 # installed (the machine image may ship Google's kubectl package, which owns /usr/bin/kubectl too).
 command -v kubectl >/dev/null 2>&1 || PKGS+=(kubernetes-client)
@@ -45,7 +48,7 @@ fi
 
 # TypeScript → dist/, only when a source changed since the last build.
 stamp=dist/.build-stamp
-if [ ! -f "$stamp" ] || [ -n "$(find harness agent scenarios reports bench bpf lib tsconfig.json package.json -newer "$stamp" \( -name '*.ts' -o -name '*.json' \) ! -name '*.test.ts' -print -quit 2>/dev/null)" ]; then
+if [ ! -f "$stamp" ] || [ -n "$(find lib harness agent scenarios reports bench bpf tsconfig.json package.json -newer "$stamp" \( -name '*.ts' -o -name '*.json' \) ! -name '*.test.ts' -print -quit 2>/dev/null)" ]; then
   echo "cnilab setup: compiling TypeScript" >&2
   npx tsc -p tsconfig.json
   touch "$stamp"
@@ -56,3 +59,6 @@ make -s -C bpf
 make -s -C agent/cni/shim CC=clang
 # The agent's batched ring buffer reader (a small C library loaded through koffi).
 make -s -C agent/datapath/native CC=clang
+make -s -C harness/traffic/crr CC=clang
+# The sandbox image's pause binary (static, musl), imported into each node's containerd by the CRI tests.
+make -s -C harness/cri/pause

@@ -11,18 +11,21 @@
 //   GET  /v1/observer/status    ServerStatus: flows held, seen, ring capacity, lost events
 //   GET  /metrics               Hubble and agent metrics, Prometheus text format
 //   GET  /v1/metrics            the same as prom-client JSON (what the relay merges)
+//   GET  /v1/policy[?entries=0] the computed policy per endpoint, the realized store revision, CIDR identities
 //   POST /v1/cni/add|del|check  body CniRequest; add answers a CNI result; errors {cniCode, msg, details}
+//   POST /v1/cni/gc             body CniGcRequest (the runtime's valid attachments); answers CniGcResult
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { CNI_ERR, CniError, type CniAddResult, type CniErrorBody, type CniRequest } from '../cni/protocol.js';
+import { CNI_ERR, CniError, type CniAddResult, type CniErrorBody, type CniGcRequest, type CniGcResult, type CniRequest } from '../cni/protocol.js';
 import { errorToJson } from '../../harness/errors.js';
 import { runPlugin, type AgentCall } from '../cni/main.js';
 import type { Observer } from '../observer/observer.js';
 import { serveGetFlows } from './flow-stream.js';
 
 export interface AgentApi {
-  healthz(): { ok: boolean; message?: string; node: string; endpoints: number };
+  healthz(): { ok: boolean; message?: string; node: string; endpoints: number; policyRevision?: number; policyProblem?: string };
+  policyStatus(entries: boolean): unknown;
   endpoints(): unknown;
   identities(): unknown;
   ipcache(): unknown;
@@ -33,6 +36,7 @@ export interface AgentApi {
   cniAdd(req: CniRequest): Promise<CniAddResult>;
   cniDel(req: CniRequest): Promise<void>;
   cniCheck(req: CniRequest): Promise<void>;
+  cniGc(req: CniGcRequest): Promise<CniGcResult>;
 }
 
 /** JSON.stringify that renders bigint counters as numbers-in-strings instead of throwing. */
@@ -46,9 +50,17 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/** CNI requests are a few KiB; anything this big is not one (and is not read into memory). */
+const MAX_BODY_BYTES = 1024 * 1024;
+
 async function readBody(req: IncomingMessage): Promise<CniRequest> {
   const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new CniError(CNI_ERR.DECODE_FAILURE, `agent: request body larger than ${MAX_BODY_BYTES} bytes`);
+    chunks.push(c as Buffer);
+  }
   try {
     const v = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
     if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
@@ -56,6 +68,14 @@ async function readBody(req: IncomingMessage): Promise<CniRequest> {
   } catch {
     throw new CniError(CNI_ERR.DECODE_FAILURE, 'agent: request body is not a JSON object');
   }
+}
+
+/** A GC body checked before it reaches the endpoint manager: it decides what gets deleted. */
+function gcBody(raw: unknown): CniGcRequest {
+  const v = (raw as { validAttachments?: unknown }).validAttachments;
+  const ok = Array.isArray(v) && v.every((a) => a && typeof a === 'object' && typeof (a as Record<string, unknown>).containerID === 'string' && typeof (a as Record<string, unknown>).ifname === 'string');
+  if (!ok) throw new CniError(CNI_ERR.INVALID_NETCONF, 'agent: GC needs validAttachments, a list of {containerID, ifname}');
+  return { validAttachments: v as CniGcRequest['validAttachments'] };
 }
 
 /** Whether a network config names this agent's socket (else the plugin goes over the named socket). */
@@ -79,6 +99,8 @@ function directCall(api: AgentApi): AgentCall {
       case '/v1/cni/check':
         await api.cniCheck(body as CniRequest);
         return {} as T;
+      case '/v1/cni/gc':
+        return (await api.cniGc(body as CniGcRequest)) as T;
       case '/v1/healthz':
         return api.healthz() as T;
       default:
@@ -88,10 +110,13 @@ function directCall(api: AgentApi): AgentCall {
 }
 
 export async function startAgentServer(socketPath: string, api: AgentApi, log: (m: string) => void): Promise<Server> {
+  // Nothing a client sends may throw out of the handler: an unhandled rejection would end the agent.
   const server = createServer(async (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://agent');
-    const route = `${req.method} ${url.pathname}`;
+    let url = new URL('http://agent/');
+    let route = `${req.method} ?`;
     try {
+      url = new URL(`http://agent${(req.url ?? '/').startsWith('/') ? req.url : `/${req.url}`}`);
+      route = `${req.method} ${url.pathname}`;
       switch (route) {
         case 'GET /v1/healthz':
           return send(res, 200, api.healthz());
@@ -120,6 +145,8 @@ export async function startAgentServer(socketPath: string, api: AgentApi, log: (
           res.writeHead(200, { 'content-type': obs.metrics.registry.contentType, 'content-length': Buffer.byteLength(text) });
           return res.end(text);
         }
+        case 'GET /v1/policy':
+          return send(res, 200, api.policyStatus(url.searchParams.get('entries') !== '0'));
         case 'POST /v1/cni/add':
           return send(res, 200, await api.cniAdd(await readBody(req)));
         case 'POST /v1/cni/del':
@@ -128,6 +155,8 @@ export async function startAgentServer(socketPath: string, api: AgentApi, log: (
         case 'POST /v1/cni/check':
           await api.cniCheck(await readBody(req));
           return send(res, 200, {});
+        case 'POST /v1/cni/gc':
+          return send(res, 200, await api.cniGc(gcBody(await readBody(req))));
         case 'POST /v1/cni/exec': {
           // The C entry point of the plugin (agent/cni/shim) forwards a whole invocation here, so the
           // plugin's logic runs in this already-warm process instead of a fresh Node.js per pod.
@@ -142,6 +171,7 @@ export async function startAgentServer(socketPath: string, api: AgentApi, log: (
           return send(res, 404, { error: { code: 'NOT_FOUND', message: `no route ${route}` } });
       }
     } catch (err) {
+      if (res.headersSent) return void res.destroy();
       if (url.pathname.startsWith('/v1/cni/')) {
         const e = err instanceof CniError ? err : new CniError(CNI_ERR.OTHER, (err as Error).message, (err as { detail?: string }).detail);
         log(`${route}: CNI error ${e.cniCode}: ${e.message}${e.details ? ` (${e.details})` : ''}`);

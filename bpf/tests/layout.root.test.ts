@@ -134,6 +134,8 @@ describe('constants.ts matches bpf/lib/*.h', () => {
       POLICY_F_DENY: C.POLICY_FLAG.deny,
       POLICY_EP_ENFORCED: C.POLICY_EP_FLAG.enforced,
       POLICY_EP_HAS_DENY: C.POLICY_EP_FLAG.hasDeny,
+      POLICY_EP_HAS_ID: C.POLICY_EP_FLAG.hasIdentity,
+      POLICY_EP_HAS_ANY: C.POLICY_EP_FLAG.hasAnyIdentity,
     });
   });
 

@@ -9,6 +9,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   down: { summary: 'remove a cluster (--all sweeps what crashed runs left)', load: async () => (await import('./down.js')).down },
   apply: { summary: 'create or update objects from Kubernetes YAML (-f FILE, -f - for stdin)', load: async () => (await import('./apply.js')).apply },
   get: { summary: 'list pods|services|networkpolicies|ciliumnetworkpolicies|namespaces|nodes (-n NS | -A, -o wide|json|yaml|name)', load: async () => (await import('./get.js')).get },
+  label: { summary: 'set or remove labels: cnilab label pod|namespace NAME k=v k2- [-n NS] [--overwrite] [--wait]', load: async () => (await import('./label.js')).label },
   delete: { summary: 'delete objects (-f FILE, or KIND NAME [-n NS])', load: async () => (await import('./delete.js')).del },
   kubeconfig: { summary: 'print the path of the cluster\'s kubeconfig: KUBECONFIG=$(cnilab kubeconfig) kubectl get pods -A', load: async () => (await import('./kubeconfig.js')).kubeconfig },
   exec: { summary: 'run a command in a pod: cnilab exec NS/POD -- CMD...', load: async () => (await import('./exec.js')).exec },
@@ -18,7 +19,9 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   metrics: { summary: 'Hubble flow metrics of the cluster in Prometheus text (--node N, --serve HOST:PORT)', load: async () => (await import('./metrics.js')).metrics },
   bench: { summary: 'performance of 5 configurations, interleaved → perf.json/md/html (--quick, --samples N, --config NAME)', load: async () => (await import('./bench.js')).bench },
   report: { summary: 'report compare BASE.json HEAD.json [--threshold 5%] [--threshold-metric M=P%] [--junit FILE]', load: async () => (await import('./report.js')).report },
+  selftest: { summary: 'mutation testing: broken datapaths, agents and harness checks must be caught (--list, --mutation NAME)', load: async () => (await import('./selftest.js')).selftest },
   status: { summary: 'clusters, nodes, pods and agents at a glance', load: async () => (await import('./status.js')).status },
+  manifests: { summary: 'the agent as a Kubernetes workload: the Helm chart deploy/helm/cnilab rendered (--set KEY=VALUE, -n NS, -o yaml|json)', load: async () => (await import('./manifests.js')).manifests },
 };
 
 export function usage(): string {

@@ -11,6 +11,7 @@ import { listNetns, sweep, type Leftovers } from './sweep.js';
 import { preflight } from './preflight.js';
 import { startRouteReflector } from './bgp.js';
 import { measureConvergence } from './bgp-convergence.js';
+import { stopClusterContainerds } from '../../cri/containerd.js';
 
 export interface CreateOptions {
   onProgress?: (msg: string) => void;
@@ -18,6 +19,9 @@ export interface CreateOptions {
   retain?: boolean;
   /** How long to wait for the daemon and the agents. */
   timeoutMs?: number;
+  /** Extra environment for the daemon and what it starts (the agents read CNILAB_BPF_OBJECT: the
+   *  datapath object to load, which is how an A/B run gives two clusters two datapaths). */
+  env?: Record<string, string>;
 }
 
 export function clusterExists(name: string): boolean {
@@ -38,11 +42,13 @@ async function waitHealthy(client: ControlPlaneClient, timeoutMs: number, logFil
   }
 }
 
-/** Start the cluster daemon detached from the CLI, logging to the cluster's run directory. */
-function spawnDaemon(spec: ClusterSpec): void {
+/** Start the control plane (its supervisor, which runs the daemon) detached from the CLI, logging to
+ *  the cluster's run directory. */
+function spawnDaemon(spec: ClusterSpec, env?: Record<string, string>): void {
   const log = openSync(paths.daemonLog(spec.name), 'a');
-  const child = spawn(process.execPath, [distJs('harness/cluster/daemon'), processMarker(spec.name)], {
+  const child = spawn(process.execPath, [distJs('harness/cluster/supervisor'), processMarker(spec.name)], {
     detached: true,
+    ...(env ? { env: { ...process.env, ...env } } : {}),
     stdio: ['ignore', log, log],
   });
   child.unref();
@@ -85,7 +91,7 @@ async function createSteps(spec: ClusterSpec, opts: CreateOptions, signal: Abort
     // The daemon needs only the spec to start serving; it boots (Node start-up, module loading)
     // while the network is being built. Agents are started by it only after `network-ready` exists.
     progress('starting the control plane');
-    spawnDaemon(spec);
+    spawnDaemon(spec, opts.env);
     progress(`creating ${spec.nodes.length} node namespaces and the underlay ${spec.underlaySubnet}`);
     await createUnderlay(spec);
     if (spec.cni !== 'cnilab' && spec.routing === 'native') await addHostGwRoutes(spec);
@@ -138,6 +144,8 @@ export async function destroyCluster(name: string): Promise<Leftovers> {
     inFlight.abort.abort();
     await inFlight.done.catch(() => undefined);
   }
+  // Nodes running containerd (harness/cri) are drained first, while their agents still answer DELs.
+  await stopClusterContainerds(name).catch(() => undefined);
   const client = new ControlPlaneClient(paths.controlSocket(name), name);
   try {
     await client.shutdown();
