@@ -97,7 +97,8 @@ describe('datapath programs (BPF_PROG_TEST_RUN)', () => {
     expect(bytesToIp(r.dataOut, 14 + 12)).toBe(NODE.routerIp);
     expect(bytesToIp(r.dataOut, 14 + 16)).toBe(A.ip);
     expect([r.dataOut[34], r.dataOut[35]]).toEqual([11, 0]); // time exceeded, in transit
-    expect(h.events()).toMatchObject([{ kind: 'drop', dropReason: DROP_REASON.TTL_EXCEEDED, srcIdentity: A.identity, dstIdentity: B.identity }]);
+    // Where it entered (FROM_ENDPOINT), then the drop.
+    expect(h.events()).toMatchObject([{ kind: 'trace', observationPoint: OBS_POINT.FROM_ENDPOINT }, { kind: 'drop', dropReason: DROP_REASON.TTL_EXCEEDED, srcIdentity: A.identity, dstIdentity: B.identity }]);
   });
 
   it('aggregates: a retransmitted SYN and a plain ACK produce no new trace', () => {
@@ -142,7 +143,7 @@ describe('datapath programs (BPF_PROG_TEST_RUN)', () => {
     const expired = h.run(PROG.fromContainer, withTtl(fromA(udp(A.ip, REMOTE_POD, 5354, 53)), 1));
     expect(expired.retval).toBe(TC_ACT.REDIRECT);
     expect([expired.dataOut[34], expired.dataOut[35]]).toEqual([11, 0]);
-    expect(h.events()).toMatchObject([{ kind: 'drop', dropReason: DROP_REASON.TTL_EXCEEDED, srcIdentity: A.identity, dstIdentity: 2001 }]);
+    expect(h.events()).toMatchObject([{ kind: 'trace', observationPoint: OBS_POINT.FROM_ENDPOINT }, { kind: 'drop', dropReason: DROP_REASON.TTL_EXCEEDED, srcIdentity: A.identity, dstIdentity: 2001 }]);
     // A /24 ipcache entry (no /32) is found by longest prefix match.
     expect(h.run(PROG.fromContainer, fromA(udp(A.ip, '198.19.2.99', 5353, 53))).retval).toBe(TC_ACT.REDIRECT);
     expect(h.events()[1]).toMatchObject({ observationPoint: OBS_POINT.TO_OVERLAY, dstIdentity: 2000 });
@@ -203,7 +204,7 @@ describe('datapath programs (BPF_PROG_TEST_RUN)', () => {
   it('from_overlay: a packet whose TTL runs out on the way to the pod is dropped with 196', () => {
     const f = withTtl(eth(A.hostMac, A.hostMac, ETH_P_IP, icmpEcho(REMOTE_POD, A.ip, 8, 10, 1)), 1);
     expect(h.run(PROG.fromOverlay, f).retval).toBe(TC_ACT.SHOT);
-    expect(h.events()).toMatchObject([{ kind: 'drop', dropReason: DROP_REASON.TTL_EXCEEDED, direction: DIRECTION.ingress }]);
+    expect(h.events()).toMatchObject([{ kind: 'trace', observationPoint: OBS_POINT.FROM_OVERLAY }, { kind: 'drop', dropReason: DROP_REASON.TTL_EXCEEDED, direction: DIRECTION.ingress }]);
   });
 
   it('an ICMP echo reply finds the request\'s entry: is_reply', () => {

@@ -202,10 +202,12 @@ describe('native routing (BPF_PROG_TEST_RUN in a node netns)', () => {
     expect(ipHeaderValid(r.dataOut)).toBe(true);
     expect(fromNet(icmpEcho('203.0.113.9', A.ip, 8, 5, 1)).retval).toBe(TC_ACT.REDIRECT);
     expect(h.events()).toMatchObject([
-      { kind: 'trace', observationPoint: OBS_POINT.FROM_NETWORK, direction: DIRECTION.ingress, ifindex: eth0.ifindex, srcIdentity: 2001, dstIdentity: A.identity },
-      { kind: 'trace', observationPoint: OBS_POINT.TO_ENDPOINT, direction: DIRECTION.ingress, ifindex: A.ifindex, srcIdentity: 2001, dstIdentity: A.identity },
-      { observationPoint: OBS_POINT.FROM_NETWORK, srcIdentity: RESERVED_IDENTITY.world },
-      { observationPoint: OBS_POINT.TO_ENDPOINT, srcIdentity: RESERVED_IDENTITY.world, dstIdentity: A.identity },
+      // The SYN-ACK answers A's connection from the first test: a reply, so the connection's direction
+      // (what Hubble reports) is A's EGRESS, though the packet comes in.
+      { kind: 'trace', observationPoint: OBS_POINT.FROM_NETWORK, direction: DIRECTION.egress, isReply: true, ifindex: eth0.ifindex, srcIdentity: 2001, dstIdentity: A.identity },
+      { kind: 'trace', observationPoint: OBS_POINT.TO_ENDPOINT, direction: DIRECTION.egress, isReply: true, ifindex: A.ifindex, srcIdentity: 2001, dstIdentity: A.identity },
+      { observationPoint: OBS_POINT.FROM_NETWORK, direction: DIRECTION.ingress, isReply: false, srcIdentity: RESERVED_IDENTITY.world },
+      { observationPoint: OBS_POINT.TO_ENDPOINT, direction: DIRECTION.ingress, isReply: false, srcIdentity: RESERVED_IDENTITY.world, dstIdentity: A.identity },
     ]);
   });
 

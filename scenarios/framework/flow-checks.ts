@@ -89,6 +89,7 @@ export class FlowChecks {
     const seen = seenText(plan, last.flows);
     const observed = judgement.passed ? `${plan.requirements.length} required flows seen` : [judgement.missing.length ? `missing: ${judgement.missing.join('; ')}` : '', judgement.unexpected.length ? `unexpected: ${judgement.unexpected.join('; ')}` : ''].filter(Boolean).join('; ');
     const unavailable = !judgement.passed && last.unavailable.length > 0;
+    const command = `cnilab observe --name ${this.spec.name} --since ${new Date(since).toISOString()} --ip ${plan.ips.join(' --ip ')}`;
     return {
       ...base,
       passed: judgement.passed,
@@ -96,7 +97,9 @@ export class FlowChecks {
       observed: unavailable ? `${observed} (nodes unavailable: ${[...new Set(last.unavailable)].join(', ')})` : observed,
       durationMs: Math.round(performance.now() - t0),
       ...(judgement.passed ? {} : { detail: seen }),
-      command: `cnilab observe --name ${this.spec.name} --since ${new Date(since).toISOString()} --ip ${plan.ips.join(' --ip ')}`,
+      command,
+      // The flows themselves, as hubble's compact lines: what the verdict rests on.
+      evidence: [{ kind: 'flow', command, observed: seen || '(no flows)' }],
     };
   }
 
@@ -164,7 +167,9 @@ export class FlowChecks {
       got = [...expected].map(([k]) => [k, after.get(k)! - before.get(k)!]);
       const exact = got.every(([k, n]) => n === expected.get(k));
       if (exact || performance.now() - t0 > this.o.timeoutMs) {
-        return { ...base, passed: exact, verdict: exact ? 'pass' : 'fail', observed: got.filter(([k]) => expected.get(k)! > 0 || got.find(([g]) => g === k)![1] !== 0).map(([k, n]) => `${k} +${n}`).join(', '), durationMs: Math.round(performance.now() - t0) };
+        const observed = got.filter(([k]) => expected.get(k)! > 0 || got.find(([g]) => g === k)![1] !== 0).map(([k, n]) => `${k} +${n}`).join(', ');
+        const evidence = [{ kind: 'counter' as const, command: `cnilab metrics --name ${this.spec.name}`, observed }];
+        return { ...base, passed: exact, verdict: exact ? 'pass' : 'fail', observed, evidence, durationMs: Math.round(performance.now() - t0) };
       }
       await sleep(this.o.pollMs);
     }

@@ -50,6 +50,7 @@ async function dnsExchange(ctx: ScenarioContext): Promise<CheckOutcome> {
   const r = await run(argv, { netns: client.netns, allowFailure: true, timeoutMs: 10_000 });
   const base = { from: client.key, to: dns.key, protocol: 'dns', port: 53, command: shellQuote(r.argv), expected: `an answer (rcode 0), and dns-request and dns-response flows for ${DNS_NAME}. on ${client.node}` };
   if (r.code !== 0 || !/rcode=0 answers=1/.test(r.stdout)) return { ...base, passed: false, observed: `DNS answer: ${r.stdout.trim() || r.stderr.trim() || `exit ${r.code}`}` };
+  const answer = { kind: 'probe' as const, command: base.command, exit: r.code, observed: r.stdout.trim() };
   const checks = FlowChecks.forCluster(ctx.spec);
   if (!checks) return { ...base, passed: false, verdict: 'unavailable', observed: 'the cluster has no flow relay' };
   let seen: string[] = [];
@@ -58,7 +59,7 @@ async function dnsExchange(ctx: ScenarioContext): Promise<CheckOutcome> {
     const l7 = flows.filter((f) => f.l7?.dns && f.node_name === client.node && f.l7.dns.query === `${DNS_NAME}.`);
     seen = l7.map((f) => `${f.l7!.type} rcode=${f.l7!.dns!.rcode ?? 0} ips=${(f.l7!.dns!.ips ?? []).join(',')}`);
     if (l7.some((f) => f.l7!.type === 'REQUEST') && l7.some((f) => f.l7!.type === 'RESPONSE' && f.l7!.dns!.ips?.[0] === DNS_ANSWER)) {
-      return { ...base, passed: true, observed: `answered; L7 flows: ${seen.join('; ')}` };
+      return { ...base, passed: true, observed: `answered; L7 flows: ${seen.join('; ')}`, evidence: [answer, { kind: 'flow', command: `cnilab observe --name ${ctx.spec.name} --ip ${dns.ip} --protocol dns`, observed: seen.join('; ') }] };
     }
     await new Promise((res) => setTimeout(res, 150));
   }
