@@ -58,7 +58,10 @@ function agentPid(node: string): number {
 
 describe('visibility: observer, relay, cnilab observe and metrics', () => {
   beforeAll(async () => {
-    c = await startXyzCluster(NAME, { nodes: 2 });
+    // A flow ring larger than the ~16k records the lost-events case leaves in the BPF ring buffer: the
+    // LostEvent marker sits in the flow ring like any flow (as in Hubble), and a 4096-flow ring would
+    // overwrite it before `observe` reads it (the lost-events metric counts it either way).
+    c = await startXyzCluster(NAME, { nodes: 2, raw: { hubble: { eventBufferCapacity: 65536 } } });
     const pods = [...c.pods.values()];
     near = pods.find((p) => p.node === 'node1')!;
     far = pods.find((p) => p.node === 'node2')!;
@@ -92,7 +95,11 @@ describe('visibility: observer, relay, cnilab observe and metrics', () => {
       expect(flows.length).toBeGreaterThan(0);
       for (const f of flows) expect(`${f.destination.namespace}/${f.destination.pod_name}`).toBe(far.key);
       const syn = flows.filter((f) => f.l4?.TCP?.flags?.SYN && !f.l4.TCP.flags.ACK);
-      expect(syn.map((f) => `${f.node_name} ${f.trace_observation_point}`)).toEqual(['node1 FROM_ENDPOINT', 'node1 TO_OVERLAY', 'node2 FROM_OVERLAY', 'node2 TO_ENDPOINT']);
+      // Each node's flows come in its own order; across nodes the order rests on each agent's conversion
+      // of the monotonic clock to wall time, which can be off by more than the microseconds a SYN takes
+      // to cross the tunnel on one host (as between real nodes' clocks): not asserted.
+      const seq = (node: string) => syn.filter((f) => f.node_name === node).map((f) => `${node} ${f.trace_observation_point}`);
+      expect([...seq('node1'), ...seq('node2')]).toEqual(['node1 FROM_ENDPOINT', 'node1 TO_OVERLAY', 'node2 FROM_OVERLAY', 'node2 TO_ENDPOINT']);
     } finally {
       await follow.stop();
     }
@@ -142,7 +149,8 @@ describe('visibility: observer, relay, cnilab observe and metrics', () => {
       'hubble_drop_total{reason="STALE_OR_UNROUTABLE_IP",protocol="ICMPv4"}': M,
       'hubble_flows_processed_total{protocol="ICMPv4",type="Drop",subtype="",verdict="DROPPED"}': M,
       'hubble_flows_processed_total{protocol="ICMPv4",type="Trace",subtype="to-overlay",verdict="FORWARDED"}': 2 * N + M,
-      'hubble_port_distribution_total{protocol="TCP",port="81"}': 4 * N,
+      // Forwarded, non-reply flows to port 81: the SYN and the FIN, each at the 4 points.
+      'hubble_port_distribution_total{protocol="TCP",port="81"}': 8 * N,
     };
     let got: Record<string, number> = {};
     for (let i = 0; i < 30; i++) {
@@ -287,7 +295,7 @@ describe('flow requirements notice a datapath that stops reporting an observatio
     const tcp = checks.find((x) => x.id === 'tcp-far/flows')!;
     expect(tcp.passed).toBe(false);
     expect(tcp.observed).toMatch(/missing: node2: SYN at from-overlay/);
-    expect(tcp.detail).toMatch(/flows seen \(\d+\)/); // the report shows what was seen
+    expect(tcp.detail).toMatch(/flows seen \(\d+/); // the report shows what was seen
     expect(tcp.detail).toMatch(/to-overlay FORWARDED \(TCP Flags: SYN\)/);
     expect(checks.find((x) => x.id === 'tcp-near/flows')!.passed).toBe(true); // same node: no from-overlay needed
     expect(r.passed).toBe(false);
