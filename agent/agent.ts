@@ -17,8 +17,10 @@ import { IpcacheSync, type RemoteNode } from './routing/ipcache-sync.js';
 import { setupNodeDevices, syncRemoteRoutes, HOST_DEV, VXLAN_DEV } from './routing/devices.js';
 import { listLinks } from './routing/links.js';
 import { run } from '../lib/exec/run.js';
-import { decodeFlow, FlowRing, makeKtimeToDate, type FlowEndpoint } from './observer/flow.js';
+import type { Flow, FlowEndpoint } from './observer/flow.js';
 import { DROP_REASON_NAMES } from './observer/names.js';
+import { NodeObserver } from './observer/node-observer.js';
+import type { Observer } from './observer/observer.js';
 import { startAgentServer, stopAgentServer, type AgentApi } from './api/server.js';
 import type { CniGcRequest, CniRequest } from './cni/protocol.js';
 import { FakeDatapath } from './testing/fake-datapath.js';
@@ -62,12 +64,11 @@ export class Agent implements AgentApi {
   private identityCache: IdentityCache;
   private endpointsMgr!: EndpointManager;
   private ipcacheSync!: IpcacheSync;
+  private nodeObserver?: NodeObserver;
   private policy!: PolicyController;
   private nodeStatus?: NodeStatusPublisher;
-  private flowsRing = new FlowRing(4096);
   private server?: Server;
   private stopWatch?: () => void;
-  private stopEvents?: () => void;
   private routeQueue: Promise<void> = Promise.resolve();
   private stopping = false;
   /** What is wrong, by source; each source clears only its own problem. */
@@ -161,14 +162,17 @@ export class Agent implements AgentApi {
     // once the restored endpoints are in the maps (it would otherwise pass their packets to the stack).
     if (net.routing === 'native') await this.startNativeRouting();
 
-    const toDate = makeKtimeToDate();
-    this.stopEvents = this.datapath.onEvents((ev) => {
-      try {
-        this.flowsRing.push(decodeFlow(ev, { nodeName: self.name, resolve: (ip, id) => this.resolveEndpoint(ip, id), toDate }));
-      } catch (e) {
-        opts.log(`flow decode: ${(e as Error).message}`);
-      }
+    this.nodeObserver = new NodeObserver({
+      nodeName: self.name,
+      config: cfg.hubble,
+      datapath: this.datapath,
+      resolve: (ip, id) => this.resolveEndpoint(ip, id),
+      endpointIfname: (ifindex) => this.endpointsMgr.list().find((e) => e.ifindex === ifindex)?.hostIfname,
+      listLinks,
+      log: opts.log,
+      lostStateFile: join(cfg.stateDir, 'observer-lost.json'),
     });
+    await this.nodeObserver.start();
 
     this.startWatch();
     this.nodeStatus = new NodeStatusPublisher({
@@ -335,8 +339,14 @@ export class Agent implements AgentApi {
       lostEvents: this.datapath.lostEvents(),
     };
   }
+  observer(): Observer | undefined {
+    return this.nodeObserver?.observer;
+  }
   flows(last: number) {
-    return { flows: this.flowsRing.last(last), seen: this.flowsRing.seen, capacity: this.flowsRing.capacity };
+    const obs = this.nodeObserver?.observer;
+    const flows: Flow[] = [];
+    obs?.getFlows({ number: last }, { write: (r) => ('flow' in r && flows.push(r.flow), true), end: () => undefined });
+    return { flows, seen: obs?.ring.next ?? 0, capacity: obs?.ring.capacity ?? 0 };
   }
   cniAdd(req: CniRequest) {
     return this.endpointsMgr.add(req);
@@ -361,7 +371,7 @@ export class Agent implements AgentApi {
     this.nodeStatus?.stop();
     this.k8s.stop();
     this.transport.close();
-    this.stopEvents?.();
+    this.nodeObserver?.stop();
     this.policy?.stop();
     this.datapath?.close();
   }

@@ -12,6 +12,7 @@
 #include "lib/fib.h"
 #include "lib/policy.h"
 #include "lib/forward.h"
+#include "lib/l7.h"
 
 SEC("tc")
 int from_host(struct __sk_buff *skb)
@@ -35,6 +36,14 @@ int from_host(struct __sk_buff *skb)
 	 * into pods. Nothing to decide here. */
 	ep = lookup_ep_by_ip(pi.daddr);
 	if (ep) {
+		/* to_container tracks and reports the connection; from-host is reported for its first packet
+		 * only (a second conntrack pass here would take to_container's reports). */
+		if (!ct_exists(&pi)) {
+			struct ct_result first = { .is_new = 1, .report = 1 };
+
+			send_trace(skb, TRACE_FROM_HOST, DIR_EGRESS, CTX_U32(skb, ifindex), IDENTITY_HOST, ep->identity, &pi,
+				   &first);
+		}
 		ret = deliver_local(skb, ep, 0);
 		if (ret < 0)
 			return send_drop(skb, DROP_INVALID_PACKET, DIR_EGRESS, IDENTITY_HOST, ep->identity, &pi, 0);
@@ -48,6 +57,9 @@ int from_host(struct __sk_buff *skb)
 	if (ic && ic->tunnel_endpoint) {
 		/* The remote pod's ingress policy is decided on its node, which sees remote-node (lib/tunnel.h). */
 		ct_lookup_update(&pi, &ct);
+		if (ct.report)
+			send_trace(skb, TRACE_FROM_HOST, DIR_EGRESS, CTX_U32(skb, ifindex), IDENTITY_HOST, ic->identity, &pi,
+				   &ct);
 		return to_overlay(skb, ic, IDENTITY_HOST, &pi, &ct, NULL);
 	}
 	return TC_ACT_OK;
@@ -88,6 +100,11 @@ int from_netdev(struct __sk_buff *skb)
 	dst_identity = ep->identity;
 
 	ct_lookup(&pi, &ct);
+#ifndef CNILAB_FAULT_NO_FROM_TRACE
+	if (ct.report)
+		send_trace(skb, TRACE_FROM_NETWORK, DIR_INGRESS, CTX_U32(skb, ifindex), src_identity, dst_identity, &pi,
+			   &ct);
+#endif
 	ret = policy_enforce(skb, &pi, &ct, NULL, ep, src_identity, dst_identity);
 	if (ret)
 		return ret;
@@ -96,11 +113,12 @@ int from_netdev(struct __sk_buff *skb)
 	if (ret)
 		return send_drop(skb, ret > 0 ? DROP_TTL_EXCEEDED : DROP_INVALID_PACKET, DIR_INGRESS, src_identity,
 				 dst_identity, &pi, ct.is_reply);
-	if (ct.report)
-		send_trace(skb, OBS_TO_ENDPOINT, DIR_INGRESS, ep->ifindex, src_identity, dst_identity, &pi, ct.is_reply);
+	l7_response(skb, &pi, ep->ifindex, src_identity, dst_identity);
 	ret = deliver_local(skb, ep, 1);
 	if (ret < 0)
 		return send_drop(skb, DROP_INVALID_PACKET, DIR_INGRESS, src_identity, dst_identity, &pi, ct.is_reply);
+	if (ct.report)
+		send_trace(skb, TRACE_TO_ENDPOINT, DIR_INGRESS, ep->ifindex, src_identity, dst_identity, &pi, &ct);
 	return ret;
 }
 

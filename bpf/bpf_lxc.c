@@ -16,6 +16,7 @@
 #include "lib/icmp.h"
 #include "lib/policy.h"
 #include "lib/forward.h"
+#include "lib/l7.h"
 
 /* The pod's packets: egress policy of the pod, then local delivery (after the receiver's ingress policy,
  * decided here because bpf_redirect_peer skips the receiver's to_container), remote delivery (tunnel or
@@ -74,6 +75,10 @@ int from_container(struct __sk_buff *skb)
 		__u32 dst_ifindex = dst->ifindex;
 
 		dst_identity = dst->identity;
+		/* Where the packet enters the datapath (Hubble's from-endpoint), then where it leaves it. */
+		if (ct.report)
+			send_trace(skb, TRACE_FROM_ENDPOINT, DIR_EGRESS, CTX_U32(skb, ifindex), ep->identity, dst_identity,
+				   &pi, &ct);
 		ret = policy_enforce(skb, &pi, &ct, ep, dst, ep->identity, dst_identity);
 		if (ret)
 			return ret;
@@ -81,23 +86,28 @@ int from_container(struct __sk_buff *skb)
 		ret = pod_router_hop(skb, ep, dst_identity, &pi, ct.is_reply);
 		if (ret)
 			return ret;
-		/* Into the receiving endpoint: TO_ENDPOINT is INGRESS, as Hubble reports it (and to_container). */
-		if (ct.report)
-			send_trace(skb, OBS_TO_ENDPOINT, DIR_INGRESS, dst_ifindex, ep->identity, dst_identity, &pi,
-				   ct.is_reply);
+		l7_request(skb, &pi, CTX_U32(skb, ifindex), ep->identity, dst_identity);
+		l7_response(skb, &pi, dst_ifindex, ep->identity, dst_identity);
 		ret = deliver_local(skb, dst, 1);
 		if (ret < 0)
 			return send_drop(skb, DROP_INVALID_PACKET, DIR_EGRESS, ep->identity, dst_identity, &pi,
 					 ct.is_reply);
+		/* After the delivery rewrote the frame: the trace shows the MACs the pod receives. */
+		if (ct.report)
+			send_trace(skb, TRACE_TO_ENDPOINT, DIR_INGRESS, dst_ifindex, ep->identity, dst_identity, &pi, &ct);
 		return ret;
 	}
 
 	/* Longest prefix: a remote pod, a pod CIDR, or a CIDR identity (toCIDR / ipBlock peers). */
 	ic = ipcache_lookup(pi.daddr);
 	dst_identity = is_node_addr(pi.daddr, ic) ? IDENTITY_HOST : ic ? ic->identity : IDENTITY_WORLD;
+	if (ct.report)
+		send_trace(skb, TRACE_FROM_ENDPOINT, DIR_EGRESS, CTX_U32(skb, ifindex), ep->identity, dst_identity, &pi,
+			   &ct);
 	ret = policy_enforce(skb, &pi, &ct, ep, NULL, ep->identity, dst_identity);
 	if (ret)
 		return ret;
+	l7_request(skb, &pi, CTX_U32(skb, ifindex), ep->identity, dst_identity);
 
 	if (routing_native()) {
 		if (dst_identity != IDENTITY_HOST) {
@@ -126,8 +136,7 @@ to_stack:
 #endif
 
 	if (ct.report)
-		send_trace(skb, OBS_TO_STACK, DIR_EGRESS, CTX_U32(skb, ifindex), ep->identity, dst_identity, &pi,
-			   ct.is_reply);
+		send_trace(skb, TRACE_TO_STACK, DIR_EGRESS, CTX_U32(skb, ifindex), ep->identity, dst_identity, &pi, &ct);
 	return TC_ACT_OK;
 }
 
@@ -161,9 +170,9 @@ int to_container(struct __sk_buff *skb)
 	ret = policy_enforce(skb, &pi, &ct, NULL, ep, src_identity, ep->identity);
 	if (ret)
 		return ret;
+	l7_response(skb, &pi, CTX_U32(skb, ifindex), src_identity, ep->identity);
 	if (ct.report)
-		send_trace(skb, OBS_TO_ENDPOINT, DIR_INGRESS, CTX_U32(skb, ifindex), src_identity, ep->identity, &pi,
-			   ct.is_reply);
+		send_trace(skb, TRACE_TO_ENDPOINT, DIR_INGRESS, CTX_U32(skb, ifindex), src_identity, ep->identity, &pi, &ct);
 	return TC_ACT_OK;
 }
 

@@ -3,7 +3,7 @@
 // the compiled object, and the C side has _Static_asserts on the sizes.
 
 /** Map names (BPF_OBJ_NAME_LEN: at most 15 characters). Must match the map definitions in
- *  bpf/lib/maps.h, bpf/lib/events.h, bpf/lib/conntrack.h and bpf/lib/policy.h. */
+ *  bpf/lib/maps.h, bpf/lib/events.h, bpf/lib/conntrack.h, bpf/lib/policy.h and bpf/lib/l7.h. */
 export const MAP = {
   lxcByIfindex: 'cnilab_lxc_if',
   lxcByIp: 'cnilab_lxc_ip',
@@ -15,6 +15,7 @@ export const MAP = {
   lost: 'cnilab_lost',
   policy: 'cnilab_policy',
   policyEndpoint: 'cnilab_pol_ep',
+  l7Ports: 'cnilab_l7_ports',
 } as const;
 export type MapName = (typeof MAP)[keyof typeof MAP];
 export const ALL_MAPS: readonly MapName[] = Object.values(MAP);
@@ -49,8 +50,14 @@ export const CONFIG = {
   hostIfindex: 5,
   routingMode: 6,
   netdevIfindex: 7,
-  max: 8,
+  observerOff: 8,
+  max: 9,
 } as const;
+// must match bpf/lib/events.h: OBSERVER_OFF_* (bits of CONFIG.observerOff)
+export const OBSERVER_OFF = { traces: 0x01, l7: 0x02 } as const;
+// must match bpf/lib/l7.h: L7_PARSER_* and the index of cnilab_l7_ports ((UDP ? 1 : 0) << 16 | port)
+export const L7_PARSER = { dns: 1, http: 2 } as const;
+export const L7_PORTS_UDP_BASE = 1 << 16;
 // must match bpf/lib/fib.h: ROUTING_TUNNEL / ROUTING_NATIVE
 export const ROUTING_MODE = { tunnel: 0, native: 1 } as const;
 
@@ -71,9 +78,12 @@ export const CT_VALUE = {
   flags: 52,
 } as const;
 
-// must match bpf/lib/events.h: struct cnilab_event (addresses and ports in network byte order)
+// must match bpf/lib/events.h: struct cnilab_event (addresses and ports in network byte order). A record
+// is this header, followed for EVENT_TYPE.l7Capture by payloadLen bytes of the packet's L4 payload.
+// Records of the first layout (48 bytes: no ethernet, trace reason or payload; trace sub-type as the
+// TraceObservationPoint number) are still decoded, so an agent reads a datapath built before it.
 export const EVENT = {
-  size: 48,
+  size: 64,
   ktime: 0,
   type: 8,
   subtype: 9,
@@ -93,7 +103,16 @@ export const EVENT = {
   length: 40,
   ethertype: 44,
   policyMatch: 46,
-} as const;
+  traceReason: 47,
+  ethDst: 48,
+  ethSrc: 54,
+  payloadLen: 60,} as const;
+/** Size of the first record layout (see EVENT). */
+export const EVENT_V1_SIZE = 48;
+/** Payload bytes copied for L7 parsing (must match bpf/lib/events.h L7_PAYLOAD_MAX). */
+export const L7_PAYLOAD_MAX = 192;
+/** The largest record the datapath emits. */
+export const EVENT_MAX_SIZE = EVENT.size + L7_PAYLOAD_MAX;
 // must match bpf/lib/events.h: struct cnilab_drop_key / cnilab_drop_val (per-CPU values)
 export const DROP_KEY = { size: 2, reason: 0, direction: 1 } as const;
 export const DROP_VALUE = { size: 16, packets: 0, bytes: 8 } as const;
@@ -102,7 +121,7 @@ export const LOST_VALUE_SIZE = 8;
 export const RINGBUF_BYTES = 1 << 20;
 
 // must match bpf/lib/events.h: EVENT_*
-export const EVENT_TYPE = { drop: 1, trace: 2, policyVerdict: 3 } as const;
+export const EVENT_TYPE = { drop: 1, trace: 2, policyVerdict: 3, l7Capture: 4 } as const;
 
 // must match bpf/lib/common.h: DROP_* (Hubble DropReason)
 export const DROP_REASON = {
@@ -116,7 +135,22 @@ export const DROP_REASON = {
   TTL_EXCEEDED: 196,
 } as const;
 
-// must match bpf/lib/common.h: OBS_* (Hubble TraceObservationPoint)
+// must match bpf/lib/common.h: TRACE_* (Cilium's monitor trace points: the sub-type of a trace record)
+export const TRACE_POINT = {
+  TO_ENDPOINT: 0,
+  TO_STACK: 3,
+  TO_OVERLAY: 4,
+  FROM_ENDPOINT: 5,
+  FROM_HOST: 7,
+  FROM_OVERLAY: 9,
+  FROM_NETWORK: 10,
+  TO_NETWORK: 11,
+} as const;
+// must match bpf/lib/common.h: TRACE_REASON_* (Hubble TraceReason)
+export const TRACE_REASON = { new: 1, established: 2, reply: 3 } as const;
+
+/** Hubble TraceObservationPoint: what DatapathEvent.observationPoint holds once a record is decoded (the
+ *  trace point, but TO_ENDPOINT is 101 here where the monitor's to-endpoint is 0). */
 export const OBS_POINT = {
   TO_STACK: 3,
   TO_OVERLAY: 4,

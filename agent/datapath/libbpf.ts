@@ -32,7 +32,7 @@ interface Bindings {
   hook_create: Fn; tc_attach: Fn; tc_detach: Fn; tc_query: Fn; rb_new: Fn; rb_poll: Fn; rb_consume: Fn;
   rb_epoll_fd: Fn; rb_free: Fn; test_run: Fn; num_cpus: Fn; strerror: Fn; sample_fn: ReturnType<typeof koffi.proto>;
   set_print: Fn; vsnprintf: Fn; print_fn: ReturnType<typeof koffi.proto>;
-  map_type: Fn; map_key_size: Fn; map_value_size: Fn; map_max_entries: Fn; map_flags: Fn; obj_get: Fn; close: Fn; libbpf_strerror: Fn;
+  lookup_batch: Fn; map_type: Fn; map_key_size: Fn; map_value_size: Fn; map_max_entries: Fn; map_flags: Fn; obj_get: Fn; close: Fn; libbpf_strerror: Fn;
 }
 
 let B: Bindings | undefined;
@@ -64,6 +64,7 @@ function b(): Bindings {
     lookup: lib.func('int bpf_map_lookup_elem(int fd, void *key, _Out_ void *value)'),
     delete_: lib.func('int bpf_map_delete_elem(int fd, void *key)'),
     next_key: lib.func('int bpf_map_get_next_key(int fd, void *key, _Out_ void *next_key)'),
+    lookup_batch: lib.func('int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, void *count, void *opts)'),
     map_info: lib.func('int bpf_obj_get_info_by_fd(int fd, _Inout_ void *info, _Inout_ uint32_t *len)'),
     hook_create: lib.func('int bpf_tc_hook_create(void *hook)'),
     tc_attach: lib.func('int bpf_tc_attach(void *hook, _Inout_ void *opts)'),
@@ -270,6 +271,33 @@ export function mapDelete(fd: number, key: Buffer): boolean {
   if (ret === -ENOENT) return false;
   check('bpf_map_delete_elem', ret);
   return true;
+}
+
+/** The first `n` values of an array map whose values are `valueSize` bytes, in one syscall per chunk
+ *  (BPF_MAP_LOOKUP_BATCH) instead of one per element. */
+export function mapLookupBatchArray(fd: number, n: number, valueSize = 1): Buffer {
+  const out = Buffer.alloc(n * valueSize);
+  const chunk = 8192;
+  const keys = Buffer.alloc(chunk * 4);
+  const values = Buffer.alloc(chunk * valueSize);
+  const count = new Uint32Array(1);
+  const inBatch = Buffer.alloc(4);
+  const outBatch = Buffer.alloc(4);
+  let got = 0;
+  for (let first = true; got < n; first = false) {
+    count[0] = Math.min(chunk, n - got);
+    const ret = b().lookup_batch(fd, first ? null : inBatch, outBatch, keys, values, count, null);
+    const read = count[0]!;
+    for (let i = 0; i < read; i++) {
+      const k = keys.readUInt32LE(i * 4);
+      if (k < n) values.copy(out, k * valueSize, i * valueSize, (i + 1) * valueSize);
+    }
+    got += read;
+    if (ret === -ENOENT || read === 0) break; // the last chunk
+    check('bpf_map_lookup_batch', ret);
+    outBatch.copy(inBatch);
+  }
+  return out;
 }
 
 /** All keys (snapshot; entries may change while iterating, as with any BPF map walk). */

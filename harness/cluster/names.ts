@@ -104,6 +104,8 @@ export const paths = {
   agentConfig: (cluster: string, node: string) => `${RUN_ROOT}/${cluster}/nodes/${node}/agent-config.yaml`,
   /** The agents' kubeconfig: the API on the fabric (the node namespaces cannot reach the host's loopback). */
   agentKubeconfig: (cluster: string) => `${RUN_ROOT}/${cluster}/kube/agent.kubeconfig`,
+  /** The flow relay (every node's GetFlows merged) and the merged metrics, served by the daemon. */
+  relaySocket: (cluster: string) => `${RUN_ROOT}/${cluster}/relay.sock`,
   bpfDir: (cluster: string) => `${BPF_ROOT}/${cluster}`,
   bpfNodeDir: (cluster: string, node: string) => `${BPF_ROOT}/${cluster}/${node}`,
 };

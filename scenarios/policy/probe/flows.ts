@@ -21,7 +21,7 @@ export interface ConnectionKey {
 
 export interface ObservedFlow {
   node: string;
-  verdict: 'FORWARDED' | 'DROPPED';
+  verdict: Flow['verdict'];
   dropReason?: string;
   direction: string;
   observationPoint?: string;
@@ -175,7 +175,7 @@ export class FlowWatch {
         node: f.node_name,
         verdict: f.verdict,
         ...(f.drop_reason_desc ? { dropReason: f.drop_reason_desc } : {}),
-        direction: f.traffic_direction,
+        direction: f.traffic_direction ?? 'TRAFFIC_DIRECTION_UNKNOWN',
         ...(f.trace_observation_point ? { observationPoint: f.trace_observation_point } : {}),
         reverse: n === 1,
         ...(tcp ? { tcpFlags: tcp } : {}),
