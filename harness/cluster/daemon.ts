@@ -10,6 +10,7 @@ import type { ClusterSpec } from './spec.js';
 import type { KubeObject } from './objects.js';
 import { PodRuntime } from '../providers/netns/runtime.js';
 import { AgentSupervisor } from '../providers/netns/agents.js';
+import { startServiceControllers } from './services/index.js';
 
 function log(msg: string): void {
   process.stdout.write(`${new Date().toISOString()} ${msg}\n`);
@@ -55,6 +56,7 @@ async function main(): Promise<void> {
     ] as KubeObject[],
     { internal: true },
   );
+  startServiceControllers(store, spec, log);
   const runtime = new PodRuntime(spec, store, { log });
   const agents = spec.cni === 'cnilab' ? new AgentSupervisor(spec, { log }) : undefined;
 

@@ -20,7 +20,16 @@ export interface ApplyResult {
 }
 
 /** Kinds users may apply; the rest are written by cnilab's own components. */
-export const USER_KINDS = new Set(['Namespace', 'Pod', 'Service', 'NetworkPolicy', 'CiliumNetworkPolicy']);
+export const USER_KINDS = new Set(['Namespace', 'Pod', 'Service', 'EndpointSlice', 'NetworkPolicy', 'CiliumNetworkPolicy']);
+
+/**
+ * An admission step run on every user object of an apply after validation, before anything is
+ * stored (what the API server's registry strategies do: allocate a ClusterIP, keep immutable fields).
+ * It returns the object to store, or throws InvalidInputError naming the field. `batch` is scratch
+ * space shared by the objects of one apply (what they allocated so far): nothing is committed to the
+ * store unless the whole batch is admitted.
+ */
+export type Admission = (obj: KubeObject, old: KubeObject | undefined, where: string, batch: Map<string, unknown>) => KubeObject;
 
 export { isNamespaced };
 
@@ -35,6 +44,12 @@ export class ObjectStore {
   private objects = new Map<string, KubeObject>();
   private version = 0;
   private watchers = new Set<(ev: WatchEvent) => void>();
+  private admissions: Admission[] = [];
+
+  /** Add an admission step (see Admission). */
+  admit(step: Admission): void {
+    this.admissions.push(step);
+  }
 
   get resourceVersion(): number {
     return this.version;
@@ -82,13 +97,15 @@ export class ObjectStore {
     const problems: InvalidInputError[] = [];
     const staged: KubeObject[] = [];
     const batchNamespaces = new Set<string>();
+    const batch = new Map<string, unknown>();
     input.forEach((raw, i) => {
       const where = `object ${i + 1}${raw?.kind ? ` (${raw.kind} ${raw.metadata?.namespace ? `${raw.metadata.namespace}/` : ''}${raw.metadata?.name ?? '?'})` : ''}`;
       try {
         if (!opts.internal && raw && typeof raw.kind === 'string' && !USER_KINDS.has(raw.kind)) {
           throw new InvalidInputError(`${where}: kind`, `"${raw.kind}" cannot be applied; supported: ${[...USER_KINDS].join(', ')}`);
         }
-        const obj = opts.internal ? clone(raw) : normalizeObject(validateObject(raw, where));
+        let obj = opts.internal ? clone(raw) : normalizeObject(validateObject(raw, where));
+        if (!opts.internal) for (const step of this.admissions) obj = step(obj, this.objects.get(objectKey(obj)), where, batch);
         if (obj.kind === 'Namespace') batchNamespaces.add(obj.metadata.name);
         staged.push(obj);
       } catch (e) {
