@@ -23,6 +23,8 @@ import { DROP_REASON_NAMES } from './observer/names.js';
 import { startAgentServer, stopAgentServer, type AgentApi } from './api/server.js';
 import type { CniRequest } from './cni/protocol.js';
 import { FakeDatapath } from './testing/fake-datapath.js';
+import { ServiceHandling, type LbMaps } from './service/index.js';
+import { FakeLbMaps } from './testing/fake-lb.js';
 
 export interface AgentOptions {
   cluster: string;
@@ -34,6 +36,8 @@ export interface AgentOptions {
   nodeDir: string;
   /** BPF object to load; default bpf/build/datapath.o. */
   objectPath?: string;
+  /** Socket-LB object (cgroup hooks); default bpf/build/bpf_sock.o. */
+  sockObjectPath?: string;
   /** 'bpf' (libbpf) or 'fake' (in-memory, persisted in the pin dir; for tests without the datapath). */
   datapath: 'bpf' | 'fake';
   log: (m: string) => void;
@@ -51,6 +55,19 @@ async function openDatapath(opts: AgentOptions, cfg: DatapathConfig): Promise<Da
   return mod.openDatapath(cfg);
 }
 
+/** The LB maps and the socket-LB hooks: bpf_sock.o loaded into the node's pins, its cgroup hooks attached
+ *  when socket LB is on. Same computed-specifier loading as the datapath. */
+async function openServiceDatapath(opts: AgentOptions, socketLB: boolean): Promise<{ maps: LbMaps & { close?(): void }; netnsCookie: (ns?: string) => bigint; hooks: string[] }> {
+  if (opts.datapath === 'fake') {
+    let n = 0n;
+    const cookies = new Map<string, bigint>();
+    return { maps: new FakeLbMaps(), netnsCookie: (ns = '') => cookies.get(ns) ?? (cookies.set(ns, ++n), n), hooks: [] };
+  }
+  const [sock, lb, netns] = await Promise.all(['./datapath/sock-lb.js', './datapath/lb-maps.js', './datapath/netns.js'].map((m) => import(m)));
+  const hooks = (sock.setupSocketLb as (o: object) => string[])({ pinDir: opts.pinDir, objectPath: opts.sockObjectPath, attach: socketLB });
+  return { maps: lb.openLbMaps(opts.pinDir), netnsCookie: netns.netnsCookie, hooks };
+}
+
 /** How often the BGP speaker's state is checked for the health report. */
 const BGP_CHECK_MS = 1000;
 
@@ -62,6 +79,8 @@ export class Agent implements AgentApi {
   private identityCache: IdentityCache;
   private endpointsMgr!: EndpointManager;
   private ipcacheSync!: IpcacheSync;
+  private svc?: ServiceHandling;
+  private lbMaps?: LbMaps & { close?(): void };
   private flowsRing = new FlowRing(4096);
   private server?: Server;
   private stopWatch?: () => void;
@@ -116,16 +135,36 @@ export class Agent implements AgentApi {
     // once the restored endpoints are in the maps (it would otherwise pass their packets to the stack).
     if (this.spec.routing === 'native') await this.startNativeRouting();
 
+    // Services: the LB maps (and socket LB hooks) before the watch, so the first SYNCED programs them.
+    const lb = this.spec.loadBalancer ?? { algorithm: 'random', socketLB: true };
+    const svcDp = await openServiceDatapath(opts, lb.socketLB);
+    this.lbMaps = svcDp.maps;
+    this.svc = new ServiceHandling({
+      maps: svcDp.maps,
+      nodeName: self.name,
+      nodeIp: self.underlayIp,
+      algorithm: lb.algorithm,
+      watch: (kinds, handler, onEnd) => this.cp.watch(kinds, handler as never, onEnd),
+      netnsCookie: svcDp.netnsCookie,
+      log: opts.log,
+    });
+    const servicesSynced = this.svc.start(
+      this.endpointsMgr.list().map((e) => ({ netns: e.netns, ip: e.ip, identity: e.identity })),
+      SYNC_TIMEOUT_MS,
+    );
+    opts.log(`services: socket LB ${svcDp.hooks.length ? `attached (${svcDp.hooks.join(', ')})` : 'off (per-packet LB only)'}, algorithm ${lb.algorithm}`);
+
     const toDate = makeKtimeToDate();
     this.stopEvents = this.datapath.onEvents((ev) => {
       try {
-        this.flowsRing.push(decodeFlow(ev, { nodeName: self.name, resolve: (ip, id) => this.resolveEndpoint(ip, id), toDate }));
+        this.flowsRing.push(decodeFlow(ev, { nodeName: self.name, resolve: (ip, id) => this.resolveEndpoint(ip, id), toDate, service: (id) => this.svc?.manager.serviceOf(id) }));
       } catch (e) {
         opts.log(`flow decode: ${(e as Error).message}`);
       }
     });
 
     await this.startWatch();
+    await servicesSynced;
     this.server = await startAgentServer(opts.agentSocket, this, opts.log);
     opts.log(
       `agent ${self.name} ready in ${Math.round(performance.now() - t0)} ms: ${restored} endpoints restored, ${removed} leftovers removed, ` +
@@ -224,7 +263,7 @@ export class Agent implements AgentApi {
 
   // ---- API ----
   healthz() {
-    const problem = this.problem ?? (this.ipcacheSync.isSynced ? this.bgpProblem : 'ipcache not synced');
+    const problem = this.problem ?? (this.ipcacheSync.isSynced ? this.bgpProblem : 'ipcache not synced') ?? this.svc?.problem;
     return { ok: !problem, ...(problem ? { message: problem } : {}), node: this.self.name, endpoints: this.endpointsMgr.list().length };
   }
   endpoints() {
@@ -246,10 +285,23 @@ export class Agent implements AgentApi {
   flows(last: number) {
     return { flows: this.flowsRing.last(last), seen: this.flowsRing.seen, capacity: this.flowsRing.capacity };
   }
-  cniAdd(req: CniRequest) {
-    return this.endpointsMgr.add(req);
+  services() {
+    return this.svc?.manager.list() ?? [];
   }
-  cniDel(req: CniRequest) {
+  async cniAdd(req: CniRequest) {
+    const result = await this.endpointsMgr.add(req);
+    const st = this.endpointsMgr.list().find((e) => e.containerId === req.containerId);
+    try {
+      if (st) this.svc?.endpointAdded({ netns: st.netns, ip: st.ip, identity: st.identity });
+    } catch (e) {
+      // The pod works without it: its connections to services then take the per-packet path.
+      this.opts.log(`services: socket LB not set up for ${st?.podNamespace}/${st?.podName}: ${(e as Error).message}`);
+    }
+    return result;
+  }
+  async cniDel(req: CniRequest) {
+    const st = this.endpointsMgr.list().find((e) => e.containerId === req.containerId);
+    if (st) this.svc?.endpointRemoved(st.netns);
     return this.endpointsMgr.del(req);
   }
   cniCheck(req: CniRequest) {
@@ -262,6 +314,8 @@ export class Agent implements AgentApi {
     if (this.bgpTimer) clearInterval(this.bgpTimer);
     if (this.server) stopAgentServer(this.server, this.opts.agentSocket);
     this.stopWatch?.();
+    this.svc?.stop();
+    this.lbMaps?.close?.();
     this.stopEvents?.();
     this.datapath?.close();
   }

@@ -4,7 +4,8 @@
 //     [--datapath=bpf|fake]
 // started by the cluster daemon inside the node's network namespace. The overrides let tests run an
 // agent against their own control plane and directories; the defaults are paths.* of the cluster.
-// CNILAB_BPF_OBJECT selects another BPF object (tests load deliberately broken variants).
+// CNILAB_BPF_OBJECT selects another BPF object (tests load deliberately broken variants), and
+// CNILAB_BPF_SOCK_OBJECT another socket-LB object.
 // SIGTERM/SIGINT: close the API socket and exit 0, leaving the datapath's pins and programs in place.
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
@@ -43,6 +44,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     pinDir: values['pin-dir'] ?? paths.bpfNodeDir(cluster, node),
     nodeDir: values['node-dir'] ?? paths.nodeDir(cluster, node),
     objectPath: env.CNILAB_BPF_OBJECT || undefined,
+    sockObjectPath: env.CNILAB_BPF_SOCK_OBJECT || undefined,
     datapath,
     log,
   };

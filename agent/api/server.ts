@@ -6,6 +6,7 @@
 //   GET  /v1/ipcache            the datapath's ipcache (key → identity, tunnel endpoint)
 //   GET  /v1/maps               pinned maps, drop counters, lost events
 //   GET  /v1/flows?last=N       the last N decoded flows (default 100, at most the ring size)
+//   GET  /v1/services           the load-balancer frontends programmed (service, flags, backends by slot)
 //   POST /v1/cni/add|del|check  body CniRequest; add answers a CNI result; errors {cniCode, msg, details}
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
@@ -21,6 +22,7 @@ export interface AgentApi {
   ipcache(): unknown;
   maps(): unknown;
   flows(last: number): unknown;
+  services?(): unknown;
   cniAdd(req: CniRequest): Promise<CniAddResult>;
   cniDel(req: CniRequest): Promise<void>;
   cniCheck(req: CniRequest): Promise<void>;
@@ -98,6 +100,8 @@ export async function startAgentServer(socketPath: string, api: AgentApi, log: (
           const last = Number(url.searchParams.get('last') ?? 100);
           return send(res, 200, api.flows(Number.isInteger(last) && last > 0 ? last : 100));
         }
+        case 'GET /v1/services':
+          return send(res, 200, api.services?.() ?? []);
         case 'POST /v1/cni/add':
           return send(res, 200, await api.cniAdd(await readBody(req)));
         case 'POST /v1/cni/del':

@@ -119,6 +119,7 @@ const KIND: Record<number, DatapathEvent['kind']> = {
   [EVENT_TYPE.drop]: 'drop',
   [EVENT_TYPE.trace]: 'trace',
   [EVENT_TYPE.policyVerdict]: 'policy-verdict',
+  [EVENT_TYPE.sockXlate]: 'sock-xlate',
 };
 
 /** One ring buffer record (struct cnilab_event) → DatapathEvent. */
@@ -147,6 +148,9 @@ export function decodeEvent(buf: Buffer): DatapathEvent {
   };
   if (kind === 'drop') ev.dropReason = subtype;
   else if (kind === 'trace') ev.observationPoint = subtype;
+  else if (kind === 'sock-xlate') ev.sockXlatePoint = subtype;
+  const svcId = buf.readUInt16LE(EVENT.svcId);
+  if (svcId) ev.svcId = svcId;
   if (protocol === 1) {
     ev.icmpType = buf[EVENT.icmpType]!;
     ev.icmpCode = buf[EVENT.icmpCode]!;
@@ -158,8 +162,8 @@ export function decodeEvent(buf: Buffer): DatapathEvent {
 export function encodeEvent(ev: DatapathEvent): Buffer {
   const b = Buffer.alloc(EVENT.size);
   b.writeBigUInt64LE(ev.ktimeNs, EVENT.ktime);
-  b[EVENT.type] = ev.kind === 'drop' ? EVENT_TYPE.drop : ev.kind === 'trace' ? EVENT_TYPE.trace : EVENT_TYPE.policyVerdict;
-  b[EVENT.subtype] = ev.dropReason ?? ev.observationPoint ?? 0;
+  b[EVENT.type] = ev.kind === 'drop' ? EVENT_TYPE.drop : ev.kind === 'trace' ? EVENT_TYPE.trace : ev.kind === 'sock-xlate' ? EVENT_TYPE.sockXlate : EVENT_TYPE.policyVerdict;
+  b[EVENT.subtype] = ev.dropReason ?? ev.observationPoint ?? ev.sockXlatePoint ?? 0;
   b[EVENT.direction] = ev.direction;
   b[EVENT.proto] = ev.protocol;
   b.writeUInt32LE(ev.ifindex, EVENT.ifindex);
@@ -174,5 +178,6 @@ export function encodeEvent(ev: DatapathEvent): Buffer {
   b[EVENT.icmpCode] = ev.icmpCode ?? 0;
   b[EVENT.isReply] = ev.isReply ? 1 : 0;
   b.writeUInt32LE(ev.length, EVENT.length);
+  b.writeUInt16LE(ev.svcId ?? 0, EVENT.svcId);
   return b;
 }

@@ -47,7 +47,7 @@ export interface IpcacheEntry {
 export interface DatapathEvent {
   /** Monotonic kernel time in ns (bpf_ktime_get_ns). */
   ktimeNs: bigint;
-  kind: 'drop' | 'trace' | 'policy-verdict';
+  kind: 'drop' | 'trace' | 'policy-verdict' | 'sock-xlate';
   /** For drops: Hubble DropReason number. */
   dropReason?: number;
   /** For traces: Hubble TraceObservationPoint number. */
@@ -71,6 +71,10 @@ export interface DatapathEvent {
   isReply: boolean;
   /** Length of the packet. */
   length: number;
+  /** Socket-LB events: Hubble SocketTranslationPoint (1 pre/2 post forward, 3 pre/4 post reverse). */
+  sockXlatePoint?: number;
+  /** The service (port) id the packet or socket was load-balanced for (agent/service maps it back). */
+  svcId?: number;
 }
 
 export interface Datapath {

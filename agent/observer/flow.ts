@@ -1,7 +1,7 @@
 // Datapath events → Hubble-style flows (field names and enum names of api/v1/flow/flow.proto, as
 // `hubble observe -o json` prints them), and the per-node ring of recent flows.
 import type { DatapathEvent } from '../datapath/types.js';
-import { DROP_REASON_NAMES, MONITOR_TYPE, OBSERVATION_POINT_NAMES, TCP_FLAG_BITS, TRAFFIC_DIRECTION_NAMES } from './names.js';
+import { DROP_REASON_NAMES, MONITOR_TYPE, OBSERVATION_POINT_NAMES, SOCK_XLATE_POINT_NAMES, TCP_FLAG_BITS, TRAFFIC_DIRECTION_NAMES } from './names.js';
 
 export interface FlowEndpoint {
   ID?: number;
@@ -13,7 +13,7 @@ export interface FlowEndpoint {
 
 export interface Flow {
   time: string;
-  verdict: 'FORWARDED' | 'DROPPED';
+  verdict: 'FORWARDED' | 'DROPPED' | 'TRANSLATED';
   drop_reason?: number;
   drop_reason_desc?: string;
   IP: { source: string; destination: string; ipVersion: 'IPv4' };
@@ -31,8 +31,16 @@ export interface Flow {
   trace_observation_point?: string;
   is_reply: boolean;
   interface?: { index: number };
+  /** Socket-LB translations (verdict TRANSLATED): where in the socket's life it happened. */
+  sock_xlate_point?: string;
+  /** The Service a load-balanced packet or socket was addressed to (replies: it came from). */
+  destination_service?: { name: string; namespace: string };
+  source_service?: { name: string; namespace: string };
   Summary: string;
 }
+
+/** The Service behind a datapath service id (agent/service keeps the mapping). */
+export type ServiceResolver = (svcId: number) => { name: string; namespace: string } | undefined;
 
 /** Who is behind an address, from the agent's endpoints and ipcache. */
 export type EndpointResolver = (ip: string, identity: number) => Omit<FlowEndpoint, 'identity'>;
@@ -49,11 +57,11 @@ export function tcpFlags(byte: number): Record<string, true> {
   return out;
 }
 
-export function decodeFlow(ev: DatapathEvent, ctx: { nodeName: string; resolve: EndpointResolver; toDate: (k: bigint) => Date }): Flow {
+export function decodeFlow(ev: DatapathEvent, ctx: { nodeName: string; resolve: EndpointResolver; toDate: (k: bigint) => Date; service?: ServiceResolver }): Flow {
   const dropped = ev.kind === 'drop' || (ev.kind === 'policy-verdict' && ev.dropReason !== undefined && ev.dropReason !== 0);
   const flow: Flow = {
     time: ctx.toDate(ev.ktimeNs).toISOString(),
-    verdict: dropped ? 'DROPPED' : 'FORWARDED',
+    verdict: dropped ? 'DROPPED' : ev.kind === 'sock-xlate' ? 'TRANSLATED' : 'FORWARDED',
     IP: { source: ev.srcIp, destination: ev.dstIp, ipVersion: 'IPv4' },
     source: { identity: ev.srcIdentity, ...ctx.resolve(ev.srcIp, ev.srcIdentity) },
     destination: { identity: ev.dstIdentity, ...ctx.resolve(ev.dstIp, ev.dstIdentity) },
@@ -73,6 +81,12 @@ export function decodeFlow(ev: DatapathEvent, ctx: { nodeName: string; resolve: 
     flow.trace_observation_point = OBSERVATION_POINT_NAMES[ev.observationPoint] ?? `POINT_${ev.observationPoint}`;
     flow.event_type.sub_type = ev.observationPoint;
   }
+  if (ev.kind === 'sock-xlate' && ev.sockXlatePoint !== undefined) {
+    flow.sock_xlate_point = SOCK_XLATE_POINT_NAMES[ev.sockXlatePoint] ?? `SOCK_XLATE_POINT_${ev.sockXlatePoint}`;
+    flow.event_type.sub_type = ev.sockXlatePoint;
+  }
+  const svc = ev.svcId ? ctx.service?.(ev.svcId) : undefined;
+  if (svc) flow[ev.isReply ? 'source_service' : 'destination_service'] = svc;
   if (ev.ifindex) flow.interface = { index: ev.ifindex };
   if (ev.protocol === 6) {
     const flags = tcpFlags(ev.tcpFlags);

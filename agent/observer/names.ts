@@ -41,7 +41,16 @@ export const DROP_REASON_NAMES: Record<number, string> = {
 };
 
 /** Cilium monitor message types (pkg/monitor/api): Hubble's event_type.type. */
-export const MONITOR_TYPE = { drop: 1, trace: 4, 'policy-verdict': 5 } as const;
+export const MONITOR_TYPE = { drop: 1, trace: 4, 'policy-verdict': 5, 'sock-xlate': 7 } as const;
+
+/** Hubble SocketTranslationPoint (flow.proto), for socket-LB (trace sock) flows. */
+export const SOCK_XLATE_POINT_NAMES: Record<number, string> = {
+  0: 'SOCK_XLATE_POINT_UNKNOWN',
+  1: 'SOCK_XLATE_POINT_PRE_DIRECTION_FWD',
+  2: 'SOCK_XLATE_POINT_POST_DIRECTION_FWD',
+  3: 'SOCK_XLATE_POINT_PRE_DIRECTION_REV',
+  4: 'SOCK_XLATE_POINT_POST_DIRECTION_REV',
+};
 
 export const TCP_FLAG_BITS: Array<[string, number]> = [
   ['FIN', 0x01],

@@ -8,6 +8,7 @@
 #define EVENT_DROP 1
 #define EVENT_TRACE 2
 #define EVENT_POLICY_VERDICT 3
+#define EVENT_SOCK_XLATE 4  /* socket LB translation (subtype: Hubble SocketTranslationPoint) */
 
 struct cnilab_event {
 	__u64 ktime;
@@ -28,7 +29,7 @@ struct cnilab_event {
 	__u8 is_reply;
 	__u32 length;
 	__be16 ethertype;   /* L3 protocol of the frame, network order */
-	__u16 pad;
+	__u16 svc_id;       /* the service (port) the packet or socket was load-balanced for, 0 none */
 };
 CNILAB_STATIC_ASSERT(sizeof(struct cnilab_event) == 48, "event layout");
 
