@@ -64,7 +64,8 @@ async function openServiceDatapath(opts: AgentOptions, socketLB: boolean): Promi
     return { maps: new FakeLbMaps(), netnsCookie: (ns = '') => cookies.get(ns) ?? (cookies.set(ns, ++n), n), hooks: [] };
   }
   const [sock, lb, netns] = await Promise.all(['./datapath/sock-lb.js', './datapath/lb-maps.js', './datapath/netns.js'].map((m) => import(m)));
-  const hooks = (sock.setupSocketLb as (o: object) => string[])({ pinDir: opts.pinDir, objectPath: opts.sockObjectPath, attach: socketLB });
+  const objectPath = opts.sockObjectPath ?? join(BPF_BUILD_DIR, 'bpf_sock.o');
+  const hooks = (sock.setupSocketLb as (o: object) => string[])({ pinDir: opts.pinDir, objectPath, attach: socketLB });
   return { maps: lb.openLbMaps(opts.pinDir), netnsCookie: netns.netnsCookie, hooks };
 }
 
