@@ -18,8 +18,11 @@
  * it is. Each node's agent attaches its own instance; the links are pinned in the node's pin dir, so
  * removing the pins (cnilab down) detaches them.
  *
- * -DCNILAB_FAULT_LB_NO_REVNAT builds a variant that never translates back (getpeername/recvmsg show the
- * backend): UDP clients then drop answers from an address they did not send to. */
+ * Deliberately broken variants (the suites must notice them):
+ *   -DCNILAB_FAULT_LB_NO_REVNAT   never translates back: getpeername/recvmsg show the backend, and UDP
+ *                                 clients see answers from an address they did not send to;
+ *   -DCNILAB_FAULT_LB_WRONG_PORT  connects to the backend's address on the service port instead of the
+ *                                 backend's port (a classic targetPort bug). */
 #include "lib/common.h"
 #include "lib/maps.h"
 #include "lib/ipv4.h"
@@ -150,7 +153,11 @@ static __always_inline int sock4_xlate_fwd(struct bpf_sock_addr *ctx, const stru
 	bpf_map_update_elem(&cnilab_lb_sk, &skey, &sval, BPF_ANY);
 
 	ctx->user_ip4 = be->addr;
+#ifdef CNILAB_FAULT_LB_WRONG_PORT
+	ctx->user_port = dport;
+#else
 	ctx->user_port = be->port;
+#endif
 	if (report)
 		sock_event(EVENT_SOCK_XLATE, XLATE_POST_DIRECTION_FWD, ns, be->addr, be->port, proto,
 			   resolve_identity(be->addr), svc->svc_id, 0);

@@ -17,6 +17,7 @@ import { dropIncompatiblePins } from './datapath.js';
 const here = resolve(fileURLToPath(import.meta.url), '..');
 export const SOCK_OBJECT = resolve(here, '../../bpf/build/bpf_sock.o');
 export const SOCK_OBJECT_BROKEN_REVNAT = resolve(here, '../../bpf/build/bpf_sock-broken-revnat.o');
+export const SOCK_OBJECT_BROKEN_PORT = resolve(here, '../../bpf/build/bpf_sock-broken-port.o');
 export const LINKS_DIR = 'links';
 
 /** The mount point of the cgroup v2 hierarchy (pure v2 at /sys/fs/cgroup, or hybrid's /sys/fs/cgroup/unified). */

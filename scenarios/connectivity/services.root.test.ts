@@ -1,0 +1,78 @@
+// The services scenario on a real 3-node cluster (cnilab, tunnel): it passes, and it fails when the load
+// balancer is broken on purpose — the socket-LB object swapped, on every node, for a variant that skips
+// the reverse translation or connects to the wrong backend port (what an agent restart with another
+// object does: the pinned links get the new program).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { paths } from '../../harness/cluster/names.js';
+import { resolveSpec, type ClusterSpec } from '../../harness/cluster/spec.js';
+import type { ControlPlaneClient } from '../../harness/cluster/client.js';
+import { createCluster, destroyCluster } from '../../harness/providers/netns/cluster.js';
+import { setupSocketLb, SOCK_OBJECT, SOCK_OBJECT_BROKEN_PORT, SOCK_OBJECT_BROKEN_REVNAT, cgroup2Root } from '../../agent/datapath/sock-lb.js';
+import type { CheckResult } from '../../reports/model.js';
+import { runScenario } from '../framework/runner.js';
+import { servicesScenario } from './services.js';
+
+const NAME = 'svc-suite';
+let spec: ClusterSpec;
+let client: ControlPlaneClient;
+const failed = (checks: CheckResult[]) => checks.filter((c) => !c.passed).map((c) => c.id);
+
+function swapSocketLb(objectPath: string): void {
+  for (const n of spec.nodes) setupSocketLb({ pinDir: paths.bpfNodeDir(NAME, n.name), attach: true, objectPath });
+}
+
+/** Programs attached to the root cgroup whose name is one of ours. */
+function ourCgroupPrograms(): string[] {
+  const out = execFileSync('bpftool', ['-j', 'cgroup', 'show', cgroup2Root()!], { encoding: 'utf8' });
+  return (JSON.parse(out.trim() || '[]') as Array<{ name?: string }>).map((p) => p.name ?? '').filter((n) => n.startsWith('sock4_'));
+}
+
+describe('services scenario (socket LB)', () => {
+  beforeAll(async () => {
+    await destroyCluster(NAME);
+    spec = resolveSpec({}, 'test', { name: NAME, nodes: 3, cni: 'cnilab', routing: 'tunnel' });
+    client = await createCluster(spec);
+  });
+  afterAll(async () => {
+    await destroyCluster(NAME);
+  });
+
+  it('passes: ClusterIP and NodePort from pods and nodes, no endpoints, affinity, backend deletion, flows', async () => {
+    const r = await runScenario({ spec, client }, servicesScenario);
+    expect(r.checks.length, `${r.status}: ${r.reason}`).toBeGreaterThan(10);
+    expect(r.checks.filter((c) => !c.passed).map((c) => `${c.id}: ${c.observed}`)).toEqual([]);
+    expect(r.status).toBe('passed');
+  }, 120_000);
+
+  it('fails with reverse translation skipped: the client sees the backend as its peer', async () => {
+    swapSocketLb(SOCK_OBJECT_BROKEN_REVNAT);
+    try {
+      const r = await runScenario({ spec, client }, servicesScenario);
+      expect(r.status).toBe('failed');
+      const ids = failed(r.checks);
+      expect(ids).toEqual(expect.arrayContaining(['svc/clusterip-tcp/node1', 'svc/clusterip-udp/node1', 'svc/node-clusterip/node1']));
+    } finally {
+      swapSocketLb(SOCK_OBJECT);
+    }
+  }, 120_000);
+
+  it('fails with the wrong backend port: connections are refused', async () => {
+    swapSocketLb(SOCK_OBJECT_BROKEN_PORT);
+    try {
+      const r = await runScenario({ spec, client }, servicesScenario);
+      expect(r.status).toBe('failed');
+      const c = r.checks.find((x) => x.id === 'svc/clusterip-tcp/node2')!;
+      expect(c.passed).toBe(false);
+      expect(c.observed).toContain('ECONNREFUSED');
+    } finally {
+      swapSocketLb(SOCK_OBJECT);
+    }
+  }, 120_000);
+
+  it('down detaches the hooks: no cgroup program of the cluster is left', async () => {
+    expect(ourCgroupPrograms().length).toBeGreaterThanOrEqual(4 * spec.nodes.length);
+    await destroyCluster(NAME);
+    expect(ourCgroupPrograms()).toEqual([]);
+  });
+});

@@ -1,0 +1,188 @@
+// Services in the connectivity suite (cnilab CNI): traffic through a ClusterIP and a NodePort, from pods
+// and from nodes, and what the load balancer must get right — every answer from a backend of the
+// service (the probe reads which one: netexec /hostname), the service as the peer the client sees
+// (reverse translation), a service without endpoints failing at once with drop 158, a backend deleted
+// mid-test never chosen again, ClientIP affinity holding, and flows showing the translation.
+// Connections are made in-process from sockets created inside the pod's or node's namespace
+// (harness/traffic/service-probe.ts), so each check can afford a few dozen of them.
+import type { Scenario, ScenarioContext, CheckOutcome, CustomStep } from '../framework/model.js';
+import { httpGet, tally, udpAsk, type ServiceAnswer } from '../../harness/traffic/service-probe.js';
+import { AgentClient } from '../../agent/api/client.js';
+import { dropCount } from '../faults/live.js';
+import { netexecPod, pausePod } from '../framework/pods.js';
+import type { ClusterSpec } from '../../harness/cluster/spec.js';
+import type { Service } from '../../harness/cluster/objects.js';
+
+export const SVC_NAMESPACE = 'cnilab-svc';
+const HTTP_PORT = 8080;
+const UDP_PORT = 8081;
+const DROP_SERVICE_BACKEND_NOT_FOUND = 158;
+/** Connections per check: enough to see more than one backend, few enough to stay quick. */
+const TRIES = 12;
+/** How long the agents may take to reprogram a service after a change in the cluster. */
+const PROGRAMMING_TIMEOUT_MS = 5000;
+
+const svcNodes = (spec: ClusterSpec) => spec.nodes.slice(0, 3).map((n) => n.name);
+const backendName = (node: string) => `web-${node}`;
+const clientName = (node: string) => `client-${node}`;
+/** A fourth backend, deleted in the middle of the run. */
+const EXTRA_BACKEND = 'web-extra';
+
+function service(name: string, spec: Record<string, unknown>): Record<string, unknown> {
+  return { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: SVC_NAMESPACE }, spec };
+}
+
+export function servicesObjects(spec: ClusterSpec): unknown[] {
+  const nodes = svcNodes(spec);
+  const web = { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }, { name: 'udp', port: 53, targetPort: 'udp', protocol: 'UDP' }] };
+  return [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: SVC_NAMESPACE } },
+    ...nodes.map((node) => netexecPod({ name: backendName(node), namespace: SVC_NAMESPACE, node, labels: { app: 'web' }, httpPort: HTTP_PORT, udpPort: UDP_PORT })),
+    netexecPod({ name: EXTRA_BACKEND, namespace: SVC_NAMESPACE, node: nodes[1] ?? nodes[0]!, labels: { app: 'web' }, httpPort: HTTP_PORT, udpPort: UDP_PORT }),
+    ...nodes.map((node) => pausePod({ name: clientName(node), namespace: SVC_NAMESPACE, node, labels: { app: 'client' } })),
+    service('web', web),
+    service('web-np', { type: 'NodePort', selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] }),
+    service('web-affinity', { selector: { app: 'web' }, sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 300 } }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] }),
+    service('no-endpoints', { selector: { app: 'nothing-matches' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] }),
+  ];
+}
+
+interface SvcState {
+  ips: Record<string, string>;
+  nodePort: number;
+  backends: string[];
+}
+const st = (ctx: ScenarioContext) => ctx.state as unknown as SvcState;
+
+async function prepare(ctx: ScenarioContext): Promise<() => Promise<void>> {
+  const s = st(ctx);
+  s.ips = {};
+  for (const name of ['web', 'web-np', 'web-affinity', 'no-endpoints']) {
+    s.ips[name] = ((await ctx.client.get('Service', SVC_NAMESPACE, name)) as Service).spec.clusterIP!;
+  }
+  s.nodePort = ((await ctx.client.get('Service', SVC_NAMESPACE, 'web-np')) as Service).spec.ports[0]!.nodePort!;
+  s.backends = [...svcNodes(ctx.spec).map(backendName), EXTRA_BACKEND];
+  return async () => undefined;
+}
+
+const podNetns = (ctx: ScenarioContext, name: string) => {
+  const p = ctx.pods.get(`${SVC_NAMESPACE}/${name}`);
+  if (!p) throw new Error(`pod ${SVC_NAMESPACE}/${name} is not Running`);
+  return p.netns;
+};
+
+async function repeat(n: number, fn: () => Promise<ServiceAnswer>): Promise<ServiceAnswer[]> {
+  const out: ServiceAnswer[] = [];
+  for (let i = 0; i < n; i++) out.push(await fn());
+  return out;
+}
+
+/** All answered by backends of the service, with the service as the peer; returns the verdict. */
+function judge(answers: ServiceAnswer[], backends: string[], peer: string, what: string): Pick<CheckOutcome, 'passed' | 'observed' | 'expected'> {
+  const bad = answers.filter((a) => !a.ok || !backends.includes(a.answer ?? '') || a.peer !== peer);
+  const seen = new Set(answers.filter((a) => a.ok).map((a) => a.answer));
+  return {
+    passed: bad.length === 0,
+    expected: `${answers.length} ${what} answered by backends (${backends.join(', ')}), peer ${peer}`,
+    observed: `${JSON.stringify(tally(answers))}; peers ${JSON.stringify([...new Set(answers.map((a) => a.peer ?? a.error))])}; ${seen.size} distinct backends`,
+  };
+}
+
+function check(id: string, name: string, run: (ctx: ScenarioContext) => Promise<CheckOutcome | CheckOutcome[]>, tags: Record<string, string>): CustomStep {
+  return { kind: 'check', id, name, run, tags: { kind: 'service', ...tags } };
+}
+
+/** Wait until every node's agent programs `frontend` ("ip:port/TCP") with exactly `count` backends. */
+async function waitProgrammed(ctx: ScenarioContext, frontend: string, count: number): Promise<string> {
+  const deadline = performance.now() + PROGRAMMING_TIMEOUT_MS;
+  let last = '';
+  for (;;) {
+    const views = await Promise.all(svcNodes(ctx.spec).map(async (n) => (await new AgentClient(ctx.spec.name, n).services()).find((f) => f.frontend === frontend)?.backends ?? []));
+    last = JSON.stringify(views);
+    if (views.every((v) => v.length === count)) return last;
+    if (performance.now() > deadline) throw new Error(`agents did not program ${frontend} with ${count} backends within ${PROGRAMMING_TIMEOUT_MS} ms: ${last}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export function servicesSteps(ctx: ScenarioContext): CustomStep[] {
+  const nodes = svcNodes(ctx.spec);
+  const s = () => st(ctx);
+  const steps: CustomStep[] = [];
+  for (const node of nodes) {
+    steps.push(
+      check(`svc/clusterip-tcp/${node}`, `pod ${clientName(node)} → ClusterIP web:80 (TCP, ${TRIES} connections)`, async (c) => {
+        const ans = await repeat(TRIES, () => httpGet(podNetns(c, clientName(node)), s().ips.web!, 80, '/hostname'));
+        return judge(ans, s().backends, `${s().ips.web}:80`, 'connections');
+      }, { from: 'pod', fromNode: node, protocol: 'tcp' }),
+      check(`svc/clusterip-udp/${node}`, `pod ${clientName(node)} → ClusterIP web:53 (UDP, unconnected socket)`, async (c) => {
+        const ans = await repeat(4, () => udpAsk(podNetns(c, clientName(node)), s().ips.web!, 53));
+        return judge(ans, s().backends, `${s().ips.web}:53`, 'datagrams');
+      }, { from: 'pod', fromNode: node, protocol: 'udp' }),
+      check(`svc/node-clusterip/${node}`, `node ${node} → ClusterIP web:80 (TCP)`, async (c) => {
+        const ans = await repeat(6, () => httpGet(c.nodes.get(node)!.netns, s().ips.web!, 80, '/hostname'));
+        return judge(ans, s().backends, `${s().ips.web}:80`, 'connections');
+      }, { from: 'node', fromNode: node, protocol: 'tcp' }),
+      check(`svc/nodeport-same-node/${node}`, `pod ${clientName(node)} → its own node's address:NodePort (web-np)`, async (c) => {
+        const ip = c.nodes.get(node)!.underlayIp;
+        const ans = await repeat(6, () => httpGet(podNetns(c, clientName(node)), ip, s().nodePort, '/hostname'));
+        return judge(ans, s().backends, `${ip}:${s().nodePort}`, 'connections');
+      }, { from: 'pod', fromNode: node, protocol: 'tcp', path: 'nodeport-same-node' }),
+    );
+  }
+  const first = nodes[0]!;
+  steps.push(
+    check('svc/flows-translated', 'flows show the translation: TRANSLATED with destination_service web', async (c) => {
+      await httpGet(podNetns(c, clientName(first)), s().ips.web!, 80, '/hostname');
+      const { flows } = await new AgentClient(c.spec.name, first).flows(4096);
+      const xlate = flows.filter((f) => f.verdict === 'TRANSLATED' && f.destination_service?.name === 'web' && f.destination_service.namespace === SVC_NAMESPACE);
+      const points = new Set(xlate.map((f) => f.sock_xlate_point));
+      return {
+        passed: points.has('SOCK_XLATE_POINT_PRE_DIRECTION_FWD') && points.has('SOCK_XLATE_POINT_POST_DIRECTION_FWD'),
+        expected: `TRANSLATED flows for ${SVC_NAMESPACE}/web at PRE and POST_DIRECTION_FWD on ${first}`,
+        observed: `${xlate.length} TRANSLATED flows for web (${[...points].join(', ') || 'none'})`,
+      };
+    }, { fromNode: first }),
+    check('svc/no-endpoints', 'a Service without endpoints fails at once, and the drop is SERVICE_BACKEND_NOT_FOUND', async (c) => {
+      const before = await dropCount(c.spec.name, first, DROP_SERVICE_BACKEND_NOT_FOUND);
+      const ans = await repeat(3, () => httpGet(podNetns(c, clientName(first)), s().ips['no-endpoints']!, 80, '/', 3000));
+      const after = await dropCount(c.spec.name, first, DROP_SERVICE_BACKEND_NOT_FOUND);
+      // "At once": an answer (unreachable, reset), not a timeout; the drop counter is the evidence.
+      const fast = ans.every((a) => !a.ok && a.error !== 'TIMEOUT');
+      return {
+        passed: fast && after - before >= 3n,
+        expected: 'every connection refused or unreachable (no timeout), 3 drops with reason 158 on the client\'s node',
+        observed: `${JSON.stringify(tally(ans))} in ${ans.map((a) => a.ms).join('/')} ms; drops 158: +${after - before}`,
+      };
+    }, { fromNode: first }),
+    check('svc/affinity', 'sessionAffinity ClientIP: every connection of a client lands on the same backend', async (c) => {
+      const results = await Promise.all(nodes.map(async (n) => ({ n, ans: await repeat(TRIES, () => httpGet(podNetns(c, clientName(n)), s().ips['web-affinity']!, 80, '/hostname')) })));
+      const per = results.map(({ n, ans }) => `${clientName(n)}: ${JSON.stringify(tally(ans))}`);
+      const ok = results.every(({ ans }) => ans.every((a) => a.ok) && new Set(ans.map((a) => a.answer)).size === 1);
+      return { passed: ok, expected: `each client's ${TRIES} connections answered by one backend`, observed: per.join('; ') };
+    }, {}),
+    check('svc/backend-deleted', `a backend deleted mid-test (${EXTRA_BACKEND}) gets no new connection`, async (c) => {
+      const fe = `${s().ips.web}:80/TCP`;
+      const beforeProgrammed = await waitProgrammed(c, fe, 4);
+      await c.client.delete('Pod', SVC_NAMESPACE, EXTRA_BACKEND);
+      const t0 = performance.now();
+      const programmed = await waitProgrammed(c, fe, 3);
+      const programmingMs = Math.round(performance.now() - t0);
+      const ans = await repeat(30, () => httpGet(podNetns(c, clientName(first)), s().ips.web!, 80, '/hostname'));
+      const remaining = s().backends.filter((b) => b !== EXTRA_BACKEND);
+      const v = judge(ans, remaining, `${s().ips.web}:80`, 'connections after the delete');
+      return { ...v, observed: `${v.observed}; agents reprogrammed in ${programmingMs} ms (${beforeProgrammed} → ${programmed})` };
+    }, { fromNode: first }),
+  );
+  return steps;
+}
+
+export const servicesScenario: Scenario = {
+  name: 'services',
+  suite: 'connectivity',
+  description: 'ClusterIP and NodePort through the kube-proxy replacement: from pods and nodes, TCP and UDP, no endpoints, backend removal, affinity, flows',
+  topology: { nodes: 3, cni: ['cnilab'] },
+  setup: servicesObjects,
+  prepare,
+  steps: servicesSteps,
+};
