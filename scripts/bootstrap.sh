@@ -11,8 +11,9 @@ fail() { echo "cnilab setup: $*" >&2; exit 1; }
 [ -e /sys/kernel/btf/vmlinux ] || echo "cnilab setup: warning: no kernel BTF (/sys/kernel/btf/vmlinux); the datapath does not need it, some tools do" >&2
 
 # Debian packages: the kernel tools, the BPF toolchain, the traffic tools, the reference CNI plugins,
-# and Chromium for the tests that look at the HTML reports as a person would.
-PKGS=(iproute2 util-linux procps make clang llvm libbpf-dev bpftool iperf3 sockperf bird2 tcpdump iputils-ping containernetworking-plugins chromium)
+# Chromium for the tests that look at the HTML reports as a person would, iptables for the kube-proxy
+# baseline of the service benchmarks and wrk for HTTP load through a service.
+PKGS=(iproute2 util-linux procps make clang llvm libbpf-dev bpftool iperf3 sockperf bird2 tcpdump iputils-ping containernetworking-plugins chromium iptables wrk)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
