@@ -73,6 +73,7 @@ struct event_meta {
 	__u32 ifindex;
 	__u32 src_identity;
 	__u32 dst_identity;
+	__u16 svc_id;   /* the service the packet was load-balanced for (lib/lb.h), 0 none */
 };
 
 static __always_inline void count_lost(void)
@@ -108,6 +109,7 @@ static __always_inline void emit_event(struct __sk_buff *skb, const struct event
 	ev->dst_identity = m->dst_identity;
 	ev->length = skb->len;
 	ev->ethertype = skb->protocol;
+	ev->svc_id = m->svc_id;
 	if (pi) {
 		ev->proto = pi->proto;
 		ev->saddr = pi->saddr;
