@@ -58,6 +58,11 @@ export async function setupNodeDevices(spec: ClusterSpec, node: NodeSpec): Promi
   setSysctl(`net.ipv4.conf.${HOST_DEV}.accept_local`, 1);
   if (spec.routing === 'tunnel') setSysctl(`net.ipv4.conf.${VXLAN_DEV}.accept_local`, 1);
   setSysctl(`net.ipv4.conf.${HOST_DEV}.send_redirects`, 0);
+  // Nothing on the underlay answers for the service range: a packet to a ClusterIP that no load
+  // balancer translated (a ping, a port no Service has) fails here at once instead of leaving for the
+  // fabric. Socket LB rewrites connect()/sendmsg() before any route lookup, pods' packets meet the
+  // datapath on their lxc first, so load-balanced traffic never sees this route.
+  await ip(['route', 'replace', 'unreachable', spec.serviceSubnet]);
 
   links = await listLinks();
   return { host: byName(HOST_DEV)!, net: byName(NET_DEV)!, vxlan: spec.routing === 'tunnel' ? byName(VXLAN_DEV) : undefined };
