@@ -14,6 +14,9 @@ fail() { echo "cnilab setup: $*" >&2; exit 1; }
 # Chromium for the tests that look at the HTML reports as a person would, iptables for the kube-proxy
 # baseline of the service benchmarks and wrk for HTTP load through a service.
 PKGS=(iproute2 util-linux procps make clang llvm libbpf-dev bpftool iperf3 sockperf bird2 tcpdump iputils-ping containernetworking-plugins chromium iptables wrk)
+# kubectl for the Kubernetes API tests: Debian's kubernetes-client, unless a kubectl is already
+# installed (the machine image may ship Google's kubectl package, which owns /usr/bin/kubectl too).
+command -v kubectl >/dev/null 2>&1 || PKGS+=(kubernetes-client)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -43,4 +43,21 @@ describe('datapath codec', () => {
     expect(() => decodeEvent(Buffer.alloc(EVENT.size - 1))).toThrow(/too short/);
     expect(() => decodeEvent(Buffer.alloc(EVENT.size))).toThrow(/unknown datapath event type 0/);
   });
+
+  it('decodes policy verdicts (allowed: no drop reason) and policy drops with their match type', () => {
+    const base = {
+      ktimeNs: 5n, direction: 1, ifindex: 4, srcIdentity: 1001, dstIdentity: 1002, srcIp: '198.19.1.10', dstIp: '198.19.1.20',
+      protocol: 6, srcPort: 40000, dstPort: 80, tcpFlags: 0x02, isReply: false, length: 74,
+    };
+    const allowed: DatapathEvent = { ...base, kind: 'policy-verdict', policyMatchType: 2 };
+    expect(decodeEvent(encodeEvent(allowed))).toEqual(allowed);
+    const denied: DatapathEvent = { ...base, kind: 'policy-verdict', dropReason: 181, policyMatchType: 3 };
+    expect(decodeEvent(encodeEvent(denied))).toEqual(denied);
+    const byDefault: DatapathEvent = { ...base, kind: 'drop', dropReason: 133, policyMatchType: 0 };
+    expect(decodeEvent(encodeEvent(byDefault))).toEqual(byDefault);
+    // Only policy drops carry a match type: the byte is ignored for the others.
+    const raw = encodeEvent({ ...base, kind: 'drop', dropReason: 151 });
+    raw[EVENT.policyMatch] = 4;
+    expect(decodeEvent(raw).policyMatchType).toBeUndefined();
+  });
 });

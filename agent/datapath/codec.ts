@@ -2,7 +2,7 @@
 // functions: unit-testable without root or libbpf.
 import { InvalidInputError } from '../../harness/errors.js';
 import type { DatapathEvent, EndpointEntry, IpcacheEntry } from './types.js';
-import { ENDPOINT, EVENT, EVENT_TYPE, IPCACHE_KEY, IPCACHE_VALUE } from './constants.js';
+import { DROP_REASON, ENDPOINT, EVENT, EVENT_TYPE, IPCACHE_KEY, IPCACHE_VALUE } from './constants.js';
 
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
@@ -122,6 +122,8 @@ const KIND: Record<number, DatapathEvent['kind']> = {
   [EVENT_TYPE.sockXlate]: 'sock-xlate',
 };
 
+const isPolicyDrop = (reason: number): boolean => reason === DROP_REASON.POLICY_DENIED || reason === DROP_REASON.POLICY_DENY;
+
 /** One ring buffer record (struct cnilab_event) → DatapathEvent. */
 export function decodeEvent(buf: Buffer): DatapathEvent {
   if (buf.length < EVENT.size) throw new RangeError(`datapath event too short: ${buf.length} < ${EVENT.size} bytes`);
@@ -149,6 +151,8 @@ export function decodeEvent(buf: Buffer): DatapathEvent {
   if (kind === 'drop') ev.dropReason = subtype;
   else if (kind === 'trace') ev.observationPoint = subtype;
   else if (kind === 'sock-xlate') ev.sockXlatePoint = subtype;
+  else if (subtype !== 0) ev.dropReason = subtype; // policy verdict: 0 allowed, else the drop reason
+  if (kind === 'policy-verdict' || (kind === 'drop' && isPolicyDrop(subtype))) ev.policyMatchType = buf[EVENT.policyMatch]!;
   const svcId = buf.readUInt16LE(EVENT.svcId);
   if (svcId) ev.svcId = svcId;
   if (protocol === 1) {
@@ -178,6 +182,7 @@ export function encodeEvent(ev: DatapathEvent): Buffer {
   b[EVENT.icmpCode] = ev.icmpCode ?? 0;
   b[EVENT.isReply] = ev.isReply ? 1 : 0;
   b.writeUInt32LE(ev.length, EVENT.length);
+  b[EVENT.policyMatch] = ev.policyMatchType ?? 0;
   b.writeUInt16LE(ev.svcId ?? 0, EVENT.svcId);
   return b;
 }

@@ -3,7 +3,7 @@
 // the compiled object, and the C side has _Static_asserts on the sizes.
 
 /** Map names (BPF_OBJ_NAME_LEN: at most 15 characters). Must match the map definitions in
- *  bpf/lib/maps.h, bpf/lib/events.h and bpf/lib/conntrack.h. */
+ *  bpf/lib/maps.h, bpf/lib/events.h, bpf/lib/conntrack.h and bpf/lib/policy.h. */
 export const MAP = {
   lxcByIfindex: 'cnilab_lxc_if',
   lxcByIp: 'cnilab_lxc_ip',
@@ -13,11 +13,13 @@ export const MAP = {
   events: 'cnilab_events',
   drops: 'cnilab_drops',
   lost: 'cnilab_lost',
+  policy: 'cnilab_policy',
+  policyEndpoint: 'cnilab_pol_ep',
 } as const;
 export type MapName = (typeof MAP)[keyof typeof MAP];
 export const ALL_MAPS: readonly MapName[] = Object.values(MAP);
 
-/** Program (function) names in bpf/datapath.c. */
+/** Program (function) names in bpf/bpf_lxc.c, bpf_overlay.c and bpf_host.c (linked into one object). */
 export const PROG = {
   fromContainer: 'from_container',
   toContainer: 'to_container',
@@ -71,7 +73,7 @@ export const CT_VALUE = {
 
 // must match bpf/lib/events.h: struct cnilab_event (addresses and ports in network byte order)
 export const EVENT = {
-  size: 48,
+  size: 56,
   ktime: 0,
   type: 8,
   subtype: 9,
@@ -90,7 +92,8 @@ export const EVENT = {
   isReply: 39,
   length: 40,
   ethertype: 44,
-  svcId: 46,
+  policyMatch: 46,
+  svcId: 48,
 } as const;
 // must match bpf/lib/events.h: struct cnilab_drop_key / cnilab_drop_val (per-CPU values)
 export const DROP_KEY = { size: 2, reason: 0, direction: 1 } as const;
@@ -111,6 +114,7 @@ export const DROP_REASON = {
   SERVICE_BACKEND_NOT_FOUND: 158,
   NO_TUNNEL_OR_ENCAPSULATION_ENDPOINT: 160,
   FIB_LOOKUP_FAILED: 169,
+  POLICY_DENY: 181,
   TTL_EXCEEDED: 196,
 } as const;
 
@@ -130,7 +134,23 @@ export const OBS_POINT = {
 export const DIRECTION = { unknown: 0, ingress: 1, egress: 2 } as const;
 
 // must match bpf/lib/common.h: IDENTITY_* (Cilium reserved identities)
-export const RESERVED_IDENTITY = { unknown: 0, host: 1, world: 2 } as const;
+export const RESERVED_IDENTITY = { unknown: 0, host: 1, world: 2, remoteNode: 6 } as const;
+// must match bpf/lib/common.h: IDENTITY_CLUSTER_MIN / IDENTITY_LOCAL_SCOPE_MIN
+export const IDENTITY_CLUSTER_MIN = 256;
+export const IDENTITY_LOCAL_SCOPE_MIN = 2 ** 24;
+
+// must match bpf/lib/events.h: POLICY_MATCH_* (Cilium's policy match types, Hubble's policy_match_type)
+export const POLICY_MATCH = { none: 0, l3Only: 1, l3L4: 2, l4Only: 3, all: 4, l3Proto: 5, protoOnly: 6 } as const;
+
+// must match bpf/lib/policy.h: struct cnilab_policy_key / cnilab_policy_val / cnilab_policy_ep and flags.
+// The key's identity and ep_id are host byte order (little-endian here), dport network order.
+export const POLICY_KEY = { size: 16, prefixlen: 0, identity: 4, epId: 8, dirGen: 10, proto: 11, dport: 12 } as const;
+export const POLICY_VALUE = { size: 4, flags: 0, l4Prefix: 1 } as const;
+export const POLICY_EP = { size: 4, ingress: 0, egress: 1, gen: 2 } as const;
+export const POLICY_PREFIX = { static: 56, proto: 64, full: 80 } as const;
+export const POLICY_DIR_GEN = { dirMask: 0x03, genBit: 0x80 } as const;
+export const POLICY_FLAG = { deny: 0x01 } as const;
+export const POLICY_EP_FLAG = { enforced: 0x01, hasDeny: 0x02 } as const;
 
 /** TC return codes (linux/pkt_cls.h). */
 export const TC_ACT = { OK: 0, SHOT: 2, REDIRECT: 7 } as const;

@@ -20,6 +20,7 @@ import {
   BPF_TC_EGRESS, BPF_TC_INGRESS, BpfObject, closeFd, mapDelete, mapInfo, mapKeys, mapLookup, mapUpdate,
   numPossibleCpus, objGet, RingBuffer, tcAttach,
 } from './libbpf.js';
+import { PolicyMapWriter } from './policy-writer.js';
 
 export { decodeEvent } from './codec.js';
 
@@ -27,6 +28,12 @@ const here = dirname(fileURLToPath(import.meta.url));
 /** bpf/build/datapath.o of this checkout (`make -C bpf`). */
 export const DEFAULT_OBJECT = resolve(here, '../../bpf/build/datapath.o');
 export const BROKEN_REMOTE_OBJECT = resolve(here, '../../bpf/build/datapath-broken-remote.o');
+/** Deliberately wrong policy enforcement (bpf/Makefile, bpf/lib/policy.h), for the policy suite's mutation tests. */
+export const POLICY_FAULT_OBJECTS = {
+  ignorePort: resolve(here, '../../bpf/build/datapath-policy-ignore-port.o'),
+  ignoreProto: resolve(here, '../../bpf/build/datapath-policy-ignore-proto.o'),
+  ctLeak: resolve(here, '../../bpf/build/datapath-policy-ct-leak.o'),
+} as const;
 
 // The datapath wakes the agent only when a batch of events has built up (bpf/lib/events.h), so the
 // agent drains the ring on this timer; it bounds how stale `cnilab observe` can be.
@@ -114,6 +121,7 @@ export function openDatapath(cfg: DatapathConfig): Datapath {
   setConfig(CONFIG.podCidrMask, prefixMaskBytes(pod.prefixLen));
   setConfig(CONFIG.routingMode, ROUTING_MODE[cfg.routing]);
 
+  const policies = new PolicyMapWriter(fd(MAP.policy), fd(MAP.policyEndpoint));
   const ringBuffers = new Set<{ stop(): void }>();
   let closed = false;
 
@@ -229,6 +237,18 @@ export function openDatapath(cfg: DatapathConfig): Datapath {
       ringBuffers.add(handle);
       drain();
       return () => handle.stop();
+    },
+
+    setEndpointPolicy(policy) {
+      policies.set(policy);
+    },
+
+    deleteEndpointPolicy(endpointId) {
+      policies.delete(endpointId);
+    },
+
+    listEndpointPolicies() {
+      return policies.list();
     },
 
     dropCounters() {

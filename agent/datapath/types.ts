@@ -48,8 +48,13 @@ export interface DatapathEvent {
   /** Monotonic kernel time in ns (bpf_ktime_get_ns). */
   ktimeNs: bigint;
   kind: 'drop' | 'trace' | 'policy-verdict' | 'sock-xlate';
-  /** For drops: Hubble DropReason number. */
+  /** For drops: Hubble DropReason number. For policy verdicts: the drop reason when the verdict denied the
+   *  connection (133 POLICY_DENIED: no allow entry, 181 POLICY_DENY: an explicit deny), absent when allowed. */
   dropReason?: number;
+  /** For policy verdicts and policy drops (133/181): Cilium's policy match type (POLICY_MATCH in
+   *  constants.ts: 0 none, 1 L3-only, 2 L3-L4, 3 L4-only, 4 all, 5 L3-proto, 6 proto-only), the kind of
+   *  entry that decided, Hubble's policy_match_type. */
+  policyMatchType?: number;
   /** For traces: Hubble TraceObservationPoint number. */
   observationPoint?: number;
   /** 1 ingress, 2 egress (Hubble TrafficDirection), 0 unknown. */
@@ -108,13 +113,23 @@ export interface Datapath {
   /** Events the ring buffer had no room for (counted in BPF). */
   lostEvents(): bigint;
   /**
-   * Replace the whole policy of one endpoint (see agent/policy/types.ts). Optional until the BPF
-   * policy map exists; the policy engine treats a datapath without it as "cannot enforce".
+   * Replace the whole policy of one endpoint (see agent/policy/types.ts). Optional so that other
+   * implementations keep compiling; the policy engine treats a datapath without it as "cannot enforce".
+   * The real datapath writes only what changed and switches to the new policy in one step (new
+   * connections see the old policy or the new one, never a mix): see agent/datapath/policy-writer.ts.
+   * A bad policy (field out of range, a port without protocol, endPort < port) throws an
+   * InvalidInputError naming the field, before anything is written. An empty policy (nothing enforced,
+   * no entry) removes everything the endpoint had, like deleteEndpointPolicy.
    */
   setEndpointPolicy?(policy: EndpointPolicy): void;
   /** Remove every policy entry and the enforcement flags of an endpoint (it was deleted). */
   deleteEndpointPolicy?(endpointId: number): void;
-  /** What the policy map holds, per endpoint (for the debug API and for tests that read the maps). */
+  /**
+   * What the policy maps hold, per endpoint with a policy (for the debug API and for tests that read the
+   * maps), in canonical form: the same verdict for every packet as the policy that was set, with port
+   * blocks merged into ranges and entries that decide nothing (nested in an entry with the same verdict)
+   * left out. canonicalEndpointPolicy() in agent/datapath/policy-map.ts gives the form to compare with.
+   */
   listEndpointPolicies?(): EndpointPolicy[];
   /** Names and entry counts of the pinned maps, for the agent's debug API. */
   describeMaps(): Array<{ name: string; type: string; entries: number; maxEntries: number }>;

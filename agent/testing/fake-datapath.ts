@@ -2,15 +2,22 @@
 // a process restart (written on every change), standing in for the pinned maps of the real one.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Datapath, DatapathConfig, DatapathEvent, EndpointEntry, IpcacheEntry } from '../datapath/types.js';
+import type { EndpointPolicy, PolicyDirection } from '../policy/types.js';
+import { compilePolicy, decompilePolicy, enforcementFlags, lpmVerdict, type LpmVerdict } from '../datapath/policy-map.js';
 
 interface Persisted {
   endpoints: EndpointEntry[];
   ipcache: Array<{ key: string } & IpcacheEntry>;
+  policies?: EndpointPolicy[];
 }
 
 export class FakeDatapath implements Datapath {
   readonly endpoints = new Map<number, EndpointEntry>();
   readonly ipcache = new Map<string, IpcacheEntry>();
+  /** Endpoint policies as set (validated like the real datapath does; empty ones removed). */
+  readonly policies = new Map<number, EndpointPolicy>();
+  /** Every setEndpointPolicy / deleteEndpointPolicy call, in order (tests of the engine's update rate). */
+  readonly policyCalls: Array<{ op: 'set' | 'delete'; endpointId: number }> = [];
   /** Attachments made, in order: "endpoint:lxc…:12", "overlay:cilium_vxlan:3", … */
   readonly attachments: string[] = [];
   private listeners = new Set<(ev: DatapathEvent) => void>();
@@ -28,6 +35,7 @@ export class FakeDatapath implements Datapath {
       const data = JSON.parse(readFileSync(persistFile, 'utf8')) as Persisted;
       for (const ep of data.endpoints) this.endpoints.set(ep.ifindex, ep);
       for (const { key, ...e } of data.ipcache) this.ipcache.set(key, e);
+      for (const p of data.policies ?? []) this.policies.set(p.endpointId, p);
     }
   }
 
@@ -40,7 +48,7 @@ export class FakeDatapath implements Datapath {
 
   private save(): void {
     if (!this.persistFile) return;
-    const data: Persisted = { endpoints: this.listEndpoints(), ipcache: this.listIpcache() };
+    const data: Persisted = { endpoints: this.listEndpoints(), ipcache: this.listIpcache(), policies: [...this.policies.values()] };
     writeFileSync(this.persistFile, JSON.stringify(data));
   }
 
@@ -78,6 +86,35 @@ export class FakeDatapath implements Datapath {
   listIpcache(): Array<{ key: string } & IpcacheEntry> {
     return [...this.ipcache].map(([key, e]) => ({ key, ...e }));
   }
+  setEndpointPolicy(policy: EndpointPolicy): void {
+    this.maybeFail('setEndpointPolicy');
+    const compiled = compilePolicy(policy); // throws InvalidInputError like the real datapath
+    this.policyCalls.push({ op: 'set', endpointId: policy.endpointId });
+    if (compiled.size === 0 && !policy.ingressEnforced && !policy.egressEnforced) this.policies.delete(policy.endpointId);
+    else this.policies.set(policy.endpointId, structuredClone(policy));
+    this.save();
+  }
+  deleteEndpointPolicy(endpointId: number): void {
+    this.policyCalls.push({ op: 'delete', endpointId });
+    this.policies.delete(endpointId);
+    this.save();
+  }
+  listEndpointPolicies(): EndpointPolicy[] {
+    return [...this.policies.values()]
+      .map((p) => decompilePolicy(p.endpointId, p, compilePolicy(p).values()))
+      .sort((a, b) => a.endpointId - b.endpointId);
+  }
+  /**
+   * The verdict the BPF datapath would give a packet of endpoint endpointId (bpf/lib/policy.h, emulated
+   * on the same compiled entries): reason 0 allowed, 133 POLICY_DENIED, 181 POLICY_DENY; match is the
+   * policy match type. An endpoint without policy allows everything.
+   */
+  policyVerdict(endpointId: number, dir: PolicyDirection, remoteIdentity: number, protocol: number, port: number): LpmVerdict {
+    const p = this.policies.get(endpointId);
+    if (!p) return { reason: 0, match: 0 };
+    const compiled = compilePolicy(p);
+    return lpmVerdict(compiled, enforcementFlags(p, compiled), dir, remoteIdentity, protocol, port);
+  }
   onEvents(cb: (ev: DatapathEvent) => void): () => void {
     this.listeners.add(cb);
     return () => this.listeners.delete(cb);
@@ -96,6 +133,7 @@ export class FakeDatapath implements Datapath {
     return [
       { name: 'cnilab_lxc_if', type: 'hash', entries: this.endpoints.size, maxEntries: 4096 },
       { name: 'cnilab_ipcache', type: 'lpm_trie', entries: this.ipcache.size, maxEntries: 65536 },
+      { name: 'cnilab_pol_ep', type: 'hash', entries: this.policies.size, maxEntries: 4096 },
     ];
   }
   close(): void {

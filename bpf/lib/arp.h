@@ -55,6 +55,6 @@ static __always_inline int arp_respond(struct __sk_buff *skb, const struct cnila
 	if (bpf_skb_store_bytes(skb, 0, &f, sizeof(f), 0) < 0)
 		return TC_ACT_OK;
 	/* Out of the same lxc's egress, i.e. into the pod. */
-	return bpf_redirect(skb->ifindex, 0);
+	return bpf_redirect(CTX_U32(skb, ifindex), 0);
 }
 #endif

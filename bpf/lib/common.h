@@ -23,6 +23,7 @@
 #define DROP_SERVICE_BACKEND_NOT_FOUND 158
 #define DROP_NO_TUNNEL_ENDPOINT 160
 #define DROP_FIB_LOOKUP_FAILED 169
+#define DROP_POLICY_DENY 181      /* an explicit deny rule matched (DROP_POLICY_DENIED: no allow rule) */
 #define DROP_TTL_EXCEEDED 196
 
 /* Hubble TraceObservationPoint. */
@@ -44,7 +45,31 @@
 #define IDENTITY_UNKNOWN 0
 #define IDENTITY_HOST 1
 #define IDENTITY_WORLD 2
+#define IDENTITY_REMOTE_NODE 6
+/* Above the reserved range: identities the cluster allocates (pods). */
+#define IDENTITY_CLUSTER_MIN 256
+/* Local-scope identities (CIDR identities, as Cilium's 1<<24 flag): meaningful on one node only, never
+ * carried on the wire. */
+#define IDENTITY_LOCAL_SCOPE_MIN (1U << 24)
 
 #define CNILAB_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+
+/* A u32 field of the __sk_buff, read with one load straight from the context pointer. Written as
+ * skb->field, clang may keep &skb->field in a register across a function and load through it later,
+ * which the verifier rejects ("dereference of modified ctx ptr"). */
+#define CTX_U32(skb, field)                                                                     \
+	({                                                                                      \
+		__u32 __v;                                                                      \
+		asm volatile("%0 = *(u32 *)(%1 + %2)"                                           \
+			     : "=r"(__v)                                                        \
+			     : "r"(skb), "i"(__builtin_offsetof(struct __sk_buff, field)));     \
+		__v;                                                                            \
+	})
+
+/* Every map is defined once, in its lib/ header, and marked with this. Each program family (bpf_*.c) is
+ * compiled on its own and so carries its own copy of the definitions it uses; `bpftool gen object` links
+ * the families into one object and keeps one map per name (weak symbols), after checking that all
+ * copies agree (type, key/value BTF, max_entries, flags, pinning). */
+#define CNILAB_MAP __attribute__((weak))
 
 #endif

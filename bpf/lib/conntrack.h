@@ -1,6 +1,7 @@
 /* Connection tracking: one LRU table per node shared by every program, so a connection crossing two hooks
  * on the same node is one entry. Its job here is to tell new connections from existing ones, mark replies,
  * and aggregate trace events (report a direction's first packet and each SYN/FIN/RST not yet reported).
+ * Entries of policed traffic are created only after an allow verdict (lib/policy.h).
  * Layout mirrored in agent/datapath/constants.ts (CT_*). */
 #ifndef CNILAB_CONNTRACK_H
 #define CNILAB_CONNTRACK_H
@@ -53,7 +54,7 @@ struct {
 	__type(key, struct cnilab_ct_key);
 	__type(value, struct cnilab_ct_val);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} cnilab_ct SEC(".maps");
+} cnilab_ct SEC(".maps") CNILAB_MAP;
 
 struct ct_result {
 	__u8 is_new;
@@ -66,17 +67,30 @@ static __always_inline __u8 ct_interesting(const struct pkt_info *pi)
 	return pi->proto == IPPROTO_TCP ? (pi->tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST)) : 0;
 }
 
-static __always_inline void ct_lookup_update(const struct pkt_info *pi, struct ct_result *res)
+static __always_inline void ct_key_of(const struct pkt_info *pi, struct cnilab_ct_key *key)
 {
-	struct cnilab_ct_key key = {
-		.saddr = pi->saddr, .daddr = pi->daddr, .sport = pi->sport, .dport = pi->dport,
-		.proto = pi->proto, .dir = CT_DIR_ANY,
-	};
+	__builtin_memset(key, 0, sizeof(*key));
+	key->saddr = pi->saddr;
+	key->daddr = pi->daddr;
+	key->sport = pi->sport;
+	key->dport = pi->dport;
+	key->proto = pi->proto;
+	key->dir = CT_DIR_ANY;
+}
+
+/* Finds the packet's connection and accounts the packet to it. A packet that belongs to no connection
+ * (or to one that is over: closed, or idle past its lifetime) comes back is_new with NO entry created:
+ * the caller creates it with ct_create only once policy has allowed the connection, so a denied flow
+ * leaves nothing behind that could let its later packets (or forged "replies") through. */
+static __always_inline void ct_lookup(const struct pkt_info *pi, struct ct_result *res)
+{
+	struct cnilab_ct_key key;
 	struct cnilab_ct_val *v;
 	__u64 now = bpf_ktime_get_ns();
 	__u8 want = ct_interesting(pi) | CT_REPORTED_FIRST;
 	__u8 *reported;
 
+	ct_key_of(pi, &key);
 	res->is_new = 0;
 	res->is_reply = 0;
 	res->report = 0;
@@ -105,17 +119,6 @@ static __always_inline void ct_lookup_update(const struct pkt_info *pi, struct c
 	}
 
 	if (!v) {
-		struct cnilab_ct_val init = {};
-
-		init.packets_fwd = 1;
-		init.bytes_fwd = pi->len;
-		init.last_seen = now;
-		init.last_report = now;
-		init.flags_seen_fwd = pi->tcp_flags;
-		init.reported_fwd = want;
-		if (want & (TCP_FIN | TCP_RST))
-			init.flags |= CT_F_CLOSING;
-		bpf_map_update_elem(&cnilab_ct, &key, &init, BPF_ANY);
 		res->is_new = 1;
 		res->report = 1;
 		return;
@@ -141,5 +144,49 @@ static __always_inline void ct_lookup_update(const struct pkt_info *pi, struct c
 		v->last_report = now;
 		res->report = 1;
 	}
+}
+
+/* The entry for a new connection, its first packet accounted (after ct_lookup said is_new). */
+static __always_inline void ct_create(const struct pkt_info *pi)
+{
+	struct cnilab_ct_key key;
+	struct cnilab_ct_val init = {};
+	__u64 now = bpf_ktime_get_ns();
+	__u8 want = ct_interesting(pi) | CT_REPORTED_FIRST;
+
+	ct_key_of(pi, &key);
+	init.packets_fwd = 1;
+	init.bytes_fwd = pi->len;
+	init.last_seen = now;
+	init.last_report = now;
+	init.flags_seen_fwd = pi->tcp_flags;
+	init.reported_fwd = want;
+	if (want & (TCP_FIN | TCP_RST))
+		init.flags |= CT_F_CLOSING;
+	bpf_map_update_elem(&cnilab_ct, &key, &init, BPF_ANY);
+}
+
+/* Whether the packet's connection (either direction) has an entry; no accounting. */
+static __always_inline int ct_exists(const struct pkt_info *pi)
+{
+	struct cnilab_ct_key key;
+
+	ct_key_of(pi, &key);
+	if (bpf_map_lookup_elem(&cnilab_ct, &key))
+		return 1;
+	key.saddr = pi->daddr;
+	key.daddr = pi->saddr;
+	key.sport = pi->dport;
+	key.dport = pi->sport;
+	return bpf_map_lookup_elem(&cnilab_ct, &key) != NULL;
+}
+
+/* Paths without policy (the node's own traffic to other nodes, pod traffic to the stack on the receiving
+ * node): look up, and create the entry right away for a new connection. */
+static __always_inline void ct_lookup_update(const struct pkt_info *pi, struct ct_result *res)
+{
+	ct_lookup(pi, res);
+	if (res->is_new)
+		ct_create(pi);
 }
 #endif

@@ -7,8 +7,18 @@
 
 #define EVENT_DROP 1
 #define EVENT_TRACE 2
-#define EVENT_POLICY_VERDICT 3
-#define EVENT_SOCK_XLATE 4  /* socket LB translation (subtype: Hubble SocketTranslationPoint) */
+#define EVENT_POLICY_VERDICT 3 /* subtype: 0 allowed, else the drop reason (133 / 181) */
+#define EVENT_SOCK_XLATE 4     /* socket LB translation (subtype: Hubble SocketTranslationPoint) */
+
+/* Which kind of policy entry decided (Cilium's POLICY_MATCH_*, Hubble's policy_match_type): the remote
+ * identity specific (L3) or any, and the protocol / port specific or any. */
+#define POLICY_MATCH_NONE 0       /* no entry matched (default deny, or allowed as not enforced) */
+#define POLICY_MATCH_L3_ONLY 1    /* identity, any protocol */
+#define POLICY_MATCH_L3_L4 2      /* identity, protocol and port (range) */
+#define POLICY_MATCH_L4_ONLY 3    /* any identity, protocol and port (range) */
+#define POLICY_MATCH_ALL 4        /* any identity, any protocol */
+#define POLICY_MATCH_L3_PROTO 5   /* identity and protocol, any port */
+#define POLICY_MATCH_PROTO_ONLY 6 /* any identity, protocol, any port */
 
 struct cnilab_event {
 	__u64 ktime;
@@ -29,9 +39,12 @@ struct cnilab_event {
 	__u8 is_reply;
 	__u32 length;
 	__be16 ethertype;   /* L3 protocol of the frame, network order */
-	__u16 svc_id;       /* the service (port) the packet or socket was load-balanced for, 0 none */
+	__u8 policy_match;  /* POLICY_MATCH_*: the kind of rule behind a policy verdict or policy drop */
+	__u8 pad;
+	__u16 svc_id;       /* the service (port) the packet or socket was load-balanced for (lib/lb.h), 0 none */
+	__u8 pad2[6];
 };
-CNILAB_STATIC_ASSERT(sizeof(struct cnilab_event) == 48, "event layout");
+CNILAB_STATIC_ASSERT(sizeof(struct cnilab_event) == 56, "event layout");
 
 struct cnilab_drop_key {
 	__u8 reason;
@@ -47,7 +60,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} cnilab_events SEC(".maps");
+} cnilab_events SEC(".maps") CNILAB_MAP;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -55,7 +68,7 @@ struct {
 	__type(key, struct cnilab_drop_key);
 	__type(value, struct cnilab_drop_val);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} cnilab_drops SEC(".maps");
+} cnilab_drops SEC(".maps") CNILAB_MAP;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -63,7 +76,7 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} cnilab_lost SEC(".maps");
+} cnilab_lost SEC(".maps") CNILAB_MAP;
 
 struct event_meta {
 	__u8 type;
@@ -73,6 +86,7 @@ struct event_meta {
 	__u32 ifindex;
 	__u32 src_identity;
 	__u32 dst_identity;
+	__u8 policy_match;
 	__u16 svc_id;   /* the service the packet was load-balanced for (lib/lb.h), 0 none */
 };
 
@@ -107,8 +121,9 @@ static __always_inline void emit_event(struct __sk_buff *skb, const struct event
 	ev->ifindex = m->ifindex;
 	ev->src_identity = m->src_identity;
 	ev->dst_identity = m->dst_identity;
-	ev->length = skb->len;
-	ev->ethertype = skb->protocol;
+	ev->length = CTX_U32(skb, len);
+	ev->ethertype = CTX_U32(skb, protocol);
+	ev->policy_match = m->policy_match;
 	ev->svc_id = m->svc_id;
 	if (pi) {
 		ev->proto = pi->proto;
@@ -142,10 +157,18 @@ static __always_inline void count_drop(struct __sk_buff *skb, __u8 reason, __u8 
 			return;
 	}
 	val->packets += 1;
-	val->bytes += skb->len;
+	val->bytes += CTX_U32(skb, len);
 }
 
-/* THE drop path: every drop in the datapath returns through here. Always reported, never aggregated. */
+static __always_inline int __send_drop(struct __sk_buff *skb, const struct event_meta *m, const struct pkt_info *pi)
+{
+	emit_event(skb, m, pi);
+	count_drop(skb, m->subtype, m->direction);
+	return TC_ACT_SHOT;
+}
+
+/* THE drop path: every drop in the datapath returns through here (or send_policy_drop, the same path with
+ * the policy match kind). Always reported, never aggregated. */
 static __always_inline int send_drop(struct __sk_buff *skb, __u8 reason, __u8 direction, __u32 src_identity,
 				     __u32 dst_identity, const struct pkt_info *pi, __u8 is_reply)
 {
@@ -154,14 +177,47 @@ static __always_inline int send_drop(struct __sk_buff *skb, __u8 reason, __u8 di
 		.subtype = reason,
 		.direction = direction,
 		.is_reply = is_reply,
-		.ifindex = skb->ifindex,
+		.ifindex = CTX_U32(skb, ifindex),
 		.src_identity = src_identity,
 		.dst_identity = dst_identity,
 	};
 
+	return __send_drop(skb, &m, pi);
+}
+
+/* A policy drop (DROP_POLICY_DENIED / DROP_POLICY_DENY), with the kind of entry that decided. */
+static __always_inline int send_policy_drop(struct __sk_buff *skb, __u8 reason, __u8 direction, __u32 src_identity,
+					    __u32 dst_identity, const struct pkt_info *pi, __u8 match)
+{
+	struct event_meta m = {
+		.type = EVENT_DROP,
+		.subtype = reason,
+		.direction = direction,
+		.ifindex = CTX_U32(skb, ifindex),
+		.src_identity = src_identity,
+		.dst_identity = dst_identity,
+		.policy_match = match,
+	};
+
+	return __send_drop(skb, &m, pi);
+}
+
+/* The policy verdict on a new connection, allowed (reason 0) or not: one event per decision point. */
+static __always_inline void send_policy_verdict(struct __sk_buff *skb, __u8 reason, __u8 direction,
+						__u32 src_identity, __u32 dst_identity, const struct pkt_info *pi,
+						__u8 match)
+{
+	struct event_meta m = {
+		.type = EVENT_POLICY_VERDICT,
+		.subtype = reason,
+		.direction = direction,
+		.ifindex = CTX_U32(skb, ifindex),
+		.src_identity = src_identity,
+		.dst_identity = dst_identity,
+		.policy_match = match,
+	};
+
 	emit_event(skb, &m, pi);
-	count_drop(skb, reason, direction);
-	return TC_ACT_SHOT;
 }
 
 static __always_inline void send_trace(struct __sk_buff *skb, __u8 obs, __u8 direction, __u32 ifindex,

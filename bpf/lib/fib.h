@@ -65,7 +65,7 @@ static __always_inline long fib_lookup_v4(struct __sk_buff *skb, const struct pk
 		fib->sport = pi->sport;
 		fib->dport = pi->dport;
 	}
-	fib->ifindex = skb->ifindex;
+	fib->ifindex = CTX_U32(skb, ifindex);
 	fib->tos = tos;
 	fib->ipv4_src = pi->saddr;
 	fib->ipv4_dst = pi->daddr;

@@ -14,6 +14,11 @@
 #define ICMP_TIME_EXCEEDED 11
 #define ICMP_EXC_TTL 0
 
+/* skb->mark of an ICMP error this datapath made for a pod: to_container sees it on its way into the pod
+ * and lets it pass without policy (it answers the pod's own packet; it is not a connection from the
+ * node). The mark never leaves the node: the veth scrubs it when the packet enters the pod's netns. */
+#define CNILAB_MARK_OWN_ICMP 0x434e4c01
+
 /* IP + ICMP header + the offending IP header (no options) and the first 8 bytes of its payload, which is
  * what RFC 792 asks for and what the sender's stack needs to find the socket. */
 struct icmp_err_frame {
@@ -70,6 +75,7 @@ static __always_inline int icmp_error_to_pod(struct __sk_buff *skb, const struct
 	if (eth_store_macs(skb, ep->host_mac, ep->pod_mac) < 0)
 		return -1;
 	/* Out of the lxc's egress, i.e. into the pod (as the ARP responder does). */
+	skb->mark = CNILAB_MARK_OWN_ICMP;
 	return bpf_redirect(ep->ifindex, 0);
 }
 #endif

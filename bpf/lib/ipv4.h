@@ -37,7 +37,7 @@ static __always_inline int parse_ipv4(struct __sk_buff *skb, struct pkt_info *pi
 	pi->saddr = ip.saddr;
 	pi->daddr = ip.daddr;
 	pi->proto = ip.protocol;
-	pi->len = skb->len;
+	pi->len = CTX_U32(skb, len);
 	pi->sport = 0;
 	pi->dport = 0;
 	pi->tcp_flags = 0;
@@ -56,6 +56,7 @@ static __always_inline int parse_ipv4(struct __sk_buff *skb, struct pkt_info *pi
 		pi->tcp_flags = l4[13];
 		break;
 	case IPPROTO_UDP:
+	case IPPROTO_SCTP: /* ports at the same offsets as UDP's */
 		if (bpf_skb_load_bytes(skb, l4off, l4, 4) < 0)
 			return -1;
 		__builtin_memcpy(&pi->sport, l4, 2);

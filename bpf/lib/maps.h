@@ -46,7 +46,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct cnilab_endpoint);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} cnilab_lxc_if SEC(".maps");
+} cnilab_lxc_if SEC(".maps") CNILAB_MAP;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -54,7 +54,7 @@ struct {
 	__type(key, __be32);
 	__type(value, struct cnilab_endpoint);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} cnilab_lxc_ip SEC(".maps");
+} cnilab_lxc_ip SEC(".maps") CNILAB_MAP;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -63,7 +63,7 @@ struct {
 	__type(key, struct cnilab_ipcache_key);
 	__type(value, struct cnilab_ipcache_val);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} cnilab_ipcache SEC(".maps");
+} cnilab_ipcache SEC(".maps") CNILAB_MAP;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -71,7 +71,7 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} cnilab_config SEC(".maps");
+} cnilab_config SEC(".maps") CNILAB_MAP;
 
 static __always_inline __u32 config_get(__u32 idx)
 {
@@ -90,6 +90,7 @@ static __always_inline struct cnilab_endpoint *lookup_ep_by_ip(__be32 ip)
 	return bpf_map_lookup_elem(&cnilab_lxc_ip, &ip);
 }
 
+/* Longest prefix match: the /32 of a pod if known, else the narrowest CIDR holding ip. */
 static __always_inline struct cnilab_ipcache_val *ipcache_lookup(__be32 ip)
 {
 	struct cnilab_ipcache_key key = { .prefixlen = 32, .ip = ip };
@@ -104,7 +105,10 @@ static __always_inline int in_pod_cidr(__be32 ip)
 	return mask && (ip & mask) == config_get(CFG_POD_CIDR_NET);
 }
 
-/* Identity of an address seen from this node: local endpoint, ipcache, the node itself, else world. */
+/* Identity of an address seen from this node: local endpoint, the node itself, the ipcache (longest
+ * prefix: a pod /32, a pod CIDR, or a CIDR identity the policy engine wrote for an ipBlock / toCIDR peer),
+ * else world. The node's own addresses come before the ipcache so that a CIDR entry covering them cannot
+ * turn the host into a CIDR peer. */
 static __always_inline __u32 resolve_identity(__be32 ip)
 {
 	struct cnilab_endpoint *ep = lookup_ep_by_ip(ip);
@@ -112,11 +116,11 @@ static __always_inline __u32 resolve_identity(__be32 ip)
 
 	if (ep)
 		return ep->identity;
+	if (ip == config_get(CFG_NODE_IP) || ip == config_get(CFG_ROUTER_IP))
+		return IDENTITY_HOST;
 	ic = ipcache_lookup(ip);
 	if (ic)
 		return ic->identity;
-	if (ip == config_get(CFG_NODE_IP) || ip == config_get(CFG_ROUTER_IP))
-		return IDENTITY_HOST;
 	return IDENTITY_WORLD;
 }
 #endif

@@ -6,15 +6,18 @@ import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { run } from '../../harness/exec/run.js';
 import { openDatapath } from '../../agent/datapath/datapath.js';
-import { decodeEvent } from '../../agent/datapath/codec.js';
-import { BpfObject, progTestRun, RingBuffer, type TestRunResult } from '../../agent/datapath/libbpf.js';
-import { MAP, PROG } from '../../agent/datapath/constants.js';
+import { bytesToIp, decodeEvent } from '../../agent/datapath/codec.js';
+import { BpfObject, mapKeys, progTestRun, RingBuffer, type TestRunResult } from '../../agent/datapath/libbpf.js';
+import { CT_KEY, MAP, POLICY_KEY, PROG } from '../../agent/datapath/constants.js';
 import type { Datapath, DatapathEvent, RoutingMode } from '../../agent/datapath/types.js';
 import { skbCtx } from './packets.js';
 
 export const BPF_DIR = resolve(import.meta.dirname, '..');
 export const OBJ = resolve(BPF_DIR, 'build/datapath.o');
 export const OBJ_BROKEN = resolve(BPF_DIR, 'build/datapath-broken-remote.o');
+export const OBJ_POLICY_IGNORE_PORT = resolve(BPF_DIR, 'build/datapath-policy-ignore-port.o');
+export const OBJ_POLICY_IGNORE_PROTO = resolve(BPF_DIR, 'build/datapath-policy-ignore-proto.o');
+export const OBJ_POLICY_CT_LEAK = resolve(BPF_DIR, 'build/datapath-policy-ct-leak.o');
 
 export async function buildAndMount(): Promise<void> {
   await run(['make', '-s', '-C', BPF_DIR], { timeoutMs: 120_000 });
@@ -61,9 +64,24 @@ export class Harness {
     this.rb = new RingBuffer(this.obj.mapFd(MAP.events), (b) => this.pending.push(decodeEvent(b)));
   }
 
-  /** Run a program on a frame as if it arrived on ifindex (default lo = 1). */
-  run(prog: (typeof PROG)[keyof typeof PROG], frame: Buffer, ifindex = 1): TestRunResult {
-    return progTestRun(this.obj.programFd(prog), frame, skbCtx(ifindex));
+  /** Run a program on a frame as if it arrived on ifindex (default lo = 1), with skb->mark. */
+  run(prog: (typeof PROG)[keyof typeof PROG], frame: Buffer, ifindex = 1, mark = 0): TestRunResult {
+    return progTestRun(this.obj.programFd(prog), frame, skbCtx(ifindex, mark));
+  }
+
+  /** The connections conntrack holds, as "saddr:sport>daddr:dport/proto". */
+  ctEntries(): string[] {
+    const fd = this.obj.mapFd(MAP.ct);
+    return mapKeys(fd, CT_KEY.size).map((k) =>
+      `${bytesToIp(k, CT_KEY.saddr)}:${k.readUInt16BE(CT_KEY.sport)}>${bytesToIp(k, CT_KEY.daddr)}:${k.readUInt16BE(CT_KEY.dport)}/${k[CT_KEY.proto]}`);
+  }
+
+  /** Raw entry counts of the two policy maps (both generations), read from the pinned maps. */
+  policyMapSizes(): { entries: number; endpoints: number } {
+    return {
+      entries: mapKeys(this.obj.mapFd(MAP.policy), POLICY_KEY.size).length,
+      endpoints: mapKeys(this.obj.mapFd(MAP.policyEndpoint), 4).length,
+    };
   }
 
   /** Events emitted since the last call. */

@@ -31,9 +31,13 @@ const STRUCTS: Array<[string, Record<string, number>, Record<string, string>]> =
     ktime: 'ktime', type: 'type', subtype: 'subtype', direction: 'direction', proto: 'proto', ifindex: 'ifindex',
     src_identity: 'srcIdentity', dst_identity: 'dstIdentity', saddr: 'saddr', daddr: 'daddr', sport: 'sport', dport: 'dport',
     tcp_flags: 'tcpFlags', icmp_type: 'icmpType', icmp_code: 'icmpCode', is_reply: 'isReply', length: 'length', ethertype: 'ethertype',
+    policy_match: 'policyMatch',
   }],
   ['cnilab_drop_key', C.DROP_KEY, { reason: 'reason', direction: 'direction' }],
   ['cnilab_drop_val', C.DROP_VALUE, { packets: 'packets', bytes: 'bytes' }],
+  ['cnilab_policy_key', C.POLICY_KEY, { prefixlen: 'prefixlen', identity: 'identity', ep_id: 'epId', dir_gen: 'dirGen', proto: 'proto', dport: 'dport' }],
+  ['cnilab_policy_val', C.POLICY_VALUE, { flags: 'flags', l4_prefix: 'l4Prefix' }],
+  ['cnilab_policy_ep', C.POLICY_EP, { ingress: 'ingress', egress: 'egress', gen: 'gen' }],
 ];
 
 describe('constants.ts matches bpf/lib/*.h', () => {
@@ -100,6 +104,25 @@ describe('constants.ts matches bpf/lib/*.h', () => {
       DIR_EGRESS: C.DIRECTION.egress,
       IDENTITY_HOST: C.RESERVED_IDENTITY.host,
       IDENTITY_WORLD: C.RESERVED_IDENTITY.world,
+      IDENTITY_REMOTE_NODE: C.RESERVED_IDENTITY.remoteNode,
+      IDENTITY_CLUSTER_MIN: C.IDENTITY_CLUSTER_MIN,
+      IDENTITY_LOCAL_SCOPE_MIN: C.IDENTITY_LOCAL_SCOPE_MIN,
+      DROP_POLICY_DENY: C.DROP_REASON.POLICY_DENY,
+      POLICY_MATCH_NONE: C.POLICY_MATCH.none,
+      POLICY_MATCH_L3_ONLY: C.POLICY_MATCH.l3Only,
+      POLICY_MATCH_L3_L4: C.POLICY_MATCH.l3L4,
+      POLICY_MATCH_L4_ONLY: C.POLICY_MATCH.l4Only,
+      POLICY_MATCH_ALL: C.POLICY_MATCH.all,
+      POLICY_MATCH_L3_PROTO: C.POLICY_MATCH.l3Proto,
+      POLICY_MATCH_PROTO_ONLY: C.POLICY_MATCH.protoOnly,
+      POLICY_STATIC_PREFIX: C.POLICY_PREFIX.static,
+      POLICY_PROTO_PREFIX: C.POLICY_PREFIX.proto,
+      POLICY_FULL_PREFIX: C.POLICY_PREFIX.full,
+      POLICY_DIR_MASK: C.POLICY_DIR_GEN.dirMask,
+      POLICY_GEN_BIT: C.POLICY_DIR_GEN.genBit,
+      POLICY_F_DENY: C.POLICY_FLAG.deny,
+      POLICY_EP_ENFORCED: C.POLICY_EP_FLAG.enforced,
+      POLICY_EP_HAS_DENY: C.POLICY_EP_FLAG.hasDeny,
     });
   });
 

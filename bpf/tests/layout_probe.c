@@ -6,6 +6,7 @@
 #include "../lib/events.h"
 #include "../lib/conntrack.h"
 #include "../lib/fib.h"
+#include "../lib/policy.h"
 
 enum cnilab_probe_consts {
 	P_DROP_POLICY_DENIED = DROP_POLICY_DENIED,
@@ -41,6 +42,25 @@ enum cnilab_probe_consts {
 	P_DIR_EGRESS = DIR_EGRESS,
 	P_IDENTITY_HOST = IDENTITY_HOST,
 	P_IDENTITY_WORLD = IDENTITY_WORLD,
+	P_IDENTITY_REMOTE_NODE = IDENTITY_REMOTE_NODE,
+	P_IDENTITY_CLUSTER_MIN = IDENTITY_CLUSTER_MIN,
+	P_IDENTITY_LOCAL_SCOPE_MIN = IDENTITY_LOCAL_SCOPE_MIN,
+	P_DROP_POLICY_DENY = DROP_POLICY_DENY,
+	P_POLICY_MATCH_NONE = POLICY_MATCH_NONE,
+	P_POLICY_MATCH_L3_ONLY = POLICY_MATCH_L3_ONLY,
+	P_POLICY_MATCH_L3_L4 = POLICY_MATCH_L3_L4,
+	P_POLICY_MATCH_L4_ONLY = POLICY_MATCH_L4_ONLY,
+	P_POLICY_MATCH_ALL = POLICY_MATCH_ALL,
+	P_POLICY_MATCH_L3_PROTO = POLICY_MATCH_L3_PROTO,
+	P_POLICY_MATCH_PROTO_ONLY = POLICY_MATCH_PROTO_ONLY,
+	P_POLICY_STATIC_PREFIX = POLICY_STATIC_PREFIX,
+	P_POLICY_PROTO_PREFIX = POLICY_PROTO_PREFIX,
+	P_POLICY_FULL_PREFIX = POLICY_FULL_PREFIX,
+	P_POLICY_DIR_MASK = POLICY_DIR_MASK,
+	P_POLICY_GEN_BIT = POLICY_GEN_BIT,
+	P_POLICY_F_DENY = POLICY_F_DENY,
+	P_POLICY_EP_ENFORCED = POLICY_EP_ENFORCED,
+	P_POLICY_EP_HAS_DENY = POLICY_EP_HAS_DENY,
 };
 
 struct cnilab_layout_probe {
@@ -52,5 +72,8 @@ struct cnilab_layout_probe {
 	struct cnilab_event ev;
 	struct cnilab_drop_key dk;
 	struct cnilab_drop_val dv;
+	struct cnilab_policy_key pk;
+	struct cnilab_policy_val pv;
+	struct cnilab_policy_ep pe;
 	enum cnilab_probe_consts c;
 } cnilab_layout_probe SEC(".probe");

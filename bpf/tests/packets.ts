@@ -90,9 +90,17 @@ export function icmpEcho(src: string, dst: string, type: 0 | 8, id: number, seq:
   return ipv4(src, dst, 1, i);
 }
 
-/** struct __sk_buff (192 bytes) with only ifindex set, the test_run ctx for tc programs. */
-export function skbCtx(ifindex: number): Buffer {
+export function sctp(src: string, dst: string, sport: number, dport: number): Buffer {
+  const s = Buffer.alloc(12); // common header only: the datapath reads the ports
+  s.writeUInt16BE(sport, 0);
+  s.writeUInt16BE(dport, 2);
+  return ipv4(src, dst, 132, s);
+}
+
+/** struct __sk_buff (192 bytes) with ifindex (and mark) set, the test_run ctx for tc programs. */
+export function skbCtx(ifindex: number, mark = 0): Buffer {
   const c = Buffer.alloc(192);
+  c.writeUInt32LE(mark, 8);
   c.writeUInt32LE(ifindex, 40);
   return c;
 }

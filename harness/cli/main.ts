@@ -10,6 +10,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   apply: { summary: 'create or update objects from Kubernetes YAML (-f FILE, -f - for stdin)', load: async () => (await import('./apply.js')).apply },
   get: { summary: 'list pods|services|endpointslices|networkpolicies|ciliumnetworkpolicies|namespaces|nodes (-n NS | -A, -o wide|json|yaml|name)', load: async () => (await import('./get.js')).get },
   delete: { summary: 'delete objects (-f FILE, or KIND NAME [-n NS])', load: async () => (await import('./delete.js')).del },
+  kubeconfig: { summary: 'print the path of the cluster\'s kubeconfig: KUBECONFIG=$(cnilab kubeconfig) kubectl get pods -A', load: async () => (await import('./kubeconfig.js')).kubeconfig },
   exec: { summary: 'run a command in a pod: cnilab exec NS/POD -- CMD...', load: async () => (await import('./exec.js')).exec },
   run: { summary: 'run the suites on fresh clusters and write reports (--out DIR, --suite NAME, --config NAME)', load: async () => (await import('./run.js')).runCommand },
   observe: { summary: 'flows seen by the datapath on every node (--node N, --last N, --verdict DROPPED, -o json)', load: async () => (await import('./observe.js')).observe },
@@ -20,7 +21,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
 
 export function usage(): string {
   const lines = ['usage: cnilab COMMAND [flags]', '', 'commands:'];
-  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(8)} ${c.summary}`);
+  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(10)} ${c.summary}`);
   lines.push('', 'common flags: --name NAME (cluster, default "cnilab"), --verbose (stack traces)', '');
   return lines.join('\n');
 }

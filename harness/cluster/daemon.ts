@@ -3,6 +3,8 @@
 // unix socket, and runs the pod runtime (and, with the cnilab CNI, supervises the node agents).
 // Started as: node daemon.js --cnilab-cluster=NAME   (the flag is also the sweep marker)
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { release } from 'node:os';
 import { paths } from './names.js';
 import { ObjectStore } from './store.js';
 import { startControlServer } from './server.js';
@@ -11,6 +13,12 @@ import type { KubeObject } from './objects.js';
 import { PodRuntime } from '../providers/netns/runtime.js';
 import { AgentSupervisor } from '../providers/netns/agents.js';
 import { startServiceControllers } from './services/index.js';
+import { ControllerManager } from './controllers/index.js';
+import { KubeApi } from './kube/api.js';
+import { execHandler } from './kube/exec.js';
+import { startKubeHttps } from './kube/https.js';
+import { logHandler } from './kube/logs.js';
+import { kubeconfigYaml, makeCredentials } from './kube/pki.js';
 
 function log(msg: string): void {
   process.stdout.write(`${new Date().toISOString()} ${msg}\n`);
@@ -27,7 +35,8 @@ export function nodeObjects(spec: ClusterSpec): KubeObject[] {
         { type: 'InternalIP', address: n.underlayIp },
         { type: 'Hostname', address: n.name },
       ],
-      conditions: [{ type: 'Ready', status: 'True' }],
+      conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'the node agent runs in the node namespace' }],
+      nodeInfo: { kubeletVersion: 'v1.32.0-cnilab', containerRuntimeVersion: 'cnilab://embedded', operatingSystem: 'linux', architecture: process.arch === 'x64' ? 'amd64' : process.arch, osImage: 'cnilab network namespace', kernelVersion: release() },
     },
   })) as KubeObject[];
 }
@@ -51,7 +60,7 @@ async function main(): Promise<void> {
   const store = new ObjectStore();
   store.apply(
     [
-      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default', labels: { 'kubernetes.io/metadata.name': 'default' } } },
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default', labels: { 'kubernetes.io/metadata.name': 'default' } }, status: { phase: 'Active' } },
       ...nodeObjects(spec),
     ] as KubeObject[],
     { internal: true },
@@ -59,6 +68,17 @@ async function main(): Promise<void> {
   startServiceControllers(store, spec, log);
   const runtime = new PodRuntime(spec, store, { log });
   const agents = spec.cni === 'cnilab' ? new AgentSupervisor(spec, { log }) : undefined;
+  const controllers = new ControllerManager(store, log);
+  controllers.start();
+  // The Kubernetes API: on the control socket, and on HTTPS at a loopback port for kubectl. The
+  // kubeconfig is written before the socket answers, so a finished `up` always has one.
+  const kube = new KubeApi(store, {
+    streams: { exec: execHandler(cluster), log: logHandler((ns, pod, container) => runtime.containerLog(ns, pod, container)) },
+  });
+  const creds = await makeCredentials(paths.kubeDir(cluster), cluster);
+  const https = await startKubeHttps(kube, creds);
+  const server_ = `https://127.0.0.1:${(https.address() as AddressInfo).port}`;
+  writeFileSync(paths.kubeconfig(cluster), kubeconfigYaml(cluster, server_, creds.caPem, creds.token), { mode: 0o600 });
 
   let stopping = false;
   const shutdown = async (why: string) => {
@@ -67,11 +87,16 @@ async function main(): Promise<void> {
     log(`shutting down (${why})`);
     await runtime.stop(true).catch((e) => log(`runtime stop: ${e}`));
     await agents?.stop().catch((e) => log(`agents stop: ${e}`));
+    controllers.stop();
+    https.closeAllConnections();
+    https.close();
+    server.closeAllConnections?.();
     server.close();
     process.exit(0);
   };
   const server = await startControlServer(paths.controlSocket(cluster), store, spec, {
     onShutdown: () => void shutdown('api'),
+    kube,
     extra: (req, url) => (req.method === 'GET' && url.pathname === '/v1/agents' ? Promise.resolve(agents?.status() ?? []) : undefined),
   });
   process.on('SIGTERM', () => void shutdown('SIGTERM'));

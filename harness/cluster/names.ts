@@ -83,6 +83,11 @@ export const paths = {
   networkReady: (cluster: string) => `${RUN_ROOT}/${cluster}/network-ready`,
   /** BGP convergence measured by `up` in native mode (JSON). */
   bgpConvergence: (cluster: string) => `${RUN_ROOT}/${cluster}/bgp-convergence.json`,
+  /** The Kubernetes API's CA, serving certificate, bearer token and kubeconfig (written by the daemon at `up`). */
+  kubeDir: (cluster: string) => `${RUN_ROOT}/${cluster}/kube`,
+  kubeconfig: (cluster: string) => `${RUN_ROOT}/${cluster}/kube/kubeconfig`,
+  /** Container logs, as kubelet keeps them under /var/log/pods: one file per container. */
+  podLogDir: (cluster: string, namespace: string, pod: string) => `${RUN_ROOT}/${cluster}/pods/${namespace}.${pod}`,
   nodeDir: (cluster: string, node: string) => `${RUN_ROOT}/${cluster}/nodes/${node}`,
   agentSocket: (cluster: string, node: string) => `${RUN_ROOT}/${cluster}/nodes/${node}/agent.sock`,
   bpfDir: (cluster: string) => `${BPF_ROOT}/${cluster}`,

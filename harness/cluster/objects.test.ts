@@ -109,7 +109,7 @@ describe('validateObject', () => {
   });
 
   it('rejects unknown kinds, missing metadata and a namespaced Namespace', () => {
-    expect(invalid({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd' } })[0]).toMatch(/document 1: kind: unsupported kind "Deployment"; supported: Namespace, Pod/);
+    expect(invalid({ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'd' } })[0]).toMatch(/document 1: kind: unsupported kind "StatefulSet"; supported: Namespace, Pod/);
     expect(invalid({ ...pod(), kind: 'pod' })[0]).toMatch(/did you mean "Pod"/);
     expect(invalid({ apiVersion: 'v1', kind: 'Pod', spec: pod().spec })).toEqual(['f.yaml: document 1: metadata: required']);
     expect(invalid({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'x', namespace: 'y' } })).toEqual([

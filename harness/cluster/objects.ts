@@ -9,6 +9,7 @@ import { InvalidInputError, InvalidInputList } from '../errors.js';
 import { parseIpv4 } from './cidr.js';
 import { validateLabel } from './names.js';
 import type { EndpointSlice } from '../../lib/services.js';
+import { isWorkloadKind, validateWorkload, WORKLOAD_KINDS } from './workloads.js';
 
 export const SUPPORTED_KINDS = ['Namespace', 'Pod', 'Service', 'EndpointSlice', 'NetworkPolicy', 'CiliumNetworkPolicy'] as const;
 export type SupportedKind = (typeof SUPPORTED_KINDS)[number];
@@ -509,9 +510,10 @@ export function validateObject(raw: unknown, where: string): KubeObject {
   const fail = (path: string, message: string) => new InvalidInputList([new InvalidInputError(`${where}: ${path}`, message)]);
   if (!isMap(raw)) throw fail('(top level)', `expected a mapping with apiVersion, kind and metadata, got ${show(raw)}`);
   if (raw.kind === undefined) throw fail('kind', 'required');
+  if (isWorkloadKind(raw.kind)) return validateWorkload(raw, where);
   if (!(SUPPORTED_KINDS as readonly unknown[]).includes(raw.kind)) {
     const hint = typeof raw.kind === 'string' && resolveKind(raw.kind) ? ` (did you mean "${resolveKind(raw.kind)}"?)` : '';
-    throw fail('kind', `unsupported kind ${show(raw.kind)}${hint}; supported: ${SUPPORTED_KINDS.join(', ')}`);
+    throw fail('kind', `unsupported kind ${show(raw.kind)}${hint}; supported: ${[...SUPPORTED_KINDS, ...WORKLOAD_KINDS].join(', ')}`);
   }
   const result = SCHEMAS[raw.kind as SupportedKind].safeParse(raw, { errorMap });
   if (!result.success) {

@@ -66,13 +66,13 @@ export function formatLabelSelector(sel: LabelSelector | undefined): string {
   return reqs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map((r) => r[1]).join(',');
 }
 
-function formatLabels(labels: Record<string, string> | undefined): string {
+export function formatLabels(labels: Record<string, string> | undefined): string {
   const keys = Object.keys(labels ?? {}).sort();
   return keys.length ? keys.map((k) => `${k}=${labels![k]}`).join(',') : '<none>';
 }
 
 /** kubectl's listWithMoreString: the first three, then "+ N more...", "<unset>" when empty. */
-function listWithMore(items: string[], max = 3): string {
+export function listWithMore(items: string[], max = 3): string {
   if (items.length === 0) return '<unset>';
   const shown = items.slice(0, max).join(',');
   return items.length > max ? `${shown} + ${items.length - max} more...` : shown;
@@ -87,7 +87,7 @@ interface Columns {
   wideRow?: (o: KubeObject) => string[];
 }
 
-function podReady(pod: Pod): string {
+export function podReady(pod: Pod): string {
   const total = pod.spec?.containers?.length ?? 0;
   const statuses = pod.status?.containerStatuses;
   const ready = statuses ? statuses.filter((s) => s.ready).length : pod.status?.phase === 'Running' ? total : 0;
@@ -95,7 +95,7 @@ function podReady(pod: Pod): string {
 }
 
 /** kubectl's rule, simplified: a waiting or terminated container's reason beats the pod's phase. */
-function podStatus(pod: Pod): string {
+export function podStatus(pod: Pod): string {
   if (pod.metadata.deletionTimestamp) return 'Terminating';
   const st = pod.status ?? {};
   let reason = st.reason || st.phase || 'Pending';

@@ -11,12 +11,16 @@
 //   GET    /v1/watch?kinds=Pod,Node            NDJSON stream: the current objects as ADDED, then changes
 //   POST   /v1/identities                      {labels: string[]} → {id}: cluster-wide numeric identity
 //   POST   /v1/shutdown                        stop the daemon (used by `cnilab down`)
+//
+// The same socket serves the Kubernetes API (/api, /apis, /version, ...: kube/api.ts) without a
+// token: only root can open it. The HTTPS port (kube/https.ts) serves it with one.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { chmodSync, rmSync } from 'node:fs';
 import { CnilabError, errorToJson, InvalidInputError, NotFoundError } from '../errors.js';
 import type { KubeObject } from './objects.js';
 import type { ClusterSpec } from './spec.js';
 import type { ObjectStore, WatchEvent } from './store.js';
+import { KubeApi } from './kube/api.js';
 
 /** Cilium's first cluster-local identity; 1..255 are reserved (1 host, 2 world, 6 remote-node, …). */
 export const FIRST_CLUSTER_IDENTITY = 256;
@@ -25,6 +29,8 @@ export interface ServerHooks {
   onShutdown: () => void;
   /** Extra read-only routes (the pod runtime adds /v1/nodes status, for instance). */
   extra?: (req: IncomingMessage, url: URL) => Promise<unknown> | undefined;
+  /** The Kubernetes API, served on the same socket. */
+  kube?: KubeApi;
 }
 
 async function readJson(req: IncomingMessage): Promise<any> {
@@ -83,6 +89,7 @@ export function startControlServer(socketPath: string, store: ObjectStore, spec:
   const identities = new IdentityAllocator(store);
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://control');
+    if (hooks.kube && KubeApi.owns(url.pathname)) return hooks.kube.handle(req, res);
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     try {
       if (parts[0] !== 'v1') throw new NotFoundError(`no route ${url.pathname}`);
@@ -139,6 +146,7 @@ export function startControlServer(socketPath: string, store: ObjectStore, spec:
       else res.end();
     }
   });
+  if (hooks.kube) server.on('upgrade', (req, socket, head) => hooks.kube!.upgrade(req, socket, head));
   rmSync(socketPath, { force: true });
   return new Promise((resolve, reject) => {
     server.once('error', reject);

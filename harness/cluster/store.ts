@@ -9,7 +9,12 @@ export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 export interface WatchEvent {
   type: WatchEventType;
   object: KubeObject;
+  /** The object before a MODIFIED (so a filtered watch can tell "left the selection" from "changed"). */
+  old?: KubeObject;
 }
+
+/** How many past events the store keeps for watches resuming from a resourceVersion (then 410 Gone). */
+export const DEFAULT_HISTORY = 20_000;
 
 export type ApplyAction = 'created' | 'configured' | 'unchanged';
 export interface ApplyResult {
@@ -20,7 +25,7 @@ export interface ApplyResult {
 }
 
 /** Kinds users may apply; the rest are written by cnilab's own components. */
-export const USER_KINDS = new Set(['Namespace', 'Pod', 'Service', 'EndpointSlice', 'NetworkPolicy', 'CiliumNetworkPolicy']);
+export const USER_KINDS = new Set(['Namespace', 'Pod', 'Service', 'EndpointSlice', 'NetworkPolicy', 'CiliumNetworkPolicy', 'Deployment', 'ReplicaSet', 'DaemonSet']);
 
 /**
  * An admission step run on every user object of an apply after validation, before anything is
@@ -45,14 +50,50 @@ export class ObjectStore {
   private version = 0;
   private watchers = new Set<(ev: WatchEvent) => void>();
   private admissions: Admission[] = [];
+  /** Recent events in resourceVersion order, for watches that resume (the etcd watch window). */
+  private history: WatchEvent[] = [];
+  /** Events with a resourceVersion at or below this are gone (compacted). */
+  private compactedRv = 0;
+  private outbox: WatchEvent[] = [];
+  private emitting = false;
 
-  /** Add an admission step (see Admission). */
+  constructor(private historyLimit = DEFAULT_HISTORY) {}
+
+  /** Add an admission step (see Admission): run by apply for user objects and by write (the Kubernetes
+   *  API's create/update) for every object. */
   admit(step: Admission): void {
     this.admissions.push(step);
   }
 
   get resourceVersion(): number {
     return this.version;
+  }
+
+  /** The oldest resourceVersion a watch may still resume from. */
+  get oldestResumableVersion(): number {
+    return this.compactedRv;
+  }
+
+  /**
+   * The events after `rv`, in order, or undefined when some of them were compacted away (the caller
+   * answers 410 Gone, and the client lists again).
+   */
+  eventsSince(rv: number): WatchEvent[] | undefined {
+    if (rv < this.compactedRv) return undefined;
+    let lo = 0;
+    let hi = this.history.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (Number(this.history[mid]!.object.metadata.resourceVersion) <= rv) lo = mid + 1;
+      else hi = mid;
+    }
+    return this.history.slice(lo).map((ev) => clone(ev));
+  }
+
+  /** Forget the history up to `rv` (all of it by default), as etcd compaction does. */
+  compact(rv = this.version): void {
+    this.history = this.history.filter((ev) => Number(ev.object.metadata.resourceVersion) > rv);
+    this.compactedRv = Math.max(this.compactedRv, rv);
   }
 
   list(kind: string, namespace?: string): KubeObject[] {
@@ -78,15 +119,52 @@ export class ObjectStore {
     return () => this.watchers.delete(fn);
   }
 
-  private emit(type: WatchEventType, object: KubeObject): void {
-    for (const w of this.watchers) w({ type, object: clone(object) });
+  private emit(type: WatchEventType, object: KubeObject, old?: KubeObject): void {
+    const ev: WatchEvent = old ? { type, object: clone(object), old: clone(old) } : { type, object: clone(object) };
+    this.history.push(ev);
+    if (this.history.length > this.historyLimit) {
+      const drop = this.history.splice(0, this.history.length - this.historyLimit);
+      this.compactedRv = Number(drop[drop.length - 1]!.object.metadata.resourceVersion);
+    }
+    // A watcher that writes (the runtime binding a pod it was just told about) must not make later
+    // watchers see the second change before the first: events go out strictly in resourceVersion order.
+    this.outbox.push(ev);
+    if (this.emitting) return;
+    this.emitting = true;
+    try {
+      for (let next = this.outbox.shift(); next; next = this.outbox.shift()) {
+        for (const w of this.watchers) w({ ...next, object: clone(next.object) });
+      }
+    } finally {
+      this.emitting = false;
+    }
   }
 
   private put(obj: KubeObject, existed: boolean): void {
+    const key = objectKey(obj);
+    const old = this.objects.get(key);
     this.version++;
     obj.metadata.resourceVersion = String(this.version);
-    this.objects.set(objectKey(obj), obj);
-    this.emit(existed ? 'MODIFIED' : 'ADDED', obj);
+    // metadata.generation counts changes of the desired state (spec), as the API server does.
+    const prevGen = Number(old?.metadata.generation ?? 0);
+    obj.metadata.generation = !old ? 1 : sameJson(old.spec, obj.spec) ? prevGen || 1 : prevGen + 1;
+    this.objects.set(key, obj);
+    this.emit(existed ? 'MODIFIED' : 'ADDED', obj, existed ? old : undefined);
+  }
+
+  /**
+   * Store an object exactly as given (the Kubernetes API layer has validated it, merged it with the
+   * stored one and checked its preconditions); uid and creationTimestamp are filled in when new.
+   */
+  write(obj: KubeObject): KubeObject {
+    let next = clone(obj);
+    const old = this.objects.get(objectKey(next));
+    for (const step of this.admissions) next = step(next, old ? clone(old) : undefined, '', new Map());
+    const existed = old !== undefined;
+    next.metadata.uid ??= randomUUID();
+    next.metadata.creationTimestamp ??= new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    this.put(next, existed);
+    return clone(next);
   }
 
   /**
@@ -143,7 +221,7 @@ export class ObjectStore {
       if (old) {
         const merged: KubeObject = {
           ...obj,
-          metadata: { ...obj.metadata, uid: old.metadata.uid, creationTimestamp: old.metadata.creationTimestamp },
+          metadata: { ...obj.metadata, uid: old.metadata.uid, creationTimestamp: old.metadata.creationTimestamp, ...(old.metadata.generation !== undefined ? { generation: old.metadata.generation } : {}) },
           status: obj.status ?? old.status,
         };
         if (sameJson({ ...old, metadata: { ...old.metadata, resourceVersion: undefined } }, { ...merged, metadata: { ...merged.metadata, resourceVersion: undefined } })) {
@@ -154,7 +232,7 @@ export class ObjectStore {
         results.push({ ...base, action: 'configured' });
       } else {
         obj.metadata.uid = obj.metadata.uid ?? randomUUID();
-        obj.metadata.creationTimestamp = obj.metadata.creationTimestamp ?? new Date().toISOString();
+        obj.metadata.creationTimestamp = obj.metadata.creationTimestamp ?? new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
         this.put(obj, false);
         results.push({ ...base, action: 'created' });
       }
@@ -204,6 +282,8 @@ export class ObjectStore {
     if (!obj) return;
     this.objects.delete(key);
     this.version++;
+    // The DELETED event carries the deletion's resourceVersion, so a watch can resume after it.
+    obj.metadata.resourceVersion = String(this.version);
     this.emit('DELETED', obj);
   }
 }

@@ -14,6 +14,9 @@ export const NODE_PORT_RANGE = { min: 30000, max: 32767 } as const;
 const BATCH_IPS = 'services/clusterIPs';
 const BATCH_PORTS = 'services/nodePorts';
 
+/** A field of the object being admitted; `where` is empty when the Kubernetes API reports bare paths. */
+const at = (where: string, field: string) => (where ? `${where}: ${field}` : field);
+
 function batchSet<T>(batch: Map<string, unknown>, key: string): Map<T, string> {
   let m = batch.get(key) as Map<T, string> | undefined;
   if (!m) batch.set(key, (m = new Map()));
@@ -79,17 +82,17 @@ export class ServiceAllocations {
     if (spec.clusterIP === undefined || spec.clusterIP === '') {
       if (oldIp) spec.clusterIP = oldIp;
     } else if (oldIp && spec.clusterIP !== oldIp) {
-      throw new InvalidInputError(`${where}: spec.clusterIP`, `field is immutable (the Service has ${oldIp}); delete the Service to change it`);
+      throw new InvalidInputError(at(where, 'spec.clusterIP'), `field is immutable (the Service has ${oldIp}); delete the Service to change it`);
     }
     if (spec.clusterIP === undefined || spec.clusterIP === '') {
       spec.clusterIP = formatIpv4(this.allocateIp(key, batchIps, where));
     } else if (spec.clusterIP !== 'None' && spec.clusterIP !== oldIp) {
       const ip = parseIpv4(spec.clusterIP)!;
       if (!cidrContains(this.range, ip) || ip === this.range.base || ip === this.broadcast()) {
-        throw new InvalidInputError(`${where}: spec.clusterIP`, `${spec.clusterIP} is not in the cluster's service range ${formatIpv4(this.range.base)}/${this.range.prefix} (serviceSubnet)`);
+        throw new InvalidInputError(at(where, 'spec.clusterIP'), `${spec.clusterIP} is not in the cluster's service range ${formatIpv4(this.range.base)}/${this.range.prefix} (serviceSubnet)`);
       }
       const owner = this.ips.get(ip) ?? batchIps.get(ip);
-      if (owner && owner !== key) throw new InvalidInputError(`${where}: spec.clusterIP`, `${spec.clusterIP} is already allocated to ${owner.split('/').slice(1).join('/')}`);
+      if (owner && owner !== key) throw new InvalidInputError(at(where, 'spec.clusterIP'), `${spec.clusterIP} is already allocated to ${owner.split('/').slice(1).join('/')}`);
       batchIps.set(ip, key);
     }
     spec.clusterIPs = spec.clusterIP === 'None' ? ['None'] : [spec.clusterIP];
@@ -100,13 +103,13 @@ export class ServiceAllocations {
       spec.ports.forEach((p, i) => {
         const prev = oldPorts.find((o) => (o.name ?? '') === (p.name ?? '') && o.port === p.port && o.protocol === p.protocol)?.nodePort;
         if (p.nodePort === undefined) {
-          p.nodePort = prev ?? this.allocatePort(key, batchPorts, `${where}: spec.ports[${i}].nodePort`);
+          p.nodePort = prev ?? this.allocatePort(key, batchPorts, at(where, `spec.ports[${i}].nodePort`));
           batchPorts.set(p.nodePort, key);
           return;
         }
         const owner = this.ports.get(p.nodePort) ?? batchPorts.get(p.nodePort);
-        if (owner && owner !== key) throw new InvalidInputError(`${where}: spec.ports[${i}].nodePort`, `${p.nodePort} is already allocated to ${owner.split('/').slice(1).join('/')}`);
-        if (batchPorts.get(p.nodePort) === key && p.nodePort !== prev) throw new InvalidInputError(`${where}: spec.ports[${i}].nodePort`, `${p.nodePort} is used twice in this Service`);
+        if (owner && owner !== key) throw new InvalidInputError(at(where, `spec.ports[${i}].nodePort`), `${p.nodePort} is already allocated to ${owner.split('/').slice(1).join('/')}`);
+        if (batchPorts.get(p.nodePort) === key && p.nodePort !== prev) throw new InvalidInputError(at(where, `spec.ports[${i}].nodePort`), `${p.nodePort} is used twice in this Service`);
         batchPorts.set(p.nodePort, key);
       });
     }
@@ -124,7 +127,7 @@ export class ServiceAllocations {
       batchIps.set(ip, key);
       return ip;
     }
-    throw new InvalidInputError(`${where}: spec.clusterIP`, `no free address left in the service range ${formatIpv4(this.range.base)}/${this.range.prefix} (${this.ips.size} allocated)`);
+    throw new InvalidInputError(at(where, 'spec.clusterIP'), `no free address left in the service range ${formatIpv4(this.range.base)}/${this.range.prefix} (${this.ips.size} allocated)`);
   }
 
   private allocatePort(key: string, batchPorts: Map<number, string>, field: string): number {

@@ -12,6 +12,10 @@ import { cniConfigFor, cniPathFor, POD_IFNAME } from './cni-config.js';
 import { createPodNetns, deleteNetns } from './network.js';
 import { WorkloadHost } from '../../traffic/agnhost/host.js';
 import { POD_BIN_DIR } from '../../paths.js';
+import { paths } from '../../cluster/names.js';
+import { rm } from 'node:fs/promises';
+import { ContainerRunner, podStatusOf, type StartedContainer } from './containers.js';
+import { ContainerLogWriter } from './container-log.js';
 
 interface Container {
   name: string;
@@ -28,6 +32,13 @@ interface RunningPod {
   netns: string;
   cniResult?: CniResult;
   stops: Array<() => Promise<void>>;
+  containers: ContainerRunner[];
+  /** The controller owning the pod (its ReplicaSet, DaemonSet), for spreading replicas. */
+  owner?: string;
+  /** Status fields fixed at start (hostIP, podIP, startTime); the rest comes from the containers. */
+  base?: Record<string, unknown>;
+  /** agnhost containers hosted in this process keep their log lines in memory. */
+  agnhostLogs: Map<string, () => string[]>;
   /** Settles when setup is over (either way), so a delete waits for a half-started pod. */
   ready: Promise<void>;
 }
@@ -41,6 +52,8 @@ export function agnhostArgv(c: Container): string[] {
   const rest = cmd.length && /(^|\/)agnhost$/.test(cmd[0]!) ? cmd.slice(1) : cmd;
   return [...rest, ...(c.args ?? [])];
 }
+
+const ownerUid = (pod: KubeObject) => (pod.metadata.ownerReferences as Array<{ uid: string; controller?: boolean }> | undefined)?.find((r) => r.controller)?.uid;
 
 export class PodRuntime {
   private pods = new Map<string, RunningPod>();
@@ -72,13 +85,21 @@ export class PodRuntime {
     if (!this.pods.has(key) && ev.type === 'ADDED') this.launch(key, pod);
   }
 
-  /** Least-loaded node, ties to the lowest index: deterministic spreading. */
+  /**
+   * The node with the fewest pods of the same owner (a ReplicaSet's replicas spread, as the default
+   * scheduler's pod topology spread does), then the least-loaded, then the lowest index.
+   */
   private schedule(pod: KubeObject): NodeSpec | undefined {
     const wanted = (pod.spec as { nodeName?: string }).nodeName;
     if (wanted) return this.spec.nodes.find((n) => n.name === wanted);
+    const owner = ownerUid(pod);
     const load = new Map(this.spec.nodes.map((n) => [n.name, 0]));
-    for (const p of this.pods.values()) load.set(p.node.name, (load.get(p.node.name) ?? 0) + 1);
-    return [...this.spec.nodes].sort((a, b) => load.get(a.name)! - load.get(b.name)! || a.index - b.index)[0];
+    const siblings = new Map(this.spec.nodes.map((n) => [n.name, 0]));
+    for (const p of this.pods.values()) {
+      load.set(p.node.name, (load.get(p.node.name) ?? 0) + 1);
+      if (owner && p.owner === owner) siblings.set(p.node.name, (siblings.get(p.node.name) ?? 0) + 1);
+    }
+    return [...this.spec.nodes].sort((a, b) => siblings.get(a.name)! - siblings.get(b.name)! || load.get(a.name)! - load.get(b.name)! || a.index - b.index)[0];
   }
 
   private launch(key: string, pod: KubeObject): void {
@@ -91,7 +112,7 @@ export class PodRuntime {
       return;
     }
     if (!(pod.spec as { nodeName?: string }).nodeName) this.store.bindPod(ns, name, node.name);
-    const running: RunningPod = { key, uid: pod.metadata.uid ?? key, node, netns: netnsNames.pod(this.spec.name, ns, name), stops: [], ready: Promise.resolve() };
+    const running: RunningPod = { key, uid: pod.metadata.uid ?? key, owner: ownerUid(pod), node, netns: netnsNames.pod(this.spec.name, ns, name), stops: [], containers: [], agnhostLogs: new Map(), ready: Promise.resolve() };
     this.pods.set(key, running);
     running.ready = this.setup(running, pod).catch((err: Error) => {
       this.log(`pod ${key}: ${err.message}${(err as { detail?: string }).detail ? `\n${(err as { detail?: string }).detail}` : ''}`);
@@ -121,36 +142,62 @@ export class PodRuntime {
     p.cniResult = await cniAdd(conf, this.cniInvocation(p, { namespace: ns, name, uid: p.uid }));
     const podIP = podIpFromResult(p.cniResult);
     const containers = ((pod.spec as { containers: Container[] }).containers ?? []) as Container[];
-    const statuses: Array<Record<string, unknown>> = [];
+    const restartPolicy = ((pod.spec as { restartPolicy?: string }).restartPolicy ?? 'Always') as 'Always' | 'OnFailure' | 'Never';
+    const logDir = paths.podLogDir(this.spec.name, ns, name);
     for (const c of containers) {
       if (!this.pods.has(p.key)) return; // deleted meanwhile; teardown does the rest
-      const startedAt = new Date().toISOString();
-      if (isAgnhost(c.image)) {
-        const handle = await this.workloads.startContainer({ netnsPath: `${NETNS_DIR}/${p.netns}`, podName: name, args: agnhostArgv(c) });
-        p.stops.push(() => handle.stop());
-      } else {
-        const argv = [...(c.command ?? []), ...(c.args ?? [])];
-        if (argv.length === 0) throw new Error(`container "${c.name}": image "${c.image}" is not built in, so it needs a command`);
-        const env: Record<string, string> = { HOSTNAME: name, PATH: `${POD_BIN_DIR}:${process.env.PATH ?? '/usr/bin:/bin'}` };
-        for (const e of c.env ?? []) env[e.name] = e.value ?? '';
-        const proc: Background = start(argv, { netns: p.netns, env });
-        p.stops.push(() => proc.stop());
-        void proc.exited.then(({ code }) => {
-          if (this.pods.get(p.key) === p) this.log(`pod ${p.key}: container ${c.name} exited with ${code}`);
-        });
-      }
-      statuses.push({ name: c.name, image: c.image, ready: true, restartCount: 0, state: { running: { startedAt } } });
+      const runner = new ContainerRunner(c.name, c.image, restartPolicy, () => this.launchContainer(p, name, c, logDir), () => this.publish(p));
+      p.containers.push(runner);
+      p.stops.push(() => runner.stop());
+      await runner.start();
     }
     if (!this.pods.has(p.key)) return;
-    this.setStatus(ns, name, {
-      phase: 'Running',
-      hostIP: p.node.underlayIp,
-      podIP,
-      podIPs: podIP ? [{ ip: podIP }] : [],
-      startTime: new Date().toISOString(),
-      conditions: [{ type: 'Ready', status: 'True' }],
-      containerStatuses: statuses,
+    p.base = { hostIP: p.node.underlayIp, hostIPs: [{ ip: p.node.underlayIp }], podIP, podIPs: podIP ? [{ ip: podIP }] : [], startTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), qosClass: 'BestEffort' };
+    this.publish(p);
+  }
+
+  /** Start one container (again, after a restart): agnhost in-process, anything else as a process. */
+  private async launchContainer(p: RunningPod, podName: string, c: Container, logDir: string): Promise<StartedContainer> {
+    if (isAgnhost(c.image)) {
+      const handle = await this.workloads.startContainer({ netnsPath: `${NETNS_DIR}/${p.netns}`, podName, args: agnhostArgv(c) });
+      p.agnhostLogs.set(c.name, () => handle.logs());
+      return { exited: handle.exited.then((code) => ({ code, signal: null })), stop: () => handle.stop() };
+    }
+    const argv = [...(c.command ?? []), ...(c.args ?? [])];
+    if (argv.length === 0) throw new Error(`container "${c.name}": image "${c.image}" is not built in, so it needs a command`);
+    const env: Record<string, string> = { HOSTNAME: podName, PATH: `${POD_BIN_DIR}:${process.env.PATH ?? '/usr/bin:/bin'}` };
+    for (const e of c.env ?? []) env[e.name] = e.value ?? '';
+    const proc: Background = start(argv, { netns: p.netns, env });
+    const log = new ContainerLogWriter(logDir, c.name);
+    log.attach(proc.child.stdout, 'stdout');
+    log.attach(proc.child.stderr, 'stderr');
+    const exited = proc.exited.then(async (r) => {
+      await log.close();
+      if (this.pods.get(p.key) === p) this.log(`pod ${p.key}: container ${c.name} exited with ${r.code ?? r.signal}`);
+      return r;
     });
+    return { exited, stop: () => proc.stop() };
+  }
+
+  /** Write the pod's status from its containers; condition times move only when a condition changes. */
+  private publish(p: RunningPod): void {
+    if (!p.base || this.pods.get(p.key) !== p) return;
+    const [ns, name] = p.key.split('/') as [string, string];
+    const st = podStatusOf(p.containers);
+    const prev = (this.store.get('Pod', ns, name)?.status as { conditions?: Array<Record<string, string>> } | undefined)?.conditions ?? [];
+    const conditions = st.conditions.map((c) => {
+      const was = prev.find((x) => x.type === c.type);
+      return { ...c, lastProbeTime: null, lastTransitionTime: was && was.status === c.status ? was.lastTransitionTime : c.lastTransitionTime };
+    });
+    this.setStatus(ns, name, { ...p.base, phase: st.phase, conditions, containerStatuses: st.containerStatuses });
+  }
+
+  /** Where a container's log is: a CRI log file (processes) or in-memory lines (agnhost servers). */
+  containerLog(namespace: string, pod: string, container: string): { dir: string } | { lines: () => string[] } | undefined {
+    const p = this.pods.get(`${namespace}/${pod}`);
+    const agn = p?.agnhostLogs.get(container);
+    if (agn) return { lines: agn };
+    return { dir: paths.podLogDir(this.spec.name, namespace, pod) };
   }
 
   private async teardown(key: string): Promise<void> {
@@ -166,6 +213,7 @@ export class PodRuntime {
       this.log(`pod ${key}: CNI DEL: ${(err as Error).message}`);
     }
     await deleteNetns(p.netns);
+    await rm(paths.podLogDir(this.spec.name, ns, name), { recursive: true, force: true });
   }
 
   private setStatus(ns: string, name: string, status: Record<string, unknown>): void {

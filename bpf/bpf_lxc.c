@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Cilium's bpf_lxc: the programs on each pod's host-side veth (lxcXXXX).
+ *   from_container  tc ingress (packets the pod sends): ARP answers, egress policy, local delivery (with
+ *                   the receiver's ingress policy), remote delivery
+ *   to_container    tc egress  (node stack -> pod): ingress policy
+ * One object serves every endpoint: the endpoint is found by ifindex/IP in maps. Built with the other
+ * families into build/datapath.o (see the Makefile). */
+#include "lib/common.h"
+#include "lib/eth.h"
+#include "lib/maps.h"
+#include "lib/ipv4.h"
+#include "lib/events.h"
+#include "lib/conntrack.h"
+#include "lib/arp.h"
+#include "lib/lxc.h"
+#include "lib/icmp.h"
+#include "lib/policy.h"
+#include "lib/forward.h"
+
+/* The pod's packets: egress policy of the pod, then local delivery (after the receiver's ingress policy,
+ * decided here because bpf_redirect_peer skips the receiver's to_container), remote delivery (tunnel or
+ * native routing) or the node's stack. */
+SEC("tc")
+int from_container(struct __sk_buff *skb)
+{
+	struct cnilab_endpoint *ep, *dst;
+	struct cnilab_ipcache_val *ic;
+	struct pkt_info pi;
+	struct ct_result ct;
+	__u32 dst_identity;
+	__be16 proto;
+	int ret;
+
+	ep = lookup_ep_by_ifindex(CTX_U32(skb, ifindex));
+	if (!ep)
+		return TC_ACT_OK; /* not (yet) an endpoint we know: leave it to the stack */
+	if (eth_load_proto(skb, &proto) < 0)
+		return send_drop(skb, DROP_INVALID_PACKET, DIR_EGRESS, ep->identity, 0, NULL, 0);
+	if (proto == ETH_P_ARP_BE)
+		return arp_respond(skb, ep);
+	if (proto != ETH_P_IP_BE)
+		return send_drop(skb, DROP_UNSUPPORTED_L3, DIR_EGRESS, ep->identity, 0, NULL, 0);
+	if (parse_ipv4(skb, &pi) < 0)
+		return send_drop(skb, DROP_INVALID_PACKET, DIR_EGRESS, ep->identity, 0, NULL, 0);
+
+	ct_lookup(&pi, &ct);
+
+	dst = lookup_ep_by_ip(pi.daddr);
+	if (dst) {
+		__u32 dst_ifindex = dst->ifindex;
+
+		dst_identity = dst->identity;
+		ret = policy_enforce(skb, &pi, &ct, ep, dst, ep->identity, dst_identity);
+		if (ret)
+			return ret;
+		if (ct.report)
+			send_trace(skb, OBS_TO_ENDPOINT, DIR_EGRESS, dst_ifindex, ep->identity, dst_identity, &pi,
+				   ct.is_reply);
+		ret = deliver_local(skb, dst, 1);
+		if (ret < 0)
+			return send_drop(skb, DROP_INVALID_PACKET, DIR_EGRESS, ep->identity, dst_identity, &pi,
+					 ct.is_reply);
+		return ret;
+	}
+
+	/* Longest prefix: a remote pod, a pod CIDR, or a CIDR identity (toCIDR / ipBlock peers). */
+	ic = ipcache_lookup(pi.daddr);
+	dst_identity = is_node_addr(pi.daddr, ic) ? IDENTITY_HOST : ic ? ic->identity : IDENTITY_WORLD;
+	ret = policy_enforce(skb, &pi, &ct, ep, NULL, ep->identity, dst_identity);
+	if (ret)
+		return ret;
+
+	if (routing_native()) {
+		if (dst_identity != IDENTITY_HOST) {
+			/* Our own pod CIDR without an endpoint: nowhere to route it (the kernel would loop or
+			 * blackhole it). */
+			if (in_pod_cidr(pi.daddr))
+				return send_drop(skb, DROP_STALE_OR_UNROUTABLE_IP, DIR_EGRESS, ep->identity,
+						 dst_identity, &pi, ct.is_reply);
+			return to_network(skb, ic, ep, &pi, &ct);
+		}
+	} else if (ic && ic->tunnel_endpoint) {
+		return to_overlay(skb, ic, ep->identity, &pi, &ct, ep->host_mac);
+	}
+
+	if (ct.report)
+		send_trace(skb, OBS_TO_STACK, DIR_EGRESS, CTX_U32(skb, ifindex), ep->identity, dst_identity, &pi,
+			   ct.is_reply);
+	return TC_ACT_OK;
+}
+
+/* What the node's stack sends into the pod (the node's own connections, through the pod's /32 route;
+ * from_host's local deliveries; in tunnel mode, outside traffic routed by the node): the pod's ingress
+ * policy for it, with the source identity this node gives the source address (the host for its own
+ * addresses). */
+SEC("tc")
+int to_container(struct __sk_buff *skb)
+{
+	struct cnilab_endpoint *ep;
+	struct pkt_info pi;
+	struct ct_result ct;
+	__u32 src_identity;
+	__be16 proto;
+	int ret;
+
+	ep = lookup_ep_by_ifindex(CTX_U32(skb, ifindex));
+	if (!ep)
+		return TC_ACT_OK;
+	if (eth_load_proto(skb, &proto) < 0 || proto != ETH_P_IP_BE)
+		return TC_ACT_OK; /* ARP from the node and the like */
+	if (skb->mark == CNILAB_MARK_OWN_ICMP) {
+		skb->mark = 0;
+		return TC_ACT_OK;
+	}
+	if (parse_ipv4(skb, &pi) < 0)
+		return send_drop(skb, DROP_INVALID_PACKET, DIR_INGRESS, 0, ep->identity, NULL, 0);
+	ct_lookup(&pi, &ct);
+	src_identity = resolve_identity(pi.saddr);
+	ret = policy_enforce(skb, &pi, &ct, NULL, ep, src_identity, ep->identity);
+	if (ret)
+		return ret;
+	if (ct.report)
+		send_trace(skb, OBS_TO_ENDPOINT, DIR_INGRESS, CTX_U32(skb, ifindex), src_identity, ep->identity, &pi,
+			   ct.is_reply);
+	return TC_ACT_OK;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

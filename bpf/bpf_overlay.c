@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Cilium's bpf_overlay: from_overlay, tc ingress on cilium_vxlan (tunnel mode). Decapsulated pod traffic
+ * from other nodes, the sender's security identity in the VNI (believed only when it can be attributed:
+ * lib/tunnel.h), the local pod's ingress policy, then delivery straight into the pod. */
+#include "lib/common.h"
+#include "lib/eth.h"
+#include "lib/maps.h"
+#include "lib/ipv4.h"
+#include "lib/events.h"
+#include "lib/conntrack.h"
+#include "lib/tunnel.h"
+#include "lib/lxc.h"
+#include "lib/policy.h"
+
+SEC("tc")
+int from_overlay(struct __sk_buff *skb)
+{
+	struct cnilab_endpoint *ep;
+	struct pkt_info pi;
+	struct ct_result ct;
+	__u32 src_identity;
+	__be16 proto;
+	int ret;
+
+	if (eth_load_proto(skb, &proto) < 0)
+		return send_drop(skb, DROP_INVALID_PACKET, DIR_INGRESS, 0, 0, NULL, 0);
+	if (proto == ETH_P_ARP_BE)
+		return TC_ACT_OK;
+	if (proto != ETH_P_IP_BE)
+		return send_drop(skb, DROP_UNSUPPORTED_L3, DIR_INGRESS, IDENTITY_UNKNOWN, 0, NULL, 0);
+	if (parse_ipv4(skb, &pi) < 0)
+		return send_drop(skb, DROP_INVALID_PACKET, DIR_INGRESS, IDENTITY_UNKNOWN, 0, NULL, 0);
+	src_identity = tunnel_src_identity(skb, pi.saddr);
+
+	ct_lookup(&pi, &ct);
+
+	ep = lookup_ep_by_ip(pi.daddr);
+	if (ep) {
+		__u32 dst_identity = ep->identity;
+
+		/* The receiver's ingress policy, here: bpf_redirect_peer skips its to_container. */
+		ret = policy_enforce(skb, &pi, &ct, NULL, ep, src_identity, dst_identity);
+		if (ret)
+			return ret;
+		if (ct.report)
+			send_trace(skb, OBS_TO_ENDPOINT, DIR_INGRESS, ep->ifindex, src_identity, dst_identity, &pi,
+				   ct.is_reply);
+		ret = deliver_local(skb, ep, 1);
+		if (ret < 0)
+			return send_drop(skb, DROP_INVALID_PACKET, DIR_INGRESS, src_identity, dst_identity, &pi,
+					 ct.is_reply);
+		return ret;
+	}
+	if (in_pod_cidr(pi.daddr) && pi.daddr != config_get(CFG_ROUTER_IP))
+		return send_drop(skb, DROP_STALE_OR_UNROUTABLE_IP, DIR_INGRESS, src_identity, 0, &pi, ct.is_reply);
+	/* For the node's stack: no pod policy applies. */
+	if (ct.is_new)
+		ct_create(&pi);
+
+	if (ct.report)
+		send_trace(skb, OBS_TO_STACK, DIR_INGRESS, CTX_U32(skb, ifindex), src_identity,
+			   resolve_identity(pi.daddr), &pi, ct.is_reply);
+	/* The sender could not know this device's MAC: make the stack accept the frame as addressed to us. */
+	bpf_skb_change_type(skb, 0 /* PACKET_HOST */);
+	return TC_ACT_OK;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
