@@ -135,6 +135,8 @@ export class Agent implements AgentApi {
     // Native routing: from_netdev on the underlay device delivers other nodes' pod traffic, and only
     // once the restored endpoints are in the maps (it would otherwise pass their packets to the stack).
     if (this.spec.routing === 'native') await this.startNativeRouting();
+    // Tunnel mode too: from_netdev on the underlay device is where NodePort traffic from outside arrives.
+    else await this.attachUnderlay().catch((e: Error) => opts.log(`NodePort from the underlay unavailable: ${e.message}`));
 
     // Services: the LB maps (and socket LB hooks) before the watch, so the first SYNCED programs them.
     const lb = this.spec.loadBalancer ?? { algorithm: 'random', socketLB: true };
@@ -208,13 +210,19 @@ export class Agent implements AgentApi {
     });
   }
 
-  private async startNativeRouting(): Promise<void> {
-    const { opts, self, spec } = this;
+  /** from_netdev on the device holding the node's underlay address (eth0). */
+  private async attachUnderlay(): Promise<void> {
+    const { self } = this;
     const addrs = JSON.parse((await run(['ip', '-j', 'addr', 'show'], { timeoutMs: 10_000 })).stdout || '[]') as Array<{ ifname: string; ifindex: number; addr_info?: Array<{ local: string }> }>;
     const underlay = addrs.find((l) => l.addr_info?.some((a) => a.local === self.underlayIp)) ?? (await listLinks()).find((l) => l.ifname === 'eth0');
-    if (!underlay) throw new Error(`native routing: no device holds the node's underlay address ${self.underlayIp}`);
-    if (!this.datapath.attachNetdevDevice) throw new Error('native routing: this datapath has no attachNetdevDevice');
+    if (!underlay) throw new Error(`no device holds the node's underlay address ${self.underlayIp}`);
+    if (!this.datapath.attachNetdevDevice) throw new Error('this datapath has no attachNetdevDevice');
     this.datapath.attachNetdevDevice(underlay.ifname, underlay.ifindex);
+  }
+
+  private async startNativeRouting(): Promise<void> {
+    const { opts, self, spec } = this;
+    await this.attachUnderlay();
     // bird is daemonized and outlives the agent (routes stay while it restarts); a new agent adopts it.
     const { BgpSpeaker } = await import('./routing/bgp.js');
     const speaker = new BgpSpeaker({

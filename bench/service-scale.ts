@@ -27,8 +27,11 @@ export interface ScaleCluster {
 }
 
 /** Bring up a cluster of the performance workload and a third server pod (node2) with the same servers. */
-export async function bringUpScale(config: 'cnilab-tunnel' | 'reference-bridge', name: string): Promise<ScaleCluster> {
-  const h = await bringUp(PERF_CONFIGS[config], name, { timeoutMs: 90_000 });
+/** A /18 of the benchmarking range: room for 16k ClusterIPs (the default /20 holds 4094). */
+export const SCALE_SERVICE_SUBNET = '198.18.64.0/18';
+
+export async function bringUpScale(config: 'cnilab-tunnel' | 'reference-bridge', name: string, networking: Record<string, unknown> = {}): Promise<ScaleCluster> {
+  const h = await bringUp(PERF_CONFIGS[config], name, { timeoutMs: 90_000, networking: { serviceSubnet: SCALE_SERVICE_SUBNET, ...networking } });
   try {
     await h.client.apply([pausePod({ name: 'server-third', namespace: PERF_NAMESPACE, node: 'node2', labels: { app: 'cnilab-perf', role: 'server-third' } })]);
     await waitPodsReady(h.client, [{ namespace: PERF_NAMESPACE, name: 'server-third' }], 60_000);

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Cilium's bpf_host: the programs on the node's own devices.
  *   from_host    tc egress  on cilium_host (node -> local pods, and -> remote pod CIDRs in tunnel mode)
- *   from_netdev  tc ingress on eth0 (underlay -> local pods with their ingress policy, native mode) */
+ *   from_netdev  tc ingress on eth0 (underlay -> local pods with their ingress policy, native mode; in
+ *                both modes NodePort: traffic to this node's address on a NodePort is translated to a
+ *                backend, and replies of such flows translated back) */
 #include "lib/common.h"
 #include "lib/eth.h"
 #include "lib/maps.h"
@@ -12,6 +14,40 @@
 #include "lib/fib.h"
 #include "lib/policy.h"
 #include "lib/forward.h"
+#include "lib/nodeport.h"
+
+#define NODEPORT_MIN 30000
+#define NODEPORT_MAX 32767
+#define VXLAN_PORT_BE bpf_htons(8472)
+
+/* NodePort from the underlay: a client outside (or a pod of another node) reached this node's address on
+ * a NodePort. Returns LB_NOT_SERVICE to let the packet go on, or the verdict to return. The translated
+ * packet goes to a local backend through the ingress path below (deliver set), or to the stack, which
+ * routes it to the backend's node (cilium_host and the tunnel, or the BGP route). */
+static __always_inline int nodeport_fwd(struct __sk_buff *skb, struct pkt_info *pi, __u32 src_identity, int *deliver)
+{
+	struct lb_fwd_result lbr = {};
+	__be32 node_ip = config_get(CFG_NODE_IP);
+	int ret;
+
+	*deliver = 0;
+	if (pi->daddr != node_ip || bpf_ntohs(pi->dport) < NODEPORT_MIN || bpf_ntohs(pi->dport) > NODEPORT_MAX)
+		return LB_NOT_SERVICE;
+	ret = lb4_xlate_fwd(skb, pi, 1, 1, node_ip, src_identity, OBS_FROM_NETWORK, &lbr);
+	if (ret == LB_NOT_SERVICE)
+		return LB_NOT_SERVICE;
+	if (ret == LB_NO_BACKEND) {
+		send_drop(skb, DROP_SERVICE_BACKEND_NOT_FOUND, DIR_INGRESS, src_identity, 0, pi, 0);
+		return lb_icmp_unreach_reflect(skb) == TC_ACT_REDIRECT ? TC_ACT_REDIRECT : TC_ACT_SHOT;
+	}
+	if (ret == LB_ERROR)
+		return send_drop(skb, DROP_INVALID_PACKET, DIR_INGRESS, src_identity, 0, pi, 0);
+	if (lbr.backend_local) {
+		*deliver = 1;
+		return LB_NOT_SERVICE;
+	}
+	return TC_ACT_OK;
+}
 
 SEC("tc")
 int from_host(struct __sk_buff *skb)
@@ -75,19 +111,43 @@ int from_netdev(struct __sk_buff *skb)
 	if (parse_ipv4(skb, &pi) < 0)
 		return TC_ACT_OK; /* not ours to judge: the stack validates and drops what it must */
 
+	ic = ipcache_lookup(pi.saddr);
+	src_identity = ic ? ic->identity : IDENTITY_WORLD;
+	/* The tunnel's own packets (tunnel mode) are neither NodePort traffic nor replies of it. */
+	if (!(pi.proto == IPPROTO_UDP && pi.dport == VXLAN_PORT_BE)) {
+		int deliver;
+
+		ret = nodeport_fwd(skb, &pi, src_identity, &deliver);
+		if (ret != LB_NOT_SERVICE)
+			return ret;
+		/* A backend's reply to a NodePort flow this node SNATed: back to the client, through the stack. */
+		if (!deliver && pi.daddr == config_get(CFG_NODE_IP)) {
+			__u16 svc_id = 0;
+
+			ret = lb4_rev_nat(skb, &pi, &svc_id);
+			if (ret < 0)
+				return send_drop(skb, DROP_INVALID_PACKET, DIR_INGRESS, src_identity, 0, &pi, 1);
+			if (ret > 0)
+				return TC_ACT_OK;
+		}
+	}
+
 	ep = lookup_ep_by_ip(pi.daddr);
 	if (!ep) {
 		if (!in_pod_cidr(pi.daddr) || pi.daddr == config_get(CFG_ROUTER_IP))
 			return TC_ACT_OK;
-		ic = ipcache_lookup(pi.saddr);
-		return send_drop(skb, DROP_STALE_OR_UNROUTABLE_IP, DIR_INGRESS, ic ? ic->identity : IDENTITY_WORLD, 0,
-				 &pi, 0);
+		return send_drop(skb, DROP_STALE_OR_UNROUTABLE_IP, DIR_INGRESS, src_identity, 0, &pi, 0);
 	}
-	ic = ipcache_lookup(pi.saddr);
-	src_identity = ic ? ic->identity : IDENTITY_WORLD;
 	dst_identity = ep->identity;
 
 	ct_lookup(&pi, &ct);
+	/* Native routing: a remote backend's reply to a local client of a service this node translated. */
+	if (ct.is_reply) {
+		__u16 svc_id = 0;
+
+		if (lb4_rev_nat(skb, &pi, &svc_id) < 0)
+			return send_drop(skb, DROP_INVALID_PACKET, DIR_INGRESS, src_identity, dst_identity, &pi, 1);
+	}
 	ret = policy_enforce(skb, &pi, &ct, NULL, ep, src_identity, dst_identity);
 	if (ret)
 		return ret;

@@ -11,6 +11,7 @@
 #include "lib/tunnel.h"
 #include "lib/lxc.h"
 #include "lib/policy.h"
+#include "lib/nodeport.h"
 
 SEC("tc")
 int from_overlay(struct __sk_buff *skb)
@@ -33,6 +34,13 @@ int from_overlay(struct __sk_buff *skb)
 	src_identity = tunnel_src_identity(skb, pi.saddr);
 
 	ct_lookup(&pi, &ct);
+	/* A remote backend's reply to a local client of a service this node translated. */
+	if (ct.is_reply) {
+		__u16 svc_id = 0;
+
+		if (lb4_rev_nat(skb, &pi, &svc_id) < 0)
+			return send_drop(skb, DROP_INVALID_PACKET, DIR_INGRESS, src_identity, 0, &pi, 1);
+	}
 
 	ep = lookup_ep_by_ip(pi.daddr);
 	if (ep) {

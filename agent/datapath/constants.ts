@@ -15,6 +15,15 @@ export const MAP = {
   lost: 'cnilab_lost',
   policy: 'cnilab_policy',
   policyEndpoint: 'cnilab_pol_ep',
+  // service load balancing (bpf/lib/lb.h, bpf/lib/nodeport.h); LB_MAP below names the ones the agent writes
+  lbSvc: 'cnilab_lb_svc',
+  lbBackends: 'cnilab_lb_be',
+  lbMaglev: 'cnilab_lb_mgl',
+  lbSock: 'cnilab_lb_sk',
+  lbAffinity: 'cnilab_lb_aff',
+  lbNetns: 'cnilab_lb_ns',
+  lbFwd: 'cnilab_lb_fwd',
+  lbRev: 'cnilab_lb_rev',
 } as const;
 export type MapName = (typeof MAP)[keyof typeof MAP];
 export const ALL_MAPS: readonly MapName[] = Object.values(MAP);

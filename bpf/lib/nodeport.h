@@ -114,6 +114,8 @@ static __always_inline __u32 lb_select_maglev(const struct cnilab_lb_svc *svc, c
 	if (!t)
 		return 0;
 	idx = lb_hash_3words(pi->saddr, pi->daddr, (((__u32)pi->sport << 16) | pi->dport) ^ pi->proto) % LB_MAGLEV_M;
+	/* The compiler knows idx < M and drops the check; the verifier does not know it. Keep the check. */
+	asm volatile("" : "+r"(idx));
 	if (idx >= LB_MAGLEV_M)
 		return 0;
 	return t->backend_ids[idx];

@@ -83,12 +83,12 @@ async function kubeProxyForBaselines(spec: ClusterSpec, client: ControlPlaneClie
 }
 
 /** Create the cluster, its pods and servers. On any failure everything created is removed again. */
-export async function bringUp(def: PerfConfigDef, clusterName: string, opts: { timeoutMs?: number } = {}): Promise<ConfigHandle> {
+export async function bringUp(def: PerfConfigDef, clusterName: string, opts: { timeoutMs?: number; networking?: Record<string, unknown> } = {}): Promise<ConfigHandle> {
   const t0 = performance.now();
   const timeoutMs = opts.timeoutMs ?? 60_000;
   // A crashed earlier run may have left a cluster of this name (pf-* clusters are ours alone).
   await destroyCluster(clusterName);
-  const spec = resolveSpec({}, 'perf', { name: clusterName, nodes: 2, cni: def.cni, routing: def.routing });
+  const spec = resolveSpec(opts.networking ? { networking: opts.networking } : {}, 'perf', { name: clusterName, nodes: 2, cni: def.cni, routing: def.routing });
   const stops: Array<() => Promise<void>> = [];
   const stopServers = async () => {
     await Promise.allSettled(stops.splice(0).map((s) => s()));
