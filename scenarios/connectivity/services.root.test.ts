@@ -1,9 +1,11 @@
 // The services scenario on a real 3-node cluster (cnilab, tunnel): it passes, and it fails when the load
 // balancer is broken on purpose — the socket-LB object swapped, on every node, for a variant that skips
 // the reverse translation or connects to the wrong backend port (what an agent restart with another
-// object does: the pinned links get the new program).
+// object does: the pinned links get the new program), and a cluster whose tc datapath skips the reverse
+// NAT of NodePort flows.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
+import { resolve } from 'node:path';
 import { paths } from '../../harness/cluster/names.js';
 import { resolveSpec, type ClusterSpec } from '../../harness/cluster/spec.js';
 import type { ControlPlaneClient } from '../../harness/cluster/client.js';
@@ -14,6 +16,8 @@ import { runScenario } from '../framework/runner.js';
 import { servicesScenario } from './services.js';
 
 const NAME = 'svc-suite';
+const BROKEN = 'svc-suite-bad';
+const TC_NO_REVNAT = resolve(import.meta.dirname, '../../bpf/build/datapath-lb-no-revnat.o');
 let spec: ClusterSpec;
 let client: ControlPlaneClient;
 const failed = (checks: CheckResult[]) => checks.filter((c) => !c.passed).map((c) => c.id);
@@ -31,11 +35,13 @@ function ourCgroupPrograms(): string[] {
 describe('services scenario (socket LB)', () => {
   beforeAll(async () => {
     await destroyCluster(NAME);
+    await destroyCluster(BROKEN);
     spec = resolveSpec({}, 'test', { name: NAME, nodes: 3, cni: 'cnilab', routing: 'tunnel' });
     client = await createCluster(spec);
   });
   afterAll(async () => {
     await destroyCluster(NAME);
+    await destroyCluster(BROKEN);
   });
 
   it('passes: ClusterIP and NodePort from pods and nodes, no endpoints, affinity, backend deletion, flows', async () => {
@@ -69,6 +75,28 @@ describe('services scenario (socket LB)', () => {
       swapSocketLb(SOCK_OBJECT);
     }
   }, 120_000);
+
+  it('fails when the tc datapath skips the reverse NAT: NodePort answers come from the wrong address', async () => {
+    const badSpec = resolveSpec({}, 'test', { name: BROKEN, nodes: 3, cni: 'cnilab', routing: 'tunnel' });
+    // The agents load the object named by CNILAB_BPF_OBJECT; the daemon passes its environment on.
+    process.env.CNILAB_BPF_OBJECT = TC_NO_REVNAT;
+    let badClient: ControlPlaneClient;
+    try {
+      badClient = await createCluster(badSpec);
+    } finally {
+      delete process.env.CNILAB_BPF_OBJECT;
+    }
+    try {
+      const r = await runScenario({ spec: badSpec, client: badClient }, servicesScenario);
+      expect(r.status).toBe('failed');
+      const ids = failed(r.checks);
+      expect(ids).toEqual(expect.arrayContaining(['svc/outside-nodeport-cluster/node1', 'svc/nodeport-other-node/node1']));
+      // socket LB is untouched, so the ClusterIP checks still pass: the failures are the tc path's
+      expect(ids).not.toContain('svc/clusterip-tcp/node1');
+    } finally {
+      await destroyCluster(BROKEN);
+    }
+  }, 180_000);
 
   it('down detaches the hooks: no cgroup program of the cluster is left', async () => {
     expect(ourCgroupPrograms().length).toBeGreaterThanOrEqual(4 * spec.nodes.length);

@@ -12,6 +12,7 @@ import { dropCount } from '../faults/live.js';
 import { netexecPod, pausePod } from '../framework/pods.js';
 import type { ClusterSpec } from '../../harness/cluster/spec.js';
 import type { Service } from '../../harness/cluster/objects.js';
+import { createOutsideHost, deleteOutsideHost } from '../../harness/providers/netns/network.js';
 
 export const SVC_NAMESPACE = 'cnilab-svc';
 const HTTP_PORT = 8080;
@@ -19,6 +20,10 @@ const UDP_PORT = 8081;
 const DROP_SERVICE_BACKEND_NOT_FOUND = 158;
 /** Connections per check: enough to see more than one backend, few enough to stay quick. */
 const TRIES = 12;
+/** Per connection: a working one answers in milliseconds; a broken one should not hold the suite up. */
+const PROBE_TIMEOUT_MS = 1000;
+/** Outside checks make two kinds of request per node and policy. */
+const OUTSIDE_TRIES = 6;
 /** How long the agents may take to reprogram a service after a change in the cluster. */
 const PROGRAMMING_TIMEOUT_MS = 5000;
 
@@ -42,6 +47,7 @@ export function servicesObjects(spec: ClusterSpec): unknown[] {
     ...nodes.map((node) => pausePod({ name: clientName(node), namespace: SVC_NAMESPACE, node, labels: { app: 'client' } })),
     service('web', web),
     service('web-np', { type: 'NodePort', selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] }),
+    service('web-local', { type: 'NodePort', externalTrafficPolicy: 'Local', selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] }),
     service('web-affinity', { selector: { app: 'web' }, sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 300 } }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] }),
     service('no-endpoints', { selector: { app: 'nothing-matches' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] }),
   ];
@@ -50,7 +56,11 @@ export function servicesObjects(spec: ClusterSpec): unknown[] {
 interface SvcState {
   ips: Record<string, string>;
   nodePort: number;
+  localNodePort: number;
   backends: string[];
+  outside: { netns: string; ip: string };
+  /** backend pod name → its node */
+  backendNode: Record<string, string>;
 }
 const st = (ctx: ScenarioContext) => ctx.state as unknown as SvcState;
 
@@ -61,8 +71,12 @@ async function prepare(ctx: ScenarioContext): Promise<() => Promise<void>> {
     s.ips[name] = ((await ctx.client.get('Service', SVC_NAMESPACE, name)) as Service).spec.clusterIP!;
   }
   s.nodePort = ((await ctx.client.get('Service', SVC_NAMESPACE, 'web-np')) as Service).spec.ports[0]!.nodePort!;
+  s.localNodePort = ((await ctx.client.get('Service', SVC_NAMESPACE, 'web-local')) as Service).spec.ports[0]!.nodePort!;
   s.backends = [...svcNodes(ctx.spec).map(backendName), EXTRA_BACKEND];
-  return async () => undefined;
+  s.backendNode = Object.fromEntries(s.backends.map((b) => [b, ctx.pods.get(`${SVC_NAMESPACE}/${b}`)?.node ?? '']));
+  // The outside client: a host on the nodes' network, outside the cluster (NodePort from the network).
+  s.outside = await createOutsideHost(ctx.spec);
+  return () => deleteOutsideHost(ctx.spec);
 }
 
 const podNetns = (ctx: ScenarioContext, name: string) => {
@@ -112,7 +126,7 @@ export function servicesSteps(ctx: ScenarioContext): CustomStep[] {
   for (const node of nodes) {
     steps.push(
       check(`svc/clusterip-tcp/${node}`, `pod ${clientName(node)} → ClusterIP web:80 (TCP, ${TRIES} connections)`, async (c) => {
-        const ans = await repeat(TRIES, () => httpGet(podNetns(c, clientName(node)), s().ips.web!, 80, '/hostname'));
+        const ans = await repeat(TRIES, () => httpGet(podNetns(c, clientName(node)), s().ips.web!, 80, '/hostname', PROBE_TIMEOUT_MS));
         return judge(ans, s().backends, `${s().ips.web}:80`, 'connections');
       }, { from: 'pod', fromNode: node, protocol: 'tcp' }),
       check(`svc/clusterip-udp/${node}`, `pod ${clientName(node)} → ClusterIP web:53 (UDP, unconnected socket)`, async (c) => {
@@ -120,20 +134,49 @@ export function servicesSteps(ctx: ScenarioContext): CustomStep[] {
         return judge(ans, s().backends, `${s().ips.web}:53`, 'datagrams');
       }, { from: 'pod', fromNode: node, protocol: 'udp' }),
       check(`svc/node-clusterip/${node}`, `node ${node} → ClusterIP web:80 (TCP)`, async (c) => {
-        const ans = await repeat(6, () => httpGet(c.nodes.get(node)!.netns, s().ips.web!, 80, '/hostname'));
+        const ans = await repeat(6, () => httpGet(c.nodes.get(node)!.netns, s().ips.web!, 80, '/hostname', PROBE_TIMEOUT_MS));
         return judge(ans, s().backends, `${s().ips.web}:80`, 'connections');
       }, { from: 'node', fromNode: node, protocol: 'tcp' }),
       check(`svc/nodeport-same-node/${node}`, `pod ${clientName(node)} → its own node's address:NodePort (web-np)`, async (c) => {
         const ip = c.nodes.get(node)!.underlayIp;
-        const ans = await repeat(6, () => httpGet(podNetns(c, clientName(node)), ip, s().nodePort, '/hostname'));
+        const ans = await repeat(6, () => httpGet(podNetns(c, clientName(node)), ip, s().nodePort, '/hostname', PROBE_TIMEOUT_MS));
         return judge(ans, s().backends, `${ip}:${s().nodePort}`, 'connections');
       }, { from: 'pod', fromNode: node, protocol: 'tcp', path: 'nodeport-same-node' }),
     );
   }
+  nodes.forEach((node, i) => {
+    const other = nodes[(i + 1) % nodes.length]!;
+    steps.push(
+      check(`svc/nodeport-other-node/${node}`, `pod ${clientName(node)} → node ${other}'s address:NodePort (web-np, translated at tc on ${other})`, async (c) => {
+        const ip = c.nodes.get(other)!.underlayIp;
+        const ans = await repeat(6, () => httpGet(podNetns(c, clientName(node)), ip, s().nodePort, '/hostname', PROBE_TIMEOUT_MS));
+        return judge(ans, s().backends, `${ip}:${s().nodePort}`, 'connections');
+      }, { from: 'pod', fromNode: node, toNode: other, protocol: 'tcp', path: 'nodeport-other-node' }),
+      check(`svc/outside-nodeport-cluster/${node}`, `outside host → node ${node}:NodePort, externalTrafficPolicy Cluster (SNAT to the node for remote backends)`, async (c) => {
+        const ip = c.nodes.get(node)!.underlayIp;
+        const who = await repeat(OUTSIDE_TRIES, () => httpGet(s().outside.netns, ip, s().nodePort, '/hostname', PROBE_TIMEOUT_MS));
+        const seen = await repeat(OUTSIDE_TRIES, () => httpGet(s().outside.netns, ip, s().nodePort, '/clientip', PROBE_TIMEOUT_MS));
+        const v = judge(who, s().backends, `${ip}:${s().nodePort}`, 'connections');
+        // The backend sees the node (SNAT) or, when it runs on that very node, the outside host itself.
+        const sources = seen.map((a) => (a.ok ? a.answer!.split(':')[0]! : `error:${a.error}`));
+        const okSources = sources.every((x) => x === ip || x === s().outside.ip) && sources.includes(ip);
+        return { ...v, passed: v.passed && okSources, expected: `${v.expected}; client address seen by the backends: ${ip} (SNAT) or ${s().outside.ip}`, observed: `${v.observed}; seen as ${JSON.stringify(tally(seen.map((a, k) => ({ ...a, answer: sources[k] }))))}` };
+      }, { from: 'outside', toNode: node, protocol: 'tcp', path: 'nodeport-cluster' }),
+      check(`svc/outside-nodeport-local/${node}`, `outside host → node ${node}:NodePort, externalTrafficPolicy Local (this node's backends, client address kept)`, async (c) => {
+        const ip = c.nodes.get(node)!.underlayIp;
+        const local = s().backends.filter((b) => s().backendNode[b] === node);
+        const who = await repeat(OUTSIDE_TRIES, () => httpGet(s().outside.netns, ip, s().localNodePort, '/hostname', PROBE_TIMEOUT_MS));
+        const seen = await repeat(OUTSIDE_TRIES, () => httpGet(s().outside.netns, ip, s().localNodePort, '/clientip', PROBE_TIMEOUT_MS));
+        const v = judge(who, local, `${ip}:${s().localNodePort}`, 'connections');
+        const kept = seen.every((a) => a.ok && a.answer!.split(':')[0] === s().outside.ip);
+        return { ...v, passed: v.passed && kept, expected: `${v.expected}; the backends see the client as ${s().outside.ip}`, observed: `${v.observed}; seen as ${JSON.stringify(tally(seen.map((a) => ({ ...a, answer: a.answer?.split(':')[0] }))))}` };
+      }, { from: 'outside', toNode: node, protocol: 'tcp', path: 'nodeport-local' }),
+    );
+  });
   const first = nodes[0]!;
   steps.push(
     check('svc/flows-translated', 'flows show the translation: TRANSLATED with destination_service web', async (c) => {
-      await httpGet(podNetns(c, clientName(first)), s().ips.web!, 80, '/hostname');
+      await httpGet(podNetns(c, clientName(first)), s().ips.web!, 80, '/hostname', PROBE_TIMEOUT_MS);
       const { flows } = await new AgentClient(c.spec.name, first).flows(4096);
       const xlate = flows.filter((f) => f.verdict === 'TRANSLATED' && f.destination_service?.name === 'web' && f.destination_service.namespace === SVC_NAMESPACE);
       const points = new Set(xlate.map((f) => f.sock_xlate_point));
@@ -156,7 +199,7 @@ export function servicesSteps(ctx: ScenarioContext): CustomStep[] {
       };
     }, { fromNode: first }),
     check('svc/affinity', 'sessionAffinity ClientIP: every connection of a client lands on the same backend', async (c) => {
-      const results = await Promise.all(nodes.map(async (n) => ({ n, ans: await repeat(TRIES, () => httpGet(podNetns(c, clientName(n)), s().ips['web-affinity']!, 80, '/hostname')) })));
+      const results = await Promise.all(nodes.map(async (n) => ({ n, ans: await repeat(TRIES, () => httpGet(podNetns(c, clientName(n)), s().ips['web-affinity']!, 80, '/hostname', PROBE_TIMEOUT_MS)) })));
       const per = results.map(({ n, ans }) => `${clientName(n)}: ${JSON.stringify(tally(ans))}`);
       const ok = results.every(({ ans }) => ans.every((a) => a.ok) && new Set(ans.map((a) => a.answer)).size === 1);
       return { passed: ok, expected: `each client's ${TRIES} connections answered by one backend`, observed: per.join('; ') };
@@ -168,7 +211,7 @@ export function servicesSteps(ctx: ScenarioContext): CustomStep[] {
       const t0 = performance.now();
       const programmed = await waitProgrammed(c, fe, 3);
       const programmingMs = Math.round(performance.now() - t0);
-      const ans = await repeat(30, () => httpGet(podNetns(c, clientName(first)), s().ips.web!, 80, '/hostname'));
+      const ans = await repeat(30, () => httpGet(podNetns(c, clientName(first)), s().ips.web!, 80, '/hostname', PROBE_TIMEOUT_MS));
       const remaining = s().backends.filter((b) => b !== EXTRA_BACKEND);
       const v = judge(ans, remaining, `${s().ips.web}:80`, 'connections after the delete');
       return { ...v, observed: `${v.observed}; agents reprogrammed in ${programmingMs} ms (${beforeProgrammed} → ${programmed})` };
