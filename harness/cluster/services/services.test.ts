@@ -94,6 +94,13 @@ describe('ClusterIP and NodePort allocation', () => {
     expect((store.get('Service', 'x', 'b') as Service).spec.ports[0]!.nodePort).toBe(30053);
   });
 
+  it('admits writes of the Kubernetes API too: allocation, and bare field paths for 422 causes', () => {
+    const { store } = cluster();
+    const created = store.write(svc('api', { type: 'ClusterIP', ports: [{ port: 80, protocol: 'TCP', targetPort: 80 }] })) as Service;
+    expect(created.spec.clusterIP).toBe('198.18.128.1');
+    expect(problemOf(() => store.write(svc('api2', { clusterIP: '198.18.128.1', ports: [{ port: 80, protocol: 'TCP', targetPort: 80 }] })))).toBe('spec.clusterIP: 198.18.128.1 is already allocated to x/api');
+  });
+
   it('rejects invalid Services at apply with the field path', () => {
     const { store } = cluster();
     expect(problemOf(() => store.apply([svc('a', { ports: [{ port: 70000 }] })]))).toBe('object 1 (Service x/a): spec.ports[0].port: expected an integer 1..65535, got 70000');
