@@ -10,7 +10,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{harness,agent,scenarios,reports,bench,lib}/**/*.test.ts'],
+          include: ['{lib,harness,agent,scenarios,reports,bench}/**/*.test.ts'],
           exclude: ['**/*.root.test.ts', '**/*.browser.test.ts', 'node_modules/**', 'dist/**'],
           testTimeout: 20_000,
         },
@@ -18,7 +18,7 @@ export default defineConfig({
       {
         test: {
           name: 'root',
-          include: ['{harness,agent,scenarios,reports,bench,bpf,lib}/**/*.root.test.ts'],
+          include: ['{lib,harness,agent,scenarios,reports,bench,bpf}/**/*.root.test.ts'],
           exclude: ['node_modules/**', 'dist/**'],
           fileParallelism: false,
           testTimeout: 120_000,

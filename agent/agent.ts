@@ -25,6 +25,7 @@ import type { CniRequest } from './cni/protocol.js';
 import { FakeDatapath } from './testing/fake-datapath.js';
 import { ServiceHandling, type LbMaps } from './service/index.js';
 import { FakeLbMaps } from './testing/fake-lb.js';
+import { PolicyController, POLICY_WATCH_KINDS } from './policy/controller.js';
 
 export interface AgentOptions {
   cluster: string;
@@ -82,6 +83,7 @@ export class Agent implements AgentApi {
   private ipcacheSync!: IpcacheSync;
   private svc?: ServiceHandling;
   private lbMaps?: LbMaps & { close?(): void };
+  private policy!: PolicyController;
   private flowsRing = new FlowRing(4096);
   private server?: Server;
   private stopWatch?: () => void;
@@ -131,6 +133,15 @@ export class Agent implements AgentApi {
       ipcache: this.ipcacheSync,
       log: opts.log,
     });
+    this.policy = new PolicyController({
+      node: self.name,
+      datapath: this.datapath,
+      endpoints: this.endpointsMgr,
+      identities: this.identityCache,
+      ipcache: this.ipcacheSync,
+      log: opts.log,
+    });
+    this.endpointsMgr.setPolicyHooks(this.policy);
     const { restored, removed } = await this.endpointsMgr.restore();
     // Native routing: from_netdev on the underlay device delivers other nodes' pod traffic, and only
     // once the restored endpoints are in the maps (it would otherwise pass their packets to the stack).
@@ -175,16 +186,18 @@ export class Agent implements AgentApi {
     );
   }
 
-  /** Watch Nodes and CiliumEndpoints; resolves at the first SYNCED. Reconnects when the stream ends. */
+  /** Watch what the ipcache and the policies need; resolves at the first SYNCED. Reconnects when the stream ends. */
   private startWatch(): Promise<void> {
     return new Promise((resolve, reject) => {
       let first = true;
       const timer = setTimeout(() => reject(new Error(`no SYNCED from the control plane within ${SYNC_TIMEOUT_MS} ms`)), SYNC_TIMEOUT_MS);
       const connect = () => {
         this.ipcacheSync.resetWatchState();
+        this.policy.resetWatchState();
         this.stopWatch = this.cp.watch(
-          ['Node', 'CiliumEndpoint'],
+          [...new Set(['Node', 'CiliumEndpoint', ...POLICY_WATCH_KINDS])],
           (ev) => {
+            this.policy.handle(ev as never);
             try {
               this.ipcacheSync.handle(ev);
               this.problem = undefined;
@@ -273,7 +286,19 @@ export class Agent implements AgentApi {
   // ---- API ----
   healthz() {
     const problem = this.problem ?? (this.ipcacheSync.isSynced ? this.bgpProblem : 'ipcache not synced') ?? this.svc?.problem;
-    return { ok: !problem, ...(problem ? { message: problem } : {}), node: this.self.name, endpoints: this.endpointsMgr.list().length };
+    const message = problem ?? this.policy.problem;
+    const policyProblem = this.policy.problem;
+    return {
+      ok: !message,
+      ...(message ? { message } : {}),
+      node: this.self.name,
+      endpoints: this.endpointsMgr.list().length,
+      policyRevision: this.policy.revision,
+      ...(policyProblem ? { policyProblem } : {}),
+    };
+  }
+  policyStatus(entries: boolean) {
+    return this.policy.status({ entries });
   }
   endpoints() {
     return this.endpointsMgr.list();
@@ -326,6 +351,7 @@ export class Agent implements AgentApi {
     this.svc?.stop();
     this.lbMaps?.close?.();
     this.stopEvents?.();
+    this.policy?.stop();
     this.datapath?.close();
   }
 }

@@ -40,7 +40,7 @@ fi
 
 # TypeScript → dist/, only when a source changed since the last build.
 stamp=dist/.build-stamp
-if [ ! -f "$stamp" ] || [ -n "$(find harness agent scenarios reports bench bpf lib tsconfig.json package.json -newer "$stamp" \( -name '*.ts' -o -name '*.json' \) ! -name '*.test.ts' -print -quit 2>/dev/null)" ]; then
+if [ ! -f "$stamp" ] || [ -n "$(find lib harness agent scenarios reports bench bpf tsconfig.json package.json -newer "$stamp" \( -name '*.ts' -o -name '*.json' \) ! -name '*.test.ts' -print -quit 2>/dev/null)" ]; then
   echo "cnilab setup: compiling TypeScript" >&2
   npx tsc -p tsconfig.json
   touch "$stamp"

@@ -4,6 +4,32 @@ import { paths } from '../../harness/cluster/names.js';
 import type { CniAddResult, CniRequest } from '../cni/protocol.js';
 import type { EndpointState } from '../endpoint/state.js';
 import type { Flow } from '../observer/flow.js';
+import type { EndpointPolicy } from '../policy/types.js';
+
+export interface AgentPolicyStatus {
+  node: string;
+  synced: boolean;
+  /** The control plane revision this agent's policy state has realized in the datapath. */
+  revision: number;
+  problem?: string;
+  counts: { policies: number; selectors: number; identities: number; cidrIdentities: number; endpoints: number; entries: number };
+  cidrIdentities: Record<string, number>;
+  lastFlush: { at: number; endpoints: number; written: number; entries: number; ms: number };
+  history: Array<{ revision: number; at: number }>;
+  rejected: Record<string, string>;
+  notes: Record<string, string[]>;
+  endpoints: Array<{
+    endpointId: number;
+    pod: string;
+    identity: number;
+    policies: string[];
+    ingressEnforced: boolean;
+    egressEnforced: boolean;
+    entryCount: number;
+    written: boolean;
+    entries?: EndpointPolicy['entries'];
+  }>;
+}
 
 export class AgentApiError extends Error {
   constructor(
@@ -32,8 +58,12 @@ export class AgentClient {
     });
   }
 
-  healthz(timeoutMs = 2000): Promise<{ ok: boolean; message?: string; node: string; endpoints: number }> {
+  healthz(timeoutMs = 2000): Promise<{ ok: boolean; message?: string; node: string; endpoints: number; policyRevision?: number; policyProblem?: string }> {
     return this.call('GET', '/v1/healthz', undefined, timeoutMs);
+  }
+  /** The agent's policy state; without entries it stays small at scale. */
+  policy(opts: { entries?: boolean; timeoutMs?: number } = {}): Promise<AgentPolicyStatus> {
+    return this.call('GET', `/v1/policy${opts.entries === false ? '?entries=0' : ''}`, undefined, opts.timeoutMs ?? 10_000);
   }
   endpoints(): Promise<EndpointState[]> {
     return this.call('GET', '/v1/endpoints');

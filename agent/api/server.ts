@@ -7,6 +7,7 @@
 //   GET  /v1/maps               pinned maps, drop counters, lost events
 //   GET  /v1/flows?last=N       the last N decoded flows (default 100, at most the ring size)
 //   GET  /v1/services           the load-balancer frontends programmed (service, flags, backends by slot)
+//   GET  /v1/policy[?entries=0] the computed policy per endpoint, the realized store revision, CIDR identities
 //   POST /v1/cni/add|del|check  body CniRequest; add answers a CNI result; errors {cniCode, msg, details}
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
@@ -16,7 +17,8 @@ import { errorToJson } from '../../harness/errors.js';
 import { runPlugin, type AgentCall } from '../cni/main.js';
 
 export interface AgentApi {
-  healthz(): { ok: boolean; message?: string; node: string; endpoints: number };
+  healthz(): { ok: boolean; message?: string; node: string; endpoints: number; policyRevision?: number; policyProblem?: string };
+  policyStatus(entries: boolean): unknown;
   endpoints(): unknown;
   identities(): unknown;
   ipcache(): unknown;
@@ -102,6 +104,8 @@ export async function startAgentServer(socketPath: string, api: AgentApi, log: (
         }
         case 'GET /v1/services':
           return send(res, 200, api.services?.() ?? []);
+        case 'GET /v1/policy':
+          return send(res, 200, api.policyStatus(url.searchParams.get('entries') !== '0'));
         case 'POST /v1/cni/add':
           return send(res, 200, await api.cniAdd(await readBody(req)));
         case 'POST /v1/cni/del':

@@ -19,6 +19,8 @@ export interface CiliumEndpointStatus {
 export interface EndpointControlPlane {
   /** The pod's labels, or undefined when the control plane has no such pod (a bare CNI call). */
   podLabels(namespace: string, name: string): Promise<Record<string, string> | undefined>;
+  /** The namespace's labels (they are part of the pod's identity), or undefined when it is unknown. */
+  namespaceLabels?(namespace: string): Promise<Record<string, string> | undefined>;
   writeEndpoint(obj: KubeObject): Promise<void>;
   deleteEndpoint(namespace: string, name: string): Promise<void>;
   /** CiliumEndpoints published for this node. */
@@ -50,6 +52,15 @@ export function controlPlaneForEndpoints(cp: ControlPlaneClient): EndpointContro
         return (pod.metadata.labels as Record<string, string> | undefined) ?? {};
       } catch (e) {
         if (e instanceof NotFoundError || (e instanceof CnilabError && e.code === 'NOT_FOUND')) return undefined;
+        throw e;
+      }
+    },
+    async namespaceLabels(namespace) {
+      try {
+        const ns = await cp.get('Namespace', undefined, namespace);
+        return (ns.metadata.labels as Record<string, string> | undefined) ?? {};
+      } catch (e) {
+        if (e instanceof CnilabError && e.code === 'NOT_FOUND') return undefined;
         throw e;
       }
     },

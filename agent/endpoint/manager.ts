@@ -18,6 +18,17 @@ export interface LocalIpcache {
   removeLocal(ip: string): void;
 }
 
+/**
+ * What the policy side needs to hear from the endpoint manager (agent/policy/controller.ts). All
+ * synchronous: an endpoint's policy is in the datapath before the endpoint is.
+ */
+export interface EndpointPolicyHooks {
+  /** The endpoint is about to enter the datapath's endpoint map with st.identity (new, or relabelled). */
+  beforeActivate(st: EndpointState): void;
+  /** The endpoint is gone (DEL, rollback, or a leftover removed at restore). */
+  removed(st: EndpointState): void;
+}
+
 export interface EndpointManagerDeps {
   spec: ClusterSpec;
   node: NodeSpec;
@@ -37,8 +48,18 @@ export class EndpointManager {
   private endpoints = new Map<string, EndpointState>();
   /** Per-container serialisation: a DEL racing its own ADD must see the ADD's outcome. */
   private locks = new Map<string, Promise<unknown>>();
+  private hooks?: EndpointPolicyHooks;
 
   constructor(private d: EndpointManagerDeps) {}
+
+  setPolicyHooks(hooks: EndpointPolicyHooks): void {
+    this.hooks = hooks;
+  }
+
+  byPod(namespace: string, name: string): EndpointState | undefined {
+    for (const e of this.endpoints.values()) if (e.podNamespace === namespace && e.podName === name) return e;
+    return undefined;
+  }
 
   list(): EndpointState[] {
     return [...this.endpoints.values()].sort((a, b) => a.endpointId - b.endpointId);
@@ -71,9 +92,17 @@ export class EndpointManager {
     }
   }
 
+  /** IDs handed to ADDs still in flight: concurrent ADDs of different containers must not share one
+   *  (the endpoint ID keys the endpoint's policy in the datapath). */
+  private pendingIds = new Set<number>();
+
   private nextEndpointId(): number {
     const used = new Set([...this.endpoints.values()].map((e) => e.endpointId));
-    for (let id = 1; id <= MAX_ENDPOINT_ID; id++) if (!used.has(id)) return id;
+    for (let id = 1; id <= MAX_ENDPOINT_ID; id++) {
+      if (used.has(id) || this.pendingIds.has(id)) continue;
+      this.pendingIds.add(id);
+      return id;
+    }
     throw new CniError(CNI_ERR.TRY_AGAIN_LATER, 'no free endpoint ID on this node');
   }
 
@@ -118,11 +147,16 @@ export class EndpointManager {
 
       // The identity is asked of the control plane while the links are made: only the maps need it.
       const identityLookup = (async () => {
-        const labels = podSecurityLabels(podNamespace, await this.d.controlPlane.podLabels(podNamespace, podName));
+        const [podLabels, nsLabels] = await Promise.all([
+          this.d.controlPlane.podLabels(podNamespace, podName),
+          this.d.controlPlane.namespaceLabels?.(podNamespace),
+        ]);
+        const labels = podSecurityLabels(podNamespace, podLabels, nsLabels);
         return { labels, identity: await identities.resolve(labels) };
       })();
       identityLookup.catch(() => undefined); // awaited below; a failure there rolls back the links
       const endpointId = this.nextEndpointId();
+      undo.push(['release endpoint ID', () => void this.pendingIds.delete(endpointId)]);
       const hostMac = randomMac();
       const podMac = randomMac();
 
@@ -161,12 +195,6 @@ export class EndpointManager {
       mark('pod');
       const { labels, identity } = await identityLookup;
       mark('identity');
-      datapath.attachEndpointDevice(hostIfname, ifindex);
-      datapath.upsertEndpoint({ ifindex, ip, podMac, hostMac, identity, endpointId });
-      undo.push(['delete endpoint map entry', () => datapath.deleteEndpoint({ ifindex, ip })]);
-      this.d.ipcache.setLocal(ip, identity);
-      undo.push(['delete ipcache entry', () => this.d.ipcache.removeLocal(ip)]);
-
       const st: EndpointState = {
         containerId: req.containerId,
         endpointId,
@@ -184,6 +212,14 @@ export class EndpointManager {
         podName,
         createdAt: new Date().toISOString(),
       };
+      // Its policy first: the endpoint must never be in the maps without it.
+      this.hooks?.beforeActivate(st);
+      undo.push(['remove policy', () => this.hooks?.removed(st)]);
+      datapath.attachEndpointDevice(hostIfname, ifindex);
+      datapath.upsertEndpoint({ ifindex, ip, podMac, hostMac, identity, endpointId });
+      undo.push(['delete endpoint map entry', () => datapath.deleteEndpoint({ ifindex, ip })]);
+      this.d.ipcache.setLocal(ip, identity);
+      undo.push(['delete ipcache entry', () => this.d.ipcache.removeLocal(ip)]);
       this.d.states.save(st);
       this.endpoints.set(st.containerId, st);
       undo.push(['remove state', () => {
@@ -193,6 +229,7 @@ export class EndpointManager {
       undo.push(['delete CiliumEndpoint', () => this.d.controlPlane.deleteEndpoint(podNamespace, podName)]);
       mark('maps');
       await this.d.controlPlane.writeEndpoint(ciliumEndpointObject(st, node));
+      this.pendingIds.delete(endpointId);
       mark('published');
       this.d.log(`endpoint ${endpointId} ${podNamespace}/${podName} ${ip} on ${hostIfname} (ifindex ${ifindex}, identity ${identity}); ms: ${marks.join(', ')}`);
       return this.result(st);
@@ -231,8 +268,35 @@ export class EndpointManager {
     this.d.ipam.release(st.ip);
     this.d.states.remove(st.containerId);
     this.endpoints.delete(st.containerId);
+    this.hooks?.removed(st);
     await this.d.controlPlane.deleteEndpoint(st.podNamespace, st.podName);
     this.d.log(`endpoint ${st.endpointId} ${st.podNamespace}/${st.podName} ${st.ip} removed`);
+  }
+
+  /**
+   * The pod's security labels changed (its labels or its namespace's): resolve the identity again and,
+   * if it changed, move the endpoint to it (policy, endpoint map, ipcache, state file, CiliumEndpoint),
+   * so new connections are decided on the new identity. Returns whether anything changed.
+   */
+  relabel(containerId: string, labels: string[]): Promise<boolean> {
+    return this.serialize(containerId, async () => {
+      const st = this.endpoints.get(containerId);
+      if (!st) return false;
+      const sorted = [...new Set(labels)].sort();
+      if (JSON.stringify(sorted) === JSON.stringify(st.labels)) return false;
+      const identity = await this.d.identities.resolve(sorted);
+      if (this.endpoints.get(containerId) !== st) return false; // deleted meanwhile
+      const old = st.identity;
+      const next: EndpointState = { ...st, labels: sorted, identity };
+      this.hooks?.beforeActivate(next);
+      this.d.datapath.upsertEndpoint({ ifindex: st.ifindex, ip: st.ip, podMac: st.podMac, hostMac: st.hostMac, identity, endpointId: st.endpointId });
+      this.d.ipcache.setLocal(st.ip, identity);
+      this.d.states.save(next);
+      this.endpoints.set(containerId, next);
+      await this.d.controlPlane.writeEndpoint(ciliumEndpointObject(next, this.d.node));
+      this.d.log(`endpoint ${st.endpointId} ${st.podNamespace}/${st.podName}: labels changed, identity ${old} → ${identity}`);
+      return true;
+    });
   }
 
   check(req: CniRequest): Promise<void> {

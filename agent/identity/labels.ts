@@ -18,16 +18,49 @@ export const RESERVED_LABELS: Record<number, string[]> = {
   [RESERVED_IDENTITY.remoteNode]: ['reserved:remote-node'],
 };
 
-export const NAMESPACE_LABEL = 'io.kubernetes.pod.namespace';
+/**
+ * Identities at or above this value are node-local (Cilium's local scope, bit 24): the CIDR
+ * identities an agent allocates for the prefixes its policies name. They mean nothing on another
+ * node and do not fit a 24-bit VNI, so the datapath must never send one across the tunnel (a packet
+ * from the world carries reserved:world instead).
+ */
+export const LOCAL_IDENTITY_SCOPE = 1 << 24;
 
-/** The security labels of a pod, sorted (the order must not change the identity). */
-export function podSecurityLabels(namespace: string, podLabels: Record<string, string> | undefined): string[] {
+export const NAMESPACE_LABEL = 'io.kubernetes.pod.namespace';
+/** Cilium's prefix for a namespace's labels among its pods' security labels. */
+export const NAMESPACE_LABELS_PREFIX = 'io.cilium.k8s.namespace.labels.';
+
+/**
+ * The security labels of a pod, sorted (the order must not change the identity): its own labels, its
+ * namespace, and its namespace's labels. Pod labels that would pose as the namespace or as a
+ * namespace label are dropped, so a pod cannot claim another namespace's identity.
+ */
+export function podSecurityLabels(
+  namespace: string,
+  podLabels: Record<string, string> | undefined,
+  namespaceLabels: Record<string, string> | undefined = undefined,
+): string[] {
   const out = new Set<string>();
-  for (const [k, v] of Object.entries(podLabels ?? {})) out.add(`k8s:${k}=${v}`);
-  // Set last so a pod label of the same key cannot override the namespace.
-  for (const l of out) if (l.startsWith(`k8s:${NAMESPACE_LABEL}=`)) out.delete(l);
+  for (const [k, v] of Object.entries(podLabels ?? {})) {
+    if (k === NAMESPACE_LABEL || k.startsWith(NAMESPACE_LABELS_PREFIX)) continue;
+    out.add(`k8s:${k}=${v}`);
+  }
   out.add(`k8s:${NAMESPACE_LABEL}=${namespace}`);
+  for (const [k, v] of Object.entries(namespaceLabels ?? {})) out.add(`k8s:${NAMESPACE_LABELS_PREFIX}${k}=${v}`);
   return [...out].sort();
+}
+
+/** Security labels as "source:key" → value (a label without '=' has the value ""). */
+export function securityLabelIndex(labels: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const l of labels) {
+    const colon = l.indexOf(':');
+    const source = colon > 0 ? l.slice(0, colon) : 'unspec';
+    const body = colon > 0 ? l.slice(colon + 1) : l;
+    const eq = body.indexOf('=');
+    out.set(`${source}:${eq < 0 ? body : body.slice(0, eq)}`, eq < 0 ? '' : body.slice(eq + 1));
+  }
+  return out;
 }
 
 /** Parse security labels back into key → value (the source prefix dropped), for flows. */
@@ -42,7 +75,12 @@ export function labelsToMap(labels: string[]): Record<string, string> {
   return out;
 }
 
-/** Caches numeric identities by label set; the allocator is the control plane's. */
+/**
+ * Numeric identities by label set, as this agent knows them. The allocator is the control plane's,
+ * and it is asked every time a local endpoint needs an identity: the control plane garbage-collects
+ * identities nobody uses and may hand a collected number to another label set later, so a number
+ * remembered here is good for naming a flow's peer, never for a new endpoint.
+ */
 export class IdentityCache {
   private byKey = new Map<string, number>();
   private labelsById = new Map<number, string[]>();
@@ -53,17 +91,30 @@ export class IdentityCache {
 
   async resolve(labels: string[]): Promise<number> {
     const sorted = [...new Set(labels)].sort();
-    const key = JSON.stringify(sorted);
-    const known = this.byKey.get(key);
-    if (known !== undefined) return known;
     const id = await this.allocate(sorted);
     this.remember(id, sorted);
     return id;
   }
 
+  /** The number of a label set, if this agent has seen it (no allocation). */
+  known(labels: string[]): number | undefined {
+    return this.byKey.get(JSON.stringify([...new Set(labels)].sort()));
+  }
+
+  /** The control plane collected this identity: forget it (its number may come back for other labels). */
+  forget(id: number): void {
+    const labels = this.labelsById.get(id);
+    if (!labels || RESERVED_LABELS[id]) return;
+    this.labelsById.delete(id);
+    const key = JSON.stringify(labels);
+    if (this.byKey.get(key) === id) this.byKey.delete(key);
+  }
+
   /** Record an identity learnt elsewhere (a CiliumEndpoint of another node, a restored endpoint). */
   remember(id: number, labels: string[]): void {
     const sorted = [...new Set(labels)].sort();
+    const old = this.labelsById.get(id);
+    if (old && JSON.stringify(old) !== JSON.stringify(sorted) && this.byKey.get(JSON.stringify(old)) === id) this.byKey.delete(JSON.stringify(old));
     this.byKey.set(JSON.stringify(sorted), id);
     this.labelsById.set(id, sorted);
   }

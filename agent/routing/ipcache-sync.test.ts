@@ -86,4 +86,34 @@ describe('IpcacheSync', () => {
     sync.handle({ type: 'SYNCED' }); // b was deleted while the stream was down
     expect(dp.ipcache.has('198.19.1.5')).toBe(false);
   });
+
+  it('writes the CIDR identities policies need, below the cluster\'s own entries, and removes them when dropped', () => {
+    const { dp, sync } = setup();
+    sync.handle({ type: 'ADDED', object: node('node2', '198.18.0.12', '198.19.1.0/24') });
+    sync.handle({ type: 'SYNCED' });
+    const L = 1 << 24;
+    sync.setCidrIdentities(new Map([['203.0.113.0/24', L], ['198.19.1.0/24', L + 1], ['198.19.1.128/25', L + 2], ['198.51.100.7/32', L + 3]]));
+    expect(dp.ipcache.get('203.0.113.0/24')).toEqual({ identity: L });
+    expect(dp.ipcache.get('198.19.1.0/24')).toEqual({ identity: 6, tunnelEndpoint: '198.18.0.12' }); // the node's pod CIDR wins
+    expect(dp.ipcache.get('198.19.1.128/25')).toEqual({ identity: L + 2, tunnelEndpoint: '198.18.0.12' }); // still tunnelled there
+    expect(dp.ipcache.get('198.51.100.7')).toEqual({ identity: L + 3 });
+    sync.setCidrIdentities(new Map());
+    expect([...dp.ipcache.keys()].sort()).toEqual(['198.18.0.12', '198.19.1.0/24']);
+  });
+
+  it('touches only the keys an endpoint event changes, and an IP two objects name survives one of them', () => {
+    const { dp, sync } = setup();
+    sync.handle({ type: 'SYNCED' });
+    sync.handle({ type: 'ADDED', object: cep('x', 'old', '198.19.1.5', 301, 'node2', '198.18.0.12') });
+    sync.handle({ type: 'ADDED', object: cep('x', 'new', '198.19.1.5', 302, 'node3', '198.18.0.13') });
+    expect(dp.ipcache.get('198.19.1.5')).toEqual({ identity: 302, tunnelEndpoint: '198.18.0.13' });
+    sync.handle({ type: 'DELETED', object: cep('x', 'new', '198.19.1.5', 302, 'node3', '198.18.0.13') });
+    expect(dp.ipcache.get('198.19.1.5')).toEqual({ identity: 301, tunnelEndpoint: '198.18.0.12' });
+    expect(sync.remoteByIp('198.19.1.5')?.name).toBe('old');
+    sync.handle({ type: 'MODIFIED', object: cep('x', 'old', '198.19.1.6', 301, 'node2', '198.18.0.12') });
+    expect([...dp.ipcache.keys()]).toEqual(['198.19.1.6']);
+    for (let i = 0; i < 3000; i++) sync.handle({ type: 'ADDED', object: cep('y', `p${i}`, `10.1.${i >> 8}.${i & 255}`, 1000 + i, 'node2', '198.18.0.12') });
+    expect(dp.ipcache.size).toBe(3001);
+    expect(new Map(sync.desired())).toEqual(new Map([...dp.ipcache]));
+  });
 });

@@ -5,6 +5,7 @@ import { readManifestSource } from './apply.js';
 import { resolveKind } from './get.js';
 import { isNamespaced } from '../cluster/store.js';
 import { InvalidInputError, NotFoundError, WaitTimeoutError } from '../errors.js';
+import { waitPolicyRealized } from './wait.js';
 
 export async function del(args: string[]): Promise<number> {
   const { values, positionals } = parseFlags(args, {
@@ -59,6 +60,8 @@ export async function del(args: string[]): Promise<number> {
       if (Date.now() > deadline) throw new WaitTimeoutError('deleted pods to be torn down', timeoutMs);
       await new Promise((r) => setTimeout(r, 25));
     }
+    // Deleted policies are lifted (and their entries gone from the maps) on every node.
+    await waitPolicyRealized(client, cluster, (await client.healthz()).resourceVersion, Math.max(1, deadline - Date.now()));
   }
   return failed ? 1 : 0;
 }

@@ -9,6 +9,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   down: { summary: 'remove a cluster (--all sweeps what crashed runs left)', load: async () => (await import('./down.js')).down },
   apply: { summary: 'create or update objects from Kubernetes YAML (-f FILE, -f - for stdin)', load: async () => (await import('./apply.js')).apply },
   get: { summary: 'list pods|services|endpointslices|networkpolicies|ciliumnetworkpolicies|namespaces|nodes (-n NS | -A, -o wide|json|yaml|name)', load: async () => (await import('./get.js')).get },
+  label: { summary: 'set or remove labels: cnilab label pod|namespace NAME k=v k2- [-n NS] [--overwrite] [--wait]', load: async () => (await import('./label.js')).label },
   delete: { summary: 'delete objects (-f FILE, or KIND NAME [-n NS])', load: async () => (await import('./delete.js')).del },
   kubeconfig: { summary: 'print the path of the cluster\'s kubeconfig: KUBECONFIG=$(cnilab kubeconfig) kubectl get pods -A', load: async () => (await import('./kubeconfig.js')).kubeconfig },
   exec: { summary: 'run a command in a pod: cnilab exec NS/POD -- CMD...', load: async () => (await import('./exec.js')).exec },

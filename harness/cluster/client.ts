@@ -7,7 +7,8 @@ import type { KubeObject } from './objects.js';
 import type { ClusterSpec } from './spec.js';
 import type { ApplyResult, WatchEvent } from './store.js';
 
-export type WatchHandler = (ev: WatchEvent | { type: 'SYNCED' }) => void;
+/** SYNCED ends the initial listing; BOOKMARK says every change up to resourceVersion has been sent. */
+export type WatchHandler = (ev: WatchEvent | { type: 'SYNCED' | 'BOOKMARK'; resourceVersion?: number }) => void;
 
 export class ControlPlaneClient {
   constructor(readonly socketPath: string, private clusterName = '?') {}
@@ -43,7 +44,20 @@ export class ControlPlaneClient {
     return this.call('GET', `/v1/objects/${kind}/${encodeURIComponent(namespace ?? '-')}/${encodeURIComponent(name)}`);
   }
   async apply(objects: unknown[], internal = false): Promise<ApplyResult[]> {
-    return (await this.call<{ results: ApplyResult[] }>('POST', '/v1/apply', { objects, internal })).results;
+    return (await this.applyAt(objects, internal)).results;
+  }
+  /** apply, with the store's revision right after it (what `apply --wait` waits for). */
+  async applyAt(objects: unknown[], internal = false): Promise<{ results: ApplyResult[]; resourceVersion: number }> {
+    return this.call('POST', '/v1/apply', { objects, internal });
+  }
+  /** `kubectl label`: set and remove labels of one object. */
+  patchLabels(
+    kind: string,
+    namespace: string | undefined,
+    name: string,
+    change: { set?: Record<string, string>; remove?: string[]; overwrite?: boolean },
+  ): Promise<{ object: KubeObject; changed: boolean; missing: string[]; resourceVersion: number }> {
+    return this.call('PATCH', `/v1/labels/${kind}/${encodeURIComponent(namespace ?? '-')}/${encodeURIComponent(name)}`, change);
   }
   updateStatus(kind: string, namespace: string | undefined, name: string, status: Record<string, unknown>): Promise<KubeObject> {
     return this.call('PUT', `/v1/status/${kind}/${encodeURIComponent(namespace ?? '-')}/${encodeURIComponent(name)}`, { status });

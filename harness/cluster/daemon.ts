@@ -96,6 +96,7 @@ async function main(): Promise<void> {
   };
   const server = await startControlServer(paths.controlSocket(cluster), store, spec, {
     onShutdown: () => void shutdown('api'),
+    log,
     kube,
     extra: (req, url) => (req.method === 'GET' && url.pathname === '/v1/agents' ? Promise.resolve(agents?.status() ?? []) : undefined),
   });

@@ -9,6 +9,7 @@ import { InvalidInputError, InvalidInputList } from '../errors.js';
 import { parseIpv4 } from './cidr.js';
 import { validateLabel } from './names.js';
 import type { EndpointSlice } from '../../lib/services.js';
+import type { LabelSelector, Protocol, SelectorOperator } from '../../lib/k8s/selectors.js';
 import { isWorkloadKind, validateWorkload, WORKLOAD_KINDS } from './workloads.js';
 
 export const SUPPORTED_KINDS = ['Namespace', 'Pod', 'Service', 'EndpointSlice', 'NetworkPolicy', 'CiliumNetworkPolicy'] as const;
@@ -64,11 +65,8 @@ export interface KubeObject {
   status?: unknown;
   [key: string]: unknown;
 }
-export type Protocol = 'TCP' | 'UDP' | 'SCTP';
+export type { LabelSelector, LabelSelectorRequirement, Protocol, SelectorOperator } from '../../lib/k8s/selectors.js';
 export const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP'];
-export type SelectorOperator = 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
-export interface LabelSelectorRequirement { key: string; operator: SelectorOperator; values?: string[] }
-export interface LabelSelector { matchLabels?: Record<string, string>; matchExpressions?: LabelSelectorRequirement[] }
 
 export interface ContainerPort { name?: string; containerPort: number; protocol?: Protocol; [k: string]: unknown }
 export interface Container {
@@ -628,32 +626,5 @@ export function objectKey(obj: { kind: string; metadata: { name: string; namespa
   return `${obj.kind}/${isNamespaced(obj.kind) ? (obj.metadata.namespace ?? 'default') : ''}/${obj.metadata.name}`;
 }
 
-/**
- * Kubernetes LabelSelector semantics: matchLabels and matchExpressions all must hold; `{}` matches
- * everything; NotIn and DoesNotExist match objects without the key. (A missing selector means
- * different things in different places, so callers decide that before calling.)
- */
-export function matchLabelSelector(selector: LabelSelector, labels: Record<string, string> | undefined): boolean {
-  const l = labels ?? {};
-  const has = (k: string) => Object.hasOwn(l, k);
-  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (!has(k) || l[k] !== v) return false;
-  for (const r of selector.matchExpressions ?? []) {
-    const values = r.values ?? [];
-    const ok =
-      r.operator === 'In' ? has(r.key) && values.includes(l[r.key]!)
-      : r.operator === 'NotIn' ? !has(r.key) || !values.includes(l[r.key]!)
-      : r.operator === 'Exists' ? has(r.key)
-      : r.operator === 'DoesNotExist' ? !has(r.key)
-      : false;
-    if (!ok) return false;
-  }
-  return true;
-}
-
-/** The port number a named port resolves to on this pod (name and protocol must both match). */
-export function resolveNamedPort(pod: Pod, name: string, protocol: Protocol = 'TCP'): number | undefined {
-  for (const c of pod.spec.containers ?? []) {
-    for (const p of c.ports ?? []) if (p.name === name && (p.protocol ?? 'TCP') === protocol) return p.containerPort;
-  }
-  return undefined;
-}
+// matchLabelSelector and resolveNamedPort live in lib/k8s/selectors.ts (the agent uses them too).
+export { matchLabelSelector, resolveNamedPort } from '../../lib/k8s/selectors.js';

@@ -5,10 +5,12 @@
 //   GET    /v1/cluster                         the cluster spec the daemon serves
 //   GET    /v1/objects/KIND[?namespace=NS]     list
 //   GET    /v1/objects/KIND/NS/NAME            get ("-" as NS for cluster-scoped kinds)
-//   POST   /v1/apply                           {objects, internal?} → ApplyResult[]
+//   POST   /v1/apply                           {objects, internal?} → {results: ApplyResult[], resourceVersion}
 //   PUT    /v1/status/KIND/NS/NAME             {status}
 //   DELETE /v1/objects/KIND/NS/NAME
-//   GET    /v1/watch?kinds=Pod,Node            NDJSON stream: the current objects as ADDED, then changes
+//   PATCH  /v1/labels/KIND/NS/NAME             {set?, remove?, overwrite?} → {object, changed, missing, resourceVersion}
+//   GET    /v1/watch?kinds=Pod,Node            NDJSON stream: the current objects as ADDED, SYNCED {resourceVersion},
+//                                              then changes; BOOKMARK {resourceVersion} after changes of other kinds
 //   POST   /v1/identities                      {labels: string[]} → {id}: cluster-wide numeric identity
 //   POST   /v1/shutdown                        stop the daemon (used by `cnilab down`)
 //
@@ -17,18 +19,20 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { chmodSync, rmSync } from 'node:fs';
 import { CnilabError, errorToJson, InvalidInputError, NotFoundError } from '../errors.js';
-import type { KubeObject } from './objects.js';
 import type { ClusterSpec } from './spec.js';
 import type { ObjectStore, WatchEvent } from './store.js';
+import { DEFAULT_IDENTITY_GC, IdentityAllocator, type IdentityGcOptions } from './identity-allocator.js';
 import { KubeApi } from './kube/api.js';
 
-/** Cilium's first cluster-local identity; 1..255 are reserved (1 host, 2 world, 6 remote-node, …). */
-export const FIRST_CLUSTER_IDENTITY = 256;
+export { FIRST_CLUSTER_IDENTITY, IdentityAllocator } from './identity-allocator.js';
 
 export interface ServerHooks {
   onShutdown: () => void;
   /** Extra read-only routes (the pod runtime adds /v1/nodes status, for instance). */
   extra?: (req: IncomingMessage, url: URL) => Promise<unknown> | undefined;
+  /** Garbage collection of unused identities (default DEFAULT_IDENTITY_GC; false: none). */
+  identityGc?: IdentityGcOptions | false;
+  log?: (m: string) => void;
   /** The Kubernetes API, served on the same socket. */
   kube?: KubeApi;
 }
@@ -65,28 +69,9 @@ function statusFor(err: unknown): number {
   }
 }
 
-export class IdentityAllocator {
-  constructor(private store: ObjectStore) {}
-
-  /** The same label set always gets the same number, on every node. */
-  allocate(labels: string[]): number {
-    const sorted = [...new Set(labels)].sort();
-    const key = JSON.stringify(sorted);
-    let max = FIRST_CLUSTER_IDENTITY - 1;
-    for (const obj of this.store.list('CiliumIdentity')) {
-      const id = Number(obj.metadata.name);
-      if (JSON.stringify((obj as any).securityLabels) === key) return id;
-      max = Math.max(max, id);
-    }
-    const id = max + 1;
-    const identity = { apiVersion: 'cilium.io/v2', kind: 'CiliumIdentity', metadata: { name: String(id) }, securityLabels: sorted };
-    this.store.apply([identity as unknown as KubeObject], { internal: true });
-    return id;
-  }
-}
-
 export function startControlServer(socketPath: string, store: ObjectStore, spec: ClusterSpec, hooks: ServerHooks): Promise<Server> {
   const identities = new IdentityAllocator(store);
+  if (hooks.identityGc !== false) identities.startGc(hooks.identityGc ?? DEFAULT_IDENTITY_GC, hooks.log);
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://control');
     if (hooks.kube && KubeApi.owns(url.pathname)) return hooks.kube.handle(req, res);
@@ -113,12 +98,23 @@ export function startControlServer(socketPath: string, store: ObjectStore, spec:
         case 'POST apply': {
           const body = await readJson(req);
           if (!Array.isArray(body.objects)) throw new InvalidInputError('request body.objects', 'expected an array');
-          return send(res, 200, { results: store.apply(body.objects, { internal: body.internal === true }) });
+          const results = store.apply(body.objects, { internal: body.internal === true });
+          return send(res, 200, { results, resourceVersion: store.resourceVersion });
         }
         case 'PUT status': {
           const [kind, namespace, name] = parts.slice(2);
           const body = await readJson(req);
           return send(res, 200, store.updateStatus(kind!, ns(namespace), name!, body.status ?? {}));
+        }
+        case 'PATCH labels': {
+          const [kind, namespace, name] = parts.slice(2);
+          if (!kind || !name) throw new InvalidInputError('path', 'expected /v1/labels/KIND/NAMESPACE/NAME');
+          const body = await readJson(req);
+          const set = body.set ?? {};
+          const remove = body.remove ?? [];
+          if (typeof set !== 'object' || Array.isArray(set) || !Array.isArray(remove)) throw new InvalidInputError('request body', 'expected {set: {key: value}, remove: [key], overwrite}');
+          const out = store.patchLabels(kind, ns(namespace), name, { set, remove: remove.map(String), overwrite: body.overwrite === true });
+          return send(res, 200, { ...out, resourceVersion: store.resourceVersion });
         }
         case 'DELETE objects': {
           const [kind, namespace, name] = parts.slice(2);
@@ -160,13 +156,23 @@ export function startControlServer(socketPath: string, store: ObjectStore, spec:
 function serveWatch(req: IncomingMessage, res: ServerResponse, store: ObjectStore, kinds: string[]): void {
   res.writeHead(200, { 'content-type': 'application/x-ndjson' });
   const wanted = (ev: WatchEvent) => kinds.length === 0 || kinds.includes(ev.object.kind);
+  // A change of a kind this watcher does not ask for still moves the store's revision: a BOOKMARK
+  // (one per burst) tells the watcher it has seen everything up to that revision, which is how an
+  // agent proves it has realized the revision `apply --wait` waits for.
+  let bookmarkDue = false;
   const write = (ev: WatchEvent) => {
-    if (wanted(ev)) res.write(`${JSON.stringify(ev)}\n`);
+    if (wanted(ev)) return void res.write(`${JSON.stringify(ev)}\n`);
+    if (bookmarkDue) return;
+    bookmarkDue = true;
+    setImmediate(() => {
+      bookmarkDue = false;
+      if (!res.writableEnded) res.write(`${JSON.stringify({ type: 'BOOKMARK', resourceVersion: store.resourceVersion })}\n`);
+    });
   };
   // Subscribe before listing so nothing changes unseen in between (a duplicate ADDED is harmless).
   const unsubscribe = store.watch(write);
   for (const kind of kinds) for (const object of store.list(kind)) write({ type: 'ADDED', object });
-  res.write(`${JSON.stringify({ type: 'SYNCED' })}\n`);
+  res.write(`${JSON.stringify({ type: 'SYNCED', resourceVersion: store.resourceVersion })}\n`);
   req.on('close', unsubscribe);
   res.on('close', unsubscribe);
 }

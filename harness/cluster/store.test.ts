@@ -50,3 +50,37 @@ describe('object store', () => {
     expect(events).toEqual(['DELETED Pod/a', 'DELETED Namespace/x']);
   });
 });
+
+describe('object store: labels and revisions', () => {
+  it('patchLabels sets, overwrites only with overwrite, removes, and reports absent keys', () => {
+    const s = new ObjectStore();
+    s.apply([ns('x'), pod('x', 'a')]);
+    const events: string[] = [];
+    s.watch((ev) => events.push(`${ev.type} ${ev.object.kind}`));
+    expect(s.patchLabels('Pod', 'x', 'a', { set: { tier: 'web' } }).changed).toBe(true);
+    expect(() => s.patchLabels('Pod', 'x', 'a', { set: { tier: 'db' } })).toThrow(/already has a value \(web\), and --overwrite is false/);
+    expect(s.patchLabels('Pod', 'x', 'a', { set: { tier: 'db' }, overwrite: true }).object.metadata.labels).toEqual({ pod: 'a', tier: 'db' });
+    const r = s.patchLabels('Pod', 'x', 'a', { remove: ['tier', 'nope'] });
+    expect([r.changed, r.missing, r.object.metadata.labels]).toEqual([true, ['nope'], { pod: 'a' }]);
+    expect(s.patchLabels('Pod', 'x', 'a', { set: { pod: 'a' } }).changed).toBe(false);
+    expect(events).toEqual(['MODIFIED Pod', 'MODIFIED Pod', 'MODIFIED Pod']);
+  });
+  it('patchLabels rejects bad keys and values naming the label, and keeps the namespace name label', () => {
+    const s = new ObjectStore();
+    s.apply([ns('x'), pod('x', 'a')]);
+    expect(() => s.patchLabels('Pod', 'x', 'a', { set: { 'Bad Key': 'v' } })).toThrow(/label "Bad Key": invalid label key/);
+    expect(() => s.patchLabels('Pod', 'x', 'a', { set: { k: 'no spaces' } })).toThrow(/invalid label value/);
+    expect(() => s.patchLabels('Namespace', undefined, 'x', { remove: ['kubernetes.io/metadata.name'] })).toThrow(/cannot be removed/);
+    expect(() => s.patchLabels('Namespace', undefined, 'x', { set: { 'kubernetes.io/metadata.name': 'y' }, overwrite: true })).toThrow(/cannot change/);
+    expect(() => s.patchLabels('Pod', 'x', 'zz', { set: { a: 'b' } })).toThrow(/not found/);
+    expect(s.get('Pod', 'x', 'a')!.metadata.labels).toEqual({ pod: 'a' });
+  });
+  it('a DELETED event carries the revision of the deletion', () => {
+    const s = new ObjectStore();
+    s.apply([ns('x'), pod('x', 'a')]);
+    const seen: string[] = [];
+    s.watch((ev) => seen.push(`${ev.type} ${ev.object.metadata.resourceVersion}`));
+    s.delete('Pod', 'x', 'a');
+    expect(seen).toEqual([`DELETED ${s.resourceVersion}`]);
+  });
+});

@@ -3,7 +3,7 @@
 // is broadcast to watchers (the pod runtime, the agents, `cnilab get -w`).
 import { randomUUID } from 'node:crypto';
 import { ConflictError, InvalidInputError, InvalidInputList, NotFoundError } from '../errors.js';
-import { isNamespaced, normalizeObject, objectKey, validateObject, type KubeObject } from './objects.js';
+import { isNamespaced, labelKeyProblem, labelValueProblem, normalizeObject, objectKey, validateObject, type KubeObject } from './objects.js';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 export interface WatchEvent {
@@ -285,5 +285,46 @@ export class ObjectStore {
     // The DELETED event carries the deletion's resourceVersion, so a watch can resume after it.
     obj.metadata.resourceVersion = String(this.version);
     this.emit('DELETED', obj);
+  }
+
+  /**
+   * Set and remove labels of one object, as `kubectl label` does: a key that already has another
+   * value is an error unless `overwrite`; removing an absent key is reported, not an error. A
+   * Namespace's kubernetes.io/metadata.name label is the API server's and cannot change.
+   */
+  patchLabels(
+    kind: string,
+    namespace: string | undefined,
+    name: string,
+    change: { set?: Record<string, string>; remove?: string[]; overwrite?: boolean },
+  ): { object: KubeObject; changed: boolean; missing: string[] } {
+    const key = keyOf(kind, namespace, name);
+    const obj = this.objects.get(key);
+    if (!obj) throw new NotFoundError(`${kind} "${name}" not found${isNamespaced(kind) ? ` in namespace "${namespace ?? 'default'}"` : ''}`);
+    if (!USER_KINDS.has(kind)) throw new InvalidInputError('kind', `labels of a ${kind} are cnilab's own and cannot be changed`);
+    const problems: InvalidInputError[] = [];
+    const labels = { ...(obj.metadata.labels ?? {}) };
+    const missing: string[] = [];
+    const fixed = kind === 'Namespace' ? 'kubernetes.io/metadata.name' : undefined;
+    for (const k of change.remove ?? []) {
+      const p = labelKeyProblem(k);
+      if (p) problems.push(new InvalidInputError(`label ${JSON.stringify(k)}`, p));
+      else if (k === fixed) problems.push(new InvalidInputError(`label ${JSON.stringify(k)}`, 'is set by the API server to the namespace name and cannot be removed'));
+      else if (!Object.hasOwn(labels, k)) missing.push(k);
+      else delete labels[k];
+    }
+    for (const [k, v] of Object.entries(change.set ?? {})) {
+      const p = labelKeyProblem(k) ?? labelValueProblem(v);
+      if (p) problems.push(new InvalidInputError(`label ${JSON.stringify(k)}`, p));
+      else if (k === fixed && v !== name) problems.push(new InvalidInputError(`label ${JSON.stringify(k)}`, `is set by the API server to the namespace name ("${name}") and cannot change`));
+      else if (Object.hasOwn(obj.metadata.labels ?? {}, k) && obj.metadata.labels![k] !== v && !change.overwrite) {
+        problems.push(new InvalidInputError(`label ${JSON.stringify(k)}`, `already has a value (${obj.metadata.labels![k]}), and --overwrite is false`));
+      } else labels[k] = v;
+    }
+    if (problems.length) throw problems.length === 1 ? problems[0]! : new InvalidInputList(problems);
+    if (sameJson(labels, obj.metadata.labels ?? {})) return { object: clone(obj), changed: false, missing };
+    const next = { ...obj, metadata: { ...obj.metadata, labels } };
+    this.put(next, true);
+    return { object: clone(next), changed: true, missing };
   }
 }
