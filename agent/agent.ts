@@ -25,6 +25,9 @@ import type { CniRequest } from './cni/protocol.js';
 import { FakeDatapath } from './testing/fake-datapath.js';
 import { ServiceHandling, type LbMaps } from './service/index.js';
 import { FakeLbMaps } from './testing/fake-lb.js';
+import { HealthProblems } from './health.js';
+import { CorruptStateError, listQuarantined, quarantine } from './state-files.js';
+import { agentFault } from './faults.js';
 import { PolicyController, POLICY_WATCH_KINDS } from './policy/controller.js';
 
 export interface AgentOptions {
@@ -90,9 +93,9 @@ export class Agent implements AgentApi {
   private stopEvents?: () => void;
   private routeQueue: Promise<void> = Promise.resolve();
   private stopping = false;
-  private problem?: string;
-  /** What is wrong with this node's BGP speaker (native routing), from the periodic check. */
-  private bgpProblem?: string;
+  /** What is wrong, by source; each source clears only its own problem. */
+  private health = new HealthProblems();
+  private resyncTimer?: NodeJS.Timeout;
   private bgpTimer?: NodeJS.Timeout;
 
   constructor(private opts: AgentOptions) {
@@ -122,13 +125,28 @@ export class Agent implements AgentApi {
     this.datapath.attachHostDevice(HOST_DEV, devices.host.ifindex);
 
     this.ipcacheSync = new IpcacheSync(this.datapath, self.name, this.identityCache, (nodes) => this.onRemoteNodes(nodes), opts.log);
+    // Corrupt state files are moved aside (and reported in health) instead of failing every start:
+    // IPAM allocations are rebuilt from the endpoints' states by restore().
+    const onCorrupt = (e: CorruptStateError) => quarantine(e.file, e.why, opts.log);
+    const ipamFile = join(opts.nodeDir, 'ipam.json');
+    let ipam: ClusterPoolIpam;
+    try {
+      ipam = new ClusterPoolIpam(self.podCidr, self.podGateway, ipamFile);
+    } catch (e) {
+      if (!(e instanceof CorruptStateError)) throw e;
+      onCorrupt(e);
+      ipam = new ClusterPoolIpam(self.podCidr, self.podGateway, ipamFile);
+    }
     this.endpointsMgr = new EndpointManager({
       spec: this.spec,
       node: self,
       datapath: this.datapath,
-      ipam: new ClusterPoolIpam(self.podCidr, self.podGateway, join(opts.nodeDir, 'ipam.json')),
+      ipam,
       identities: this.identityCache,
-      states: new EndpointStateStore(join(opts.nodeDir, 'endpoints')),
+      states: new EndpointStateStore(join(opts.nodeDir, 'endpoints'), (e) => {
+        onCorrupt(e);
+        this.reportQuarantined();
+      }),
       controlPlane: controlPlaneForEndpoints(this.cp),
       ipcache: this.ipcacheSync,
       log: opts.log,
@@ -143,6 +161,7 @@ export class Agent implements AgentApi {
     });
     this.endpointsMgr.setPolicyHooks(this.policy);
     const { restored, removed } = await this.endpointsMgr.restore();
+    this.reportQuarantined();
     // Native routing: from_netdev on the underlay device delivers other nodes' pod traffic, and only
     // once the restored endpoints are in the maps (it would otherwise pass their packets to the stack).
     if (this.spec.routing === 'native') await this.startNativeRouting();
@@ -186,12 +205,34 @@ export class Agent implements AgentApi {
     );
   }
 
-  /** Watch what the ipcache and the policies need; resolves at the first SYNCED. Reconnects when the stream ends. */
+  /** Quarantined state files stay a health problem until someone removes them. */
+  private reportQuarantined(): void {
+    const files = listQuarantined(this.opts.nodeDir);
+    if (files.length) this.health.set('state', `quarantined corrupt state files (the agent went on without them; remove them once looked at): ${files.join(', ')}`);
+    else this.health.clear('state');
+  }
+
+  /**
+   * Watch what the ipcache and the policies need; resolves at the first SYNCED. Reconnects when the
+   * stream ends. An ipcache update that fails stays a problem until a full resync (a new watch, which
+   * lists everything again) goes through without a failure; one is scheduled right away.
+   */
   private startWatch(): Promise<void> {
     return new Promise((resolve, reject) => {
       let first = true;
+      let failedSinceConnect = false;
       const timer = setTimeout(() => reject(new Error(`no SYNCED from the control plane within ${SYNC_TIMEOUT_MS} ms`)), SYNC_TIMEOUT_MS);
+      const resyncSoon = () => {
+        if (this.resyncTimer || this.stopping) return;
+        this.resyncTimer = setTimeout(() => {
+          this.resyncTimer = undefined;
+          this.stopWatch?.();
+          connect();
+        }, WATCH_RETRY_MS);
+        this.resyncTimer.unref();
+      };
       const connect = () => {
+        failedSinceConnect = false;
         this.ipcacheSync.resetWatchState();
         this.policy.resetWatchState();
         this.stopWatch = this.cp.watch(
@@ -200,21 +241,25 @@ export class Agent implements AgentApi {
             this.policy.handle(ev as never);
             try {
               this.ipcacheSync.handle(ev);
-              this.problem = undefined;
             } catch (e) {
-              this.problem = `ipcache update failed: ${(e as Error).message}`;
-              this.opts.log(this.problem);
+              failedSinceConnect = true;
+              if (this.health.set('ipcache', `ipcache update failed: ${(e as Error).message}; resyncing`)) this.opts.log(this.health.get('ipcache')!);
+              resyncSoon();
             }
-            if (ev.type === 'SYNCED' && first) {
-              first = false;
-              clearTimeout(timer);
-              resolve();
+            if (ev.type === 'SYNCED') {
+              this.health.clear('watch');
+              if (!failedSinceConnect) this.health.clear('ipcache');
+              if (first) {
+                first = false;
+                clearTimeout(timer);
+                resolve();
+              }
             }
           },
           (err) => {
             if (this.stopping) return;
-            this.problem = `control plane watch ended${err ? `: ${err.message}` : ''}; reconnecting`;
-            this.opts.log(this.problem);
+            this.health.set('watch', `control plane watch ended${err ? `: ${err.message}` : ''}; reconnecting`);
+            this.opts.log(this.health.get('watch')!);
             setTimeout(connect, WATCH_RETRY_MS).unref();
           },
         );
@@ -254,9 +299,11 @@ export class Agent implements AgentApi {
     const check = async () => {
       try {
         const st = await speaker.status();
-        this.bgpProblem = !st.running ? 'BGP speaker (bird) is not running' : st.established ? undefined : 'BGP session to the route reflector is not established';
+        const problem = !st.running ? 'BGP speaker (bird) is not running' : st.established ? undefined : 'BGP session to the route reflector is not established';
+        if (problem) this.health.set('bgp', problem);
+        else this.health.clear('bgp');
       } catch (e) {
-        this.bgpProblem = `BGP status: ${(e as Error).message}`;
+        this.health.set('bgp', `BGP status: ${(e as Error).message}`);
       }
     };
     this.bgpTimer = setInterval(() => void check(), BGP_CHECK_MS);
@@ -265,13 +312,15 @@ export class Agent implements AgentApi {
 
   private onRemoteNodes(nodes: RemoteNode[]): void {
     if (this.spec.routing !== 'tunnel') return; // native routing: bird installs the routes
-    const cidrs = nodes.map((n) => n.podCidr);
+    const cidrs = agentFault('no-remote-routes') ? [] : nodes.map((n) => n.podCidr);
     this.routeQueue = this.routeQueue
       .then(() => syncRemoteRoutes(this.self, this.spec.podMtu, cidrs))
-      .catch((e) => {
-        this.problem = `routes to remote pod CIDRs: ${(e as Error).message}`;
-        this.opts.log(this.problem);
-      });
+      .then(
+        () => this.health.clear('routes'),
+        (e) => {
+          if (this.health.set('routes', `routes to remote pod CIDRs: ${(e as Error).message}`)) this.opts.log(this.health.get('routes')!);
+        },
+      );
   }
 
   private resolveEndpoint(ip: string, identity: number): Omit<FlowEndpoint, 'identity'> {
@@ -285,9 +334,15 @@ export class Agent implements AgentApi {
 
   // ---- API ----
   healthz() {
-    const problem = this.problem ?? (this.ipcacheSync.isSynced ? this.bgpProblem : 'ipcache not synced') ?? this.svc?.problem;
-    const message = problem ?? this.policy.problem;
+    // Each source reports on its own (health.ts); the policy and service handlers keep their own problem.
+    const problems = this.health.list();
+    if (!this.ipcacheSync.isSynced) problems.push('ipcache: not synced');
+    const svcProblem = this.svc?.problem;
+    if (svcProblem) problems.push(`services: ${svcProblem}`);
     const policyProblem = this.policy.problem;
+    if (policyProblem) problems.push(`policy: ${policyProblem}`);
+    // Mutation testing only (agent/faults.ts): health that lies.
+    const message = agentFault('health-always-ok') ? '' : problems.join('; ');
     return {
       ok: !message,
       ...(message ? { message } : {}),
@@ -346,6 +401,7 @@ export class Agent implements AgentApi {
   stop(): void {
     this.stopping = true;
     if (this.bgpTimer) clearInterval(this.bgpTimer);
+    if (this.resyncTimer) clearTimeout(this.resyncTimer);
     if (this.server) stopAgentServer(this.server, this.opts.agentSocket);
     this.stopWatch?.();
     this.svc?.stop();

@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { paths, validateClusterName, validateNodeName } from '../harness/cluster/names.js';
 import { Agent, type AgentOptions } from './agent.js';
+import { activeAgentFaults } from './faults.js';
 
 function log(msg: string): void {
   process.stdout.write(`${new Date().toISOString()} ${msg}\n`);
@@ -52,6 +53,9 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
 
 async function main(): Promise<void> {
   const opts = parseAgentArgs(process.argv.slice(2));
+  // A mutated agent (cnilab selftest) says so first thing, so its log can never pass for a real one's.
+  if (activeAgentFaults().length) log(`MUTATION TESTING: faults injected: ${activeAgentFaults().join(', ')}`);
+  if (opts.objectPath) log(`datapath object ${opts.objectPath}`);
   const agent = new Agent(opts);
   let exiting = false;
   const exit = (sig: string) => {

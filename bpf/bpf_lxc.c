@@ -61,6 +61,21 @@ int from_container(struct __sk_buff *skb)
 			return send_drop(skb, DROP_INVALID_PACKET, DIR_EGRESS, ep->identity, 0, &pi, 0);
 	}
 
+#ifdef CNILAB_MUT_SLOW_LOOKUPS
+	/* Mutation (cnilab selftest): extra ipcache lookups on every packet — correct, only slower. */
+	{
+		__u32 sink = 0;
+
+		for (int i = 0; i < CNILAB_MUT_SLOW_LOOKUPS; i++) {
+			struct cnilab_ipcache_val *v = ipcache_lookup(pi.daddr ^ bpf_htonl(i));
+
+			if (v)
+				sink += v->identity;
+		}
+		if (sink == 0xdeadbeef)
+			return TC_ACT_SHOT;
+	}
+#endif
 	ct_lookup(&pi, &ct);
 	/* A backend's reply to a client this node translated for: the service back as its source. */
 	if (ct.is_reply) {
@@ -71,6 +86,15 @@ int from_container(struct __sk_buff *skb)
 	}
 
 	dst = lookup_ep_by_ip(pi.daddr);
+#ifdef CNILAB_MUT_LOCAL_WRONG_POD
+	/* Mutation (cnilab selftest): same-node traffic handed to the neighbouring address's pod. */
+	if (dst) {
+		struct cnilab_endpoint *other = lookup_ep_by_ip(pi.daddr ^ bpf_htonl(1));
+
+		if (other)
+			dst = other;
+	}
+#endif
 	if (dst) {
 		__u32 dst_ifindex = dst->ifindex;
 
@@ -78,8 +102,13 @@ int from_container(struct __sk_buff *skb)
 		ret = policy_enforce(skb, &pi, &ct, ep, dst, ep->identity, dst_identity);
 		if (ret)
 			return ret;
+		/* The node routes pod to pod: one router hop (the receiver sees TTL − 1, as through a kernel). */
+		ret = pod_router_hop(skb, ep, dst_identity, &pi, ct.is_reply);
+		if (ret)
+			return ret;
+		/* Into the receiving endpoint: TO_ENDPOINT is INGRESS, as Hubble reports it (and to_container). */
 		if (ct.report)
-			send_trace(skb, OBS_TO_ENDPOINT, DIR_EGRESS, dst_ifindex, ep->identity, dst_identity, &pi,
+			send_trace(skb, OBS_TO_ENDPOINT, DIR_INGRESS, dst_ifindex, ep->identity, dst_identity, &pi,
 				   ct.is_reply);
 		ret = deliver_local(skb, dst, 1);
 		if (ret < 0)
@@ -105,8 +134,21 @@ int from_container(struct __sk_buff *skb)
 			return to_network(skb, ic, ep, &pi, &ct);
 		}
 	} else if (ic && ic->tunnel_endpoint) {
+#ifdef CNILAB_MUT_REMOTE_NODE_BARE
+		/* Mutation (cnilab selftest): issue 12's found-4 bug — a pod's traffic to another node's own
+		 * address goes to the stack and leaves bare on the underlay with the pod's source IP. */
+		if (ic->identity == IDENTITY_REMOTE_NODE && pi.daddr == ic->tunnel_endpoint)
+			goto to_stack;
+#endif
+		/* Into the tunnel: this node routes the pod's packet, one hop (the receiving node counts its own). */
+		ret = pod_router_hop(skb, ep, dst_identity, &pi, ct.is_reply);
+		if (ret)
+			return ret;
 		return to_overlay(skb, ic, ep->identity, &pi, &ct, ep->host_mac);
 	}
+#ifdef CNILAB_MUT_REMOTE_NODE_BARE
+to_stack:
+#endif
 
 	if (ct.report)
 		send_trace(skb, OBS_TO_STACK, DIR_EGRESS, CTX_U32(skb, ifindex), ep->identity, dst_identity, &pi,

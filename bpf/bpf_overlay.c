@@ -50,6 +50,11 @@ int from_overlay(struct __sk_buff *skb)
 		ret = policy_enforce(skb, &pi, &ct, NULL, ep, src_identity, dst_identity);
 		if (ret)
 			return ret;
+		/* This node routes the packet from the tunnel to the pod: one router hop, as from_netdev counts. */
+		ret = ipv4_dec_ttl(skb);
+		if (ret)
+			return send_drop(skb, ret > 0 ? DROP_TTL_EXCEEDED : DROP_INVALID_PACKET, DIR_INGRESS, src_identity,
+					 dst_identity, &pi, ct.is_reply);
 		if (ct.report)
 			send_trace(skb, OBS_TO_ENDPOINT, DIR_INGRESS, ep->ifindex, src_identity, dst_identity, &pi,
 				   ct.is_reply);
@@ -69,7 +74,9 @@ int from_overlay(struct __sk_buff *skb)
 		send_trace(skb, OBS_TO_STACK, DIR_INGRESS, CTX_U32(skb, ifindex), src_identity,
 			   resolve_identity(pi.daddr), &pi, ct.is_reply);
 	/* The sender could not know this device's MAC: make the stack accept the frame as addressed to us. */
+#ifndef CNILAB_MUT_OVERLAY_NOT_HOST
 	bpf_skb_change_type(skb, 0 /* PACKET_HOST */);
+#endif /* else, mutation (cnilab selftest): the stack drops it as another host's frame */
 	return TC_ACT_OK;
 }
 

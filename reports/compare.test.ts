@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { comparePerf, loadPerfResult, matchesMetric, parseOverride, parsePercent, renderCompareJunit, renderCompareTable } from './compare.js';
+import { comparePassed, comparePerf, loadPerfResult, matchesMetric, parseOverride, parsePercent, renderCompareJunit, renderCompareTable } from './compare.js';
 import { fixtureResult } from '../scenarios/performance/fixture.js';
 import { report } from '../harness/cli/report.js';
 
@@ -11,7 +11,8 @@ describe('compare', () => {
     const r = fixtureResult();
     const c = comparePerf(r, r, { threshold: 0.05 });
     expect(c.regressions).toEqual([]);
-    expect(c.rows.every((x) => x.verdict === 'ok' && x.changePct === 0)).toBe(true);
+    expect(c.rows.every((x) => x.verdict === 'no-change' && x.changePct === 0)).toBe(true);
+    expect(comparePassed(c)).toBe(true);
   });
 
   it('a slowed metric fails and is named', () => {
@@ -50,13 +51,49 @@ describe('compare', () => {
     expect(comparePerf(fixtureResult(), head, { threshold: 0.05, overrides: [parseOverride('tcp.other.throughput=10%')] }).regressions).toHaveLength(0);
   });
 
-  it('missing and new metrics are listed, not failed', () => {
+  it('a metric missing from HEAD fails the gate; a new one does not', () => {
     const c = comparePerf(fixtureResult(), fixtureResult({ unavailable: { 'cnilab-native': 'down' } }), { threshold: 0.05 });
     expect(c.regressions).toEqual([]);
-    expect(c.rows.filter((r) => r.verdict === 'missing').every((r) => r.config === 'cnilab-native')).toBe(true);
+    expect(c.failures.length).toBeGreaterThan(0);
+    expect(c.failures.every((r) => r.verdict === 'missing' && r.config === 'cnilab-native')).toBe(true);
+    expect(comparePassed(c)).toBe(false);
+    expect(renderCompareTable(c)).toMatch(/without evidence \(missing from HEAD/);
+    const added = comparePerf(fixtureResult({ unavailable: { 'cnilab-native': 'down' } }), fixtureResult(), { threshold: 0.05 });
+    expect(added.rows.filter((r) => r.verdict === 'new').length).toBeGreaterThan(0);
+    expect(comparePassed(added)).toBe(true);
     const junit = renderCompareJunit(comparePerf(fixtureResult(), fixtureResult({ scale: { 'baseline:udp.same.loss': 5 } }), { threshold: 0.05 }));
     expect(junit).toMatch(/failures="1"/);
     expect(junit).toMatch(/<testcase classname="performance.baseline" name="baseline:udp.same.loss"><failure/);
+  });
+
+  it('failed samples fail the gate, on either side', () => {
+    const head = fixtureResult();
+    const s = head.samples.find((x) => x.config === 'cnilab-tunnel' && x.test === 'rr' && x.path === 'other')!;
+    delete s.values;
+    s.error = 'sockperf measured no round trip';
+    const c = comparePerf(fixtureResult(), head, { threshold: 0.05 });
+    expect(c.failures.map((r) => `${r.config}:${r.metric}`)).toEqual(expect.arrayContaining(['cnilab-tunnel:rr.other.p99']));
+    expect(c.failures.every((r) => r.verdict === 'failed-samples')).toBe(true);
+    expect(comparePassed(comparePerf(head, fixtureResult(), { threshold: 0.05 }))).toBe(false);
+  });
+
+  it('runs with other parameters or on another machine are not comparable', () => {
+    const other = fixtureResult({ samples: 3 });
+    other.parameters.durationSec = 5;
+    other.environment.cpuModel = 'Other CPU';
+    const c = comparePerf(fixtureResult(), other, { threshold: 0.05 });
+    expect(c.mismatches).toEqual(['samples: base 5, head 3', 'duration (s): base 2, head 5', 'CPU model: base "Fixture CPU", head "Other CPU"']);
+    expect(comparePassed(c)).toBe(false);
+    expect(renderCompareTable(c)).toMatch(/NOT COMPARABLE/);
+  });
+
+  it('noise wider than the threshold is inconclusive, not a regression nor a pass by luck', () => {
+    // ±2 % jitter on both sides: whether a 3 % slowdown exceeds a 3 % threshold cannot be told.
+    const c = comparePerf(fixtureResult(), fixtureResult({ scale: { 'baseline:tcp-1.other.throughput': 0.97 } }), { threshold: 0.03 });
+    const row = c.rows.find((r) => `${r.config}:${r.metric}` === 'baseline:tcp-1.other.throughput')!;
+    expect(row.interval!.lo).toBeLessThan(row.interval!.hi);
+    expect(row.verdict).toBe('inconclusive');
+    expect(comparePassed(c)).toBe(true);
   });
 });
 

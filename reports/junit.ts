@@ -3,6 +3,7 @@
 // had: not a pass), a scenario that could not run or made no check gets a synthetic testcase so it
 // can never look green.
 import type { CheckResult, RunResult, ScenarioResult } from './model.js';
+import { evidenceLine, mismatchLines, reachabilityText } from './reachability.js';
 
 /** Escape for XML text and attribute values, dropping characters XML 1.0 cannot carry at all. */
 export function xmlEscape(s: string): string {
@@ -22,7 +23,8 @@ function attrs(a: Record<string, string | number>): string {
 }
 
 function checkBody(c: CheckResult): string {
-  return [`expected: ${c.expected}`, `observed: ${c.observed}`, c.command ? `command: ${c.command}` : '', c.detail ?? ''].filter(Boolean).join('\n');
+  const tables = c.reachability ? [evidenceLine(c.reachability), ...reachabilityText(c.reachability), ...mismatchLines(c.reachability, 50)].join('\n') : '';
+  return [`expected: ${c.expected}`, `observed: ${c.observed}`, c.command ? `command: ${c.command}` : '', c.detail ?? '', tables].filter(Boolean).join('\n');
 }
 
 function testcase(classname: string, c: CheckResult): string {

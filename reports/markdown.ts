@@ -1,6 +1,7 @@
 // The Markdown report, for a pull request: verdict and environment, a scenario table per
 // configuration, from×to matrices for checks tagged with `matrix`, then the failures in full.
 import { failedChecks, runPassed, type CheckResult, type ConfigurationResult, type RunResult } from './model.js';
+import { policyMarkdownLines } from './policy-text.js';
 
 /** Table cells must not break the row: escape pipes, fold newlines. */
 export function mdCell(s: string): string {
@@ -59,7 +60,9 @@ function configurationSection(cfg: ConfigurationResult): string[] {
   const all = cfg.suites.flatMap((s) => s.scenarios.flatMap((sc) => sc.checks));
   const matrices = [...new Set(all.map((c) => c.tags?.matrix).filter((m): m is string => !!m))];
   for (const m of matrices) out.push(...renderMatrix(all, m));
-  const failures = cfg.suites.flatMap((s) => s.scenarios.flatMap((sc) => failedChecks(sc).map((c) => ({ sc: `${s.name}/${sc.name}`, c }))));
+  out.push(...policyMarkdownLines(cfg));
+  // Policy steps are shown as truth tables above.
+  const failures = cfg.suites.flatMap((s) => s.scenarios.flatMap((sc) => failedChecks(sc).filter((c) => !c.reachability).map((c) => ({ sc: `${s.name}/${sc.name}`, c }))));
   if (failures.length) {
     out.push(`### Failures (${failures.length})`, '');
     out.push(...table(['scenario', 'check', 'expected', 'observed'], failures.map(({ sc, c }) => [sc, c.name, c.expected, `${c.verdict === 'unavailable' ? 'unavailable: ' : ''}${c.observed}`])), '');

@@ -10,6 +10,18 @@ export const SCHEMA_VERSION = 1 as const;
  */
 export type Verdict = 'pass' | 'fail' | 'unavailable';
 
+/** One piece of what a check saw: the command it ran and how it ended, and the fact read from it (a
+ *  responder's name, a flow, a counter's delta, a route). A verdict without evidence is not earned. */
+export interface Evidence {
+  /** What kind of fact: a probe's answer, a datapath counter, a flow, a route table, a capture… */
+  kind: 'probe' | 'counter' | 'flow' | 'route' | 'capture' | 'link' | 'neighbour' | 'api' | 'timing' | 'stream';
+  /** Pasteable command that produced it, when there is one. */
+  command?: string;
+  exit?: number;
+  /** The fact, in words ("RESPONDER: conn-node2-a", "+3 packets, reason 169", "no 198.19.3.0/24"). */
+  observed: string;
+}
+
 export interface CheckResult {
   /** Stable within a scenario, e.g. "pod-pod/tcp/conn-n1-a/conn-n2-b". */
   id: string;
@@ -31,6 +43,57 @@ export interface CheckResult {
   detail?: string;
   /** Free-form facets for grouping and matrices: kind, fromNode, toNode, matrix, ... */
   tags?: Record<string, string>;
+  /** A policy check's reachability truth tables (expected by the oracle, observed, compared). */
+  reachability?: Reachability;
+  /** What the verdict rests on. */
+  evidence?: Evidence[];
+}
+
+/**
+ * One probe set of the policy suite, as the upstream netpol e2e prints it. Each table string is a row
+ * (a source), each character a column (a destination): '.' connected / allowed, 'X' blocked, '?' could
+ * not tell, '-' not probed. In `comparison`, '.' is a probe whose observation matched the oracle in
+ * connectivity and evidence, 'X' one that did not.
+ */
+export interface ReachabilityTable {
+  protocol: string;
+  port: number;
+  expected: string[];
+  observed: string[];
+  comparison: string[];
+}
+
+export interface ReachabilityMismatch {
+  from: string;
+  to: string;
+  protocol: string;
+  port: number;
+  expected: 'allowed' | 'blocked';
+  /** What was seen: "connected", "dropped POLICY_DENIED INGRESS on node2", "timeout", ... */
+  observed: string;
+  why: string;
+  /** The oracle's reason for its expectation. */
+  oracle: string;
+  attempts: number;
+}
+
+export interface Reachability {
+  rows: string[];
+  columns: string[];
+  tables: ReachabilityTable[];
+  correct: number;
+  incorrect: number;
+  /** What could not be probed on this machine; never counted as correct. */
+  unsupported?: string[];
+  /** How probes were settled: answer, drop-flow, timeout, refused, wrong-answer, error. */
+  evidence: Record<string, number>;
+  /** Whether blocked probes had to be confirmed by the agents' drop flows. */
+  flows: 'agents' | 'none';
+  /** Flows the agents overwrote before they could be read while this step probed (evidence lost, never assumed). */
+  flowsMissed?: number;
+  retries: { firstTryIncorrect: number; retriedProbes: number; reprobes: number; secondTry: boolean };
+  probeMs: number;
+  mismatches: ReachabilityMismatch[];
 }
 
 export type ScenarioStatus = 'passed' | 'failed' | 'error' | 'skipped';

@@ -92,6 +92,8 @@ export interface PerfParameters {
   tests: TestKind[];
   /** Configuration order rotates by one every round so no configuration always runs first. */
   order: 'interleaved-rotating';
+  /** CPUs the load generators and the servers were pinned to (taskset); absent: not pinned. */
+  cpuPinning?: { client: number; server: number };
 }
 
 export interface PerfConfiguration {

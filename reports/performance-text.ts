@@ -1,6 +1,7 @@
 // Terminal and Markdown renderings of a performance result: medians with their spread per
 // configuration side by side, ratios against the in-run baseline, and the targets — a missed one is
 // printed as "TARGET MISSED" so nobody reads past it. Everything is computed from perf.json alone.
+import { noiseLines } from './noise.js';
 import {
   PATHS,
   QUANTITIES,
@@ -96,7 +97,7 @@ function targetLines(r: PerfResult): string[] {
 }
 
 const NOTES = [
-  'CRR (connection rate) uses a small Node.js client and server: Node\'s own per-connection cost dominates, so compare it between configurations of one run only.',
+  'CRR (connection rate) uses cnilab-crr, a native C client and server (one connection per transaction, one in flight).',
   'Latency is sockperf\'s one-way figure (half the round trip). CPU s/GB counts all CPUs (user+system+softirq) during the sample, whatever ran on them.',
 ];
 
@@ -122,6 +123,7 @@ export function renderPerfTerminal(r: PerfResult): string {
   out.push('', table(header, rows), '', table(ratioHeader, ratioRows), '', 'targets:', ...targetLines(r).map((l) => `  ${l}`));
   const missed = r.targets.filter((t) => t.status === 'missed').length;
   if (missed) out.push('', `${missed} target(s) missed`);
+  out.push('', ...noiseLines(r));
   out.push('', ...NOTES.map((n) => `note: ${n}`), '');
   return out.join('\n');
 }
@@ -150,6 +152,10 @@ export function renderPerfMarkdown(r: PerfResult): string {
     '## Ratios to baseline (medians)',
     '',
     mdTable(ratioHeader, ratioRows),
+    '',
+    '## Noise floor',
+    '',
+    ...noiseLines(r).map((l) => (l.startsWith('  ') ? `- ${l.trim()}` : l)),
     '',
     ...NOTES.map((n) => `- ${n}`),
     '',

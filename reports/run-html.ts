@@ -4,6 +4,7 @@
 import { escapeXml as esc } from './svg-chart.js';
 import { htmlTable } from './html.js';
 import { runPassed, type CheckResult, type ConfigurationResult, type RunResult } from './model.js';
+import { POLICY_CSS, policyHtml } from './policy-html.js';
 
 const seconds = (ms?: number) => (ms === undefined ? '—' : `${(ms / 1000).toFixed(1)} s`);
 
@@ -36,7 +37,8 @@ function configurationHtml(cfg: ConfigurationResult): string {
       return [esc(`${suite.name}/${sc.name}`), status, n('pass'), n('fail'), n('unavailable'), seconds(sc.durationMs)];
     }),
   );
-  const failed = all.filter((c) => !c.passed);
+  // Policy steps are shown as truth tables in their own section.
+  const failed = all.filter((c) => !c.passed && !c.reachability);
   const timed = all.filter((c) => c.tags?.ms !== undefined);
   const matrices = [...new Set(all.map((c) => c.tags?.matrix).filter((m): m is string => !!m))];
   return `<h2>${esc(cfg.name)} ${cfg.summary.failed === 0 && cfg.summary.unavailable === 0 && !cfg.error ? '<span class="ok">passed</span>' : '<span class="bad">failed</span>'}</h2>
@@ -45,6 +47,7 @@ ${cfg.error ? `<div class="banner bad">${esc(cfg.error)}</div>` : ''}
 ${htmlTable(['scenario', 'status', 'passed', 'failed', 'unavailable', 'time'], scenarioRows)}
 ${matrices.map((m) => matrixHtml(all, m)).join('\n')}
 ${timed.length ? `<h3>Measured</h3>${htmlTable(['check', 'observed', 'verdict'], timed.map((c) => [esc(c.name), esc(c.observed), c.passed ? '<span class="ok">pass</span>' : '<span class="bad">fail</span>']))}` : ''}
+${policyHtml(cfg)}
 ${failed.length ? `<h3>Failed checks</h3>${htmlTable(['check', 'expected', 'observed', 'command'], failed.map((c) => [esc(c.name), esc(c.expected), esc(c.observed), c.command ? `<code>${esc(c.command)}</code>` : '']))}` : ''}
 <details><summary>all ${all.length} checks</summary>${htmlTable(['id', 'expected', 'observed', 'verdict', 'time'], all.map((c) => [esc(c.id), esc(c.expected), esc(c.observed), c.passed ? '<span class="ok">pass</span>' : `<span class="bad">${esc(c.verdict)}</span>`, `${c.durationMs} ms`]))}</details>`;
 }
@@ -61,6 +64,7 @@ table{border-collapse:collapse;margin:8px 0;font-size:13px}td,th{border:1px soli
 th{background:#f3f4f6}.ok{color:#047857;font-weight:600}.bad{color:#b91c1c;font-weight:700}.na{color:#6b7280;font-style:italic}
 table.matrix td{text-align:center;min-width:38px}.banner{padding:8px 12px;border-radius:4px;margin:10px 0}.banner.bad{background:#fee2e2}.banner.ok{background:#d1fae5}
 code{font-size:12px}small{color:#555}
+${POLICY_CSS}
 </style></head><body>
 <h1>cnilab run</h1>
 <p>Machine: ${esc(`${env.cpuCount}× ${env.cpuModel}, ${(env.memoryBytes / 2 ** 30).toFixed(0)} GiB, kernel ${env.kernel}, node ${env.nodeVersion}, cnilab ${env.cnilabVersion}${env.gitCommit ? ` (${env.gitCommit.slice(0, 12)}${env.gitDirty ? '+dirty' : ''})` : ''}`)}. Started ${esc(r.startedAt)}.</p>

@@ -1,6 +1,7 @@
 // The terminal summary printed at the end of `cnilab run`: one line per scenario, then every check
 // that did not pass with its pasteable command, so a failure can be reproduced by copy and paste.
 import { failedChecks, runPassed, type CheckResult, type RunResult } from './model.js';
+import { policyTerminalLines } from './policy-text.js';
 
 const MAX_FAILURES_SHOWN = 40;
 
@@ -38,13 +39,15 @@ export function renderTerminal(r: RunResult): string {
     for (const suite of cfg.suites) {
       for (const sc of suite.scenarios) {
         if (sc.reason && sc.status !== 'passed') out.push(`  ${suite.name}/${sc.name} ${sc.status}: ${sc.reason.split('\n')[0]}`);
-        const bad = failedChecks(sc);
+        // Policy steps print as truth tables below, not check by check.
+        const bad = failedChecks(sc).filter((c) => !c.reachability);
         if (!bad.length) continue;
         out.push(`  ${suite.name}/${sc.name}: ${bad.length} check(s) did not pass`);
         for (const c of bad.slice(0, MAX_FAILURES_SHOWN)) out.push(...failureLines(c));
         if (bad.length > MAX_FAILURES_SHOWN) out.push(`  … and ${bad.length - MAX_FAILURES_SHOWN} more (see report.md / result.json)`);
       }
     }
+    out.push(...policyTerminalLines(cfg));
     out.push('');
   }
   const s = r.summary;

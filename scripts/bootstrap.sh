@@ -49,3 +49,4 @@ fi
 # BPF objects and the CNI plugin's C entry point (make rebuilds only what changed).
 make -s -C bpf
 make -s -C agent/cni/shim CC=clang
+make -s -C harness/traffic/crr CC=clang

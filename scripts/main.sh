@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job of README.md: set up (idempotent), then on the embedded cluster run
-#   1. the connectivity and faults suites for VXLAN tunnel and BGP native routing (cnilab run), and
+#   1. the connectivity, faults and policy suites for VXLAN tunnel and BGP native routing (cnilab run), and
 #   2. the performance comparison of the five configurations (cnilab bench),
 # writing everything to reports/latest/ (JSON, Markdown, HTML, JUnit). Clusters are always torn down.
 # Exit status: non-zero when any check failed (targets missed by the benchmark are reported, not failed).

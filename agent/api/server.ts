@@ -41,9 +41,17 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/** CNI requests are a few KiB; anything this big is not one (and is not read into memory). */
+const MAX_BODY_BYTES = 1024 * 1024;
+
 async function readBody(req: IncomingMessage): Promise<CniRequest> {
   const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new CniError(CNI_ERR.DECODE_FAILURE, `agent: request body larger than ${MAX_BODY_BYTES} bytes`);
+    chunks.push(c as Buffer);
+  }
   try {
     const v = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
     if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
@@ -83,10 +91,13 @@ function directCall(api: AgentApi): AgentCall {
 }
 
 export async function startAgentServer(socketPath: string, api: AgentApi, log: (m: string) => void): Promise<Server> {
+  // Nothing a client sends may throw out of the handler: an unhandled rejection would end the agent.
   const server = createServer(async (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://agent');
-    const route = `${req.method} ${url.pathname}`;
+    let url = new URL('http://agent/');
+    let route = `${req.method} ?`;
     try {
+      url = new URL(`http://agent${(req.url ?? '/').startsWith('/') ? req.url : `/${req.url}`}`);
+      route = `${req.method} ${url.pathname}`;
       switch (route) {
         case 'GET /v1/healthz':
           return send(res, 200, api.healthz());
@@ -128,6 +139,7 @@ export async function startAgentServer(socketPath: string, api: AgentApi, log: (
           return send(res, 404, { error: { code: 'NOT_FOUND', message: `no route ${route}` } });
       }
     } catch (err) {
+      if (res.headersSent) return void res.destroy();
       if (url.pathname.startsWith('/v1/cni/')) {
         const e = err instanceof CniError ? err : new CniError(CNI_ERR.OTHER, (err as Error).message, (err as { detail?: string }).detail);
         log(`${route}: CNI error ${e.cniCode}: ${e.message}${e.details ? ` (${e.details})` : ''}`);

@@ -159,7 +159,7 @@ export const POLICY_EP = { size: 4, ingress: 0, egress: 1, gen: 2 } as const;
 export const POLICY_PREFIX = { static: 56, proto: 64, full: 80 } as const;
 export const POLICY_DIR_GEN = { dirMask: 0x03, genBit: 0x80 } as const;
 export const POLICY_FLAG = { deny: 0x01 } as const;
-export const POLICY_EP_FLAG = { enforced: 0x01, hasDeny: 0x02 } as const;
+export const POLICY_EP_FLAG = { enforced: 0x01, hasDeny: 0x02, hasIdentity: 0x04, hasAnyIdentity: 0x08 } as const;
 
 /** TC return codes (linux/pkt_cls.h). */
 export const TC_ACT = { OK: 0, SHOT: 2, REDIRECT: 7 } as const;

@@ -25,14 +25,21 @@ import { PolicyMapWriter } from './policy-writer.js';
 export { decodeEvent } from './codec.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
+/** bpf/build of this checkout, found upwards from this module (TypeScript sources and dist/ alike). */
+function bpfBuildDir(): string {
+  let dir = here;
+  for (let i = 0; i < 6; i++, dir = dirname(dir)) if (existsSync(join(dir, 'bpf', 'Makefile'))) return join(dir, 'bpf', 'build');
+  return resolve(here, '../../bpf/build');
+}
+const BUILD = bpfBuildDir();
 /** bpf/build/datapath.o of this checkout (`make -C bpf`). */
-export const DEFAULT_OBJECT = resolve(here, '../../bpf/build/datapath.o');
-export const BROKEN_REMOTE_OBJECT = resolve(here, '../../bpf/build/datapath-broken-remote.o');
+export const DEFAULT_OBJECT = join(BUILD, 'datapath.o');
+export const BROKEN_REMOTE_OBJECT = join(BUILD, 'datapath-broken-remote.o');
 /** Deliberately wrong policy enforcement (bpf/Makefile, bpf/lib/policy.h), for the policy suite's mutation tests. */
 export const POLICY_FAULT_OBJECTS = {
-  ignorePort: resolve(here, '../../bpf/build/datapath-policy-ignore-port.o'),
-  ignoreProto: resolve(here, '../../bpf/build/datapath-policy-ignore-proto.o'),
-  ctLeak: resolve(here, '../../bpf/build/datapath-policy-ct-leak.o'),
+  ignorePort: join(BUILD, 'datapath-policy-ignore-port.o'),
+  ignoreProto: join(BUILD, 'datapath-policy-ignore-proto.o'),
+  ctLeak: join(BUILD, 'datapath-policy-ct-leak.o'),
 } as const;
 
 // The datapath wakes the agent only when a batch of events has built up (bpf/lib/events.h), so the

@@ -448,9 +448,9 @@ export interface TestRunResult {
   durationNs: number;
 }
 
-/** BPF_PROG_TEST_RUN for tests: runs the program once on `data` (a full Ethernet frame). `ctx` is an
- *  optional struct __sk_buff (192 bytes) for tc programs. */
-export function progTestRun(progFd: number, data: Buffer, ctx?: Buffer): TestRunResult {
+/** BPF_PROG_TEST_RUN for tests: runs the program `repeat` times (default once) on `data` (a full
+ *  Ethernet frame). `ctx` is an optional struct __sk_buff (192 bytes) for tc programs. */
+export function progTestRun(progFd: number, data: Buffer, ctx?: Buffer, repeat = 1): TestRunResult {
   const dataIn = Buffer.from(data);
   const dataOut = Buffer.alloc(Math.max(256, data.length + 256));
   const ctxOut = ctx ? Buffer.alloc(ctx.length) : undefined;
@@ -466,7 +466,7 @@ export function progTestRun(progFd: number, data: Buffer, ctx?: Buffer): TestRun
     o.writeUInt32LE(ctx.length, 48);
     o.writeUInt32LE(ctxOut.length, 52);
   }
-  o.writeInt32LE(1, 60); // repeat
+  o.writeInt32LE(repeat, 60); // repeat (durationNs is then the mean per run)
   check('bpf_prog_test_run_opts', b().test_run(progFd, o));
   return {
     retval: o.readUInt32LE(56),

@@ -147,13 +147,14 @@ describe('cross-node forwarding over the VXLAN overlay', () => {
     }
   });
 
-  it('node a\'s host reaches pod b through cilium_host (from_host, host identity in the VNI)', async () => {
+  it('node a\'s host reaches pod b through cilium_host (from_host); on the wire its identity is remote-node, not host', async () => {
     A.events.length = B.events.length = 0;
     const r = await run(['ping', '-c', '2', '-i', '0.2', '-W', '2', B.podIp], { netns: A.nodeNs, allowFailure: true, timeoutMs: 15_000 });
     expect(r.code, r.stdout + r.stderr).toBe(0);
     await settle(() => B.events.some((e) => e.protocol === 1));
     expect(A.events.filter((e) => e.protocol === 1)[0]).toMatchObject({ observationPoint: OBS_POINT.TO_OVERLAY, srcIdentity: RESERVED_IDENTITY.host });
-    expect(B.events.filter((e) => e.protocol === 1)[0]).toMatchObject({ observationPoint: OBS_POINT.TO_ENDPOINT, srcIdentity: RESERVED_IDENTITY.host, srcIp: A.routerIp });
+    // "host" means "this node" wherever it is read: node b must see node a as a remote node.
+    expect(B.events.filter((e) => e.protocol === 1)[0]).toMatchObject({ observationPoint: OBS_POINT.TO_ENDPOINT, srcIdentity: RESERVED_IDENTITY.remoteNode, srcIp: A.routerIp });
   });
 
   it('traffic to a pod-CIDR address with no endpoint is dropped on the receiving node as STALE_OR_UNROUTABLE_IP', async () => {

@@ -104,17 +104,30 @@ export function compilePolicy(p: EndpointPolicy): Map<string, CompiledEntry> {
   return out;
 }
 
+export interface DirectionFlags {
+  enforced: boolean;
+  hasDeny: boolean;
+  /** Entries for specific identities / for any identity exist: the datapath skips a lookup that cannot match. */
+  hasIdentity: boolean;
+  hasAnyIdentity: boolean;
+}
+
 export interface EnforcementFlags {
-  ingress: { enforced: boolean; hasDeny: boolean };
-  egress: { enforced: boolean; hasDeny: boolean };
+  ingress: DirectionFlags;
+  egress: DirectionFlags;
 }
 
 export function enforcementFlags(p: EndpointPolicy, compiled: Map<string, CompiledEntry>): EnforcementFlags {
-  const hasDeny = (dir: number): boolean => [...compiled.values()].some((c) => c.dir === dir && c.deny);
-  return {
-    ingress: { enforced: p.ingressEnforced, hasDeny: hasDeny(DIRECTION.ingress) },
-    egress: { enforced: p.egressEnforced, hasDeny: hasDeny(DIRECTION.egress) },
+  const of = (dir: number, enforced: boolean): DirectionFlags => {
+    const mine = [...compiled.values()].filter((c) => c.dir === dir);
+    return {
+      enforced,
+      hasDeny: mine.some((c) => c.deny),
+      hasIdentity: mine.some((c) => c.identity !== 0),
+      hasAnyIdentity: mine.some((c) => c.identity === 0),
+    };
   };
+  return { ingress: of(DIRECTION.ingress, p.ingressEnforced), egress: of(DIRECTION.egress, p.egressEnforced) };
 }
 
 /**

@@ -12,7 +12,7 @@
 import type { EndpointPolicy } from '../policy/types.js';
 import { POLICY_DIR_GEN, POLICY_EP, POLICY_EP_FLAG, POLICY_FLAG, POLICY_KEY, POLICY_PREFIX, POLICY_VALUE } from './constants.js';
 import { mapDelete, mapKeys, mapLookup, mapUpdate } from './libbpf.js';
-import { compilePolicy, decompilePolicy, enforcementFlags, entryKey, type CompiledEntry } from './policy-map.js';
+import { compilePolicy, decompilePolicy, enforcementFlags, entryKey, type CompiledEntry, type DirectionFlags } from './policy-map.js';
 
 type Gen = 0 | 1;
 
@@ -96,8 +96,9 @@ export class PolicyMapWriter {
       held.delete(k);
     }
     const f = enforcementFlags(p, compiled);
-    const bits = (d: { enforced: boolean; hasDeny: boolean }): number =>
-      (d.enforced ? POLICY_EP_FLAG.enforced : 0) | (d.hasDeny ? POLICY_EP_FLAG.hasDeny : 0);
+    const bits = (d: DirectionFlags): number =>
+      (d.enforced ? POLICY_EP_FLAG.enforced : 0) | (d.hasDeny ? POLICY_EP_FLAG.hasDeny : 0) |
+      (d.hasIdentity ? POLICY_EP_FLAG.hasIdentity : 0) | (d.hasAnyIdentity ? POLICY_EP_FLAG.hasAnyIdentity : 0);
     const v = Buffer.alloc(POLICY_EP.size);
     v[POLICY_EP.ingress] = bits(f.ingress);
     v[POLICY_EP.egress] = bits(f.egress);

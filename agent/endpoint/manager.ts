@@ -12,6 +12,7 @@ import { CNI_ERR, CNI_VERSION, CniError, type CniAddResult, type CniRequest } fr
 import { getLink, ipBatch, listLinks, randomMac, setSysctl } from '../routing/links.js';
 import { CONTAINER_ID, hostIfnameFor, type EndpointState, type EndpointStateStore } from './state.js';
 import { ciliumEndpointObject, type EndpointControlPlane } from './cilium-endpoint.js';
+import { agentFault } from '../faults.js';
 
 export interface LocalIpcache {
   setLocal(ip: string, identity: number): void;
@@ -135,7 +136,7 @@ export class EndpointManager {
     const undo: Array<[string, () => Promise<void> | void]> = [];
     const podNamespace = req.podNamespace || 'default';
     const podName = req.podName || req.containerId.slice(0, 63);
-    const mtu = req.mtu ?? spec.podMtu;
+    const mtu = agentFault('pod-mtu-underlay') ? spec.mtu : (req.mtu ?? spec.podMtu);
     const hostIfname = hostIfnameFor(req.containerId);
     // Phase timings for the log line: pod network readiness is a headline number.
     const t0 = performance.now();
@@ -148,7 +149,7 @@ export class EndpointManager {
       // The identity is asked of the control plane while the links are made: only the maps need it.
       const identityLookup = (async () => {
         const [podLabels, nsLabels] = await Promise.all([
-          this.d.controlPlane.podLabels(podNamespace, podName),
+          agentFault('identity-ignores-labels') ? Promise.resolve({}) : this.d.controlPlane.podLabels(podNamespace, podName),
           this.d.controlPlane.namespaceLabels?.(podNamespace),
         ]);
         const labels = podSecurityLabels(podNamespace, podLabels, nsLabels);

@@ -3,6 +3,7 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
+import { CorruptStateError, parseStateJson } from '../state-files.js';
 
 export interface EndpointState {
   containerId: string;
@@ -33,8 +34,43 @@ export function hostIfnameFor(containerId: string): string {
   return `lxc${createHash('sha256').update(containerId).digest('hex').slice(0, 12)}`;
 }
 
+const STRING_FIELDS = ['containerId', 'hostIfname', 'hostMac', 'podIfname', 'podMac', 'netns', 'ip', 'podNamespace', 'podName'] as const;
+const INT_FIELDS = ['endpointId', 'ifindex', 'mtu', 'identity'] as const;
+
+/** Parse one state file, checking every field restore relies on (CorruptStateError otherwise). */
+export function parseEndpointState(file: string, text: string): EndpointState {
+  const v = parseStateJson(file, text) as Record<string, unknown> | null;
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new CorruptStateError(file, 'expected a JSON object');
+  for (const f of STRING_FIELDS) if (typeof v[f] !== 'string' || !v[f]) throw new CorruptStateError(file, `${f}: expected a non-empty string`);
+  for (const f of INT_FIELDS) if (!Number.isSafeInteger(v[f]) || (v[f] as number) < 0) throw new CorruptStateError(file, `${f}: expected a non-negative integer`);
+  if (!Array.isArray(v.labels) || !v.labels.every((l) => typeof l === 'string')) throw new CorruptStateError(file, 'labels: expected an array of strings');
+  if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(v.ip as string)) throw new CorruptStateError(file, `ip: "${v.ip}" is not an IPv4 address`);
+  if (!CONTAINER_ID.test(v.containerId as string)) throw new CorruptStateError(file, 'containerId: not a valid container ID');
+  return v as unknown as EndpointState;
+}
+
 export class EndpointStateStore {
-  constructor(readonly dir: string) {}
+  /** `onCorrupt` is told about every state file that cannot be trusted (the agent quarantines it). */
+  constructor(
+    readonly dir: string,
+    private readonly onCorrupt?: (err: CorruptStateError) => void,
+  ) {}
+
+  private parse(file: string): EndpointState | undefined {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      return undefined;
+    }
+    try {
+      return parseEndpointState(file, text);
+    } catch (e) {
+      if (!(e instanceof CorruptStateError)) throw e;
+      this.onCorrupt?.(e);
+      return undefined;
+    }
+  }
 
   private file(containerId: string): string {
     if (!CONTAINER_ID.test(containerId)) throw new Error(`invalid container ID ${JSON.stringify(containerId)}`);
@@ -49,18 +85,14 @@ export class EndpointStateStore {
   }
 
   load(containerId: string): EndpointState | undefined {
-    try {
-      return JSON.parse(readFileSync(this.file(containerId), 'utf8')) as EndpointState;
-    } catch {
-      return undefined;
-    }
+    return this.parse(this.file(containerId));
   }
 
   remove(containerId: string): void {
     rmSync(this.file(containerId), { force: true });
   }
 
-  /** Every readable state file; unreadable ones (a crash mid-write leaves only *.tmp) are skipped. */
+  /** Every valid state file; a crash mid-write leaves only *.tmp (removed), corrupt ones go to onCorrupt. */
   list(): EndpointState[] {
     let names: string[] = [];
     try {
@@ -75,11 +107,8 @@ export class EndpointStateStore {
         continue;
       }
       if (!n.endsWith('.json')) continue;
-      try {
-        out.push(JSON.parse(readFileSync(join(this.dir, n), 'utf8')) as EndpointState);
-      } catch {
-        /* skipped: see above */
-      }
+      const st = this.parse(join(this.dir, n));
+      if (st) out.push(st);
     }
     return out;
   }

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { dirname } from 'node:path';
 import { cidrContains, formatIpv4, parseCidr, parseIpv4, type Cidr } from '../../harness/cluster/cidr.js';
 import { ConflictError, InvalidInputError } from '../../harness/errors.js';
+import { CorruptStateError, parseStateJson } from '../state-files.js';
 
 interface IpamFile {
   version: 1;
@@ -50,8 +51,14 @@ export class ClusterPoolIpam {
     return this.last() - this.first() + 1 - 1; /* minus the router */
   }
 
+  /** Throws CorruptStateError when the file is not an allocation file this pool can trust. */
   private load(file: string): void {
-    const data = JSON.parse(readFileSync(file, 'utf8')) as IpamFile;
+    const data = parseStateJson(file, readFileSync(file, 'utf8')) as IpamFile;
+    if (!data || typeof data !== 'object' || typeof data.podCidr !== 'string') throw new CorruptStateError(file, 'expected an object with podCidr');
+    const allocs = data.allocations ?? {};
+    if (typeof allocs !== 'object' || Array.isArray(allocs) || !Object.entries(allocs).every(([ip, o]) => parseIpv4(ip) !== undefined && typeof o === 'string')) {
+      throw new CorruptStateError(file, 'allocations must map IPv4 addresses to owner strings');
+    }
     if (data.podCidr !== this.podCidr) {
       // The node got a different CIDR (a re-created cluster with the same name): old allocations are void.
       return;

@@ -38,7 +38,7 @@ describe('IpcacheSync', () => {
       '198.19.0.2': { identity: 300 },
       '198.19.1.5': { identity: 301, tunnelEndpoint: '198.18.0.12' },
       '198.19.1.0/24': { identity: 6, tunnelEndpoint: '198.18.0.12' },
-      '198.18.0.12': { identity: 6 },
+      '198.18.0.12': { identity: 6, tunnelEndpoint: '198.18.0.12' },
     });
     expect(nodesSeen.at(-1)?.map((n) => n.podCidr)).toEqual(['198.19.1.0/24']);
     expect(sync.remoteByIp('198.19.1.5')?.name).toBe('b');

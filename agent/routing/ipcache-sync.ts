@@ -13,6 +13,7 @@ import type { Datapath, IpcacheEntry } from '../datapath/types.js';
 import { cidrContains, parseCidr } from '../../lib/net/cidr.js';
 import { RESERVED_IDENTITY, type IdentityCache } from '../identity/labels.js';
 import type { CiliumEndpointStatus } from '../endpoint/cilium-endpoint.js';
+import { agentFault } from '../faults.js';
 
 export interface RemoteNode {
   name: string;
@@ -185,11 +186,15 @@ export class IpcacheSync {
     for (const [prefix, identity] of this.cidrs) want.set(prefix, this.cidrEntry(prefix, identity));
     for (const n of this.nodes.values()) {
       want.set(n.podCidr, { identity: RESERVED_IDENTITY.remoteNode, tunnelEndpoint: n.underlayIp });
-      want.set(n.underlayIp, { identity: RESERVED_IDENTITY.remoteNode });
+      // The node's own address is tunnelled to it too, as Cilium's ipcache has it: in tunnel mode a pod
+      // talking to another node must not leave bare on the underlay with its pod IP (the node answers
+      // through the tunnel, and pod IPs are not routable there). Native routing only reads the
+      // endpoint to check the FIB's nexthop, which for a node's own address is that address.
+      want.set(n.underlayIp, { identity: RESERVED_IDENTITY.remoteNode, tunnelEndpoint: n.underlayIp });
     }
     for (const ip of this.remoteIps.keys()) {
       const r = this.remoteByIp(ip)!;
-      want.set(ip, { identity: r.identity, tunnelEndpoint: r.nodeIp });
+      want.set(ip, { identity: agentFault('ipcache-wrong-identity') ? r.identity + 1 : r.identity, tunnelEndpoint: agentFault('wrong-tunnel-endpoint') ? this.otherNodeIp(r.nodeIp) : r.nodeIp });
     }
     // Local endpoints win over a remote object still naming the same IP (a stale CiliumEndpoint).
     for (const [ip, identity] of this.local) want.set(ip, { identity });
@@ -206,9 +211,15 @@ export class IpcacheSync {
     this.applied.delete(key);
   }
 
+  /** Mutation testing only: another remote node's underlay IP than `ip` (itself when there is none). */
+  private otherNodeIp(ip: string): string {
+    const ips = [...this.nodes.values()].map((n) => n.underlayIp).sort();
+    return ips.length > 1 ? ips[(ips.indexOf(ip) + 1) % ips.length]! : ip;
+  }
+
   private reconcileIncremental(): void {
     const want = this.desired();
-    for (const key of [...this.applied.keys()]) if (!want.has(key)) this.remove(key);
+    if (!agentFault('stale-ipcache')) for (const key of [...this.applied.keys()]) if (!want.has(key)) this.remove(key);
     for (const [key, e] of want) this.write(key, e);
   }
 

@@ -32,6 +32,10 @@ static __always_inline int arp_respond(struct __sk_buff *skb, const struct cnila
 	__u8 tip[4];
 	__be32 sip, tipv;
 
+#ifdef CNILAB_MUT_NO_ARP
+	/* Mutation (cnilab selftest): the kernel is left to answer (it does, so only the ARP check sees it). */
+	return TC_ACT_OK;
+#endif
 	if (bpf_skb_load_bytes(skb, 0, &f, sizeof(f)) < 0)
 		return TC_ACT_OK;
 	if (f.ar_hrd != bpf_htons(1) || f.ar_pro != bpf_htons(ETH_P_IP) || f.ar_hln != 6 || f.ar_pln != 4 ||

@@ -114,6 +114,10 @@ static __always_inline void ct_lookup(const struct pkt_info *pi, struct ct_resul
 		};
 
 		v = bpf_map_lookup_elem(&cnilab_ct, &rev);
+#ifdef CNILAB_MUT_CT_NO_REPLY
+		/* Mutation (cnilab selftest): replies are never recognised, each starts a "new" connection. */
+		v = NULL;
+#endif
 		if (v)
 			res->is_reply = 1;
 	}

@@ -162,8 +162,13 @@ static __always_inline void count_drop(struct __sk_buff *skb, __u8 reason, __u8 
 
 static __always_inline int __send_drop(struct __sk_buff *skb, const struct event_meta *m, const struct pkt_info *pi)
 {
+	/* Mutations (cnilab selftest): a drop without its event, or without its count. */
+#ifndef CNILAB_MUT_DROP_NO_EVENT
 	emit_event(skb, m, pi);
+#endif
+#ifndef CNILAB_MUT_DROP_NO_COUNT
 	count_drop(skb, m->subtype, m->direction);
+#endif
 	return TC_ACT_SHOT;
 }
 
@@ -234,6 +239,10 @@ static __always_inline void send_trace(struct __sk_buff *skb, __u8 obs, __u8 dir
 		.dst_identity = dst_identity,
 	};
 
+#ifdef CNILAB_MUT_EVENT_WRONG_IDENTITY
+	/* Mutation (cnilab selftest): trace events name the destination as the source. */
+	m.src_identity = dst_identity;
+#endif
 	emit_event(skb, &m, pi);
 }
 #endif

@@ -16,34 +16,9 @@
 #define ROUTING_TUNNEL 0
 #define ROUTING_NATIVE 1
 
-#define IP_TTL_OFF (ETH_HLEN + offsetof(struct iphdr, ttl))
-#define IP_CSUM_OFF (ETH_HLEN + offsetof(struct iphdr, check))
-
 static __always_inline int routing_native(void)
 {
 	return config_get(CFG_ROUTING_MODE) == ROUTING_NATIVE;
-}
-
-/* What a router does before forwarding: TTL <= 1 must not be forwarded (returns 1: caller drops with
- * TTL_EXCEEDED); otherwise decrement it and patch the header checksum incrementally. The TTL shares a
- * 16-bit word with the protocol, which is what the checksum covers. Returns 0, or -1 on a failed
- * load/store (caller drops INVALID_PACKET). */
-static __always_inline int ipv4_dec_ttl(struct __sk_buff *skb)
-{
-	__be16 old_word, new_word;
-	__u8 *b = (__u8 *)&new_word;
-
-	if (bpf_skb_load_bytes(skb, IP_TTL_OFF, &old_word, sizeof(old_word)) < 0)
-		return -1;
-	new_word = old_word;
-	if (b[0] <= 1)
-		return 1;
-	b[0] -= 1;
-	if (bpf_l3_csum_replace(skb, IP_CSUM_OFF, old_word, new_word, sizeof(new_word)) < 0)
-		return -1;
-	if (bpf_skb_store_bytes(skb, IP_TTL_OFF, &new_word, sizeof(new_word), 0) < 0)
-		return -1;
-	return 0;
 }
 
 /* FIB lookup for a packet that entered on skb->ifindex, with input-route semantics (the lxc as the

@@ -49,6 +49,22 @@ static __always_inline int drop_unforwardable(struct __sk_buff *skb, const struc
 	return icmp_error_to_pod(skb, ep, type, code) == TC_ACT_REDIRECT ? TC_ACT_REDIRECT : TC_ACT_SHOT;
 }
 
+/* This node routes the pod's packet — to another local pod, or into the tunnel — so it is one router hop,
+ * as the kernel would count it (and as to_network and from_netdev count theirs): the TTL is decremented,
+ * and a packet whose TTL runs out is dropped with TTL_EXCEEDED and answered with ICMP time exceeded, as
+ * traceroute expects. 0 to go on, or the drop's verdict. */
+static __always_inline int pod_router_hop(struct __sk_buff *skb, const struct cnilab_endpoint *ep, __u32 dst_identity,
+					  const struct pkt_info *pi, __u8 is_reply)
+{
+	int ttl = ipv4_dec_ttl(skb);
+
+	if (ttl > 0)
+		return drop_unforwardable(skb, ep, DROP_TTL_EXCEEDED, dst_identity, pi, is_reply);
+	if (ttl < 0)
+		return send_drop(skb, DROP_INVALID_PACKET, DIR_EGRESS, ep->identity, dst_identity, pi, is_reply);
+	return 0;
+}
+
 /* Native routing: forward like the node's kernel would (same route, TTL decremented) but from tc, out of
  * the FIB's egress device. Fails fast with a drop reason where the kernel path would blackhole. */
 static __always_inline int to_network(struct __sk_buff *skb, const struct cnilab_ipcache_val *ic,

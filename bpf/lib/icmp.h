@@ -49,6 +49,10 @@ static __always_inline int icmp_error_to_pod(struct __sk_buff *skb, const struct
 	struct icmp_err_frame f = {};
 	struct iphdr *oip = (struct iphdr *)f.orig;
 
+#ifdef CNILAB_MUT_NO_ICMP_ERROR
+	/* Mutation (cnilab selftest): unforwardable packets are dropped silently; the pod waits it out. */
+	return -1;
+#endif
 	if (bpf_skb_load_bytes(skb, ETH_HLEN, f.orig, sizeof(f.orig)) < 0)
 		return -1;
 	if (oip->ihl != 5 || (oip->frag_off & bpf_htons(0x1fff)))

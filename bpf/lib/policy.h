@@ -8,15 +8,16 @@
  * and an entry's prefix length always covers the first 56 bits (exact identity, endpoint, direction,
  * generation); protocol and port may be cut short: prefix 56 = any protocol, 64 = any port of that
  * protocol, 65..80 = a block of ports (port ranges are split into such blocks, as Cilium >= 1.15 does).
- * A packet costs two lookups whatever the number of rules: the remote identity, then identity 0 (the
- * "any peer" wildcard). The agent resolves deny precedence when it writes the map (an entry nested in a
+ * A packet costs at most two lookups whatever the number of rules: the remote identity, then identity 0
+ * (the "any peer" wildcard). The agent resolves deny precedence when it writes the map (an entry nested in a
  * deny entry is itself written as a deny), so each lookup's longest match is the right answer for that
  * identity; across the two lookups a deny wins, else any allow.
  *
  * cnilab_pol_ep (hash, endpoint id -> flags; writer: the agent, reader: policy_verdict) says per
  * direction whether the endpoint is enforced (selected by some policy: only allowed traffic passes) and
- * whether it has deny entries. A direction neither enforced nor denying anything costs no lookup and is
- * allowed, as is an endpoint without an entry here. It also names the live generation: the agent writes a
+ * whether it has deny entries, identity-specific entries and any-identity entries. A direction neither
+ * enforced nor denying anything costs no lookup and is allowed, as is an endpoint without an entry here;
+ * a lookup that cannot match (no entry of its kind) is skipped. It also names the live generation: the agent writes a
  * new policy under the other generation and then flips this one value, so a packet sees the old policy
  * or the new one, never half of each (see policy-map.ts).
  *
@@ -69,6 +70,8 @@ CNILAB_STATIC_ASSERT(sizeof(struct cnilab_policy_val) == 4, "policy value layout
 /* cnilab_pol_ep value: per direction POLICY_EP_* flags, and the live generation. */
 #define POLICY_EP_ENFORCED 0x01
 #define POLICY_EP_HAS_DENY 0x02
+#define POLICY_EP_HAS_ID 0x04  /* has entries for specific remote identities: the first lookup can match */
+#define POLICY_EP_HAS_ANY 0x08 /* has entries for any identity (0): the second lookup can match */
 
 struct cnilab_policy_ep {
 	__u8 ingress;
@@ -119,17 +122,22 @@ static __always_inline __u8 policy_match_kind(int l3, const struct cnilab_policy
 	return l3 ? POLICY_MATCH_L3_ONLY : POLICY_MATCH_ALL;
 }
 
-/* The two lookups for one protocol; out: the deciding entry and whether it is the identity-specific one. */
+/* The two lookups for one protocol (each skipped when the endpoint has no entry it could find); out: the
+ * deciding entry and whether it is the identity-specific one. */
 static __always_inline const struct cnilab_policy_val *policy_lookup(struct cnilab_policy_key *key, __u32 remote,
-								     __u8 proto, int *l3)
+								     __u8 proto, __u8 state, int *l3)
 {
-	const struct cnilab_policy_val *by_id, *any;
+	const struct cnilab_policy_val *by_id = NULL, *any = NULL;
 
 	key->proto = proto;
-	key->identity = remote;
-	by_id = bpf_map_lookup_elem(&cnilab_policy, key);
-	key->identity = POLICY_IDENTITY_ANY;
-	any = bpf_map_lookup_elem(&cnilab_policy, key);
+	if (state & POLICY_EP_HAS_ID) {
+		key->identity = remote;
+		by_id = bpf_map_lookup_elem(&cnilab_policy, key);
+	}
+	if (state & POLICY_EP_HAS_ANY) {
+		key->identity = POLICY_IDENTITY_ANY;
+		any = bpf_map_lookup_elem(&cnilab_policy, key);
+	}
 
 	/* Deny first (identity-specific before any), then the allow with the more specific L4 match, the
 	 * identity-specific one on a tie: Cilium's precedence. */
@@ -177,14 +185,14 @@ static __always_inline void policy_verdict(__u16 ep_id, __u8 dir, __u32 remote, 
 #else
 	key.dport = policy_port(pi);
 #endif
-	e = policy_lookup(&key, remote, pi->proto, &l3);
+	e = policy_lookup(&key, remote, pi->proto, state, &l3);
 #ifdef CNILAB_FAULT_POLICY_IGNORE_PROTO
 	if (!e && key.dport) {
-		e = policy_lookup(&key, remote, IPPROTO_TCP, &l3);
+		e = policy_lookup(&key, remote, IPPROTO_TCP, state, &l3);
 		if (!e)
-			e = policy_lookup(&key, remote, IPPROTO_UDP, &l3);
+			e = policy_lookup(&key, remote, IPPROTO_UDP, state, &l3);
 		if (!e)
-			e = policy_lookup(&key, remote, IPPROTO_SCTP, &l3);
+			e = policy_lookup(&key, remote, IPPROTO_SCTP, state, &l3);
 	}
 #endif
 	if (e) {

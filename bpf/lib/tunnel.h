@@ -21,6 +21,14 @@ static __always_inline int tunnel_redirect(struct __sk_buff *skb, __be32 remote,
 	/* This node's own traffic is, for the receiver, traffic from a remote node (Cilium does the same):
 	 * sent as "host" it would pass the receiver's allow-from-host rules, meant for its own kubelet. */
 	key.tunnel_id = src_identity == IDENTITY_HOST ? IDENTITY_REMOTE_NODE : src_identity;
+#ifdef CNILAB_MUT_REMOTE_WRONG_NODE
+	/* Mutation (cnilab selftest): the next address on the underlay, i.e. another node (or nobody). */
+	key.remote_ipv4 += 1;
+#endif
+#ifdef CNILAB_MUT_WRONG_VNI
+	/* Mutation (cnilab selftest): the VNI is not the sender's identity. */
+	key.tunnel_id += 1;
+#endif
 	key.tunnel_ttl = TUNNEL_TTL;
 	if (bpf_skb_set_tunnel_key(skb, &key, sizeof(key), 0) < 0)
 		return -1;

@@ -7,7 +7,7 @@ import { mapUpdate } from '../../agent/datapath/libbpf.js';
 import { u32Key, bytesToIp, bytesToMac } from '../../agent/datapath/codec.js';
 import { CONFIG, DIRECTION, DROP_REASON, MAP, OBS_POINT, PROG, RESERVED_IDENTITY, TC_ACT } from '../../agent/datapath/constants.js';
 import type { EndpointEntry } from '../../agent/datapath/types.js';
-import { arpRequest, eth, ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, icmpEcho, TCP, tcp, udp } from './packets.js';
+import { arpRequest, eth, ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, icmpEcho, ipChecksumOk, TCP, tcp, udp, withTtl } from './packets.js';
 import { buildAndMount, Harness, NODE, OBJ_BROKEN, otherIfindex, removePinDir, tempPinDir } from './fixture.js';
 
 const B_IFINDEX = otherIfindex();
@@ -65,21 +65,34 @@ describe('datapath programs (BPF_PROG_TEST_RUN)', () => {
     expect(h.run(PROG.fromContainer, arpRequest(A.podMac, '0.0.0.0', '198.19.1.99')).retval).toBe(TC_ACT.OK);
   });
 
-  it('delivers to a local endpoint: MACs rewritten, redirect, one TO_ENDPOINT trace', () => {
+  it('delivers to a local endpoint: MACs rewritten, one router hop (TTL − 1), redirect, one TO_ENDPOINT INGRESS trace', () => {
     const frame = fromA(tcp(A.ip, B.ip, 40000, 8080, TCP.SYN));
     const r = h.run(PROG.fromContainer, frame);
     expect(r.retval).toBe(TC_ACT.REDIRECT);
     expect(bytesToMac(r.dataOut, 0)).toBe(B.podMac);
     expect(bytesToMac(r.dataOut, 6)).toBe(B.hostMac);
-    expect(r.dataOut.subarray(12)).toEqual(frame.subarray(12)); // IP packet untouched
+    // The node routed it: TTL 63 with the header checksum patched, the rest of the packet untouched.
+    expect(r.dataOut.subarray(12)).toEqual(withTtl(frame, 63).subarray(12));
+    expect(ipChecksumOk(r.dataOut)).toBe(true);
     const ev = h.events();
     expect(ev).toHaveLength(1);
+    // Into the endpoint: INGRESS, as Hubble reports TO_ENDPOINT and as to_container does.
     expect(ev[0]).toMatchObject({
-      kind: 'trace', observationPoint: OBS_POINT.TO_ENDPOINT, direction: DIRECTION.egress, ifindex: B.ifindex,
+      kind: 'trace', observationPoint: OBS_POINT.TO_ENDPOINT, direction: DIRECTION.ingress, ifindex: B.ifindex,
       srcIdentity: A.identity, dstIdentity: B.identity, srcIp: A.ip, dstIp: B.ip, protocol: 6, srcPort: 40000,
       dstPort: 8080, tcpFlags: TCP.SYN, isReply: false,
     });
     expect(ev[0]!.length).toBe(frame.length);
+  });
+
+  it('local delivery of a packet whose TTL runs out: dropped with 196 and answered with ICMP time exceeded', () => {
+    const r = h.run(PROG.fromContainer, withTtl(fromA(tcp(A.ip, B.ip, 40100, 8080, TCP.SYN)), 1));
+    expect(r.retval).toBe(TC_ACT.REDIRECT); // the ICMP error, back into A
+    expect(bytesToMac(r.dataOut, 0)).toBe(A.podMac);
+    expect(bytesToIp(r.dataOut, 14 + 12)).toBe(NODE.routerIp);
+    expect(bytesToIp(r.dataOut, 14 + 16)).toBe(A.ip);
+    expect([r.dataOut[34], r.dataOut[35]]).toEqual([11, 0]); // time exceeded, in transit
+    expect(h.events()).toMatchObject([{ kind: 'drop', dropReason: DROP_REASON.TTL_EXCEEDED, srcIdentity: A.identity, dstIdentity: B.identity }]);
   });
 
   it('aggregates: a retransmitted SYN and a plain ACK produce no new trace', () => {
@@ -107,14 +120,21 @@ describe('datapath programs (BPF_PROG_TEST_RUN)', () => {
     expect(ev[0]).toMatchObject({ isReply: true, tcpFlags: TCP.SYN | TCP.ACK, srcIdentity: B.identity, dstIdentity: A.identity, ifindex: A.ifindex });
   });
 
-  it('tunnels remote destinations: inner MACs fixed, redirect, TO_OVERLAY trace with the ipcache identity', () => {
-    const r = h.run(PROG.fromContainer, fromA(udp(A.ip, REMOTE_POD, 5353, 53)));
+  it('tunnels remote destinations: one router hop, inner MACs fixed, redirect, TO_OVERLAY trace with the ipcache identity', () => {
+    const frame = fromA(udp(A.ip, REMOTE_POD, 5353, 53));
+    const r = h.run(PROG.fromContainer, frame);
     expect(r.retval).toBe(TC_ACT.REDIRECT);
     expect(bytesToMac(r.dataOut, 0)).toBe(A.hostMac);
     expect(bytesToMac(r.dataOut, 6)).toBe(A.hostMac);
+    expect(r.dataOut.subarray(14)).toEqual(withTtl(frame, 63).subarray(14)); // this node's router hop
     expect(h.events()).toMatchObject([
       { kind: 'trace', observationPoint: OBS_POINT.TO_OVERLAY, ifindex: TUNNEL_IFINDEX, srcIdentity: A.identity, dstIdentity: 2001, protocol: 17, dstPort: 53 },
     ]);
+    // TTL 1 must not be tunnelled: dropped (196), the pod told with ICMP time exceeded.
+    const expired = h.run(PROG.fromContainer, withTtl(fromA(udp(A.ip, REMOTE_POD, 5354, 53)), 1));
+    expect(expired.retval).toBe(TC_ACT.REDIRECT);
+    expect([expired.dataOut[34], expired.dataOut[35]]).toEqual([11, 0]);
+    expect(h.events()).toMatchObject([{ kind: 'drop', dropReason: DROP_REASON.TTL_EXCEEDED, srcIdentity: A.identity, dstIdentity: 2001 }]);
     // A /24 ipcache entry (no /32) is found by longest prefix match.
     expect(h.run(PROG.fromContainer, fromA(udp(A.ip, '198.19.2.99', 5353, 53))).retval).toBe(TC_ACT.REDIRECT);
     expect(h.events()[0]).toMatchObject({ dstIdentity: 2000 });
@@ -151,6 +171,8 @@ describe('datapath programs (BPF_PROG_TEST_RUN)', () => {
     const inner = (dst: string) => eth(A.hostMac, A.hostMac, ETH_P_IP, icmpEcho(REMOTE_POD, dst, 8, 9, 1));
     const r = h.run(PROG.fromOverlay, inner(A.ip));
     expect(r.retval).toBe(TC_ACT.REDIRECT);
+    expect(r.dataOut[14 + 8]).toBe(63); // the receiving node's router hop
+    expect(ipChecksumOk(r.dataOut)).toBe(true);
     expect(bytesToMac(r.dataOut, 0)).toBe(A.podMac);
     expect(bytesToMac(r.dataOut, 6)).toBe(A.hostMac);
     expect(h.events()).toMatchObject([{ kind: 'trace', observationPoint: OBS_POINT.TO_ENDPOINT, direction: DIRECTION.ingress, dstIdentity: A.identity, icmpType: 8 }]);
@@ -162,6 +184,12 @@ describe('datapath programs (BPF_PROG_TEST_RUN)', () => {
       { observationPoint: OBS_POINT.TO_STACK, dstIdentity: RESERVED_IDENTITY.host },
       { observationPoint: OBS_POINT.TO_STACK, dstIdentity: RESERVED_IDENTITY.world },
     ]);
+  });
+
+  it('from_overlay: a packet whose TTL runs out on the way to the pod is dropped with 196', () => {
+    const f = withTtl(eth(A.hostMac, A.hostMac, ETH_P_IP, icmpEcho(REMOTE_POD, A.ip, 8, 10, 1)), 1);
+    expect(h.run(PROG.fromOverlay, f).retval).toBe(TC_ACT.SHOT);
+    expect(h.events()).toMatchObject([{ kind: 'drop', dropReason: DROP_REASON.TTL_EXCEEDED, direction: DIRECTION.ingress }]);
   });
 
   it('an ICMP echo reply finds the request\'s entry: is_reply', () => {

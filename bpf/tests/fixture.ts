@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:f
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { run } from '../../harness/exec/run.js';
+import { REPO_ROOT } from '../../harness/paths.js';
 import { openDatapath } from '../../agent/datapath/datapath.js';
 import { bytesToIp, decodeEvent } from '../../agent/datapath/codec.js';
 import { BpfObject, mapKeys, progTestRun, RingBuffer, type TestRunResult } from '../../agent/datapath/libbpf.js';
@@ -12,7 +13,7 @@ import { CT_KEY, MAP, POLICY_KEY, PROG } from '../../agent/datapath/constants.js
 import type { Datapath, DatapathEvent, RoutingMode } from '../../agent/datapath/types.js';
 import { skbCtx } from './packets.js';
 
-export const BPF_DIR = resolve(import.meta.dirname, '..');
+export const BPF_DIR = resolve(REPO_ROOT, 'bpf'); // from the sources and from dist/ alike
 export const OBJ = resolve(BPF_DIR, 'build/datapath.o');
 export const OBJ_BROKEN = resolve(BPF_DIR, 'build/datapath-broken-remote.o');
 export const OBJ_POLICY_IGNORE_PORT = resolve(BPF_DIR, 'build/datapath-policy-ignore-port.o');

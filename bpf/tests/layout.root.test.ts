@@ -141,6 +141,8 @@ describe('constants.ts matches bpf/lib/*.h', () => {
       LB_BE_LOCAL: C.LB_BACKEND_FLAG.local,
       LB_NS_HOST: C.LB_NS_FLAG.host,
       LB_MAGLEV_M: C.LB_MAGLEV_M,
+      POLICY_EP_HAS_ID: C.POLICY_EP_FLAG.hasIdentity,
+      POLICY_EP_HAS_ANY: C.POLICY_EP_FLAG.hasAnyIdentity,
     });
   });
 

@@ -75,6 +75,8 @@ enum cnilab_probe_consts {
 	P_LB_BE_LOCAL = LB_BE_LOCAL,
 	P_LB_NS_HOST = LB_NS_HOST,
 	P_LB_MAGLEV_M = LB_MAGLEV_M,
+	P_POLICY_EP_HAS_ID = POLICY_EP_HAS_ID,
+	P_POLICY_EP_HAS_ANY = POLICY_EP_HAS_ANY,
 };
 
 struct cnilab_layout_probe {

@@ -10,7 +10,7 @@ import { withNetns } from '../../agent/datapath/netns.js';
 import { bytesToIp, bytesToMac } from '../../agent/datapath/codec.js';
 import { DIRECTION, DROP_REASON, OBS_POINT, PROG, RESERVED_IDENTITY, TC_ACT } from '../../agent/datapath/constants.js';
 import type { EndpointEntry } from '../../agent/datapath/types.js';
-import { eth, ETH_P_ARP, ETH_P_IP, icmpEcho, TCP, tcp, udp } from './packets.js';
+import { eth, ETH_P_ARP, ETH_P_IP, icmpEcho, TCP, tcp, udp, withTtl } from './packets.js';
 import { buildAndMount, Harness, NODE, removePinDir, tempPinDir } from './fixture.js';
 
 const NS = `cnilab-nattest-${randomBytes(3).toString('hex')}-unit`;
@@ -172,7 +172,8 @@ describe('native routing (BPF_PROG_TEST_RUN in a node netns)', () => {
     const local = fromA(frame);
     expect(local.retval).toBe(TC_ACT.REDIRECT);
     expect(bytesToMac(local.dataOut, 0)).toBe(B.podMac);
-    expect(local.dataOut.subarray(14)).toEqual(frame); // same-node delivery: unchanged as in tunnel mode
+    // Same-node delivery is one router hop, as in tunnel mode: TTL 63, the rest unchanged.
+    expect(local.dataOut.subarray(14)).toEqual(withTtl(Buffer.concat([Buffer.alloc(14), frame]), 63).subarray(14));
     expect(fromA(icmpEcho(A.ip, NODE.routerIp, 8, 2, 1)).retval).toBe(TC_ACT.OK);
     expect(fromA(icmpEcho(A.ip, NODE.nodeIp, 8, 3, 1)).retval).toBe(TC_ACT.OK);
     expect(fromA(icmpEcho(A.ip, '198.19.1.99', 8, 4, 1)).retval).toBe(TC_ACT.SHOT);

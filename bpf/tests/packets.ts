@@ -104,3 +104,17 @@ export function skbCtx(ifindex: number, mark = 0): Buffer {
   c.writeUInt32LE(ifindex, 40);
   return c;
 }
+
+/** The frame with its IPv4 TTL set (header checksum recomputed): packets at the edge of expiry. */
+export function withTtl(frame: Buffer, ttl: number): Buffer {
+  const f = Buffer.from(frame);
+  f[14 + 8] = ttl;
+  f.writeUInt16BE(0, 14 + 10);
+  f.writeUInt16BE(csum(f.subarray(14, 34)), 14 + 10);
+  return f;
+}
+
+/** Whether a frame's IPv4 header checksum verifies (sums to 0xffff). */
+export function ipChecksumOk(frame: Buffer): boolean {
+  return csum(frame.subarray(14, 34)) === 0;
+}

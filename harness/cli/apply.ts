@@ -1,17 +1,21 @@
 // cnilab apply -f FILE: create or update objects from ordinary multi-document Kubernetes YAML. With
 // --wait it returns once the pods are Running and every node's agent has realized the change (the
 // policies are enforced, the new pods' identities known everywhere), or fails saying what it waited for.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { clientFor, clusterName, parseDuration, parseFlags } from './common.js';
 import { parseManifests } from '../cluster/objects.js';
 import { InvalidInputError } from '../errors.js';
+import { checkTextSize } from '../cluster/limits.js';
 import { waitPodsReady, waitPolicyRealized } from './wait.js';
 
 export function readManifestSource(file: string): { text: string; source: string } {
   if (file === '-') return { text: readFileSync(0, 'utf8'), source: 'stdin' };
   try {
+    // A size check before reading: a multi-gigabyte file is bad input, not an out-of-memory crash.
+    checkTextSize(statSync(file).size, file);
     return { text: readFileSync(file, 'utf8'), source: file };
   } catch (e) {
+    if (e instanceof InvalidInputError) throw e;
     throw new InvalidInputError(file, `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
 }

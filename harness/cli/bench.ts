@@ -15,6 +15,7 @@ import { parseFlags, reportError } from './common.js';
 
 const USAGE = `usage: cnilab bench [--out DIR] [--samples N] [--duration S] [--config NAME]... [--quick] [--udp-rate 1G] [--prefix pf-]
   configurations: ${PERF_CONFIG_NAMES.join(', ')} (default: all)
+       cnilab bench --compare-datapath BASE [--head-datapath HEAD] …   the A/B gate (cnilab bench --compare-datapath x --help)
 `;
 
 function positiveInt(field: string, s: string | undefined, max: number): number | undefined {
@@ -66,6 +67,7 @@ export function writeReports(dir: string, result: Awaited<ReturnType<typeof runP
 }
 
 export async function bench(args: string[]): Promise<number> {
+  if (args.some((a) => a === '--compare-datapath' || a.startsWith('--compare-datapath='))) return (await import('./bench-compare.js')).benchCompare(args);
   let parsed: ReturnType<typeof benchOptions>;
   try {
     parsed = benchOptions(args);

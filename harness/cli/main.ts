@@ -17,6 +17,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   observe: { summary: 'flows seen by the datapath on every node (--node N, --last N, --verdict DROPPED, -o json)', load: async () => (await import('./observe.js')).observe },
   bench: { summary: 'performance of 5 configurations, interleaved → perf.json/md/html (--quick, --samples N, --config NAME)', load: async () => (await import('./bench.js')).bench },
   report: { summary: 'report compare BASE.json HEAD.json [--threshold 5%] [--threshold-metric M=P%] [--junit FILE]', load: async () => (await import('./report.js')).report },
+  selftest: { summary: 'mutation testing: broken datapaths, agents and harness checks must be caught (--list, --mutation NAME)', load: async () => (await import('./selftest.js')).selftest },
   status: { summary: 'clusters, nodes, pods and agents at a glance', load: async () => (await import('./status.js')).status },
 };
 

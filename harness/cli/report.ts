@@ -1,8 +1,9 @@
 // `cnilab report compare BASE.json HEAD.json [--threshold 5%] [--threshold-metric M=P%]... [--junit FILE]`
-// Exit 0: no metric regressed beyond its threshold. 1: at least one did (they are named). 2: bad input.
+// Exit 0: no metric regressed beyond its threshold. 1: at least one did, a metric is missing from HEAD,
+// a sample failed, or the runs' parameters or machines differ (all named). 2: bad input.
 import { writeFileSync } from 'node:fs';
 import { InvalidInputError } from '../errors.js';
-import { comparePerf, loadPerfResult, parseOverride, parsePercent, renderCompareJunit, renderCompareTable } from '../../reports/compare.js';
+import { comparePassed, comparePerf, loadPerfResult, parseOverride, parsePercent, renderCompareJunit, renderCompareTable } from '../../reports/compare.js';
 import { parseFlags, reportError } from './common.js';
 
 const USAGE = `usage: cnilab report compare BASE.json HEAD.json [--threshold 5%] [--threshold-metric [CONFIG:]TEST.PATH.QUANTITY=PCT]... [--junit FILE]
@@ -33,7 +34,7 @@ export async function report(args: string[]): Promise<number> {
     if (!result.rows.length) throw new InvalidInputError(`${basePath}, ${headPath}`, 'no metric in common to compare');
     process.stdout.write(renderCompareTable(result));
     if (values.junit) writeFileSync(values.junit as string, renderCompareJunit(result));
-    return result.regressions.length ? 1 : 0;
+    return comparePassed(result) ? 0 : 1;
   } catch (err) {
     return reportError(err, verbose);
   }

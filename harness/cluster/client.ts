@@ -25,7 +25,8 @@ export class ControlPlaneClient {
       (e: Error & { code?: string }) => {
         if (e instanceof NotJsonError) throw new CnilabError('INTERNAL', `control plane: ${e.message}`);
         if (e.code === 'ETIMEDOUT') throw new WaitTimeoutError(`control plane reply to ${method} ${path}`, timeoutMs);
-        throw new CnilabError('INTERNAL', `control plane at ${this.socketPath}: ${e.message}`);
+        const hint = e.code === 'ECONNREFUSED' ? `; the cluster daemon is not running: \`cnilab status --name ${this.clusterName}\` says why` : '';
+        throw new CnilabError('INTERNAL', `control plane at ${this.socketPath}: ${e.message}${hint}`);
       },
     );
   }

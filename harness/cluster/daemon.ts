@@ -1,8 +1,9 @@
-// The cluster daemon: one long-running process per embedded cluster, in the host namespace, started
-// by `cnilab up` and stopped by `cnilab down`. It holds the control-plane store, serves its API on a
+// The cluster daemon: one long-running process per embedded cluster, in the host namespace, run by
+// its supervisor (supervisor.ts, which `cnilab up` starts and which restarts it if it dies) and
+// stopped by `cnilab down`. It holds the control-plane store, serves its API on a
 // unix socket, and runs the pod runtime (and, with the cnilab CNI, supervises the node agents).
 // Started as: node daemon.js --cnilab-cluster=NAME   (the flag is also the sweep marker)
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { release } from 'node:os';
 import { paths } from './names.js';
@@ -13,6 +14,11 @@ import type { KubeObject } from './objects.js';
 import { PodRuntime } from '../providers/netns/runtime.js';
 import { AgentSupervisor } from '../providers/netns/agents.js';
 import { startServiceControllers } from './services/index.js';
+import { WorkloadSupervisor } from '../providers/netns/workloads.js';
+import { killAll, listProcesses } from '../providers/netns/sweep.js';
+import { CorruptSnapshotError, readSnapshot, StorePersistence } from './persist.js';
+import { EXIT_UNRECOVERABLE } from './supervisor.js';
+import { distJs } from '../paths.js';
 import { ControllerManager } from './controllers/index.js';
 import { KubeApi } from './kube/api.js';
 import { execHandler } from './kube/exec.js';
@@ -50,14 +56,39 @@ async function waitForFile(path: string, timeoutMs: number): Promise<void> {
   }
 }
 
+/**
+ * A restarted daemon (the supervisor passes --restart=N): the store comes back from its snapshot, and
+ * the agents of the crashed daemon are replaced (they restore from their state files and pinned
+ * maps; forwarding never stops). A snapshot that cannot be trusted is moved aside and the daemon
+ * exits EXIT_UNRECOVERABLE: the supervisor then reports the cluster broken instead of looping.
+ */
+async function resume(cluster: string, store: ObjectStore): Promise<void> {
+  let snap;
+  try {
+    snap = readSnapshot(paths.storeSnapshot(cluster));
+  } catch (e) {
+    if (!(e instanceof CorruptSnapshotError)) throw e;
+    const aside = `${e.file}.corrupt-${Date.now()}`;
+    renameSync(e.file, aside);
+    log(`fatal: the persisted store is corrupt (${e.message}); moved to ${aside}`);
+    process.exit(EXIT_UNRECOVERABLE);
+  }
+  if (snap) store.restore(snap);
+  log(`resuming: ${snap ? `${snap.objects.length} objects at resourceVersion ${snap.resourceVersion}` : 'no persisted store (crashed before the first write)'}`);
+  const agents = listProcesses([], cluster).filter((p) => p.cmd.includes(distJs('agent/main')));
+  await killAll(agents.map((p) => p.pid), 1000);
+}
+
 async function main(): Promise<void> {
   const arg = process.argv.find((a) => a.startsWith('--cnilab-cluster='));
-  if (!arg) throw new Error('usage: daemon.js --cnilab-cluster=NAME');
+  if (!arg) throw new Error('usage: daemon.js --cnilab-cluster=NAME [--restart=N]');
   const cluster = arg.split('=')[1]!;
+  const restart = Number(process.argv.find((a) => a.startsWith('--restart='))?.split('=')[1] ?? 0);
   const spec = JSON.parse(readFileSync(paths.state(cluster), 'utf8')) as ClusterSpec;
   writeFileSync(paths.daemonPid(cluster), `${process.pid}\n`);
 
   const store = new ObjectStore();
+  if (restart) await resume(cluster, store);
   store.apply(
     [
       { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default', labels: { 'kubernetes.io/metadata.name': 'default' } }, status: { phase: 'Active' } },
@@ -66,7 +97,13 @@ async function main(): Promise<void> {
     { internal: true },
   );
   startServiceControllers(store, spec, log);
-  const runtime = new PodRuntime(spec, store, { log });
+  const persistence = new StorePersistence(store, paths.storeSnapshot(cluster));
+  persistence.start();
+  // Pod servers live in one workload process per node, started now so they boot while `up` builds
+  // the network; the daemon only supervises them.
+  const workloads = new WorkloadSupervisor(cluster, log);
+  for (const n of spec.nodes) workloads.node(n.name).prestart();
+  const runtime = new PodRuntime(spec, store, { log, workloads });
   const agents = spec.cni === 'cnilab' ? new AgentSupervisor(spec, { log }) : undefined;
   const controllers = new ControllerManager(store, log);
   controllers.start();
@@ -87,6 +124,7 @@ async function main(): Promise<void> {
     log(`shutting down (${why})`);
     await runtime.stop(true).catch((e) => log(`runtime stop: ${e}`));
     await agents?.stop().catch((e) => log(`agents stop: ${e}`));
+    persistence.stop();
     controllers.stop();
     https.closeAllConnections();
     https.close();
@@ -98,14 +136,20 @@ async function main(): Promise<void> {
     onShutdown: () => void shutdown('api'),
     log,
     kube,
-    extra: (req, url) => (req.method === 'GET' && url.pathname === '/v1/agents' ? Promise.resolve(agents?.status() ?? []) : undefined),
+    extra: (req, url) => {
+      if (req.method !== 'GET') return undefined;
+      if (url.pathname === '/v1/agents') return Promise.resolve(agents?.status() ?? []);
+      if (url.pathname === '/v1/workloads') return Promise.resolve(workloads.status());
+      return undefined;
+    },
   });
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
   await waitForFile(paths.networkReady(cluster), 60_000);
   if (agents) await agents.start();
+  if (restart) await runtime.recover(`the cluster daemon restarted (restart ${restart})`);
   runtime.start();
-  log(`cluster ${cluster} control plane listening on ${paths.controlSocket(cluster)}`);
+  log(`cluster ${cluster} control plane listening on ${paths.controlSocket(cluster)}${restart ? ` (restart ${restart})` : ''}`);
 }
 
 main().catch((err) => {

@@ -80,6 +80,15 @@ export const paths = {
   controlSocket: (cluster: string) => `${RUN_ROOT}/${cluster}/control.sock`,
   daemonPid: (cluster: string) => `${RUN_ROOT}/${cluster}/daemon.pid`,
   daemonLog: (cluster: string) => `${RUN_ROOT}/${cluster}/daemon.log`,
+  /** The control plane's supervisor (restarts a crashed daemon): its pid, and what it saw (JSON). */
+  supervisorPid: (cluster: string) => `${RUN_ROOT}/${cluster}/supervisor.pid`,
+  controlPlaneState: (cluster: string) => `${RUN_ROOT}/${cluster}/control-plane.json`,
+  /** Written when the control plane cannot be brought back (JSON {reason, at}): the cluster is broken. */
+  broken: (cluster: string) => `${RUN_ROOT}/${cluster}/broken.json`,
+  /** The object store, persisted so a restarted daemon resumes where the crashed one stopped. */
+  storeSnapshot: (cluster: string) => `${RUN_ROOT}/${cluster}/store.json`,
+  /** CNI ADD results by pod, as a container runtime caches them (DEL of an adopted pod needs them). */
+  cniCacheDir: (cluster: string) => `${RUN_ROOT}/${cluster}/cni-results`,
   state: (cluster: string) => `${RUN_ROOT}/${cluster}/cluster.json`,
   /** Written by `up` once the namespaces and links exist; the daemon waits for it before pods and agents. */
   networkReady: (cluster: string) => `${RUN_ROOT}/${cluster}/network-ready`,

@@ -21,6 +21,7 @@ import { chmodSync, rmSync } from 'node:fs';
 import { CnilabError, errorToJson, InvalidInputError, NotFoundError } from '../errors.js';
 import type { ClusterSpec } from './spec.js';
 import type { ObjectStore, WatchEvent } from './store.js';
+import { LIMITS } from './limits.js';
 import { DEFAULT_IDENTITY_GC, IdentityAllocator, type IdentityGcOptions } from './identity-allocator.js';
 import { KubeApi } from './kube/api.js';
 
@@ -37,16 +38,42 @@ export interface ServerHooks {
   kube?: KubeApi;
 }
 
-async function readJson(req: IncomingMessage): Promise<any> {
+/** A request body over LIMITS.requestBytes: answered 413 and the connection closed, unread. */
+class BodyTooLargeError extends InvalidInputError {}
+
+/** The request body as a JSON object ({} when empty); bad input (400, 413) otherwise. */
+async function readJson(req: IncomingMessage): Promise<Record<string, any>> {
   const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > LIMITS.requestBytes) throw new BodyTooLargeError('request body', `more than ${LIMITS.requestBytes} bytes`);
+    chunks.push(c as Buffer);
+  }
   const text = Buffer.concat(chunks).toString('utf8');
   if (!text) return {};
+  let v: unknown;
   try {
-    return JSON.parse(text);
+    v = JSON.parse(text);
   } catch {
     throw new InvalidInputError('request body', 'not valid JSON');
   }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new InvalidInputError('request body', 'expected a JSON object');
+  return v as Record<string, any>;
+}
+
+/** Path segments, %-decoded; a bad escape is bad input, not an exception that kills the daemon. */
+function pathParts(pathname: string): string[] {
+  try {
+    return pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  } catch {
+    throw new InvalidInputError('request path', `invalid %-escape in ${JSON.stringify(pathname)}`);
+  }
+}
+
+function requiredParts(parts: Array<string | undefined>, what: string): string[] {
+  if (parts.some((p) => !p)) throw new InvalidInputError('request path', `expected ${what}`);
+  return parts as string[];
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
@@ -56,6 +83,7 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 }
 
 function statusFor(err: unknown): number {
+  if (err instanceof BodyTooLargeError) return 413;
   if (!(err instanceof CnilabError)) return 500;
   switch (err.code) {
     case 'INVALID_INPUT':
@@ -72,11 +100,14 @@ function statusFor(err: unknown): number {
 export function startControlServer(socketPath: string, store: ObjectStore, spec: ClusterSpec, hooks: ServerHooks): Promise<Server> {
   const identities = new IdentityAllocator(store);
   if (hooks.identityGc !== false) identities.startGc(hooks.identityGc ?? DEFAULT_IDENTITY_GC, hooks.log);
+  // Nothing a client sends may throw out of the handler (an unhandled rejection ends the daemon):
+  // the URL is parsed inside the try, and whatever fails becomes a reply.
   const server = createServer(async (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://control');
-    if (hooks.kube && KubeApi.owns(url.pathname)) return hooks.kube.handle(req, res);
-    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    let url = new URL('http://control/');
     try {
+      url = new URL(`http://control${(req.url ?? '/').startsWith('/') ? req.url : `/${req.url}`}`);
+      if (hooks.kube && KubeApi.owns(url.pathname)) return await hooks.kube.handle(req, res);
+      const parts = pathParts(url.pathname);
       if (parts[0] !== 'v1') throw new NotFoundError(`no route ${url.pathname}`);
       const route = `${req.method} ${parts[1] ?? ''}`;
       const ns = (s: string | undefined) => (s === '-' || s === '' ? undefined : s);
@@ -102,9 +133,11 @@ export function startControlServer(socketPath: string, store: ObjectStore, spec:
           return send(res, 200, { results, resourceVersion: store.resourceVersion });
         }
         case 'PUT status': {
-          const [kind, namespace, name] = parts.slice(2);
+          const [kind, namespace, name] = requiredParts(parts.slice(2, 5), '/v1/status/KIND/NAMESPACE/NAME');
           const body = await readJson(req);
-          return send(res, 200, store.updateStatus(kind!, ns(namespace), name!, body.status ?? {}));
+          const status = body.status ?? {};
+          if (!status || typeof status !== 'object' || Array.isArray(status)) throw new InvalidInputError('request body.status', 'expected a JSON object');
+          return send(res, 200, store.updateStatus(kind!, ns(namespace), name!, status));
         }
         case 'PATCH labels': {
           const [kind, namespace, name] = parts.slice(2);
@@ -117,7 +150,7 @@ export function startControlServer(socketPath: string, store: ObjectStore, spec:
           return send(res, 200, { ...out, resourceVersion: store.resourceVersion });
         }
         case 'DELETE objects': {
-          const [kind, namespace, name] = parts.slice(2);
+          const [kind, namespace, name] = requiredParts(parts.slice(2, 5), '/v1/objects/KIND/NAMESPACE/NAME');
           return send(res, 200, store.delete(kind!, ns(namespace), name!));
         }
         case 'POST identities': {
@@ -138,8 +171,11 @@ export function startControlServer(socketPath: string, store: ObjectStore, spec:
         }
       }
     } catch (err) {
-      if (!res.headersSent) send(res, statusFor(err), { error: errorToJson(err) });
-      else res.end();
+      if (res.headersSent) return void res.destroy();
+      const status = statusFor(err);
+      // An oversized body is left unread: close the connection rather than drain it.
+      if (status === 413) res.setHeader('connection', 'close');
+      send(res, status, { error: errorToJson(err) });
     }
   });
   if (hooks.kube) server.on('upgrade', (req, socket, head) => hooks.kube!.upgrade(req, socket, head));

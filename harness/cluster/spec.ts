@@ -113,6 +113,8 @@ export interface SpecOverrides {
 }
 
 export const VXLAN_OVERHEAD = 50;
+/** Host number of the first node on the underlay (.1 is the fabric's gateway). */
+export const FIRST_NODE_HOST = 11;
 
 function zodProblems(source: string, err: z.ZodError): InvalidInputError[] {
   return err.issues.map((issue) => {
@@ -195,8 +197,18 @@ export function resolveSpec(raw: unknown, source: string, overrides: SpecOverrid
   if (overrides.nodes !== undefined && (!Number.isInteger(overrides.nodes) || overrides.nodes < 1 || overrides.nodes > 32)) {
     problems.push(new InvalidInputError('--nodes', `expected a whole number from 1 to 32, got ${overrides.nodes}`));
   }
-  if (underlay && underlay.prefix > 30 - 0 && nodeCount + 2 > 2 ** (32 - underlay.prefix) - 2) {
-    problems.push(new InvalidInputError(at('networking.underlaySubnet'), `${formatCidr(underlay)} has no room for ${nodeCount} nodes`));
+  // Node addresses are .11, .12, ... (FIRST_NODE_HOST); the last one must stay below the broadcast.
+  if (underlay) {
+    const room = Math.max(0, 2 ** (32 - underlay.prefix) - 1 - FIRST_NODE_HOST);
+    if (nodeCount > room) {
+      const from = overrides.nodes !== undefined ? '--nodes' : r.nodes ? 'nodes' : 'the default node count';
+      problems.push(
+        new InvalidInputError(
+          at('networking.underlaySubnet'),
+          `${formatCidr(underlay)} has room for ${room} nodes (node addresses start at .${FIRST_NODE_HOST} and end below the broadcast address), ${nodeCount} requested by ${from}`,
+        ),
+      );
+    }
   }
   if (pods && nodeMaskSize >= pods.prefix && nodeCount > 2 ** (nodeMaskSize - pods.prefix)) {
     problems.push(new InvalidInputError(at('networking.podSubnet'), `${formatCidr(pods)} holds only ${2 ** (nodeMaskSize - pods.prefix)} node CIDRs of /${nodeMaskSize}, ${nodeCount} nodes requested`));
@@ -224,7 +236,7 @@ export function resolveSpec(raw: unknown, source: string, overrides: SpecOverrid
       index: i,
       labels: { 'kubernetes.io/hostname': nodeName, ...labels },
       // .1 is the fabric's gateway; nodes take .11, .12, ... so they read well in captures.
-      underlayIp: formatIpv4(nthAddress(underlay!, 11 + i)),
+      underlayIp: formatIpv4(nthAddress(underlay!, FIRST_NODE_HOST + i)),
       podCidr: formatCidr(podCidr),
       podGateway: formatIpv4(nthAddress(podCidr, 1)),
     });

@@ -4,6 +4,9 @@
 import { randomUUID } from 'node:crypto';
 import { ConflictError, InvalidInputError, InvalidInputList, NotFoundError } from '../errors.js';
 import { isNamespaced, labelKeyProblem, labelValueProblem, normalizeObject, objectKey, validateObject, type KubeObject } from './objects.js';
+import { sameCanonical } from './canonical.js';
+import { checkBatchSize, limitProblems, LIMITS } from './limits.js';
+import { isDns1123Label } from './names.js';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 export interface WatchEvent {
@@ -43,7 +46,59 @@ function keyOf(kind: string, namespace: string | undefined, name: string): strin
 }
 
 const clone = <T>(v: T): T => structuredClone(v);
-const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+const sameJson = sameCanonical;
+
+/**
+ * What a user's object becomes when applied over `old`: the fields the system set are kept (uid,
+ * creationTimestamp, the status, a scheduled Pod's nodeName), so re-applying an unchanged manifest
+ * is a no-op. Internal writers (agents, the runtime) may set status; users never do.
+ */
+function overSystemFields(obj: KubeObject, old: KubeObject, internal: boolean): KubeObject {
+  const merged: KubeObject = {
+    ...obj,
+    metadata: {
+      ...obj.metadata,
+      uid: old.metadata.uid,
+      creationTimestamp: old.metadata.creationTimestamp,
+      ...(old.metadata.generation !== undefined ? { generation: old.metadata.generation } : {}),
+    },
+    status: internal ? (obj.status ?? old.status) : old.status,
+  };
+  if (merged.status === undefined) delete merged.status;
+  const oldNode = (old.spec as { nodeName?: string } | undefined)?.nodeName;
+  if (obj.kind === 'Pod' && oldNode && merged.spec && (merged.spec as { nodeName?: string }).nodeName === undefined) {
+    merged.spec = { ...merged.spec, nodeName: oldNode };
+  }
+  return merged;
+}
+
+/**
+ * Objects cnilab's own components write (CiliumEndpoints, identities, Nodes) skip the user schema,
+ * but never the shape every reader of the store relies on, nor the size limits: the API is reachable
+ * by anything on the host, and one malformed object would break every watcher.
+ */
+function checkInternal(raw: unknown, where: string): KubeObject {
+  const o = raw as KubeObject;
+  const problems = limitProblems(raw, where);
+  if (!o || typeof o !== 'object' || Array.isArray(o)) problems.push(new InvalidInputError(`${where}: (top level)`, 'expected an object'));
+  else {
+    if (typeof o.kind !== 'string' || !/^[A-Z][A-Za-z0-9]{0,62}$/.test(o.kind)) problems.push(new InvalidInputError(`${where}: kind`, 'expected a kind name'));
+    const m = o.metadata as { name?: unknown; namespace?: unknown } | undefined;
+    if (!m || typeof m !== 'object' || Array.isArray(m)) problems.push(new InvalidInputError(`${where}: metadata`, 'expected an object'));
+    else {
+      if (typeof m.name !== 'string' || !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(m.name)) problems.push(new InvalidInputError(`${where}: metadata.name`, 'expected a DNS-1123 name'));
+      if (m.namespace !== undefined && (typeof m.namespace !== 'string' || !isDns1123Label(m.namespace))) problems.push(new InvalidInputError(`${where}: metadata.namespace`, 'expected a DNS-1123 label'));
+    }
+    for (const f of ['spec', 'status'] as const) {
+      const v = (o as Record<string, unknown>)[f];
+      if (v !== undefined && (!v || typeof v !== 'object' || Array.isArray(v))) problems.push(new InvalidInputError(`${where}: ${f}`, 'expected an object'));
+    }
+  }
+  if (problems.length) throw new InvalidInputList(problems);
+  return o;
+}
+
+const withoutVersion = (o: KubeObject) => ({ ...o, metadata: { ...o.metadata, resourceVersion: undefined } });
 
 export class ObjectStore {
   private objects = new Map<string, KubeObject>();
@@ -113,6 +168,19 @@ export class ObjectStore {
     return obj ? clone(obj) : undefined;
   }
 
+  /** Every object and the resourceVersion: what the daemon persists so a restarted one resumes. */
+  snapshot(): { resourceVersion: number; objects: KubeObject[] } {
+    return { resourceVersion: this.version, objects: [...this.objects.values()].map(clone) };
+  }
+
+  /** Load a snapshot into this (empty) store, without watch events: the daemon's restart. */
+  restore(snap: { resourceVersion: number; objects: KubeObject[] }): void {
+    for (const obj of snap.objects) this.objects.set(objectKey(obj), clone(obj));
+    this.version = Math.max(this.version, snap.resourceVersion);
+    // The event history did not survive: a watch resuming from before now must list again (410).
+    this.compactedRv = this.version;
+  }
+
   /** Subscribe to every change; returns the unsubscribe function. */
   watch(fn: (ev: WatchEvent) => void): () => void {
     this.watchers.add(fn);
@@ -172,6 +240,7 @@ export class ObjectStore {
    * first, namespaces must exist (or be created in the same batch), and only then is anything stored.
    */
   apply(input: KubeObject[], opts: { internal?: boolean } = {}): ApplyResult[] {
+    if (!opts.internal) checkBatchSize(input.length, 'request body.objects');
     const problems: InvalidInputError[] = [];
     const staged: KubeObject[] = [];
     const batchNamespaces = new Set<string>();
@@ -182,7 +251,7 @@ export class ObjectStore {
         if (!opts.internal && raw && typeof raw.kind === 'string' && !USER_KINDS.has(raw.kind)) {
           throw new InvalidInputError(`${where}: kind`, `"${raw.kind}" cannot be applied; supported: ${[...USER_KINDS].join(', ')}`);
         }
-        let obj = opts.internal ? clone(raw) : normalizeObject(validateObject(raw, where));
+        let obj = opts.internal ? clone(checkInternal(raw, where)) : normalizeObject(validateObject(raw, where));
         if (!opts.internal) for (const step of this.admissions) obj = step(obj, this.objects.get(objectKey(obj)), where, batch);
         if (obj.kind === 'Namespace') batchNamespaces.add(obj.metadata.name);
         staged.push(obj);
@@ -202,7 +271,7 @@ export class ObjectStore {
       }
       if (obj.kind === 'Pod') {
         const old = this.objects.get(objectKey(obj));
-        if (old && !sameJson(old.spec, obj.spec)) {
+        if (old && !sameJson(old.spec, overSystemFields(obj, old, !!opts.internal).spec)) {
           problems.push(
             new InvalidInputError(
               `object ${i + 1} (Pod ${ns}/${obj.metadata.name}): spec`,
@@ -212,6 +281,12 @@ export class ObjectStore {
         }
       }
     });
+    if (!opts.internal) {
+      const created = new Set(staged.map(objectKey).filter((k) => !this.objects.has(k))).size;
+      if (this.objects.size + created > LIMITS.totalObjects) {
+        problems.push(new InvalidInputError('request body.objects', `${created} new objects would make ${this.objects.size + created} in the cluster; at most ${LIMITS.totalObjects} allowed`));
+      }
+    }
     if (problems.length) throw problems.length === 1 ? problems[0]! : new InvalidInputList(problems);
 
     const results: ApplyResult[] = [];
@@ -219,18 +294,20 @@ export class ObjectStore {
       const old = this.objects.get(objectKey(obj));
       const base = { kind: obj.kind, namespace: isNamespaced(obj.kind) ? obj.metadata.namespace : undefined, name: obj.metadata.name };
       if (old) {
-        const merged: KubeObject = {
-          ...obj,
-          metadata: { ...obj.metadata, uid: old.metadata.uid, creationTimestamp: old.metadata.creationTimestamp, ...(old.metadata.generation !== undefined ? { generation: old.metadata.generation } : {}) },
-          status: obj.status ?? old.status,
-        };
-        if (sameJson({ ...old, metadata: { ...old.metadata, resourceVersion: undefined } }, { ...merged, metadata: { ...merged.metadata, resourceVersion: undefined } })) {
+        const merged = overSystemFields(obj, old, !!opts.internal);
+        if (sameJson(withoutVersion(old), withoutVersion(merged))) {
           results.push({ ...base, action: 'unchanged' });
           continue;
         }
         this.put(merged, true);
         results.push({ ...base, action: 'configured' });
       } else {
+        if (!opts.internal) {
+          // The system's fields, never the user's (as the API server ignores them on create).
+          delete obj.status;
+          delete obj.metadata.uid;
+          delete obj.metadata.creationTimestamp;
+        }
         obj.metadata.uid = obj.metadata.uid ?? randomUUID();
         obj.metadata.creationTimestamp = obj.metadata.creationTimestamp ?? new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
         this.put(obj, false);

@@ -1,10 +1,13 @@
 // iperf3 throughput tests between netns: the server runs in the background in one netns, the client
 // runs to completion in another with -J, and the JSON is reduced to the numbers reports compare.
 import { run, start, shellQuote, type Background } from '../exec/run.js';
+import { pinned } from './cpu-pin.js';
 import { CnilabError } from '../errors.js';
 import { waitForListener } from './wait-listen.js';
 
 export interface IperfServerOptions {
+  /** Pin the process to this CPU (taskset), for benchmark hygiene. */
+  cpu?: number;
   netns?: string;
   port?: number;
   /** Address to bind (-B); default all. */
@@ -20,6 +23,8 @@ export interface IperfServer {
 }
 
 export interface IperfClientOptions {
+  /** Pin the process to this CPU (taskset), for benchmark hygiene. */
+  cpu?: number;
   netns?: string;
   host: string;
   port?: number;
@@ -106,7 +111,7 @@ export async function startIperfServer(o: IperfServerOptions = {}): Promise<Iper
   const argv = ['iperf3', '-s', '-p', String(port)];
   if (o.bind) argv.push('-B', o.bind);
   if (o.oneOff) argv.push('-1');
-  const bg: Background = start(argv, { netns: o.netns });
+  const bg: Background = start(pinned(argv, o.cpu), { netns: o.netns });
   await waitForListener(bg, { netns: o.netns, proto: 'tcp', port, what: 'iperf3 server' });
   return { port, argv: bg.argv, stop: () => bg.stop() };
 }
@@ -123,7 +128,7 @@ export function iperfClientArgv(o: IperfClientOptions): string[] {
 }
 
 export async function runIperfClient(o: IperfClientOptions): Promise<IperfResult> {
-  const argv = iperfClientArgv(o);
+  const argv = pinned(iperfClientArgv(o), o.cpu);
   const timeoutMs = o.timeoutMs ?? ((o.durationSec ?? 5) + (o.omitSec ?? 0) + 15) * 1000;
   // iperf3 may exit 0 with an "error" in its JSON, or non-zero with valid JSON: trust the JSON.
   const r = await run(argv, { netns: o.netns, timeoutMs, allowFailure: true });

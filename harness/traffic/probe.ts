@@ -1,6 +1,7 @@
 // Connectivity probes run from inside a pod's netns, each one a real process entered with nsenter
 // through the exec wrapper, exactly as a test would `kubectl exec` into a pod:
-//   tcp/udp → `agnhost connect HOST:PORT --timeout=… --protocol=…` (netpol e2e semantics)
+//   tcp/udp → `agnhost connect HOST:PORT --timeout=… --protocol=…` (netpol e2e semantics), or with
+//             `identify`, `agnhost cnilab-whoami …`, which also names the responder (its hostname)
 //   http    → `agnhost cnilab-http-get URL --timeout=…`            (curl exit codes: 0, 22, 28, 7…)
 //   icmp    → `ping -c 1 -W SECONDS [-M do -s SIZE] HOST`           (MTU checks with dontFragment)
 import { existsSync } from 'node:fs';
@@ -8,9 +9,27 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from '../exec/run.js';
 import { CnilabError } from '../errors.js';
+import { harnessFault } from '../faults.js';
 
 export type ProbeProtocol = 'tcp' | 'udp' | 'icmp' | 'http';
-export type ProbeOutcome = 'ok' | 'timeout' | 'refused' | 'other';
+/** ok / timeout / refused / other (the network said no in another way: unreachable, reset, HTTP
+ *  error) — or tool-error: the probe itself failed (killed by the wrapper's timeout, not runnable,
+ *  crashed, unintelligible output), which says nothing about the network and satisfies no expectation. */
+export type ProbeOutcome = 'ok' | 'timeout' | 'refused' | 'other' | 'tool-error';
+
+/** How exactly a probe failed, read from the tool's own words: what fault checks compare with the
+ *  failure they expect (a withdrawn route must give ENETUNREACH / ICMP net unreachable, not "any error"). */
+export type FailureMode =
+  | 'TIMEOUT'
+  | 'RST'
+  | 'ENETUNREACH'
+  | 'EHOSTUNREACH'
+  | 'ICMP_NET_UNREACHABLE'
+  | 'ICMP_HOST_UNREACHABLE'
+  | 'ICMP_PORT_UNREACHABLE'
+  | 'FRAG_NEEDED'
+  | 'HTTP_ERROR'
+  | 'OTHER';
 
 export interface ProbeOptions {
   /** Netns name under /run/netns, or an absolute path to a netns file. */
@@ -27,6 +46,8 @@ export interface ProbeOptions {
   size?: number;
   /** ICMP: set DF and forbid local fragmentation (ping -M do), for path-MTU checks. */
   dontFragment?: boolean;
+  /** tcp/udp: ask the responder its name (cnilab-whoami), so the verdict can check who answered. */
+  identify?: boolean;
 }
 
 export interface ProbeResult {
@@ -34,6 +55,11 @@ export interface ProbeResult {
   /** The probe command's exit code (agnhost: 0/1; curl-style for http; ping: 0/1/2). */
   exitCode: number;
   outcome: ProbeOutcome;
+  /** Set when the probe failed: the failure as the tool reported it. */
+  failure?: FailureMode;
+  /** Who answered: the server's hostname (tcp/udp with `identify`, http GET /hostname), or the
+   *  address an ICMP echo reply came from. Undefined when the probe could not tell. */
+  responder?: string;
   durationMs: number;
   stdout: string;
   stderr: string;
@@ -78,7 +104,7 @@ export function probeCommand(o: ProbeOptions): string[] {
   switch (o.protocol) {
     case 'tcp':
     case 'udp':
-      return [agnhostShimPath(), 'connect', hostPort(needPort()), `--timeout=${goDuration(timeoutMs)}`, `--protocol=${o.protocol}`];
+      return [agnhostShimPath(), o.identify ? 'cnilab-whoami' : 'connect', hostPort(needPort()), `--timeout=${goDuration(timeoutMs)}`, `--protocol=${o.protocol}`];
     case 'http': {
       const path = o.path ?? '/';
       const url = `http://${hostPort(needPort())}${path.startsWith('/') ? path : `/${path}`}`;
@@ -94,35 +120,85 @@ export function probeCommand(o: ProbeOptions): string[] {
   }
 }
 
-/** Classify a finished probe. Pure, so the mapping is unit-tested without root. */
+/** Exit codes no probe tool gives for a network answer: not runnable (126/127), killed by a signal
+ *  (128+N, which is also how a crashed Node.js process ends). */
+function toolFailed(code: number): boolean {
+  return code === 126 || code === 127 || code >= 128;
+}
+
+/** Classify a finished probe. Pure, so the mapping is unit-tested without root. A wrapper timeout is
+ *  the tool hanging past its own deadline, not the network timing out: it is a tool error. */
 export function classifyProbe(protocol: ProbeProtocol, code: number, stdout: string, stderr: string, wrapperTimedOut: boolean): ProbeOutcome {
-  if (wrapperTimedOut) return 'timeout';
+  if (wrapperTimedOut || toolFailed(code)) return 'tool-error';
   if (code === 0) return 'ok';
   switch (protocol) {
     case 'tcp':
     case 'udp':
+      // agnhost's contract: exit 1 and one of its fixed prefixes. Anything else (a stack trace, exit 2)
+      // is the tool breaking, not the network answering.
+      if (code !== 1) return 'tool-error';
       if (/^TIMEOUT\b/m.test(stderr)) return 'timeout';
       if (/^REFUSED\b/m.test(stderr)) return 'refused';
-      return 'other';
+      if (/^(OTHER|DNS): /m.test(stderr)) return 'other';
+      return 'tool-error';
     case 'http':
       if (code === 28) return 'timeout';
       if (code === 7 && /ECONNREFUSED|refused/i.test(stderr)) return 'refused';
-      return 'other';
+      if ([6, 7, 22, 52, 56].includes(code)) return 'other';
+      return 'tool-error';
     case 'icmp':
       // Exit 1 = no reply. An ICMP error (unreachable, frag needed) or a local EMSGSIZE is not a timeout.
       if (code === 1 && !/unreachable|too long|frag needed|error/i.test(stdout + stderr)) return 'timeout';
-      return 'other';
+      if (code === 1 || code === 2) return 'other';
+      return 'tool-error';
+  }
+}
+
+/** The failure as the tool worded it; undefined for a success or a tool error. */
+export function failureMode(protocol: ProbeProtocol, outcome: ProbeOutcome, stdout: string, stderr: string): FailureMode | undefined {
+  if (outcome === 'ok' || outcome === 'tool-error') return undefined;
+  if (outcome === 'timeout') return 'TIMEOUT';
+  const text = `${stdout}\n${stderr}`;
+  if (outcome === 'refused') return protocol === 'udp' ? 'ICMP_PORT_UNREACHABLE' : 'RST';
+  if (protocol === 'icmp') {
+    if (/Destination Net Unreachable/i.test(text)) return 'ICMP_NET_UNREACHABLE';
+    if (/Destination Host Unreachable/i.test(text)) return 'ICMP_HOST_UNREACHABLE';
+    if (/Frag needed|message too long|too long/i.test(text)) return 'FRAG_NEEDED';
+  }
+  if (/network is unreachable/i.test(text)) return 'ENETUNREACH';
+  if (/no route to host/i.test(text)) return 'EHOSTUNREACH';
+  if (/connection reset/i.test(text)) return 'RST';
+  if (protocol === 'http' && /\(22\)/.test(text)) return 'HTTP_ERROR';
+  return 'OTHER';
+}
+
+/** Who answered a successful probe, from its output (see ProbeResult.responder). */
+export function responderOf(o: Pick<ProbeOptions, 'protocol' | 'path' | 'identify'>, stdout: string): string | undefined {
+  switch (o.protocol) {
+    case 'tcp':
+    case 'udp':
+      return /^RESPONDER: (.+)$/m.exec(stdout)?.[1]?.trim() || undefined;
+    case 'http':
+      return o.path === '/hostname' ? stdout.trim() || undefined : undefined;
+    case 'icmp':
+      return /bytes from ([0-9a-f.:]+)/i.exec(stdout)?.[1]?.replace(/:$/, '');
   }
 }
 
 export async function probe(o: ProbeOptions): Promise<ProbeResult> {
   const argv = probeCommand(o);
   const r = await run(argv, { netns: o.netns, timeoutMs: (o.timeoutMs ?? 1000) + WRAPPER_MARGIN_MS, allowFailure: true });
-  const outcome = classifyProbe(o.protocol, r.code, r.stdout, r.stderr, r.timedOut);
+  let outcome = classifyProbe(o.protocol, r.code, r.stdout, r.stderr, r.timedOut);
+  // Mutation testing only (harness/faults.ts): the harness misreading a failure as a success.
+  if ((outcome === 'timeout' && harnessFault('probe-timeout-is-ok')) || (outcome === 'refused' && harnessFault('probe-refused-is-ok'))) outcome = 'ok';
+  const failure = failureMode(o.protocol, outcome, r.stdout, r.stderr);
+  const responder = outcome === 'ok' ? responderOf(o, r.stdout) : undefined;
   return {
     ok: outcome === 'ok',
-    exitCode: r.code,
+    exitCode: outcome === 'ok' ? 0 : r.code,
     outcome,
+    ...(failure ? { failure } : {}),
+    ...(responder ? { responder } : {}),
     durationMs: r.durationMs,
     stdout: r.stdout,
     stderr: r.stderr,

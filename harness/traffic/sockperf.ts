@@ -2,10 +2,13 @@
 // `sockperf pp` in another; the client's text summary becomes percentiles in microseconds.
 // sockperf exits 0 even when it cannot connect, so the parser, not the exit code, decides.
 import { run, start, shellQuote, type Background } from '../exec/run.js';
+import { pinned } from './cpu-pin.js';
 import { CnilabError } from '../errors.js';
 import { waitForListener } from './wait-listen.js';
 
 export interface SockperfServerOptions {
+  /** Pin the process to this CPU (taskset), for benchmark hygiene. */
+  cpu?: number;
   netns?: string;
   /** Address to listen on (-i); sockperf needs one. Default 0.0.0.0. */
   host?: string;
@@ -20,6 +23,8 @@ export interface SockperfServer {
 }
 
 export interface SockperfClientOptions {
+  /** Pin the process to this CPU (taskset), for benchmark hygiene. */
+  cpu?: number;
   netns?: string;
   host: string;
   port?: number;
@@ -113,7 +118,7 @@ export async function startSockperfServer(o: SockperfServerOptions = {}): Promis
   const protocol = o.protocol ?? 'tcp';
   const argv = ['sockperf', 'sr', '-i', o.host ?? '0.0.0.0', '-p', String(port)];
   if (protocol === 'tcp') argv.push('--tcp');
-  const bg: Background = start(argv, { netns: o.netns });
+  const bg: Background = start(pinned(argv, o.cpu), { netns: o.netns });
   await waitForListener(bg, { netns: o.netns, proto: protocol, port, what: 'sockperf server' });
   return { port, argv: bg.argv, stop: () => bg.stop() };
 }
@@ -126,7 +131,7 @@ export function sockperfClientArgv(o: SockperfClientOptions): string[] {
 }
 
 export async function runSockperfPingPong(o: SockperfClientOptions): Promise<SockperfResult> {
-  const argv = sockperfClientArgv(o);
+  const argv = pinned(sockperfClientArgv(o), o.cpu);
   const timeoutMs = o.timeoutMs ?? ((o.durationSec ?? 5) + 15) * 1000;
   const r = await run(argv, { netns: o.netns, timeoutMs, allowFailure: true });
   if (r.timedOut) throw new SockperfError(`client timed out after ${timeoutMs} ms: ${shellQuote(r.argv)}`, r.stderr);

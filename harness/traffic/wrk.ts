@@ -4,6 +4,7 @@
 // non-2xx answers rather than report a rate made of failures.
 import { run } from '../exec/run.js';
 import { CnilabError } from '../errors.js';
+import { pinned } from './cpu-pin.js';
 
 export interface WrkOptions {
   netns: string;
@@ -11,6 +12,8 @@ export interface WrkOptions {
   durationSec: number;
   connections?: number;
   threads?: number;
+  /** Pin the process to this CPU (taskset), for benchmark hygiene. */
+  cpu?: number;
 }
 
 export interface WrkResult {
@@ -53,7 +56,7 @@ export function wrkArgv(o: WrkOptions): string[] {
 }
 
 export async function runWrk(o: WrkOptions): Promise<WrkResult> {
-  const r = await run(wrkArgv(o), { netns: o.netns, timeoutMs: (o.durationSec + 20) * 1000, allowFailure: true });
+  const r = await run(pinned(wrkArgv(o), o.cpu), { netns: o.netns, timeoutMs: (o.durationSec + 20) * 1000, allowFailure: true });
   if (r.code !== 0) throw new CnilabError('COMMAND_FAILED', `wrk exited with ${r.code} against ${o.url}`, { detail: r.stderr || r.stdout });
   const w = parseWrk(r.stdout);
   if (w.requests === 0) throw new CnilabError('COMMAND_FAILED', `wrk completed no request against ${o.url}`, { detail: r.stdout });

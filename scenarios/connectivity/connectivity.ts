@@ -3,7 +3,9 @@
 // and a negative control proving that a probe can fail in this run.
 import type { ProbeProtocol } from '../../harness/traffic/probe.js';
 import type { ProbeStep, ResolvedPod, Scenario, ScenarioContext, Step } from '../framework/model.js';
-import { checkNoPermanentNeighbours, checkPodMtus } from './pod-config.js';
+import { checkArpByDatapath, checkNoPermanentNeighbours, checkPodMtus } from './pod-config.js';
+import { checkConnectionFlows, checkTtl } from './forwarding.js';
+import { checkDeletedPodForgotten, checkIdentitiesAndIpcache, checkUnassignedAddressDropped } from './datapath-state.js';
 import { CONN_NODES, NODE_TCP_PORT, POD_TCP_PORT, POD_UDP_PORT, UNSERVED_PORT, connNodes, connPods, connectivityObjects, startNodeServers } from './workload.js';
 
 /** IPv4 + ICMP headers: ping -s N sends an IP packet of N + 28 bytes. */
@@ -17,6 +19,12 @@ const PROTOCOL_PORTS: Array<[ProbeProtocol, number | undefined]> = [
   ['tcp', POD_TCP_PORT],
   ['udp', POD_UDP_PORT],
 ];
+
+/** Who must answer: the server names itself (tcp/udp: its hostname, the pod or node name); an ICMP
+ *  echo reply must come from the address probed. */
+function answeredBy(protocol: ProbeProtocol, name: string, ip: string): string {
+  return protocol === 'icmp' ? ip : name;
+}
 
 function pathOf(a: string, b: string): string {
   return a === b ? 'same-node' : 'cross-node';
@@ -38,7 +46,7 @@ function podPairSteps(pods: ResolvedPod[]): ProbeStep[] {
           protocol,
           port,
           timeoutMs: PROBE_TIMEOUT_MS,
-          expect: { outcome: 'ok' },
+          expect: { outcome: 'ok', responder: answeredBy(protocol, dst.name, dst.ip) },
           tags: { kind: 'pod-pod', matrix: 'pod-pod', path, fromNode: src.node, toNode: dst.node },
         });
       }
@@ -52,7 +60,7 @@ function firstPodPerNode(pods: ResolvedPod[], nodes: string[]): ResolvedPod[] {
   return nodes.map((n) => pods.find((p) => p.node === n)!);
 }
 
-function podNodeSteps(pods: ResolvedPod[], nodes: string[]): ProbeStep[] {
+function podNodeSteps(pods: ResolvedPod[], nodes: string[], ipOf: (node: string) => string): ProbeStep[] {
   const steps: ProbeStep[] = [];
   for (const pod of pods) {
     const own = pod.node;
@@ -69,7 +77,7 @@ function podNodeSteps(pods: ResolvedPod[], nodes: string[]): ProbeStep[] {
           protocol,
           port,
           timeoutMs: PROBE_TIMEOUT_MS,
-          expect: { outcome: 'ok' },
+          expect: { outcome: 'ok', responder: answeredBy(protocol, node, ipOf(node)) },
           tags: { kind: 'pod-node', path, fromNode: own, toNode: node },
         });
       }
@@ -94,7 +102,7 @@ function nodePodSteps(pods: ResolvedPod[], nodes: string[]): ProbeStep[] {
           protocol,
           port,
           timeoutMs: PROBE_TIMEOUT_MS,
-          expect: { outcome: 'ok' },
+          expect: { outcome: 'ok', responder: answeredBy(protocol, target.name, target.ip) },
           tags: { kind: 'node-pod', path, fromNode: node, toNode: target.node },
         });
       }
@@ -120,7 +128,7 @@ function mtuSteps(pods: ResolvedPod[], nodes: string[], podMtu: number): ProbeSt
         size: bytes - IP_ICMP_HEADERS,
         dontFragment: true,
         timeoutMs: PROBE_TIMEOUT_MS,
-        expect: { outcome: 'ok' },
+        expect: { outcome: 'ok', responder: dst.ip },
         tags: { kind: 'mtu', path: 'cross-node', fromNode: src.node, toNode: dst.node, packetBytes: String(bytes) },
       });
     }
@@ -151,11 +159,22 @@ export function connectivitySteps(ctx: ScenarioContext): Step[] {
   return [
     negativeControl(pods),
     ...podPairSteps(pods),
-    ...podNodeSteps(pods, nodes),
+    ...podNodeSteps(pods, nodes, (n) => ctx.nodes.get(n)!.underlayIp),
     ...nodePodSteps(pods, nodes),
     ...mtuSteps(pods, nodes, ctx.spec.podMtu),
     { kind: 'check', id: 'pod-mtu', name: 'pod eth0 MTU equals the cluster pod MTU', run: checkPodMtus },
     { kind: 'check', id: 'pod-neigh', name: 'pods have no static neighbour entries', run: checkNoPermanentNeighbours },
+    // Only cnilab claims to answer ARP itself; the other CNIs rely on the kernel, as they should.
+    ...(ctx.spec.cni === 'cnilab' ? [{ kind: 'check' as const, id: 'pod-arp', name: "the datapath, not the node's kernel, answers the pods' ARP", run: checkArpByDatapath }] : []),
+    { kind: 'check', id: 'control/unassigned', name: 'an unassigned pod address on another node: nothing answers, the drop is seen', run: checkUnassignedAddressDropped },
+    ...(ctx.spec.cni === 'cnilab'
+      ? [
+          { kind: 'check' as const, id: 'identity', name: 'identities per label set, ipcache consistent on every node', run: checkIdentitiesAndIpcache },
+          { kind: 'check' as const, id: 'ttl', name: 'every routing node is a hop: reply TTLs', run: checkTtl },
+          { kind: 'check' as const, id: 'flows', name: 'a connection leaves the flows Hubble would show', run: checkConnectionFlows },
+          { kind: 'check' as const, id: 'pod-deleted', name: "a deleted pod's address leaves every endpoint map and ipcache", run: checkDeletedPodForgotten },
+        ]
+      : []),
   ];
 }
 

@@ -19,6 +19,8 @@ async function podMtuOutcome(pod: ResolvedPod, want: number): Promise<CheckOutco
     name: `eth0 MTU of ${pod.key}`,
     from: pod.key,
     passed: mtu === want,
+    ...(mtu === undefined ? { verdict: 'unavailable' as const } : {}),
+    evidence: [{ kind: 'link', command: shellQuote(r.argv), exit: r.code, observed: r.stdout.trim() || r.stderr.trim() }],
     expected: `mtu ${want}`,
     observed: mtu === undefined ? `unreadable (exit ${r.code})` : `mtu ${mtu}`,
     command: shellQuote(r.argv),
@@ -36,6 +38,8 @@ async function permanentNeighOutcome(pod: ResolvedPod): Promise<CheckOutcome> {
     name: `no static neighbour entries in ${pod.key}`,
     from: pod.key,
     passed: ok,
+    ...(r.code !== 0 ? { verdict: 'unavailable' as const } : {}),
+    evidence: [{ kind: 'neighbour', command: shellQuote(r.argv), exit: r.code, observed: r.stdout.trim() || '(none)' }],
     expected: 'no PERMANENT neighbour entries',
     observed: r.code !== 0 ? `ip failed (exit ${r.code})` : entries.length === 0 ? 'none' : `${entries.length} PERMANENT: ${entries.join('; ')}`,
     command: shellQuote(r.argv),
@@ -50,4 +54,61 @@ export async function checkPodMtus(ctx: ScenarioContext): Promise<CheckOutcome[]
 
 export async function checkNoPermanentNeighbours(ctx: ScenarioContext): Promise<CheckOutcome[]> {
   return Promise.all(connPods(ctx).map((p) => permanentNeighOutcome(p)));
+}
+
+/** The pod's view of its gateway after an ARP exchange: the neighbour entry of `gw` on eth0. */
+export function gatewayNeighbour(ipNeighJson: string, gw: string): { mac?: string; state: string } | undefined {
+  const entries = JSON.parse(ipNeighJson.trim() || '[]') as Array<{ dst?: string; lladdr?: string; state?: string[] }>;
+  const e = entries.find((n) => n.dst === gw);
+  return e ? { ...(e.lladdr ? { mac: e.lladdr.toLowerCase() } : {}), state: (e.state ?? []).join(',') } : undefined;
+}
+
+/** Verdict of the ARP check: resolved (not FAILED/INCOMPLETE), to the lxc's MAC, while the node's
+ *  kernel was forbidden to answer. */
+export function arpAnsweredByDatapath(neigh: { mac?: string; state: string } | undefined, lxcMac: string): { passed: boolean; observed: string } {
+  if (!neigh) return { passed: false, observed: 'no neighbour entry for the gateway after the ping' };
+  const resolved = !!neigh.mac && !/FAILED|INCOMPLETE/.test(neigh.state);
+  const passed = resolved && neigh.mac === lxcMac.toLowerCase();
+  return { passed, observed: resolved ? `gateway resolved to ${neigh.mac} (${neigh.state}); lxc MAC ${lxcMac}` : `gateway unresolved (${neigh.state})` };
+}
+
+async function arpOutcome(pod: ResolvedPod, nodeNetns: string): Promise<CheckOutcome> {
+  const base = { id: pod.name, name: `${pod.key}'s ARP for its gateway is answered by the datapath`, from: pod.key, expected: 'gateway resolved to the lxc MAC with the node kernel barred from answering (arp_ignore=8)', tags: { kind: 'pod-arp', fromNode: pod.node } };
+  const evidence: NonNullable<CheckOutcome['evidence']> = [];
+  const step = async (argv: string[], netns: string) => {
+    const r = await run(argv, { netns, allowFailure: true, timeoutMs: 5000 });
+    evidence.push({ kind: 'neighbour', command: shellQuote(r.argv), exit: r.code, observed: (r.stdout + r.stderr).trim().slice(0, 200) || '(no output)' });
+    return r;
+  };
+  const unavailable = (why: string): CheckOutcome => ({ ...base, passed: false, verdict: 'unavailable', observed: why, evidence });
+  const route = await step(['ip', '-j', 'route', 'show', 'default'], pod.netns);
+  const gw = route.code === 0 ? (JSON.parse(route.stdout || '[]') as Array<{ gateway?: string }>)[0]?.gateway : undefined;
+  const link = await step(['ip', '-j', 'link', 'show', 'eth0'], pod.netns);
+  const peerIndex = link.code === 0 ? (JSON.parse(link.stdout || '[]') as Array<{ link_index?: number }>)[0]?.link_index : undefined;
+  if (!gw || !peerIndex) return unavailable('cannot read the pod\'s gateway or its veth peer');
+  const links = await run(['ip', '-j', 'link', 'show'], { netns: nodeNetns, allowFailure: true, timeoutMs: 5000 });
+  const lxc = (JSON.parse(links.stdout || '[]') as Array<{ ifindex: number; ifname: string; address?: string }>).find((l) => l.ifindex === peerIndex);
+  if (!lxc?.address) return unavailable(`no link with ifindex ${peerIndex} in ${nodeNetns}`);
+  const knob = `/proc/sys/net/ipv4/conf/${lxc.ifname}/arp_ignore`;
+  const old = await run(['cat', knob], { netns: nodeNetns, allowFailure: true, timeoutMs: 5000 });
+  if (old.code !== 0) return unavailable(`cannot read ${knob}`);
+  try {
+    // 8: the kernel answers no ARP request on this device, so whatever answers is the datapath.
+    await step(['sh', '-c', `echo 8 > ${knob}`], nodeNetns);
+    await step(['ip', 'neigh', 'flush', 'dev', 'eth0'], pod.netns);
+    await step(['ping', '-n', '-c', '1', '-W', '1', gw], pod.netns);
+    const neigh = await step(['ip', '-j', 'neigh', 'show', 'dev', 'eth0'], pod.netns);
+    if (neigh.code !== 0) return unavailable('ip neigh failed');
+    const v = arpAnsweredByDatapath(gatewayNeighbour(neigh.stdout, gw), lxc.address);
+    return { ...base, passed: v.passed, observed: v.observed, evidence };
+  } finally {
+    await run(['sh', '-c', `echo ${old.stdout.trim()} > ${knob}`], { netns: nodeNetns, allowFailure: true, timeoutMs: 5000 });
+  }
+}
+
+/** cnilab answers ARP in its datapath (bpf arp_respond); the kernel answers it too when left alone, so
+ *  the check bars the kernel first. One pod per node. */
+export async function checkArpByDatapath(ctx: ScenarioContext): Promise<CheckOutcome[]> {
+  const reps = [...new Map(connPods(ctx).map((p) => [p.node, p])).values()];
+  return Promise.all(reps.map((p) => arpOutcome(p, ctx.nodes.get(p.node)!.netns)));
 }

@@ -4,7 +4,10 @@
 //           addresses are the pod IPs, the VNI is the sender's security identity, and no pod IP is
 //           on the wire unencapsulated;
 //   native: no UDP 8472 at all, and the pod IPs are on the wire directly;
-//   both:   same-node pod traffic never reaches the underlay.
+//   both:   same-node pod traffic never reaches the underlay;
+//   pod → another node's own address: in tunnel mode through the tunnel both ways (VXLAN to and from
+//           that node, the pod IP only inside), never bare with the pod IP on the underlay while the
+//           replies come back encapsulated; in native mode bare both ways (pod IPs are routable).
 // Absence is only evidence when presence was possible: the "same node never on the wire" check also
 // requires that the same-node probes succeeded and that the capture saw the cross-node traffic.
 import { shellQuote } from '../../harness/exec/run.js';
@@ -55,7 +58,7 @@ interface WireEvidence {
   captureCommand: string;
 }
 
-async function captureDuring(ctx: ScenarioContext, a: ResolvedPod, b: ResolvedPod, c: ResolvedPod): Promise<WireEvidence> {
+async function captureDuring(ctx: ScenarioContext, a: ResolvedPod, b: ResolvedPod, c: ResolvedPod, remoteNodeIp: string): Promise<WireEvidence> {
   const capture = await startCapture({ netns: netnsNames.fabric(ctx.spec.name), iface: 'any' });
   const probes: Array<{ label: string; result: ProbeResult }> = [];
   try {
@@ -65,6 +68,7 @@ async function captureDuring(ctx: ScenarioContext, a: ResolvedPod, b: ResolvedPo
       [`udp ${a.key} → ${b.key}:${POD_UDP_PORT} (cross-node)`, { netns: a.netns, protocol: 'udp', host: b.ip, port: POD_UDP_PORT, timeoutMs: 1500 }],
       [`icmp ${a.key} → ${c.key} (same-node)`, { netns: a.netns, protocol: 'icmp', host: c.ip, timeoutMs: 1500 }],
       [`tcp ${a.key} → ${c.key}:${POD_TCP_PORT} (same-node)`, { netns: a.netns, protocol: 'tcp', host: c.ip, port: POD_TCP_PORT, timeoutMs: 1500 }],
+      [`icmp ${a.key} → ${remoteNodeIp} (another node's address)`, { netns: a.netns, protocol: 'icmp', host: remoteNodeIp, timeoutMs: 1500 }],
     ];
     for (const [label, o] of plan) probes.push({ label, result: await probe(o) });
     // tcpdump writes packets as they arrive (-U); a short pause lets the last replies land.
@@ -162,6 +166,40 @@ function nativeOutcomes(ev: WireEvidence, a: ResolvedPod, b: ResolvedPod): Check
   ];
 }
 
+/** Pod → another node's own address (see the file comment). Pure over the capture. */
+export function podToNodeOutcomes(packets: CapturedPacket[], a: { ip: string; key: string }, ua: string, ub: string, tunnel: boolean, captureCommand: string): CheckOutcome[] {
+  const icmp = (p: CapturedPacket, h: { srcIp: string; dstIp: string } | undefined, src: string, dst: string) => !!h && between(h, src, dst) && (p.inner ?? p.outer).proto === 'icmp';
+  const bareOut = packets.filter((p) => !p.vxlan && icmp(p, p.outer, a.ip, ub));
+  const bareBack = packets.filter((p) => !p.vxlan && icmp(p, p.outer, ub, a.ip));
+  const encOut = packets.filter((p) => p.vxlan && between(p.outer, ua, ub) && icmp(p, p.inner, a.ip, ub));
+  const encBack = packets.filter((p) => p.vxlan && between(p.outer, ub, ua) && icmp(p, p.inner, ub, a.ip));
+  const seen = `${encOut.length} out / ${encBack.length} back in VXLAN, ${bareOut.length} out / ${bareBack.length} back bare`;
+  if (tunnel) {
+    return [
+      {
+        id: 'pod-to-node-tunnelled',
+        name: `pod → another node's address (${a.key} → ${ub}) goes through the tunnel both ways`,
+        passed: encOut.length > 0 && encBack.length > 0 && bareOut.length === 0 && bareBack.length === 0,
+        expected: `VXLAN ${ua}→${ub} inner ${a.ip}→${ub} and back; nothing with ${a.ip} bare on the underlay`,
+        observed: seen,
+        command: captureCommand,
+        evidence: [{ kind: 'capture', command: captureCommand, observed: seen }],
+      },
+    ];
+  }
+  return [
+    {
+      id: 'pod-to-node-direct',
+      name: `pod → another node's address (${a.key} → ${ub}) is routed bare both ways`,
+      passed: bareOut.length > 0 && bareBack.length > 0 && encOut.length + encBack.length === 0,
+      expected: `${a.ip}→${ub} and back unencapsulated`,
+      observed: seen,
+      command: captureCommand,
+      evidence: [{ kind: 'capture', command: captureCommand, observed: seen }],
+    },
+  ];
+}
+
 function sameNodeOutcome(ev: WireEvidence, a: ResolvedPod, b: ResolvedPod, c: ResolvedPod): CheckOutcome {
   const leaked = ev.packets.filter((p) => touchesPair(p.outer, a.ip, c.ip) || touchesPair(p.inner, a.ip, c.ip));
   const sameOk = ev.probes.filter((p) => p.label.includes('same-node')).every((p) => p.result.ok);
@@ -183,10 +221,15 @@ export async function wireChecks(ctx: ScenarioContext): Promise<CheckOutcome[]> 
   const a = pods.find((p) => p.node === nodes[0])!;
   const c = pods.find((p) => p.node === nodes[0] && p !== a)!;
   const b = pods.find((p) => p.node === nodes[1])!;
-  const ev = await captureDuring(ctx, a, b, c);
+  const ua = ctx.nodes.get(a.node)!.underlayIp;
+  const ub = ctx.nodes.get(b.node)!.underlayIp;
+  const ev = await captureDuring(ctx, a, b, c, ub);
   const tunnel = ctx.spec.routing === 'tunnel';
   const specific = tunnel ? await tunnelOutcomes(ctx, ev, a, b) : nativeOutcomes(ev, a, b);
-  const all = [...probeOutcomes(ev), ...specific, sameNodeOutcome(ev, a, b, c)];
+  // Only cnilab's tunnel claims to carry pod traffic to nodes through the tunnel; the kernel-VXLAN
+  // baseline routes it like native.
+  const podToNode = podToNodeOutcomes(ev.packets, a, ua, ub, tunnel && ctx.spec.cni === 'cnilab', ev.captureCommand);
+  const all = [...probeOutcomes(ev), ...specific, ...podToNode, sameNodeOutcome(ev, a, b, c)];
   const mode = tunnel ? 'tunnel' : 'native';
   return all.map((o) => ({ ...o, from: o.from ?? a.key, to: o.to ?? (o.id === 'same-node-off-wire' ? c.key : b.key), tags: { kind: 'wire', mode, fromNode: a.node, toNode: o.id === 'same-node-off-wire' ? c.node : b.node, ...o.tags } }));
 }

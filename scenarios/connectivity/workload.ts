@@ -71,7 +71,8 @@ export async function startNodeServers(ctx: ScenarioContext): Promise<() => Prom
     await Promise.all(
       connNodes(ctx.spec).map(async (name) => {
         const netns = ctx.nodes.get(name)!.netns;
-        const bg = start([agnhostShimPath(), 'netexec', `--http-port=${NODE_TCP_PORT}`, '--udp-port=-1'], { netns });
+        // Named after its node, so a probe can tell which node answered (agnhost reads HOSTNAME).
+        const bg = start([agnhostShimPath(), 'netexec', `--http-port=${NODE_TCP_PORT}`, '--udp-port=-1'], { netns, env: { HOSTNAME: name } });
         servers.push(bg);
         await waitForListener(bg, { netns, proto: 'tcp', port: NODE_TCP_PORT, what: `netexec in node ${name}` });
       }),

@@ -18,11 +18,11 @@ import type { ClusterSpec } from '../../harness/cluster/spec.js';
 import { run, shellQuote } from '../../harness/exec/run.js';
 import { WaitTimeoutError } from '../../harness/errors.js';
 import { runningBirdPid } from '../../harness/providers/netns/bgp.js';
-import { measureConvergence, waitWithdrawn } from '../../harness/providers/netns/bgp-convergence.js';
+import { WithdrawalUnknownError, convergenceGaps, measureConvergence, waitWithdrawn, type ConvergenceResult } from '../../harness/providers/netns/bgp-convergence.js';
 import { probe } from '../../harness/traffic/probe.js';
 import type { CheckOutcome, ProbeStep, Scenario, ScenarioContext, Step } from '../framework/model.js';
 import { dropCount, ensureBirdRunning, killAgents, nodeBirdFiles, waitAgentsHealthy, waitProbeOk } from './live.js';
-import { DROP_FIB_LOOKUP_FAILED, WITHDRAWAL_MARGIN_MS, failFastVerdict, holdTimeMs, msTags, probeTail, timedOutcome } from './measure.js';
+import { DROP_FIB_LOOKUP_FAILED, UNREACHABLE_MODES, WITHDRAWAL_MARGIN_MS, failFastVerdict, holdTimeMs, msTags, probeOutcome, probeTail, timedOutcome } from './measure.js';
 import { FAULT_TCP_PORT, faultPods, faultsObjects, type FaultPods } from './workload.js';
 import { AgentClient } from '../../agent/api/client.js';
 
@@ -91,7 +91,9 @@ export async function measureWithdrawal(spec: ClusterSpec, victim: string, fault
     return timedOutcome({ ...base, ms, detail: `hold time ${hold} ms + margin ${WITHDRAWAL_MARGIN_MS} ms`, tags: { fault: fault.mode, measure: 'withdrawal' } });
   } catch (e) {
     if (!(e instanceof WaitTimeoutError)) throw e;
-    return timedOutcome({ ...base, ms: undefined, detail: `${e.message}\n${e.detail ?? ''}`.trim(), tags: { fault: fault.mode, measure: 'withdrawal' } });
+    const out = timedOutcome({ ...base, ms: undefined, detail: `${e.message}\n${e.detail ?? ''}`.trim(), tags: { fault: fault.mode, measure: 'withdrawal' } });
+    // Tables that could not be read show nothing either way: the evidence is unavailable, not a pass.
+    return e instanceof WithdrawalUnknownError && e.unreadable ? { ...out, verdict: 'unavailable', observed: `unreadable: ${e.detail}` } : out;
   }
 }
 
@@ -102,14 +104,17 @@ async function failFastChecks(ctx: ScenarioContext, pods: FaultPods, mode: strin
   for (const protocol of ['icmp', 'tcp'] as const) {
     const r = await probe({ netns: client.netns, protocol, host: victim.ip, port: protocol === 'tcp' ? FAULT_TCP_PORT : undefined, timeoutMs: FAIL_FAST_TIMEOUT_MS });
     const v = failFastVerdict(r, FAIL_FAST_MS);
+    const command = shellQuote(r.command);
     out.push({
       id: `fail-fast/${protocol}`,
       name: `${mode}: ${protocol} ${client.key} → ${victim.key} fails fast (unreachable)`,
       passed: v.passed,
-      expected: `other (unreachable) in < ${FAIL_FAST_MS} ms (probe timeout ${FAIL_FAST_TIMEOUT_MS} ms)`,
+      verdict: v.verdict,
+      expected: `${UNREACHABLE_MODES.join(' | ')} in < ${FAIL_FAST_MS} ms (probe timeout ${FAIL_FAST_TIMEOUT_MS} ms)`,
       observed: v.observed,
       detail: probeTail(r),
-      command: shellQuote(r.command),
+      command,
+      evidence: [{ kind: 'probe', command, exit: r.exitCode, observed: `${r.failure ?? r.outcome}: ${probeTail(r, 1)}` }],
       from: client.key,
       to: victim.key,
       protocol,
@@ -117,13 +122,15 @@ async function failFastChecks(ctx: ScenarioContext, pods: FaultPods, mode: strin
       tags: msTags(r.durationMs, { fault: mode, measure: 'fail-fast' }),
     });
   }
-  const delta = (await dropCount(ctx.spec.name, client.node, DROP_FIB_LOOKUP_FAILED)) - before;
+  const after = await dropCount(ctx.spec.name, client.node, DROP_FIB_LOOKUP_FAILED);
+  const delta = after - before;
   out.push({
     id: 'drop-fib-lookup-failed',
     name: `${mode}: ${client.node}'s datapath counted the drops as FIB_LOOKUP_FAILED (${DROP_FIB_LOOKUP_FAILED})`,
     passed: delta > 0n,
     expected: `drop reason ${DROP_FIB_LOOKUP_FAILED} counter on ${client.node} grows across the probes`,
     observed: `+${delta} packets`,
+    evidence: [{ kind: 'counter', command: `agent ${client.node} GET /v1/maps (drops, reason ${DROP_FIB_LOOKUP_FAILED})`, observed: `${before} → ${after} packets` }],
     tags: { fault: mode, dropReason: String(DROP_FIB_LOOKUP_FAILED), packets: String(delta) },
   });
   return out;
@@ -134,19 +141,15 @@ export async function unaffectedChecks(pods: FaultPods, mode: string): Promise<C
   const { client, peer } = pods;
   return Promise.all(
     (['icmp', 'tcp'] as const).map(async (protocol) => {
-      const r = await probe({ netns: client.netns, protocol, host: peer.ip, port: protocol === 'tcp' ? FAULT_TCP_PORT : undefined, timeoutMs: 1500 });
-      return {
+      const r = await probe({ netns: client.netns, protocol, host: peer.ip, port: protocol === 'tcp' ? FAULT_TCP_PORT : undefined, timeoutMs: 1500, identify: true });
+      return probeOutcome(r, { outcome: 'ok', responder: protocol === 'icmp' ? peer.ip : peer.name }, {
         id: `peer-unaffected/${protocol}`,
         name: `${mode}: ${protocol} ${client.key} → ${peer.key} unaffected during the fault`,
-        passed: r.ok,
-        expected: 'ok (exit 0)',
-        observed: `${r.outcome} (exit ${r.exitCode}) in ${Math.round(r.durationMs)} ms`,
-        ...(r.ok ? {} : { detail: probeTail(r) }),
         from: client.key,
         to: peer.key,
         protocol,
         tags: { fault: mode },
-      } satisfies CheckOutcome;
+      });
     }),
   );
 }
@@ -219,21 +222,44 @@ async function healthReportsCheck(ctx: ScenarioContext, node: string, mode: stri
   };
 }
 
+/** The converged-before-the-faults check, judged from what was read: every node's sessions and its
+ *  kernel routes (re-checked here, so a convergence wait that returned early or a result with a node
+ *  missing cannot pass), or the timeout with what was still missing. */
+export function convergedOutcome(spec: Pick<ClusterSpec, 'nodes'>, c: ConvergenceResult | WaitTimeoutError, upMs?: number): CheckOutcome {
+  const expected = 'every session Established, every node routes every other pod CIDR';
+  if (c instanceof WaitTimeoutError) {
+    return { passed: false, expected, observed: `not converged: ${c.message}`, detail: c.detail, tags: { measure: 'convergence' } };
+  }
+  const snapshot = spec.nodes.map((n) => ({ node: n.name, sessions: c.sessions[n.name] ?? [], routes: c.kernelRoutes[n.name] }));
+  const gaps = convergenceGaps(spec.nodes, snapshot);
+  const routes = Object.entries(c.routes).map(([n, r]) => `${n}: ${r.join(', ')}`).join('\n');
+  return {
+    passed: gaps.length === 0,
+    expected,
+    observed: gaps.length ? `not converged: ${gaps.join('; ')}` : `converged (measured in ${c.ms} ms${upMs !== undefined ? `; \`cnilab up\` measured ${upMs} ms` : ''})`,
+    detail: routes,
+    tags: msTags(c.ms, { measure: 'convergence' }),
+    evidence: spec.nodes.map((n) => ({
+      kind: 'route' as const,
+      command: `ip -j route show proto bird (node ${n.name}); birdc show protocols`,
+      observed: `${n.name}: sessions ${(c.sessions[n.name] ?? []).map((s) => s.info || s.state).join(',') || 'none'}; routes ${c.routes[n.name]?.join(', ') || 'none'}`,
+    })),
+  };
+}
+
 async function convergedCheck(ctx: ScenarioContext): Promise<CheckOutcome> {
-  const c = await measureConvergence(ctx.spec, { timeoutMs: RECOVERY_BUDGET_MS });
-  let up = '';
+  let upMs: number | undefined;
   try {
-    up = `; \`cnilab up\` measured ${(JSON.parse(readFileSync(paths.bgpConvergence(ctx.spec.name), 'utf8')) as { ms: number }).ms} ms`;
+    upMs = (JSON.parse(readFileSync(paths.bgpConvergence(ctx.spec.name), 'utf8')) as { ms: number }).ms;
   } catch {
     /* created without the file (older daemon): the figure here stands alone */
   }
-  return {
-    passed: true,
-    expected: 'every session Established, every node routes every other pod CIDR',
-    observed: `converged (measured in ${c.ms} ms${up})`,
-    detail: Object.entries(c.routes).map(([n, r]) => `${n}: ${r.join(', ')}`).join('\n'),
-    tags: msTags(c.ms, { measure: 'convergence' }),
-  };
+  try {
+    return convergedOutcome(ctx.spec, await measureConvergence(ctx.spec, { timeoutMs: RECOVERY_BUDGET_MS }), upMs);
+  } catch (e) {
+    if (!(e instanceof WaitTimeoutError)) throw e;
+    return convergedOutcome(ctx.spec, e);
+  }
 }
 
 function baselineProbes(ctx: ScenarioContext): ProbeStep[] {
@@ -248,7 +274,7 @@ function baselineProbes(ctx: ScenarioContext): ProbeStep[] {
       protocol,
       port: protocol === 'tcp' ? FAULT_TCP_PORT : undefined,
       timeoutMs: 1500,
-      expect: { outcome: 'ok' as const },
+      expect: { outcome: 'ok' as const, responder: protocol === 'icmp' ? dst.ip : dst.name },
       tags: { fromNode: client.node, toNode: dst.node },
     })),
   );

@@ -64,9 +64,11 @@ describe('verdicts', () => {
     expect(never.tags).not.toHaveProperty('ms');
   });
   it('passes a fail-fast probe only for an unreachable error well before the timeout', () => {
-    expect(failFastVerdict({ outcome: 'other', exitCode: 1, durationMs: 40 }, 1000)).toEqual({ passed: true, observed: 'other (exit 1) after 40 ms' });
+    expect(failFastVerdict({ outcome: 'other', exitCode: 1, durationMs: 40, failure: 'ENETUNREACH' }, 1000)).toEqual({ passed: true, verdict: 'pass', observed: 'other ENETUNREACH (exit 1) after 40 ms' });
+    // "other" without the expected mode (a crash's stack trace, permission denied) is no evidence of a withdrawn route.
+    expect(failFastVerdict({ outcome: 'other', exitCode: 1, durationMs: 40 }, 1000).passed).toBe(false);
     expect(failFastVerdict({ outcome: 'timeout', exitCode: 1, durationMs: 3000 }, 1000).passed).toBe(false);
-    expect(failFastVerdict({ outcome: 'other', exitCode: 1, durationMs: 1500 }, 1000).passed).toBe(false);
+    expect(failFastVerdict({ outcome: 'other', exitCode: 1, durationMs: 1500, failure: 'ENETUNREACH' }, 1000).passed).toBe(false);
     expect(failFastVerdict({ outcome: 'ok', exitCode: 0, durationMs: 5 }, 1000).passed).toBe(false);
   });
 });

@@ -7,11 +7,11 @@ import type { ClusterSpec } from '../../harness/cluster/spec.js';
 import { netnsNames } from '../../harness/cluster/names.js';
 import { run, shellQuote } from '../../harness/exec/run.js';
 import { WaitTimeoutError } from '../../harness/errors.js';
-import { measureConvergence, waitWithdrawn } from '../../harness/providers/netns/bgp-convergence.js';
-import { probe, type ProbeOptions } from '../../harness/traffic/probe.js';
-import type { CheckOutcome, Scenario, ScenarioContext, Step } from '../framework/model.js';
+import { WithdrawalUnknownError, measureConvergence, waitWithdrawn } from '../../harness/providers/netns/bgp-convergence.js';
+import { probe, type FailureMode, type ProbeOptions } from '../../harness/traffic/probe.js';
+import type { CheckOutcome, ProbeExpectation, Scenario, ScenarioContext, Step } from '../framework/model.js';
 import { waitProbeOk } from './live.js';
-import { WITHDRAWAL_MARGIN_MS, holdTimeMs, probeTail, timedOutcome } from './measure.js';
+import { UNREACHABLE_MODES, WITHDRAWAL_MARGIN_MS, holdTimeMs, probeOutcome, timedOutcome } from './measure.js';
 import { FAULT_TCP_PORT, faultPods, faultsObjects, type FaultPods } from './workload.js';
 
 /** Everything answers again after the port is up: BGP reconnect (connect retry 1 s) + propagation in
@@ -23,7 +23,7 @@ export async function setFabricPort(spec: Pick<ClusterSpec, 'name'>, node: strin
   await run(['ip', '-n', netnsNames.fabric(spec.name), 'link', 'set', node, state], { timeoutMs: 5000 });
 }
 
-type ProbeSpec = { id: string; label: string; opts: ProbeOptions };
+type ProbeSpec = { id: string; label: string; opts: ProbeOptions; responder?: string };
 
 /** What must keep working: client → peer, or on a 2-node cluster (peer shares the victim's node)
  *  the client's own node. */
@@ -32,11 +32,12 @@ function unaffectedProbes(ctx: ScenarioContext, p: FaultPods): ProbeSpec[] {
     return (['icmp', 'tcp'] as const).map((protocol) => ({
       id: `unaffected/${protocol}`,
       label: `${protocol} ${p.client.key} → ${p.peer.key}`,
-      opts: { netns: p.client.netns, protocol, host: p.peer.ip, port: protocol === 'tcp' ? FAULT_TCP_PORT : undefined, timeoutMs: 1500 },
+      opts: { netns: p.client.netns, protocol, host: p.peer.ip, port: protocol === 'tcp' ? FAULT_TCP_PORT : undefined, timeoutMs: 1500, identify: true },
+      responder: protocol === 'icmp' ? p.peer.ip : p.peer.name,
     }));
   }
   const own = ctx.nodes.get(p.client.node)!;
-  return [{ id: 'unaffected/icmp-own-node', label: `icmp ${p.client.key} → node ${own.name}`, opts: { netns: p.client.netns, protocol: 'icmp', host: own.underlayIp, timeoutMs: 1500 } }];
+  return [{ id: 'unaffected/icmp-own-node', label: `icmp ${p.client.key} → node ${own.name}`, opts: { netns: p.client.netns, protocol: 'icmp', host: own.underlayIp, timeoutMs: 1500 }, responder: own.underlayIp }];
 }
 
 function victimProbes(p: FaultPods): ProbeSpec[] {
@@ -47,21 +48,14 @@ function victimProbes(p: FaultPods): ProbeSpec[] {
   }));
 }
 
-async function probeOutcome(s: ProbeSpec, want: 'ok' | 'fail', phase: string): Promise<CheckOutcome> {
+/** How traffic to a cut-off node may fail: a timeout while routes still point at it (the tunnel, or
+ *  native before the hold timer fires), unreachable once BGP withdrew the route. Not a reset, not a
+ *  broken probe tool. */
+export const CUT_OFF_MODES: FailureMode[] = ['TIMEOUT', ...UNREACHABLE_MODES];
+
+async function probeCheck(s: ProbeSpec, expect: ProbeExpectation, phase: string): Promise<CheckOutcome> {
   const r = await probe(s.opts);
-  // "fail" accepts any failure the network caused; exit 126/127 (the tool did not run) is no evidence.
-  const passed = want === 'ok' ? r.ok : !r.ok && r.exitCode !== 126 && r.exitCode !== 127;
-  return {
-    id: s.id,
-    name: `${phase}: ${s.label}`,
-    passed,
-    expected: want === 'ok' ? 'ok (exit 0)' : 'fail (any)',
-    observed: `${r.outcome} (exit ${r.exitCode}) in ${Math.round(r.durationMs)} ms`,
-    ...(passed ? {} : { detail: probeTail(r) }),
-    command: shellQuote(r.command),
-    protocol: s.opts.protocol,
-    ...(s.opts.port ? { port: s.opts.port } : {}),
-  };
+  return probeOutcome(r, expect, { id: s.id, name: `${phase}: ${s.label}`, protocol: s.opts.protocol, ...(s.opts.port ? { port: s.opts.port } : {}) });
 }
 
 /** node1's view of the withdrawal: waitWithdrawn over a spec holding only the client and the victim. */
@@ -74,7 +68,8 @@ async function withdrawalSeenBy(spec: ClusterSpec, observer: string, victim: str
     return timedOutcome({ ...base, ms: await waitWithdrawn(view, victim, budgetMs, { since }), detail: `hold time ${holdTimeMs()} ms + margin ${WITHDRAWAL_MARGIN_MS} ms` });
   } catch (e) {
     if (!(e instanceof WaitTimeoutError)) throw e;
-    return timedOutcome({ ...base, ms: undefined, detail: e.detail });
+    const out = timedOutcome({ ...base, ms: undefined, detail: e.detail });
+    return e instanceof WithdrawalUnknownError && e.unreadable ? { ...out, verdict: 'unavailable', observed: `unreadable: ${e.detail}` } : out;
   }
 }
 
@@ -89,11 +84,11 @@ async function linkDownChecks(ctx: ScenarioContext): Promise<CheckOutcome[]> {
     // Probes right away, concurrently with the withdrawal wait: the cut must show whatever BGP does.
     const [withdrawal, cut] = await Promise.all([
       native ? withdrawalSeenBy(ctx.spec, p.client.node, p.victim.node, t0) : Promise.resolve(undefined),
-      Promise.all(victimProbes(p).map((s) => probeOutcome(s, 'fail', 'link down'))),
+      Promise.all(victimProbes(p).map((s) => probeCheck(s, { outcome: 'fail', failure: CUT_OFF_MODES }, 'link down'))),
     ]);
     out.push(...cut);
     if (withdrawal) out.push(withdrawal);
-    for (const s of unaffectedProbes(ctx, p)) out.push(await probeOutcome(s, 'ok', 'link down'));
+    for (const s of unaffectedProbes(ctx, p)) out.push(await probeCheck(s, { outcome: 'ok', responder: s.responder }, 'link down'));
   } finally {
     t1 = performance.now();
     await setFabricPort(ctx.spec, p.victim.node, 'up');
@@ -132,7 +127,7 @@ function baseline(ctx: ScenarioContext): Step[] {
     protocol: 'tcp' as const,
     port: FAULT_TCP_PORT,
     timeoutMs: 1500,
-    expect: { outcome: 'ok' as const },
+    expect: { outcome: 'ok' as const, responder: dst.name },
   }));
 }
 

@@ -2,8 +2,10 @@
 // drop counters, and turning a measured duration or a probe into a verdict. Kept free of I/O so the
 // judgements are unit-tested without root.
 import { BGP_TIMERS } from '../../harness/providers/netns/bgp.js';
-import type { ProbeResult } from '../../harness/traffic/probe.js';
-import type { CheckOutcome } from '../framework/model.js';
+import { shellQuote } from '../../harness/exec/run.js';
+import type { FailureMode, ProbeResult } from '../../harness/traffic/probe.js';
+import type { CheckOutcome, ProbeExpectation } from '../framework/model.js';
+import { describeExpectation, describeObserved, probeEvidence, probeVerdict } from '../framework/expectations.js';
 
 /** FIB_LOOKUP_FAILED: what the native datapath drops with when the remote node's route is gone. */
 export const DROP_FIB_LOOKUP_FAILED = 169;
@@ -67,11 +69,45 @@ export function timedOutcome(o: { id: string; name: string; what: string; ms: nu
   };
 }
 
-/** A probe that must fail with an error (unreachable) quickly, not hang until its timeout. */
-export function failFastVerdict(r: Pick<ProbeResult, 'outcome' | 'exitCode' | 'durationMs'>, fastMs: number): { passed: boolean; observed: string } {
+/** What a route withdrawn under a pod's feet must look like: the datapath's ICMP net unreachable,
+ *  which ping prints and which a TCP connect gets as ENETUNREACH. */
+export const UNREACHABLE_MODES: FailureMode[] = ['ICMP_NET_UNREACHABLE', 'ICMP_HOST_UNREACHABLE', 'ENETUNREACH', 'EHOSTUNREACH'];
+
+/** A probe that must fail with one of `modes` (an unreachable error), quickly, not hang until its
+ *  timeout. Any other failure — a timeout, a reset, a crashed or unintelligible probe tool — fails, and a
+ *  probe tool that broke is 'unavailable' (it says nothing about the network). */
+export function failFastVerdict(
+  r: Pick<ProbeResult, 'outcome' | 'exitCode' | 'durationMs'> & Partial<Pick<ProbeResult, 'failure'>>,
+  fastMs: number,
+  modes: FailureMode[] = UNREACHABLE_MODES,
+): { passed: boolean; verdict: 'pass' | 'fail' | 'unavailable'; observed: string } {
   const ms = Math.round(r.durationMs);
-  const passed = r.exitCode !== 0 && r.outcome === 'other' && ms < fastMs;
-  return { passed, observed: `${r.outcome} (exit ${r.exitCode}) after ${ms} ms` };
+  const observed = `${r.outcome}${r.failure ? ` ${r.failure}` : ''} (exit ${r.exitCode}) after ${ms} ms`;
+  if (r.outcome === 'tool-error') return { passed: false, verdict: 'unavailable', observed };
+  const passed = r.exitCode !== 0 && r.failure !== undefined && modes.includes(r.failure) && ms < fastMs;
+  return { passed, verdict: passed ? 'pass' : 'fail', observed };
+}
+
+/** A probe judged like a scenario's probe step (responder, failure modes, tool errors), as a check. */
+export function probeOutcome(
+  r: ProbeResult,
+  expect: ProbeExpectation,
+  base: Omit<CheckOutcome, 'passed' | 'verdict' | 'expected' | 'observed' | 'command' | 'evidence'>,
+): CheckOutcome {
+  const v = probeVerdict(expect, r);
+  const command = shellQuote(r.command);
+  const tail = probeTail(r);
+  const detail = v.passed ? undefined : [v.why, tail].filter(Boolean).join('\n');
+  return {
+    ...base,
+    passed: v.passed,
+    verdict: v.verdict,
+    expected: describeExpectation(expect),
+    observed: `${describeObserved(r)} in ${Math.round(r.durationMs)} ms`,
+    command,
+    ...(detail ? { detail } : {}),
+    evidence: [probeEvidence(r, command)],
+  };
 }
 
 /** The last lines of a probe's output: ping's "Net Unreachable", agnhost's "OTHER: … unreachable". */

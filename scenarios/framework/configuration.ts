@@ -42,6 +42,8 @@ export interface ConfigurationRunOptions {
   log?: (msg: string) => void;
   /** Called once the cluster exists, so a signal handler knows what to tear down. */
   onClusterCreated?: (name: string) => void;
+  /** Environment for the cluster's daemon and agents (selftest: a mutant datapath, an agent fault). */
+  env?: Record<string, string>;
 }
 
 /** Every scenario's setup objects, once each (several scenarios may share a workload). */
@@ -69,7 +71,7 @@ export async function runConfiguration(def: ConfigurationDef, suites: Suite[], o
     result.podMtu = spec.podMtu;
     log(`${def.name}: creating cluster ${spec.name} (${def.nodes} nodes, cni ${def.cni}, routing ${def.routing})`);
     const t0 = performance.now();
-    const client = await createCluster(spec, { onProgress: (m) => log(`${def.name}: ${m}`) });
+    const client = await createCluster(spec, { onProgress: (m) => log(`${def.name}: ${m}`), ...(opts.env ? { env: opts.env } : {}) });
     created = true;
     opts.onClusterCreated?.(spec.name);
     result.clusterUpMs = Math.round(performance.now() - t0);

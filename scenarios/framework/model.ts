@@ -4,16 +4,22 @@
 // pure function so the same cluster always yields the same steps in the same order.
 import type { ClusterSpec, CniKind, NodeSpec, RoutingMode } from '../../harness/cluster/spec.js';
 import type { ControlPlaneClient } from '../../harness/cluster/client.js';
-import type { ProbeProtocol } from '../../harness/traffic/probe.js';
-import type { Verdict } from '../../reports/model.js';
+import type { FailureMode, ProbeProtocol } from '../../harness/traffic/probe.js';
+import type { Evidence, Reachability, Verdict } from '../../reports/model.js';
 
-/** What a probe must end as. 'fail' means any failure (exit ≠ 0), whatever its kind. */
+/** What a probe must end as. 'fail' means a failure the network gave (never a probe tool that broke);
+ *  `failure` narrows it to the modes that count. */
 export type ExpectedOutcome = 'ok' | 'refused' | 'timeout' | 'fail';
 
 export interface ProbeExpectation {
   outcome: ExpectedOutcome;
   /** When set, the probe's exit code must equal it too (e.g. 28 for an HTTP timeout). */
   exitCode?: number;
+  /** 'ok' only: the name the responder must give (a pod's name, a node's name). Reaching *a* server
+   *  is not enough: a datapath that delivers to the wrong endpoint also completes the connection. */
+  responder?: string;
+  /** Failing expectations: the failure modes accepted (e.g. ENETUNREACH for a withdrawn route). */
+  failure?: FailureMode[];
 }
 
 /** Where traffic starts: a pod (by "namespace/name") or a node's netns. */
@@ -54,6 +60,8 @@ export interface CheckOutcome {
   protocol?: string;
   port?: number;
   tags?: Record<string, string>;
+  reachability?: Reachability;
+  evidence?: Evidence[];
 }
 
 export interface CustomStep {
@@ -113,6 +121,8 @@ export interface Scenario {
 export interface Suite {
   name: string;
   scenarios: Scenario[];
+  /** Runs once before the suite's scenarios (after their pods are up); returns the suite's cleanup. */
+  prepare?: (ctx: ScenarioContext) => Promise<() => Promise<void>>;
 }
 
 /** Why a scenario does not apply to a cluster, or undefined when it does. */

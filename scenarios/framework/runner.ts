@@ -9,7 +9,7 @@ import { shellQuote } from '../../harness/exec/run.js';
 import { probe as realProbe, type ProbeOptions, type ProbeResult } from '../../harness/traffic/probe.js';
 import { waitPodsReady } from '../../harness/cli/wait.js';
 import type { CheckResult, ScenarioResult, SuiteResult } from '../../reports/model.js';
-import { describeExpectation, describeObserved, probeVerdict } from './expectations.js';
+import { describeExpectation, describeObserved, probeEvidence, probeVerdict } from './expectations.js';
 import { notApplicable, type CheckOutcome, type CustomStep, type ProbeStep, type ResolvedNode, type ResolvedPod, type Scenario, type ScenarioContext, type Source, type Step, type Suite, type Target } from './model.js';
 
 export interface RunnerEnv {
@@ -107,6 +107,7 @@ async function runProbeStep(env: RunnerEnv, ctx: ScenarioContext, step: ProbeSte
       timeoutMs: step.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS,
       size: step.size,
       dontFragment: step.dontFragment,
+      ...(step.expect.responder !== undefined && (step.protocol === 'tcp' || step.protocol === 'udp') ? { identify: true } : {}),
     };
   } catch (e) {
     return { ...base, observed: 'not run', passed: false, verdict: 'fail', durationMs: 0, detail: (e as Error).message };
@@ -115,7 +116,8 @@ async function runProbeStep(env: RunnerEnv, ctx: ScenarioContext, step: ProbeSte
   const v = probeVerdict(step.expect, r);
   // On failure, the probe's own last words (agnhost's TIMEOUT/REFUSED/OTHER line, ping's summary).
   const detail = v.passed ? undefined : [v.why, tail(`${r.stdout}\n${r.stderr}`, 3)].filter(Boolean).join('\n');
-  return { ...base, observed: describeObserved(r), passed: v.passed, verdict: v.passed ? 'pass' : 'fail', durationMs: Math.round(r.durationMs), command: shellQuote(r.command), ...(detail ? { detail } : {}) };
+  const command = shellQuote(r.command);
+  return { ...base, observed: describeObserved(r), passed: v.passed, verdict: v.verdict, durationMs: Math.round(r.durationMs), command, ...(detail ? { detail } : {}), evidence: [probeEvidence(r, command)] };
 }
 
 async function runCustomStep(ctx: ScenarioContext, step: CustomStep): Promise<CheckResult[]> {
@@ -134,7 +136,12 @@ async function runCustomStep(ctx: ScenarioContext, step: CustomStep): Promise<Ch
     outcomes = [{ passed: false, expected: 'at least one verdict', observed: 'the check returned none' }];
   }
   return outcomes.map((o) => {
-    const verdict = o.verdict ?? (o.passed ? 'pass' : 'fail');
+    let verdict = o.verdict ?? (o.passed ? 'pass' : 'fail');
+    // A pass that cannot say what it saw is not earned.
+    if (verdict === 'pass' && !o.observed?.trim()) {
+      verdict = 'fail';
+      o = { ...o, observed: '(nothing recorded)', detail: [o.detail, 'the check passed without recording what it observed'].filter(Boolean).join('\n') };
+    }
     const r: CheckResult = {
       id: o.id ? `${step.id}/${o.id}` : step.id,
       name: o.name ?? step.name,
@@ -144,7 +151,7 @@ async function runCustomStep(ctx: ScenarioContext, step: CustomStep): Promise<Ch
       verdict,
       durationMs: ms,
     };
-    for (const k of ['from', 'to', 'protocol', 'port', 'command', 'detail'] as const) if (o[k] !== undefined) (r as any)[k] = o[k];
+    for (const k of ['from', 'to', 'protocol', 'port', 'command', 'detail', 'reachability', 'evidence'] as const) if (o[k] !== undefined) (r as any)[k] = o[k];
     const tags = { ...step.tags, ...o.tags };
     if (Object.keys(tags).length) r.tags = tags;
     return r;
@@ -190,7 +197,7 @@ function duplicateIds(checks: CheckResult[]): string[] {
   return [...dup];
 }
 
-export async function runScenario(env: RunnerEnv, scenario: Scenario): Promise<ScenarioResult> {
+export async function runScenario(env: RunnerEnv, scenario: Scenario, suiteState?: Record<string, unknown>): Promise<ScenarioResult> {
   const startedAt = new Date().toISOString();
   const t0 = performance.now();
   const result: ScenarioResult = { name: scenario.name, suite: scenario.suite, ...(scenario.description ? { description: scenario.description } : {}), status: 'passed', startedAt, setupMs: 0, durationMs: 0, checks: [] };
@@ -201,6 +208,7 @@ export async function runScenario(env: RunnerEnv, scenario: Scenario): Promise<S
   try {
     result.setupMs = await applySetup(env, scenario.setup(env.spec));
     const ctx = await resolveContext(env);
+    if (suiteState) ctx.state = suiteState;
     if (scenario.prepare) cleanup = await scenario.prepare(ctx);
     result.checks = await runSteps(env, ctx, scenario.steps(ctx));
   } catch (e) {
@@ -216,17 +224,53 @@ export async function runScenario(env: RunnerEnv, scenario: Scenario): Promise<S
   return finish(result);
 }
 
+/** Every applicable scenario's setup objects, once each (scenarios may share a workload). */
+export function suiteSetup(suite: Suite, spec: ClusterSpec): unknown[] {
+  const seen = new Set<string>();
+  const out: unknown[] = [];
+  for (const sc of suite.scenarios) {
+    if (notApplicable(sc.topology, spec)) continue;
+    for (const o of sc.setup(spec) as Array<{ kind?: string; metadata?: { namespace?: string; name?: string } }>) {
+      const key = `${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+      if (!seen.has(key)) out.push(o);
+      seen.add(key);
+    }
+  }
+  return out;
+}
+
+/** The suite's own preparation (shared state for its scenarios), once their pods are up. */
+async function prepareSuite(env: RunnerEnv, suite: Suite): Promise<{ state?: Record<string, unknown>; cleanup?: () => Promise<void> }> {
+  if (!suite.prepare || suite.scenarios.every((sc) => notApplicable(sc.topology, env.spec))) return {};
+  await applySetup(env, suiteSetup(suite, env.spec));
+  const ctx = await resolveContext(env);
+  const cleanup = await suite.prepare(ctx);
+  return { state: ctx.state, cleanup };
+}
+
 export async function runSuite(env: RunnerEnv, suite: Suite): Promise<SuiteResult> {
   const t0 = performance.now();
   const scenarios: ScenarioResult[] = [];
-  for (const sc of suite.scenarios) {
-    env.log?.(`${suite.name}/${sc.name}: running`);
-    const r = await runScenario(env, sc);
-    env.log?.(`${suite.name}/${sc.name}: ${r.status} (${r.checks.filter((c) => c.passed).length}/${r.checks.length} checks passed, ${r.durationMs} ms)`);
-    scenarios.push(r);
+  let prepared: { state?: Record<string, unknown>; cleanup?: () => Promise<void> } = {};
+  let prepareError: string | undefined;
+  try {
+    prepared = await prepareSuite(env, suite);
+  } catch (e) {
+    const err = e as Error & { detail?: string };
+    prepareError = `preparing the suite failed: ${err.message}${err.detail ? `\n${err.detail}` : ''}`;
+  }
+  try {
+    for (const sc of prepareError ? [] : suite.scenarios) {
+      env.log?.(`${suite.name}/${sc.name}: running`);
+      const r = await runScenario(env, sc, prepared.state);
+      env.log?.(`${suite.name}/${sc.name}: ${r.status} (${r.checks.filter((c) => c.passed).length}/${r.checks.length} checks passed, ${r.durationMs} ms)`);
+      scenarios.push(r);
+    }
+  } finally {
+    if (prepared.cleanup) await prepared.cleanup().catch((e: Error) => env.log?.(`${suite.name}: cleanup failed: ${e.message}`));
   }
   const ran = scenarios.filter((s) => s.status !== 'skipped');
-  const error = suite.scenarios.length === 0 ? 'the suite has no scenario' : ran.length === 0 ? 'no scenario of the suite applies to this configuration' : undefined;
+  const error = prepareError ?? (suite.scenarios.length === 0 ? 'the suite has no scenario' : ran.length === 0 ? 'no scenario of the suite applies to this configuration' : undefined);
   return {
     name: suite.name,
     passed: !error && ran.every((s) => s.status === 'passed'),

@@ -4,12 +4,15 @@ import type { CniKind, RoutingMode } from '../../harness/cluster/spec.js';
 import { PERF_CONFIG_NAMES, type PerfConfigName } from '../../reports/performance-model.js';
 
 export interface PerfConfigDef {
-  name: PerfConfigName;
+  /** One of PERF_CONFIG_NAMES, or an A/B side ("base", "head"). */
+  name: string;
   cni: CniKind;
   routing: RoutingMode;
   /** Short, so `<prefix><short>` stays a valid cluster name. */
   short: string;
   description: string;
+  /** The BPF object the agents load (CNILAB_BPF_OBJECT); default the checkout's build. */
+  objectPath?: string;
 }
 
 export const PERF_CONFIGS: Record<PerfConfigName, PerfConfigDef> = {

@@ -7,6 +7,7 @@ import type { PathKind, Quantity, TestKind } from '../../reports/performance-mod
 import { cpuSecondsBetween, cpuSecondsPerGB, readCpuTicks } from './cpu.js';
 import { runCrrClient } from './crr.js';
 import { runWrk } from '../../harness/traffic/wrk.js';
+import { benchCpus } from '../../harness/traffic/cpu-pin.js';
 import { PORTS, serverFor, type ConfigHandle } from './workload.js';
 
 export interface MeasureParams {
@@ -20,6 +21,7 @@ export type SampleValues = Partial<Record<Quantity, number>>;
 export async function measure(h: ConfigHandle, test: TestKind, path: PathKind, p: MeasureParams): Promise<SampleValues> {
   const from = h.pods.client.netns;
   const host = h.pods[serverFor(path)].ip;
+  const cpu = benchCpus()?.client;
   switch (test) {
     case 'tcp-1':
     case 'tcp-4':
@@ -28,6 +30,7 @@ export async function measure(h: ConfigHandle, test: TestKind, path: PathKind, p
       const before = readCpuTicks();
       const r = await runIperfClient({
         netns: from,
+        cpu,
         host,
         port: PORTS.iperf,
         durationSec: p.durationSec,
@@ -46,18 +49,18 @@ export async function measure(h: ConfigHandle, test: TestKind, path: PathKind, p
       return v;
     }
     case 'rr': {
-      const r = await runSockperfPingPong({ netns: from, host, port: PORTS.sockperf, protocol: 'tcp', durationSec: p.latencyDurationSec });
+      const r = await runSockperfPingPong({ netns: from, cpu, host, port: PORTS.sockperf, protocol: 'tcp', durationSec: p.latencyDurationSec });
       if (r.validRunTimeSec <= 0 || r.receivedMessages === 0) throw new Error(`sockperf measured no round trip to ${host}`);
       // sockperf prints one-way latency (half the round trip); ratios are unaffected.
       return { p50: r.p50, p90: r.p90, p99: r.p99, tps: r.receivedMessages / r.validRunTimeSec };
     }
     case 'crr': {
-      const r = await runCrrClient({ netns: from, host, port: PORTS.crr, durationSec: p.latencyDurationSec });
+      const r = await runCrrClient({ netns: from, cpu, host, port: PORTS.crr, durationSec: p.latencyDurationSec });
       return { rate: r.rate };
     }
     case 'http': {
       const role = serverFor(path) as 'server-same' | 'server-other';
-      const r = await runWrk({ netns: from, url: `http://${h.serviceIps[role]}:80/hostname`, durationSec: p.latencyDurationSec });
+      const r = await runWrk({ netns: from, cpu, url: `http://${h.serviceIps[role]}:80/hostname`, durationSec: p.latencyDurationSec });
       return { rps: r.requestsPerSec, p50: r.p50, p90: r.p90, p99: r.p99 };
     }
   }

@@ -17,13 +17,16 @@ import {
   type TestKind,
 } from '../../reports/performance-model.js';
 import { aggregate, evaluateTargets, ratios } from './aggregate.js';
-import { PERF_CONFIGS } from './configs.js';
+import { PERF_CONFIGS, type PerfConfigDef } from './configs.js';
+import { benchCpus } from '../../harness/traffic/cpu-pin.js';
 import { captureEnvironment } from './environment.js';
 import { measure, type MeasureParams } from './measure.js';
 import { bringUp, tearDown, type ConfigHandle } from './workload.js';
 
 export interface PerfRunOptions {
   configs: PerfConfigName[];
+  /** Configurations to run instead of PERF_CONFIGS[configs] (the A/B run's base and head). */
+  defs?: PerfConfigDef[];
   samples: number;
   durationSec: number;
   latencyDurationSec: number;
@@ -73,6 +76,7 @@ export async function runPerformance(o: PerfRunOptions): Promise<PerfResult> {
   const startedAt = new Date(t0).toISOString();
   const environment = await captureEnvironment();
   const warmup = warmupPlan(o);
+  const defs = o.defs ?? o.configs.map((name) => PERF_CONFIGS[name]);
   const parameters: PerfParameters = {
     samples: o.samples,
     durationSec: o.durationSec,
@@ -80,13 +84,14 @@ export async function runPerformance(o: PerfRunOptions): Promise<PerfResult> {
     udpBitrate: o.udpBitrate,
     warmup,
     quick: o.quick,
-    configs: [...o.configs],
+    configs: defs.map((d) => d.name),
     tests: [...o.tests],
     order: 'interleaved-rotating',
+    ...(benchCpus() ? { cpuPinning: benchCpus()! } : {}),
   };
-  const configurations: PerfConfiguration[] = o.configs.map((name) => {
-    const d = PERF_CONFIGS[name];
-    return { name, cni: d.cni, routing: d.routing, description: d.description, clusterName: `${o.clusterPrefix}${d.short}`, status: 'ok' };
+  const defOf = new Map(defs.map((d) => [d.name, d]));
+  const configurations: PerfConfiguration[] = defs.map((d) => {
+    return { name: d.name, cni: d.cni, routing: d.routing, description: d.description, clusterName: `${o.clusterPrefix}${d.short}`, status: 'ok' };
   });
   const conf = (name: string) => configurations.find((c) => c.name === name)!;
   const handles = new Map<string, ConfigHandle>();
@@ -114,7 +119,7 @@ export async function runPerformance(o: PerfRunOptions): Promise<PerfResult> {
     for (const c of configurations) {
       if (aborted()) break;
       try {
-        const h = await bringUp(PERF_CONFIGS[c.name as PerfConfigName], c.clusterName, { timeoutMs: 90_000 });
+        const h = await bringUp(defOf.get(c.name)!, c.clusterName, { timeoutMs: 90_000 });
         handles.set(c.name, h);
         c.setupMs = h.setupMs;
         c.podMtu = h.spec.podMtu;

@@ -13,6 +13,7 @@ import { startSockperfServer } from '../../harness/traffic/sockperf.js';
 import type { PathKind } from '../../reports/performance-model.js';
 import type { PerfConfigDef } from './configs.js';
 import { startCrrServer } from './crr.js';
+import { benchCpus } from '../../harness/traffic/cpu-pin.js';
 import { pausePod } from '../framework/pods.js';
 import { start } from '../../harness/exec/run.js';
 import { agnhostShimPath } from '../../harness/traffic/probe.js';
@@ -94,7 +95,7 @@ export async function bringUp(def: PerfConfigDef, clusterName: string, opts: { t
     await Promise.allSettled(stops.splice(0).map((s) => s()));
   };
   try {
-    const client = await createCluster(spec, { timeoutMs });
+    const client = await createCluster(spec, { timeoutMs, ...(def.objectPath ? { env: { CNILAB_BPF_OBJECT: def.objectPath } } : {}) });
     await client.apply(perfObjects());
     await waitPodsReady(client, POD_ROLES.map((name) => ({ namespace: PERF_NAMESPACE, name })), timeoutMs);
     const listed = await client.list('Pod', PERF_NAMESPACE);
@@ -110,11 +111,13 @@ export async function bringUp(def: PerfConfigDef, clusterName: string, opts: { t
     await run(['sysctl', '-q', '-w', 'net.ipv4.tcp_tw_reuse=1', 'net.ipv4.ip_local_port_range=1024 65000'], { netns: pods.client.netns });
     for (const role of ['server-same', 'server-other'] as const) {
       const netns = pods[role].netns;
-      const iperf = await startIperfServer({ netns, port: PORTS.iperf });
+      // Servers on their own CPU, the load generators on another (harness/traffic/cpu-pin.ts).
+      const cpu = benchCpus()?.server;
+      const iperf = await startIperfServer({ netns, port: PORTS.iperf, cpu });
       stops.push(() => iperf.stop());
-      const sp = await startSockperfServer({ netns, port: PORTS.sockperf, protocol: 'tcp' });
+      const sp = await startSockperfServer({ netns, port: PORTS.sockperf, protocol: 'tcp', cpu });
       stops.push(() => sp.stop());
-      const crr = await startCrrServer({ netns, port: PORTS.crr });
+      const crr = await startCrrServer({ netns, port: PORTS.crr, cpu });
       stops.push(() => crr.stop());
       const http = start([agnhostShimPath(), 'netexec', `--http-port=${PORTS.http}`, '--udp-port=-1'], { netns });
       stops.push(() => http.stop());

@@ -18,6 +18,9 @@ export interface CreateOptions {
   retain?: boolean;
   /** How long to wait for the daemon and the agents. */
   timeoutMs?: number;
+  /** Extra environment for the daemon and what it starts (the agents read CNILAB_BPF_OBJECT: the
+   *  datapath object to load, which is how an A/B run gives two clusters two datapaths). */
+  env?: Record<string, string>;
 }
 
 export function clusterExists(name: string): boolean {
@@ -38,11 +41,13 @@ async function waitHealthy(client: ControlPlaneClient, timeoutMs: number, logFil
   }
 }
 
-/** Start the cluster daemon detached from the CLI, logging to the cluster's run directory. */
-function spawnDaemon(spec: ClusterSpec): void {
+/** Start the control plane (its supervisor, which runs the daemon) detached from the CLI, logging to
+ *  the cluster's run directory. */
+function spawnDaemon(spec: ClusterSpec, env?: Record<string, string>): void {
   const log = openSync(paths.daemonLog(spec.name), 'a');
-  const child = spawn(process.execPath, [distJs('harness/cluster/daemon'), processMarker(spec.name)], {
+  const child = spawn(process.execPath, [distJs('harness/cluster/supervisor'), processMarker(spec.name)], {
     detached: true,
+    ...(env ? { env: { ...process.env, ...env } } : {}),
     stdio: ['ignore', log, log],
   });
   child.unref();
@@ -85,7 +90,7 @@ async function createSteps(spec: ClusterSpec, opts: CreateOptions, signal: Abort
     // The daemon needs only the spec to start serving; it boots (Node start-up, module loading)
     // while the network is being built. Agents are started by it only after `network-ready` exists.
     progress('starting the control plane');
-    spawnDaemon(spec);
+    spawnDaemon(spec, opts.env);
     progress(`creating ${spec.nodes.length} node namespaces and the underlay ${spec.underlaySubnet}`);
     await createUnderlay(spec);
     if (spec.cni !== 'cnilab' && spec.routing === 'native') await addHostGwRoutes(spec);

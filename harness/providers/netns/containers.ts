@@ -4,7 +4,8 @@
 // shown as CrashLoopBackOff, restartCount, and the last termination in lastState. The pod's status
 // is derived from its containers (podStatusOf): Running, or Succeeded/Failed once all are done.
 export interface StartedContainer {
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** `message` says why when the container did not end by itself (its workload process died). */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; message?: string }>;
   stop(): Promise<void>;
 }
 
@@ -46,14 +47,14 @@ export class ContainerRunner {
     if (this.stopping) return void (await this.current.stop());
     this.state = { running: { startedAt } };
     this.onChange();
-    void this.current.exited.then(({ code, signal }) => this.exited(code, signal, startedAt, Date.now() - started));
+    void this.current.exited.then(({ code, signal, message }) => this.exited(code, signal, startedAt, Date.now() - started, message));
   }
 
-  private exited(code: number | null, signal: NodeJS.Signals | null, startedAt: string, ranMs: number): void {
+  private exited(code: number | null, signal: NodeJS.Signals | null, startedAt: string, ranMs: number, message?: string): void {
     if (this.stopping) return;
     const exitCode = code ?? 128 + (signal ? (SIGNALS[signal] ?? 0) : 0);
     const terminated: State = {
-      terminated: { exitCode, ...(signal ? { signal: SIGNALS[signal] ?? 0 } : {}), reason: exitCode === 0 ? 'Completed' : 'Error', startedAt, finishedAt: now() },
+      terminated: { exitCode, ...(signal ? { signal: SIGNALS[signal] ?? 0 } : {}), reason: exitCode === 0 ? 'Completed' : 'Error', startedAt, finishedAt: now(), ...(message ? { message } : {}) },
     };
     const restart = this.restartPolicy === 'Always' || (this.restartPolicy === 'OnFailure' && exitCode !== 0);
     if (!restart) {

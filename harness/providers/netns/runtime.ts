@@ -2,6 +2,9 @@
 // node, inside the cluster daemon. It schedules Pods (spec.nodeName, or the least-loaded node),
 // creates the pod's network namespace, calls the node's CNI exactly as a container runtime does,
 // records the result in the Pod's status, starts the containers, and undoes all of it on delete.
+// agnhost containers run in the node's workload process (workloads.ts), never in the daemon: pod
+// traffic is hostile input. A restarted daemon re-adopts the pods of the crashed one (recover.ts)
+// before it watches for new ones.
 import type { ClusterSpec, NodeSpec } from '../../cluster/spec.js';
 import type { ObjectStore, WatchEvent } from '../../cluster/store.js';
 import type { KubeObject } from '../../cluster/objects.js';
@@ -10,7 +13,9 @@ import { start, type Background } from '../../exec/run.js';
 import { cniAdd, cniDel, podIpFromResult, type CniResult } from '../common/cni-runtime.js';
 import { cniConfigFor, cniPathFor, POD_IFNAME } from './cni-config.js';
 import { createPodNetns, deleteNetns } from './network.js';
-import { WorkloadHost } from '../../traffic/agnhost/host.js';
+import { WorkloadSupervisor } from './workloads.js';
+import { planRecovery, readCniCache, removeCniCache, writeCniCache } from './recover.js';
+import { killAll, listNetns, listProcessesInNetns } from './sweep.js';
 import { POD_BIN_DIR } from '../../paths.js';
 import { paths } from '../../cluster/names.js';
 import { rm } from 'node:fs/promises';
@@ -57,16 +62,66 @@ const ownerUid = (pod: KubeObject) => (pod.metadata.ownerReferences as Array<{ u
 
 export class PodRuntime {
   private pods = new Map<string, RunningPod>();
-  private workloads = new WorkloadHost();
+  private workloads: WorkloadSupervisor;
   private unwatch?: () => void;
   private log: (msg: string) => void;
 
   constructor(
     private spec: ClusterSpec,
     private store: ObjectStore,
-    opts: { log?: (msg: string) => void } = {},
+    opts: { log?: (msg: string) => void; workloads?: WorkloadSupervisor } = {},
   ) {
     this.log = opts.log ?? ((m) => console.log(m));
+    this.workloads = opts.workloads ?? new WorkloadSupervisor(spec.name, this.log);
+  }
+
+  /**
+   * After a daemon restart, before start(): adopt the pods whose sandbox survived (their containers
+   * start again, restartCount + 1), clean the half-made ones (start() sets them up again) and the
+   * orphaned ones. Whatever ran in an adopted pod's netns belonged to the old daemon and is killed.
+   */
+  async recover(why: string): Promise<void> {
+    const plan = planRecovery(this.spec.name, this.store.list('Pod'), listNetns(this.spec.name), (ns, n) => readCniCache(this.spec.name, ns, n));
+    this.log(`recovering pods: ${plan.adopt.length} adopted, ${plan.redo.length} to set up again, ${plan.orphans.length} orphaned sandboxes`);
+    for (const pod of plan.adopt) {
+      const ns = pod.metadata.namespace!;
+      const name = pod.metadata.name;
+      const cache = readCniCache(this.spec.name, ns, name)!;
+      const node = this.spec.nodes.find((n) => n.name === cache.node)!;
+      const st = pod.status as { containerStatuses?: Array<{ name: string; restartCount?: number }> } & Record<string, unknown>;
+      const p: RunningPod = { key: `${ns}/${name}`, uid: cache.uid, owner: ownerUid(pod), node, netns: netnsNames.pod(this.spec.name, ns, name), cniResult: cache.result, stops: [], containers: [], agnhostLogs: new Map(), ready: Promise.resolve() };
+      this.pods.set(p.key, p);
+      const restarts = new Map((st.containerStatuses ?? []).map((c) => [c.name, c.restartCount ?? 0]));
+      const lost = { terminated: { exitCode: 137, reason: 'Error', message: why, startedAt: '', finishedAt: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') } };
+      p.ready = (async () => {
+        await killAll(listProcessesInNetns([p.netns]).map((x) => x.pid), 500);
+        await this.startContainers(p, pod, (runner) => {
+          runner.restartCount = (restarts.get(runner.name) ?? 0) + 1;
+          runner.lastState = lost;
+        });
+        p.base = { hostIP: st.hostIP, hostIPs: st.hostIPs, podIP: st.podIP, podIPs: st.podIPs, startTime: st.startTime, qosClass: st.qosClass };
+        this.publish(p);
+      })().catch((err: Error) => {
+        this.log(`pod ${p.key}: restarting its containers: ${err.message}`);
+        if (this.pods.get(p.key) === p) this.setStatus(ns, name, { phase: 'Failed', reason: 'ContainerRestartFailed', message: err.message });
+      });
+    }
+    const clean = async (namespace: string, name: string) => {
+      const cache = readCniCache(this.spec.name, namespace, name);
+      const node = this.spec.nodes.find((n) => n.name === cache?.node);
+      const netns = netnsNames.pod(this.spec.name, namespace, name);
+      await killAll(listProcessesInNetns([netns]).map((x) => x.pid), 500);
+      if (cache && node) {
+        const p = { key: `${namespace}/${name}`, uid: cache.uid, node, netns } as RunningPod;
+        await cniDel(cniConfigFor(this.spec, node), this.cniInvocation(p, { namespace, name, uid: cache.uid }), cache.result).catch((e: Error) =>
+          this.log(`pod ${namespace}/${name}: CNI DEL while recovering: ${e.message}`),
+        );
+      }
+      await deleteNetns(netns);
+      removeCniCache(this.spec.name, namespace, name);
+    };
+    for (const pod of plan.redo) await clean(pod.metadata.namespace!, pod.metadata.name);
+    for (const o of plan.orphans) await clean(o.namespace, o.name);
   }
 
   start(): void {
@@ -140,28 +195,40 @@ export class PodRuntime {
     await createPodNetns(p.netns);
     const conf = cniConfigFor(this.spec, p.node);
     p.cniResult = await cniAdd(conf, this.cniInvocation(p, { namespace: ns, name, uid: p.uid }));
+    writeCniCache(this.spec.name, { namespace: ns, name, uid: p.uid, node: p.node.name, result: p.cniResult });
     const podIP = podIpFromResult(p.cniResult);
+    await this.startContainers(p, pod);
+    if (!this.pods.has(p.key)) return;
+    p.base = { hostIP: p.node.underlayIp, hostIPs: [{ ip: p.node.underlayIp }], podIP, podIPs: podIP ? [{ ip: podIP }] : [], startTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), qosClass: 'BestEffort' };
+    this.publish(p);
+  }
+
+  /** Start the pod's containers in order; `adopt` adjusts a runner before it starts (recovery). */
+  private async startContainers(p: RunningPod, pod: KubeObject, adopt?: (runner: ContainerRunner) => void): Promise<void> {
+    const ns = pod.metadata.namespace!;
+    const name = pod.metadata.name;
     const containers = ((pod.spec as { containers: Container[] }).containers ?? []) as Container[];
     const restartPolicy = ((pod.spec as { restartPolicy?: string }).restartPolicy ?? 'Always') as 'Always' | 'OnFailure' | 'Never';
     const logDir = paths.podLogDir(this.spec.name, ns, name);
     for (const c of containers) {
       if (!this.pods.has(p.key)) return; // deleted meanwhile; teardown does the rest
       const runner = new ContainerRunner(c.name, c.image, restartPolicy, () => this.launchContainer(p, name, c, logDir), () => this.publish(p));
+      adopt?.(runner);
       p.containers.push(runner);
       p.stops.push(() => runner.stop());
       await runner.start();
     }
-    if (!this.pods.has(p.key)) return;
-    p.base = { hostIP: p.node.underlayIp, hostIPs: [{ ip: p.node.underlayIp }], podIP, podIPs: podIP ? [{ ip: podIP }] : [], startTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), qosClass: 'BestEffort' };
-    this.publish(p);
   }
 
-  /** Start one container (again, after a restart): agnhost in-process, anything else as a process. */
+  /**
+   * Start one container (again, after a restart): agnhost in the node's workload process (when that
+   * process dies, the container has exited with a message saying so), anything else as a process.
+   */
   private async launchContainer(p: RunningPod, podName: string, c: Container, logDir: string): Promise<StartedContainer> {
     if (isAgnhost(c.image)) {
-      const handle = await this.workloads.startContainer({ netnsPath: `${NETNS_DIR}/${p.netns}`, podName, args: agnhostArgv(c) });
+      const handle = await this.workloads.node(p.node.name).startContainer({ netnsPath: `${NETNS_DIR}/${p.netns}`, podName, args: agnhostArgv(c) });
       p.agnhostLogs.set(c.name, () => handle.logs());
-      return { exited: handle.exited.then((code) => ({ code, signal: null })), stop: () => handle.stop() };
+      return { exited: handle.exited, stop: () => handle.stop() };
     }
     const argv = [...(c.command ?? []), ...(c.args ?? [])];
     if (argv.length === 0) throw new Error(`container "${c.name}": image "${c.image}" is not built in, so it needs a command`);
@@ -213,6 +280,7 @@ export class PodRuntime {
       this.log(`pod ${key}: CNI DEL: ${(err as Error).message}`);
     }
     await deleteNetns(p.netns);
+    removeCniCache(this.spec.name, ns, name);
     await rm(paths.podLogDir(this.spec.name, ns, name), { recursive: true, force: true });
   }
 
@@ -230,9 +298,17 @@ export class PodRuntime {
     const all = [...this.pods.values()];
     if (!fast) {
       await Promise.all(all.map((p) => this.teardown(p.key)));
+      await this.workloads.stop();
       return;
     }
+    // The workload processes go first and take their pods' sockets with them.
+    await this.workloads.stop();
     for (const p of all) for (const stop of p.stops) await stop().catch(() => undefined);
     this.pods.clear();
+  }
+
+  /** The workload processes, one per node (for `cnilab status`). */
+  workloadStatus() {
+    return this.workloads.status();
   }
 }

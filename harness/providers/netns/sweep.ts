@@ -3,6 +3,7 @@
 // Used by `cnilab down` for one cluster and by `cnilab down --all` after crashed runs.
 import { existsSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { run } from '../../exec/run.js';
+import { processAlive } from '../../exec/proc.js';
 import { BPF_ROOT, LINK_PREFIX, NETNS_DIR, PREFIX, RUN_ROOT, netnsNames } from '../../cluster/names.js';
 
 export interface Leftovers {
@@ -30,6 +31,16 @@ function netnsInode(path: string): number | undefined {
 
 /** Processes inside the given namespaces, or carrying the cluster marker on their command line. */
 export function listProcesses(netns: string[], cluster?: string): Array<{ pid: number; cmd: string }> {
+  return scanProcesses(netns, { cluster, byMarker: true });
+}
+
+/** Processes inside the given namespaces only (whatever their command line). */
+export function listProcessesInNetns(netns: string[]): Array<{ pid: number; cmd: string }> {
+  return netns.length ? scanProcesses(netns, { byMarker: false }) : [];
+}
+
+function scanProcesses(netns: string[], opts: { cluster?: string; byMarker: boolean }): Array<{ pid: number; cmd: string }> {
+  const { cluster } = opts;
   const inodes = new Set(netns.map((n) => netnsInode(`${NETNS_DIR}/${n}`)).filter((i): i is number => i !== undefined));
   const marker = cluster ? `--cnilab-cluster=${cluster}` : '--cnilab-cluster=';
   const self = new Set([process.pid, process.ppid]);
@@ -54,7 +65,7 @@ export function listProcesses(netns: string[], cluster?: string): Array<{ pid: n
       /* process gone */
     }
     const marked = cmd.split(' ').some((a) => a.startsWith(marker) && (cluster ? a === marker : true));
-    if (inNs || marked) out.push({ pid, cmd });
+    if (inNs || (opts.byMarker && marked)) out.push({ pid, cmd });
   }
   return out;
 }
@@ -88,14 +99,7 @@ export async function findLeftovers(cluster?: string): Promise<Leftovers> {
   };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const alive = processAlive;
 
 /** SIGTERM, a short grace, then SIGKILL whatever is left. */
 export async function killAll(pids: number[], graceMs = 1500): Promise<void> {

@@ -8,6 +8,7 @@ import { httpGet } from './http-get.js';
 import { plainBinder, type RunningWorkload, type WorkloadContext } from './context.js';
 import { main, SUPPORTED_SUBCOMMANDS } from './main.js';
 import { classifyProbe } from '../probe.js';
+import { responderFromTcpReply, whoami } from './whoami.js';
 
 describe('flags', () => {
   it('parses Go durations', () => {
@@ -87,7 +88,8 @@ describe('agnhost argument handling', () => {
     expect(classifyProbe('http', 22, '', '', false)).toBe('other');
     expect(classifyProbe('icmp', 1, '1 packets transmitted, 0 received', '', false)).toBe('timeout');
     expect(classifyProbe('icmp', 1, 'From 1.1.1.1 icmp_seq=1 Destination Host Unreachable', '', false)).toBe('other');
-    expect(classifyProbe('icmp', 0, '', '', true)).toBe('timeout');
+    // The wrapper killing a hung probe is the tool's failure, not a network timeout.
+    expect(classifyProbe('icmp', 0, '', '', true)).toBe('tool-error');
   });
 });
 
@@ -115,6 +117,20 @@ describe('agnhost servers and clients on loopback', () => {
     expect(await readAll(port)).toBe('pod-a');
     expect(await connect({ host: '127.0.0.1', port, timeoutMs: 1000, protocol: 'tcp' })).toEqual({ code: 0, stderr: '' });
     expect(await connect({ host: '127.0.0.1', port, timeoutMs: 1000, protocol: 'udp' })).toEqual({ code: 0, stderr: '' });
+  });
+
+  it('cnilab-whoami names the responder over netexec HTTP, UDP and serve-hostname TCP, and fails like connect', async () => {
+    const port = await freePort();
+    const udp = await freePort();
+    running.push(await startNetexec({ httpPort: port, udpPort: udp }, ctx));
+    expect(await whoami({ host: '127.0.0.1', port, timeoutMs: 1000, protocol: 'tcp' })).toEqual({ code: 0, stderr: '', responder: 'pod-a' });
+    expect(await whoami({ host: '127.0.0.1', port: udp, timeoutMs: 1000, protocol: 'udp' })).toEqual({ code: 0, stderr: '', responder: 'pod-a' });
+    const sh = await freePort();
+    running.push(await startServeHostname(parseServeHostnameArgs(['--tcp', '--http=false', `--port=${sh}`]), { ...ctx, hostname: 'pod-b' }));
+    expect((await whoami({ host: '127.0.0.1', port: sh, timeoutMs: 1000, protocol: 'tcp' })).responder).toBe('pod-b');
+    const closed = await freePort();
+    expect(await whoami({ host: '127.0.0.1', port: closed, timeoutMs: 1000, protocol: 'tcp' })).toEqual({ code: 1, stderr: 'REFUSED\n' });
+    expect(responderFromTcpReply('HTTP/1.1 404 Not Found\r\n\r\nnope')).toBeUndefined();
   });
 
   it('connect reports REFUSED for closed TCP and UDP ports', async () => {

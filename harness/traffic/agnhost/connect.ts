@@ -55,7 +55,7 @@ const GO_ERRNO_TEXT: Record<string, string> = {
   EMSGSIZE: 'message too long',
 };
 
-function classify(err: NodeJS.ErrnoException, what: string): string {
+export function classifyError(err: NodeJS.ErrnoException, what: string): string {
   if (err.code === 'ECONNREFUSED') return 'REFUSED\n';
   if (err.code === 'ETIMEDOUT') return 'TIMEOUT\n';
   if (err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') return `DNS: lookup ${what}: ${err.message}\n`;
@@ -78,7 +78,7 @@ function connectTcp(o: ConnectOptions): Promise<ConnectResult> {
     };
     if (o.timeoutMs > 0) timer = setTimeout(() => done(fail('TIMEOUT\n')), o.timeoutMs);
     sock.once('connect', () => done({ code: 0, stderr: '' }));
-    sock.once('error', (e) => done(fail(classify(e, `dial tcp ${o.host}:${o.port}: connect`))));
+    sock.once('error', (e) => done(fail(classifyError(e, `dial tcp ${o.host}:${o.port}: connect`))));
   });
 }
 
@@ -96,11 +96,11 @@ function connectUdp(o: ConnectOptions): Promise<ConnectResult> {
     };
     // A connected UDP socket, like Go's net.Dial("udp"): an ICMP port-unreachable then surfaces
     // as ECONNREFUSED on the next read, which is how agnhost reports REFUSED for UDP.
-    sock.once('error', (e) => done(fail(classify(e, `read udp ${o.host}:${o.port}`))));
+    sock.once('error', (e) => done(fail(classifyError(e, `read udp ${o.host}:${o.port}`))));
     sock.once('message', (msg) => done(msg.length > 0 ? { code: 0, stderr: '' } : fail('OTHER: empty reply\n')));
     sock.connect(o.port, o.host, () => {
       sock.send('echo hostname\n', (err) => {
-        if (err) return done(fail(classify(err, `write udp ${o.host}:${o.port}`)));
+        if (err) return done(fail(classifyError(err, `write udp ${o.host}:${o.port}`)));
         // The deadline starts after the write, as in agnhost (deadline = now + timeout).
         timer = setTimeout(() => done(fail('TIMEOUT\n')), Math.max(0, o.timeoutMs));
       });

@@ -41,7 +41,12 @@ function convert(name: string, spec: FlagSpec, raw: string): boolean | string | 
       if (!/^[-+]?\d+$/.test(raw)) {
         throw new UsageError(`invalid argument "${raw}" for "--${name}" flag: strconv.ParseInt: parsing "${raw}": invalid syntax`);
       }
-      return Number(raw);
+      // Go's int is 64-bit; beyond 2^53 a JS number would silently round, so those are refused too.
+      const n = Number(raw);
+      if (!Number.isSafeInteger(n)) {
+        throw new UsageError(`invalid argument "${raw}" for "--${name}" flag: strconv.ParseInt: parsing "${raw}": value out of range`);
+      }
+      return n;
     }
     case 'duration':
       try {

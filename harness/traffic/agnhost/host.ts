@@ -1,4 +1,5 @@
-// WorkloadHost: ONE long-lived Node process serving the agnhost servers of many pods. Each pod's
+// WorkloadHost: ONE long-lived Node process serving the agnhost servers of many pods (in a cluster,
+// one per node: host-process.ts, supervised by the daemon, never the daemon itself). Each pod's
 // sockets are created by libc inside the pod's netns (netns.ts) and adopted by this process's event
 // loop, so 27 pods with servers cost 27 sets of sockets, not 27 Node runtimes. Client sockets that a
 // workload opens itself (netexec /dial) are created in the pod's netns the same way.
@@ -26,6 +27,8 @@ export interface StartContainerOptions {
   podName: string;
   /** agnhost argv after the image, e.g. ['serve-hostname', '--tcp', '--http=false', '--port', '80']. */
   args: string[];
+  /** Called with every log line as it is written (the workload process forwards them). */
+  onLog?: (line: string) => void;
 }
 
 export interface ContainerHandle {
@@ -98,7 +101,9 @@ export class WorkloadHost {
       hostname: opts.podName,
       binder: netnsBinder(nsPath),
       log: (line) => {
-        lines.push(goLogLine(line));
+        const logged = goLogLine(line);
+        opts.onLog?.(logged);
+        lines.push(logged);
         if (lines.length > LOG_CAP) lines.splice(0, lines.length - LOG_CAP);
       },
     };
