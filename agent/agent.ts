@@ -21,7 +21,7 @@ import { run } from '../harness/exec/run.js';
 import { decodeFlow, FlowRing, makeKtimeToDate, type FlowEndpoint } from './observer/flow.js';
 import { DROP_REASON_NAMES } from './observer/names.js';
 import { startAgentServer, stopAgentServer, type AgentApi } from './api/server.js';
-import type { CniRequest } from './cni/protocol.js';
+import type { CniGcRequest, CniRequest } from './cni/protocol.js';
 import { FakeDatapath } from './testing/fake-datapath.js';
 import { ServiceHandling, type LbMaps } from './service/index.js';
 import { FakeLbMaps } from './testing/fake-lb.js';
@@ -395,6 +395,9 @@ export class Agent implements AgentApi {
   }
   cniCheck(req: CniRequest) {
     return this.endpointsMgr.check(req);
+  }
+  cniGc(req: CniGcRequest) {
+    return this.endpointsMgr.gc(req.validAttachments);
   }
 
   /** Stop serving; the datapath keeps its pins and attachments so pods keep forwarding. */

@@ -14,6 +14,9 @@ fail() { echo "cnilab setup: $*" >&2; exit 1; }
 # Chromium for the tests that look at the HTML reports as a person would, iptables for the kube-proxy
 # baseline of the service benchmarks and wrk for HTTP load through a service.
 PKGS=(iproute2 util-linux procps make clang llvm libbpf-dev bpftool iperf3 sockperf bird2 tcpdump iputils-ping containernetworking-plugins chromium iptables wrk)
+# A real container runtime calling the CNI plugin (harness/cri): Debian's containerd (CRI plugin) and
+# runc, and musl-gcc for the static pause binary of the sandbox image.
+PKGS+=(containerd runc musl-tools)
 # kubectl for the Kubernetes API tests: Debian's kubernetes-client, unless a kubectl is already
 # installed (the machine image may ship Google's kubectl package, which owns /usr/bin/kubectl too).
 command -v kubectl >/dev/null 2>&1 || PKGS+=(kubernetes-client)
@@ -50,3 +53,5 @@ fi
 make -s -C bpf
 make -s -C agent/cni/shim CC=clang
 make -s -C harness/traffic/crr CC=clang
+# The sandbox image's pause binary (static, musl), imported into each node's containerd by the CRI tests.
+make -s -C harness/cri/pause

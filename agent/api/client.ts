@@ -1,7 +1,7 @@
 // Client of the agent's API (server.ts), used by `cnilab status`, the tests and the scenarios.
 import { unixJsonRequest } from '../../harness/exec/unix-http.js';
 import { paths } from '../../harness/cluster/names.js';
-import type { CniAddResult, CniRequest } from '../cni/protocol.js';
+import type { CniAddResult, CniGcRequest, CniGcResult, CniRequest } from '../cni/protocol.js';
 import type { EndpointState } from '../endpoint/state.js';
 import type { Flow } from '../observer/flow.js';
 import type { EndpointPolicy } from '../policy/types.js';
@@ -96,5 +96,8 @@ export class AgentClient {
   }
   cniCheck(req: CniRequest): Promise<void> {
     return this.call('POST', '/v1/cni/check', req, 30_000);
+  }
+  cniGc(req: CniGcRequest): Promise<CniGcResult> {
+    return this.call('POST', '/v1/cni/gc', req, 60_000);
   }
 }

@@ -9,10 +9,11 @@
 //   GET  /v1/services           the load-balancer frontends programmed (service, flags, backends by slot)
 //   GET  /v1/policy[?entries=0] the computed policy per endpoint, the realized store revision, CIDR identities
 //   POST /v1/cni/add|del|check  body CniRequest; add answers a CNI result; errors {cniCode, msg, details}
+//   POST /v1/cni/gc             body CniGcRequest (the runtime's valid attachments); answers CniGcResult
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { CNI_ERR, CniError, type CniAddResult, type CniErrorBody, type CniRequest } from '../cni/protocol.js';
+import { CNI_ERR, CniError, type CniAddResult, type CniErrorBody, type CniGcRequest, type CniGcResult, type CniRequest } from '../cni/protocol.js';
 import { errorToJson } from '../../harness/errors.js';
 import { runPlugin, type AgentCall } from '../cni/main.js';
 
@@ -28,6 +29,7 @@ export interface AgentApi {
   cniAdd(req: CniRequest): Promise<CniAddResult>;
   cniDel(req: CniRequest): Promise<void>;
   cniCheck(req: CniRequest): Promise<void>;
+  cniGc(req: CniGcRequest): Promise<CniGcResult>;
 }
 
 /** JSON.stringify that renders bigint counters as numbers-in-strings instead of throwing. */
@@ -61,6 +63,14 @@ async function readBody(req: IncomingMessage): Promise<CniRequest> {
   }
 }
 
+/** A GC body checked before it reaches the endpoint manager: it decides what gets deleted. */
+function gcBody(raw: unknown): CniGcRequest {
+  const v = (raw as { validAttachments?: unknown }).validAttachments;
+  const ok = Array.isArray(v) && v.every((a) => a && typeof a === 'object' && typeof (a as Record<string, unknown>).containerID === 'string' && typeof (a as Record<string, unknown>).ifname === 'string');
+  if (!ok) throw new CniError(CNI_ERR.INVALID_NETCONF, 'agent: GC needs validAttachments, a list of {containerID, ifname}');
+  return { validAttachments: v as CniGcRequest['validAttachments'] };
+}
+
 /** Whether a network config names this agent's socket (else the plugin goes over the named socket). */
 function addressedToUs(stdin: string, socketPath: string): boolean {
   try {
@@ -82,6 +92,8 @@ function directCall(api: AgentApi): AgentCall {
       case '/v1/cni/check':
         await api.cniCheck(body as CniRequest);
         return {} as T;
+      case '/v1/cni/gc':
+        return (await api.cniGc(body as CniGcRequest)) as T;
       case '/v1/healthz':
         return api.healthz() as T;
       default:
@@ -125,6 +137,8 @@ export async function startAgentServer(socketPath: string, api: AgentApi, log: (
         case 'POST /v1/cni/check':
           await api.cniCheck(await readBody(req));
           return send(res, 200, {});
+        case 'POST /v1/cni/gc':
+          return send(res, 200, await api.cniGc(gcBody(await readBody(req))));
         case 'POST /v1/cni/exec': {
           // The C entry point of the plugin (agent/cni/shim) forwards a whole invocation here, so the
           // plugin's logic runs in this already-warm process instead of a fresh Node.js per pod.

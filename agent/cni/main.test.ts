@@ -6,7 +6,7 @@ import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPluginInto } from '../testing/plugin-build.js';
 import { startAgentServer, stopAgentServer, type AgentApi } from '../api/server.js';
-import { CNI_ERR, CniError, type CniRequest } from './protocol.js';
+import { CNI_ERR, CniError, type CniGcRequest, type CniRequest } from './protocol.js';
 import { parseCniArgs, runPlugin } from './main.js';
 
 let dir: string;
@@ -39,7 +39,12 @@ const fakeAgent: AgentApi = {
   async cniCheck(req) {
     seen.push({ op: 'check', req });
   },
+  async cniGc(req) {
+    gcSeen.push(req);
+    return { removed: [], releasedIps: [] };
+  },
 };
+const gcSeen: CniGcRequest[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'cnilab-plugin-'));
@@ -83,7 +88,7 @@ describe('cnilab CNI plugin (as a child process)', async () => {
   it('garbage JSON → 6', async () => {
     const r = await exec(env(), '{not json');
     expect(r.code).not.toBe(0);
-    expect(r.out).toMatchObject({ cniVersion: '1.0.0', code: 6 });
+    expect(r.out).toMatchObject({ cniVersion: '1.1.0', code: 6 }); // no config to read a version from: our own
     expect(r.out.msg).toMatch(/decode/);
   });
   it('missing CNI_NETNS on ADD → 4', async () => {
@@ -149,6 +154,66 @@ describe('cnilab CNI plugin (in process)', () => {
     const out = JSON.parse(r.stdout);
     expect(out.cniVersion).toBe('0.4.0');
     expect(out.ips[0].version).toBe('4');
+  });
+  it('STATUS and GC need a 1.1.0 configuration (1 otherwise)', async () => {
+    for (const cmd of ['STATUS', 'GC']) {
+      const r = await runPlugin({ CNI_COMMAND: cmd }, conf({ cniVersion: '1.0.0', 'cni.dev/valid-attachments': [] }));
+      expect(JSON.parse(r.stdout)).toMatchObject({ cniVersion: '1.0.0', code: 1 });
+    }
+  });
+  it('GC hands the valid attachments to the agent; without them it refuses (7), removing nothing', async () => {
+    gcSeen.length = 0;
+    const valid = [{ containerID: 'c1', ifname: 'eth0' }, { containerID: 'c1', ifname: 'net1' }];
+    expect(await runPlugin({ CNI_COMMAND: 'GC' }, conf({ cniVersion: '1.1.0', 'cni.dev/valid-attachments': valid }))).toEqual({ code: 0, stdout: '' });
+    expect(gcSeen).toEqual([{ validAttachments: valid }]);
+    const absent = await runPlugin({ CNI_COMMAND: 'GC' }, conf({ cniVersion: '1.1.0' }));
+    expect(JSON.parse(absent.stdout)).toMatchObject({ code: 7, msg: expect.stringContaining('cni.dev/valid-attachments') });
+    const bad = await runPlugin({ CNI_COMMAND: 'GC' }, conf({ cniVersion: '1.1.0', 'cni.dev/valid-attachments': [{ containerID: 'c1' }] }));
+    expect(JSON.parse(bad.stdout)).toMatchObject({ code: 7 });
+    expect(gcSeen).toHaveLength(1);
+  });
+  it('ADD chained after another plugin passes its result on with ours appended', async () => {
+    const prevResult = {
+      cniVersion: '1.1.0',
+      interfaces: [{ name: 'br0', mac: '02:aa:00:00:00:01' }, { name: 'eth0', mac: '02:aa:00:00:00:02', sandbox: '/proc/self/ns/net' }],
+      ips: [{ address: '10.9.0.5/24', gateway: '10.9.0.1', interface: 1 }],
+      routes: [{ dst: '0.0.0.0/0', gw: '10.9.0.1' }],
+      dns: { nameservers: ['10.9.0.10'] },
+    };
+    const r = await runPlugin(env({ CNI_CONTAINERID: 'chain1', CNI_IFNAME: 'net1' }), conf({ cniVersion: '1.1.0', prevResult }));
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.interfaces.map((i: { name: string }) => i.name)).toEqual(['br0', 'eth0', 'lxc0123456789ab', 'net1']);
+    // Our IP now points at our pod interface's new index (3), the earlier one is untouched.
+    expect(out.ips).toEqual([prevResult.ips[0], { address: '198.19.1.2/32', gateway: '198.19.1.1', interface: 3 }]);
+    expect(out.routes[0]).toEqual(prevResult.routes[0]);
+    expect(out.dns).toEqual(prevResult.dns);
+    // The agent heard of the earlier default route, so it leaves it alone.
+    expect(seen.find((s) => s.req.containerId === 'chain1')?.req.prevResult?.routes).toEqual([{ dst: '0.0.0.0/0', gw: '10.9.0.1' }]);
+  });
+  it('ADD onto an interface an earlier plugin made (adopted by the agent) passes the earlier result on unchanged', async () => {
+    const prevResult = { cniVersion: '1.1.0', interfaces: [{ name: 'veth1234', mac: '02:bb:00:00:00:01' }, { name: 'eth0', mac: '02:bb:00:00:00:02', sandbox: '/proc/self/ns/net' }], ips: [{ address: '198.19.1.77/24', gateway: '198.19.1.1', interface: 1 }], routes: [{ dst: '0.0.0.0/0' }] };
+    const r = await runPlugin(env({ CNI_CONTAINERID: 'chain2' }), conf({ cniVersion: '1.1.0', prevResult }));
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ ...prevResult, dns: {} });
+    // The agent got the whole prevResult to find the interface in.
+    expect(seen.find((s) => s.req.containerId === 'chain2')?.req.prevResult?.interfaces).toEqual(prevResult.interfaces);
+  });
+  it('CHECK hands the prevResult to the agent; a malformed one is refused (7)', async () => {
+    const prevResult = { cniVersion: '1.1.0', interfaces: [{ name: 'eth0', sandbox: '/proc/self/ns/net' }], ips: [{ address: '198.19.1.2/32', interface: 0 }] };
+    expect(await runPlugin(env({ CNI_COMMAND: 'CHECK', CNI_CONTAINERID: 'chk1' }), conf({ prevResult }))).toEqual({ code: 0, stdout: '' });
+    expect(seen.find((s) => s.op === 'check' && s.req.containerId === 'chk1')?.req.prevResult).toMatchObject({ ips: [{ address: '198.19.1.2/32', interface: 0 }] });
+    const bad = await runPlugin(env({ CNI_COMMAND: 'CHECK', CNI_CONTAINERID: 'chk2' }), conf({ prevResult: { ips: [{ address: 'not-an-ip' }] } }));
+    expect(JSON.parse(bad.stdout)).toMatchObject({ code: 7, msg: expect.stringContaining('ips[0].address') });
+  });
+  it('refuses a configuration larger than 1 MiB (7) instead of reading part of it', async () => {
+    const r = await runPlugin(env({ CNI_CONTAINERID: 'big1' }), conf({ pad: 'x'.repeat(1 << 20) }));
+    expect(JSON.parse(r.stdout)).toMatchObject({ code: 7, msg: expect.stringContaining('larger than 1048576') });
+    expect(seen.some((s) => s.req.containerId === 'big1')).toBe(false);
+  });
+  it('checks the agent timeouts of the config', async () => {
+    expect(JSON.parse((await runPlugin(env(), conf({ agentTimeoutMs: 0 }))).stdout)).toMatchObject({ code: 7, msg: expect.stringContaining('agentTimeoutMs') });
+    expect(JSON.parse((await runPlugin(env(), conf({ agentConnectTimeoutMs: 'soon' }))).stdout)).toMatchObject({ code: 7 });
   });
   it('parses CNI_ARGS', () => {
     expect(parseCniArgs('IgnoreUnknown=true;K8S_POD_NAME=a=b;junk')).toEqual({ IgnoreUnknown: 'true', K8S_POD_NAME: 'a=b' });

@@ -1,4 +1,4 @@
-// The cnilab CNI plugin (spec 1.0.0; VERSION, ADD, DEL, CHECK, STATUS), executed by the container
+// The cnilab CNI plugin (spec 1.1.0; VERSION, ADD, DEL, CHECK, STATUS, GC), executed by the container
 // runtime inside the node's network namespace. The runtime runs bin/cni/cnilab, a C forwarder that
 // hands the invocation to the node's agent, which calls runPlugin below in-process; when it cannot,
 // it runs this module as bin/cni/cnilab-node. Either way the plugin validates its environment and
@@ -7,7 +7,13 @@
 // the dependency-free protocol module: startup time is most of what it costs.
 import { existsSync, readFileSync } from 'node:fs';
 import { NotJsonError, unixJsonRequest } from '../../harness/exec/unix-http.js';
-import { CNI_ERR, CNI_VERSION, CniError, SUPPORTED_VERSIONS, type CniAddResult, type CniErrorBody, type CniRequest } from './protocol.js';
+import { CNI_ERR, CNI_VERSION, CniError, hasV11Verbs, SUPPORTED_VERSIONS, type CniAddResult, type CniErrorBody, type CniGcRequest, type CniRequest } from './protocol.js';
+import { forVersion, mergeChained, parsePrevResult, parseValidAttachments } from './result.js';
+
+/** Largest network configuration accepted on stdin (the C entry point refuses the same). */
+export const MAX_CONFIG_BYTES = 1 << 20;
+/** How long the plugin waits for the agent's answer unless the config says (agentTimeoutMs). */
+const AGENT_TIMEOUT_MS = 90_000;
 
 interface NetConf {
   cniVersion: string;
@@ -15,7 +21,11 @@ interface NetConf {
   type: string;
   agentSocket: string;
   mtu?: number;
+  /** Bounds of the plugin's exchange with the agent (the C entry point reads the same keys). */
+  agentConnectTimeoutMs?: number;
+  agentTimeoutMs?: number;
   prevResult?: unknown;
+  [key: string]: unknown;
 }
 
 const COMMANDS = ['ADD', 'DEL', 'CHECK', 'VERSION', 'STATUS', 'GC'] as const;
@@ -55,6 +65,10 @@ function parseNetConf(text: string): NetConf {
   if (c.mtu !== undefined && (typeof c.mtu !== 'number' || !Number.isInteger(c.mtu) || c.mtu < 576 || c.mtu > 65535)) {
     problems.push(`mtu: expected a whole number from 576 to 65535, got ${JSON.stringify(c.mtu)}`);
   }
+  for (const k of ['agentConnectTimeoutMs', 'agentTimeoutMs'] as const) {
+    const v = c[k];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 600_000)) problems.push(`${k}: expected milliseconds from 1 to 600000, got ${JSON.stringify(v)}`);
+  }
   if (problems.length) throw new CniError(CNI_ERR.INVALID_NETCONF, `invalid network configuration: ${problems.join('; ')}`);
   return c as unknown as NetConf;
 }
@@ -74,16 +88,10 @@ async function callAgentOverSocket<T>(socket: string, path: string, body: unknow
   throw new CniError(typeof e.cniCode === 'number' ? e.cniCode : CNI_ERR.OTHER, e.msg ?? e.error?.message ?? `agent answered HTTP ${res.status}`, e.details);
 }
 
-/** Older result formats (0.3.x/0.4.0) mark each IP with its version. */
-function forVersion(result: CniAddResult, version: string): unknown {
-  if (version.startsWith('0.')) return { ...result, cniVersion: version, ips: result.ips.map((ip) => ({ version: '4', ...ip })) };
-  return { ...result, cniVersion: version };
-}
-
-/** Everything but process I/O, so tests can drive it directly as well as through the executable. */
 /** How the plugin reaches the agent: over its socket, or (inside the agent) by a direct call. */
 export type AgentCall = <T>(socket: string, path: string, body: unknown, timeoutMs: number) => Promise<T>;
 
+/** Everything but process I/O, so tests can drive it directly as well as through the executable. */
 export async function runPlugin(env: NodeJS.ProcessEnv, stdin: string, callAgent: AgentCall = callAgentOverSocket): Promise<PluginOutput> {
   let version = CNI_VERSION;
   try {
@@ -100,8 +108,14 @@ export async function runPlugin(env: NodeJS.ProcessEnv, stdin: string, callAgent
       }
       return { code: 0, stdout: JSON.stringify({ cniVersion: version, supportedVersions: [...SUPPORTED_VERSIONS] }) };
     }
+    if (Buffer.byteLength(stdin) > MAX_CONFIG_BYTES) {
+      throw new CniError(CNI_ERR.INVALID_NETCONF, `network configuration on stdin is larger than ${MAX_CONFIG_BYTES} bytes`);
+    }
     const conf = parseNetConf(stdin);
     version = conf.cniVersion;
+    if ((command === 'STATUS' || command === 'GC') && !hasV11Verbs(version)) {
+      throw new CniError(CNI_ERR.INCOMPATIBLE_VERSION, `${command} needs cniVersion 1.1.0 or later, the configuration says ${version}`);
+    }
     if (command === 'STATUS') {
       try {
         const h = await callAgent<{ ok: boolean; message?: string }>(conf.agentSocket, '/v1/healthz', undefined, 2000);
@@ -112,7 +126,11 @@ export async function runPlugin(env: NodeJS.ProcessEnv, stdin: string, callAgent
       }
       return { code: 0, stdout: '' };
     }
-    if (command === 'GC') return { code: 0, stdout: '' }; // the agent reclaims leftovers itself on restart
+    if (command === 'GC') {
+      const body: CniGcRequest = { validAttachments: parseValidAttachments(conf) };
+      await callAgent(conf.agentSocket, '/v1/cni/gc', body, conf.agentTimeoutMs ?? AGENT_TIMEOUT_MS);
+      return { code: 0, stdout: '' };
+    }
 
     const missing = ['CNI_CONTAINERID', 'CNI_IFNAME', ...(command === 'DEL' ? [] : ['CNI_NETNS'])].filter((k) => !env[k]);
     if (missing.length) throw new CniError(CNI_ERR.INVALID_ENV, `required environment variables not set: ${missing.join(', ')}`);
@@ -120,6 +138,7 @@ export async function runPlugin(env: NodeJS.ProcessEnv, stdin: string, callAgent
       throw new CniError(CNI_ERR.INVALID_ENV, `CNI_NETNS ${env.CNI_NETNS} does not exist`);
     }
     if (command === 'CHECK' && conf.prevResult === undefined) throw new CniError(CNI_ERR.INVALID_NETCONF, 'CHECK needs prevResult in the network configuration');
+    const prevResult = conf.prevResult === undefined || command === 'DEL' ? undefined : parsePrevResult(conf.prevResult);
     const args = parseCniArgs(env.CNI_ARGS);
     const req: CniRequest = {
       containerId: env.CNI_CONTAINERID!,
@@ -128,12 +147,14 @@ export async function runPlugin(env: NodeJS.ProcessEnv, stdin: string, callAgent
       podNamespace: args.K8S_POD_NAMESPACE,
       podName: args.K8S_POD_NAME,
       mtu: conf.mtu,
+      ...(prevResult ? { prevResult } : {}),
     };
     if (command === 'ADD') {
-      const result = await callAgent<CniAddResult>(conf.agentSocket, '/v1/cni/add', req, 60_000);
-      return { code: 0, stdout: JSON.stringify(forVersion(result, version)) };
+      const result = await callAgent<CniAddResult>(conf.agentSocket, '/v1/cni/add', req, conf.agentTimeoutMs ?? AGENT_TIMEOUT_MS);
+      const out = prevResult ? mergeChained({ ...prevResult, dns: (conf.prevResult as { dns?: unknown }).dns }, result, req.ifname, req.netns) : result;
+      return { code: 0, stdout: JSON.stringify(forVersion(out, version)) };
     }
-    await callAgent(conf.agentSocket, command === 'DEL' ? '/v1/cni/del' : '/v1/cni/check', req, 60_000);
+    await callAgent(conf.agentSocket, command === 'DEL' ? '/v1/cni/del' : '/v1/cni/check', req, conf.agentTimeoutMs ?? AGENT_TIMEOUT_MS);
     return { code: 0, stdout: '' };
   } catch (err) {
     const e = err instanceof CniError ? err : new CniError(CNI_ERR.OTHER, (err as Error).message);
@@ -149,6 +170,7 @@ export async function main(): Promise<void> {
   } catch {
     /* no stdin (VERSION may come without) */
   }
+  // runPlugin refuses a config larger than MAX_CONFIG_BYTES with a CNI error (never a truncated read).
   const out = await runPlugin(process.env, stdin);
   if (out.stdout) process.stdout.write(`${out.stdout}\n`);
   process.exitCode = out.code;

@@ -13,11 +13,48 @@ export const CNI_ERR = {
   TRY_AGAIN_LATER: 11,
   /** STATUS only: the plugin cannot serve ADDs right now. */
   PLUGIN_NOT_AVAILABLE: 50,
+  /** STATUS only: not available, and existing containers' networking may be limited too. */
+  PLUGIN_NOT_AVAILABLE_LIMITED: 51,
   OTHER: 999,
 } as const;
 
-export const CNI_VERSION = '1.0.0';
+export const CNI_VERSION = '1.1.0';
 export const SUPPORTED_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
+
+/** Whether a config version has the 1.1 verbs (STATUS, GC): runtimes send them only from 1.1.0 on. */
+export function hasV11Verbs(version: string): boolean {
+  const [maj, min] = version.split('.').map(Number);
+  return maj! > 1 || (maj === 1 && min! >= 1);
+}
+
+/** One attachment of a container to this network: CNI keys attachments by (container ID, ifname). */
+export interface CniAttachment {
+  containerID: string;
+  ifname: string;
+}
+
+/** Body of POST /v1/cni/gc: the runtime's `cni.dev/valid-attachments`; everything else goes. */
+export interface CniGcRequest {
+  validAttachments: CniAttachment[];
+}
+
+/** What GC removed. */
+export interface CniGcResult {
+  removed: Array<CniAttachment & { ip?: string; hostIfname?: string }>;
+  releasedIps: string[];
+}
+
+/**
+ * The parts of an earlier plugin's result (prevResult) the agent needs: for ADD, whether someone else
+ * already routes the pod's default route (then cnilab routes only the cluster's subnets and leaves the
+ * default alone); for CHECK, the whole result to compare the real state with.
+ */
+export interface CniPrevResult {
+  cniVersion?: string;
+  interfaces?: Array<{ name: string; mac?: string; mtu?: number; sandbox?: string }>;
+  ips?: Array<{ address: string; gateway?: string; interface?: number }>;
+  routes?: Array<{ dst: string; gw?: string; mtu?: number }>;
+}
 
 /** Body of POST /v1/cni/{add,del,check}. */
 export interface CniRequest {
@@ -29,6 +66,8 @@ export interface CniRequest {
   podName?: string;
   /** MTU from the network config; the agent's podMtu when absent. */
   mtu?: number;
+  /** ADD chained after another plugin, or CHECK: the previous result (see CniPrevResult). */
+  prevResult?: CniPrevResult;
 }
 
 /** A CNI 1.0.0 result (the ADD output). */

@@ -4,7 +4,7 @@ import type { ControlPlaneClient } from '../../harness/cluster/client.js';
 import { NotFoundError, CnilabError } from '../../harness/errors.js';
 import type { KubeObject } from '../../harness/cluster/objects.js';
 import type { NodeSpec } from '../../harness/cluster/spec.js';
-import type { EndpointState } from './state.js';
+import { ciliumEndpointName, type EndpointState } from './state.js';
 
 export interface CiliumEndpointStatus {
   id: number;
@@ -39,7 +39,7 @@ export function ciliumEndpointObject(st: EndpointState, node: NodeSpec): KubeObj
   return {
     apiVersion: 'cilium.io/v2',
     kind: 'CiliumEndpoint',
-    metadata: { name: st.podName, namespace: st.podNamespace, labels: {} },
+    metadata: { name: ciliumEndpointName(st), namespace: st.podNamespace, labels: {} },
     status: status as unknown as Record<string, unknown>,
   } as KubeObject;
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../harness/exec/run.js';
 import { REPO_ROOT } from '../../harness/paths.js';
-import { cniAdd, cniCheck, cniDel, CniPluginError, type CniConfList, type CniResult } from '../../harness/providers/common/cni-runtime.js';
+import { cniAdd, cniCheck, cniDel, cniGc, cniStatus, CniPluginError, type CniConfList, type CniResult } from '../../harness/providers/common/cni-runtime.js';
 import type { KubeObject } from '../../harness/cluster/objects.js';
 import { AgentTestEnv } from '../testing/agent-env.js';
 import { hostIfnameFor } from './state.js';
@@ -96,7 +96,7 @@ describe('CNI ADD through a chain (cnilab → tuning → portmap)', () => {
 
   it('fills the datapath maps, the ipcache and publishes a CiliumEndpoint', async () => {
     const [ep] = await env.client.endpoints();
-    expect(ep).toMatchObject({ containerId: 'ctr-a', ip: ipOf(resultA), hostIfname: hostIfnameFor('ctr-a'), podNamespace: 'x', podName: 'a' });
+    expect(ep).toMatchObject({ containerId: 'ctr-a', ip: ipOf(resultA), hostIfname: hostIfnameFor('ctr-a', 'eth0'), podNamespace: 'x', podName: 'a' });
     expect(ep!.labels).toEqual(['k8s:io.kubernetes.pod.namespace=x', 'k8s:pod=a']);
     expect(ep!.identity).toBeGreaterThanOrEqual(256);
     expect(await env.client.ipcache()).toContainEqual({ key: ipOf(resultA), identity: ep!.identity });
@@ -123,6 +123,104 @@ describe('CNI ADD through a chain (cnilab → tuning → portmap)', () => {
     const ping = flows.flows.find(isPing);
     expect(ping, JSON.stringify(flows.flows.slice(-5), null, 1)).toBeDefined();
     expect(ping).toMatchObject({ verdict: 'FORWARDED', node_name: 'node1', source: { namespace: 'x', pod_name: 'a', labels: ['k8s:io.kubernetes.pod.namespace=x', 'k8s:pod=a'] } });
+  });
+});
+
+describe('CNI 1.1', () => {
+  const conf11: CniConfList = { cniVersion: '1.1.0', name: 'cnilab-agtest', plugins: [{ type: 'cnilab', agentSocket: env.agentSocket, mtu: env.spec.podMtu }] };
+  const invIf = (containerId: string, netns: string, pod: string, ifname: string) => ({ ...inv(containerId, netns, pod, 'default'), ifname });
+  const inPod = (ns: string, argv: string[]) => run(argv, { netns: ns, allowFailure: true });
+  let podM: string;
+  let eth0: CniResult;
+
+  it('STATUS answers ready from the agent', async () => {
+    expect(await cniStatus(conf11, { cniPath: CNI_PATH, runInNetns: env.nodeNetns })).toBe('ready');
+  });
+
+  it('keys attachments by (container ID, ifname): two interfaces of one container, DEL of one leaves the other', async () => {
+    podM = await env.addPodNetns('pod-m');
+    eth0 = await cniAdd(conf11, invIf('ctr-m', podM, 'm', 'eth0'));
+    expect(eth0.cniVersion).toBe('1.1.0');
+    await cniCheck(conf11, invIf('ctr-m', podM, 'm', 'eth0'), eth0);
+    const net1 = await cniAdd(conf11, invIf('ctr-m', podM, 'm', 'net1'));
+    expect(ipOf(net1)).not.toBe(ipOf(eth0));
+    const mine = (await env.client.endpoints()).filter((e) => e.containerId === 'ctr-m');
+    expect(mine.map((e) => [e.podIfname, e.hostIfname]).sort()).toEqual([
+      ['eth0', hostIfnameFor('ctr-m', 'eth0')],
+      ['net1', hostIfnameFor('ctr-m', 'net1')],
+    ]);
+    expect(env.store.get('CiliumEndpoint', 'default', 'm')).toBeDefined();
+    expect(env.store.get('CiliumEndpoint', 'default', 'm.net1')).toBeDefined();
+    await cniDel(conf11, invIf('ctr-m', podM, 'm', 'net1'));
+    const left = (await env.client.endpoints()).filter((e) => e.containerId === 'ctr-m');
+    expect(left.map((e) => e.podIfname)).toEqual(['eth0']);
+    expect(await lxcDevices()).toContain(hostIfnameFor('ctr-m', 'eth0'));
+    expect(await lxcDevices()).not.toContain(hostIfnameFor('ctr-m', 'net1'));
+    expect(Object.keys(JSON.parse(readFileSync(join(env.nodeDir, 'ipam.json'), 'utf8')).allocations)).not.toContain(ipOf(net1));
+    expect(env.store.get('CiliumEndpoint', 'default', 'm.net1')).toBeUndefined();
+    expect((await inPod(podM, ['ip', 'link', 'show', 'net1'])).code).not.toBe(0);
+  });
+
+  it('CHECK compares the kernel with prevResult: a removed address or a wrong prevResult fails', async () => {
+    // Both attachments route through the same gateway, so net1 took the gateway and default routes
+    // with it when it went: CHECK says so, until eth0's are back.
+    await expect(cniCheck(conf11, invIf('ctr-m', podM, 'm', 'eth0'), eth0)).rejects.toThrow(/no route 0\.0\.0\.0\/0 via/);
+    await run(['ip', 'route', 'replace', router, 'dev', 'eth0', 'scope', 'link'], { netns: podM });
+    await run(['ip', 'route', 'replace', 'default', 'via', router, 'dev', 'eth0'], { netns: podM });
+    await cniCheck(conf11, invIf('ctr-m', podM, 'm', 'eth0'), eth0);
+    const wrong = structuredClone(eth0);
+    wrong.ips![0]!.address = '198.19.0.250/32';
+    await expect(cniCheck(conf11, invIf('ctr-m', podM, 'm', 'eth0'), wrong)).rejects.toThrow(/does not give eth0 the address/);
+    await run(['ip', 'addr', 'del', `${ipOf(eth0)}/32`, 'dev', 'eth0'], { netns: podM });
+    await expect(cniCheck(conf11, invIf('ctr-m', podM, 'm', 'eth0'), eth0)).rejects.toThrow(new RegExp(`eth0 in \\S+ does not have ${ipOf(eth0).replace(/\./g, '\\.')}`));
+  });
+
+  it('GC removes every attachment missing from cni.dev/valid-attachments, and only those', async () => {
+    const podG = await env.addPodNetns('pod-g');
+    const g = await cniAdd(conf11, invIf('ctr-g', podG, 'g', 'eth0'));
+    await cniGc(conf11, { cniPath: CNI_PATH, runInNetns: env.nodeNetns }, [
+      { containerID: 'ctr-a', ifname: 'eth0' },
+      { containerID: 'ctr-m', ifname: 'eth0' },
+    ]);
+    const eps = await env.client.endpoints();
+    expect(eps.map((e) => `${e.containerId}/${e.podIfname}`).sort()).toEqual(['ctr-a/eth0', 'ctr-m/eth0']);
+    expect(await lxcDevices()).not.toContain(hostIfnameFor('ctr-g', 'eth0'));
+    expect(Object.keys(JSON.parse(readFileSync(join(env.nodeDir, 'ipam.json'), 'utf8')).allocations)).not.toContain(ipOf(g));
+    expect((await env.client.ipcache()).some((e) => e.key === ipOf(g))).toBe(false);
+    expect(env.store.get('CiliumEndpoint', 'default', 'g')).toBeUndefined();
+    // The survivor still forwards.
+    await run(['ping', '-c', '1', '-W', '2', router], { netns: podA });
+    await cniDel(conf11, invIf('ctr-m', podM, 'm', 'eth0'));
+  });
+
+  it('chained after ptp: adopts its veth pair, passes its result on, and DEL leaves the pair to ptp', async () => {
+    const podP = await env.addPodNetns('pod-p');
+    const chain: CniConfList = {
+      cniVersion: '1.0.0',
+      name: 'cnilab-agtest-chain',
+      plugins: [
+        { type: 'ptp', ipMasq: false, mtu: env.spec.podMtu, ipam: { type: 'host-local', ranges: [[{ subnet: node.podCidr, rangeStart: node.podCidr.replace(/\.0\/24$/, '.200'), rangeEnd: node.podCidr.replace(/\.0\/24$/, '.210') }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: join(env.runDir, 'host-local') } },
+        { type: 'cnilab', agentSocket: env.agentSocket, mtu: env.spec.podMtu },
+      ],
+    };
+    const r = await cniAdd(chain, inv('ctr-p', podP, 'p', 'default'));
+    // ptp's interfaces only: cnilab made none of its own.
+    expect(r.interfaces!.map((i) => i.name)).toEqual([expect.stringMatching(/^veth/), 'eth0']);
+    const hostVeth = r.interfaces![0]!.name;
+    const ep = (await env.client.endpoints()).find((e) => e.containerId === 'ctr-p');
+    expect(ep).toMatchObject({ adopted: true, hostIfname: hostVeth, ip: ipOf(r), podIfname: 'eth0' });
+    expect((await env.client.ipcache()).find((e) => e.key === ipOf(r))?.identity).toBe(ep!.identity);
+    const filters = (await inNode(['tc', 'filter', 'show', 'dev', hostVeth, 'ingress'])).stdout;
+    expect(filters).toMatch(/bpf/);
+    await cniCheck(chain, inv('ctr-p', podP, 'p', 'default'), r);
+    // The adopted pod is on cnilab's datapath: it reaches the cnilab pod a on this node and back.
+    const ping = await run(['ping', '-c', '1', '-W', '2', ipOf(resultA)], { netns: podP, allowFailure: true });
+    expect(ping.code, ping.stdout + ping.stderr).toBe(0);
+    expect((await run(['ping', '-c', '1', '-W', '2', ipOf(r)], { netns: podA, allowFailure: true })).code).toBe(0);
+    await cniDel(chain, inv('ctr-p', podP, 'p', 'default'), r);
+    expect((await env.client.endpoints()).some((e) => e.containerId === 'ctr-p')).toBe(false);
+    expect((await env.client.ipcache()).some((e) => e.key === ipOf(r))).toBe(false);
+    expect((await run(['ip', 'link', 'show', hostVeth], { netns: env.nodeNetns, allowFailure: true })).code).not.toBe(0); // ptp's DEL removed it
   });
 });
 

@@ -8,9 +8,12 @@ import type { ClusterSpec, NodeSpec } from '../../harness/cluster/spec.js';
 import type { Datapath } from '../datapath/types.js';
 import type { ClusterPoolIpam } from '../ipam/pool.js';
 import { podSecurityLabels, type IdentityCache } from '../identity/labels.js';
-import { CNI_ERR, CNI_VERSION, CniError, type CniAddResult, type CniRequest } from '../cni/protocol.js';
-import { getLink, ipBatch, listLinks, randomMac, setSysctl } from '../routing/links.js';
-import { CONTAINER_ID, hostIfnameFor, type EndpointState, type EndpointStateStore } from './state.js';
+import { CNI_ERR, CNI_VERSION, CniError, type CniAddResult, type CniAttachment, type CniGcResult, type CniRequest } from '../cni/protocol.js';
+import { hasDefaultRoute } from '../cni/result.js';
+import { ipBatch, listLinks, randomMac, setSysctl } from '../routing/links.js';
+import { attachmentKey, ciliumEndpointName, CONTAINER_ID, hostIfnameFor, IFNAME, type EndpointState, type EndpointStateStore } from './state.js';
+import { attachmentProblems, readAttachmentState } from './check.js';
+import { detachPrograms, findAdoptable, type AdoptableInterface } from './adopt.js';
 import { ciliumEndpointObject, type EndpointControlPlane } from './cilium-endpoint.js';
 import { agentFault } from '../faults.js';
 
@@ -42,12 +45,15 @@ export interface EndpointManagerDeps {
   log: (msg: string) => void;
 }
 
-const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
 const MAX_ENDPOINT_ID = 0xfff;
 
+/** The attachment key of an endpoint (see attachmentKey). */
+const keyOf = (st: Pick<EndpointState, 'containerId' | 'podIfname'>) => attachmentKey(st.containerId, st.podIfname);
+
 export class EndpointManager {
+  /** By attachment key (container ID, ifname), as CNI keys attachments. */
   private endpoints = new Map<string, EndpointState>();
-  /** Per-container serialisation: a DEL racing its own ADD must see the ADD's outcome. */
+  /** Per-attachment serialisation: a DEL racing its own ADD must see the ADD's outcome. */
   private locks = new Map<string, Promise<unknown>>();
   private hooks?: EndpointPolicyHooks;
 
@@ -70,12 +76,12 @@ export class EndpointManager {
     return undefined;
   }
 
-  private serialize<T>(containerId: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(containerId) ?? Promise.resolve();
+  private serialize<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(key) ?? Promise.resolve();
     const next = prev.catch(() => undefined).then(fn);
-    this.locks.set(containerId, next);
+    this.locks.set(key, next);
     void next.catch(() => undefined).finally(() => {
-      if (this.locks.get(containerId) === next) this.locks.delete(containerId);
+      if (this.locks.get(key) === next) this.locks.delete(key);
     });
     return next;
   }
@@ -115,35 +121,40 @@ export class EndpointManager {
         { name: st.podIfname, mac: st.podMac, mtu: st.mtu, sandbox: st.netns },
       ],
       ips: [{ address: `${st.ip}/32`, gateway: this.d.node.podGateway, interface: 1 }],
-      routes: [{ dst: '0.0.0.0/0', gw: this.d.node.podGateway }],
+      routes: (st.routes ?? ['0.0.0.0/0']).map((dst) => ({ dst, gw: this.d.node.podGateway })),
       dns: {},
     };
   }
 
   add(req: CniRequest): Promise<CniAddResult> {
     this.validate(req, true);
-    return this.serialize(req.containerId, () => this.doAdd(req));
+    return this.serialize(attachmentKey(req.containerId, req.ifname), () => this.doAdd(req));
   }
 
   private async doAdd(req: CniRequest): Promise<CniAddResult> {
-    const existing = this.endpoints.get(req.containerId);
+    const key = attachmentKey(req.containerId, req.ifname);
+    const existing = this.endpoints.get(key);
     if (existing) {
-      // A runtime retrying an ADD it lost the answer of: same container, same netns → same endpoint.
-      if (existing.netns === req.netns && existing.podIfname === req.ifname) return this.result(existing);
-      throw new CniError(CNI_ERR.OTHER, `container ${req.containerId} already has endpoint ${existing.endpointId} in ${existing.netns}`);
+      // A runtime retrying an ADD it lost the answer of: same attachment, same netns → same endpoint.
+      if (existing.netns === req.netns) return this.result(existing);
+      throw new CniError(CNI_ERR.OTHER, `container ${req.containerId} already has endpoint ${existing.endpointId} on ${req.ifname} in ${existing.netns}`);
     }
+    const adoptable = await findAdoptable(req);
+    if (adoptable) return this.doAdopt(req, adoptable);
     const { node, spec, datapath, ipam, identities } = this.d;
     const undo: Array<[string, () => Promise<void> | void]> = [];
     const podNamespace = req.podNamespace || 'default';
     const podName = req.podName || req.containerId.slice(0, 63);
     const mtu = agentFault('pod-mtu-underlay') ? spec.mtu : (req.mtu ?? spec.podMtu);
-    const hostIfname = hostIfnameFor(req.containerId);
+    const hostIfname = hostIfnameFor(req.containerId, req.ifname);
+    // Chained after a plugin that routes the pod's default: route only the cluster's subnets here.
+    const routes = hasDefaultRoute(req.prevResult) ? [spec.podSubnet, spec.serviceSubnet] : ['0.0.0.0/0'];
     // Phase timings for the log line: pod network readiness is a headline number.
     const t0 = performance.now();
     const marks: string[] = [];
     const mark = (what: string) => marks.push(`${what} ${Math.round(performance.now() - t0)}`);
     try {
-      const ip = ipam.allocate(req.containerId);
+      const ip = ipam.allocate(key);
       undo.push(['release IP', () => void ipam.release(ip)]);
 
       // The identity is asked of the control plane while the links are made: only the maps need it.
@@ -188,7 +199,7 @@ export class EndpointManager {
           `link set dev ${req.ifname} up`,
           `link set dev lo up`,
           `route replace ${node.podGateway} dev ${req.ifname} scope link`,
-          `route replace default via ${node.podGateway} dev ${req.ifname} mtu ${mtu}`,
+          ...routes.map((dst) => `route replace ${dst === '0.0.0.0/0' ? 'default' : dst} via ${node.podGateway} dev ${req.ifname} mtu ${mtu}`),
         ],
         { netns: req.netns },
       );
@@ -211,6 +222,7 @@ export class EndpointManager {
         labels,
         podNamespace,
         podName,
+        routes,
         createdAt: new Date().toISOString(),
       };
       // Its policy first: the endpoint must never be in the maps without it.
@@ -222,12 +234,12 @@ export class EndpointManager {
       this.d.ipcache.setLocal(ip, identity);
       undo.push(['delete ipcache entry', () => this.d.ipcache.removeLocal(ip)]);
       this.d.states.save(st);
-      this.endpoints.set(st.containerId, st);
+      this.endpoints.set(key, st);
       undo.push(['remove state', () => {
-        this.d.states.remove(st.containerId);
-        this.endpoints.delete(st.containerId);
+        this.d.states.remove(st.containerId, st.podIfname);
+        this.endpoints.delete(key);
       }]);
-      undo.push(['delete CiliumEndpoint', () => this.d.controlPlane.deleteEndpoint(podNamespace, podName)]);
+      undo.push(['delete CiliumEndpoint', () => this.d.controlPlane.deleteEndpoint(podNamespace, ciliumEndpointName(st))]);
       mark('maps');
       await this.d.controlPlane.writeEndpoint(ciliumEndpointObject(st, node));
       this.pendingIds.delete(endpointId);
@@ -248,74 +260,144 @@ export class EndpointManager {
     }
   }
 
-  del(req: CniRequest): Promise<void> {
-    this.validate(req, false);
-    return this.serialize(req.containerId, () => this.doDel(req.containerId));
+  /** ADD chained onto an earlier plugin's veth pair: attach, don't create (see adopt.ts). */
+  private async doAdopt(req: CniRequest, a: AdoptableInterface): Promise<CniAddResult> {
+    const key = attachmentKey(req.containerId, req.ifname);
+    const podNamespace = req.podNamespace || 'default';
+    const podName = req.podName || req.containerId.slice(0, 63);
+    const undo: Array<() => Promise<void> | void> = [];
+    try {
+      const [podLabels, nsLabels] = await Promise.all([this.d.controlPlane.podLabels(podNamespace, podName), this.d.controlPlane.namespaceLabels?.(podNamespace)]);
+      const labels = podSecurityLabels(podNamespace, podLabels, nsLabels);
+      const identity = await this.d.identities.resolve(labels);
+      const endpointId = this.nextEndpointId();
+      undo.push(() => void this.pendingIds.delete(endpointId));
+      const st: EndpointState = {
+        containerId: req.containerId, endpointId, hostIfname: a.hostIfname, ifindex: a.hostIfindex, hostMac: a.hostMac, podIfname: req.ifname, podMac: a.podMac,
+        netns: req.netns, ip: a.ip, mtu: a.mtu, identity, labels, podNamespace, podName, routes: [], adopted: true, createdAt: new Date().toISOString(),
+      };
+      // Its policy first: the endpoint must never be in the maps without it.
+      this.hooks?.beforeActivate(st);
+      undo.push(() => this.hooks?.removed(st));
+      undo.push(() => detachPrograms(a.hostIfname));
+      this.d.datapath.attachEndpointDevice(a.hostIfname, a.hostIfindex);
+      this.d.datapath.upsertEndpoint({ ifindex: a.hostIfindex, ip: a.ip, podMac: a.podMac, hostMac: a.hostMac, identity, endpointId });
+      undo.push(() => this.d.datapath.deleteEndpoint({ ifindex: a.hostIfindex, ip: a.ip }));
+      this.d.ipcache.setLocal(a.ip, identity);
+      undo.push(() => this.d.ipcache.removeLocal(a.ip));
+      this.d.states.save(st);
+      this.endpoints.set(key, st);
+      undo.push(() => {
+        this.d.states.remove(st.containerId, st.podIfname);
+        this.endpoints.delete(key);
+      });
+      await this.d.controlPlane.writeEndpoint(ciliumEndpointObject(st, this.d.node));
+      this.pendingIds.delete(endpointId);
+      this.d.log(`endpoint ${endpointId} ${podNamespace}/${podName} ${a.ip} adopted on ${a.hostIfname} (ifindex ${a.hostIfindex}, identity ${identity}), chained`);
+      return this.result(st);
+    } catch (err) {
+      for (const fn of undo.reverse()) await Promise.resolve().then(fn).catch(() => undefined);
+      throw toCniError(err, `chained ADD of container ${req.containerId} failed (rolled back)`);
+    }
   }
 
-  private async doDel(containerId: string): Promise<void> {
-    const st = this.endpoints.get(containerId) ?? this.d.states.load(containerId);
-    const hostIfname = st?.hostIfname ?? hostIfnameFor(containerId);
-    // Deleting the host side removes the pair, its addresses, routes and tc filters.
-    await run(['ip', 'link', 'del', hostIfname], { allowFailure: true });
+  del(req: CniRequest): Promise<void> {
+    this.validate(req, false);
+    return this.serialize(attachmentKey(req.containerId, req.ifname), () => this.doDel(req.containerId, req.ifname));
+  }
+
+  private async doDel(containerId: string, ifname: string): Promise<void> {
+    const key = attachmentKey(containerId, ifname);
+    const st = this.endpoints.get(key) ?? this.d.states.load(containerId, ifname);
+    const hostIfname = st?.hostIfname ?? hostIfnameFor(containerId, ifname);
+    // Deleting the host side removes the pair, its addresses, routes and tc filters; an adopted pair
+    // belongs to the plugin before us in the chain (its DEL comes next), so only our programs go.
+    if (st?.adopted) await detachPrograms(hostIfname);
+    else await run(['ip', 'link', 'del', hostIfname], { allowFailure: true });
     if (st) await this.forget(st);
-    this.d.ipam.releaseOwner(containerId);
+    this.d.ipam.releaseOwner(key);
+  }
+
+  /**
+   * CNI GC: every attachment of this node not in `valid` goes (as DEL would remove it), and so does
+   * every address whose owner is neither a live endpoint nor valid (an ADD cut short by a crash).
+   */
+  async gc(valid: CniAttachment[]): Promise<CniGcResult> {
+    const keep = new Set(valid.map((a) => attachmentKey(a.containerID, a.ifname)));
+    const removed: CniGcResult['removed'] = [];
+    for (const st of this.list()) {
+      const key = keyOf(st);
+      if (keep.has(key)) continue;
+      await this.serialize(key, () => this.doDel(st.containerId, st.podIfname));
+      removed.push({ containerID: st.containerId, ifname: st.podIfname, ip: st.ip, hostIfname: st.hostIfname });
+    }
+    const releasedIps: string[] = [];
+    for (const { ip, owner } of this.d.ipam.list()) {
+      if (keep.has(owner) || this.endpoints.has(owner) || this.locks.has(owner)) continue;
+      this.d.ipam.release(ip);
+      releasedIps.push(ip);
+    }
+    if (removed.length || releasedIps.length) {
+      this.d.log(`GC: removed ${removed.map((r) => `${r.containerID}/${r.ifname}`).join(', ') || 'no endpoint'}; released ${releasedIps.join(', ') || 'no other address'}`);
+    }
+    return { removed, releasedIps };
   }
 
   /** Remove everything but the device (gone already, or deleted by the caller). */
   private async forget(st: EndpointState): Promise<void> {
     this.d.datapath.deleteEndpoint({ ifindex: st.ifindex, ip: st.ip });
     this.d.ipcache.removeLocal(st.ip);
-    this.d.ipam.release(st.ip);
-    this.d.states.remove(st.containerId);
-    this.endpoints.delete(st.containerId);
+    // An adopted endpoint's address came from the earlier plugin's IPAM, not from our pool.
+    if (!st.adopted) this.d.ipam.release(st.ip);
+    this.d.states.remove(st.containerId, st.podIfname);
+    this.endpoints.delete(keyOf(st));
     this.hooks?.removed(st);
-    await this.d.controlPlane.deleteEndpoint(st.podNamespace, st.podName);
+    await this.d.controlPlane.deleteEndpoint(st.podNamespace, ciliumEndpointName(st));
     this.d.log(`endpoint ${st.endpointId} ${st.podNamespace}/${st.podName} ${st.ip} removed`);
   }
 
   /**
    * The pod's security labels changed (its labels or its namespace's): resolve the identity again and,
-   * if it changed, move the endpoint to it (policy, endpoint map, ipcache, state file, CiliumEndpoint),
-   * so new connections are decided on the new identity. Returns whether anything changed.
+   * if it changed, move the container's endpoints (every attachment of it) to it (policy, endpoint map,
+   * ipcache, state file, CiliumEndpoint), so new connections are decided on the new identity. Returns
+   * whether anything changed.
    */
-  relabel(containerId: string, labels: string[]): Promise<boolean> {
-    return this.serialize(containerId, async () => {
-      const st = this.endpoints.get(containerId);
-      if (!st) return false;
-      const sorted = [...new Set(labels)].sort();
-      if (JSON.stringify(sorted) === JSON.stringify(st.labels)) return false;
-      const identity = await this.d.identities.resolve(sorted);
-      if (this.endpoints.get(containerId) !== st) return false; // deleted meanwhile
-      const old = st.identity;
-      const next: EndpointState = { ...st, labels: sorted, identity };
-      this.hooks?.beforeActivate(next);
-      this.d.datapath.upsertEndpoint({ ifindex: st.ifindex, ip: st.ip, podMac: st.podMac, hostMac: st.hostMac, identity, endpointId: st.endpointId });
-      this.d.ipcache.setLocal(st.ip, identity);
-      this.d.states.save(next);
-      this.endpoints.set(containerId, next);
-      await this.d.controlPlane.writeEndpoint(ciliumEndpointObject(next, this.d.node));
-      this.d.log(`endpoint ${st.endpointId} ${st.podNamespace}/${st.podName}: labels changed, identity ${old} → ${identity}`);
-      return true;
-    });
+  async relabel(containerId: string, labels: string[]): Promise<boolean> {
+    const keys = [...this.endpoints.values()].filter((e) => e.containerId === containerId).map(keyOf);
+    const changed = await Promise.all(keys.map((key) => this.serialize(key, () => this.relabelAttachment(key, labels))));
+    return changed.some(Boolean);
   }
 
+  private async relabelAttachment(key: string, labels: string[]): Promise<boolean> {
+    const st = this.endpoints.get(key);
+    if (!st) return false;
+    const sorted = [...new Set(labels)].sort();
+    if (JSON.stringify(sorted) === JSON.stringify(st.labels)) return false;
+    const identity = await this.d.identities.resolve(sorted);
+    if (this.endpoints.get(key) !== st) return false; // deleted meanwhile
+    const old = st.identity;
+    const next: EndpointState = { ...st, labels: sorted, identity };
+    this.hooks?.beforeActivate(next);
+    this.d.datapath.upsertEndpoint({ ifindex: st.ifindex, ip: st.ip, podMac: st.podMac, hostMac: st.hostMac, identity, endpointId: st.endpointId });
+    this.d.ipcache.setLocal(st.ip, identity);
+    this.d.states.save(next);
+    this.endpoints.set(key, next);
+    await this.d.controlPlane.writeEndpoint(ciliumEndpointObject(next, this.d.node));
+    this.d.log(`endpoint ${st.endpointId} ${st.podNamespace}/${st.podName}: labels changed, identity ${old} → ${identity}`);
+    return true;
+  }
+
+  /** CNI CHECK: the real state against the endpoint's record and the runtime's prevResult. */
   check(req: CniRequest): Promise<void> {
     this.validate(req, true);
-    return this.serialize(req.containerId, async () => {
-      const st = this.endpoints.get(req.containerId);
-      if (!st) throw new CniError(CNI_ERR.UNKNOWN_CONTAINER, `no endpoint for container ${req.containerId}`);
-      const link = await getLink(st.hostIfname);
-      if (!link) throw new CniError(CNI_ERR.OTHER, `host veth ${st.hostIfname} of container ${req.containerId} is missing`);
-      const res = await run(['ip', '-j', 'addr', 'show', 'dev', st.podIfname], { netns: req.netns, allowFailure: true });
-      const addrs = res.code === 0 ? (JSON.parse(res.stdout || '[]') as Array<{ addr_info?: Array<{ local: string }> }>) : [];
-      if (!addrs.some((a) => a.addr_info?.some((i) => i.local === st.ip))) {
-        throw new CniError(CNI_ERR.OTHER, `${st.podIfname} in ${req.netns} does not have ${st.ip}`);
-      }
+    return this.serialize(attachmentKey(req.containerId, req.ifname), async () => {
+      const st = this.endpoints.get(attachmentKey(req.containerId, req.ifname));
+      if (!st) throw new CniError(CNI_ERR.UNKNOWN_CONTAINER, `no endpoint for container ${req.containerId} on ${req.ifname}`);
+      if (st.netns !== req.netns) throw new CniError(CNI_ERR.OTHER, `container ${req.containerId}'s ${req.ifname} is in ${st.netns}, not ${req.netns}`);
       const entry = this.d.datapath.listEndpoints().find((e) => e.ip === st.ip);
-      if (!entry || entry.ifindex !== link.ifindex) {
-        throw new CniError(CNI_ERR.OTHER, `datapath endpoint map has no entry for ${st.ip} on ifindex ${link.ifindex}`);
-      }
+      const real = await readAttachmentState(st, req.netns, entry);
+      const problems = attachmentProblems(st, req.prevResult, real, this.d.node.podGateway);
+      if (problems.length) throw new CniError(CNI_ERR.OTHER, `CHECK of ${req.containerId}/${req.ifname} failed: ${problems.join('; ')}`);
     });
   }
 
@@ -343,7 +425,7 @@ export class EndpointManager {
         states.save(st);
       }
       try {
-        ipam.claim(st.ip, st.containerId);
+        if (!st.adopted) ipam.claim(st.ip, keyOf(st));
       } catch (e) {
         this.d.log(`endpoint ${st.containerId}: ${(e as Error).message}`);
       }
@@ -351,7 +433,7 @@ export class EndpointManager {
       datapath.attachEndpointDevice(st.hostIfname, st.ifindex);
       datapath.upsertEndpoint({ ifindex: st.ifindex, ip: st.ip, podMac: st.podMac, hostMac: st.hostMac, identity: st.identity, endpointId: st.endpointId });
       this.d.ipcache.setLocal(st.ip, st.identity);
-      this.endpoints.set(st.containerId, st);
+      this.endpoints.set(keyOf(st), st);
       kept.add(st.hostIfname);
       restored++;
     }
@@ -373,7 +455,7 @@ export class EndpointManager {
     const published = await this.d.controlPlane.listEndpoints(this.d.node.name);
     for (const st of this.endpoints.values()) await this.d.controlPlane.writeEndpoint(ciliumEndpointObject(st, this.d.node));
     for (const o of published) {
-      if (![...this.endpoints.values()].some((e) => e.podNamespace === o.namespace && e.podName === o.name)) {
+      if (![...this.endpoints.values()].some((e) => e.podNamespace === o.namespace && ciliumEndpointName(e) === o.name)) {
         await this.d.controlPlane.deleteEndpoint(o.namespace, o.name);
       }
     }

@@ -1,5 +1,6 @@
-// Endpoint state files (<nodeDir>/endpoints/<containerId>.json): what the agent needs to restore an
-// endpoint after a restart that the datapath's maps do not hold (container ID, pod name, netns, labels).
+// Endpoint state files (<nodeDir>/endpoints/<containerId>@<ifname>.json): what the agent needs to
+// restore an endpoint after a restart that the datapath's maps do not hold (container ID, pod name,
+// netns, labels). CNI keys an attachment by (container ID, ifname): one container may have several.
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -22,6 +23,12 @@ export interface EndpointState {
   labels: string[];
   podNamespace: string;
   podName: string;
+  /** Destinations routed through the gateway in the pod; absent (older files) means the default route.
+   *  Chained after a plugin that routes the default, cnilab routes only the cluster's subnets. */
+  routes?: string[];
+  /** Chained onto a veth pair an earlier plugin made (see adopt.ts): cnilab owns neither the devices
+   *  nor the address, and removes only what it added. */
+  adopted?: boolean;
   createdAt: string;
 }
 
@@ -29,9 +36,23 @@ export interface EndpointState {
  *  before the ID becomes a file name. */
 export const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,255}$/;
 
-/** Cilium-style host interface name: "lxc" + 12 hex of sha256(containerId), 15 chars (IFNAMSIZ). */
-export function hostIfnameFor(containerId: string): string {
-  return `lxc${createHash('sha256').update(containerId).digest('hex').slice(0, 12)}`;
+/** Interface names (CNI_IFNAME): at most 15 characters (IFNAMSIZ), none of "/", ":", "@" or space. */
+export const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
+
+/** The key of an attachment: container IDs and interface names cannot contain "/", so it parses back. */
+export function attachmentKey(containerId: string, ifname: string): string {
+  return `${containerId}/${ifname}`;
+}
+
+/** Cilium-style host interface name: "lxc" + 12 hex of sha256(containerId/ifname), 15 chars (IFNAMSIZ). */
+export function hostIfnameFor(containerId: string, ifname: string): string {
+  return `lxc${createHash('sha256').update(attachmentKey(containerId, ifname)).digest('hex').slice(0, 12)}`;
+}
+
+/** The CiliumEndpoint of an attachment: the pod's name for its first interface (eth0), as Cilium
+ *  names it; "<pod>.<ifname>" for any other, so two attachments of one pod never share an object. */
+export function ciliumEndpointName(st: Pick<EndpointState, 'podName' | 'podIfname'>): string {
+  return st.podIfname === 'eth0' ? st.podName : `${st.podName}.${st.podIfname.toLowerCase().replace(/[^a-z0-9.-]/g, '-')}`;
 }
 
 const STRING_FIELDS = ['containerId', 'hostIfname', 'hostMac', 'podIfname', 'podMac', 'netns', 'ip', 'podNamespace', 'podName'] as const;
@@ -72,24 +93,25 @@ export class EndpointStateStore {
     }
   }
 
-  private file(containerId: string): string {
+  private file(containerId: string, ifname: string): string {
     if (!CONTAINER_ID.test(containerId)) throw new Error(`invalid container ID ${JSON.stringify(containerId)}`);
-    return join(this.dir, `${containerId}.json`);
+    if (!IFNAME.test(ifname)) throw new Error(`invalid interface name ${JSON.stringify(ifname)}`);
+    return join(this.dir, `${containerId}@${ifname}.json`);
   }
 
   save(st: EndpointState): void {
     mkdirSync(this.dir, { recursive: true });
-    const f = this.file(st.containerId);
+    const f = this.file(st.containerId, st.podIfname);
     writeFileSync(`${f}.tmp`, JSON.stringify(st, null, 1));
     renameSync(`${f}.tmp`, f);
   }
 
-  load(containerId: string): EndpointState | undefined {
-    return this.parse(this.file(containerId));
+  load(containerId: string, ifname: string): EndpointState | undefined {
+    return this.parse(this.file(containerId, ifname));
   }
 
-  remove(containerId: string): void {
-    rmSync(this.file(containerId), { force: true });
+  remove(containerId: string, ifname: string): void {
+    rmSync(this.file(containerId, ifname), { force: true });
   }
 
   /** Every valid state file; a crash mid-write leaves only *.tmp (removed), corrupt ones go to onCorrupt. */

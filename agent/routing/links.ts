@@ -67,3 +67,16 @@ export function randomMac(): string {
   b[0] = (b[0]! & 0xfe) | 0x02;
   return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
 }
+
+/** `ip -j ARGS` (in a netns when given): the parsed JSON, or undefined when the command fails (a
+ *  device that does not exist). */
+export async function ipJson<T>(args: string[], netns?: string): Promise<T | undefined> {
+  const res = await run(['ip', '-j', ...args], { netns, allowFailure: true, timeoutMs: 10_000 });
+  if (res.code !== 0) return undefined;
+  return JSON.parse(res.stdout || '[]') as T;
+}
+
+/** Remove the tc filter of one preference from a device's ingress or egress hook (absent is fine). */
+export async function tcFilterDel(ifname: string, hook: 'ingress' | 'egress', pref: number): Promise<void> {
+  await run(['tc', 'filter', 'del', 'dev', ifname, hook, 'pref', String(pref)], { allowFailure: true, timeoutMs: 10_000 });
+}

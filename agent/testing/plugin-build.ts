@@ -8,7 +8,7 @@ import { REPO_ROOT } from '../../harness/paths.js';
 
 export function buildPluginInto(dir: string): string {
   // Same relative layout as the repository, so the plugin's relative imports resolve unchanged.
-  const sources = ['agent/cni/main', 'agent/cni/protocol', 'harness/exec/unix-http'];
+  const sources = ['agent/cni/main', 'agent/cni/protocol', 'agent/cni/result', 'harness/exec/unix-http'];
   for (const rel of sources) {
     const src = readFileSync(resolve(REPO_ROOT, `${rel}.ts`), 'utf8');
     const js = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;

@@ -2,6 +2,7 @@
 import { clusterName, parseFlags } from './common.js';
 import { destroyCluster } from '../providers/netns/cluster.js';
 import { sweep, type Leftovers } from '../providers/netns/sweep.js';
+import { providerFor, recordedProvider } from '../providers/common/registry.js';
 
 function summary(what: string, l: Leftovers): string {
   const parts = [
@@ -25,6 +26,8 @@ export async function down(args: string[]): Promise<number> {
     return 0;
   }
   const name = clusterName(values);
+  // A kind or K3s cluster goes the way it was made; its run dir (kubeconfig) is swept below.
+  if (recordedProvider(name) !== 'netns') await (await providerFor(name)).destroy();
   process.stderr.write(summary(`cluster "${name}"`, await destroyCluster(name)));
   return 0;
 }

@@ -19,6 +19,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   report: { summary: 'report compare BASE.json HEAD.json [--threshold 5%] [--threshold-metric M=P%] [--junit FILE]', load: async () => (await import('./report.js')).report },
   selftest: { summary: 'mutation testing: broken datapaths, agents and harness checks must be caught (--list, --mutation NAME)', load: async () => (await import('./selftest.js')).selftest },
   status: { summary: 'clusters, nodes, pods and agents at a glance', load: async () => (await import('./status.js')).status },
+  manifests: { summary: 'the agent as a Kubernetes workload: the Helm chart deploy/helm/cnilab rendered (--set KEY=VALUE, -n NS, -o yaml|json)', load: async () => (await import('./manifests.js')).manifests },
 };
 
 export function usage(): string {

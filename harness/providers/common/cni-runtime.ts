@@ -1,6 +1,9 @@
-// The container runtime's side of CNI (spec 1.0.0): what containerd does through libcni.
+// The container runtime's side of CNI (spec 1.1.0): what containerd does through libcni.
 // Invokes each plugin of a network configuration list in order for ADD (passing prevResult along the
-// chain) and in reverse order for DEL, with the CNI_* environment and the config on stdin.
+// chain) and in reverse order for DEL, with the CNI_* environment and the config on stdin. A plugin
+// answering 11 is retried; a failed ADD is followed by a DEL of the whole chain, as a runtime tears
+// down a sandbox whose network set-up failed, so a half-made attachment never stays behind. STATUS
+// and GC are sent only to conflists of cniVersion 1.1.0 or later, as the spec requires.
 import { access, constants } from 'node:fs/promises';
 import { CnilabError } from '../../errors.js';
 import { run, shellQuote } from '../../exec/run.js';
@@ -22,7 +25,14 @@ export interface CniInvocation {
   /** Run the plugin inside this network namespace (the node's), as a runtime on that node would. */
   runInNetns?: string;
   timeoutMs?: number;
+  /** Retries of a plugin answering 11 (default TRY_AGAIN). */
+  retry?: { attempts?: number; firstDelayMs?: number };
+  /** Told about each retry (for logs and tests). */
+  onRetry?: (err: CniPluginError, attempt: number) => void;
 }
+
+/** CNI error code 11: the plugin asks the runtime to try again later. */
+export const CNI_TRY_AGAIN_LATER = 11;
 
 export interface CniResult {
   cniVersion: string;
@@ -47,23 +57,30 @@ export class CniPluginError extends CnilabError {
   }
 }
 
-async function invoke(
-  command: 'ADD' | 'DEL' | 'CHECK',
+type Command = 'ADD' | 'DEL' | 'CHECK' | 'STATUS' | 'GC';
+
+/** How often a plugin answering 11 ("try again later") is asked again, and the first pause. */
+export const TRY_AGAIN = { attempts: 6, firstDelayMs: 100, maxDelayMs: 2000 };
+
+async function invokeOnce(
+  command: Command,
   plugin: Record<string, unknown> & { type: string },
   list: CniConfList,
   inv: CniInvocation,
   prevResult?: CniResult,
+  extra: Record<string, unknown> = {},
 ): Promise<CniResult | undefined> {
-  const netconf = { ...plugin, cniVersion: list.cniVersion, name: list.name, ...(prevResult ? { prevResult } : {}) };
+  const netconf = { ...plugin, cniVersion: list.cniVersion, name: list.name, ...extra, ...(prevResult ? { prevResult } : {}) };
   const env: Record<string, string> = {
     CNI_COMMAND: command,
-    CNI_CONTAINERID: inv.containerId,
-    CNI_NETNS: inv.netns,
-    CNI_IFNAME: inv.ifname,
     CNI_PATH: inv.cniPath.join(':'),
     PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
   };
-  if (inv.args) env.CNI_ARGS = Object.entries(inv.args).map(([k, v]) => `${k}=${v}`).join(';');
+  // STATUS and GC concern the whole network, not one attachment: no container environment.
+  if (command !== 'STATUS' && command !== 'GC') {
+    Object.assign(env, { CNI_CONTAINERID: inv.containerId, CNI_NETNS: inv.netns, CNI_IFNAME: inv.ifname });
+    if (inv.args) env.CNI_ARGS = Object.entries(inv.args).map(([k, v]) => `${k}=${v}`).join(';');
+  }
   const exe = await resolvePlugin(plugin.type, inv.cniPath);
   const res = await run([exe], {
     netns: inv.runInNetns,
@@ -96,6 +113,30 @@ async function invoke(
   }
 }
 
+/** One plugin call; a plugin answering 11 (try again later: its agent is restarting, say) is asked
+ *  again after a doubling pause, as kubelet retries a sandbox whose network is not ready. */
+async function invoke(
+  command: Command,
+  plugin: Record<string, unknown> & { type: string },
+  list: CniConfList,
+  inv: CniInvocation,
+  prevResult?: CniResult,
+  extra?: Record<string, unknown>,
+): Promise<CniResult | undefined> {
+  let delay = inv.retry?.firstDelayMs ?? TRY_AGAIN.firstDelayMs;
+  const attempts = inv.retry?.attempts ?? TRY_AGAIN.attempts;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await invokeOnce(command, plugin, list, inv, prevResult, extra);
+    } catch (e) {
+      if (!(e instanceof CniPluginError && e.cniCode === CNI_TRY_AGAIN_LATER) || attempt >= attempts) throw e;
+      inv.onRetry?.(e, attempt);
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, TRY_AGAIN.maxDelayMs);
+    }
+  }
+}
+
 async function resolvePlugin(type: string, dirs: string[]): Promise<string> {
   if (type.includes('/')) throw new CniPluginError(type, 'ADD', 7, 'plugin type must be a plain name');
   for (const d of dirs) {
@@ -109,10 +150,20 @@ async function resolvePlugin(type: string, dirs: string[]): Promise<string> {
   throw new CniPluginError(type, 'ADD', undefined, `plugin executable "${type}" not found in ${dirs.join(':')}`);
 }
 
-/** ADD through the whole chain; returns the last plugin's result. */
+/** ADD through the whole chain; returns the last plugin's result. On failure the whole chain gets a
+ *  DEL (its errors are added to the ADD's detail) and the ADD's error is thrown. */
 export async function cniAdd(list: CniConfList, inv: CniInvocation): Promise<CniResult> {
   let result: CniResult | undefined;
-  for (const plugin of list.plugins) result = await invoke('ADD', plugin, list, inv, result);
+  try {
+    for (const plugin of list.plugins) result = await invoke('ADD', plugin, list, inv, result);
+  } catch (err) {
+    try {
+      await cniDel(list, inv);
+    } catch (delErr) {
+      if (err instanceof CnilabError) (err as { detail?: string }).detail = [err.detail, `DEL after the failed ADD also failed: ${(delErr as Error).message}`].filter(Boolean).join('\n');
+    }
+    throw err;
+  }
   if (!result) throw new CniPluginError(list.name, 'ADD', undefined, 'network configuration has no plugins');
   return result;
 }
@@ -138,4 +189,40 @@ export async function cniCheck(list: CniConfList, inv: CniInvocation, prevResult
 export function podIpFromResult(result: CniResult): string | undefined {
   const ip = result.ips?.find((i) => !i.address.includes(':'));
   return ip?.address.split('/')[0];
+}
+
+/** Whether a conflist's version has STATUS and GC (1.1.0 or later). */
+export function supportsV11(list: CniConfList): boolean {
+  const [maj, min] = list.cniVersion.split('.').map(Number);
+  return maj! > 1 || (maj === 1 && min! >= 1);
+}
+
+/** What the runtime needs to call the network-wide verbs (STATUS, GC). */
+export type CniNetworkInvocation = Pick<CniInvocation, 'cniPath' | 'runInNetns' | 'timeoutMs' | 'retry' | 'onRetry'>;
+
+const networkInv = (inv: CniNetworkInvocation): CniInvocation => ({ ...inv, containerId: '', netns: '', ifname: '' });
+
+/**
+ * STATUS of every plugin of the list: 'ready', or 'not-sent' for a conflist older than 1.1.0 (the
+ * runtime must then assume ready). A plugin that is not ready throws its error (50 or 51).
+ */
+export async function cniStatus(list: CniConfList, inv: CniNetworkInvocation): Promise<'ready' | 'not-sent'> {
+  if (!supportsV11(list)) return 'not-sent';
+  for (const plugin of list.plugins) await invoke('STATUS', plugin, list, networkInv(inv));
+  return 'ready';
+}
+
+/** GC: every plugin removes what it holds for attachments other than `valid`. Not sent before 1.1.0. */
+export async function cniGc(list: CniConfList, inv: CniNetworkInvocation, valid: Array<{ containerID: string; ifname: string }>): Promise<'done' | 'not-sent'> {
+  if (!supportsV11(list)) return 'not-sent';
+  let first: unknown;
+  for (const plugin of list.plugins) {
+    try {
+      await invoke('GC', plugin, list, networkInv(inv), undefined, { 'cni.dev/valid-attachments': valid });
+    } catch (e) {
+      first ??= e;
+    }
+  }
+  if (first) throw first;
+  return 'done';
 }

@@ -1,7 +1,13 @@
 // The small interface every cluster backend implements, so scenarios never know which one they run on.
-// The embedded `netns` provider is the default; kind and k3s implement the same file set.
+// The embedded `netns` provider is the default; `kubeconfig` (any existing cluster), `kind` and `k3s`
+// implement the same interface, each in a folder with the same file names where they mean the same
+// thing (provider.ts the implementation, cluster.ts creation and removal, preflight.ts what the machine
+// must have).
 import type { RunOptions, RunResult } from '../../exec/run.js';
 import type { ClusterSpec } from '../../cluster/spec.js';
+
+export type ProviderKind = 'netns' | 'kubeconfig' | 'kind' | 'k3s';
+export const PROVIDER_KINDS: readonly ProviderKind[] = ['netns', 'kubeconfig', 'kind', 'k3s'];
 
 export interface ProviderNode {
   name: string;
@@ -10,16 +16,41 @@ export interface ProviderNode {
   podCidr: string;
 }
 
+/** A pod as the scenarios need it: where it runs and its address. */
+export interface ProviderPod {
+  namespace: string;
+  name: string;
+  node: string;
+  ip: string;
+  phase: string;
+  labels: Record<string, string>;
+}
+
+export interface CaptureOptions {
+  /** Interface on the node; default any. */
+  iface?: string;
+  /** A tcpdump filter expression, as separate words. */
+  filter?: string[];
+  durationMs: number;
+  maxPackets?: number;
+}
+
 export interface Provider {
-  readonly kind: 'netns' | 'kind' | 'k3s';
+  readonly kind: ProviderKind;
   create(spec: ClusterSpec, opts?: { onProgress?: (msg: string) => void }): Promise<void>;
   nodes(): Promise<ProviderNode[]>;
   /** Run a command in a node's (host) network namespace. */
   execOnNode(node: string, argv: string[], opts?: RunOptions): Promise<RunResult>;
   /** Run a command in a pod's network namespace. */
   execInPod(namespace: string, pod: string, argv: string[], opts?: RunOptions): Promise<RunResult>;
-  /** Apply Kubernetes objects. */
+  /** Apply Kubernetes objects (create, or replace what exists). */
   apply(objects: unknown[]): Promise<unknown>;
+  /** Wait until every pod (of a namespace, or all) is Running with an IP; returns them. */
+  waitPodsReady(namespace: string | undefined, timeoutMs: number): Promise<ProviderPod[]>;
+  /** Capture packets on a node: a pcap file's bytes. */
+  capture(node: string, opts: CaptureOptions): Promise<Buffer>;
+  /** The CNI the cluster runs, as the provider found it (what a report names). */
+  cni(): Promise<string>;
   collectLogs(dir: string): Promise<string[]>;
   destroy(): Promise<void>;
 }

@@ -11,6 +11,7 @@ import { listNetns, sweep, type Leftovers } from './sweep.js';
 import { preflight } from './preflight.js';
 import { startRouteReflector } from './bgp.js';
 import { measureConvergence } from './bgp-convergence.js';
+import { stopClusterContainerds } from '../../cri/containerd.js';
 
 export interface CreateOptions {
   onProgress?: (msg: string) => void;
@@ -143,6 +144,8 @@ export async function destroyCluster(name: string): Promise<Leftovers> {
     inFlight.abort.abort();
     await inFlight.done.catch(() => undefined);
   }
+  // Nodes running containerd (harness/cri) are drained first, while their agents still answer DELs.
+  await stopClusterContainerds(name).catch(() => undefined);
   const client = new ControlPlaneClient(paths.controlSocket(name), name);
   try {
     await client.shutdown();

@@ -53,8 +53,10 @@ export function cniConfigFor(spec: ClusterSpec, node: NodeSpec): CniConfList {
       ],
     };
   }
+  // CNI 1.1.0: the runtime may send STATUS and GC. (The reference plugins above stay at 1.0.0, the
+  // newest version Debian's containernetworking-plugins 1.1 speaks.)
   return {
-    cniVersion: '1.0.0',
+    cniVersion: '1.1.0',
     name: `cnilab-${spec.name}`,
     plugins: [{ type: 'cnilab', agentSocket: paths.agentSocket(spec.name, node.name), mtu: spec.podMtu }],
   };

@@ -5,6 +5,7 @@ import { existsSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync,
 import { run } from '../../exec/run.js';
 import { processAlive } from '../../exec/proc.js';
 import { BPF_ROOT, LINK_PREFIX, NETNS_DIR, PREFIX, RUN_ROOT, netnsNames } from '../../cluster/names.js';
+import { criClusters, sweepContainerd } from '../../cri/containerd.js';
 
 export interface Leftovers {
   netns: string[];
@@ -134,6 +135,9 @@ export async function sweep(cluster?: string): Promise<Leftovers> {
     await run(['ip', '-batch', '-'], { input: found.netns.map((n) => `netns del ${n}`).join('\n') + '\n', allowFailure: true });
   }
   for (const link of found.hostLinks) await run(['ip', 'link', 'del', link], { allowFailure: true });
+  // Nodes running containerd (harness/cri): sandbox processes by cgroup, netns and rootfs mounts under
+  // the run dir (which would keep it from being removed), the cgroups.
+  for (const c of cluster ? [cluster] : criClusters(found.runDirs)) await sweepContainerd(c);
   for (const dir of found.runDirs) rmSync(dir, { recursive: true, force: true });
   for (const dir of found.bpfDirs) rmSync(dir, { recursive: true, force: true });
   // The shared parents go with the last cluster: an empty /sys/fs/bpf/cnilab is still a pin dir of ours.

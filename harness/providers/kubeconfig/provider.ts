@@ -1,0 +1,217 @@
+// Any existing Kubernetes cluster, reached through a kubeconfig, behind the provider interface: the
+// vendor-evaluation path (cnilab deploys its test workloads and probes whatever CNI is installed).
+// Objects go through the API, probes through pods/exec over WebSocket (@kubernetes/client-node), and
+// what must run on a node (a command in its network namespace, a packet capture) goes through a
+// privileged host-network helper pod pinned to that node (helper-pod.ts).
+import { PassThrough } from 'node:stream';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import type { RunOptions, RunResult } from '../../exec/run.js';
+import type { ClusterSpec } from '../../cluster/spec.js';
+import { CnilabError, WaitTimeoutError } from '../../errors.js';
+import type { CaptureOptions, Provider, ProviderNode, ProviderPod } from '../common/provider.js';
+import { HELPER_NAMESPACE, helperPod, helperPodName } from './helper-pod.js';
+import { detectCni } from './cni.js';
+
+const EXIT_CODE = /^\d+$/;
+
+/** The exit code in an exec's final V1Status: Success is 0, NonZeroExitCode carries it in a cause. */
+export function exitCodeOf(status: k8s.V1Status | undefined): number {
+  if (!status) return 1;
+  if (status.status === 'Success') return 0;
+  const cause = status.details?.causes?.find((c) => c.reason === 'ExitCode');
+  return cause?.message && EXIT_CODE.test(cause.message) ? Number(cause.message) : 1;
+}
+
+export class KubeconfigProvider implements Provider {
+  readonly kind = 'kubeconfig' as const;
+  readonly kc = new k8s.KubeConfig();
+  private core: k8s.CoreV1Api;
+  private objects: k8s.KubernetesObjectApi;
+
+  constructor(
+    readonly kubeconfigPath: string,
+    private readonly opts: { context?: string; helperImage?: string } = {},
+  ) {
+    this.kc.loadFromFile(kubeconfigPath);
+    if (opts.context) this.kc.setCurrentContext(opts.context);
+    this.core = this.kc.makeApiClient(k8s.CoreV1Api);
+    this.objects = k8s.KubernetesObjectApi.makeApiClient(this.kc);
+  }
+
+  /** An existing cluster is not created: create only checks that its API answers. */
+  async create(_spec?: ClusterSpec, opts: { onProgress?: (msg: string) => void } = {}): Promise<void> {
+    const version = await this.kc.makeApiClient(k8s.VersionApi).getCode();
+    opts.onProgress?.(`cluster at ${this.kc.getCurrentCluster()?.server}: Kubernetes ${version.gitVersion}`);
+  }
+
+  async nodes(): Promise<ProviderNode[]> {
+    const list = await this.core.listNode();
+    return list.items.map((n) => ({
+      name: n.metadata!.name!,
+      ip: n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? '',
+      podCidr: n.spec?.podCIDR ?? '',
+    }));
+  }
+
+  /** Create each object, or replace it when it exists (the embedded API and real ones alike). */
+  async apply(objects: unknown[]): Promise<unknown> {
+    const out: unknown[] = [];
+    for (const raw of objects) {
+      const obj = raw as k8s.KubernetesObject;
+      if (obj.kind !== 'Namespace' && !obj.metadata?.namespace && obj.kind !== 'Node') obj.metadata = { ...obj.metadata, namespace: 'default' };
+      try {
+        out.push(await this.objects.create(obj));
+      } catch (e) {
+        if ((e as { code?: number }).code !== 409) throw apiError(e, `create ${obj.kind} ${obj.metadata?.namespace ?? ''}/${obj.metadata?.name}`);
+        const cur = await this.objects.read(obj as Parameters<k8s.KubernetesObjectApi['read']>[0]);
+        out.push(await this.objects.replace({ ...obj, metadata: { ...obj.metadata, resourceVersion: cur.metadata?.resourceVersion } }));
+      }
+    }
+    return out;
+  }
+
+  async pods(namespace?: string): Promise<ProviderPod[]> {
+    const list = namespace ? await this.core.listNamespacedPod({ namespace }) : await this.core.listPodForAllNamespaces();
+    return list.items.map((p) => ({
+      namespace: p.metadata!.namespace!,
+      name: p.metadata!.name!,
+      node: p.spec?.nodeName ?? '',
+      ip: p.status?.podIP ?? '',
+      phase: p.status?.phase ?? 'Pending',
+      labels: p.metadata?.labels ?? {},
+    }));
+  }
+
+  async waitPodsReady(namespace: string | undefined, timeoutMs: number): Promise<ProviderPod[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const pods = (await this.pods(namespace)).filter((p) => p.namespace !== HELPER_NAMESPACE || namespace === HELPER_NAMESPACE);
+      if (pods.length && pods.every((p) => p.phase === 'Running' && p.ip)) return pods;
+      if (Date.now() > deadline) throw new WaitTimeoutError(`pods ${pods.filter((p) => p.phase !== 'Running').map((p) => `${p.namespace}/${p.name}`).join(', ') || '(none yet)'} to be Running`, timeoutMs);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  /** pods/exec over WebSocket (v5/v4 channel protocol), the first container unless opts say. */
+  async execInPod(namespace: string, pod: string, argv: string[], opts: RunOptions & { container?: string } = {}): Promise<RunResult> {
+    const container = opts.container ?? (await this.core.readNamespacedPod({ namespace, name: pod })).spec!.containers[0]!.name;
+    const started = performance.now();
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    const out = new PassThrough();
+    const err = new PassThrough();
+    out.on('data', (b: Buffer) => stdout.push(b));
+    err.on('data', (b: Buffer) => stderr.push(b));
+    const input = opts.input === undefined ? null : PassThrough.from([opts.input]);
+    const timeoutMs = opts.timeoutMs ?? 30_000;
+    let timedOut = false;
+    const status = await new Promise<k8s.V1Status | undefined>((resolve, reject) => {
+      let socket: { close(): void } | undefined;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        socket?.close();
+        resolve(undefined);
+      }, timeoutMs);
+      new k8s.Exec(this.kc)
+        .exec(namespace, pod, container, argv, out, err, input, false, (st) => {
+          clearTimeout(timer);
+          resolve(st);
+        })
+        .then((ws) => {
+          socket = ws;
+          // A socket closed without a status (the pod went away) ends the exec too.
+          ws.on('close', () => setTimeout(() => {
+            clearTimeout(timer);
+            resolve(undefined);
+          }, 50));
+        })
+        .catch((e) => {
+          clearTimeout(timer);
+          reject(apiError(e, `exec in ${namespace}/${pod}`));
+        });
+    });
+    const result: RunResult = {
+      argv: ['kubectl-exec', `${namespace}/${pod}`, '--', ...argv],
+      code: timedOut ? 124 : exitCodeOf(status),
+      signal: null,
+      stdout: Buffer.concat(stdout).toString('utf8'),
+      stderr: Buffer.concat(stderr).toString('utf8') || (status?.status === 'Failure' && !status.details ? (status.message ?? '') : ''),
+      durationMs: Math.round(performance.now() - started),
+      timedOut,
+    };
+    if (result.code !== 0 && !opts.allowFailure) throw new CnilabError('COMMAND_FAILED', `exec in ${namespace}/${pod} exited with ${result.code}: ${argv.join(' ')}`, { detail: result.stderr.trim() });
+    return result;
+  }
+
+  /** The node's helper pod (created on first use), Running. */
+  private async helper(node: string): Promise<string> {
+    const name = helperPodName(node);
+    try {
+      const p = await this.core.readNamespacedPod({ namespace: HELPER_NAMESPACE, name });
+      if (p.status?.phase === 'Running') return name;
+    } catch (e) {
+      if ((e as { code?: number }).code !== 404) throw apiError(e, `read helper pod ${name}`);
+      await this.apply([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: HELPER_NAMESPACE } }, helperPod(node, this.opts.helperImage)]);
+    }
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const p = await this.core.readNamespacedPod({ namespace: HELPER_NAMESPACE, name });
+      if (p.status?.phase === 'Running') return name;
+      if (Date.now() > deadline) throw new WaitTimeoutError(`helper pod ${HELPER_NAMESPACE}/${name} on node ${node} to run`, 120_000);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  /** Through the node's privileged host-network helper pod. */
+  async execOnNode(node: string, argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+    return this.execInPod(HELPER_NAMESPACE, await this.helper(node), argv, opts);
+  }
+
+  /** tcpdump in the node's helper pod, the pcap streamed back over exec's stdout. */
+  async capture(node: string, opts: CaptureOptions): Promise<Buffer> {
+    const argv = ['timeout', String(Math.ceil(opts.durationMs / 1000)), 'tcpdump', '-i', opts.iface ?? 'any', '-U', '-w', '-', ...(opts.maxPackets ? ['-c', String(opts.maxPackets)] : []), ...(opts.filter ?? [])];
+    const name = await this.helper(node);
+    const chunks: Buffer[] = [];
+    const out = new PassThrough();
+    out.on('data', (b: Buffer) => chunks.push(b));
+    await new Promise<void>((resolve, reject) => {
+      new k8s.Exec(this.kc).exec(HELPER_NAMESPACE, name, 'helper', argv, out, null, null, false, () => resolve()).catch((e) => reject(apiError(e, `capture on ${node}`)));
+    });
+    return Buffer.concat(chunks);
+  }
+
+  async cni(): Promise<string> {
+    return detectCni(this.kc);
+  }
+
+  async collectLogs(dir: string): Promise<string[]> {
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, 'pods.json');
+    writeFileSync(file, JSON.stringify(await this.pods(), null, 1));
+    return [file];
+  }
+
+  /** An existing cluster is not destroyed: only what cnilab put there (the helper namespace) goes. */
+  async destroy(): Promise<void> {
+    try {
+      await this.core.deleteNamespace({ name: HELPER_NAMESPACE });
+    } catch (e) {
+      if ((e as { code?: number }).code !== 404) throw apiError(e, `delete namespace ${HELPER_NAMESPACE}`);
+    }
+  }
+}
+
+function apiError(e: unknown, what: string): CnilabError {
+  if (e instanceof CnilabError) return e;
+  const err = e as { code?: number; body?: unknown; message?: string };
+  let msg = err.message ?? String(e);
+  try {
+    const body = typeof err.body === 'string' ? JSON.parse(err.body) : err.body;
+    if (body && typeof body === 'object' && 'message' in body) msg = String((body as { message: unknown }).message);
+  } catch {
+    /* keep the message */
+  }
+  return new CnilabError('COMMAND_FAILED', `${what}: ${err.code ? `HTTP ${err.code}: ` : ''}${msg}`);
+}

@@ -1,0 +1,74 @@
+// The embedded cluster behind the provider interface: nodes and pods are network namespaces on this
+// host, so exec is nsenter and capture is tcpdump in the node's namespace.
+import { readFileSync, writeFileSync, mkdirSync, existsSync, copyFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { run, type RunOptions, type RunResult } from '../../exec/run.js';
+import { ControlPlaneClient } from '../../cluster/client.js';
+import { netnsNames, paths } from '../../cluster/names.js';
+import type { ClusterSpec } from '../../cluster/spec.js';
+import { POD_BIN_DIR } from '../../paths.js';
+import { WaitTimeoutError } from '../../errors.js';
+import type { CaptureOptions, Provider, ProviderNode, ProviderPod } from '../common/provider.js';
+import { createCluster, destroyCluster } from './cluster.js';
+
+export class NetnsProvider implements Provider {
+  readonly kind = 'netns' as const;
+  private client: ControlPlaneClient;
+
+  constructor(readonly cluster: string) {
+    this.client = new ControlPlaneClient(paths.controlSocket(cluster), cluster);
+  }
+
+  private spec(): ClusterSpec {
+    return JSON.parse(readFileSync(paths.state(this.cluster), 'utf8')) as ClusterSpec;
+  }
+
+  async create(spec: ClusterSpec, opts: { onProgress?: (msg: string) => void } = {}): Promise<void> {
+    await createCluster({ ...spec, name: this.cluster }, opts);
+  }
+  async nodes(): Promise<ProviderNode[]> {
+    return this.spec().nodes.map((n) => ({ name: n.name, ip: n.underlayIp, podCidr: n.podCidr }));
+  }
+  execOnNode(node: string, argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+    return run(argv, { allowFailure: true, ...opts, netns: netnsNames.node(this.cluster, node) });
+  }
+  execInPod(namespace: string, pod: string, argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+    // As `cnilab exec`: cnilab's pod tools (agnhost) first on PATH.
+    const env = { PATH: `${POD_BIN_DIR}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`, HOSTNAME: pod, ...opts.env };
+    return run(argv, { allowFailure: true, ...opts, env, netns: netnsNames.pod(this.cluster, namespace, pod) });
+  }
+  apply(objects: unknown[]): Promise<unknown> {
+    return this.client.apply(objects);
+  }
+  async waitPodsReady(namespace: string | undefined, timeoutMs: number): Promise<ProviderPod[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const pods = (await this.client.list('Pod', namespace)).map((p) => {
+        const st = (p.status ?? {}) as { phase?: string; podIP?: string };
+        return { namespace: p.metadata.namespace ?? 'default', name: p.metadata.name, node: (p.spec as { nodeName?: string }).nodeName ?? '', ip: st.podIP ?? '', phase: st.phase ?? 'Pending', labels: (p.metadata.labels as Record<string, string>) ?? {} };
+      });
+      if (pods.length && pods.every((p) => p.phase === 'Running' && p.ip)) return pods;
+      if (Date.now() > deadline) throw new WaitTimeoutError(`pods ${pods.filter((p) => p.phase !== 'Running').map((p) => `${p.namespace}/${p.name}`).join(', ') || '(none yet)'} to be Running`, timeoutMs);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  async capture(node: string, opts: CaptureOptions): Promise<Buffer> {
+    const file = join(paths.runDir(this.cluster), `capture-${node}-${Date.now()}.pcap`);
+    const argv = ['timeout', String(Math.ceil(opts.durationMs / 1000)), 'tcpdump', '-i', opts.iface ?? 'any', '-U', '-w', file, ...(opts.maxPackets ? ['-c', String(opts.maxPackets)] : []), ...(opts.filter ?? [])];
+    await run(argv, { netns: netnsNames.node(this.cluster, node), allowFailure: true, timeoutMs: opts.durationMs + 10_000 });
+    return existsSync(file) ? readFileSync(file) : Buffer.alloc(0);
+  }
+  async cni(): Promise<string> {
+    return `${this.spec().cni} (embedded)`;
+  }
+  async collectLogs(dir: string): Promise<string[]> {
+    mkdirSync(dir, { recursive: true });
+    const out = join(dir, 'daemon.log');
+    if (existsSync(paths.daemonLog(this.cluster))) copyFileSync(paths.daemonLog(this.cluster), out);
+    else writeFileSync(out, '');
+    return [out];
+  }
+  async destroy(): Promise<void> {
+    await destroyCluster(this.cluster);
+  }
+}
