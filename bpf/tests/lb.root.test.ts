@@ -7,10 +7,10 @@
 // broken variants.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { resolve } from 'node:path';
-import { mapDelete, mapKeys } from '../../agent/datapath/libbpf.js';
-import { bytesToIp } from '../../agent/datapath/codec.js';
+import { mapDelete, mapKeys, mapUpdate } from '../../agent/datapath/libbpf.js';
+import { bytesToIp, u32Key } from '../../agent/datapath/codec.js';
 import { openLbMaps } from '../../agent/datapath/lb-maps.js';
-import { DROP_REASON, PROG, TC_ACT } from '../../agent/datapath/constants.js';
+import { CONFIG, DROP_REASON, MAP, PROG, TC_ACT } from '../../agent/datapath/constants.js';
 import type { EndpointEntry } from '../../agent/datapath/types.js';
 import { ServiceManager } from '../../agent/service/manager.js';
 import { eth, ETH_P_IP, TCP, tcp, udp } from './packets.js';
@@ -74,6 +74,10 @@ const tuple = (f: Buffer) => {
   return { saddr: bytesToIp(ip, 12), daddr: bytesToIp(ip, 16), sport: l4.readUInt16BE(0), dport: l4.readUInt16BE(2), proto: ip[9] };
 };
 
+/** A tunnel device as the agent configures one (any ifindex: the test run only sees the redirect). */
+const TUNNEL_IFINDEX = 77;
+const withTunnel = (h: Harness) => mapUpdate(h.obj.mapFd(MAP.config), u32Key(CONFIG.tunnelIfindex), u32Key(TUNNEL_IFINDEX));
+
 describe('per-packet load balancing at tc (BPF_PROG_TEST_RUN)', () => {
   let pinDir: string;
   let h: Harness;
@@ -92,6 +96,7 @@ describe('per-packet load balancing at tc (BPF_PROG_TEST_RUN)', () => {
     await buildAndMount();
     pinDir = tempPinDir('lb');
     h = new Harness(pinDir);
+    withTunnel(h);
     h.dp.upsertEndpoint(CLIENT);
     h.dp.upsertEndpoint(LOCAL_BE);
     for (const [i, ip] of REMOTE_BES.entries()) {
@@ -250,6 +255,7 @@ describe('per-packet load balancing at tc (BPF_PROG_TEST_RUN)', () => {
       const dir = tempPinDir('lbbroken');
       const b = new Harness(dir, obj);
       try {
+        withTunnel(b);
         b.dp.upsertEndpoint(CLIENT);
         b.dp.upsertEndpoint(LOCAL_BE);
         for (const [i, ip] of REMOTE_BES.entries()) b.dp.upsertIpcache(ip, { identity: 2000 + i, tunnelEndpoint: `198.18.0.${12 + i}` });

@@ -6,6 +6,7 @@
 import net from 'node:net';
 import dgram from 'node:dgram';
 import { createSocketIn } from './netns.js';
+import type { FailureMode } from './probe.js';
 
 export interface ServiceAnswer {
   ok: boolean;
@@ -15,7 +16,24 @@ export interface ServiceAnswer {
   peer?: string;
   /** On failure: the errno code (ECONNREFUSED, EHOSTUNREACH, ...) or TIMEOUT. */
   error?: string;
+  /** On failure: what the network answered, in the probes' terms (harness/traffic/probe.ts). */
+  failure?: FailureMode;
   ms: number;
+}
+
+/**
+ * The failure mode of a failed connection or datagram exchange, from its errno. A TCP connect refused
+ * is a reset or an ICMP port unreachable (the kernel reports both as ECONNREFUSED; probe.ts calls it
+ * RST as well); a UDP exchange refused can only be the ICMP error.
+ */
+export function serviceFailureMode(protocol: 'tcp' | 'udp', error: string): FailureMode {
+  if (error === 'TIMEOUT') return 'TIMEOUT';
+  if (error === 'ECONNREFUSED') return protocol === 'udp' ? 'ICMP_PORT_UNREACHABLE' : 'RST';
+  if (error === 'ECONNRESET' || error === 'EPIPE') return 'RST';
+  if (error === 'ENETUNREACH') return 'ENETUNREACH';
+  if (error === 'EHOSTUNREACH') return 'EHOSTUNREACH';
+  if (error.startsWith('bad HTTP answer')) return 'HTTP_ERROR';
+  return 'OTHER';
 }
 
 /** One HTTP/1.0 GET over a new connection from inside `netns` (1.0: the answer is the plain body, never
@@ -34,7 +52,7 @@ export function httpGet(netns: string, host: string, port: number, path: string,
     const done = (r: Omit<ServiceAnswer, 'ms'>) => {
       clearTimeout(timer);
       sock.destroy();
-      resolve({ ...r, ms: Math.round(performance.now() - t0) });
+      resolve({ ...r, ...(r.error ? { failure: serviceFailureMode('tcp', r.error) } : {}), ms: Math.round(performance.now() - t0) });
     };
     const timer = setTimeout(() => done({ ok: false, error: 'TIMEOUT', peer }), timeoutMs);
     sock.on('data', (b) => (data += b.toString('utf8')));
@@ -65,7 +83,7 @@ export function udpAsk(netns: string, host: string, port: number, text = 'hostna
       } catch {
         /* already closed */
       }
-      resolve({ ...r, ms: Math.round(performance.now() - t0) });
+      resolve({ ...r, ...(r.error ? { failure: serviceFailureMode('udp', r.error) } : {}), ms: Math.round(performance.now() - t0) });
     };
     sock.once('error', (e: NodeJS.ErrnoException) => done({ ok: false, error: e.code ?? e.message }));
     let fd: number;
@@ -80,6 +98,13 @@ export function udpAsk(netns: string, host: string, port: number, text = 'hostna
       sock.send(`${text}\n`, port, host, (e) => e && done({ ok: false, error: (e as NodeJS.ErrnoException).code ?? e.message }));
     });
   });
+}
+
+/** Tally of failure modes: "TIMEOUT" → 3; empty when every exchange was answered. */
+export function failureTally(answers: ServiceAnswer[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const a of answers) if (!a.ok) out[a.failure ?? 'OTHER'] = (out[a.failure ?? 'OTHER'] ?? 0) + 1;
+  return out;
 }
 
 /** Tally of answers: "web-node1" → 12. */
