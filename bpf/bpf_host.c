@@ -16,38 +16,7 @@
 #include "lib/forward.h"
 #include "lib/nodeport.h"
 
-#define NODEPORT_MIN 30000
-#define NODEPORT_MAX 32767
 #define VXLAN_PORT_BE bpf_htons(8472)
-
-/* NodePort from the underlay: a client outside (or a pod of another node) reached this node's address on
- * a NodePort. Returns LB_NOT_SERVICE to let the packet go on, or the verdict to return. The translated
- * packet goes to a local backend through the ingress path below (deliver set), or to the stack, which
- * routes it to the backend's node (cilium_host and the tunnel, or the BGP route). */
-static __always_inline int nodeport_fwd(struct __sk_buff *skb, struct pkt_info *pi, __u32 src_identity, int *deliver)
-{
-	struct lb_fwd_result lbr = {};
-	__be32 node_ip = config_get(CFG_NODE_IP);
-	int ret;
-
-	*deliver = 0;
-	if (pi->daddr != node_ip || bpf_ntohs(pi->dport) < NODEPORT_MIN || bpf_ntohs(pi->dport) > NODEPORT_MAX)
-		return LB_NOT_SERVICE;
-	ret = lb4_xlate_fwd(skb, pi, 1, 1, node_ip, src_identity, OBS_FROM_NETWORK, &lbr);
-	if (ret == LB_NOT_SERVICE)
-		return LB_NOT_SERVICE;
-	if (ret == LB_NO_BACKEND) {
-		send_drop(skb, DROP_SERVICE_BACKEND_NOT_FOUND, DIR_INGRESS, src_identity, 0, pi, 0);
-		return lb_icmp_unreach_reflect(skb) == TC_ACT_REDIRECT ? TC_ACT_REDIRECT : TC_ACT_SHOT;
-	}
-	if (ret == LB_ERROR)
-		return send_drop(skb, DROP_INVALID_PACKET, DIR_INGRESS, src_identity, 0, pi, 0);
-	if (lbr.backend_local) {
-		*deliver = 1;
-		return LB_NOT_SERVICE;
-	}
-	return TC_ACT_OK;
-}
 
 SEC("tc")
 int from_host(struct __sk_buff *skb)
@@ -117,7 +86,7 @@ int from_netdev(struct __sk_buff *skb)
 	if (!(pi.proto == IPPROTO_UDP && pi.dport == VXLAN_PORT_BE)) {
 		int deliver;
 
-		ret = nodeport_fwd(skb, &pi, src_identity, &deliver);
+		ret = nodeport_fwd(skb, &pi, src_identity, &deliver, 1);
 		if (ret != LB_NOT_SERVICE)
 			return ret;
 		/* A backend's reply to a NodePort flow this node SNATed: back to the client, through the stack. */

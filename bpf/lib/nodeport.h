@@ -373,4 +373,42 @@ static __always_inline int lb_icmp_unreach_reflect(struct __sk_buff *skb)
 		return -1;
 	return bpf_redirect(skb->ifindex, 0);
 }
+
+#define NODEPORT_MIN 30000
+#define NODEPORT_MAX 32767
+
+/* NodePort, shared by from_netdev (the underlay) and from_overlay (a pod of another node, tunnelled): a
+ * client reached this node's address on a NodePort. Returns LB_NOT_SERVICE to let the packet go on, or the verdict to return. The translated
+ * packet goes to a local backend through the ingress path below (deliver set), or to the stack, which
+ * routes it to the backend's node (cilium_host and the tunnel, or the BGP route). */
+static __always_inline int nodeport_fwd(struct __sk_buff *skb, struct pkt_info *pi, __u32 src_identity, int *deliver,
+					int reflect_icmp)
+{
+	struct lb_fwd_result lbr = {};
+	__be32 node_ip = config_get(CFG_NODE_IP);
+	int ret;
+
+	*deliver = 0;
+	if (pi->daddr != node_ip || bpf_ntohs(pi->dport) < NODEPORT_MIN || bpf_ntohs(pi->dport) > NODEPORT_MAX)
+		return LB_NOT_SERVICE;
+	ret = lb4_xlate_fwd(skb, pi, 1, 1, node_ip, src_identity, OBS_FROM_NETWORK, &lbr);
+	if (ret == LB_NOT_SERVICE)
+		return LB_NOT_SERVICE;
+	if (ret == LB_NO_BACKEND) {
+		send_drop(skb, DROP_SERVICE_BACKEND_NOT_FOUND, DIR_INGRESS, src_identity, 0, pi, 0);
+		/* The ICMP error is sent back out of the device it came in on; from the tunnel that would need a
+		 * tunnel key, so there the drop (counted, with its event) is all. */
+		if (!reflect_icmp)
+			return TC_ACT_SHOT;
+		return lb_icmp_unreach_reflect(skb) == TC_ACT_REDIRECT ? TC_ACT_REDIRECT : TC_ACT_SHOT;
+	}
+	if (ret == LB_ERROR)
+		return send_drop(skb, DROP_INVALID_PACKET, DIR_INGRESS, src_identity, 0, pi, 0);
+	if (lbr.backend_local) {
+		*deliver = 1;
+		return LB_NOT_SERVICE;
+	}
+	return TC_ACT_OK;
+}
+
 #endif

@@ -171,6 +171,23 @@ describe('per-packet load balancing at tc (BPF_PROG_TEST_RUN)', () => {
     expect(checksumsOk(back.dataOut)).toEqual({ ip: true, l4: true });
   });
 
+  it('NodePort from a pod of another node (tunnelled to this node\'s address): translated in from_overlay, and back', () => {
+    const REMOTE_CLIENT = '198.19.2.99';
+    m.handle({ type: 'ADDED', object: svc('np-ov', '198.18.128.9', { type: 'NodePort', externalTrafficPolicy: 'Cluster', ports: [{ name: 'tcp', port: 80, protocol: 'TCP', targetPort: 8080, nodePort: 30082 }] }) as never });
+    m.handle({ type: 'ADDED', object: slice('np-ov', REMOTE_BES) as never });
+    const r = h.run(PROG.fromOverlay, fromWire(tcp(REMOTE_CLIENT, NODE.nodeIp, 53000, 30082, TCP.SYN)));
+    expect(r.retval).toBe(TC_ACT.OK); // to the stack, which routes it on to the backend's node
+    const t = tuple(r.dataOut);
+    expect(REMOTE_BES).toContain(t.daddr);
+    expect(t).toMatchObject({ saddr: NODE.nodeIp, dport: 8080 });
+    expect(checksumsOk(r.dataOut)).toEqual({ ip: true, l4: true });
+    // The backend's answer comes back through the tunnel to this node's address: the client's node gets it.
+    const back = h.run(PROG.fromOverlay, fromWire(tcp(t.daddr, NODE.nodeIp, 8080, t.sport, TCP.SYN | TCP.ACK)));
+    expect(back.retval).toBe(TC_ACT.OK);
+    expect(tuple(back.dataOut)).toMatchObject({ saddr: NODE.nodeIp, sport: 30082, daddr: REMOTE_CLIENT, dport: 53000 });
+    expect(checksumsOk(back.dataOut)).toEqual({ ip: true, l4: true });
+  });
+
   it('NodePort, externalTrafficPolicy Local: only this node\'s backend, the client address kept; none: 158 and ICMP', () => {
     m.handle({ type: 'ADDED', object: svc('loc', '198.18.128.8', { type: 'NodePort', externalTrafficPolicy: 'Local', ports: [{ name: 'tcp', port: 80, protocol: 'TCP', targetPort: 8080, nodePort: 30081 }] }) as never });
     m.handle({ type: 'ADDED', object: slice('loc', [LOCAL_BE.ip, ...REMOTE_BES]) as never });

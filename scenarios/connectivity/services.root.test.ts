@@ -53,6 +53,8 @@ describe('services scenario (socket LB)', () => {
     expect(r.checks.length, `${r.status}: ${r.reason}`).toBeGreaterThan(10);
     expect(r.checks.filter((c) => !c.passed).map((c) => `${c.id}: ${c.observed}`)).toEqual([]);
     expect(r.status).toBe('passed');
+    // Every verdict rests on recorded evidence.
+    expect(r.checks.filter((c) => !c.evidence?.length).map((c) => c.id)).toEqual([]);
   }, 120_000);
 
   it('fails with reverse translation skipped: the client sees the backend as its peer', async () => {
@@ -75,6 +77,8 @@ describe('services scenario (socket LB)', () => {
       const c = r.checks.find((x) => x.id === 'svc/clusterip-tcp/node2')!;
       expect(c.passed).toBe(false);
       expect(c.observed).toContain('ECONNREFUSED');
+      // The failure mode is named in the observation and in the evidence.
+      expect(c.evidence?.[0]?.observed).toMatch(/failures \{"RST":\d+\}/);
     } finally {
       swapSocketLb(SOCK_OBJECT);
     }
