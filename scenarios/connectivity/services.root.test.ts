@@ -21,6 +21,7 @@ const only = (ids: string[]): Scenario => ({ ...servicesScenario, steps: (ctx) =
 
 const NAME = 'svc-suite';
 const BROKEN = 'svc-suite-bad';
+const NATIVE = 'svc-suite-nat';
 const TC_NO_REVNAT = resolve(import.meta.dirname, '../../bpf/build/datapath-lb-no-revnat.o');
 let spec: ClusterSpec;
 let client: ControlPlaneClient;
@@ -40,12 +41,14 @@ describe('services scenario (socket LB)', () => {
   beforeAll(async () => {
     await destroyCluster(NAME);
     await destroyCluster(BROKEN);
+    await destroyCluster(NATIVE);
     spec = resolveSpec({}, 'test', { name: NAME, nodes: 3, cni: 'cnilab', routing: 'tunnel' });
     client = await createCluster(spec);
   });
   afterAll(async () => {
     await destroyCluster(NAME);
     await destroyCluster(BROKEN);
+    await destroyCluster(NATIVE);
   });
 
   it('passes: ClusterIP and NodePort from pods and nodes, no endpoints, affinity, backend deletion, flows', async () => {
@@ -103,6 +106,18 @@ describe('services scenario (socket LB)', () => {
       expect(ids).not.toContain('svc/clusterip-tcp/node1');
     } finally {
       await destroyCluster(BROKEN);
+    }
+  }, 180_000);
+
+  it('passes on native routing too (NodePort from other nodes arrives on the underlay, not the tunnel)', async () => {
+    const nspec = resolveSpec({}, 'test', { name: NATIVE, nodes: 3, cni: 'cnilab', routing: 'native' });
+    const nclient = await createCluster(nspec);
+    try {
+      const r = await runScenario({ spec: nspec, client: nclient }, servicesScenario);
+      expect(r.checks.length, `${r.status}: ${r.reason}`).toBeGreaterThan(10);
+      expect(r.checks.filter((c) => !c.passed).map((c) => `${c.id}: ${c.observed}`)).toEqual([]);
+    } finally {
+      await destroyCluster(NATIVE);
     }
   }, 180_000);
 
