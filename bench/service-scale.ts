@@ -2,6 +2,7 @@
 // servers plus a third server, so a service has 3 real backends), many filler services, and the two
 // measurements taken through a ClusterIP — connection rate (TCP_CRR-like) and request/response latency
 // (sockperf ping-pong, p99).
+import { LIMITS } from '../harness/cluster/limits.js';
 import { netnsNames } from '../harness/cluster/names.js';
 import type { Service } from '../harness/cluster/objects.js';
 import { waitPodsReady } from '../harness/cli/wait.js';
@@ -86,8 +87,8 @@ export async function growServices(c: ScaleCluster, total: number): Promise<{ pr
     else objects.push(...serviceObjects(`filler-${i}`, c.backends, [{ name: 'http', port: 80, target: PORTS.crr }]));
   }
   const t0 = performance.now();
-  // Batches keep one request's body reasonable; the store applies each atomically.
-  for (let i = 0; i < objects.length; i += 2000) await c.handle.client.apply(objects.slice(i, i + 2000));
+  // Batches within the control plane's per-apply limit; the store applies each atomically.
+  for (let i = 0; i < objects.length; i += LIMITS.objectsPerApply) await c.handle.client.apply(objects.slice(i, i + LIMITS.objectsPerApply));
   c.count = total;
   c.targetIp ||= ((await c.handle.client.get('Service', BENCH_NAMESPACE, TARGET)) as Service).spec.clusterIP!;
   if (c.kind === 'cnilab') {
