@@ -19,7 +19,9 @@
 //   bgp: {peerAddress: 198.18.0.1, asn: 64512}   # native routing
 //   stateDir: /run/cnilab/lab/nodes/node1        # IPAM, endpoint state, bird's files
 //   agentSocket: /run/cnilab/lab/nodes/node1/agent.sock   # default <stateDir>/agent.sock
-//   bpf: {pinDir: /sys/fs/bpf/cnilab/lab/node1, object: /opt/cnilab/bpf/build/datapath.o}
+//   bpf: {pinDir: /sys/fs/bpf/cnilab/lab/node1, object: /opt/cnilab/bpf/build/datapath.o,
+//         sockObject: /opt/cnilab/bpf/build/bpf_sock.o}   # the socket-LB (cgroup) programs
+//   loadBalancer: {algorithm: random, socketLB: true}   # random | maglev; socketLB false: per packet only
 //   datapath: bpf                    # bpf | fake (in-memory, for tests without the kernel datapath)
 //   resyncPeriodSeconds: 300         # informers' resync (0: none)
 //   hubble: {enabled: true, eventBufferCapacity: 4096, metrics: [drop, flow]}   # lib/hubble-config.ts
@@ -58,7 +60,11 @@ const schema = z
     bgp: z.object({ peerAddress: ipv4, asn: z.number().int().min(1).max(4294967295).optional() }).strict().optional(),
     stateDir: absPath,
     agentSocket: absPath.optional(),
-    bpf: z.object({ pinDir: absPath, object: absPath.optional() }).strict(),
+    bpf: z.object({ pinDir: absPath, object: absPath.optional(), sockObject: absPath.optional() }).strict(),
+    loadBalancer: z
+      .object({ algorithm: z.enum(['random', 'maglev']).default('random'), socketLB: z.boolean().default(true) })
+      .strict()
+      .default({ algorithm: 'random', socketLB: true }),
     datapath: z.enum(['bpf', 'fake']).default('bpf'),
     resyncPeriodSeconds: z.number().int().min(0).default(300),
     /** Flow visibility, as the cluster file's `hubble:` section (validated by lib/hubble-config.ts). */
@@ -67,7 +73,7 @@ const schema = z
   .strict();
 
 export type AgentConfigFile = z.input<typeof schema>;
-export type AgentConfig = Omit<z.output<typeof schema>, 'hubble'> & { nodeName: string; agentSocket: string; bpf: { pinDir: string; object: string }; hubble: HubbleConfig };
+export type AgentConfig = Omit<z.output<typeof schema>, 'hubble'> & { nodeName: string; agentSocket: string; bpf: { pinDir: string; object: string; sockObject: string }; hubble: HubbleConfig };
 
 /** Parse and validate a config file's text; every problem names its field. Exit 2 material. */
 export function parseAgentConfig(text: string, source: string, env: NodeJS.ProcessEnv = process.env): AgentConfig {
@@ -99,7 +105,7 @@ export function parseAgentConfig(text: string, source: string, env: NodeJS.Proce
     hubble,
     nodeName,
     agentSocket: c.agentSocket ?? join(c.stateDir, 'agent.sock'),
-    bpf: { pinDir: c.bpf.pinDir, object: c.bpf.object ?? join(BPF_BUILD_DIR, 'datapath.o') },
+    bpf: { pinDir: c.bpf.pinDir, object: c.bpf.object ?? join(BPF_BUILD_DIR, 'datapath.o'), sockObject: c.bpf.sockObject ?? join(BPF_BUILD_DIR, 'bpf_sock.o') },
   };
 }
 

@@ -11,6 +11,7 @@
 //   GET  /v1/observer/status    ServerStatus: flows held, seen, ring capacity, lost events
 //   GET  /metrics               Hubble and agent metrics, Prometheus text format
 //   GET  /v1/metrics            the same as prom-client JSON (what the relay merges)
+//   GET  /v1/services           the load-balancer frontends programmed (service, flags, backends by slot)
 //   GET  /v1/policy[?entries=0] the computed policy per endpoint, the realized store revision, CIDR identities
 //   GET  /v1/k8s                the Kubernetes informers (synced, progress, reconnects), identity allocation
 //   POST /v1/cni/add|del|check  body CniRequest; add answers a CNI result; errors {cniCode, msg, details}
@@ -35,6 +36,7 @@ export interface AgentApi {
   flows(last: number): unknown;
   /** The node's flow observer (absent until the agent has started it). */
   observer?(): Observer | undefined;
+  services?(): unknown;
   cniAdd(req: CniRequest): Promise<CniAddResult>;
   cniDel(req: CniRequest): Promise<void>;
   cniCheck(req: CniRequest): Promise<void>;
@@ -149,6 +151,8 @@ export async function startAgentServer(socketPath: string, api: AgentApi, log: (
           res.writeHead(200, { 'content-type': obs.metrics.registry.contentType, 'content-length': Buffer.byteLength(text) });
           return res.end(text);
         }
+        case 'GET /v1/services':
+          return send(res, 200, api.services?.() ?? []);
         case 'GET /v1/policy':
           return send(res, 200, api.policyStatus(url.searchParams.get('entries') !== '0'));
         case 'POST /v1/cni/add':

@@ -127,6 +127,7 @@ const KIND: Record<number, DatapathEvent['kind']> = {
   [EVENT_TYPE.trace]: 'trace',
   [EVENT_TYPE.policyVerdict]: 'policy-verdict',
   [EVENT_TYPE.l7Capture]: 'l7-capture',
+  [EVENT_TYPE.sockXlate]: 'sock-xlate',
 };
 
 const isPolicyDrop = (reason: number): boolean => reason === DROP_REASON.POLICY_DENIED || reason === DROP_REASON.POLICY_DENY;
@@ -160,6 +161,7 @@ export function decodeEvent(buf: Buffer, off = 0, len = buf.length - off): Datap
   if (kind === 'drop') ev.dropReason = subtype;
   // The first layout carried the TraceObservationPoint; the current one the monitor trace point.
   else if (kind === 'trace') ev.observationPoint = v2 ? observationPointOfTracePoint(subtype) : subtype;
+  else if (kind === 'sock-xlate') ev.sockXlatePoint = subtype;
   else if (subtype !== 0) ev.dropReason = subtype; // policy verdict: 0 allowed, else the drop reason
   if (kind === 'policy-verdict' || (kind === 'drop' && isPolicyDrop(subtype))) ev.policyMatchType = buf[off + EVENT.policyMatch]!;
   if (protocol === 1) {
@@ -171,6 +173,8 @@ export function decodeEvent(buf: Buffer, off = 0, len = buf.length - off): Datap
     if (!isZero6(buf, off + EVENT.ethDst)) ev.ethDst = bytesToMac(buf, off + EVENT.ethDst);
     const reason = buf[off + EVENT.traceReason]!;
     if (reason) ev.traceReason = reason;
+    const svcId = buf.readUInt16LE(off + EVENT.svcId);
+    if (svcId) ev.svcId = svcId;
     const plen = Math.min(buf.readUInt16LE(off + EVENT.payloadLen), len - EVENT.size);
     if (plen > 0) ev.payload = Buffer.from(buf.subarray(off + EVENT.size, off + EVENT.size + plen));
   }
@@ -182,8 +186,9 @@ export function encodeEvent(ev: DatapathEvent): Buffer {
   const payload = ev.payload ?? Buffer.alloc(0);
   const b = Buffer.alloc(EVENT.size + payload.length);
   b.writeBigUInt64LE(ev.ktimeNs, EVENT.ktime);
-  b[EVENT.type] = ev.kind === 'drop' ? EVENT_TYPE.drop : ev.kind === 'trace' ? EVENT_TYPE.trace : ev.kind === 'l7-capture' ? EVENT_TYPE.l7Capture : EVENT_TYPE.policyVerdict;
-  b[EVENT.subtype] = ev.kind === 'trace' ? tracePointOfObservationPoint(ev.observationPoint ?? 0) : (ev.dropReason ?? 0);
+  b[EVENT.type] =
+    ev.kind === 'drop' ? EVENT_TYPE.drop : ev.kind === 'trace' ? EVENT_TYPE.trace : ev.kind === 'l7-capture' ? EVENT_TYPE.l7Capture : ev.kind === 'sock-xlate' ? EVENT_TYPE.sockXlate : EVENT_TYPE.policyVerdict;
+  b[EVENT.subtype] = ev.kind === 'trace' ? tracePointOfObservationPoint(ev.observationPoint ?? 0) : ev.kind === 'sock-xlate' ? (ev.sockXlatePoint ?? 0) : (ev.dropReason ?? 0);
   b[EVENT.direction] = ev.direction;
   b[EVENT.proto] = ev.protocol;
   b.writeUInt32LE(ev.ifindex, EVENT.ifindex);
@@ -203,6 +208,7 @@ export function encodeEvent(ev: DatapathEvent): Buffer {
   if (ev.ethSrc) macToBytes(ev.ethSrc).copy(b, EVENT.ethSrc);
   if (ev.ethDst) macToBytes(ev.ethDst).copy(b, EVENT.ethDst);
   b.writeUInt16LE(payload.length, EVENT.payloadLen);
+  b.writeUInt16LE(ev.svcId ?? 0, EVENT.svcId);
   payload.copy(b, EVENT.size);
   return b;
 }

@@ -16,6 +16,15 @@ export const MAP = {
   policy: 'cnilab_policy',
   policyEndpoint: 'cnilab_pol_ep',
   l7Ports: 'cnilab_l7_ports',
+  // service load balancing (bpf/lib/lb.h, bpf/lib/nodeport.h); LB_MAP below names the ones the agent writes
+  lbSvc: 'cnilab_lb_svc',
+  lbBackends: 'cnilab_lb_be',
+  lbMaglev: 'cnilab_lb_mgl',
+  lbSock: 'cnilab_lb_sk',
+  lbAffinity: 'cnilab_lb_aff',
+  lbNetns: 'cnilab_lb_ns',
+  lbFwd: 'cnilab_lb_fwd',
+  lbRev: 'cnilab_lb_rev',
 } as const;
 export type MapName = (typeof MAP)[keyof typeof MAP];
 export const ALL_MAPS: readonly MapName[] = Object.values(MAP);
@@ -106,7 +115,9 @@ export const EVENT = {
   traceReason: 47,
   ethDst: 48,
   ethSrc: 54,
-  payloadLen: 60,} as const;
+  payloadLen: 60,
+  svcId: 62,
+} as const;
 /** Size of the first record layout (see EVENT). */
 export const EVENT_V1_SIZE = 48;
 /** Payload bytes copied for L7 parsing (must match bpf/lib/events.h L7_PAYLOAD_MAX). */
@@ -121,7 +132,7 @@ export const LOST_VALUE_SIZE = 8;
 export const RINGBUF_BYTES = 1 << 20;
 
 // must match bpf/lib/events.h: EVENT_*
-export const EVENT_TYPE = { drop: 1, trace: 2, policyVerdict: 3, l7Capture: 4 } as const;
+export const EVENT_TYPE = { drop: 1, trace: 2, policyVerdict: 3, l7Capture: 4, sockXlate: 5 } as const;
 
 // must match bpf/lib/common.h: DROP_* (Hubble DropReason)
 export const DROP_REASON = {
@@ -129,6 +140,7 @@ export const DROP_REASON = {
   INVALID_PACKET_DROPPED: 134,
   UNSUPPORTED_L3_PROTOCOL: 139,
   STALE_OR_UNROUTABLE_IP: 151,
+  SERVICE_BACKEND_NOT_FOUND: 158,
   NO_TUNNEL_OR_ENCAPSULATION_ENDPOINT: 160,
   FIB_LOOKUP_FAILED: 169,
   POLICY_DENY: 181,
@@ -197,3 +209,41 @@ export const MAP_TYPE_NAMES: Record<number, string> = {
   11: 'lpm_trie',
   27: 'ringbuf',
 };
+
+// ---- Service load balancing: bpf/lib/lb.h and bpf/bpf_sock.c ------------------------------------
+
+/** LB map names (bpf/lib/lb.h). Pinned next to the datapath's maps; written by agent/service. */
+export const LB_MAP = {
+  svc: 'cnilab_lb_svc',
+  backends: 'cnilab_lb_be',
+  maglev: 'cnilab_lb_mgl',
+  sock: 'cnilab_lb_sk',
+  affinity: 'cnilab_lb_aff',
+  netns: 'cnilab_lb_ns',
+} as const;
+export type LbMapName = (typeof LB_MAP)[keyof typeof LB_MAP];
+
+// must match bpf/lib/lb.h: struct cnilab_lb_key / cnilab_lb_svc / cnilab_lb_backend / cnilab_lb_ns_val
+export const LB_KEY = { size: 12, addr: 0, dport: 4, slot: 6, proto: 8, scope: 9 } as const;
+export const LB_SVC = { size: 16, backendId: 0, count: 4, svcId: 6, affinityTimeout: 8, flags: 12 } as const;
+export const LB_BACKEND = { size: 8, addr: 0, port: 4, proto: 6, flags: 7 } as const;
+export const LB_NS = { size: 12, identity: 0, ip: 4, flags: 8 } as const;
+export const LB_SK_KEY = { size: 16, cookie: 0, addr: 8, port: 12 } as const;
+export const LB_SK_VALUE = { size: 8, addr: 0, port: 4, svcId: 6 } as const;
+// must match bpf/lib/lb.h: LB_SCOPE_*, LB_F_*, LB_BE_*, LB_NS_*, LB_MAGLEV_M
+export const LB_SCOPE = { ext: 0, int: 1 } as const;
+export const LB_FLAG = { nodePort: 0x01, local: 0x02, twoScopes: 0x04, maglev: 0x08, affinity: 0x10 } as const;
+export const LB_BACKEND_FLAG = { local: 0x01 } as const;
+export const LB_NS_FLAG = { host: 0x01 } as const;
+export const LB_MAGLEV_M = 16381;
+
+/** Program names in bpf/bpf_sock.c and the cgroup attach type of each (enum bpf_attach_type). */
+export const SOCK_PROG = {
+  connect4: { name: 'sock4_connect', attachType: 10 /* BPF_CGROUP_INET4_CONNECT */ },
+  sendmsg4: { name: 'sock4_sendmsg', attachType: 14 /* BPF_CGROUP_UDP4_SENDMSG */ },
+  recvmsg4: { name: 'sock4_recvmsg', attachType: 19 /* BPF_CGROUP_UDP4_RECVMSG */ },
+  getpeername4: { name: 'sock4_getpeername', attachType: 29 /* BPF_CGROUP_INET4_GETPEERNAME */ },
+} as const;
+
+// Hubble SocketTranslationPoint (flow.proto); must match bpf/bpf_sock.c XLATE_*
+export const SOCK_XLATE_POINT = { PRE_DIRECTION_FWD: 1, POST_DIRECTION_FWD: 2, PRE_DIRECTION_REV: 3, POST_DIRECTION_REV: 4 } as const;

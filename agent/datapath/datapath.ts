@@ -48,7 +48,7 @@ export const POLICY_FAULT_OBJECTS = {
 const RINGBUF_SWEEP_MS = 50;
 
 /** The bpffs mount that holds `path`, or undefined. */
-function bpffsMountFor(path: string): string | undefined {
+export function bpffsMountFor(path: string): string | undefined {
   const mounts = readFileSync('/proc/self/mounts', 'utf8')
     .split('\n')
     .map((l) => l.split(' '))
@@ -59,7 +59,7 @@ function bpffsMountFor(path: string): string | undefined {
 
 /** Removes pins whose definition no longer matches the object (a datapath upgrade changed a layout);
  *  libbpf would otherwise refuse to load. Compatible pins are kept and reused. */
-function dropIncompatiblePins(obj: BpfObject, pinDir: string): string[] {
+export function dropIncompatiblePins(obj: BpfObject, pinDir: string): string[] {
   const dropped: string[] = [];
   for (const def of obj.mapDefs()) {
     const pin = join(pinDir, def.name);

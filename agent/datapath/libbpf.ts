@@ -32,6 +32,7 @@ interface Bindings {
   hook_create: Fn; tc_attach: Fn; tc_detach: Fn; tc_query: Fn; rb_new: Fn; rb_poll: Fn; rb_consume: Fn;
   rb_epoll_fd: Fn; rb_free: Fn; test_run: Fn; num_cpus: Fn; strerror: Fn; sample_fn: ReturnType<typeof koffi.proto>;
   set_print: Fn; vsnprintf: Fn; print_fn: ReturnType<typeof koffi.proto>;
+  link_create: Fn; link_update: Fn; obj_pin: Fn;
   lookup_batch: Fn; map_type: Fn; map_key_size: Fn; map_value_size: Fn; map_max_entries: Fn; map_flags: Fn; obj_get: Fn; close: Fn; libbpf_strerror: Fn;
 }
 
@@ -83,6 +84,9 @@ function b(): Bindings {
     map_max_entries: lib.func('uint32_t bpf_map__max_entries(bpf_map *map)'),
     map_flags: lib.func('uint32_t bpf_map__map_flags(bpf_map *map)'),
     obj_get: lib.func('int bpf_obj_get(const char *pathname)'),
+    obj_pin: lib.func('int bpf_obj_pin(int fd, const char *pathname)'),
+    link_create: lib.func('int bpf_link_create(int prog_fd, int target_fd, int attach_type, void *opts)'),
+    link_update: lib.func('int bpf_link_update(int link_fd, int new_prog_fd, void *opts)'),
     close: libc.func('int close(int fd)'),
     libbpf_strerror: lib.func('int libbpf_strerror(int err, _Out_ uint8_t *buf, size_t size)'),
     strerror: libc.func('const char *strerror(int errnum)'),
@@ -328,6 +332,23 @@ export function objGet(path: string): number {
   const fd = b().obj_get(path);
   if (fd < 0) throw new LibbpfError('bpf_obj_get', -fd, path);
   return fd;
+}
+
+/** Pins any BPF object fd (map, program, link) at a bpffs path. */
+export function objPin(fd: number, path: string): void {
+  check('bpf_obj_pin', b().obj_pin(fd, path), path);
+}
+
+/** A BPF link attaching a program to a target (a cgroup fd for cgroup hooks); returns the link fd. Links
+ *  compose with other programs on the same hook (multi-attach) and detach when their last reference
+ *  (an fd or a pin) goes away. */
+export function linkCreate(progFd: number, targetFd: number, attachType: number): number {
+  return check('bpf_link_create', b().link_create(progFd, targetFd, attachType, null), `attach type ${attachType}`);
+}
+
+/** Replace the program of an existing link atomically (an agent restart loading a new object). */
+export function linkUpdate(linkFd: number, newProgFd: number): void {
+  check('bpf_link_update', b().link_update(linkFd, newProgFd, null));
 }
 
 export function closeFd(fd: number): void {

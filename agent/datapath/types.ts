@@ -52,7 +52,7 @@ export interface IpcacheEntry {
 export interface DatapathEvent {
   /** Monotonic kernel time in ns (bpf_ktime_get_ns). */
   ktimeNs: bigint;
-  kind: 'drop' | 'trace' | 'policy-verdict' | 'l7-capture';
+  kind: 'drop' | 'trace' | 'policy-verdict' | 'l7-capture' | 'sock-xlate';
   /** For drops: Hubble DropReason number. For policy verdicts: the drop reason when the verdict denied the
    *  connection (133 POLICY_DENIED: no allow entry, 181 POLICY_DENY: an explicit deny), absent when allowed. */
   dropReason?: number;
@@ -88,6 +88,10 @@ export interface DatapathEvent {
   traceReason?: number;
   /** The first bytes of the L4 payload, copied for ports configured for L7 visibility. */
   payload?: Buffer;
+  /** Socket-LB events: Hubble SocketTranslationPoint (1 pre/2 post forward, 3 pre/4 post reverse). */
+  sockXlatePoint?: number;
+  /** The service (port) id the packet or socket was load-balanced for (agent/service maps it back). */
+  svcId?: number;
 }
 
 export interface Datapath {

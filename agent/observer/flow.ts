@@ -4,7 +4,7 @@
 // somebody reads it (lazy decoding): the ring keeps the raw records.
 import type { DatapathEvent } from '../datapath/types.js';
 import {
-  DROP_REASON_NAMES, icmpv4TypeCodeName, MONITOR_TYPE, OBSERVATION_POINT_NAMES, TCP_FLAG_BITS, TRAFFIC_DIRECTION_NAMES,
+  DROP_REASON_NAMES, icmpv4TypeCodeName, MONITOR_TYPE, OBSERVATION_POINT_NAMES, SOCK_XLATE_POINT_NAMES, TCP_FLAG_BITS, TRAFFIC_DIRECTION_NAMES,
   TRACE_REASON_NAMES, tracePointOfObservationPoint, type TrafficDirectionName, type VerdictName,
 } from './names.js';
 
@@ -67,6 +67,9 @@ export interface Flow {
   /** Deprecated: set only when true, as protobuf cannot tell false from absent. */
   reply?: true;
   event_type: { type: number; sub_type?: number };
+  /** The Service a load-balanced packet or socket was addressed to (replies: it came from). */
+  source_service?: { name: string; namespace: string };
+  destination_service?: { name: string; namespace: string };
   traffic_direction?: TrafficDirectionName;
   policy_match_type?: number;
   trace_observation_point?: string;
@@ -74,9 +77,14 @@ export interface Flow {
   /** google.protobuf.BoolValue: present (true or false) when known. */
   is_reply?: boolean;
   interface?: { index?: number; name?: string };
+  /** Socket-LB translations (verdict TRANSLATED): where in the socket's life it happened. */
+  sock_xlate_point?: string;
   trace_reason?: string;
   Summary?: string;
 }
+
+/** The Service behind a datapath service id (agent/service keeps the mapping). */
+export type ServiceResolver = (svcId: number) => { name: string; namespace: string } | undefined;
 
 /** Who is behind an address, from the agent's endpoints and ipcache. */
 export type EndpointResolver = (ip: string, identity: number) => Omit<FlowEndpoint, 'identity'>;
@@ -87,6 +95,8 @@ export interface FlowContext {
   toDate: (ktimeNs: bigint) => Date;
   /** Interface name of an ifindex on this node, when known. */
   ifname?: (ifindex: number) => string | undefined;
+  /** The Service of a load-balanced packet's service id, when known. */
+  service?: ServiceResolver;
 }
 
 /** Wall-clock time of a bpf_ktime_get_ns value: both it and process.hrtime use CLOCK_MONOTONIC. */
@@ -147,6 +157,7 @@ function verdictOf(ev: DatapathEvent): VerdictName {
   if (ev.kind === 'drop') return 'DROPPED';
   // A policy verdict carries a drop reason when it denied the connection (the datapath has no audit mode).
   if (ev.kind === 'policy-verdict') return (ev.dropReason ?? 0) !== 0 ? 'DROPPED' : 'FORWARDED';
+  if (ev.kind === 'sock-xlate') return 'TRANSLATED';
   return 'FORWARDED';
 }
 
@@ -199,10 +210,13 @@ export function decodeFlow(ev: DatapathEvent, ctx: FlowContext, opts: { uuid?: s
   if (isL7) flow.event_type = { type: MONITOR_TYPE.l7 };
   else if (ev.kind === 'drop') flow.event_type = ev.dropReason ? { type: MONITOR_TYPE.drop, sub_type: ev.dropReason } : { type: MONITOR_TYPE.drop };
   else if (ev.kind === 'policy-verdict') flow.event_type = { type: MONITOR_TYPE['policy-verdict'] };
+  else if (ev.kind === 'sock-xlate') flow.event_type = ev.sockXlatePoint ? { type: MONITOR_TYPE['trace-sock'], sub_type: ev.sockXlatePoint } : { type: MONITOR_TYPE['trace-sock'] };
   else {
     const sub = tracePointOfObservationPoint(ev.observationPoint ?? 0);
     flow.event_type = sub ? { type: MONITOR_TYPE.trace, sub_type: sub } : { type: MONITOR_TYPE.trace };
   }
+  const svc = ev.svcId ? ctx.service?.(ev.svcId) : undefined;
+  if (svc) flow[ev.isReply ? 'source_service' : 'destination_service'] = svc;
   const dir = TRAFFIC_DIRECTION_NAMES[ev.direction];
   if (dir && dir !== 'TRAFFIC_DIRECTION_UNKNOWN') flow.traffic_direction = dir;
   if (ev.kind === 'policy-verdict' && ev.policyMatchType) flow.policy_match_type = ev.policyMatchType;
@@ -216,6 +230,7 @@ export function decodeFlow(ev: DatapathEvent, ctx: FlowContext, opts: { uuid?: s
     const name = ctx.ifname?.(ev.ifindex);
     flow.interface = name ? { index: ev.ifindex, name } : { index: ev.ifindex };
   }
+  if (ev.kind === 'sock-xlate' && ev.sockXlatePoint !== undefined) flow.sock_xlate_point = SOCK_XLATE_POINT_NAMES[ev.sockXlatePoint] ?? `SOCK_XLATE_POINT_${ev.sockXlatePoint}`;
   if (ev.kind === 'trace' && !isL7 && ev.traceReason) flow.trace_reason = TRACE_REASON_NAMES[ev.traceReason] ?? `TRACE_REASON_${ev.traceReason}`;
   flow.Summary = isL7 ? l7Summary(l7) : summary;
   return flow;

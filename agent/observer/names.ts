@@ -124,6 +124,15 @@ export function dropReasonName(reason: number): string {
 export const MONITOR_TYPE = { drop: 1, debug: 2, capture: 3, trace: 4, 'policy-verdict': 5, 'trace-sock': 7, l7: 129, agent: 130 } as const;
 export type MonitorTypeName = keyof typeof MONITOR_TYPE;
 
+/** Hubble SocketTranslationPoint (flow.proto), for socket-LB (trace sock) flows. */
+export const SOCK_XLATE_POINT_NAMES: Record<number, string> = {
+  0: 'SOCK_XLATE_POINT_UNKNOWN',
+  1: 'SOCK_XLATE_POINT_PRE_DIRECTION_FWD',
+  2: 'SOCK_XLATE_POINT_POST_DIRECTION_FWD',
+  3: 'SOCK_XLATE_POINT_PRE_DIRECTION_REV',
+  4: 'SOCK_XLATE_POINT_POST_DIRECTION_REV',
+};
+
 /** TraceReason (flow.proto): why a trace point forwarded the packet, from conntrack. */
 export const TRACE_REASON_NAMES: Record<number, string> = {
   0: 'TRACE_REASON_UNKNOWN',

@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { encodeEvent } from '../datapath/codec.js';
 import type { Datapath } from '../datapath/types.js';
 import type { HubbleConfig } from '../../lib/hubble-config.js';
-import type { EndpointResolver } from './flow.js';
+import type { EndpointResolver, ServiceResolver } from './flow.js';
 import { makeKtimeToDate } from './flow.js';
 import { dropReasonName } from './names.js';
 import { Observer } from './observer.js';
@@ -16,6 +16,8 @@ export interface NodeObserverOptions {
   config: HubbleConfig;
   datapath: Datapath;
   resolve: EndpointResolver;
+  /** The Service behind a datapath service id, when the agent load-balances. */
+  service?: ServiceResolver;
   /** Names of local endpoint devices by ifindex (lxc…). */
   endpointIfname: (ifindex: number) => string | undefined;
   /** All links of the node (ip -j link), read at start and when an unknown ifindex shows up. */
@@ -46,6 +48,7 @@ export class NodeObserver {
       metrics: o.config.metrics,
       l7Visibility: o.config.l7Visibility,
       resolve: o.resolve,
+      service: o.service,
       ifname: (i) => this.ifname(i),
       toDate: makeKtimeToDate(),
     });

@@ -13,7 +13,7 @@ import type { DatapathEvent } from '../datapath/types.js';
 import type { L7PortSpec, MetricSpec } from '../../lib/hubble-config.js';
 import { parseGetFlowsRequest, type GetFlowsResponse, type GetFlowsRequest, type ParsedRequest, type ServerStatus } from './api.js';
 import { compileFilters, type FlowPredicate } from './filter.js';
-import { decodeFlow, flowUuid, rfc3339Nano, type EndpointResolver, type Flow, type FlowEndpoint, type Layer7Json } from './flow.js';
+import { decodeFlow, flowUuid, rfc3339Nano, type EndpointResolver, type ServiceResolver, type Flow, type FlowEndpoint, type Layer7Json } from './flow.js';
 import { L7Decoder } from './l7-decoder.js';
 import { HubbleMetrics, type MetricEvent } from './metrics.js';
 import { MONITOR_TYPE, tracePointOfObservationPoint, type LostEventSourceName, type VerdictName } from './names.js';
@@ -26,6 +26,8 @@ export interface ObserverOptions {
   l7Visibility: L7PortSpec[];
   resolve: EndpointResolver;
   ifname?: (ifindex: number) => string | undefined;
+  /** The Service behind a datapath service id (flows' source_service / destination_service). */
+  service?: ServiceResolver;
   /** Monotonic ns (bpf_ktime_get_ns clock) → wall clock. */
   toDate: (ktimeNs: bigint) => Date;
   /** Monotonic ns now (tests replace it). */
@@ -245,7 +247,7 @@ export class Observer {
     let flow: Flow | undefined;
     try {
       const ev = decodeEvent(rec.buf, rec.off, rec.len);
-      flow = decodeFlow(ev, { nodeName: this.o.nodeName, resolve: this.o.resolve, ifname: this.o.ifname, toDate: this.o.toDate }, { uuid: flowUuid(this.uuidPrefix, seq), l7: this.ring.l7At(seq) });
+      flow = decodeFlow(ev, { nodeName: this.o.nodeName, resolve: this.o.resolve, ifname: this.o.ifname, service: this.o.service, toDate: this.o.toDate }, { uuid: flowUuid(this.uuidPrefix, seq), l7: this.ring.l7At(seq) });
       this.stats.flowsBuilt++;
     } catch {
       this.stats.badRecords++;

@@ -13,6 +13,7 @@
 #define EVENT_TRACE 2
 #define EVENT_POLICY_VERDICT 3 /* subtype: 0 allowed, else the drop reason (133 / 181) */
 #define EVENT_L7_CAPTURE 4     /* a trace whose record carries the first bytes of the L4 payload (lib/l7.h) */
+#define EVENT_SOCK_XLATE 5     /* socket LB translation (subtype: Hubble SocketTranslationPoint) */
 
 /* Payload bytes an L7 capture copies (agent/datapath/constants.ts L7_PAYLOAD_MAX). */
 #define L7_PAYLOAD_MAX 192
@@ -51,7 +52,7 @@ struct cnilab_event {
 	__u8 eth_dst[6];    /* the frame's Ethernet header as the hook saw it (destination first, as on */
 	__u8 eth_src[6];    /* the wire, so one load fills both) */
 	__u16 payload_len;  /* EVENT_L7_CAPTURE: bytes of payload after this header */
-	__u16 pad;
+	__u16 svc_id;       /* the service (port) the packet or socket was load-balanced for (lib/lb.h), 0 none */
 };
 CNILAB_STATIC_ASSERT(sizeof(struct cnilab_event) == 64, "event layout");
 
@@ -103,6 +104,7 @@ struct event_meta {
 	__u32 dst_identity;
 	__u8 policy_match;
 	__u8 trace_reason;
+	__u16 svc_id;   /* the service the packet was load-balanced for (lib/lb.h), 0 none */
 };
 
 static __always_inline void count_lost(void)
@@ -143,6 +145,7 @@ static __always_inline void fill_event(struct cnilab_event *ev, struct __sk_buff
 	ev->ethertype = CTX_U32(skb, protocol);
 	ev->policy_match = m->policy_match;
 	ev->trace_reason = m->trace_reason;
+	ev->svc_id = m->svc_id;
 	/* Hubble's ethernet {source, destination}: the frame's header as this hook sees it. */
 	if (bpf_skb_load_bytes(skb, 0, ev->eth_dst, 12) < 0)
 		__builtin_memset(ev->eth_dst, 0, 12);

@@ -8,6 +8,8 @@
 #include "../lib/fib.h"
 #include "../lib/policy.h"
 #include "../lib/l7.h"
+#include "../lib/lb.h"
+#include "../lib/nodeport.h"
 
 enum cnilab_probe_consts {
 	P_DROP_POLICY_DENIED = DROP_POLICY_DENIED,
@@ -73,6 +75,18 @@ enum cnilab_probe_consts {
 	P_POLICY_F_DENY = POLICY_F_DENY,
 	P_POLICY_EP_ENFORCED = POLICY_EP_ENFORCED,
 	P_POLICY_EP_HAS_DENY = POLICY_EP_HAS_DENY,
+	P_DROP_SERVICE_BACKEND_NOT_FOUND = DROP_SERVICE_BACKEND_NOT_FOUND,
+	P_EVENT_SOCK_XLATE = EVENT_SOCK_XLATE,
+	P_LB_SCOPE_EXT = LB_SCOPE_EXT,
+	P_LB_SCOPE_INT = LB_SCOPE_INT,
+	P_LB_F_NODEPORT = LB_F_NODEPORT,
+	P_LB_F_LOCAL = LB_F_LOCAL,
+	P_LB_F_TWO_SCOPES = LB_F_TWO_SCOPES,
+	P_LB_F_MAGLEV = LB_F_MAGLEV,
+	P_LB_F_AFFINITY = LB_F_AFFINITY,
+	P_LB_BE_LOCAL = LB_BE_LOCAL,
+	P_LB_NS_HOST = LB_NS_HOST,
+	P_LB_MAGLEV_M = LB_MAGLEV_M,
 	P_POLICY_EP_HAS_ID = POLICY_EP_HAS_ID,
 	P_POLICY_EP_HAS_ANY = POLICY_EP_HAS_ANY,
 };
@@ -89,5 +103,11 @@ struct cnilab_layout_probe {
 	struct cnilab_policy_key pk;
 	struct cnilab_policy_val pv;
 	struct cnilab_policy_ep pe;
+	struct cnilab_lb_key lbk;
+	struct cnilab_lb_svc lbs;
+	struct cnilab_lb_backend lbb;
+	struct cnilab_lb_ns_val lbn;
+	struct cnilab_lb_sk_key lbskk;
+	struct cnilab_lb_sk_val lbskv;
 	enum cnilab_probe_consts c;
 } cnilab_layout_probe SEC(".probe");

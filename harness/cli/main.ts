@@ -8,7 +8,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   up: { summary: 'create a cluster (--nodes N --routing tunnel|native --cni cnilab|reference-bridge|kernel, or --config FILE)', load: async () => (await import('./up.js')).up },
   down: { summary: 'remove a cluster (--all sweeps what crashed runs left)', load: async () => (await import('./down.js')).down },
   apply: { summary: 'create or update objects from Kubernetes YAML (-f FILE, -f - for stdin)', load: async () => (await import('./apply.js')).apply },
-  get: { summary: 'list pods|services|networkpolicies|ciliumnetworkpolicies|namespaces|nodes (-n NS | -A, -o wide|json|yaml|name)', load: async () => (await import('./get.js')).get },
+  get: { summary: 'list pods|services|endpointslices|networkpolicies|ciliumnetworkpolicies|namespaces|nodes (-n NS | -A, -o wide|json|yaml|name)', load: async () => (await import('./get.js')).get },
   label: { summary: 'set or remove labels: cnilab label pod|namespace NAME k=v k2- [-n NS] [--overwrite] [--wait]', load: async () => (await import('./label.js')).label },
   delete: { summary: 'delete objects (-f FILE, or KIND NAME [-n NS])', load: async () => (await import('./delete.js')).del },
   kubeconfig: { summary: 'print the path of the cluster\'s kubeconfig: KUBECONFIG=$(cnilab kubeconfig) kubectl get pods -A', load: async () => (await import('./kubeconfig.js')).kubeconfig },

@@ -36,6 +36,7 @@ export function agentConfigFor(spec: ClusterSpec, node: NodeSpec, bpfObject?: st
     agentSocket: paths.agentSocket(spec.name, node.name),
     bpf: { pinDir: paths.bpfNodeDir(spec.name, node.name), ...(bpfObject ? { object: bpfObject } : {}) },
     datapath: 'bpf',
+    ...(spec.loadBalancer ? { loadBalancer: spec.loadBalancer } : {}),
     ...(spec.hubble ? { hubble: hubbleConfigToRaw(spec.hubble) } : {}),
   };
 }

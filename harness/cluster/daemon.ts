@@ -15,6 +15,7 @@ import type { KubeObject } from './objects.js';
 import { PodRuntime } from '../providers/netns/runtime.js';
 import { AgentSupervisor } from '../providers/netns/agents.js';
 import { startRelayServer } from '../relay/server.js';
+import { startServiceControllers } from './services/index.js';
 import { WorkloadSupervisor } from '../providers/netns/workloads.js';
 import { killAll, listProcesses } from '../providers/netns/sweep.js';
 import { CorruptSnapshotError, readSnapshot, StorePersistence } from './persist.js';
@@ -100,6 +101,7 @@ async function main(): Promise<void> {
     ] as KubeObject[],
     { internal: true },
   );
+  startServiceControllers(store, spec, log);
   const persistence = new StorePersistence(store, paths.storeSnapshot(cluster));
   persistence.start();
   // Pod servers live in one workload process per node, started now so they boot while `up` builds

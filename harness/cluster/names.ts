@@ -65,6 +65,8 @@ export const netnsNames = {
   fabric: (cluster: string) => `${PREFIX}.${cluster}.fabric`,
   node: (cluster: string, node: string) => `${PREFIX}.${cluster}.node.${node}`,
   pod: (cluster: string, namespace: string, pod: string) => `${PREFIX}.${cluster}.pod.${namespace}.${pod}`,
+  /** A host outside the cluster on the fabric (NodePort clients in the services scenario). */
+  outside: (cluster: string) => `${PREFIX}.${cluster}.outside`,
   /** Every namespace of one cluster starts with this. */
   clusterPrefix: (cluster: string) => `${PREFIX}.${cluster}.`,
   /** Parse a netns name back to its cluster, or undefined if it is not cnilab's. */

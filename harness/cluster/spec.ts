@@ -64,6 +64,8 @@ const rawSpecSchema = z
         serviceSubnet: z.string().optional(),
         nodeMaskSize: z.number().int().min(16).max(28).optional(),
         mtu: z.number().int().min(1280).max(9000).optional(),
+        // Cilium's kube-proxy replacement knobs: loadBalancer.algorithm and socketLB.enabled.
+        loadBalancer: z.object({ algorithm: z.enum(['random', 'maglev']).optional(), socketLB: z.boolean().optional() }).strict().optional(),
       })
       .strict()
       .optional(),
@@ -102,6 +104,9 @@ export interface ClusterSpec {
   nodes: NodeSpec[];
   /** Observer, metrics and L7 visibility of the cnilab agents (absent in state files of older clusters). */
   hubble?: HubbleConfig;
+  /** Service load balancing (cnilab CNI): default backend selection, and whether connections are
+   *  translated at the socket (cgroup hooks) or only per packet at tc. Absent in older state files. */
+  loadBalancer?: { algorithm: 'random' | 'maglev'; socketLB: boolean };
 }
 
 /** Command-line overrides (`--nodes 3 --routing native --cni cnilab`). */
@@ -265,6 +270,7 @@ export function resolveSpec(raw: unknown, source: string, overrides: SpecOverrid
     podMtu: routing === 'tunnel' ? mtu - VXLAN_OVERHEAD : mtu,
     nodes,
     hubble,
+    loadBalancer: { algorithm: net.loadBalancer?.algorithm ?? 'random', socketLB: net.loadBalancer?.socketLB ?? true },
   };
 }
 

@@ -165,6 +165,9 @@ export class FlowWatch {
   }
 
   private dispatch(f: Flow): void {
+    // A service translation (socket or per-packet LB) is no policy verdict; the forwarded or dropped
+    // flow of the translated packet follows it.
+    if (f.verdict === 'TRANSLATED') return;
     const keys = flowKeys(f);
     if (!keys) return;
     for (const [n, key] of keys.entries()) {
