@@ -52,7 +52,7 @@ async function metricsText(node?: string): Promise<string> {
 }
 
 function agentPid(node: string): number {
-  const out = execFileSync('pgrep', ['-f', `agent/main.js --cnilab-cluster=${NAME} --node=${node}`], { encoding: 'utf8' }).trim().split('\n');
+  const out = execFileSync('pgrep', ['-f', `agent/main.js --cnilab-cluster=${NAME} --config=${paths.agentConfig(NAME, node)}`], { encoding: 'utf8' }).trim().split('\n');
   return Number(out[0]);
 }
 
