@@ -1,6 +1,6 @@
-// Bounded concurrency for probes and checks: the scenario runner's probe batches and the policy
-// prober's truth-table probes both run many short network probes, and both want at most N in flight
-// (too many at once and the probes themselves become the load that makes them time out).
+// Bounded concurrency for network probes: the scenario runner's probe batches, the policy prober's
+// truth-table probes and the harness's probeMany all run many short probes and want at most N in
+// flight (too many at once and the probes themselves become the load that makes them time out).
 
 /** Run `fn` over `items` with at most `limit` in flight (at least one); results keep the order of `items`. */
 export async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
