@@ -32,7 +32,7 @@ export default defineConfig({
         // Rendered in a real Chromium (Debian's /usr/bin/chromium through playwright-core).
         test: {
           name: 'browser',
-          include: ['{harness,agent,scenarios,reports}/**/*.browser.test.ts'],
+          include: ['{harness,agent,scenarios,reports,lib}/**/*.browser.test.ts'],
           exclude: ['node_modules/**', 'dist/**'],
           testTimeout: 60_000,
         },

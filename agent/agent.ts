@@ -17,11 +17,15 @@ import { IpcacheSync, type RemoteNode } from './routing/ipcache-sync.js';
 import { setupNodeDevices, syncRemoteRoutes, HOST_DEV, VXLAN_DEV } from './routing/devices.js';
 import { listLinks } from './routing/links.js';
 import { run } from '../lib/exec/run.js';
-import { decodeFlow, FlowRing, makeKtimeToDate, type FlowEndpoint } from './observer/flow.js';
+import type { Flow, FlowEndpoint } from './observer/flow.js';
 import { DROP_REASON_NAMES } from './observer/names.js';
+import { NodeObserver } from './observer/node-observer.js';
+import type { Observer } from './observer/observer.js';
 import { startAgentServer, stopAgentServer, type AgentApi } from './api/server.js';
 import type { CniGcRequest, CniRequest } from './cni/protocol.js';
 import { FakeDatapath } from './testing/fake-datapath.js';
+import { ServiceHandling, type LbMaps } from './service/index.js';
+import { FakeLbMaps } from './testing/fake-lb.js';
 import { HealthProblems } from './health.js';
 import { CorruptStateError, listQuarantined, quarantine } from './state-files.js';
 import { agentFault } from './faults.js';
@@ -49,6 +53,19 @@ async function openDatapath(cfg: AgentConfig, dp: DatapathConfig): Promise<Datap
   return mod.openDatapath(dp);
 }
 
+/** The LB maps and the socket-LB hooks: bpf_sock.o loaded into the node's pins, its cgroup hooks attached
+ *  when socket LB is on. Same computed-specifier loading as the datapath. */
+async function openServiceDatapath(cfg: AgentConfig, socketLB: boolean): Promise<{ maps: LbMaps & { close?(): void }; netnsCookie: (ns?: string) => bigint; hooks: string[] }> {
+  if (cfg.datapath === 'fake') {
+    let n = 0n;
+    const cookies = new Map<string, bigint>();
+    return { maps: new FakeLbMaps(), netnsCookie: (ns = '') => cookies.get(ns) ?? (cookies.set(ns, ++n), n), hooks: [] };
+  }
+  const [sock, lb, netns] = await Promise.all(['./datapath/sock-lb.js', './datapath/lb-maps.js', './datapath/netns.js'].map((m) => import(m)));
+  const hooks = (sock.setupSocketLb as (o: object) => string[])({ pinDir: cfg.bpf.pinDir, objectPath: cfg.bpf.sockObject, attach: socketLB });
+  return { maps: lb.openLbMaps(cfg.bpf.pinDir), netnsCookie: netns.netnsCookie, hooks };
+}
+
 /** How often the BGP speaker's state is checked for the health report. */
 const BGP_CHECK_MS = 1000;
 
@@ -62,12 +79,13 @@ export class Agent implements AgentApi {
   private identityCache: IdentityCache;
   private endpointsMgr!: EndpointManager;
   private ipcacheSync!: IpcacheSync;
+  private nodeObserver?: NodeObserver;
+  private svc?: ServiceHandling;
+  private lbMaps?: LbMaps & { close?(): void };
   private policy!: PolicyController;
   private nodeStatus?: NodeStatusPublisher;
-  private flowsRing = new FlowRing(4096);
   private server?: Server;
   private stopWatch?: () => void;
-  private stopEvents?: () => void;
   private routeQueue: Promise<void> = Promise.resolve();
   private stopping = false;
   /** What is wrong, by source; each source clears only its own problem. */
@@ -160,17 +178,44 @@ export class Agent implements AgentApi {
     // Native routing: from_netdev on the underlay device delivers other nodes' pod traffic, and only
     // once the restored endpoints are in the maps (it would otherwise pass their packets to the stack).
     if (net.routing === 'native') await this.startNativeRouting();
+    // Tunnel mode too: from_netdev on the underlay device is where NodePort traffic from outside arrives.
+    else await this.attachUnderlay().catch((e: Error) => opts.log(`NodePort from the underlay unavailable: ${e.message}`));
 
-    const toDate = makeKtimeToDate();
-    this.stopEvents = this.datapath.onEvents((ev) => {
-      try {
-        this.flowsRing.push(decodeFlow(ev, { nodeName: self.name, resolve: (ip, id) => this.resolveEndpoint(ip, id), toDate }));
-      } catch (e) {
-        opts.log(`flow decode: ${(e as Error).message}`);
-      }
+    // Services: the LB maps (and socket LB hooks) before the watch, so the first SYNCED programs them.
+    const lb = cfg.loadBalancer;
+    const svcDp = await openServiceDatapath(cfg, lb.socketLB);
+    this.lbMaps = svcDp.maps;
+    this.svc = new ServiceHandling({
+      maps: svcDp.maps,
+      nodeName: self.name,
+      nodeIp: self.underlayIp,
+      algorithm: lb.algorithm,
+      // The informers reconnect on their own: this stream never ends (their problems are the 'watch' health).
+      watch: (kinds, handler) => this.k8s.watch(kinds, handler as never),
+      netnsCookie: svcDp.netnsCookie,
+      log: opts.log,
     });
+    const servicesSynced = this.svc.start(
+      this.endpointsMgr.list().map((e) => ({ netns: e.netns, ip: e.ip, identity: e.identity })),
+      SYNC_TIMEOUT_MS,
+    );
+    opts.log(`services: socket LB ${svcDp.hooks.length ? `attached (${svcDp.hooks.join(', ')})` : 'off (per-packet LB only)'}, algorithm ${lb.algorithm}`);
+
+    this.nodeObserver = new NodeObserver({
+      nodeName: self.name,
+      config: cfg.hubble,
+      datapath: this.datapath,
+      resolve: (ip, id) => this.resolveEndpoint(ip, id),
+      service: (id) => this.svc?.manager.serviceOf(id),
+      endpointIfname: (ifindex) => this.endpointsMgr.list().find((e) => e.ifindex === ifindex)?.hostIfname,
+      listLinks,
+      log: opts.log,
+      lostStateFile: join(cfg.stateDir, 'observer-lost.json'),
+    });
+    await this.nodeObserver.start();
 
     this.startWatch();
+    await servicesSynced;
     this.nodeStatus = new NodeStatusPublisher({
       transport: this.transport,
       informers: this.k8s,
@@ -230,14 +275,22 @@ export class Agent implements AgentApi {
     connect();
   }
 
+  /** from_netdev on the device holding the node's underlay address (eth0). */
+  private async attachUnderlay(): Promise<void> {
+    const { self, net } = this;
+    const addrs = JSON.parse((await run(['ip', '-j', 'addr', 'show'], { timeoutMs: 10_000 })).stdout || '[]') as Array<{ ifname: string; ifindex: number; addr_info?: Array<{ local: string }> }>;
+    const underlay = addrs.find((l) => l.addr_info?.some((a) => a.local === self.underlayIp)) ?? (await listLinks()).find((l) => l.ifname === net.underlayDevice);
+    if (!underlay) throw new Error(`no device holds the node's underlay address ${self.underlayIp}`);
+    if (!this.datapath.attachNetdevDevice) throw new Error('this datapath has no attachNetdevDevice');
+    this.datapath.attachNetdevDevice(underlay.ifname, underlay.ifindex);
+  }
+
   private async startNativeRouting(): Promise<void> {
     const { opts, self, net } = this;
     const cfg = opts.config;
-    const addrs = JSON.parse((await run(['ip', '-j', 'addr', 'show'], { timeoutMs: 10_000 })).stdout || '[]') as Array<{ ifname: string; ifindex: number; addr_info?: Array<{ local: string }> }>;
-    const underlay = addrs.find((l) => l.addr_info?.some((a) => a.local === self.underlayIp)) ?? (await listLinks()).find((l) => l.ifname === net.underlayDevice);
-    if (!underlay) throw new Error(`native routing: no device holds the node's underlay address ${self.underlayIp}`);
-    if (!this.datapath.attachNetdevDevice) throw new Error('native routing: this datapath has no attachNetdevDevice');
-    this.datapath.attachNetdevDevice(underlay.ifname, underlay.ifindex);
+    await this.attachUnderlay().catch((e: Error) => {
+      throw new Error(`native routing: ${e.message}`);
+    });
     // bird is daemonized and outlives the agent (routes stay while it restarts); a new agent adopts it.
     const { BgpSpeaker } = await import('./routing/bgp.js');
     const speaker = new BgpSpeaker({
@@ -292,13 +345,15 @@ export class Agent implements AgentApi {
 
   // ---- API ----
   healthz() {
-    // Each source reports on its own (health.ts); the informers report their reconnects; the policy
-    // controller keeps its own problem.
+    // Each source reports on its own (health.ts); the informers report their reconnects; the policy and
+    // service handlers keep their own problem.
     const informerProblems = this.k8s.problems();
     if (informerProblems.length) this.health.set('watch', informerProblems.join('; '));
     else this.health.clear('watch');
     const problems = this.health.list();
     if (!this.ipcacheSync.isSynced) problems.push('ipcache: not synced');
+    const svcProblem = this.svc?.problem;
+    if (svcProblem) problems.push(`services: ${svcProblem}`);
     const policyProblem = this.policy.problem;
     if (policyProblem) problems.push(`policy: ${policyProblem}`);
     // Mutation testing only (agent/faults.ts): health that lies.
@@ -335,13 +390,32 @@ export class Agent implements AgentApi {
       lostEvents: this.datapath.lostEvents(),
     };
   }
+  observer(): Observer | undefined {
+    return this.nodeObserver?.observer;
+  }
   flows(last: number) {
-    return { flows: this.flowsRing.last(last), seen: this.flowsRing.seen, capacity: this.flowsRing.capacity };
+    const obs = this.nodeObserver?.observer;
+    const flows: Flow[] = [];
+    obs?.getFlows({ number: last }, { write: (r) => ('flow' in r && flows.push(r.flow), true), end: () => undefined });
+    return { flows, seen: obs?.ring.next ?? 0, capacity: obs?.ring.capacity ?? 0 };
   }
-  cniAdd(req: CniRequest) {
-    return this.endpointsMgr.add(req);
+  services() {
+    return this.svc?.manager.list() ?? [];
   }
-  cniDel(req: CniRequest) {
+  async cniAdd(req: CniRequest) {
+    const result = await this.endpointsMgr.add(req);
+    const st = this.endpointsMgr.list().find((e) => e.containerId === req.containerId);
+    try {
+      if (st) this.svc?.endpointAdded({ netns: st.netns, ip: st.ip, identity: st.identity });
+    } catch (e) {
+      // The pod works without it: its connections to services then take the per-packet path.
+      this.opts.log(`services: socket LB not set up for ${st?.podNamespace}/${st?.podName}: ${(e as Error).message}`);
+    }
+    return result;
+  }
+  async cniDel(req: CniRequest) {
+    const st = this.endpointsMgr.list().find((e) => e.containerId === req.containerId);
+    if (st) this.svc?.endpointRemoved(st.netns);
     return this.endpointsMgr.del(req);
   }
   cniCheck(req: CniRequest) {
@@ -361,7 +435,9 @@ export class Agent implements AgentApi {
     this.nodeStatus?.stop();
     this.k8s.stop();
     this.transport.close();
-    this.stopEvents?.();
+    this.nodeObserver?.stop();
+    this.svc?.stop();
+    this.lbMaps?.close?.();
     this.policy?.stop();
     this.datapath?.close();
   }

@@ -57,6 +57,14 @@ describe('agent config file', () => {
     expect(() => parseAgentConfig('a: [', 'x.yaml')).toThrow(InvalidInputError);
   });
 
+  it("carries the cluster file's hubble section, validated, and names its bad fields", () => {
+    expect(parse(base).hubble.eventBufferCapacity).toBe(4096);
+    const c = parse({ ...base, hubble: { eventBufferCapacity: 64, metrics: ['drop:sourceContext=pod', 'dns:query'] } });
+    expect(c.hubble.eventBufferCapacity).toBe(64);
+    expect(c.hubble.metrics.map((m) => m.name)).toEqual(['drop', 'dns']);
+    expect(() => parse({ ...base, hubble: { metrics: ['nope'] } })).toThrow(/agent\.yaml: hubble\.metrics\[0\]: unknown metric "nope"/);
+  });
+
   it('addresses the node from the file, else from its Node object (spec.podCIDR, InternalIP)', () => {
     const c = parse(base);
     expect(resolveNode(c, node('198.19.4.0/24', '198.18.0.14'))).toEqual({ name: 'node1', podCidr: '198.19.4.0/24', podGateway: '198.19.4.1', underlayIp: '198.18.0.14' });

@@ -19,9 +19,12 @@
 //   bgp: {peerAddress: 198.18.0.1, asn: 64512}   # native routing
 //   stateDir: /run/cnilab/lab/nodes/node1        # IPAM, endpoint state, bird's files
 //   agentSocket: /run/cnilab/lab/nodes/node1/agent.sock   # default <stateDir>/agent.sock
-//   bpf: {pinDir: /sys/fs/bpf/cnilab/lab/node1, object: /opt/cnilab/bpf/build/datapath.o}
+//   bpf: {pinDir: /sys/fs/bpf/cnilab/lab/node1, object: /opt/cnilab/bpf/build/datapath.o,
+//         sockObject: /opt/cnilab/bpf/build/bpf_sock.o}   # the socket-LB (cgroup) programs
+//   loadBalancer: {algorithm: random, socketLB: true}   # random | maglev; socketLB false: per packet only
 //   datapath: bpf                    # bpf | fake (in-memory, for tests without the kernel datapath)
 //   resyncPeriodSeconds: 300         # informers' resync (0: none)
+//   hubble: {enabled: true, eventBufferCapacity: 4096, metrics: [drop, flow]}   # lib/hubble-config.ts
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -29,6 +32,7 @@ import { z } from 'zod';
 import { InvalidInputError, InvalidInputList } from '../lib/errors.js';
 import { formatIpv4, nthAddress, parseCidr, parseIpv4 } from '../lib/net/cidr.js';
 import { BPF_BUILD_DIR } from '../lib/paths.js';
+import { HubbleConfigError, resolveHubbleConfig, type HubbleConfig } from '../lib/hubble-config.js';
 import { nodeAddressing, type NodeObject } from './k8s/resources.js';
 
 export const VXLAN_OVERHEAD = 50;
@@ -56,14 +60,20 @@ const schema = z
     bgp: z.object({ peerAddress: ipv4, asn: z.number().int().min(1).max(4294967295).optional() }).strict().optional(),
     stateDir: absPath,
     agentSocket: absPath.optional(),
-    bpf: z.object({ pinDir: absPath, object: absPath.optional() }).strict(),
+    bpf: z.object({ pinDir: absPath, object: absPath.optional(), sockObject: absPath.optional() }).strict(),
+    loadBalancer: z
+      .object({ algorithm: z.enum(['random', 'maglev']).default('random'), socketLB: z.boolean().default(true) })
+      .strict()
+      .default({ algorithm: 'random', socketLB: true }),
     datapath: z.enum(['bpf', 'fake']).default('bpf'),
     resyncPeriodSeconds: z.number().int().min(0).default(300),
+    /** Flow visibility, as the cluster file's `hubble:` section (validated by lib/hubble-config.ts). */
+    hubble: z.unknown().optional(),
   })
   .strict();
 
 export type AgentConfigFile = z.input<typeof schema>;
-export type AgentConfig = z.output<typeof schema> & { nodeName: string; agentSocket: string; bpf: { pinDir: string; object: string } };
+export type AgentConfig = Omit<z.output<typeof schema>, 'hubble'> & { nodeName: string; agentSocket: string; bpf: { pinDir: string; object: string; sockObject: string }; hubble: HubbleConfig };
 
 /** Parse and validate a config file's text; every problem names its field. Exit 2 material. */
 export function parseAgentConfig(text: string, source: string, env: NodeJS.ProcessEnv = process.env): AgentConfig {
@@ -83,11 +93,19 @@ export function parseAgentConfig(text: string, source: string, env: NodeJS.Proce
   if (!nodeName) throw new InvalidInputError(`${source}: nodeName`, 'missing (and no NODE_NAME in the environment)');
   if (!DNS1123_LABEL.test(nodeName) || nodeName.length > 15) throw new InvalidInputError(`${source}: nodeName`, `"${nodeName}" is not a DNS-1123 label of at most 15 characters`);
   if (c.routingMode === 'native' && !c.bgp) throw new InvalidInputError(`${source}: bgp`, 'native routing needs bgp.peerAddress (the route reflector)');
+  let hubble: HubbleConfig;
+  try {
+    hubble = resolveHubbleConfig(c.hubble, 'hubble');
+  } catch (e) {
+    if (e instanceof HubbleConfigError) throw new InvalidInputError(`${source}: ${e.field}`, e.message.slice(e.field.length + 2));
+    throw e;
+  }
   return {
     ...c,
+    hubble,
     nodeName,
     agentSocket: c.agentSocket ?? join(c.stateDir, 'agent.sock'),
-    bpf: { pinDir: c.bpf.pinDir, object: c.bpf.object ?? join(BPF_BUILD_DIR, 'datapath.o') },
+    bpf: { pinDir: c.bpf.pinDir, object: c.bpf.object ?? join(BPF_BUILD_DIR, 'datapath.o'), sockObject: c.bpf.sockObject ?? join(BPF_BUILD_DIR, 'bpf_sock.o') },
   };
 }
 

@@ -5,7 +5,8 @@
 // on a real node (a ConfigMap, NODE_NAME, a service account). The embedded cluster's daemon writes
 // the file and starts the agent inside the node's network namespace; --cnilab-cluster is the marker
 // `cnilab down --all` finds its processes by, and must name the config's cluster when given.
-// CNILAB_BPF_OBJECT selects another BPF object (tests load deliberately broken variants).
+// CNILAB_BPF_OBJECT selects another BPF object (tests load deliberately broken variants), and
+// CNILAB_BPF_SOCK_OBJECT another socket-LB object.
 // SIGTERM/SIGINT: close the API socket and exit 0, leaving the datapath's pins and programs in place.
 // A config that is not valid: the problem naming the field on stderr, exit 2.
 import { parseArgs } from 'node:util';
@@ -35,6 +36,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     throw new InvalidInputError('--cnilab-cluster', `"${marker}" but the config file ${values.config} is for cluster "${config.cluster}"`);
   }
   if (env.CNILAB_BPF_OBJECT) config.bpf.object = env.CNILAB_BPF_OBJECT;
+  if (env.CNILAB_BPF_SOCK_OBJECT) config.bpf.sockObject = env.CNILAB_BPF_SOCK_OBJECT;
   return config;
 }
 

@@ -5,6 +5,7 @@
 // answered by the datapath included), with no process start-up in the measurement.
 //   node dist/bench/pod-ready-bench.js [--pods 30]
 import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
 import { Socket } from 'node:net';
 import { createSocketIn, netnsPath } from '../harness/traffic/netns.js';
 import { netnsNames, NETNS_DIR } from '../harness/cluster/names.js';
@@ -35,12 +36,12 @@ function answeredFromPod(netns: string, gateway: string): Promise<boolean> {
   });
 }
 
-interface Sample {
+export interface Sample {
   addMs: number;
   readyMs: number;
 }
 
-async function measure(spec: ClusterSpec, pods: number): Promise<Sample[]> {
+export async function measure(spec: ClusterSpec, pods: number): Promise<Sample[]> {
   const node = spec.nodes[0]!;
   const conf = cniConfigFor(spec, node);
   const samples: Sample[] = [];
@@ -100,7 +101,10 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+// Run when executed, not when another benchmark imports measure().
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

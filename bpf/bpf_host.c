@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Cilium's bpf_host: the programs on the node's own devices.
  *   from_host    tc egress  on cilium_host (node -> local pods, and -> remote pod CIDRs in tunnel mode)
- *   from_netdev  tc ingress on eth0 (underlay -> local pods with their ingress policy, native mode) */
+ *   from_netdev  tc ingress on eth0 (underlay -> local pods with their ingress policy, native mode; in
+ *                both modes NodePort: traffic to this node's address on a NodePort is translated to a
+ *                backend, and replies of such flows translated back) */
 #include "lib/common.h"
 #include "lib/eth.h"
 #include "lib/maps.h"
@@ -12,6 +14,10 @@
 #include "lib/fib.h"
 #include "lib/policy.h"
 #include "lib/forward.h"
+#include "lib/l7.h"
+#include "lib/nodeport.h"
+
+#define VXLAN_PORT_BE bpf_htons(8472)
 
 SEC("tc")
 int from_host(struct __sk_buff *skb)
@@ -35,6 +41,14 @@ int from_host(struct __sk_buff *skb)
 	 * into pods. Nothing to decide here. */
 	ep = lookup_ep_by_ip(pi.daddr);
 	if (ep) {
+		/* to_container tracks and reports the connection; from-host is reported for its first packet
+		 * only (a second conntrack pass here would take to_container's reports). */
+		if (!ct_exists(&pi)) {
+			struct ct_result first = { .is_new = 1, .report = 1 };
+
+			send_trace(skb, TRACE_FROM_HOST, DIR_EGRESS, CTX_U32(skb, ifindex), IDENTITY_HOST, ep->identity, &pi,
+				   &first);
+		}
 		ret = deliver_local(skb, ep, 0);
 		if (ret < 0)
 			return send_drop(skb, DROP_INVALID_PACKET, DIR_EGRESS, IDENTITY_HOST, ep->identity, &pi, 0);
@@ -48,6 +62,9 @@ int from_host(struct __sk_buff *skb)
 	if (ic && ic->tunnel_endpoint) {
 		/* The remote pod's ingress policy is decided on its node, which sees remote-node (lib/tunnel.h). */
 		ct_lookup_update(&pi, &ct);
+		if (ct.report)
+			send_trace(skb, TRACE_FROM_HOST, DIR_EGRESS, CTX_U32(skb, ifindex), IDENTITY_HOST, ic->identity, &pi,
+				   &ct);
 		return to_overlay(skb, ic, IDENTITY_HOST, &pi, &ct, NULL);
 	}
 	return TC_ACT_OK;
@@ -75,19 +92,48 @@ int from_netdev(struct __sk_buff *skb)
 	if (parse_ipv4(skb, &pi) < 0)
 		return TC_ACT_OK; /* not ours to judge: the stack validates and drops what it must */
 
+	ic = ipcache_lookup(pi.saddr);
+	src_identity = ic ? ic->identity : IDENTITY_WORLD;
+	/* The tunnel's own packets (tunnel mode) are neither NodePort traffic nor replies of it. */
+	if (!(pi.proto == IPPROTO_UDP && pi.dport == VXLAN_PORT_BE)) {
+		int deliver;
+
+		ret = nodeport_fwd(skb, &pi, src_identity, &deliver, 1);
+		if (ret != LB_NOT_SERVICE)
+			return ret;
+		/* A backend's reply to a NodePort flow this node SNATed: back to the client, through the stack. */
+		if (!deliver && pi.daddr == config_get(CFG_NODE_IP)) {
+			__u16 svc_id = 0;
+
+			ret = lb4_rev_nat(skb, &pi, &svc_id);
+			if (ret < 0)
+				return send_drop(skb, DROP_INVALID_PACKET, DIR_INGRESS, src_identity, 0, &pi, 1);
+			if (ret > 0)
+				return TC_ACT_OK;
+		}
+	}
+
 	ep = lookup_ep_by_ip(pi.daddr);
 	if (!ep) {
 		if (!in_pod_cidr(pi.daddr) || pi.daddr == config_get(CFG_ROUTER_IP))
 			return TC_ACT_OK;
-		ic = ipcache_lookup(pi.saddr);
-		return send_drop(skb, DROP_STALE_OR_UNROUTABLE_IP, DIR_INGRESS, ic ? ic->identity : IDENTITY_WORLD, 0,
-				 &pi, 0);
+		return send_drop(skb, DROP_STALE_OR_UNROUTABLE_IP, DIR_INGRESS, src_identity, 0, &pi, 0);
 	}
-	ic = ipcache_lookup(pi.saddr);
-	src_identity = ic ? ic->identity : IDENTITY_WORLD;
 	dst_identity = ep->identity;
 
 	ct_lookup(&pi, &ct);
+#ifndef CNILAB_FAULT_NO_FROM_TRACE
+	if (ct.report)
+		send_trace(skb, TRACE_FROM_NETWORK, DIR_INGRESS, CTX_U32(skb, ifindex), src_identity, dst_identity, &pi,
+			   &ct);
+#endif
+	/* Native routing: a remote backend's reply to a local client of a service this node translated. */
+	if (ct.is_reply) {
+		__u16 svc_id = 0;
+
+		if (lb4_rev_nat(skb, &pi, &svc_id) < 0)
+			return send_drop(skb, DROP_INVALID_PACKET, DIR_INGRESS, src_identity, dst_identity, &pi, 1);
+	}
 	ret = policy_enforce(skb, &pi, &ct, NULL, ep, src_identity, dst_identity);
 	if (ret)
 		return ret;
@@ -96,11 +142,12 @@ int from_netdev(struct __sk_buff *skb)
 	if (ret)
 		return send_drop(skb, ret > 0 ? DROP_TTL_EXCEEDED : DROP_INVALID_PACKET, DIR_INGRESS, src_identity,
 				 dst_identity, &pi, ct.is_reply);
-	if (ct.report)
-		send_trace(skb, OBS_TO_ENDPOINT, DIR_INGRESS, ep->ifindex, src_identity, dst_identity, &pi, ct.is_reply);
+	l7_response(skb, &pi, ep->ifindex, src_identity, dst_identity);
 	ret = deliver_local(skb, ep, 1);
 	if (ret < 0)
 		return send_drop(skb, DROP_INVALID_PACKET, DIR_INGRESS, src_identity, dst_identity, &pi, ct.is_reply);
+	if (ct.report)
+		send_trace(skb, TRACE_TO_ENDPOINT, DIR_INGRESS, ep->ifindex, src_identity, dst_identity, &pi, &ct);
 	return ret;
 }
 

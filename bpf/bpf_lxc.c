@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Cilium's bpf_lxc: the programs on each pod's host-side veth (lxcXXXX).
- *   from_container  tc ingress (packets the pod sends): ARP answers, egress policy, local delivery (with
- *                   the receiver's ingress policy), remote delivery
+ *   from_container  tc ingress (packets the pod sends): ARP answers, service translation (what socket LB
+ *                   did not translate), egress policy, local delivery (with the receiver's ingress
+ *                   policy), remote delivery; replies of translated flows get the service back
  *   to_container    tc egress  (node stack -> pod): ingress policy
  * One object serves every endpoint: the endpoint is found by ifindex/IP in maps. Built with the other
  * families into build/datapath.o (see the Makefile). */
@@ -16,6 +17,8 @@
 #include "lib/icmp.h"
 #include "lib/policy.h"
 #include "lib/forward.h"
+#include "lib/l7.h"
+#include "lib/nodeport.h"
 
 /* The pod's packets: egress policy of the pod, then local delivery (after the receiver's ingress policy,
  * decided here because bpf_redirect_peer skips the receiver's to_container), remote delivery (tunnel or
@@ -43,6 +46,22 @@ int from_container(struct __sk_buff *skb)
 	if (parse_ipv4(skb, &pi) < 0)
 		return send_drop(skb, DROP_INVALID_PACKET, DIR_EGRESS, ep->identity, 0, NULL, 0);
 
+	/* Services first (a ClusterIP, or this node's address with a NodePort, that no socket hook
+	 * translated): conntrack and policy then see the backend, as the connection really goes. */
+	{
+		struct lb_fwd_result lbr = {};
+
+		ret = lb4_xlate_fwd(skb, &pi, pi.daddr == config_get(CFG_NODE_IP) || pi.daddr == config_get(CFG_ROUTER_IP), 0, 0,
+				    ep->identity, TRACE_FROM_ENDPOINT, &lbr);
+		if (ret == LB_NO_BACKEND) {
+			/* Nobody to serve it: the pod learns at once (ICMP port unreachable: ECONNREFUSED). */
+			send_drop(skb, DROP_SERVICE_BACKEND_NOT_FOUND, DIR_EGRESS, ep->identity, 0, &pi, 0);
+			return icmp_error_to_pod(skb, ep, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH) == TC_ACT_REDIRECT ? TC_ACT_REDIRECT : TC_ACT_SHOT;
+		}
+		if (ret == LB_ERROR)
+			return send_drop(skb, DROP_INVALID_PACKET, DIR_EGRESS, ep->identity, 0, &pi, 0);
+	}
+
 #ifdef CNILAB_MUT_SLOW_LOOKUPS
 	/* Mutation (cnilab selftest): extra ipcache lookups on every packet — correct, only slower. */
 	{
@@ -59,6 +78,13 @@ int from_container(struct __sk_buff *skb)
 	}
 #endif
 	ct_lookup(&pi, &ct);
+	/* A backend's reply to a client this node translated for: the service back as its source. */
+	if (ct.is_reply) {
+		__u16 svc_id = 0;
+
+		if (lb4_rev_nat(skb, &pi, &svc_id) < 0)
+			return send_drop(skb, DROP_INVALID_PACKET, DIR_EGRESS, ep->identity, 0, &pi, 1);
+	}
 
 	dst = lookup_ep_by_ip(pi.daddr);
 #ifdef CNILAB_MUT_LOCAL_WRONG_POD
@@ -74,6 +100,10 @@ int from_container(struct __sk_buff *skb)
 		__u32 dst_ifindex = dst->ifindex;
 
 		dst_identity = dst->identity;
+		/* Where the packet enters the datapath (Hubble's from-endpoint), then where it leaves it. */
+		if (ct.report)
+			send_trace(skb, TRACE_FROM_ENDPOINT, DIR_EGRESS, CTX_U32(skb, ifindex), ep->identity, dst_identity,
+				   &pi, &ct);
 		ret = policy_enforce(skb, &pi, &ct, ep, dst, ep->identity, dst_identity);
 		if (ret)
 			return ret;
@@ -81,23 +111,28 @@ int from_container(struct __sk_buff *skb)
 		ret = pod_router_hop(skb, ep, dst_identity, &pi, ct.is_reply);
 		if (ret)
 			return ret;
-		/* Into the receiving endpoint: TO_ENDPOINT is INGRESS, as Hubble reports it (and to_container). */
-		if (ct.report)
-			send_trace(skb, OBS_TO_ENDPOINT, DIR_INGRESS, dst_ifindex, ep->identity, dst_identity, &pi,
-				   ct.is_reply);
+		l7_request(skb, &pi, CTX_U32(skb, ifindex), ep->identity, dst_identity);
+		l7_response(skb, &pi, dst_ifindex, ep->identity, dst_identity);
 		ret = deliver_local(skb, dst, 1);
 		if (ret < 0)
 			return send_drop(skb, DROP_INVALID_PACKET, DIR_EGRESS, ep->identity, dst_identity, &pi,
 					 ct.is_reply);
+		/* After the delivery rewrote the frame: the trace shows the MACs the pod receives. */
+		if (ct.report)
+			send_trace(skb, TRACE_TO_ENDPOINT, DIR_INGRESS, dst_ifindex, ep->identity, dst_identity, &pi, &ct);
 		return ret;
 	}
 
 	/* Longest prefix: a remote pod, a pod CIDR, or a CIDR identity (toCIDR / ipBlock peers). */
 	ic = ipcache_lookup(pi.daddr);
 	dst_identity = is_node_addr(pi.daddr, ic) ? IDENTITY_HOST : ic ? ic->identity : IDENTITY_WORLD;
+	if (ct.report)
+		send_trace(skb, TRACE_FROM_ENDPOINT, DIR_EGRESS, CTX_U32(skb, ifindex), ep->identity, dst_identity, &pi,
+			   &ct);
 	ret = policy_enforce(skb, &pi, &ct, ep, NULL, ep->identity, dst_identity);
 	if (ret)
 		return ret;
+	l7_request(skb, &pi, CTX_U32(skb, ifindex), ep->identity, dst_identity);
 
 	if (routing_native()) {
 		if (dst_identity != IDENTITY_HOST) {
@@ -126,8 +161,7 @@ to_stack:
 #endif
 
 	if (ct.report)
-		send_trace(skb, OBS_TO_STACK, DIR_EGRESS, CTX_U32(skb, ifindex), ep->identity, dst_identity, &pi,
-			   ct.is_reply);
+		send_trace(skb, TRACE_TO_STACK, DIR_EGRESS, CTX_U32(skb, ifindex), ep->identity, dst_identity, &pi, &ct);
 	return TC_ACT_OK;
 }
 
@@ -161,9 +195,9 @@ int to_container(struct __sk_buff *skb)
 	ret = policy_enforce(skb, &pi, &ct, NULL, ep, src_identity, ep->identity);
 	if (ret)
 		return ret;
+	l7_response(skb, &pi, CTX_U32(skb, ifindex), src_identity, ep->identity);
 	if (ct.report)
-		send_trace(skb, OBS_TO_ENDPOINT, DIR_INGRESS, CTX_U32(skb, ifindex), src_identity, ep->identity, &pi,
-			   ct.is_reply);
+		send_trace(skb, TRACE_TO_ENDPOINT, DIR_INGRESS, CTX_U32(skb, ifindex), src_identity, ep->identity, &pi, &ct);
 	return TC_ACT_OK;
 }
 

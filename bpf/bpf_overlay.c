@@ -11,6 +11,8 @@
 #include "lib/tunnel.h"
 #include "lib/lxc.h"
 #include "lib/policy.h"
+#include "lib/l7.h"
+#include "lib/nodeport.h"
 
 SEC("tc")
 int from_overlay(struct __sk_buff *skb)
@@ -32,7 +34,41 @@ int from_overlay(struct __sk_buff *skb)
 		return send_drop(skb, DROP_INVALID_PACKET, DIR_INGRESS, IDENTITY_UNKNOWN, 0, NULL, 0);
 	src_identity = tunnel_src_identity(skb, pi.saddr);
 
+	/* A pod of another node reached this node's address on a NodePort (its node tunnels traffic to our
+	 * address): translated here as from_netdev does for the underlay. To a remote backend, the stack
+	 * routes the SNATed packet on (cilium_host, the tunnel); to a local one, delivered below. */
+	if (pi.daddr == config_get(CFG_NODE_IP)) {
+		int deliver;
+
+		ret = nodeport_fwd(skb, &pi, src_identity, &deliver, 0);
+		if (ret == TC_ACT_OK)
+			bpf_skb_change_type(skb, 0 /* PACKET_HOST */);
+		if (ret != LB_NOT_SERVICE)
+			return ret;
+	}
+
 	ct_lookup(&pi, &ct);
+	/* Where the packet enters the node's datapath (Hubble's from-overlay). The -D variant leaves it out:
+	 * the flow requirements of the suites must notice a datapath that stops reporting one point. */
+#ifndef CNILAB_FAULT_NO_FROM_TRACE
+	if (ct.report)
+		send_trace(skb, TRACE_FROM_OVERLAY, DIR_INGRESS, CTX_U32(skb, ifindex), src_identity,
+			   resolve_identity(pi.daddr), &pi, &ct);
+#endif
+	/* A remote backend's reply to a client of a service this node translated. A local client is
+	 * delivered below; a client on another node (a NodePort flow from a remote pod) goes back through the
+	 * stack, which routes it to that node. */
+	if (ct.is_reply) {
+		__u16 svc_id = 0;
+
+		ret = lb4_rev_nat(skb, &pi, &svc_id);
+		if (ret < 0)
+			return send_drop(skb, DROP_INVALID_PACKET, DIR_INGRESS, src_identity, 0, &pi, 1);
+		if (ret > 0 && !lookup_ep_by_ip(pi.daddr)) {
+			bpf_skb_change_type(skb, 0 /* PACKET_HOST */);
+			return TC_ACT_OK;
+		}
+	}
 
 	ep = lookup_ep_by_ip(pi.daddr);
 	if (ep) {
@@ -47,13 +83,13 @@ int from_overlay(struct __sk_buff *skb)
 		if (ret)
 			return send_drop(skb, ret > 0 ? DROP_TTL_EXCEEDED : DROP_INVALID_PACKET, DIR_INGRESS, src_identity,
 					 dst_identity, &pi, ct.is_reply);
-		if (ct.report)
-			send_trace(skb, OBS_TO_ENDPOINT, DIR_INGRESS, ep->ifindex, src_identity, dst_identity, &pi,
-				   ct.is_reply);
+		l7_response(skb, &pi, ep->ifindex, src_identity, dst_identity);
 		ret = deliver_local(skb, ep, 1);
 		if (ret < 0)
 			return send_drop(skb, DROP_INVALID_PACKET, DIR_INGRESS, src_identity, dst_identity, &pi,
 					 ct.is_reply);
+		if (ct.report)
+			send_trace(skb, TRACE_TO_ENDPOINT, DIR_INGRESS, ep->ifindex, src_identity, dst_identity, &pi, &ct);
 		return ret;
 	}
 	if (in_pod_cidr(pi.daddr) && pi.daddr != config_get(CFG_ROUTER_IP))
@@ -63,8 +99,8 @@ int from_overlay(struct __sk_buff *skb)
 		ct_create(&pi);
 
 	if (ct.report)
-		send_trace(skb, OBS_TO_STACK, DIR_INGRESS, CTX_U32(skb, ifindex), src_identity,
-			   resolve_identity(pi.daddr), &pi, ct.is_reply);
+		send_trace(skb, TRACE_TO_STACK, DIR_INGRESS, CTX_U32(skb, ifindex), src_identity,
+			   resolve_identity(pi.daddr), &pi, &ct);
 	/* The sender could not know this device's MAC: make the stack accept the frame as addressed to us. */
 #ifndef CNILAB_MUT_OVERLAY_NOT_HOST
 	bpf_skb_change_type(skb, 0 /* PACKET_HOST */);

@@ -16,7 +16,7 @@ describe('performance HTML report', () => {
 
   it('has one <svg> per chart, and the charts the report promises', () => {
     const charts = perfCharts(r);
-    expect(charts.map((c) => c.id)).toEqual(['tcp-throughput', 'udp-throughput', 'udp-loss', 'latency-same', 'latency-other', 'rr-tps', 'cpu-per-gb', 'crr-rate']);
+    expect(charts.map((c) => c.id)).toEqual(['tcp-throughput', 'udp-throughput', 'udp-loss', 'latency-same', 'latency-other', 'rr-tps', 'cpu-per-gb', 'crr-rate', 'http-rps', 'http-latency']);
     expect(html.match(/<svg /g)).toHaveLength(charts.length);
     for (const c of charts) expect(html).toContain(`id="${c.id}"`);
   });

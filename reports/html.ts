@@ -52,6 +52,10 @@ export function perfCharts(r: PerfResult): Array<{ id: string; svg: string }> {
   const cpu = (['tcp-1', 'tcp-4', 'udp'] as const).filter(has).flatMap((test) => PATHS.map((path) => ({ label: `${test}, ${path}`, test, path, q: 'cpuPerGB' as const })));
   if (cpu.length) out.push({ id: 'cpu-per-gb', svg: chart(r, 'CPU cost', 'CPU seconds per GB', cpu, 1, 2) });
   if (has('crr')) out.push({ id: 'crr-rate', svg: chart(r, 'Connection rate (TCP_CRR, relative figure)', 'connections/s', PATHS.map((path) => ({ label: PATH_LABEL[path], test: 'crr', path, q: 'rate' }))) });
+  if (has('http')) {
+    out.push({ id: 'http-rps', svg: chart(r, 'HTTP load through a ClusterIP (wrk)', 'requests/s', PATHS.map((path) => ({ label: PATH_LABEL[path], test: 'http', path, q: 'rps' }))) });
+    out.push({ id: 'http-latency', svg: chart(r, 'HTTP latency through a ClusterIP (wrk)', 'µs', PATHS.flatMap((path) => (['p50', 'p90', 'p99'] as const).map((q) => ({ label: `${q}, ${PATH_LABEL[path]}`, test: 'http' as const, path, q }))), 1, 0) });
+  }
   return out;
 }
 

@@ -16,11 +16,13 @@ export const PATHS = ['same', 'other'] as const;
 export type PathKind = (typeof PATHS)[number];
 
 /** tcp-1 / tcp-4: iperf3 TCP with 1 and 4 streams. udp: iperf3 UDP at a fixed offered rate.
- *  rr: sockperf TCP ping-pong (TCP_RR). crr: connect, 1 byte each way, close (TCP_CRR). */
-export const TESTS = ['tcp-1', 'tcp-4', 'udp', 'rr', 'crr'] as const;
+ *  rr: sockperf TCP ping-pong (TCP_RR). crr: connect, 1 byte each way, close (TCP_CRR).
+ *  http: HTTP load (wrk, keep-alive connections) against agnhost netexec behind a Service's ClusterIP —
+ *  cnilab's load balancer, or kube-proxy-style iptables rules where the CNI has none. */
+export const TESTS = ['tcp-1', 'tcp-4', 'udp', 'rr', 'crr', 'http'] as const;
 export type TestKind = (typeof TESTS)[number];
 
-export type Quantity = 'throughput' | 'retransmits' | 'cpuPerGB' | 'loss' | 'p50' | 'p90' | 'p99' | 'tps' | 'rate';
+export type Quantity = 'throughput' | 'retransmits' | 'cpuPerGB' | 'loss' | 'p50' | 'p90' | 'p99' | 'tps' | 'rate' | 'rps';
 
 export type Direction = 'higher-is-better' | 'lower-is-better';
 
@@ -44,6 +46,7 @@ export const QUANTITIES: Record<Quantity, QuantityInfo> = {
   p99: { unit: 'µs', direction: 'lower-is-better', label: 'latency p99' },
   tps: { unit: 'transactions/s', direction: 'higher-is-better', label: 'transactions/s' },
   rate: { unit: 'connections/s', direction: 'higher-is-better', label: 'connection rate' },
+  rps: { unit: 'requests/s', direction: 'higher-is-better', label: 'HTTP requests/s' },
 };
 
 /** What each test yields. */
@@ -53,6 +56,7 @@ export const TEST_QUANTITIES: Record<TestKind, Quantity[]> = {
   udp: ['throughput', 'loss', 'cpuPerGB'],
   rr: ['p50', 'p90', 'p99', 'tps'],
   crr: ['rate'],
+  http: ['rps', 'p50', 'p90', 'p99'],
 };
 
 /** A metric id, e.g. "tcp-1.other.throughput"; with a configuration, "baseline:tcp-1.other.throughput". */

@@ -41,6 +41,7 @@ const TEST_LABEL: Record<TestKind, string> = {
   udp: 'UDP',
   rr: 'TCP request/response',
   crr: 'TCP connect/request/close',
+  http: 'HTTP load through a ClusterIP (wrk)',
 };
 
 export function metricLabel(test: TestKind, path: string, q: Quantity): string {

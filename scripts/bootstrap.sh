@@ -11,8 +11,11 @@ fail() { echo "cnilab setup: $*" >&2; exit 1; }
 [ -e /sys/kernel/btf/vmlinux ] || echo "cnilab setup: warning: no kernel BTF (/sys/kernel/btf/vmlinux); the datapath does not need it, some tools do" >&2
 
 # Debian packages: the kernel tools, the BPF toolchain, the traffic tools, the reference CNI plugins,
-# and Chromium for the tests that look at the HTML reports as a person would.
-PKGS=(iproute2 util-linux procps make clang llvm libbpf-dev bpftool iperf3 sockperf bird2 tcpdump iputils-ping containernetworking-plugins chromium)
+# Chromium for the tests that look at the HTML reports as a person would, prometheus for `promtool
+# check metrics` on the flow metrics, dnsmasq-base (the binary alone, no system service) for the DNS
+# server pods of the L7 visibility tests, iptables for the kube-proxy baseline of the service
+# benchmarks and wrk for HTTP load through a service.
+PKGS=(iproute2 util-linux procps make clang llvm libbpf-dev bpftool iperf3 sockperf bird2 tcpdump iputils-ping containernetworking-plugins chromium prometheus dnsmasq-base iptables wrk)
 # A real container runtime calling the CNI plugin (harness/cri): Debian's containerd (CRI plugin) and
 # runc, and musl-gcc for the static pause binary of the sandbox image.
 PKGS+=(containerd runc musl-tools)
@@ -27,6 +30,10 @@ if ((${#missing[@]})); then
   echo "cnilab setup: installing ${missing[*]}" >&2
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Only promtool is wanted from the prometheus package: do not leave its server running.
+  if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+    systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
 fi
 
 # bpffs at /sys/fs/bpf: pins of the datapath's maps live there.
@@ -51,6 +58,8 @@ fi
 # BPF objects and the CNI plugin's C entry point (make rebuilds only what changed).
 make -s -C bpf
 make -s -C agent/cni/shim CC=clang
+# The agent's batched ring buffer reader (a small C library loaded through koffi).
+make -s -C agent/datapath/native CC=clang
 make -s -C harness/traffic/crr CC=clang
 # The sandbox image's pause binary (static, musl), imported into each node's containerd by the CRI tests.
 make -s -C harness/cri/pause

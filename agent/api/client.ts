@@ -84,6 +84,10 @@ export class AgentClient {
   flows(last = 100): Promise<{ flows: Flow[]; seen: number; capacity: number }> {
     return this.call('GET', `/v1/flows?last=${last}`);
   }
+  /** The load-balancer frontends the agent programmed (frontend "ip:port/PROTO", backends by slot). */
+  services(): Promise<Array<{ frontend: string; svcId: number; service?: string; port?: string; flags: number; backends: string[]; internal?: string[] }>> {
+    return this.call('GET', '/v1/services');
+  }
   cniAdd(req: CniRequest): Promise<CniAddResult> {
     return this.call('POST', '/v1/cni/add', req, 30_000);
   }

@@ -6,6 +6,12 @@
 //   GET  /v1/ipcache            the datapath's ipcache (key → identity, tunnel endpoint)
 //   GET  /v1/maps               pinned maps, drop counters, lost events
 //   GET  /v1/flows?last=N       the last N decoded flows (default 100, at most the ring size)
+//   POST /v1/observer/flows     body GetFlowsRequest (Hubble's observer.proto); answers one protojson
+//                               GetFlowsResponse per line (application/x-ndjson), open-ended with follow
+//   GET  /v1/observer/status    ServerStatus: flows held, seen, ring capacity, lost events
+//   GET  /metrics               Hubble and agent metrics, Prometheus text format
+//   GET  /v1/metrics            the same as prom-client JSON (what the relay merges)
+//   GET  /v1/services           the load-balancer frontends programmed (service, flags, backends by slot)
 //   GET  /v1/policy[?entries=0] the computed policy per endpoint, the realized store revision, CIDR identities
 //   GET  /v1/k8s                the Kubernetes informers (synced, progress, reconnects), identity allocation
 //   POST /v1/cni/add|del|check  body CniRequest; add answers a CNI result; errors {cniCode, msg, details}
@@ -16,6 +22,8 @@ import { dirname } from 'node:path';
 import { CNI_ERR, CniError, type CniAddResult, type CniErrorBody, type CniGcRequest, type CniGcResult, type CniRequest } from '../cni/protocol.js';
 import { errorToJson } from '../../lib/errors.js';
 import { runPlugin, type AgentCall } from '../cni/main.js';
+import type { Observer } from '../observer/observer.js';
+import { serveGetFlows } from './flow-stream.js';
 
 export interface AgentApi {
   healthz(): { ok: boolean; message?: string; node: string; endpoints: number; policyRevision?: number; policyProblem?: string };
@@ -26,6 +34,9 @@ export interface AgentApi {
   ipcache(): unknown;
   maps(): unknown;
   flows(last: number): unknown;
+  /** The node's flow observer (absent until the agent has started it). */
+  observer?(): Observer | undefined;
+  services?(): unknown;
   cniAdd(req: CniRequest): Promise<CniAddResult>;
   cniDel(req: CniRequest): Promise<void>;
   cniCheck(req: CniRequest): Promise<void>;
@@ -127,6 +138,21 @@ export async function startAgentServer(socketPath: string, api: AgentApi, log: (
         }
         case 'GET /v1/k8s':
           return send(res, 200, api.k8sStatus?.() ?? {});
+        case 'POST /v1/observer/flows':
+        case 'GET /v1/observer/status':
+        case 'GET /metrics':
+        case 'GET /v1/metrics': {
+          const obs = api.observer?.();
+          if (!obs) return send(res, 503, { error: { code: 'UNAVAILABLE', message: 'the observer is not running' } });
+          if (route === 'POST /v1/observer/flows') return await serveGetFlows(req, res, obs);
+          if (route === 'GET /v1/observer/status') return send(res, 200, obs.status());
+          if (route === 'GET /v1/metrics') return send(res, 200, await obs.metrics.registry.getMetricsAsJSON());
+          const text = await obs.metrics.registry.metrics();
+          res.writeHead(200, { 'content-type': obs.metrics.registry.contentType, 'content-length': Buffer.byteLength(text) });
+          return res.end(text);
+        }
+        case 'GET /v1/services':
+          return send(res, 200, api.services?.() ?? []);
         case 'GET /v1/policy':
           return send(res, 200, api.policyStatus(url.searchParams.get('entries') !== '0'));
         case 'POST /v1/cni/add':

@@ -3,7 +3,7 @@ import {
   decodeEndpoint, decodeEvent, decodeIpcacheKey, decodeIpcacheValue, encodeEndpoint, encodeEvent, encodeIpcacheKey,
   encodeIpcacheValue, ipToBe32, parseCidr,
 } from './codec.js';
-import { EVENT } from './constants.js';
+import { EVENT, EVENT_V1_SIZE } from './constants.js';
 import type { DatapathEvent } from './types.js';
 
 describe('datapath codec', () => {
@@ -40,8 +40,32 @@ describe('datapath codec', () => {
       srcIp: '198.19.2.5', dstIp: '198.19.1.200', protocol: 1, srcPort: 0, dstPort: 0, tcpFlags: 0, icmpType: 8, icmpCode: 0, isReply: false, length: 98,
     };
     expect(decodeEvent(encodeEvent(icmp))).toEqual(icmp);
-    expect(() => decodeEvent(Buffer.alloc(EVENT.size - 1))).toThrow(/too short/);
+    expect(() => decodeEvent(Buffer.alloc(EVENT_V1_SIZE - 1))).toThrow(/too short/);
     expect(() => decodeEvent(Buffer.alloc(EVENT.size))).toThrow(/unknown datapath event type 0/);
+  });
+
+  it('round-trips the current layout: ethernet, trace reason, policy verdicts, L7 payload', () => {
+    const ev: DatapathEvent = {
+      ktimeNs: 5n, kind: 'l7-capture', direction: 2, ifindex: 4, srcIdentity: 300, dstIdentity: 301, srcIp: '198.19.1.2', dstIp: '198.19.2.3',
+      protocol: 17, srcPort: 40000, dstPort: 53, tcpFlags: 0, isReply: false, length: 80, ethSrc: '02:00:00:00:00:01', ethDst: '02:00:00:00:00:02',
+      payload: Buffer.from('abc'),
+    };
+    const rec = encodeEvent(ev);
+    expect(rec.length).toBe(EVENT.size + 3);
+    expect(decodeEvent(rec)).toEqual(ev);
+    const pv: DatapathEvent = { ...ev, kind: 'policy-verdict', dropReason: 133, policyMatchType: 0, payload: undefined };
+    delete pv.payload;
+    expect(decodeEvent(encodeEvent(pv))).toEqual(pv);
+    // A record inside a batch, decoded in place.
+    const batch = Buffer.concat([Buffer.alloc(12), rec]);
+    expect(decodeEvent(batch, 12, rec.length)).toEqual(ev);
+  });
+
+  it('reads records of the first layout (48 bytes, observation point as sub-type)', () => {
+    const v1 = encodeEvent({ ktimeNs: 1n, kind: 'trace', observationPoint: 4, direction: 2, ifindex: 1, srcIdentity: 1, dstIdentity: 2, srcIp: '1.1.1.1', dstIp: '2.2.2.2', protocol: 6, srcPort: 1, dstPort: 2, tcpFlags: 2, isReply: false, length: 60 }).subarray(0, EVENT_V1_SIZE);
+    v1[EVENT.subtype] = 101;
+    expect(decodeEvent(v1)).toMatchObject({ kind: 'trace', observationPoint: 101 });
+    expect(decodeEvent(v1).ethSrc).toBeUndefined();
   });
 
   it('decodes policy verdicts (allowed: no drop reason) and policy drops with their match type', () => {

@@ -2,7 +2,8 @@
 // functions: unit-testable without root or libbpf.
 import { InvalidInputError } from '../../lib/errors.js';
 import type { DatapathEvent, EndpointEntry, IpcacheEntry } from './types.js';
-import { DROP_REASON, ENDPOINT, EVENT, EVENT_TYPE, IPCACHE_KEY, IPCACHE_VALUE } from './constants.js';
+import { DROP_REASON, ENDPOINT, EVENT, EVENT_TYPE, EVENT_V1_SIZE, IPCACHE_KEY, IPCACHE_VALUE } from './constants.js';
+import { observationPointOfTracePoint, tracePointOfObservationPoint } from '../observer/names.js';
 
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
@@ -30,8 +31,14 @@ export function macToBytes(mac: string, field = 'mac'): Buffer {
   return Buffer.from(mac.split(':').map((h) => parseInt(h, 16)));
 }
 
+const HEX2 = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
 export function bytesToMac(buf: Buffer, off = 0): string {
-  return [...buf.subarray(off, off + 6)].map((b) => b.toString(16).padStart(2, '0')).join(':');
+  return `${HEX2[buf[off]!]}:${HEX2[buf[off + 1]!]}:${HEX2[buf[off + 2]!]}:${HEX2[buf[off + 3]!]}:${HEX2[buf[off + 4]!]}:${HEX2[buf[off + 5]!]}`;
+}
+
+function isZero6(buf: Buffer, off: number): boolean {
+  return (buf.readUInt32LE(off) | buf.readUInt16LE(off + 4)) === 0;
 }
 
 export interface Cidr {
@@ -119,51 +126,69 @@ const KIND: Record<number, DatapathEvent['kind']> = {
   [EVENT_TYPE.drop]: 'drop',
   [EVENT_TYPE.trace]: 'trace',
   [EVENT_TYPE.policyVerdict]: 'policy-verdict',
+  [EVENT_TYPE.l7Capture]: 'l7-capture',
+  [EVENT_TYPE.sockXlate]: 'sock-xlate',
 };
 
 const isPolicyDrop = (reason: number): boolean => reason === DROP_REASON.POLICY_DENIED || reason === DROP_REASON.POLICY_DENY;
 
-/** One ring buffer record (struct cnilab_event) → DatapathEvent. */
-export function decodeEvent(buf: Buffer): DatapathEvent {
-  if (buf.length < EVENT.size) throw new RangeError(`datapath event too short: ${buf.length} < ${EVENT.size} bytes`);
-  const type = buf[EVENT.type]!;
+/** One ring buffer record (struct cnilab_event, either layout) at buf[off, off+len) → DatapathEvent. */
+export function decodeEvent(buf: Buffer, off = 0, len = buf.length - off): DatapathEvent {
+  if (len < EVENT_V1_SIZE) throw new RangeError(`datapath event too short: ${len} < ${EVENT_V1_SIZE} bytes`);
+  const v2 = len >= EVENT.size;
+  const type = buf[off + EVENT.type]!;
   const kind = KIND[type];
   if (!kind) throw new RangeError(`unknown datapath event type ${type}`);
-  const subtype = buf[EVENT.subtype]!;
-  const protocol = buf[EVENT.proto]!;
+  const subtype = buf[off + EVENT.subtype]!;
+  const protocol = buf[off + EVENT.proto]!;
+  const noPorts = protocol !== 6 && protocol !== 17;
   const ev: DatapathEvent = {
-    ktimeNs: buf.readBigUInt64LE(EVENT.ktime),
+    ktimeNs: buf.readBigUInt64LE(off + EVENT.ktime),
     kind,
-    direction: buf[EVENT.direction]!,
-    ifindex: buf.readUInt32LE(EVENT.ifindex),
-    srcIdentity: buf.readUInt32LE(EVENT.srcIdentity),
-    dstIdentity: buf.readUInt32LE(EVENT.dstIdentity),
-    srcIp: bytesToIp(buf, EVENT.saddr),
-    dstIp: bytesToIp(buf, EVENT.daddr),
+    direction: buf[off + EVENT.direction]!,
+    ifindex: buf.readUInt32LE(off + EVENT.ifindex),
+    srcIdentity: buf.readUInt32LE(off + EVENT.srcIdentity),
+    dstIdentity: buf.readUInt32LE(off + EVENT.dstIdentity),
+    srcIp: bytesToIp(buf, off + EVENT.saddr),
+    dstIp: bytesToIp(buf, off + EVENT.daddr),
     protocol,
-    srcPort: protocol === 1 ? 0 : buf.readUInt16BE(EVENT.sport),
-    dstPort: protocol === 1 ? 0 : buf.readUInt16BE(EVENT.dport),
-    tcpFlags: buf[EVENT.tcpFlags]!,
-    isReply: buf[EVENT.isReply] !== 0,
-    length: buf.readUInt32LE(EVENT.length),
+    srcPort: noPorts ? 0 : buf.readUInt16BE(off + EVENT.sport),
+    dstPort: noPorts ? 0 : buf.readUInt16BE(off + EVENT.dport),
+    tcpFlags: buf[off + EVENT.tcpFlags]!,
+    isReply: buf[off + EVENT.isReply] !== 0,
+    length: buf.readUInt32LE(off + EVENT.length),
   };
   if (kind === 'drop') ev.dropReason = subtype;
-  else if (kind === 'trace') ev.observationPoint = subtype;
+  // The first layout carried the TraceObservationPoint; the current one the monitor trace point.
+  else if (kind === 'trace') ev.observationPoint = v2 ? observationPointOfTracePoint(subtype) : subtype;
+  else if (kind === 'sock-xlate') ev.sockXlatePoint = subtype;
   else if (subtype !== 0) ev.dropReason = subtype; // policy verdict: 0 allowed, else the drop reason
-  if (kind === 'policy-verdict' || (kind === 'drop' && isPolicyDrop(subtype))) ev.policyMatchType = buf[EVENT.policyMatch]!;
+  if (kind === 'policy-verdict' || (kind === 'drop' && isPolicyDrop(subtype))) ev.policyMatchType = buf[off + EVENT.policyMatch]!;
   if (protocol === 1) {
-    ev.icmpType = buf[EVENT.icmpType]!;
-    ev.icmpCode = buf[EVENT.icmpCode]!;
+    ev.icmpType = buf[off + EVENT.icmpType]!;
+    ev.icmpCode = buf[off + EVENT.icmpCode]!;
+  }
+  if (v2) {
+    if (!isZero6(buf, off + EVENT.ethSrc)) ev.ethSrc = bytesToMac(buf, off + EVENT.ethSrc);
+    if (!isZero6(buf, off + EVENT.ethDst)) ev.ethDst = bytesToMac(buf, off + EVENT.ethDst);
+    const reason = buf[off + EVENT.traceReason]!;
+    if (reason) ev.traceReason = reason;
+    const svcId = buf.readUInt16LE(off + EVENT.svcId);
+    if (svcId) ev.svcId = svcId;
+    const plen = Math.min(buf.readUInt16LE(off + EVENT.payloadLen), len - EVENT.size);
+    if (plen > 0) ev.payload = Buffer.from(buf.subarray(off + EVENT.size, off + EVENT.size + plen));
   }
   return ev;
 }
 
-/** Inverse of decodeEvent, for tests and fixtures. */
+/** Inverse of decodeEvent (current layout), for tests, fixtures and the fake datapath. */
 export function encodeEvent(ev: DatapathEvent): Buffer {
-  const b = Buffer.alloc(EVENT.size);
+  const payload = ev.payload ?? Buffer.alloc(0);
+  const b = Buffer.alloc(EVENT.size + payload.length);
   b.writeBigUInt64LE(ev.ktimeNs, EVENT.ktime);
-  b[EVENT.type] = ev.kind === 'drop' ? EVENT_TYPE.drop : ev.kind === 'trace' ? EVENT_TYPE.trace : EVENT_TYPE.policyVerdict;
-  b[EVENT.subtype] = ev.dropReason ?? ev.observationPoint ?? 0;
+  b[EVENT.type] =
+    ev.kind === 'drop' ? EVENT_TYPE.drop : ev.kind === 'trace' ? EVENT_TYPE.trace : ev.kind === 'l7-capture' ? EVENT_TYPE.l7Capture : ev.kind === 'sock-xlate' ? EVENT_TYPE.sockXlate : EVENT_TYPE.policyVerdict;
+  b[EVENT.subtype] = ev.kind === 'trace' ? tracePointOfObservationPoint(ev.observationPoint ?? 0) : ev.kind === 'sock-xlate' ? (ev.sockXlatePoint ?? 0) : (ev.dropReason ?? 0);
   b[EVENT.direction] = ev.direction;
   b[EVENT.proto] = ev.protocol;
   b.writeUInt32LE(ev.ifindex, EVENT.ifindex);
@@ -179,5 +204,11 @@ export function encodeEvent(ev: DatapathEvent): Buffer {
   b[EVENT.isReply] = ev.isReply ? 1 : 0;
   b.writeUInt32LE(ev.length, EVENT.length);
   b[EVENT.policyMatch] = ev.policyMatchType ?? 0;
+  b[EVENT.traceReason] = ev.traceReason ?? 0;
+  if (ev.ethSrc) macToBytes(ev.ethSrc).copy(b, EVENT.ethSrc);
+  if (ev.ethDst) macToBytes(ev.ethDst).copy(b, EVENT.ethDst);
+  b.writeUInt16LE(payload.length, EVENT.payloadLen);
+  b.writeUInt16LE(ev.svcId ?? 0, EVENT.svcId);
+  payload.copy(b, EVENT.size);
   return b;
 }

@@ -3,7 +3,7 @@
 // the compiled object, and the C side has _Static_asserts on the sizes.
 
 /** Map names (BPF_OBJ_NAME_LEN: at most 15 characters). Must match the map definitions in
- *  bpf/lib/maps.h, bpf/lib/events.h, bpf/lib/conntrack.h and bpf/lib/policy.h. */
+ *  bpf/lib/maps.h, bpf/lib/events.h, bpf/lib/conntrack.h, bpf/lib/policy.h and bpf/lib/l7.h. */
 export const MAP = {
   lxcByIfindex: 'cnilab_lxc_if',
   lxcByIp: 'cnilab_lxc_ip',
@@ -15,6 +15,16 @@ export const MAP = {
   lost: 'cnilab_lost',
   policy: 'cnilab_policy',
   policyEndpoint: 'cnilab_pol_ep',
+  l7Ports: 'cnilab_l7_ports',
+  // service load balancing (bpf/lib/lb.h, bpf/lib/nodeport.h); LB_MAP below names the ones the agent writes
+  lbSvc: 'cnilab_lb_svc',
+  lbBackends: 'cnilab_lb_be',
+  lbMaglev: 'cnilab_lb_mgl',
+  lbSock: 'cnilab_lb_sk',
+  lbAffinity: 'cnilab_lb_aff',
+  lbNetns: 'cnilab_lb_ns',
+  lbFwd: 'cnilab_lb_fwd',
+  lbRev: 'cnilab_lb_rev',
 } as const;
 export type MapName = (typeof MAP)[keyof typeof MAP];
 export const ALL_MAPS: readonly MapName[] = Object.values(MAP);
@@ -49,8 +59,14 @@ export const CONFIG = {
   hostIfindex: 5,
   routingMode: 6,
   netdevIfindex: 7,
-  max: 8,
+  observerOff: 8,
+  max: 9,
 } as const;
+// must match bpf/lib/events.h: OBSERVER_OFF_* (bits of CONFIG.observerOff)
+export const OBSERVER_OFF = { traces: 0x01, l7: 0x02 } as const;
+// must match bpf/lib/l7.h: L7_PARSER_* and the index of cnilab_l7_ports ((UDP ? 1 : 0) << 16 | port)
+export const L7_PARSER = { dns: 1, http: 2 } as const;
+export const L7_PORTS_UDP_BASE = 1 << 16;
 // must match bpf/lib/fib.h: ROUTING_TUNNEL / ROUTING_NATIVE
 export const ROUTING_MODE = { tunnel: 0, native: 1 } as const;
 
@@ -71,9 +87,12 @@ export const CT_VALUE = {
   flags: 52,
 } as const;
 
-// must match bpf/lib/events.h: struct cnilab_event (addresses and ports in network byte order)
+// must match bpf/lib/events.h: struct cnilab_event (addresses and ports in network byte order). A record
+// is this header, followed for EVENT_TYPE.l7Capture by payloadLen bytes of the packet's L4 payload.
+// Records of the first layout (48 bytes: no ethernet, trace reason or payload; trace sub-type as the
+// TraceObservationPoint number) are still decoded, so an agent reads a datapath built before it.
 export const EVENT = {
-  size: 48,
+  size: 64,
   ktime: 0,
   type: 8,
   subtype: 9,
@@ -93,7 +112,18 @@ export const EVENT = {
   length: 40,
   ethertype: 44,
   policyMatch: 46,
+  traceReason: 47,
+  ethDst: 48,
+  ethSrc: 54,
+  payloadLen: 60,
+  svcId: 62,
 } as const;
+/** Size of the first record layout (see EVENT). */
+export const EVENT_V1_SIZE = 48;
+/** Payload bytes copied for L7 parsing (must match bpf/lib/events.h L7_PAYLOAD_MAX). */
+export const L7_PAYLOAD_MAX = 192;
+/** The largest record the datapath emits. */
+export const EVENT_MAX_SIZE = EVENT.size + L7_PAYLOAD_MAX;
 // must match bpf/lib/events.h: struct cnilab_drop_key / cnilab_drop_val (per-CPU values)
 export const DROP_KEY = { size: 2, reason: 0, direction: 1 } as const;
 export const DROP_VALUE = { size: 16, packets: 0, bytes: 8 } as const;
@@ -102,7 +132,7 @@ export const LOST_VALUE_SIZE = 8;
 export const RINGBUF_BYTES = 1 << 20;
 
 // must match bpf/lib/events.h: EVENT_*
-export const EVENT_TYPE = { drop: 1, trace: 2, policyVerdict: 3 } as const;
+export const EVENT_TYPE = { drop: 1, trace: 2, policyVerdict: 3, l7Capture: 4, sockXlate: 5 } as const;
 
 // must match bpf/lib/common.h: DROP_* (Hubble DropReason)
 export const DROP_REASON = {
@@ -110,13 +140,29 @@ export const DROP_REASON = {
   INVALID_PACKET_DROPPED: 134,
   UNSUPPORTED_L3_PROTOCOL: 139,
   STALE_OR_UNROUTABLE_IP: 151,
+  SERVICE_BACKEND_NOT_FOUND: 158,
   NO_TUNNEL_OR_ENCAPSULATION_ENDPOINT: 160,
   FIB_LOOKUP_FAILED: 169,
   POLICY_DENY: 181,
   TTL_EXCEEDED: 196,
 } as const;
 
-// must match bpf/lib/common.h: OBS_* (Hubble TraceObservationPoint)
+// must match bpf/lib/common.h: TRACE_* (Cilium's monitor trace points: the sub-type of a trace record)
+export const TRACE_POINT = {
+  TO_ENDPOINT: 0,
+  TO_STACK: 3,
+  TO_OVERLAY: 4,
+  FROM_ENDPOINT: 5,
+  FROM_HOST: 7,
+  FROM_OVERLAY: 9,
+  FROM_NETWORK: 10,
+  TO_NETWORK: 11,
+} as const;
+// must match bpf/lib/common.h: TRACE_REASON_* (Hubble TraceReason)
+export const TRACE_REASON = { new: 1, established: 2, reply: 3 } as const;
+
+/** Hubble TraceObservationPoint: what DatapathEvent.observationPoint holds once a record is decoded (the
+ *  trace point, but TO_ENDPOINT is 101 here where the monitor's to-endpoint is 0). */
 export const OBS_POINT = {
   TO_STACK: 3,
   TO_OVERLAY: 4,
@@ -163,3 +209,41 @@ export const MAP_TYPE_NAMES: Record<number, string> = {
   11: 'lpm_trie',
   27: 'ringbuf',
 };
+
+// ---- Service load balancing: bpf/lib/lb.h and bpf/bpf_sock.c ------------------------------------
+
+/** LB map names (bpf/lib/lb.h). Pinned next to the datapath's maps; written by agent/service. */
+export const LB_MAP = {
+  svc: 'cnilab_lb_svc',
+  backends: 'cnilab_lb_be',
+  maglev: 'cnilab_lb_mgl',
+  sock: 'cnilab_lb_sk',
+  affinity: 'cnilab_lb_aff',
+  netns: 'cnilab_lb_ns',
+} as const;
+export type LbMapName = (typeof LB_MAP)[keyof typeof LB_MAP];
+
+// must match bpf/lib/lb.h: struct cnilab_lb_key / cnilab_lb_svc / cnilab_lb_backend / cnilab_lb_ns_val
+export const LB_KEY = { size: 12, addr: 0, dport: 4, slot: 6, proto: 8, scope: 9 } as const;
+export const LB_SVC = { size: 16, backendId: 0, count: 4, svcId: 6, affinityTimeout: 8, flags: 12 } as const;
+export const LB_BACKEND = { size: 8, addr: 0, port: 4, proto: 6, flags: 7 } as const;
+export const LB_NS = { size: 12, identity: 0, ip: 4, flags: 8 } as const;
+export const LB_SK_KEY = { size: 16, cookie: 0, addr: 8, port: 12 } as const;
+export const LB_SK_VALUE = { size: 8, addr: 0, port: 4, svcId: 6 } as const;
+// must match bpf/lib/lb.h: LB_SCOPE_*, LB_F_*, LB_BE_*, LB_NS_*, LB_MAGLEV_M
+export const LB_SCOPE = { ext: 0, int: 1 } as const;
+export const LB_FLAG = { nodePort: 0x01, local: 0x02, twoScopes: 0x04, maglev: 0x08, affinity: 0x10 } as const;
+export const LB_BACKEND_FLAG = { local: 0x01 } as const;
+export const LB_NS_FLAG = { host: 0x01 } as const;
+export const LB_MAGLEV_M = 16381;
+
+/** Program names in bpf/bpf_sock.c and the cgroup attach type of each (enum bpf_attach_type). */
+export const SOCK_PROG = {
+  connect4: { name: 'sock4_connect', attachType: 10 /* BPF_CGROUP_INET4_CONNECT */ },
+  sendmsg4: { name: 'sock4_sendmsg', attachType: 14 /* BPF_CGROUP_UDP4_SENDMSG */ },
+  recvmsg4: { name: 'sock4_recvmsg', attachType: 19 /* BPF_CGROUP_UDP4_RECVMSG */ },
+  getpeername4: { name: 'sock4_getpeername', attachType: 29 /* BPF_CGROUP_INET4_GETPEERNAME */ },
+} as const;
+
+// Hubble SocketTranslationPoint (flow.proto); must match bpf/bpf_sock.c XLATE_*
+export const SOCK_XLATE_POINT = { PRE_DIRECTION_FWD: 1, POST_DIRECTION_FWD: 2, PRE_DIRECTION_REV: 3, POST_DIRECTION_REV: 4 } as const;

@@ -101,6 +101,7 @@ describe('openDatapath in a real node netns', () => {
     const icmp = events.filter((e) => e.protocol === 1);
     // One trace per direction of the ping "connection", not one per packet.
     expect(icmp).toMatchObject([
+      { kind: 'trace', observationPoint: OBS_POINT.FROM_ENDPOINT, srcIp: POD_IP, dstIp: ROUTER_IP, icmpType: 8, isReply: false, srcIdentity: 4242 },
       { kind: 'trace', observationPoint: OBS_POINT.TO_STACK, srcIp: POD_IP, dstIp: ROUTER_IP, icmpType: 8, isReply: false, srcIdentity: 4242 },
       { kind: 'trace', observationPoint: OBS_POINT.TO_ENDPOINT, srcIp: ROUTER_IP, dstIp: POD_IP, icmpType: 0, isReply: true, dstIdentity: 4242 },
     ]);

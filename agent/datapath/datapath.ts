@@ -9,7 +9,7 @@ import koffi from 'koffi';
 import { CnilabError, UnsupportedError } from '../../lib/errors.js';
 import type { Datapath, DatapathConfig, DatapathEvent, EndpointEntry, IpcacheEntry } from './types.js';
 import {
-  ALL_MAPS, CONFIG, DROP_KEY, DROP_VALUE, ENDPOINT, IPCACHE_KEY, IPCACHE_VALUE, LOST_VALUE_SIZE, MAP,
+  ALL_MAPS, CONFIG, DROP_KEY, L7_PARSER, L7_PORTS_UDP_BASE, OBSERVER_OFF, DROP_VALUE, ENDPOINT, EVENT_MAX_SIZE, IPCACHE_KEY, IPCACHE_VALUE, LOST_VALUE_SIZE, MAP,
   MAP_TYPE_NAMES, PROG, ROUTING_MODE, TC_HANDLE, TC_PRIORITY, type MapName,
 } from './constants.js';
 import {
@@ -17,9 +17,10 @@ import {
   encodeIpcacheValue, ipToBytes, parseCidr, prefixMaskBytes, u32Key,
 } from './codec.js';
 import {
-  BPF_TC_EGRESS, BPF_TC_INGRESS, BpfObject, closeFd, mapDelete, mapInfo, mapKeys, mapLookup, mapUpdate,
+  BPF_TC_EGRESS, BPF_TC_INGRESS, BpfObject, closeFd, mapDelete, mapInfo, mapKeys, mapLookup, mapLookupBatchArray, mapUpdate,
   numPossibleCpus, objGet, RingBuffer, tcAttach,
 } from './libbpf.js';
+import { BatchRingBuffer, forEachRecord } from './ringbuf-batch.js';
 import { PolicyMapWriter } from './policy-writer.js';
 
 export { decodeEvent } from './codec.js';
@@ -47,7 +48,7 @@ export const POLICY_FAULT_OBJECTS = {
 const RINGBUF_SWEEP_MS = 50;
 
 /** The bpffs mount that holds `path`, or undefined. */
-function bpffsMountFor(path: string): string | undefined {
+export function bpffsMountFor(path: string): string | undefined {
   const mounts = readFileSync('/proc/self/mounts', 'utf8')
     .split('\n')
     .map((l) => l.split(' '))
@@ -58,7 +59,7 @@ function bpffsMountFor(path: string): string | undefined {
 
 /** Removes pins whose definition no longer matches the object (a datapath upgrade changed a layout);
  *  libbpf would otherwise refuse to load. Compatible pins are kept and reused. */
-function dropIncompatiblePins(obj: BpfObject, pinDir: string): string[] {
+export function dropIncompatiblePins(obj: BpfObject, pinDir: string): string[] {
   const dropped: string[] = [];
   for (const def of obj.mapDefs()) {
     const pin = join(pinDir, def.name);
@@ -130,6 +131,13 @@ export function openDatapath(cfg: DatapathConfig): Datapath {
 
   const policies = new PolicyMapWriter(fd(MAP.policy), fd(MAP.policyEndpoint));
   const ringBuffers = new Set<{ stop(): void }>();
+  let l7PortsSet = new Set<number>();
+  // The ports a previous agent configured are found by scanning: the array has no key iteration worth
+  // the name (every index exists), so read the 128k entries once, at start.
+  {
+    const all = mapLookupBatchArray(fd(MAP.l7Ports), 2 << 16);
+    for (let i = 0; i < all.length; i++) if (all[i]) l7PortsSet.add(i);
+  }
   let closed = false;
 
   const attach = (ifname: string, ifindex: number, point: number, progName: string): void => {
@@ -206,21 +214,39 @@ export function openDatapath(cfg: DatapathConfig): Datapath {
     },
 
     onEvents(cb: (ev: DatapathEvent) => void) {
-      const rb = new RingBuffer(fd(MAP.events), (data) => {
-        let ev: DatapathEvent;
-        try {
-          ev = decodeEvent(data);
-        } catch {
-          return; // a record from a newer/older layout: skip rather than kill the consumer
-        }
-        cb(ev);
-      });
+      return dp.onEventBatches!((batch, bytes) =>
+        forEachRecord(batch, bytes, (buf, off, len) => {
+          let ev: DatapathEvent;
+          try {
+            ev = decodeEvent(buf, off, len);
+          } catch {
+            return; // a record of an unknown layout: skip rather than kill the consumer
+          }
+          cb(ev);
+        }),
+      );
+    },
+
+    onEventBatches(cb: (batch: Buffer, bytes: number) => void) {
+      const rb = new BatchRingBuffer(fd(MAP.events), EVENT_MAX_SIZE);
+      let stopped = false;
+      let draining = false;
+      // One batch per turn of the event loop: a burst of events never holds the loop (and the CNI
+      // calls it serves) for longer than one batch takes to ingest.
       const drain = (): void => {
+        if (stopped || draining) return;
+        draining = true;
+        let more = false;
         try {
-          rb.consume();
+          const { bytes, more: m } = rb.drain();
+          more = m;
+          if (bytes > 0) cb(rb.buf, bytes);
         } catch {
           /* consume only fails on a corrupted ring; the sweep retries */
+        } finally {
+          draining = false;
         }
+        if (more) setImmediate(drain);
       };
       // libuv watches libbpf's epoll fd for the datapath's batch wakeups (a ring filling up fast), and
       // the timer drains whatever smaller batch has arrived since the last turn.
@@ -228,15 +254,18 @@ export function openDatapath(cfg: DatapathConfig): Datapath {
       poller.unref();
       const sweep = setInterval(drain, RINGBUF_SWEEP_MS);
       sweep.unref();
-      let stopped = false;
       const handle = {
         stop() {
           if (stopped) return;
-          stopped = true;
           clearInterval(sweep);
           poller.stop();
           poller.close();
-          drain();
+          for (let i = 0; i < 64; i++) {
+            const { bytes, more } = rb.drain();
+            if (bytes > 0) cb(rb.buf, bytes);
+            if (!more) break;
+          }
+          stopped = true;
           rb.free();
           ringBuffers.delete(handle);
         },
@@ -244,6 +273,26 @@ export function openDatapath(cfg: DatapathConfig): Datapath {
       ringBuffers.add(handle);
       drain();
       return () => handle.stop();
+    },
+
+    setObserverConfig(o) {
+      // Ports first, then the switch: a capture never looks at half-written ports.
+      const want = new Map<number, number>();
+      for (const p of o.l7Ports) want.set((p.protocol === 'UDP' ? L7_PORTS_UDP_BASE : 0) | p.port, L7_PARSER[p.parser]);
+      const one = Buffer.alloc(1);
+      for (const [idx, parser] of want) mapUpdate(fd(MAP.l7Ports), u32Key(idx), Buffer.from([parser]));
+      // Clear what an earlier configuration (a previous agent's) left: the array keeps its values.
+      for (const idx of l7PortsSet) if (!want.has(idx)) mapUpdate(fd(MAP.l7Ports), u32Key(idx), one);
+      l7PortsSet = new Set(want.keys());
+      setConfig(CONFIG.observerOff, o.traces ? 0 : OBSERVER_OFF.traces | OBSERVER_OFF.l7);
+    },
+
+    lostEventsPerCpu() {
+      const stride = perCpuStride(LOST_VALUE_SIZE);
+      const v = mapLookup(fd(MAP.lost), u32Key(0), stride * numPossibleCpus());
+      const out: bigint[] = [];
+      for (let off = 0; v && off + stride <= v.length; off += stride) out.push(v.readBigUInt64LE(off));
+      return out;
     },
 
     setEndpointPolicy(policy) {
@@ -276,9 +325,7 @@ export function openDatapath(cfg: DatapathConfig): Datapath {
     },
 
     lostEvents() {
-      const stride = perCpuStride(LOST_VALUE_SIZE);
-      const v = mapLookup(fd(MAP.lost), u32Key(0), stride * numPossibleCpus());
-      return v ? sumPerCpu(v, stride, 0) : 0n;
+      return dp.lostEventsPerCpu!().reduce((a, b) => a + b, 0n);
     },
 
     describeMaps() {

@@ -32,7 +32,8 @@ interface Bindings {
   hook_create: Fn; tc_attach: Fn; tc_detach: Fn; tc_query: Fn; rb_new: Fn; rb_poll: Fn; rb_consume: Fn;
   rb_epoll_fd: Fn; rb_free: Fn; test_run: Fn; num_cpus: Fn; strerror: Fn; sample_fn: ReturnType<typeof koffi.proto>;
   set_print: Fn; vsnprintf: Fn; print_fn: ReturnType<typeof koffi.proto>;
-  map_type: Fn; map_key_size: Fn; map_value_size: Fn; map_max_entries: Fn; map_flags: Fn; obj_get: Fn; close: Fn; libbpf_strerror: Fn;
+  link_create: Fn; link_update: Fn; obj_pin: Fn;
+  lookup_batch: Fn; map_type: Fn; map_key_size: Fn; map_value_size: Fn; map_max_entries: Fn; map_flags: Fn; obj_get: Fn; close: Fn; libbpf_strerror: Fn;
 }
 
 let B: Bindings | undefined;
@@ -64,6 +65,7 @@ function b(): Bindings {
     lookup: lib.func('int bpf_map_lookup_elem(int fd, void *key, _Out_ void *value)'),
     delete_: lib.func('int bpf_map_delete_elem(int fd, void *key)'),
     next_key: lib.func('int bpf_map_get_next_key(int fd, void *key, _Out_ void *next_key)'),
+    lookup_batch: lib.func('int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, void *count, void *opts)'),
     map_info: lib.func('int bpf_obj_get_info_by_fd(int fd, _Inout_ void *info, _Inout_ uint32_t *len)'),
     hook_create: lib.func('int bpf_tc_hook_create(void *hook)'),
     tc_attach: lib.func('int bpf_tc_attach(void *hook, _Inout_ void *opts)'),
@@ -82,6 +84,9 @@ function b(): Bindings {
     map_max_entries: lib.func('uint32_t bpf_map__max_entries(bpf_map *map)'),
     map_flags: lib.func('uint32_t bpf_map__map_flags(bpf_map *map)'),
     obj_get: lib.func('int bpf_obj_get(const char *pathname)'),
+    obj_pin: lib.func('int bpf_obj_pin(int fd, const char *pathname)'),
+    link_create: lib.func('int bpf_link_create(int prog_fd, int target_fd, int attach_type, void *opts)'),
+    link_update: lib.func('int bpf_link_update(int link_fd, int new_prog_fd, void *opts)'),
     close: libc.func('int close(int fd)'),
     libbpf_strerror: lib.func('int libbpf_strerror(int err, _Out_ uint8_t *buf, size_t size)'),
     strerror: libc.func('const char *strerror(int errnum)'),
@@ -272,6 +277,33 @@ export function mapDelete(fd: number, key: Buffer): boolean {
   return true;
 }
 
+/** The first `n` values of an array map whose values are `valueSize` bytes, in one syscall per chunk
+ *  (BPF_MAP_LOOKUP_BATCH) instead of one per element. */
+export function mapLookupBatchArray(fd: number, n: number, valueSize = 1): Buffer {
+  const out = Buffer.alloc(n * valueSize);
+  const chunk = 8192;
+  const keys = Buffer.alloc(chunk * 4);
+  const values = Buffer.alloc(chunk * valueSize);
+  const count = new Uint32Array(1);
+  const inBatch = Buffer.alloc(4);
+  const outBatch = Buffer.alloc(4);
+  let got = 0;
+  for (let first = true; got < n; first = false) {
+    count[0] = Math.min(chunk, n - got);
+    const ret = b().lookup_batch(fd, first ? null : inBatch, outBatch, keys, values, count, null);
+    const read = count[0]!;
+    for (let i = 0; i < read; i++) {
+      const k = keys.readUInt32LE(i * 4);
+      if (k < n) values.copy(out, k * valueSize, i * valueSize, (i + 1) * valueSize);
+    }
+    got += read;
+    if (ret === -ENOENT || read === 0) break; // the last chunk
+    check('bpf_map_lookup_batch', ret);
+    outBatch.copy(inBatch);
+  }
+  return out;
+}
+
 /** All keys (snapshot; entries may change while iterating, as with any BPF map walk). */
 export function mapKeys(fd: number, keySize: number): Buffer[] {
   const keys: Buffer[] = [];
@@ -300,6 +332,23 @@ export function objGet(path: string): number {
   const fd = b().obj_get(path);
   if (fd < 0) throw new LibbpfError('bpf_obj_get', -fd, path);
   return fd;
+}
+
+/** Pins any BPF object fd (map, program, link) at a bpffs path. */
+export function objPin(fd: number, path: string): void {
+  check('bpf_obj_pin', b().obj_pin(fd, path), path);
+}
+
+/** A BPF link attaching a program to a target (a cgroup fd for cgroup hooks); returns the link fd. Links
+ *  compose with other programs on the same hook (multi-attach) and detach when their last reference
+ *  (an fd or a pin) goes away. */
+export function linkCreate(progFd: number, targetFd: number, attachType: number): number {
+  return check('bpf_link_create', b().link_create(progFd, targetFd, attachType, null), `attach type ${attachType}`);
+}
+
+/** Replace the program of an existing link atomically (an agent restart loading a new object). */
+export function linkUpdate(linkFd: number, newProgFd: number): void {
+  check('bpf_link_update', b().link_update(linkFd, newProgFd, null));
 }
 
 export function closeFd(fd: number): void {

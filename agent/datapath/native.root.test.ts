@@ -36,13 +36,18 @@ describe('cross-node forwarding in native routing mode', () => {
     const r = await run(['ping', '-c', '3', '-i', '0.2', '-W', '2', B.podIp], { netns: A.podNs, allowFailure: true, timeoutMs: 15_000 });
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toContain('ttl=62'); // each node decremented it, as a kernel router would
-    await settle(() => A.events.length >= 2 && B.events.length >= 2);
+    await settle(() => A.events.length >= 4 && B.events.length >= 4);
+    // Each node reports where a packet enters its datapath and where it leaves it, once per direction.
     expect(A.events.filter((e) => e.protocol === 1)).toMatchObject([
-      { observationPoint: OBS_POINT.TO_NETWORK, ifindex: A.ifindex.eth0, srcIdentity: A.identity, dstIdentity: B.identity, isReply: false },
-      { observationPoint: OBS_POINT.TO_ENDPOINT, srcIdentity: B.identity, dstIdentity: A.identity, isReply: true },
+      { observationPoint: OBS_POINT.FROM_ENDPOINT, direction: DIRECTION.egress, srcIdentity: A.identity, isReply: false },
+      { observationPoint: OBS_POINT.TO_NETWORK, direction: DIRECTION.egress, ifindex: A.ifindex.eth0, srcIdentity: A.identity, dstIdentity: B.identity, isReply: false },
+      { observationPoint: OBS_POINT.FROM_NETWORK, direction: DIRECTION.egress, srcIdentity: B.identity, isReply: true },
+      { observationPoint: OBS_POINT.TO_ENDPOINT, direction: DIRECTION.egress, srcIdentity: B.identity, dstIdentity: A.identity, isReply: true },
     ]);
     expect(B.events.filter((e) => e.protocol === 1)).toMatchObject([
+      { observationPoint: OBS_POINT.FROM_NETWORK, direction: DIRECTION.ingress, srcIdentity: A.identity, isReply: false },
       { observationPoint: OBS_POINT.TO_ENDPOINT, direction: DIRECTION.ingress, srcIdentity: A.identity, dstIdentity: B.identity, srcIp: A.podIp, isReply: false },
+      { observationPoint: OBS_POINT.FROM_ENDPOINT, direction: DIRECTION.ingress, srcIdentity: B.identity, isReply: true },
       { observationPoint: OBS_POINT.TO_NETWORK, srcIdentity: B.identity, dstIdentity: A.identity, isReply: true },
     ]);
     expect(A.dp!.dropCounters()).toEqual([]);
@@ -90,7 +95,7 @@ describe('cross-node forwarding in native routing mode', () => {
     const r = await run(['ping', '-c', '2', '-i', '0.2', '-W', '2', B.podIp], { netns: A.nodeNs, allowFailure: true, timeoutMs: 15_000 });
     expect(r.code, r.stdout + r.stderr).toBe(0);
     await settle(() => B.events.some((e) => e.protocol === 1));
-    expect(B.events.filter((e) => e.protocol === 1)[0]).toMatchObject({
+    expect(B.events.filter((e) => e.protocol === 1 && e.observationPoint === OBS_POINT.TO_ENDPOINT)[0]).toMatchObject({
       observationPoint: OBS_POINT.TO_ENDPOINT, srcIp: A.nodeIp, srcIdentity: REMOTE_NODE_IDENTITY, dstIdentity: B.identity,
     });
   });

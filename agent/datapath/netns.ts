@@ -10,6 +10,17 @@ import { strerror } from './libbpf.js';
 
 const CLONE_NEWNET = 0x40000000;
 let setnsFn: ((fd: number, nstype: number) => number) | undefined;
+interface SockLibc {
+  socket(domain: number, type: number, protocol: number): number;
+  getsockopt(fd: number, level: number, name: number, value: Buffer, len: number[]): number;
+  close(fd: number): number;
+}
+let sockLibc: SockLibc | undefined;
+const AF_INET = 2;
+const SOCK_DGRAM = 2;
+const SOCK_CLOEXEC = 0o2000000;
+const SOL_SOCKET = 1;
+const SO_NETNS_COOKIE = 71;
 
 function setns(fd: number, what: string): void {
   setnsFn ??= koffi.load('libc.so.6').func('int setns(int fd, int nstype)') as (fd: number, nstype: number) => number;
@@ -39,5 +50,35 @@ export function withNetns<T>(netns: string, fn: () => T): T {
     }
   } finally {
     closeSync(home);
+  }
+}
+
+/**
+ * The kernel's cookie of a network namespace (what bpf_get_netns_cookie returns for its sockets): read
+ * with SO_NETNS_COOKIE from a throwaway socket created inside it. `netns` undefined: the calling
+ * thread's own namespace.
+ */
+export function netnsCookie(netns?: string): bigint {
+  if (netns !== undefined) return withNetns(netns, () => netnsCookie());
+  if (!sockLibc) {
+    const l = koffi.load('libc.so.6');
+    sockLibc = {
+      socket: l.func('int socket(int domain, int type, int protocol)'),
+      getsockopt: l.func('int getsockopt(int fd, int level, int optname, _Out_ void *optval, _Inout_ uint32_t *optlen)'),
+      close: l.func('int close(int fd)'),
+    };
+  }
+  const c = sockLibc;
+  const fd = c.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw new CnilabError('INTERNAL', `socket() for the netns cookie: ${strerror(koffi.errno())}`);
+  try {
+    const buf = Buffer.alloc(8);
+    if (c.getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, buf, [8]) !== 0) {
+      const errno = koffi.errno();
+      throw new CnilabError('INTERNAL', `getsockopt(SO_NETNS_COOKIE): ${strerror(errno)} (errno ${errno}; needs Linux 5.14)`);
+    }
+    return buf.readBigUInt64LE(0);
+  } finally {
+    c.close(fd);
   }
 }

@@ -118,15 +118,19 @@ describe('cross-node forwarding over the VXLAN overlay', () => {
     A.events.length = B.events.length = 0;
     const r = await run(['ping', '-c', '3', '-i', '0.2', '-W', '2', B.podIp], { netns: A.podNs, allowFailure: true, timeoutMs: 15_000 });
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    await settle(() => A.events.length >= 2 && B.events.length >= 2);
+    await settle(() => A.events.length >= 4 && B.events.length >= 4);
     const icmpA = A.events.filter((e) => e.protocol === 1);
     const icmpB = B.events.filter((e) => e.protocol === 1);
     expect(icmpA).toMatchObject([
+      { observationPoint: OBS_POINT.FROM_ENDPOINT, srcIdentity: A.identity, isReply: false },
       { observationPoint: OBS_POINT.TO_OVERLAY, srcIdentity: A.identity, dstIdentity: B.identity, isReply: false },
+      { observationPoint: OBS_POINT.FROM_OVERLAY, srcIdentity: B.identity, isReply: true },
       { observationPoint: OBS_POINT.TO_ENDPOINT, srcIdentity: B.identity, dstIdentity: A.identity, isReply: true },
     ]);
     expect(icmpB).toMatchObject([
+      { observationPoint: OBS_POINT.FROM_OVERLAY, srcIdentity: A.identity, isReply: false },
       { observationPoint: OBS_POINT.TO_ENDPOINT, srcIdentity: A.identity, dstIdentity: B.identity, isReply: false },
+      { observationPoint: OBS_POINT.FROM_ENDPOINT, srcIdentity: B.identity, isReply: true },
       { observationPoint: OBS_POINT.TO_OVERLAY, srcIdentity: B.identity, isReply: true },
     ]);
     expect(A.dp!.dropCounters()).toEqual([]);
@@ -152,9 +156,12 @@ describe('cross-node forwarding over the VXLAN overlay', () => {
     const r = await run(['ping', '-c', '2', '-i', '0.2', '-W', '2', B.podIp], { netns: A.nodeNs, allowFailure: true, timeoutMs: 15_000 });
     expect(r.code, r.stdout + r.stderr).toBe(0);
     await settle(() => B.events.some((e) => e.protocol === 1));
-    expect(A.events.filter((e) => e.protocol === 1)[0]).toMatchObject({ observationPoint: OBS_POINT.TO_OVERLAY, srcIdentity: RESERVED_IDENTITY.host });
+    expect(A.events.filter((e) => e.protocol === 1).slice(0, 2)).toMatchObject([
+      { observationPoint: OBS_POINT.FROM_HOST, srcIdentity: RESERVED_IDENTITY.host },
+      { observationPoint: OBS_POINT.TO_OVERLAY, srcIdentity: RESERVED_IDENTITY.host },
+    ]);
     // "host" means "this node" wherever it is read: node b must see node a as a remote node.
-    expect(B.events.filter((e) => e.protocol === 1)[0]).toMatchObject({ observationPoint: OBS_POINT.TO_ENDPOINT, srcIdentity: RESERVED_IDENTITY.remoteNode, srcIp: A.routerIp });
+    expect(B.events.filter((e) => e.protocol === 1 && e.observationPoint === OBS_POINT.TO_ENDPOINT)[0]).toMatchObject({ srcIdentity: RESERVED_IDENTITY.remoteNode, srcIp: A.routerIp });
   });
 
   it('traffic to a pod-CIDR address with no endpoint is dropped on the receiving node as STALE_OR_UNROUTABLE_IP', async () => {

@@ -18,6 +18,11 @@ export interface DatapathConfig {
   podCidr: string;
 }
 
+export interface ObserverDatapathConfig {
+  traces: boolean;
+  l7Ports: Array<{ port: number; protocol: 'TCP' | 'UDP'; parser: 'dns' | 'http' }>;
+}
+
 /** A local pod endpoint as the datapath sees it. */
 export interface EndpointEntry {
   /** ifindex of the host-side veth (lxcXXXX) in the node netns. */
@@ -47,7 +52,7 @@ export interface IpcacheEntry {
 export interface DatapathEvent {
   /** Monotonic kernel time in ns (bpf_ktime_get_ns). */
   ktimeNs: bigint;
-  kind: 'drop' | 'trace' | 'policy-verdict';
+  kind: 'drop' | 'trace' | 'policy-verdict' | 'l7-capture' | 'sock-xlate';
   /** For drops: Hubble DropReason number. For policy verdicts: the drop reason when the verdict denied the
    *  connection (133 POLICY_DENIED: no allow entry, 181 POLICY_DENY: an explicit deny), absent when allowed. */
   dropReason?: number;
@@ -76,6 +81,17 @@ export interface DatapathEvent {
   isReply: boolean;
   /** Length of the packet. */
   length: number;
+  /** Ethernet addresses of the frame as the hook saw it (absent in records that do not carry them). */
+  ethSrc?: string;
+  ethDst?: string;
+  /** Hubble TraceReason number (1 NEW, 2 ESTABLISHED, 3 REPLY, ...), from conntrack. */
+  traceReason?: number;
+  /** The first bytes of the L4 payload, copied for ports configured for L7 visibility. */
+  payload?: Buffer;
+  /** Socket-LB events: Hubble SocketTranslationPoint (1 pre/2 post forward, 3 pre/4 post reverse). */
+  sockXlatePoint?: number;
+  /** The service (port) id the packet or socket was load-balanced for (agent/service maps it back). */
+  svcId?: number;
 }
 
 export interface Datapath {
@@ -104,6 +120,20 @@ export interface Datapath {
   listIpcache(): Array<{ key: string } & IpcacheEntry>;
   /** Start polling the ring buffer; returns a function that stops it. */
   onEvents(cb: (ev: DatapathEvent) => void): () => void;
+  /**
+   * Start reading the ring buffer in batches of raw records ([u32 length][record, padded to 4] ...,
+   * `bytes` long), one call per batch; the observer decodes lazily. Returns a function that stops it.
+   * Optional: a datapath without it is read through onEvents.
+   */
+  onEventBatches?(cb: (batch: Buffer, bytes: number) => void): () => void;
+  /** Events the ring buffer had no room for, per possible CPU (counted in BPF). */
+  lostEventsPerCpu?(): bigint[];
+  /**
+   * What the datapath reports beyond drops and policy verdicts (hubble.enabled): trace events at the
+   * observation points, and payload captures on the given ports for the L7 parsers. Replaces the
+   * previous setting.
+   */
+  setObserverConfig?(cfg: ObserverDatapathConfig): void;
   /** Packets and bytes dropped so far, per Hubble drop reason and direction. */
   dropCounters(): Array<{ reason: number; direction: number; packets: bigint; bytes: bigint }>;
   /** Events the ring buffer had no room for (counted in BPF). */

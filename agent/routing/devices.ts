@@ -58,6 +58,17 @@ export async function setupNodeDevices(spec: AgentNetwork, node: AgentNode): Pro
   setSysctl(`net.ipv4.conf.${HOST_DEV}.accept_local`, 1);
   if (spec.routing === 'tunnel') setSysctl(`net.ipv4.conf.${VXLAN_DEV}.accept_local`, 1);
   setSysctl(`net.ipv4.conf.${HOST_DEV}.send_redirects`, 0);
+  // NodePort (bpf/lib/nodeport.h): the datapath rewrites packets to carry this node's own address as
+  // their source — SNAT towards a remote backend, the reverse NAT of a reply on its way to an outside
+  // client — and hands them to the stack to route; without accept_local the kernel drops them as
+  // martians. Forwarding them back out of eth0 is what a load balancer does: no ICMP redirects for it.
+  setSysctl('net.ipv4.conf.all.accept_local', 1);
+  setSysctl('net.ipv4.conf.all.send_redirects', 0);
+  // Nothing on the underlay answers for the service range: a packet to a ClusterIP that no load
+  // balancer translated (a ping, a port no Service has) fails here at once instead of leaving for the
+  // fabric. Socket LB rewrites connect()/sendmsg() before any route lookup, pods' packets meet the
+  // datapath on their lxc first, so load-balanced traffic never sees this route.
+  if (spec.serviceSubnet) await ip(['route', 'replace', 'unreachable', spec.serviceSubnet]);
 
   links = await listLinks();
   return { host: byName(HOST_DEV)!, net: byName(NET_DEV)!, vxlan: spec.routing === 'tunnel' ? byName(VXLAN_DEV) : undefined };

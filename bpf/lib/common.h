@@ -20,20 +20,28 @@
 #define DROP_INVALID_PACKET 134
 #define DROP_UNSUPPORTED_L3 139
 #define DROP_STALE_OR_UNROUTABLE_IP 151
+#define DROP_SERVICE_BACKEND_NOT_FOUND 158
 #define DROP_NO_TUNNEL_ENDPOINT 160
 #define DROP_FIB_LOOKUP_FAILED 169
 #define DROP_POLICY_DENY 181      /* an explicit deny rule matched (DROP_POLICY_DENIED: no allow rule) */
 #define DROP_TTL_EXCEEDED 196
 
-/* Hubble TraceObservationPoint. */
-#define OBS_TO_STACK 3
-#define OBS_TO_OVERLAY 4
-#define OBS_FROM_ENDPOINT 5
-#define OBS_FROM_HOST 7
-#define OBS_FROM_OVERLAY 9
-#define OBS_FROM_NETWORK 10
-#define OBS_TO_NETWORK 11
-#define OBS_TO_ENDPOINT 101
+/* Cilium's monitor trace points (pkg/monitor/api TRACE_*): the sub-type of a trace event, which Hubble
+ * prints ("to-endpoint") and filters on (`--type trace:to-endpoint`). The agent maps them to Hubble's
+ * TraceObservationPoint, equal but for to-endpoint (0 here, TO_ENDPOINT = 101 there). */
+#define TRACE_TO_ENDPOINT 0 /* TRACE_TO_LXC */
+#define TRACE_TO_STACK 3
+#define TRACE_TO_OVERLAY 4
+#define TRACE_FROM_ENDPOINT 5 /* TRACE_FROM_LXC */
+#define TRACE_FROM_HOST 7
+#define TRACE_FROM_OVERLAY 9
+#define TRACE_FROM_NETWORK 10
+#define TRACE_TO_NETWORK 11
+
+/* Hubble TraceReason: why a trace point forwarded the packet, from conntrack. */
+#define TRACE_REASON_NEW 1
+#define TRACE_REASON_ESTABLISHED 2
+#define TRACE_REASON_REPLY 3
 
 /* Hubble TrafficDirection. */
 #define DIR_UNKNOWN 0

@@ -1,13 +1,22 @@
 /* The one ring buffer, the event record, and the one drop path. Layout mirrored in
- * agent/datapath/constants.ts (EVENT). Lost records are counted per CPU, never silently dropped. */
+ * agent/datapath/constants.ts (EVENT). Lost records are counted per CPU, never silently dropped.
+ * Traces (and L7 payload captures, lib/l7.h) can be switched off with CFG_OBSERVER_OFF; drops and policy
+ * verdicts are always reported. */
 #ifndef CNILAB_EVENTS_H
 #define CNILAB_EVENTS_H
 #include "common.h"
 #include "ipv4.h"
+#include "maps.h"
+#include "conntrack.h"
 
 #define EVENT_DROP 1
 #define EVENT_TRACE 2
 #define EVENT_POLICY_VERDICT 3 /* subtype: 0 allowed, else the drop reason (133 / 181) */
+#define EVENT_L7_CAPTURE 4     /* a trace whose record carries the first bytes of the L4 payload (lib/l7.h) */
+#define EVENT_SOCK_XLATE 5     /* socket LB translation (subtype: Hubble SocketTranslationPoint) */
+
+/* Payload bytes an L7 capture copies (agent/datapath/constants.ts L7_PAYLOAD_MAX). */
+#define L7_PAYLOAD_MAX 192
 
 /* Which kind of policy entry decided (Cilium's POLICY_MATCH_*, Hubble's policy_match_type): the remote
  * identity specific (L3) or any, and the protocol / port specific or any. */
@@ -39,9 +48,19 @@ struct cnilab_event {
 	__u32 length;
 	__be16 ethertype;   /* L3 protocol of the frame, network order */
 	__u8 policy_match;  /* POLICY_MATCH_*: the kind of rule behind a policy verdict or policy drop */
-	__u8 pad;
+	__u8 trace_reason;  /* TRACE_REASON_* (traces) */
+	__u8 eth_dst[6];    /* the frame's Ethernet header as the hook saw it (destination first, as on */
+	__u8 eth_src[6];    /* the wire, so one load fills both) */
+	__u16 payload_len;  /* EVENT_L7_CAPTURE: bytes of payload after this header */
+	__u16 svc_id;       /* the service (port) the packet or socket was load-balanced for (lib/lb.h), 0 none */
 };
-CNILAB_STATIC_ASSERT(sizeof(struct cnilab_event) == 48, "event layout");
+CNILAB_STATIC_ASSERT(sizeof(struct cnilab_event) == 64, "event layout");
+
+/* An L7 capture: the header and up to L7_PAYLOAD_MAX bytes of the payload (payload_len of them valid). */
+struct cnilab_l7_event {
+	struct cnilab_event hdr;
+	__u8 payload[L7_PAYLOAD_MAX];
+};
 
 struct cnilab_drop_key {
 	__u8 reason;
@@ -84,6 +103,8 @@ struct event_meta {
 	__u32 src_identity;
 	__u32 dst_identity;
 	__u8 policy_match;
+	__u8 trace_reason;
+	__u16 svc_id;   /* the service the packet was load-balanced for (lib/lb.h), 0 none */
 };
 
 static __always_inline void count_lost(void)
@@ -98,16 +119,19 @@ static __always_inline void count_lost(void)
 /* Pending event bytes that make the datapath wake the agent (a quarter of the 1 MiB ring). */
 #define EVENT_WAKEUP_BYTES (256 * 1024)
 
+/* Observer switches (cnilab_config CFG_OBSERVER_OFF, written by the agent from hubble.enabled). */
+#define OBSERVER_OFF_TRACES 0x01
+#define OBSERVER_OFF_L7 0x02
+
+static __always_inline int observer_off(__u32 what)
+{
+	return config_get(CFG_OBSERVER_OFF) & what;
+}
+
 /* pi may be NULL (non-IP frames): only the length and ethertype are reported then. */
-static __always_inline void emit_event(struct __sk_buff *skb, const struct event_meta *m,
+static __always_inline void fill_event(struct cnilab_event *ev, struct __sk_buff *skb, const struct event_meta *m,
 				       const struct pkt_info *pi)
 {
-	struct cnilab_event *ev = bpf_ringbuf_reserve(&cnilab_events, sizeof(*ev), 0);
-
-	if (!ev) {
-		count_lost();
-		return;
-	}
 	__builtin_memset(ev, 0, sizeof(*ev));
 	ev->ktime = bpf_ktime_get_ns();
 	ev->type = m->type;
@@ -120,6 +144,11 @@ static __always_inline void emit_event(struct __sk_buff *skb, const struct event
 	ev->length = CTX_U32(skb, len);
 	ev->ethertype = CTX_U32(skb, protocol);
 	ev->policy_match = m->policy_match;
+	ev->trace_reason = m->trace_reason;
+	ev->svc_id = m->svc_id;
+	/* Hubble's ethernet {source, destination}: the frame's header as this hook sees it. */
+	if (bpf_skb_load_bytes(skb, 0, ev->eth_dst, 12) < 0)
+		__builtin_memset(ev->eth_dst, 0, 12);
 	if (pi) {
 		ev->proto = pi->proto;
 		ev->saddr = pi->saddr;
@@ -130,12 +159,31 @@ static __always_inline void emit_event(struct __sk_buff *skb, const struct event
 		ev->icmp_type = pi->icmp_type;
 		ev->icmp_code = pi->icmp_code;
 	}
-	/* Wake the agent only once a batch has built up. A wakeup per event costs the kernel an irq_work
-	 * and the agent an event-loop turn each: at a few thousand connections per second that halved the
-	 * connection rate the node could sustain. The agent also drains on a short timer. */
-	bpf_ringbuf_submit(ev, bpf_ringbuf_query(&cnilab_events, BPF_RB_AVAIL_DATA) >= EVENT_WAKEUP_BYTES ?
-				       BPF_RB_FORCE_WAKEUP :
-				       BPF_RB_NO_WAKEUP);
+}
+
+/* Pending event bytes that make the datapath wake the agent (a quarter of the 1 MiB ring). */
+#define EVENT_WAKEUP_BYTES (256 * 1024)
+
+/* Wake the agent only once a batch has built up. A wakeup per event costs the kernel an irq_work and the
+ * agent an event-loop turn each: at a few thousand connections per second that halved the connection
+ * rate the node could sustain. The agent also drains on a short timer. */
+static __always_inline __u64 submit_flags(void)
+{
+	return bpf_ringbuf_query(&cnilab_events, BPF_RB_AVAIL_DATA) >= EVENT_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP :
+											       BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void emit_event(struct __sk_buff *skb, const struct event_meta *m,
+				       const struct pkt_info *pi)
+{
+	struct cnilab_event *ev = bpf_ringbuf_reserve(&cnilab_events, sizeof(*ev), 0);
+
+	if (!ev) {
+		count_lost();
+		return;
+	}
+	fill_event(ev, skb, m, pi);
+	bpf_ringbuf_submit(ev, submit_flags());
 }
 
 static __always_inline void count_drop(struct __sk_buff *skb, __u8 reason, __u8 direction)
@@ -220,24 +268,44 @@ static __always_inline void send_policy_verdict(struct __sk_buff *skb, __u8 reas
 	emit_event(skb, &m, pi);
 }
 
-static __always_inline void send_trace(struct __sk_buff *skb, __u8 obs, __u8 direction, __u32 ifindex,
+/* Hubble's traffic_direction of a trace is the connection's, seen from the endpoint the trace point
+ * belongs to: `dir` is what it is for the connection's first packet (EGRESS where a packet leaves its
+ * sender's side, INGRESS where it reaches its receiver's); a reply is the other way round. */
+static __always_inline __u8 trace_direction(__u8 dir, __u8 is_reply)
+{
+	if (!is_reply)
+		return dir;
+	return dir == DIR_INGRESS ? DIR_EGRESS : dir == DIR_EGRESS ? DIR_INGRESS : dir;
+}
+
+static __always_inline __u8 trace_reason(const struct ct_result *ct)
+{
+	return ct->is_reply ? TRACE_REASON_REPLY : ct->is_new ? TRACE_REASON_NEW : TRACE_REASON_ESTABLISHED;
+}
+
+/* A trace at monitor trace point `point` (TRACE_*), aggregated by conntrack: callers emit it only when
+ * ct->report says the packet is worth one (a new connection, a SYN/FIN/RST not yet reported). */
+static __always_inline void send_trace(struct __sk_buff *skb, __u8 point, __u8 dir, __u32 ifindex,
 				       __u32 src_identity, __u32 dst_identity, const struct pkt_info *pi,
-				       __u8 is_reply)
+				       const struct ct_result *ct)
 {
 	struct event_meta m = {
 		.type = EVENT_TRACE,
-		.subtype = obs,
-		.direction = direction,
-		.is_reply = is_reply,
+		.subtype = point,
+		.direction = trace_direction(dir, ct->is_reply),
+		.is_reply = ct->is_reply,
 		.ifindex = ifindex,
 		.src_identity = src_identity,
 		.dst_identity = dst_identity,
+		.trace_reason = trace_reason(ct),
 	};
 
 #ifdef CNILAB_MUT_EVENT_WRONG_IDENTITY
 	/* Mutation (cnilab selftest): trace events name the destination as the source. */
 	m.src_identity = dst_identity;
 #endif
+	if (observer_off(OBSERVER_OFF_TRACES))
+		return;
 	emit_event(skb, &m, pi);
 }
 #endif

@@ -31,8 +31,8 @@ static __always_inline int to_overlay(struct __sk_buff *skb, const struct cnilab
 		return send_drop(skb, DROP_NO_TUNNEL_ENDPOINT, DIR_EGRESS, src_identity, ic->identity, pi,
 				 ct->is_reply);
 	if (ct->report)
-		send_trace(skb, OBS_TO_OVERLAY, DIR_EGRESS, config_get(CFG_TUNNEL_IFINDEX), src_identity, ic->identity,
-			   pi, ct->is_reply);
+		send_trace(skb, TRACE_TO_OVERLAY, DIR_EGRESS, config_get(CFG_TUNNEL_IFINDEX), src_identity, ic->identity,
+			   pi, ct);
 	return ret;
 #endif
 }
@@ -82,8 +82,8 @@ static __always_inline int to_network(struct __sk_buff *skb, const struct cnilab
 	if (ret == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
 		/* Too big for the route and not GSO: the stack fragments or answers ICMP frag-needed. */
 		if (ct->report)
-			send_trace(skb, OBS_TO_STACK, DIR_EGRESS, CTX_U32(skb, ifindex), ep->identity, dst_identity, pi,
-				   ct->is_reply);
+			send_trace(skb, TRACE_TO_STACK, DIR_EGRESS, CTX_U32(skb, ifindex), ep->identity, dst_identity, pi,
+				   ct);
 		return TC_ACT_OK;
 	}
 	/* No route at all comes back as NOT_FWDED (the kernel maps -ENETUNREACH to it), as do local and
@@ -105,7 +105,7 @@ static __always_inline int to_network(struct __sk_buff *skb, const struct cnilab
 	if (ret != TC_ACT_REDIRECT)
 		return send_drop(skb, DROP_FIB_LOOKUP_FAILED, DIR_EGRESS, ep->identity, dst_identity, pi, ct->is_reply);
 	if (ct->report)
-		send_trace(skb, OBS_TO_NETWORK, DIR_EGRESS, fib.ifindex, ep->identity, dst_identity, pi, ct->is_reply);
+		send_trace(skb, TRACE_TO_NETWORK, DIR_EGRESS, fib.ifindex, ep->identity, dst_identity, pi, ct);
 	return ret;
 }
 

@@ -19,6 +19,7 @@ export const OBJ_BROKEN = resolve(BPF_DIR, 'build/datapath-broken-remote.o');
 export const OBJ_POLICY_IGNORE_PORT = resolve(BPF_DIR, 'build/datapath-policy-ignore-port.o');
 export const OBJ_POLICY_IGNORE_PROTO = resolve(BPF_DIR, 'build/datapath-policy-ignore-proto.o');
 export const OBJ_POLICY_CT_LEAK = resolve(BPF_DIR, 'build/datapath-policy-ct-leak.o');
+export const OBJ_NO_FROM_TRACE = resolve(BPF_DIR, 'build/datapath-no-from-trace.o');
 
 export async function buildAndMount(): Promise<void> {
   await run(['make', '-s', '-C', BPF_DIR], { timeoutMs: 120_000 });

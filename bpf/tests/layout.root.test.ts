@@ -31,13 +31,19 @@ const STRUCTS: Array<[string, Record<string, number>, Record<string, string>]> =
     ktime: 'ktime', type: 'type', subtype: 'subtype', direction: 'direction', proto: 'proto', ifindex: 'ifindex',
     src_identity: 'srcIdentity', dst_identity: 'dstIdentity', saddr: 'saddr', daddr: 'daddr', sport: 'sport', dport: 'dport',
     tcp_flags: 'tcpFlags', icmp_type: 'icmpType', icmp_code: 'icmpCode', is_reply: 'isReply', length: 'length', ethertype: 'ethertype',
-    policy_match: 'policyMatch',
+    policy_match: 'policyMatch', trace_reason: 'traceReason', eth_dst: 'ethDst', eth_src: 'ethSrc', payload_len: 'payloadLen', svc_id: 'svcId',
   }],
   ['cnilab_drop_key', C.DROP_KEY, { reason: 'reason', direction: 'direction' }],
   ['cnilab_drop_val', C.DROP_VALUE, { packets: 'packets', bytes: 'bytes' }],
   ['cnilab_policy_key', C.POLICY_KEY, { prefixlen: 'prefixlen', identity: 'identity', ep_id: 'epId', dir_gen: 'dirGen', proto: 'proto', dport: 'dport' }],
   ['cnilab_policy_val', C.POLICY_VALUE, { flags: 'flags', l4_prefix: 'l4Prefix' }],
   ['cnilab_policy_ep', C.POLICY_EP, { ingress: 'ingress', egress: 'egress', gen: 'gen' }],
+  ['cnilab_lb_key', C.LB_KEY, { addr: 'addr', dport: 'dport', slot: 'slot', proto: 'proto', scope: 'scope' }],
+  ['cnilab_lb_svc', C.LB_SVC, { backend_id: 'backendId', count: 'count', svc_id: 'svcId', affinity_timeout: 'affinityTimeout', flags: 'flags' }],
+  ['cnilab_lb_backend', C.LB_BACKEND, { addr: 'addr', port: 'port', proto: 'proto', flags: 'flags' }],
+  ['cnilab_lb_ns_val', C.LB_NS, { identity: 'identity', ip: 'ip', flags: 'flags' }],
+  ['cnilab_lb_sk_key', C.LB_SK_KEY, { cookie: 'cookie', addr: 'addr', port: 'port' }],
+  ['cnilab_lb_sk_val', C.LB_SK_VALUE, { addr: 'addr', port: 'port', svc_id: 'svcId' }],
 ];
 
 describe('constants.ts matches bpf/lib/*.h', () => {
@@ -60,7 +66,7 @@ describe('constants.ts matches bpf/lib/*.h', () => {
     expect(t, name).toBeDefined();
     expect(t!.size).toBe(layout.size);
     for (const m of t!.members!) {
-      if (m.name === 'pad' || m.name === '') continue;
+      if (m.name.startsWith('pad') || m.name === '') continue;
       const key = fields[m.name];
       expect(key, `${name}.${m.name} has no mirror in constants.ts`).toBeDefined();
       expect(layout[key!], `${name}.${m.name}`).toBe(m.bits_offset / 8);
@@ -78,14 +84,25 @@ describe('constants.ts matches bpf/lib/*.h', () => {
       DROP_NO_TUNNEL_ENDPOINT: C.DROP_REASON.NO_TUNNEL_OR_ENCAPSULATION_ENDPOINT,
       DROP_FIB_LOOKUP_FAILED: C.DROP_REASON.FIB_LOOKUP_FAILED,
       DROP_TTL_EXCEEDED: C.DROP_REASON.TTL_EXCEEDED,
-      OBS_TO_STACK: C.OBS_POINT.TO_STACK,
-      OBS_TO_OVERLAY: C.OBS_POINT.TO_OVERLAY,
-      OBS_FROM_ENDPOINT: C.OBS_POINT.FROM_ENDPOINT,
-      OBS_FROM_HOST: C.OBS_POINT.FROM_HOST,
-      OBS_FROM_OVERLAY: C.OBS_POINT.FROM_OVERLAY,
-      OBS_FROM_NETWORK: C.OBS_POINT.FROM_NETWORK,
-      OBS_TO_NETWORK: C.OBS_POINT.TO_NETWORK,
-      OBS_TO_ENDPOINT: C.OBS_POINT.TO_ENDPOINT,
+      TRACE_TO_STACK: C.TRACE_POINT.TO_STACK,
+      TRACE_TO_OVERLAY: C.TRACE_POINT.TO_OVERLAY,
+      TRACE_FROM_ENDPOINT: C.TRACE_POINT.FROM_ENDPOINT,
+      TRACE_FROM_HOST: C.TRACE_POINT.FROM_HOST,
+      TRACE_FROM_OVERLAY: C.TRACE_POINT.FROM_OVERLAY,
+      TRACE_FROM_NETWORK: C.TRACE_POINT.FROM_NETWORK,
+      TRACE_TO_NETWORK: C.TRACE_POINT.TO_NETWORK,
+      TRACE_TO_ENDPOINT: C.TRACE_POINT.TO_ENDPOINT,
+      TRACE_REASON_NEW: C.TRACE_REASON.new,
+      TRACE_REASON_ESTABLISHED: C.TRACE_REASON.established,
+      TRACE_REASON_REPLY: C.TRACE_REASON.reply,
+      EVENT_L7_CAPTURE: C.EVENT_TYPE.l7Capture,
+      L7_PAYLOAD_MAX: C.L7_PAYLOAD_MAX,
+      L7_PARSER_DNS: C.L7_PARSER.dns,
+      L7_PARSER_HTTP: C.L7_PARSER.http,
+      L7_PORTS_UDP_BASE: C.L7_PORTS_UDP_BASE,
+      CFG_OBSERVER_OFF: C.CONFIG.observerOff,
+      OBSERVER_OFF_TRACES: C.OBSERVER_OFF.traces,
+      OBSERVER_OFF_L7: C.OBSERVER_OFF.l7,
       EVENT_DROP: C.EVENT_TYPE.drop,
       EVENT_TRACE: C.EVENT_TYPE.trace,
       EVENT_POLICY_VERDICT: C.EVENT_TYPE.policyVerdict,
@@ -123,6 +140,18 @@ describe('constants.ts matches bpf/lib/*.h', () => {
       POLICY_F_DENY: C.POLICY_FLAG.deny,
       POLICY_EP_ENFORCED: C.POLICY_EP_FLAG.enforced,
       POLICY_EP_HAS_DENY: C.POLICY_EP_FLAG.hasDeny,
+      DROP_SERVICE_BACKEND_NOT_FOUND: C.DROP_REASON.SERVICE_BACKEND_NOT_FOUND,
+      EVENT_SOCK_XLATE: C.EVENT_TYPE.sockXlate,
+      LB_SCOPE_EXT: C.LB_SCOPE.ext,
+      LB_SCOPE_INT: C.LB_SCOPE.int,
+      LB_F_NODEPORT: C.LB_FLAG.nodePort,
+      LB_F_LOCAL: C.LB_FLAG.local,
+      LB_F_TWO_SCOPES: C.LB_FLAG.twoScopes,
+      LB_F_MAGLEV: C.LB_FLAG.maglev,
+      LB_F_AFFINITY: C.LB_FLAG.affinity,
+      LB_BE_LOCAL: C.LB_BACKEND_FLAG.local,
+      LB_NS_HOST: C.LB_NS_FLAG.host,
+      LB_MAGLEV_M: C.LB_MAGLEV_M,
       POLICY_EP_HAS_ID: C.POLICY_EP_FLAG.hasIdentity,
       POLICY_EP_HAS_ANY: C.POLICY_EP_FLAG.hasAnyIdentity,
     });

@@ -97,7 +97,7 @@ describe('native routing (BPF_PROG_TEST_RUN in a node netns)', () => {
     await run(['ip', 'netns', 'del', NS], { allowFailure: true });
   });
 
-  it('forwards to a remote pod by the FIB: neighbour MACs, TTL 64→63 with a valid checksum, TO_NETWORK trace', () => {
+  it('forwards to a remote pod by the FIB: neighbour MACs, TTL 64→63 with a valid checksum, FROM_ENDPOINT and TO_NETWORK traces', () => {
     const frame = tcp(A.ip, REMOTE_POD, 40000, 8080, TCP.SYN);
     const r = fromA(frame);
     expect(r.retval).toBe(TC_ACT.REDIRECT);
@@ -107,6 +107,7 @@ describe('native routing (BPF_PROG_TEST_RUN in a node netns)', () => {
     expect(ipHeaderValid(r.dataOut)).toBe(true);
     expect(r.dataOut.subarray(34)).toEqual(frame.subarray(20)); // L4 untouched
     expect(h.events()).toMatchObject([
+      { observationPoint: OBS_POINT.FROM_ENDPOINT, direction: DIRECTION.egress },
       { kind: 'trace', observationPoint: OBS_POINT.TO_NETWORK, direction: DIRECTION.egress, ifindex: eth0.ifindex, srcIdentity: A.identity, dstIdentity: 2001 },
     ]);
   });
@@ -116,7 +117,7 @@ describe('native routing (BPF_PROG_TEST_RUN in a node netns)', () => {
     expect(r.retval).toBe(TC_ACT.REDIRECT);
     expect(r.dataOut[14 + 8]).toBe(63);
     expect(ipHeaderValid(r.dataOut)).toBe(true);
-    expect(h.events()).toMatchObject([{ observationPoint: OBS_POINT.TO_NETWORK, dstIdentity: 6 }]);
+    expect(h.events()).toMatchObject([{ observationPoint: OBS_POINT.FROM_ENDPOINT, direction: DIRECTION.egress }, { observationPoint: OBS_POINT.TO_NETWORK, dstIdentity: 6 }]);
   });
 
   it('TTL 1 is not forwarded: drop TTL_EXCEEDED (196), counted; the pod gets ICMP time exceeded', () => {
@@ -131,7 +132,7 @@ describe('native routing (BPF_PROG_TEST_RUN in a node netns)', () => {
     const r = fromA(l3);
     expect(r.retval).toBe(TC_ACT.REDIRECT);
     expectIcmpError(r.dataOut, A, 11, 0, l3);
-    expect(h.events()).toMatchObject([{ kind: 'drop', dropReason: DROP_REASON.TTL_EXCEEDED, direction: DIRECTION.egress, srcIdentity: A.identity }]);
+    expect(h.events()).toMatchObject([{ observationPoint: OBS_POINT.FROM_ENDPOINT, direction: DIRECTION.egress }, { kind: 'drop', dropReason: DROP_REASON.TTL_EXCEEDED, direction: DIRECTION.egress, srcIdentity: A.identity }]);
     expect(drops(DROP_REASON.TTL_EXCEEDED, DIRECTION.egress)).toBe(before + 1n);
   });
 
@@ -141,11 +142,11 @@ describe('native routing (BPF_PROG_TEST_RUN in a node netns)', () => {
     const r = fromA(echo);
     expect(r.retval).toBe(TC_ACT.REDIRECT);
     expectIcmpError(r.dataOut, A, 3, 0, echo);
-    expect(h.events()).toMatchObject([{ kind: 'drop', dropReason: DROP_REASON.FIB_LOOKUP_FAILED, direction: DIRECTION.egress, dstIdentity: 6 }]);
+    expect(h.events()).toMatchObject([{ observationPoint: OBS_POINT.FROM_ENDPOINT, direction: DIRECTION.egress }, { kind: 'drop', dropReason: DROP_REASON.FIB_LOOKUP_FAILED, direction: DIRECTION.egress, dstIdentity: 6 }]);
     expect(drops(DROP_REASON.FIB_LOOKUP_FAILED, DIRECTION.egress)).toBe(before + 1n);
     // The world (no ipcache entry) may use the default route.
     expect(fromA(udp(A.ip, '203.0.113.5', 5002, 53)).retval).toBe(TC_ACT.REDIRECT);
-    expect(h.events()).toMatchObject([{ observationPoint: OBS_POINT.TO_NETWORK, dstIdentity: RESERVED_IDENTITY.world }]);
+    expect(h.events()).toMatchObject([{ observationPoint: OBS_POINT.FROM_ENDPOINT, direction: DIRECTION.egress }, { observationPoint: OBS_POINT.TO_NETWORK, dstIdentity: RESERVED_IDENTITY.world }]);
   });
 
   it('no route at all: drop 169; ICMP errors themselves are never answered', async () => {
@@ -159,7 +160,9 @@ describe('native routing (BPF_PROG_TEST_RUN in a node netns)', () => {
       unreach[20] = 3; // an ICMP error from the pod: dropped, no error about an error
       expect(fromA(unreach).retval).toBe(TC_ACT.SHOT);
       expect(h.events()).toMatchObject([
+        { observationPoint: OBS_POINT.FROM_ENDPOINT, direction: DIRECTION.egress },
         { kind: 'drop', dropReason: DROP_REASON.FIB_LOOKUP_FAILED, protocol: 17 },
+        { observationPoint: OBS_POINT.FROM_ENDPOINT, direction: DIRECTION.egress },
         { kind: 'drop', dropReason: DROP_REASON.FIB_LOOKUP_FAILED, protocol: 1 },
       ]);
     } finally {
@@ -178,9 +181,13 @@ describe('native routing (BPF_PROG_TEST_RUN in a node netns)', () => {
     expect(fromA(icmpEcho(A.ip, NODE.nodeIp, 8, 3, 1)).retval).toBe(TC_ACT.OK);
     expect(fromA(icmpEcho(A.ip, '198.19.1.99', 8, 4, 1)).retval).toBe(TC_ACT.SHOT);
     expect(h.events()).toMatchObject([
-      { observationPoint: OBS_POINT.TO_ENDPOINT, dstIdentity: B.identity },
+      { observationPoint: OBS_POINT.FROM_ENDPOINT, direction: DIRECTION.egress },
+      { observationPoint: OBS_POINT.TO_ENDPOINT, dstIdentity: B.identity, direction: DIRECTION.ingress },
+      { observationPoint: OBS_POINT.FROM_ENDPOINT, direction: DIRECTION.egress },
       { observationPoint: OBS_POINT.TO_STACK, dstIdentity: RESERVED_IDENTITY.host },
+      { observationPoint: OBS_POINT.FROM_ENDPOINT, direction: DIRECTION.egress },
       { observationPoint: OBS_POINT.TO_STACK, dstIdentity: RESERVED_IDENTITY.host },
+      { observationPoint: OBS_POINT.FROM_ENDPOINT, direction: DIRECTION.egress },
       { kind: 'drop', dropReason: DROP_REASON.STALE_OR_UNROUTABLE_IP, direction: DIRECTION.egress },
     ]);
   });
@@ -195,8 +202,12 @@ describe('native routing (BPF_PROG_TEST_RUN in a node netns)', () => {
     expect(ipHeaderValid(r.dataOut)).toBe(true);
     expect(fromNet(icmpEcho('203.0.113.9', A.ip, 8, 5, 1)).retval).toBe(TC_ACT.REDIRECT);
     expect(h.events()).toMatchObject([
-      { kind: 'trace', observationPoint: OBS_POINT.TO_ENDPOINT, direction: DIRECTION.ingress, ifindex: A.ifindex, srcIdentity: 2001, dstIdentity: A.identity },
-      { observationPoint: OBS_POINT.TO_ENDPOINT, srcIdentity: RESERVED_IDENTITY.world, dstIdentity: A.identity },
+      // The SYN-ACK answers A's connection from the first test: a reply, so the connection's direction
+      // (what Hubble reports) is A's EGRESS, though the packet comes in.
+      { kind: 'trace', observationPoint: OBS_POINT.FROM_NETWORK, direction: DIRECTION.egress, isReply: true, ifindex: eth0.ifindex, srcIdentity: 2001, dstIdentity: A.identity },
+      { kind: 'trace', observationPoint: OBS_POINT.TO_ENDPOINT, direction: DIRECTION.egress, isReply: true, ifindex: A.ifindex, srcIdentity: 2001, dstIdentity: A.identity },
+      { observationPoint: OBS_POINT.FROM_NETWORK, direction: DIRECTION.ingress, isReply: false, srcIdentity: RESERVED_IDENTITY.world },
+      { observationPoint: OBS_POINT.TO_ENDPOINT, direction: DIRECTION.ingress, isReply: false, srcIdentity: RESERVED_IDENTITY.world, dstIdentity: A.identity },
     ]);
   });
 
@@ -207,6 +218,7 @@ describe('native routing (BPF_PROG_TEST_RUN in a node netns)', () => {
     expect(fromNet(ttl1).retval).toBe(TC_ACT.SHOT);
     expect(h.events()).toMatchObject([
       { kind: 'drop', dropReason: DROP_REASON.STALE_OR_UNROUTABLE_IP, direction: DIRECTION.ingress, srcIdentity: 2001 },
+      { kind: 'trace', observationPoint: OBS_POINT.FROM_NETWORK },
       { kind: 'drop', dropReason: DROP_REASON.TTL_EXCEEDED, direction: DIRECTION.ingress },
     ]);
     // BGP to the node, the router IP, traffic for elsewhere, ARP: TC_ACT_OK, no events.

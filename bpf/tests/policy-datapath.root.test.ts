@@ -89,7 +89,7 @@ describe.each(['tunnel', 'native'] as const)('policy through the real datapath (
     expect((await tcpProbe(a1, a2, 80)).outcome).toBe('timeout');
     expect(await topo.waitEvents(() => policyDrops(nodeA, DROP_REASON.POLICY_DENIED, a2, 80).length > 0)).toBe(true);
     expect(policyDrops(nodeA, DROP_REASON.POLICY_DENIED, b1, 81)[0]).toMatchObject({ direction: DIRECTION.egress });
-    expect(nodeB.events.filter((e) => e.kind === 'drop')).toEqual([]); // never left node a
+    expect(nodeB.events.filter((e) => e.kind === 'drop'), JSON.stringify(nodeB.events.filter((e) => e.kind === 'drop'), (k, v) => (typeof v === 'bigint' ? String(v) : v))).toEqual([]); // never left node a
   });
 
   it('an explicit deny wins over an allow (POLICY_DENY, 181)', async () => {

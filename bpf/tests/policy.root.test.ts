@@ -57,6 +57,10 @@ describe('policy enforcement (BPF_PROG_TEST_RUN)', () => {
   const fromB = (l3: Buffer) => h.run(PROG.fromContainer, eth(B.hostMac, B.podMac, ETH_P_IP, l3), B.ifindex);
   const synAB = (dport: number, sport = sp()) => fromA(tcp(A.ip, B.ip, sport, dport, TCP.SYN)).retval;
   const set = (p: EndpointPolicy) => h.dp.setEndpointPolicy!(p);
+  // The traces where packets enter the datapath (FROM_*) are not what these tests are about: they check the
+  // verdicts, the drops and the trace where the packet leaves (observer.root.test.ts covers FROM_*).
+  const FROM_POINTS = new Set<number>([OBS_POINT.FROM_ENDPOINT, OBS_POINT.FROM_OVERLAY, OBS_POINT.FROM_NETWORK, OBS_POINT.FROM_HOST]);
+  const policyEvents = () => h.events().filter((e) => !(e.kind === 'trace' && FROM_POINTS.has(e.observationPoint ?? -1)));
   const drops = (reason: number, direction: number) => h.dp.dropCounters().find((c) => c.reason === reason && c.direction === direction)?.packets ?? 0n;
 
   beforeAll(async () => {
@@ -66,7 +70,7 @@ describe('policy enforcement (BPF_PROG_TEST_RUN)', () => {
   beforeEach(() => {
     h.dp.deleteEndpointPolicy!(A.endpointId);
     h.dp.deleteEndpointPolicy!(B.endpointId);
-    h.events();
+    policyEvents();
   });
   afterAll(() => {
     h?.close();
@@ -75,14 +79,14 @@ describe('policy enforcement (BPF_PROG_TEST_RUN)', () => {
 
   it('without policy everything passes: no lookup, no verdict event', () => {
     expect(synAB(80)).toBe(TC_ACT.REDIRECT);
-    expect(h.events()).toMatchObject([{ kind: 'trace', observationPoint: OBS_POINT.TO_ENDPOINT }]);
+    expect(policyEvents()).toMatchObject([{ kind: 'trace', observationPoint: OBS_POINT.TO_ENDPOINT }]);
   });
 
   it('ingress allow by identity and port; another port is denied (133, ingress), counted, and leaves no conntrack', () => {
     set(policy(B, [ing({ identity: A.identity, protocol: 6, port: 80 })]));
     const ok = sp();
     expect(synAB(80, ok)).toBe(TC_ACT.REDIRECT);
-    const allowed = h.events();
+    const allowed = policyEvents();
     expect(allowed).toMatchObject([
       { kind: 'policy-verdict', direction: DIRECTION.ingress, policyMatchType: POLICY_MATCH.l3L4, srcIdentity: A.identity, dstIdentity: B.identity, dstPort: 80 },
       { kind: 'trace', observationPoint: OBS_POINT.TO_ENDPOINT },
@@ -94,7 +98,7 @@ describe('policy enforcement (BPF_PROG_TEST_RUN)', () => {
     const denied = sp();
     expect(synAB(81, denied)).toBe(TC_ACT.SHOT);
     expect(synAB(81, denied)).toBe(TC_ACT.SHOT); // the retransmission finds no entry to ride on
-    const ev = h.events();
+    const ev = policyEvents();
     expect(ev).toHaveLength(4);
     expect(ev[0]).toMatchObject({ kind: 'policy-verdict', dropReason: DROP_REASON.POLICY_DENIED, direction: DIRECTION.ingress, policyMatchType: POLICY_MATCH.none });
     expect(ev[1]).toMatchObject({ kind: 'drop', dropReason: DROP_REASON.POLICY_DENIED, direction: DIRECTION.ingress, srcIdentity: A.identity, dstIdentity: B.identity, srcIp: A.ip, dstIp: B.ip, dstPort: 81 });
@@ -105,17 +109,17 @@ describe('policy enforcement (BPF_PROG_TEST_RUN)', () => {
   it('wildcards: any peer with a port (L4-only), any port of a protocol (L3-proto), any protocol (L3-only), everything (all)', () => {
     set(policy(B, [ing({ protocol: 6, port: 8080 })]));
     expect(synAB(8080)).toBe(TC_ACT.REDIRECT);
-    expect(h.events()[0]).toMatchObject({ kind: 'policy-verdict', policyMatchType: POLICY_MATCH.l4Only });
+    expect(policyEvents()[0]).toMatchObject({ kind: 'policy-verdict', policyMatchType: POLICY_MATCH.l4Only });
     set(policy(B, [ing({ identity: A.identity, protocol: 17 })]));
     expect(fromA(udp(A.ip, B.ip, sp(), 5353)).retval).toBe(TC_ACT.REDIRECT);
     expect(synAB(5353)).toBe(TC_ACT.SHOT);
-    expect(h.events().filter((e) => e.kind === 'policy-verdict').map((e) => e.policyMatchType)).toEqual([POLICY_MATCH.l3Proto, POLICY_MATCH.none]);
+    expect(policyEvents().filter((e) => e.kind === 'policy-verdict').map((e) => e.policyMatchType)).toEqual([POLICY_MATCH.l3Proto, POLICY_MATCH.none]);
     set(policy(B, [ing({ identity: A.identity })]));
     expect(fromA(icmpEcho(A.ip, B.ip, 8, sp(), 1)).retval).toBe(TC_ACT.REDIRECT);
-    expect(h.events()[0]).toMatchObject({ policyMatchType: POLICY_MATCH.l3Only, protocol: 1 });
+    expect(policyEvents()[0]).toMatchObject({ policyMatchType: POLICY_MATCH.l3Only, protocol: 1 });
     set(policy(B, [ing({})]));
     expect(synAB(1)).toBe(TC_ACT.REDIRECT);
-    expect(h.events()[0]).toMatchObject({ policyMatchType: POLICY_MATCH.all });
+    expect(policyEvents()[0]).toMatchObject({ policyMatchType: POLICY_MATCH.all });
   });
 
   it('port ranges: both ends allowed, both neighbours denied', () => {
@@ -137,10 +141,10 @@ describe('policy enforcement (BPF_PROG_TEST_RUN)', () => {
     set(policy(B, [ing({ identity: A.identity }), ing({ identity: A.identity, protocol: 6, port: 80, deny: true })]));
     expect(synAB(80)).toBe(TC_ACT.SHOT);
     expect(synAB(81)).toBe(TC_ACT.REDIRECT);
-    expect(h.events().filter((e) => e.kind === 'drop')).toMatchObject([{ dropReason: DROP_REASON.POLICY_DENY, direction: DIRECTION.ingress, policyMatchType: POLICY_MATCH.l3L4 }]);
+    expect(policyEvents().filter((e) => e.kind === 'drop')).toMatchObject([{ dropReason: DROP_REASON.POLICY_DENY, direction: DIRECTION.ingress, policyMatchType: POLICY_MATCH.l3L4 }]);
     set(policy(B, [ing({ identity: A.identity, protocol: 6, port: 80 }), ing({ protocol: 6, port: 1, endPort: 1023, deny: true })]));
     expect(synAB(80)).toBe(TC_ACT.SHOT);
-    expect(h.events().filter((e) => e.kind === 'drop')).toMatchObject([{ dropReason: DROP_REASON.POLICY_DENY, policyMatchType: POLICY_MATCH.l4Only }]);
+    expect(policyEvents().filter((e) => e.kind === 'drop')).toMatchObject([{ dropReason: DROP_REASON.POLICY_DENY, policyMatchType: POLICY_MATCH.l4Only }]);
     set(policy(B, [ing({ protocol: 6, port: 22, deny: true })], false));
     expect(synAB(22)).toBe(TC_ACT.SHOT);
     expect(synAB(23)).toBe(TC_ACT.REDIRECT);
@@ -149,25 +153,25 @@ describe('policy enforcement (BPF_PROG_TEST_RUN)', () => {
   it('egress at the source: remote pods through the tunnel, CIDR identities by longest prefix, direction egress', () => {
     set(policy(A, [egr({ identity: REMOTE_POD_ID, protocol: 17, port: 53 }), egr({ identity: CIDR_ID, protocol: 6, port: 443 })], false, true));
     expect(fromA(udp(A.ip, REMOTE_POD, sp(), 53)).retval).toBe(TC_ACT.REDIRECT);
-    const allowed = h.events();
+    const allowed = policyEvents();
     expect(allowed).toMatchObject([
       { kind: 'policy-verdict', direction: DIRECTION.egress, dstIdentity: REMOTE_POD_ID },
       { kind: 'trace', observationPoint: OBS_POINT.TO_OVERLAY },
     ]);
     expect(allowed[0]!.dropReason).toBeUndefined();
     expect(fromA(udp(A.ip, REMOTE_POD, sp(), 54)).retval).toBe(TC_ACT.SHOT);
-    expect(h.events()[1]).toMatchObject({ kind: 'drop', dropReason: DROP_REASON.POLICY_DENIED, direction: DIRECTION.egress, dstIdentity: REMOTE_POD_ID });
+    expect(policyEvents()[1]).toMatchObject({ kind: 'drop', dropReason: DROP_REASON.POLICY_DENIED, direction: DIRECTION.egress, dstIdentity: REMOTE_POD_ID });
     expect(fromA(tcp(A.ip, '203.0.113.9', sp(), 443, TCP.SYN)).retval).toBe(TC_ACT.OK); // allowed, to the stack
     expect(fromA(tcp(A.ip, '203.0.113.200', sp(), 443, TCP.SYN)).retval).toBe(TC_ACT.SHOT); // the /25: another identity
     expect(fromA(tcp(A.ip, '198.51.100.1', sp(), 443, TCP.SYN)).retval).toBe(TC_ACT.SHOT); // world
-    expect(h.events().filter((e) => e.kind === 'drop').map((e) => e.dstIdentity)).toEqual([CIDR_NARROW_ID, RESERVED_IDENTITY.world]);
+    expect(policyEvents().filter((e) => e.kind === 'drop').map((e) => e.dstIdentity)).toEqual([CIDR_NARROW_ID, RESERVED_IDENTITY.world]);
   });
 
   it('same node: the sender\'s egress and the receiver\'s ingress are both decided before delivery', () => {
     set(policy(A, [egr({ identity: B.identity, protocol: 6, port: 80 })], false, true));
     set(policy(B, [ing({ identity: A.identity, protocol: 6, port: 81 })]));
     expect(synAB(80)).toBe(TC_ACT.SHOT);
-    const ev = h.events();
+    const ev = policyEvents();
     expect(ev).toMatchObject([
       { kind: 'policy-verdict', direction: DIRECTION.egress },
       { kind: 'policy-verdict', direction: DIRECTION.ingress, dropReason: DROP_REASON.POLICY_DENIED },
@@ -175,18 +179,18 @@ describe('policy enforcement (BPF_PROG_TEST_RUN)', () => {
     ]);
     expect(ev[0]!.dropReason).toBeUndefined();
     expect(synAB(81)).toBe(TC_ACT.SHOT);
-    expect(h.events()).toMatchObject([{ kind: 'policy-verdict', direction: DIRECTION.egress, dropReason: DROP_REASON.POLICY_DENIED }, { kind: 'drop', direction: DIRECTION.egress }]);
+    expect(policyEvents()).toMatchObject([{ kind: 'policy-verdict', direction: DIRECTION.egress, dropReason: DROP_REASON.POLICY_DENIED }, { kind: 'drop', direction: DIRECTION.egress }]);
   });
 
   it('replies of allowed connections pass without a lookup; the replier\'s own new connections are checked', () => {
     set(policy(B, [ing({ identity: A.identity, protocol: 6, port: 80 })], true, true)); // B may send nothing new
     const s = sp();
     expect(synAB(80, s)).toBe(TC_ACT.REDIRECT);
-    h.events();
+    policyEvents();
     expect(fromB(tcp(B.ip, A.ip, 80, s, TCP.SYN | TCP.ACK)).retval).toBe(TC_ACT.REDIRECT);
-    expect(h.events()).toMatchObject([{ kind: 'trace', isReply: true }]); // no policy-verdict
+    expect(policyEvents()).toMatchObject([{ kind: 'trace', isReply: true }]); // no policy-verdict
     expect(fromB(tcp(B.ip, A.ip, sp(), 9999, TCP.SYN)).retval).toBe(TC_ACT.SHOT);
-    expect(h.events()[1]).toMatchObject({ kind: 'drop', dropReason: DROP_REASON.POLICY_DENIED, direction: DIRECTION.egress, srcIdentity: B.identity });
+    expect(policyEvents()[1]).toMatchObject({ kind: 'drop', dropReason: DROP_REASON.POLICY_DENIED, direction: DIRECTION.egress, srcIdentity: B.identity });
   });
 
   it('an established connection survives a policy change that still allows it, and is cut by one that does not', () => {
@@ -194,12 +198,12 @@ describe('policy enforcement (BPF_PROG_TEST_RUN)', () => {
     const s = sp();
     expect(synAB(80, s)).toBe(TC_ACT.REDIRECT);
     set(policy(B, [ing({ identity: A.identity, protocol: 6, port: 70, endPort: 90 }), ing({ identity: A.identity, protocol: 17 })]));
-    h.events();
+    policyEvents();
     expect(fromA(tcp(A.ip, B.ip, s, 80, TCP.ACK)).retval).toBe(TC_ACT.REDIRECT);
-    expect(h.events()).toEqual([]); // not new: no verdict event, nothing new to trace
+    expect(policyEvents()).toEqual([]); // not new: no verdict event, nothing new to trace
     set(policy(B, [ing({ identity: A.identity, protocol: 6, port: 81 })]));
     expect(fromA(tcp(A.ip, B.ip, s, 80, TCP.ACK)).retval).toBe(TC_ACT.SHOT);
-    expect(h.events()).toMatchObject([{ kind: 'drop', dropReason: DROP_REASON.POLICY_DENIED, direction: DIRECTION.ingress }]);
+    expect(policyEvents()).toMatchObject([{ kind: 'drop', dropReason: DROP_REASON.POLICY_DENIED, direction: DIRECTION.ingress }]);
     expect(fromB(tcp(B.ip, A.ip, 80, s, TCP.ACK)).retval).toBe(TC_ACT.REDIRECT); // replies are never looked up
   });
 
@@ -207,7 +211,7 @@ describe('policy enforcement (BPF_PROG_TEST_RUN)', () => {
     const fromOverlay = (dport: number) => h.run(PROG.fromOverlay, eth(A.hostMac, A.hostMac, ETH_P_IP, tcp(REMOTE_POD, B.ip, sp(), dport, TCP.SYN))).retval;
     set(policy(B, [ing({ identity: REMOTE_POD_ID, protocol: 6, port: 80 })]));
     expect(fromOverlay(80)).toBe(TC_ACT.SHOT);
-    expect(h.events()[1]).toMatchObject({ kind: 'drop', dropReason: DROP_REASON.POLICY_DENIED, direction: DIRECTION.ingress, srcIdentity: RESERVED_IDENTITY.world });
+    expect(policyEvents()[1]).toMatchObject({ kind: 'drop', dropReason: DROP_REASON.POLICY_DENIED, direction: DIRECTION.ingress, srcIdentity: RESERVED_IDENTITY.world });
     set(policy(B, [ing({ identity: RESERVED_IDENTITY.world, protocol: 6, port: 80 })]));
     expect(fromOverlay(80)).toBe(TC_ACT.REDIRECT);
   });
@@ -218,7 +222,7 @@ describe('policy enforcement (BPF_PROG_TEST_RUN)', () => {
     expect(fromNet('203.0.113.5')).toBe(TC_ACT.REDIRECT);
     expect(fromNet('203.0.113.200')).toBe(TC_ACT.SHOT);
     expect(fromNet('198.51.100.7')).toBe(TC_ACT.SHOT);
-    expect(h.events().filter((e) => e.kind === 'policy-verdict').map((e) => e.srcIdentity)).toEqual([CIDR_ID, CIDR_NARROW_ID, RESERVED_IDENTITY.world]);
+    expect(policyEvents().filter((e) => e.kind === 'policy-verdict').map((e) => e.srcIdentity)).toEqual([CIDR_ID, CIDR_NARROW_ID, RESERVED_IDENTITY.world]);
   });
 
   it('to_container: the host (identity 1) into a pod; the datapath\'s own ICMP errors pass unpoliced', () => {
@@ -226,7 +230,7 @@ describe('policy enforcement (BPF_PROG_TEST_RUN)', () => {
     set(policy(A, [ing({ identity: RESERVED_IDENTITY.host, protocol: 6, port: 80 })]));
     expect(toA(tcp(NODE.routerIp, A.ip, sp(), 80, TCP.SYN))).toBe(TC_ACT.OK);
     expect(toA(tcp(NODE.nodeIp, A.ip, sp(), 81, TCP.SYN))).toBe(TC_ACT.SHOT);
-    const ev = h.events().filter((e) => e.kind !== 'trace');
+    const ev = policyEvents().filter((e) => e.kind !== 'trace');
     expect(ev[0]!.dropReason).toBeUndefined();
     expect(ev).toMatchObject([
       { kind: 'policy-verdict', srcIdentity: RESERVED_IDENTITY.host },
@@ -237,7 +241,7 @@ describe('policy enforcement (BPF_PROG_TEST_RUN)', () => {
     unreachable[0] = 3; // ICMP destination unreachable, quoting nothing useful: enough for the test
     const icmpErr = ipv4(NODE.routerIp, A.ip, 1, unreachable);
     expect(toA(icmpErr, 0x434e4c01)).toBe(TC_ACT.OK);
-    expect(h.events()).toEqual([]);
+    expect(policyEvents()).toEqual([]);
     expect(toA(icmpErr)).toBe(TC_ACT.SHOT); // the same packet from anyone else is policed
   });
 

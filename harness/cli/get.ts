@@ -8,7 +8,7 @@ import { InvalidInputError } from '../errors.js';
 const OUTPUTS = ['wide', 'json', 'yaml', 'name'];
 
 export function resolveKind(word: string | undefined): string {
-  if (!word) throw new InvalidInputError('KIND', 'missing: one of pods, services, networkpolicies, ciliumnetworkpolicies, namespaces, nodes');
+  if (!word) throw new InvalidInputError('KIND', 'missing: one of pods, services, endpointslices, networkpolicies, ciliumnetworkpolicies, namespaces, nodes');
   const w = word.toLowerCase();
   if (['node', 'nodes', 'no'].includes(w)) return 'Node';
   const kind = (kindAliases as Record<string, string>)[w];
@@ -34,7 +34,7 @@ export async function get(args: string[]): Promise<number> {
     output: { type: 'string', short: 'o' },
   });
   if (values.help) {
-    process.stdout.write('usage: cnilab get pods|services|networkpolicies|ciliumnetworkpolicies|namespaces|nodes [NAME] [-n NS | -A] [-o wide|json|yaml|name]\n');
+    process.stdout.write('usage: cnilab get pods|services|endpointslices|networkpolicies|ciliumnetworkpolicies|namespaces|nodes [NAME] [-n NS | -A] [-o wide|json|yaml|name]\n');
     return 0;
   }
   const kind = resolveKind(positionals[0]);

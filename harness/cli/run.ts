@@ -26,6 +26,7 @@ export const SUITES: Record<string, (flags: SuiteFlags) => Promise<Suite>> = {
   connectivity: async () => (await import('../../scenarios/connectivity/index.js')).connectivitySuite,
   faults: async () => (await import('../../scenarios/faults/index.js')).faultsSuite,
   policy: async (f) => (await import('../../scenarios/policy/index.js')).policySuiteFromFlags(f.cases, f.policySets),
+  visibility: async () => (await import('../../scenarios/visibility/index.js')).visibilitySuite,
 };
 
 const USAGE = `usage: cnilab run [--suite NAME]... [--config NAME]... [--out DIR] [--name PREFIX] [--keep] [--concurrency N]

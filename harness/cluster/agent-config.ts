@@ -5,6 +5,7 @@
 // TCP address on the node network is what an agent on a real node is given too.
 import { stringify } from 'yaml';
 import type { AgentConfigFile } from '../../agent/config.js';
+import { hubbleConfigToRaw } from '../../lib/hubble-config.js';
 import { paths } from './names.js';
 import type { ClusterSpec, NodeSpec } from './spec.js';
 
@@ -35,6 +36,8 @@ export function agentConfigFor(spec: ClusterSpec, node: NodeSpec, bpfObject?: st
     agentSocket: paths.agentSocket(spec.name, node.name),
     bpf: { pinDir: paths.bpfNodeDir(spec.name, node.name), ...(bpfObject ? { object: bpfObject } : {}) },
     datapath: 'bpf',
+    ...(spec.loadBalancer ? { loadBalancer: spec.loadBalancer } : {}),
+    ...(spec.hubble ? { hubble: hubbleConfigToRaw(spec.hubble) } : {}),
   };
 }
 

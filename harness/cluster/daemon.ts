@@ -4,6 +4,7 @@
 // unix socket, and runs the pod runtime (and, with the cnilab CNI, supervises the node agents).
 // Started as: node daemon.js --cnilab-cluster=NAME   (the flag is also the sweep marker)
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { release } from 'node:os';
 import { paths } from './names.js';
@@ -13,6 +14,8 @@ import type { ClusterSpec } from './spec.js';
 import type { KubeObject } from './objects.js';
 import { PodRuntime } from '../providers/netns/runtime.js';
 import { AgentSupervisor } from '../providers/netns/agents.js';
+import { startRelayServer } from '../relay/server.js';
+import { startServiceControllers } from './services/index.js';
 import { WorkloadSupervisor } from '../providers/netns/workloads.js';
 import { killAll, listProcesses } from '../providers/netns/sweep.js';
 import { CorruptSnapshotError, readSnapshot, StorePersistence } from './persist.js';
@@ -98,6 +101,7 @@ async function main(): Promise<void> {
     ] as KubeObject[],
     { internal: true },
   );
+  startServiceControllers(store, spec, log);
   const persistence = new StorePersistence(store, paths.storeSnapshot(cluster));
   persistence.start();
   // Pod servers live in one workload process per node, started now so they boot while `up` builds
@@ -119,6 +123,7 @@ async function main(): Promise<void> {
   writeFileSync(paths.kubeconfig(cluster), kubeconfigYaml(cluster, server_, creds.caPem, creds.token), { mode: 0o600 });
 
   let fabricHttps: Awaited<ReturnType<typeof startKubeHttps>> | undefined;
+  let relay: Server | undefined;
   let stopping = false;
   const shutdown = async (why: string) => {
     if (stopping) return;
@@ -133,6 +138,8 @@ async function main(): Promise<void> {
     fabricHttps?.closeAllConnections();
     fabricHttps?.close();
     server.closeAllConnections?.();
+    relay?.close();
+    relay?.closeAllConnections();
     server.close();
     process.exit(0);
   };
@@ -147,6 +154,10 @@ async function main(): Promise<void> {
       return undefined;
     },
   });
+  // The flow relay: every node's observer behind one socket (Hubble Relay's place in the cluster).
+  relay = agents
+    ? await startRelayServer(paths.relaySocket(cluster), () => spec.nodes.map((n) => ({ name: n.name, socket: paths.agentSocket(cluster, n.name) })), log)
+    : undefined;
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
   await waitForFile(paths.networkReady(cluster), 60_000);

@@ -65,6 +65,8 @@ export const netnsNames = {
   fabric: (cluster: string) => `${PREFIX}.${cluster}.fabric`,
   node: (cluster: string, node: string) => `${PREFIX}.${cluster}.node.${node}`,
   pod: (cluster: string, namespace: string, pod: string) => `${PREFIX}.${cluster}.pod.${namespace}.${pod}`,
+  /** A host outside the cluster on the fabric (NodePort clients in the services scenario). */
+  outside: (cluster: string) => `${PREFIX}.${cluster}.outside`,
   /** Every namespace of one cluster starts with this. */
   clusterPrefix: (cluster: string) => `${PREFIX}.${cluster}.`,
   /** Parse a netns name back to its cluster, or undefined if it is not cnilab's. */
@@ -104,6 +106,8 @@ export const paths = {
   agentConfig: (cluster: string, node: string) => `${RUN_ROOT}/${cluster}/nodes/${node}/agent-config.yaml`,
   /** The agents' kubeconfig: the API on the fabric (the node namespaces cannot reach the host's loopback). */
   agentKubeconfig: (cluster: string) => `${RUN_ROOT}/${cluster}/kube/agent.kubeconfig`,
+  /** The flow relay (every node's GetFlows merged) and the merged metrics, served by the daemon. */
+  relaySocket: (cluster: string) => `${RUN_ROOT}/${cluster}/relay.sock`,
   bpfDir: (cluster: string) => `${BPF_ROOT}/${cluster}`,
   bpfNodeDir: (cluster: string, node: string) => `${BPF_ROOT}/${cluster}/${node}`,
 };

@@ -125,7 +125,7 @@ describe('validateObject', () => {
     expect(invalid(svc({ ports: [{ port: 80 }, { port: 81, name: 'b' }] }))).toEqual(['f.yaml: document 1: spec.ports[0].name: required when a Service has more than one port']);
     expect(invalid(svc({ ports: [{ port: 80, nodePort: 30080 }] }))[0]).toMatch(/spec\.ports\[0\]\.nodePort: only allowed with type NodePort/);
     expect(invalid(svc({ type: 'NodePort', ports: [{ port: 80, nodePort: 80 }] }))[0]).toMatch(/nodePort: expected an integer 30000\.\.32767, got 80/);
-    expect(invalid(svc({ type: 'LoadBalancer', ports: [{ port: 80 }] }))[0]).toMatch(/spec\.type: expected one of ClusterIP, NodePort/);
+    expect(invalid(svc({ type: 'LoadBalancer', ports: [{ port: 80 }] }))[0]).toMatch(/spec\.type: unsupported Service type "LoadBalancer" \(cnilab implements ClusterIP and NodePort\)/);
     expect(() => validateObject(svc({ clusterIP: 'None', ports: [{ port: 80, targetPort: 'serve-80-tcp' }] }), 'w')).not.toThrow();
   });
 

@@ -6,7 +6,9 @@ import { parseAllDocuments, type YAMLError } from 'yaml';
 import { z } from 'zod';
 import { InvalidInputError, InvalidInputList } from '../errors.js';
 import { parseIpv4 } from './cidr.js';
+import type { EndpointSlice } from '../../lib/services.js';
 import {
+  type Check,
   bool,
   dnsLabel,
   intIn,
@@ -31,13 +33,14 @@ import { checkBatchSize, checkTextSize, limitProblems } from './limits.js';
 import type { LabelSelector, Protocol, SelectorOperator } from '../../lib/k8s/selectors.js';
 import { isWorkloadKind, validateWorkload, WORKLOAD_KINDS } from './workloads.js';
 
-export const SUPPORTED_KINDS = ['Namespace', 'Pod', 'Service', 'NetworkPolicy', 'CiliumNetworkPolicy'] as const;
+export const SUPPORTED_KINDS = ['Namespace', 'Pod', 'Service', 'EndpointSlice', 'NetworkPolicy', 'CiliumNetworkPolicy'] as const;
 export type SupportedKind = (typeof SUPPORTED_KINDS)[number];
 
 export const API_VERSIONS: Readonly<Record<SupportedKind, string>> = {
   Namespace: 'v1',
   Pod: 'v1',
   Service: 'v1',
+  EndpointSlice: 'discovery.k8s.io/v1',
   NetworkPolicy: 'networking.k8s.io/v1',
   CiliumNetworkPolicy: 'cilium.io/v2',
 };
@@ -51,6 +54,7 @@ export const isNamespaced = (kind: string): boolean => !CLUSTER_SCOPED_KINDS.has
 export const kindAliases: Readonly<Record<string, SupportedKind>> = Object.assign(Object.create(null) as Record<string, SupportedKind>, {
   pods: 'Pod', pod: 'Pod', po: 'Pod',
   services: 'Service', service: 'Service', svc: 'Service',
+  endpointslices: 'EndpointSlice', endpointslice: 'EndpointSlice', 'endpointslices.discovery.k8s.io': 'EndpointSlice',
   networkpolicies: 'NetworkPolicy', networkpolicy: 'NetworkPolicy', netpol: 'NetworkPolicy',
   'networkpolicies.networking.k8s.io': 'NetworkPolicy',
   ciliumnetworkpolicies: 'CiliumNetworkPolicy', ciliumnetworkpolicy: 'CiliumNetworkPolicy', cnp: 'CiliumNetworkPolicy',
@@ -103,10 +107,19 @@ export interface ServiceSpec {
   selector?: Record<string, string>;
   ports: ServicePort[];
   clusterIP?: string;
+  clusterIPs?: string[];
   externalIPs?: string[];
+  externalTrafficPolicy?: 'Cluster' | 'Local';
+  sessionAffinity?: 'None' | 'ClientIP';
+  sessionAffinityConfig?: { clientIP?: { timeoutSeconds?: number } };
   [k: string]: unknown;
 }
 export interface Service extends KubeObject { kind: 'Service'; spec: ServiceSpec }
+
+/** discovery.k8s.io/v1 EndpointSlice (IPv4 only). Written by the control plane's EndpointSlice
+ *  controller (harness/cluster/services/) for Services with a selector, or applied by users for
+ *  Services without one, as in Kubernetes. */
+export type { EndpointSlice, EndpointSliceEndpoint, EndpointSlicePort } from '../../lib/services.js';
 
 export interface IPBlock { cidr: string; except?: string[] }
 export interface NetworkPolicyPeer { podSelector?: LabelSelector; namespaceSelector?: LabelSelector; ipBlock?: IPBlock }
@@ -132,6 +145,7 @@ export interface Namespace extends KubeObject { kind: 'Namespace'; status?: { ph
 
 export const isPod = (o: KubeObject): o is Pod => o.kind === 'Pod';
 export const isService = (o: KubeObject): o is Service => o.kind === 'Service';
+export const isEndpointSlice = (o: KubeObject): o is EndpointSlice => o.kind === 'EndpointSlice';
 export const isNetworkPolicy = (o: KubeObject): o is NetworkPolicy => o.kind === 'NetworkPolicy';
 export const isCiliumNetworkPolicy = (o: KubeObject): o is CiliumNetworkPolicy => o.kind === 'CiliumNetworkPolicy';
 
@@ -217,9 +231,16 @@ const podSpec = z
     });
   });
 
+// Types Kubernetes knows that cnilab's load balancer does not implement are named as such.
+const SERVICE_TYPES = ['ClusterIP', 'NodePort'];
+const serviceType: Check = (v) =>
+  SERVICE_TYPES.includes(v as string) ? undefined
+  : ['LoadBalancer', 'ExternalName'].includes(v as string) ? `unsupported Service type ${show(v)} (cnilab implements ClusterIP and NodePort)`
+  : `expected one of ${SERVICE_TYPES.join(', ')}, got ${show(v)}`;
+
 const serviceSpec = z
   .object({
-    type: opt(oneOf(['ClusterIP', 'NodePort'])),
+    type: opt(serviceType),
     selector: labelMap(),
     ports: z
       .array(
@@ -229,6 +250,9 @@ const serviceSpec = z
       )
       .min(1, 'a Service needs at least one port'),
     clusterIP: opt((v) => (v === 'None' || v === '' || (typeof v === 'string' && parseIpv4(v) !== undefined) ? undefined : `expected an IPv4 address or "None", got ${show(v)}`)),
+    externalTrafficPolicy: opt(oneOf(['Cluster', 'Local'])),
+    sessionAffinity: opt(oneOf(['None', 'ClientIP'])),
+    sessionAffinityConfig: z.object({ clientIP: z.object({ timeoutSeconds: opt(intIn(1, 86400)) }).strict().optional() }).strict().optional(),
   })
   .passthrough()
   .superRefine((s, ctx) => {
@@ -243,9 +267,32 @@ const serviceSpec = z
       if (portProtos.has(pp)) ctx.addIssue({ code: 'custom', path: ['ports', i, 'port'], message: `duplicate port ${pp}` });
       portProtos.add(pp);
       if (p.nodePort !== undefined && (s.type ?? 'ClusterIP') !== 'NodePort') ctx.addIssue({ code: 'custom', path: ['ports', i, 'nodePort'], message: 'only allowed with type NodePort' });
+      if (p.protocol === 'SCTP') ctx.addIssue({ code: 'custom', path: ['ports', i, 'protocol'], message: 'unsupported protocol "SCTP" for a Service (cnilab load-balances TCP and UDP)' });
     });
     if (s.clusterIP === 'None' && s.type === 'NodePort') ctx.addIssue({ code: 'custom', path: ['clusterIP'], message: 'a headless Service ("None") cannot be of type NodePort' });
+    if (s.externalTrafficPolicy !== undefined && (s.type ?? 'ClusterIP') !== 'NodePort') {
+      ctx.addIssue({ code: 'custom', path: ['externalTrafficPolicy'], message: 'only allowed with type NodePort' });
+    }
+    if (s.sessionAffinityConfig !== undefined && s.sessionAffinity !== 'ClientIP') {
+      ctx.addIssue({ code: 'custom', path: ['sessionAffinityConfig'], message: 'only allowed with sessionAffinity ClientIP' });
+    }
   });
+
+const endpointSliceSpec = {
+  addressType: rule((v) => (v === 'IPv4' ? undefined : v === 'IPv6' || v === 'FQDN' ? `unsupported addressType ${show(v)} (the embedded cluster is IPv4 only)` : `expected IPv4, got ${show(v)}`)),
+  endpoints: z
+    .array(
+      z
+        .object({
+          addresses: z.array(rule((v) => (typeof v === 'string' && parseIpv4(v) !== undefined ? undefined : `expected an IPv4 address, got ${show(v)}`))).min(1).max(100),
+          conditions: z.object({ ready: opt(bool), serving: opt(bool), terminating: opt(bool) }).strict().optional(),
+          nodeName: opt(dnsLabel),
+        })
+        .passthrough(),
+    )
+    .max(1000),
+  ports: z.array(z.object({ name: opt(str), port: opt(intIn(1, 65535)), protocol: opt(oneOf(['TCP', 'UDP'])) }).passthrough()).max(100).optional(),
+};
 
 const networkPolicySpec = z
   .object({
@@ -273,6 +320,7 @@ const SCHEMAS: Record<SupportedKind, z.ZodTypeAny> = {
   Namespace: top('Namespace', {}),
   Pod: top('Pod', { spec: podSpec }),
   Service: top('Service', { spec: serviceSpec }),
+  EndpointSlice: top('EndpointSlice', endpointSliceSpec),
   // spec is required although Kubernetes would take an absent one as "deny all ingress to every pod".
   NetworkPolicy: top('NetworkPolicy', { spec: networkPolicySpec }),
   CiliumNetworkPolicy: top('CiliumNetworkPolicy', { spec: ciliumRuleSchema.optional(), specs: z.array(ciliumRuleSchema).min(1).optional() }).superRefine(
@@ -351,10 +399,18 @@ export function normalizeObject<T extends KubeObject>(input: T): T {
     for (const c of obj.spec.containers ?? []) tcp(c.ports);
   } else if (isService(obj) && obj.spec) {
     obj.spec.type ??= 'ClusterIP';
+    obj.spec.sessionAffinity ??= 'None';
+    if (obj.spec.type === 'NodePort') obj.spec.externalTrafficPolicy ??= 'Cluster';
+    if (obj.spec.sessionAffinity === 'ClientIP') {
+      // Kubernetes' default affinity timeout: 3 hours.
+      obj.spec.sessionAffinityConfig = { clientIP: { timeoutSeconds: obj.spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? 10800 } };
+    }
     for (const p of obj.spec.ports ?? []) {
       p.protocol ??= 'TCP';
       p.targetPort ??= p.port;
     }
+  } else if (isEndpointSlice(obj)) {
+    for (const p of obj.ports ?? []) p.protocol ??= 'TCP';
   } else if (isNetworkPolicy(obj) && obj.spec) {
     const s = obj.spec;
     s.podSelector ??= {};

@@ -1,7 +1,7 @@
 // kubectl-style output for `cnilab get`: the same columns, column spacing, AGE format, selector format
 // and List envelope, so what users know from kubectl (and scripts that read it) carries over.
 import { stringify } from 'yaml';
-import { isNamespaced, type KubeObject, type LabelSelector, type Namespace, type NetworkPolicy, type Pod, type Service } from './objects.js';
+import { isNamespaced, type EndpointSlice, type KubeObject, type LabelSelector, type Namespace, type NetworkPolicy, type Pod, type Service } from './objects.js';
 
 export interface TableOptions {
   wide?: boolean;
@@ -71,6 +71,13 @@ export function formatLabels(labels: Record<string, string> | undefined): string
   return keys.length ? keys.map((k) => `${k}=${labels![k]}`).join(',') : '<none>';
 }
 
+/** kubectl's listWithMoreString: the first three, then "+ N more...", "<unset>" when empty. */
+export function listWithMore(items: string[], max = 3): string {
+  if (items.length === 0) return '<unset>';
+  const shown = items.slice(0, max).join(',');
+  return items.length > max ? `${shown} + ${items.length - max} more...` : shown;
+}
+
 // ---- Columns per kind ------------------------------------------------------------------------------
 
 interface Columns {
@@ -123,6 +130,15 @@ const COLUMNS: Record<string, Columns> = {
       return [o.metadata.name, s.type ?? 'ClusterIP', s.clusterIP || '<none>', s.externalIPs?.join(',') || '<none>', ports || '<none>', age];
     },
     wideRow: (o) => [formatLabels((o as Service).spec?.selector)],
+  },
+  EndpointSlice: {
+    head: ['NAME', 'ADDRESSTYPE', 'PORTS', 'ENDPOINTS', 'AGE'],
+    row: (o, age) => {
+      const s = o as EndpointSlice;
+      const ports = (s.ports ?? []).map((p) => (p.port !== undefined ? String(p.port) : p.name ? p.name : '*'));
+      const addrs = (s.endpoints ?? []).flatMap((e) => e.addresses ?? []);
+      return [o.metadata.name, s.addressType ?? '', listWithMore(ports), listWithMore(addrs), age];
+    },
   },
   NetworkPolicy: {
     head: ['NAME', 'POD-SELECTOR', 'AGE'],

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { InvalidInputError, InvalidInputList } from '../errors.js';
 import { cidrsOverlap, formatCidr, formatIpv4, nthAddress, parseCidr, subnet, type Cidr } from './cidr.js';
 import { validateClusterName, validateNodeName, validateLabel } from './names.js';
+import { HubbleConfigError, resolveHubbleConfig, type HubbleConfig } from '../../lib/hubble-config.js';
 
 export const ROUTING_MODES = ['tunnel', 'native'] as const;
 export type RoutingMode = (typeof ROUTING_MODES)[number];
@@ -63,9 +64,13 @@ const rawSpecSchema = z
         serviceSubnet: z.string().optional(),
         nodeMaskSize: z.number().int().min(16).max(28).optional(),
         mtu: z.number().int().min(1280).max(9000).optional(),
+        // Cilium's kube-proxy replacement knobs: loadBalancer.algorithm and socketLB.enabled.
+        loadBalancer: z.object({ algorithm: z.enum(['random', 'maglev']).optional(), socketLB: z.boolean().optional() }).strict().optional(),
       })
       .strict()
       .optional(),
+    /** Flow visibility (lib/hubble-config.ts validates it, with messages naming the field). */
+    hubble: z.unknown().optional(),
   })
   .strict();
 
@@ -97,6 +102,11 @@ export interface ClusterSpec {
   /** MTU pods get: the underlay's, less 50 bytes of VXLAN overhead in tunnel mode. */
   podMtu: number;
   nodes: NodeSpec[];
+  /** Observer, metrics and L7 visibility of the cnilab agents (absent in state files of older clusters). */
+  hubble?: HubbleConfig;
+  /** Service load balancing (cnilab CNI): default backend selection, and whether connections are
+   *  translated at the socket (cgroup hooks) or only per packet at tc. Absent in older state files. */
+  loadBalancer?: { algorithm: 'random' | 'maglev'; socketLB: boolean };
 }
 
 /** Command-line overrides (`--nodes 3 --routing native --cni cnilab`). */
@@ -209,6 +219,14 @@ export function resolveSpec(raw: unknown, source: string, overrides: SpecOverrid
     problems.push(new InvalidInputError(at('networking.podSubnet'), `${formatCidr(pods)} holds only ${2 ** (nodeMaskSize - pods.prefix)} node CIDRs of /${nodeMaskSize}, ${nodeCount} nodes requested`));
   }
 
+  let hubble: HubbleConfig | undefined;
+  try {
+    hubble = resolveHubbleConfig(r.hubble, 'hubble');
+  } catch (e) {
+    if (!(e instanceof HubbleConfigError)) throw e;
+    problems.push(new InvalidInputError(at(e.field), e.message.slice(e.field.length + 2)));
+  }
+
   const nodes: NodeSpec[] = [];
   const seen = new Set<string>();
   for (let i = 0; i < nodeCount && problems.length === 0; i++) {
@@ -251,6 +269,8 @@ export function resolveSpec(raw: unknown, source: string, overrides: SpecOverrid
     mtu,
     podMtu: routing === 'tunnel' ? mtu - VXLAN_OVERHEAD : mtu,
     nodes,
+    hubble,
+    loadBalancer: { algorithm: net.loadBalancer?.algorithm ?? 'random', socketLB: net.loadBalancer?.socketLB ?? true },
   };
 }
 

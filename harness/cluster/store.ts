@@ -28,7 +28,16 @@ export interface ApplyResult {
 }
 
 /** Kinds users may apply; the rest are written by cnilab's own components. */
-export const USER_KINDS = new Set(['Namespace', 'Pod', 'Service', 'NetworkPolicy', 'CiliumNetworkPolicy', 'Deployment', 'ReplicaSet', 'DaemonSet']);
+export const USER_KINDS = new Set(['Namespace', 'Pod', 'Service', 'EndpointSlice', 'NetworkPolicy', 'CiliumNetworkPolicy', 'Deployment', 'ReplicaSet', 'DaemonSet']);
+
+/**
+ * An admission step run on every user object of an apply after validation, before anything is
+ * stored (what the API server's registry strategies do: allocate a ClusterIP, keep immutable fields).
+ * It returns the object to store, or throws InvalidInputError naming the field. `batch` is scratch
+ * space shared by the objects of one apply (what they allocated so far): nothing is committed to the
+ * store unless the whole batch is admitted.
+ */
+export type Admission = (obj: KubeObject, old: KubeObject | undefined, where: string, batch: Map<string, unknown>) => KubeObject;
 
 export { isNamespaced };
 
@@ -95,6 +104,7 @@ export class ObjectStore {
   private objects = new Map<string, KubeObject>();
   private version = 0;
   private watchers = new Set<(ev: WatchEvent) => void>();
+  private admissions: Admission[] = [];
   /** Recent events in resourceVersion order, for watches that resume (the etcd watch window). */
   private history: WatchEvent[] = [];
   /** Events with a resourceVersion at or below this are gone (compacted). */
@@ -103,6 +113,12 @@ export class ObjectStore {
   private emitting = false;
 
   constructor(private historyLimit = DEFAULT_HISTORY) {}
+
+  /** Add an admission step (see Admission): run by apply for user objects and by write (the Kubernetes
+   *  API's create/update) for every object. */
+  admit(step: Admission): void {
+    this.admissions.push(step);
+  }
 
   get resourceVersion(): number {
     return this.version;
@@ -209,8 +225,10 @@ export class ObjectStore {
    * stored one and checked its preconditions); uid and creationTimestamp are filled in when new.
    */
   write(obj: KubeObject): KubeObject {
-    const next = clone(obj);
-    const existed = this.objects.has(objectKey(next));
+    let next = clone(obj);
+    const old = this.objects.get(objectKey(next));
+    for (const step of this.admissions) next = step(next, old ? clone(old) : undefined, '', new Map());
+    const existed = old !== undefined;
     next.metadata.uid ??= randomUUID();
     next.metadata.creationTimestamp ??= new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
     this.put(next, existed);
@@ -226,13 +244,15 @@ export class ObjectStore {
     const problems: InvalidInputError[] = [];
     const staged: KubeObject[] = [];
     const batchNamespaces = new Set<string>();
+    const batch = new Map<string, unknown>();
     input.forEach((raw, i) => {
       const where = `object ${i + 1}${raw?.kind ? ` (${raw.kind} ${raw.metadata?.namespace ? `${raw.metadata.namespace}/` : ''}${raw.metadata?.name ?? '?'})` : ''}`;
       try {
         if (!opts.internal && raw && typeof raw.kind === 'string' && !USER_KINDS.has(raw.kind)) {
           throw new InvalidInputError(`${where}: kind`, `"${raw.kind}" cannot be applied; supported: ${[...USER_KINDS].join(', ')}`);
         }
-        const obj = opts.internal ? clone(checkInternal(raw, where)) : normalizeObject(validateObject(raw, where));
+        let obj = opts.internal ? clone(checkInternal(raw, where)) : normalizeObject(validateObject(raw, where));
+        if (!opts.internal) for (const step of this.admissions) obj = step(obj, this.objects.get(objectKey(obj)), where, batch);
         if (obj.kind === 'Namespace') batchNamespaces.add(obj.metadata.name);
         staged.push(obj);
       } catch (e) {

@@ -36,7 +36,7 @@ describe('connection flows', () => {
     n2: [flow({ src: A.ip, dst: B.ip, sport: 40000, dport: 8080, flags: ['SYN'], si: 300, di: 301 })],
     n1: [
       flow({ src: A.ip, dst: B.ip, sport: 40000, dport: 8080, flags: ['SYN'], si: 300, di: 301, trace_observation_point: 'TO_OVERLAY', traffic_direction: 'EGRESS' }),
-      flow({ src: B.ip, dst: A.ip, sport: 8080, dport: 40000, flags: ['SYN', 'ACK'], si: 301, di: 300, is_reply: true }),
+      flow({ src: B.ip, dst: A.ip, sport: 8080, dport: 40000, flags: ['SYN', 'ACK'], si: 301, di: 300, is_reply: true, traffic_direction: 'EGRESS' }),
     ],
   });
   const judge = (flows: Record<string, Flow[]>) => connectionExpectations(A, B, 8080, 'tunnel').flatMap((e) => flowProblems(e, flows[e.node] ?? []));

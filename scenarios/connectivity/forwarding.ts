@@ -3,8 +3,9 @@
 //           an echo reply from a pod on the same node arrives with TTL 63 (64 − 1), from another
 //           node with 62 (the sender's node and the receiver's), in tunnel and native mode alike;
 //   flows — one TCP connection same-node and one across nodes, found in the nodes' flows: the SYN and
-//           the SYN-ACK at the observation points Hubble names, TO_ENDPOINT with direction INGRESS, the
-//           right source and destination identities, the SYN-ACK marked as a reply.
+//           the SYN-ACK at the observation points Hubble names, the SYN's TO_ENDPOINT with direction
+//           INGRESS, the right source and destination identities, the SYN-ACK marked as a reply and
+//           carrying its connection's direction (EGRESS, as Hubble reports replies).
 import { AgentClient } from '../../agent/api/client.js';
 import type { Flow } from '../../agent/observer/flow.js';
 import { shellQuote } from '../../harness/exec/run.js';
@@ -77,7 +78,9 @@ export function connectionExpectations(src: { ip: string; node: string; identity
   const rev = (f: Flow) => f.IP.source === dst.ip && f.IP.destination === src.ip && f.l4?.TCP?.source_port === port;
   const out: FlowExpectation[] = [
     { node: dst.node, what: 'SYN delivered to the server', match: (f) => fwd(f) && hasFlags(f, ['SYN']) && f.trace_observation_point === 'TO_ENDPOINT', want: { traffic_direction: 'INGRESS', is_reply: false, srcIdentity: src.identity, dstIdentity: dst.identity } },
-    { node: src.node, what: 'SYN-ACK delivered to the client', match: (f) => rev(f) && hasFlags(f, ['SYN', 'ACK']) && f.trace_observation_point === 'TO_ENDPOINT', want: { traffic_direction: 'INGRESS', is_reply: true, srcIdentity: dst.identity, dstIdentity: src.identity } },
+    // A reply carries its connection's direction, as Hubble decodes it (source endpoint != is_reply →
+    // EGRESS): the client's connection is egress, so is its SYN-ACK.
+    { node: src.node, what: 'SYN-ACK delivered to the client', match: (f) => rev(f) && hasFlags(f, ['SYN', 'ACK']) && f.trace_observation_point === 'TO_ENDPOINT', want: { traffic_direction: 'EGRESS', is_reply: true, srcIdentity: dst.identity, dstIdentity: src.identity } },
   ];
   if (src.node !== dst.node) {
     const point = routing === 'native' ? 'TO_NETWORK' : 'TO_OVERLAY';

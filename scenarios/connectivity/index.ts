@@ -2,8 +2,9 @@
 import type { Suite } from '../framework/model.js';
 import { connectivityScenario } from './connectivity.js';
 import { wireScenario } from './wire.js';
+import { servicesScenario } from './services.js';
 
 export const connectivitySuite: Suite = {
   name: 'connectivity',
-  scenarios: [connectivityScenario, wireScenario],
+  scenarios: [connectivityScenario, wireScenario, servicesScenario],
 };

@@ -6,6 +6,7 @@ import type { ClusterSpec, CniKind, NodeSpec, RoutingMode } from '../../harness/
 import type { ControlPlaneClient } from '../../harness/cluster/client.js';
 import type { FailureMode, ProbeProtocol } from '../../harness/traffic/probe.js';
 import type { Evidence, Reachability, Verdict } from '../../reports/model.js';
+import type { StepFlowSpec } from './flow-requirements.js';
 
 /** What a probe must end as. 'fail' means a failure the network gave (never a probe tool that broke);
  *  `failure` narrows it to the modes that count. */
@@ -40,6 +41,8 @@ export interface ProbeStep {
   dontFragment?: boolean;
   timeoutMs?: number;
   expect: ProbeExpectation;
+  /** What the probe's flows must show beyond what its expectation implies (flow-requirements.ts). */
+  flows?: StepFlowSpec;
   tags?: Record<string, string>;
 }
 

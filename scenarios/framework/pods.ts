@@ -35,3 +35,15 @@ export function netexecPod(p: PodBase & { httpPort: number; udpPort?: number }):
 export function pausePod(p: PodBase): Record<string, unknown> {
   return pinnedPod(p, { name: 'hold', image: AGNHOST_IMAGE, args: ['pause'] });
 }
+
+/** A DNS server pod: Debian's dnsmasq as the pod's command, answering `records` (name → IPv4) on UDP and
+ *  TCP 53 and nothing else (no upstream, no /etc/hosts, no config file). */
+export function dnsServerPod(p: PodBase & { records: Record<string, string> }): Record<string, unknown> {
+  const addresses = Object.entries(p.records).map(([name, ip]) => `--address=/${name}/${ip}`);
+  return pinnedPod(p, {
+    name: 'dnsmasq',
+    image: 'debian:bookworm',
+    command: ['dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', '--pid-file=', '--user=root', '--log-facility=-', '--port=53', ...addresses],
+    ports: [{ name: 'dns', containerPort: 53, protocol: 'UDP' }, { name: 'dns-tcp', containerPort: 53, protocol: 'TCP' }],
+  });
+}

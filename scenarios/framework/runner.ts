@@ -10,6 +10,7 @@ import { probe as realProbe, type ProbeOptions, type ProbeResult } from '../../h
 import { waitPodsReady } from '../../harness/cli/wait.js';
 import type { CheckResult, ScenarioResult, SuiteResult } from '../../reports/model.js';
 import { describeExpectation, describeObserved, probeEvidence, probeVerdict } from './expectations.js';
+import { FlowChecks } from './flow-checks.js';
 import { notApplicable, type CheckOutcome, type CustomStep, type ProbeStep, type ResolvedNode, type ResolvedPod, type Scenario, type ScenarioContext, type Source, type Step, type Suite, type Target } from './model.js';
 
 export interface RunnerEnv {
@@ -21,6 +22,9 @@ export interface RunnerEnv {
   probe?: (o: ProbeOptions) => Promise<ProbeResult>;
   podsTimeoutMs?: number;
   log?: (msg: string) => void;
+  /** Flow requirements of the probes (flow-checks.ts). Default: on wherever the cluster has an observer
+   *  (strict, as `cilium connectivity test`); false turns them off. */
+  flowChecks?: FlowChecks | false;
 }
 
 const DEFAULT_CONCURRENCY = 4;
@@ -184,7 +188,17 @@ export async function runSteps(env: RunnerEnv, ctx: ScenarioContext, steps: Step
     let j = i;
     while (j < steps.length && steps[j]!.kind === 'probe') j++;
     const batch = steps.slice(i, j) as ProbeStep[];
-    results.push(...(await pool(batch, env.concurrency ?? DEFAULT_CONCURRENCY, (s) => runProbeStep(env, ctx, s))));
+    const flows = env.flowChecks === undefined ? FlowChecks.forCluster(env.spec) : env.flowChecks || undefined;
+    const before = await flows?.counters();
+    const done = await pool(batch, env.concurrency ?? DEFAULT_CONCURRENCY, async (s) => {
+      const startedAt = Date.now();
+      const r = await runProbeStep(env, ctx, s);
+      const f = await flows?.checkProbe(ctx, s, startedAt, r);
+      return f ? [r, f] : [r];
+    });
+    results.push(...done.flat());
+    const m = await flows?.checkBatch(ctx, batch, before, done.map((x) => x[0]!));
+    if (m) results.push(m);
     i = j;
   }
   return results;

@@ -9,6 +9,7 @@ const BASE: Record<TestKind, Partial<Record<Quantity, number>>> = {
   udp: { throughput: 0.9e9, loss: 1, cpuPerGB: 8 },
   rr: { p50: 12, p90: 15, p99: 40, tps: 40000 },
   crr: { rate: 5000 },
+  http: { rps: 8000, p50: 450, p90: 700, p99: 1500 },
 };
 
 export interface FixtureOptions {

@@ -6,6 +6,7 @@ import { runSockperfPingPong } from '../../harness/traffic/sockperf.js';
 import type { PathKind, Quantity, TestKind } from '../../reports/performance-model.js';
 import { cpuSecondsBetween, cpuSecondsPerGB, readCpuTicks } from './cpu.js';
 import { runCrrClient } from './crr.js';
+import { runWrk } from '../../harness/traffic/wrk.js';
 import { benchCpus } from '../../harness/traffic/cpu-pin.js';
 import { PORTS, serverFor, type ConfigHandle } from './workload.js';
 
@@ -56,6 +57,11 @@ export async function measure(h: ConfigHandle, test: TestKind, path: PathKind, p
     case 'crr': {
       const r = await runCrrClient({ netns: from, cpu, host, port: PORTS.crr, durationSec: p.latencyDurationSec });
       return { rate: r.rate };
+    }
+    case 'http': {
+      const role = serverFor(path) as 'server-same' | 'server-other';
+      const r = await runWrk({ netns: from, cpu, url: `http://${h.serviceIps[role]}:80/hostname`, durationSec: p.latencyDurationSec });
+      return { rps: r.requestsPerSec, p50: r.p50, p90: r.p90, p99: r.p99 };
     }
   }
 }

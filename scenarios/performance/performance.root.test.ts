@@ -54,6 +54,9 @@ describe('performance scenario (quick, baseline and kernel-vxlan)', () => {
         expect(m(`rr.${path}.p50`)?.median).toBeLessThan(10_000);
         expect(m(`rr.${path}.tps`)?.median).toBeGreaterThan(100);
         expect(m(`crr.${path}.rate`)?.median).toBeGreaterThan(10);
+        // HTTP through a ClusterIP: kube-proxy iptables rules in these baselines' nodes
+        expect(m(`http.${path}.rps`)?.median).toBeGreaterThan(100);
+        expect(m(`http.${path}.p99`)?.median).toBeGreaterThan(0);
         expect(m(`tcp-1.${path}.cpuPerGB`)?.median).toBeGreaterThan(0);
       }
     }
@@ -61,7 +64,7 @@ describe('performance scenario (quick, baseline and kernel-vxlan)', () => {
     // Interleaved: in time order the configuration changes at least every second sample (the
     // rotating order can put the same one last in a round and first in the next), never a block of one.
     const measured = r.samples.filter((s) => !s.warmup).sort((a, b) => a.startMs - b.startMs);
-    expect(measured.length).toBe(2 * 2 * 5 * SAMPLES);
+    expect(measured.length).toBe(2 * 2 * 6 * SAMPLES);
     let longest = 1;
     for (let i = 1, run = 1; i < measured.length; i++) longest = Math.max(longest, (run = measured[i]!.config === measured[i - 1]!.config ? run + 1 : 1));
     expect(longest).toBeLessThanOrEqual(2);

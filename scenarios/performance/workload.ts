@@ -15,9 +15,16 @@ import type { PerfConfigDef } from './configs.js';
 import { startCrrServer } from './crr.js';
 import { benchCpus } from '../../harness/traffic/cpu-pin.js';
 import { pausePod } from '../framework/pods.js';
+import { start } from '../../harness/exec/run.js';
+import { agnhostShimPath } from '../../harness/traffic/probe.js';
+import { waitForListener } from '../../harness/traffic/wait-listen.js';
+import { applyKubeProxyRules, type IptablesServicePort } from '../../harness/traffic/kube-proxy-iptables.js';
+import type { Service } from '../../harness/cluster/objects.js';
 
 export const PERF_NAMESPACE = 'cnilab-perf';
-export const PORTS = { iperf: 5201, sockperf: 11111, crr: 7001 } as const;
+export const PORTS = { iperf: 5201, sockperf: 11111, crr: 7001, http: 8080 } as const;
+/** Each server pod sits behind its own Service (port 80 → netexec's 8080) for the HTTP load test. */
+export const HTTP_SERVICE: Record<'server-same' | 'server-other', string> = { 'server-same': 'http-same', 'server-other': 'http-other' };
 export const POD_ROLES = ['client', 'server-same', 'server-other'] as const;
 export type PodRole = (typeof POD_ROLES)[number];
 
@@ -34,6 +41,8 @@ export interface ConfigHandle {
   client: ControlPlaneClient;
   pods: Record<PodRole, PerfPod>;
   setupMs: number;
+  /** ClusterIP of each server pod's Service (HTTP load test). */
+  serviceIps: Record<'server-same' | 'server-other', string>;
   stopServers(): Promise<void>;
 }
 
@@ -48,16 +57,39 @@ export function perfObjects(): unknown[] {
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: PERF_NAMESPACE, labels: { 'kubernetes.io/metadata.name': PERF_NAMESPACE } } },
     // "pause" only holds the netns: the traffic tools are started in it by the harness.
     ...POD_ROLES.map((role) => pausePod({ name: role, namespace: PERF_NAMESPACE, node: NODE_OF[role], labels: { app: 'cnilab-perf', role } })),
+    ...(['server-same', 'server-other'] as const).map((role) => ({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: HTTP_SERVICE[role], namespace: PERF_NAMESPACE },
+      spec: { selector: { role }, ports: [{ name: 'http', port: 80, targetPort: PORTS.http }] },
+    })),
   ];
 }
 
+/**
+ * A configuration whose CNI has no service load balancer (the baselines) gets kube-proxy's: its
+ * iptables rules for the two HTTP Services in every node, so the HTTP test crosses a ClusterIP
+ * everywhere and compares load balancers, not "a service" with "no service".
+ */
+async function kubeProxyForBaselines(spec: ClusterSpec, client: ControlPlaneClient, pods: Record<PodRole, PerfPod>): Promise<Record<'server-same' | 'server-other', string>> {
+  const ips = {} as Record<'server-same' | 'server-other', string>;
+  const ports: IptablesServicePort[] = [];
+  for (const role of ['server-same', 'server-other'] as const) {
+    const svc = (await client.get('Service', PERF_NAMESPACE, HTTP_SERVICE[role])) as Service;
+    ips[role] = svc.spec.clusterIP!;
+    ports.push({ namespace: PERF_NAMESPACE, name: svc.metadata.name, portName: 'http', protocol: 'TCP' as const, clusterIP: ips[role], port: 80, endpoints: [{ ip: pods[role].ip, port: PORTS.http }] });
+  }
+  if (spec.cni !== 'cnilab') await Promise.all(spec.nodes.map((n) => applyKubeProxyRules(netnsNames.node(spec.name, n.name), ports)));
+  return ips;
+}
+
 /** Create the cluster, its pods and servers. On any failure everything created is removed again. */
-export async function bringUp(def: PerfConfigDef, clusterName: string, opts: { timeoutMs?: number } = {}): Promise<ConfigHandle> {
+export async function bringUp(def: PerfConfigDef, clusterName: string, opts: { timeoutMs?: number; networking?: Record<string, unknown> } = {}): Promise<ConfigHandle> {
   const t0 = performance.now();
   const timeoutMs = opts.timeoutMs ?? 60_000;
   // A crashed earlier run may have left a cluster of this name (pf-* clusters are ours alone).
   await destroyCluster(clusterName);
-  const spec = resolveSpec({}, 'perf', { name: clusterName, nodes: 2, cni: def.cni, routing: def.routing });
+  const spec = resolveSpec(opts.networking ? { networking: opts.networking } : {}, 'perf', { name: clusterName, nodes: 2, cni: def.cni, routing: def.routing });
   const stops: Array<() => Promise<void>> = [];
   const stopServers = async () => {
     await Promise.allSettled(stops.splice(0).map((s) => s()));
@@ -87,8 +119,12 @@ export async function bringUp(def: PerfConfigDef, clusterName: string, opts: { t
       stops.push(() => sp.stop());
       const crr = await startCrrServer({ netns, port: PORTS.crr, cpu });
       stops.push(() => crr.stop());
+      const http = start([agnhostShimPath(), 'netexec', `--http-port=${PORTS.http}`, '--udp-port=-1'], { netns });
+      stops.push(() => http.stop());
+      await waitForListener(http, { netns, proto: 'tcp', port: PORTS.http, what: `netexec in ${role}` });
     }
-    return { def, spec, client, pods, setupMs: Math.round(performance.now() - t0), stopServers };
+    const serviceIps = await kubeProxyForBaselines(spec, client, pods);
+    return { def, spec, client, pods, setupMs: Math.round(performance.now() - t0), serviceIps, stopServers };
   } catch (err) {
     await stopServers();
     await destroyCluster(clusterName);

@@ -1,7 +1,7 @@
 // Server-side printing: `Accept: application/json;as=Table;g=meta.k8s.io;v=v1` turns a list, a get or
 // each watch event into a meta.k8s.io/v1 Table, whose columns kubectl prints as they are (priority 1
 // columns only with -o wide). The columns are those of the API server's printers for each kind.
-import { formatAge, formatLabels, formatLabelSelector, podReady, podStatus } from '../printers.js';
+import { formatAge, formatLabels, formatLabelSelector, listWithMore, podReady, podStatus } from '../printers.js';
 import type { KubeObject, LabelSelector, Pod } from '../objects.js';
 
 interface Column {
@@ -82,6 +82,13 @@ const COLUMNS: Record<string, Column[]> = {
     { name: 'Port(s)', type: 'string', description: 'The ports of the service.', cell: (o) => (any(o).spec?.ports ?? []).map((p: any) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ''}/${p.protocol ?? 'TCP'}`).join(',') || '<none>' },
     age,
     { name: 'Selector', type: 'string', priority: 1, description: 'The label selector of the service.', cell: (o) => formatLabels(any(o).spec?.selector) },
+  ],
+  EndpointSlice: [
+    name,
+    { name: 'AddressType', type: 'string', description: 'The type of address carried by the slice.', cell: (o) => (o as any).addressType ?? '' },
+    { name: 'Ports', type: 'string', description: 'The ports of the endpoints.', cell: (o) => listWithMore(((o as any).ports ?? []).map((p: any) => (p.port !== undefined ? String(p.port) : p.name || '*'))) },
+    { name: 'Endpoints', type: 'string', description: 'The addresses of the endpoints.', cell: (o) => listWithMore(((o as any).endpoints ?? []).flatMap((e: any) => e.addresses ?? [])) },
+    age,
   ],
   Namespace: [name, { name: 'Status', type: 'string', description: 'The status of the namespace.', cell: (o) => any(o).status?.phase ?? 'Active' }, age],
   NetworkPolicy: [name, { name: 'Pod-Selector', type: 'string', description: 'The pods the policy selects.', cell: (o) => formatLabelSelector(any(o).spec?.podSelector) }, age],

@@ -116,3 +116,27 @@ export async function createPodNetns(netns: string): Promise<void> {
 export async function deleteNetns(netns: string): Promise<void> {
   await run(['ip', 'netns', 'del', netns], { timeoutMs: 10_000, allowFailure: true });
 }
+
+/**
+ * A client outside the cluster: its own namespace with eth0 on the fabric bridge and an underlay address
+ * no node has (the subnet's .200), as a machine on the nodes' network would be. Part of the cluster
+ * (its name carries the cluster's prefix, so `down` sweeps it). Idempotent; returns its netns and address.
+ */
+export async function createOutsideHost(spec: ClusterSpec): Promise<{ netns: string; ip: string }> {
+  const netns = netnsNames.outside(spec.name);
+  const base = spec.underlaySubnet.split('/')[0]!.split('.').map(Number);
+  const ip = `${base[0]}.${base[1]}.${base[2]}.${base[3]! + 200}`;
+  const existing = await run(['ip', 'netns', 'list'], { timeoutMs: 10_000 });
+  if (existing.stdout.split('\n').some((l) => l.split(' ')[0] === netns)) return { netns, ip };
+  await run(['ip', 'netns', 'add', netns], { timeoutMs: 10_000 });
+  await ipBatch(netnsNames.fabric(spec.name), [
+    `link add outside mtu ${spec.mtu} type veth peer name eth0 netns ${netns}`,
+    `link set outside master ${UNDERLAY_BRIDGE} up`,
+  ]);
+  await ipBatch(netns, ['link set lo up', `addr add ${ip}/${prefixLen(spec.underlaySubnet)} dev eth0`, 'link set eth0 up']);
+  return { netns, ip };
+}
+
+export async function deleteOutsideHost(spec: ClusterSpec): Promise<void> {
+  await deleteNetns(netnsNames.outside(spec.name));
+}

@@ -21,7 +21,7 @@ export interface ConnectionKey {
 
 export interface ObservedFlow {
   node: string;
-  verdict: 'FORWARDED' | 'DROPPED';
+  verdict: Flow['verdict'];
   dropReason?: string;
   direction: string;
   observationPoint?: string;
@@ -165,6 +165,9 @@ export class FlowWatch {
   }
 
   private dispatch(f: Flow): void {
+    // A service translation (socket or per-packet LB) is no policy verdict; the forwarded or dropped
+    // flow of the translated packet follows it.
+    if (f.verdict === 'TRANSLATED') return;
     const keys = flowKeys(f);
     if (!keys) return;
     for (const [n, key] of keys.entries()) {
@@ -175,7 +178,7 @@ export class FlowWatch {
         node: f.node_name,
         verdict: f.verdict,
         ...(f.drop_reason_desc ? { dropReason: f.drop_reason_desc } : {}),
-        direction: f.traffic_direction,
+        direction: f.traffic_direction ?? 'TRAFFIC_DIRECTION_UNKNOWN',
         ...(f.trace_observation_point ? { observationPoint: f.trace_observation_point } : {}),
         reverse: n === 1,
         ...(tcp ? { tcpFlags: tcp } : {}),

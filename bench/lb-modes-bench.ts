@@ -1,0 +1,79 @@
+// Benchmark: what a service costs, by where it is translated. One cnilab cluster (tunnel, 2 nodes), the
+// client pod on node1 and one server pod on node2, measured three ways in interleaved rounds:
+//   direct      the server pod's IP (no service at all)
+//   socket LB   its Service's ClusterIP, translated once at connect() by the cgroup hooks
+//   per-packet  the same ClusterIP with the cgroup hooks detached on every node, so every packet is
+//               translated at tc (DNAT in from_container, reverse NAT on the way back)
+// TCP throughput (iperf3, 1 stream) and connection rate (TCP_CRR-like). Prints medians and ratios to direct.
+//   node dist/bench/lb-modes-bench.js [--samples 5] [--duration 3]
+import { parseArgs } from 'node:util';
+import { paths } from '../harness/cluster/names.js';
+import type { Service } from '../harness/cluster/objects.js';
+import { destroyCluster } from '../harness/providers/netns/cluster.js';
+import { runIperfClient } from '../harness/traffic/iperf.js';
+import { setupSocketLb } from '../agent/datapath/sock-lb.js';
+import { BPF_BUILD_DIR } from '../harness/paths.js';
+import { runCrrClient } from '../scenarios/performance/crr.js';
+import { PORTS, PERF_NAMESPACE } from '../scenarios/performance/workload.js';
+import { bringUpScale } from './service-scale.js';
+import { machineSummary, median, spread } from './stats.js';
+
+const NAME = 'lbm-cni';
+const MODES = ['direct', 'socket LB', 'per-packet'] as const;
+type Mode = (typeof MODES)[number];
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { samples: { type: 'string' }, duration: { type: 'string' } } });
+  const samples = Number(values.samples ?? 5);
+  const duration = Number(values.duration ?? 3);
+  const results = new Map<Mode, { gbps: number[]; crr: number[] }>(MODES.map((m) => [m, { gbps: [], crr: [] }]));
+  const t0 = Date.now();
+  const c = await bringUpScale('cnilab-tunnel', NAME);
+  try {
+    const server = c.handle.pods['server-other'];
+    await c.handle.client.apply([
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'lbm', namespace: PERF_NAMESPACE },
+        spec: { selector: { role: 'server-other' }, ports: [{ name: 'iperf', port: PORTS.iperf, targetPort: PORTS.iperf }, { name: 'crr', port: PORTS.crr, targetPort: PORTS.crr }] },
+      },
+    ]);
+    const clusterIp = ((await c.handle.client.get('Service', PERF_NAMESPACE, 'lbm')) as Service).spec.clusterIP!;
+    await new Promise((r) => setTimeout(r, 500)); // the agents program it
+    const sockObject = `${BPF_BUILD_DIR}/bpf_sock.o`;
+    const setMode = (mode: Mode) => {
+      for (const n of c.handle.spec.nodes) setupSocketLb({ pinDir: paths.bpfNodeDir(NAME, n.name), objectPath: sockObject, attach: mode !== 'per-packet' });
+    };
+    for (let round = 0; round < samples; round++) {
+      const order = MODES.map((_, i) => MODES[(i + round) % MODES.length]!);
+      for (const mode of order) {
+        setMode(mode);
+        const host = mode === 'direct' ? server.ip : clusterIp;
+        const r = results.get(mode)!;
+        const ip = await runIperfClient({ netns: c.handle.pods.client.netns, host, port: PORTS.iperf, durationSec: duration, parallel: 1 });
+        r.gbps.push(ip.receivedBitsPerSecond / 1e9);
+        r.crr.push((await runCrrClient({ netns: c.handle.pods.client.netns, host, port: PORTS.crr, durationSec: duration })).rate);
+        process.stderr.write(`round ${round + 1} ${mode}: ${r.gbps.at(-1)!.toFixed(2)} Gbit/s, ${r.crr.at(-1)!.toFixed(0)} conn/s\n`);
+      }
+    }
+    setMode('socket LB');
+  } finally {
+    await c.handle.stopServers();
+    await destroyCluster(NAME);
+  }
+  const direct = results.get('direct')!;
+  const out = [`LB modes: ${machineSummary()}; ${samples} interleaved rounds of ${duration} s, client node1 → server pod node2 (tunnel); ${Math.round((Date.now() - t0) / 1000)} s`];
+  out.push('| path | TCP 1 stream (Gbit/s) | ratio | connections/s | ratio |', '|---|---|---|---|---|');
+  for (const mode of MODES) {
+    const r = results.get(mode)!;
+    out.push(`| ${mode} | ${median(r.gbps).toFixed(2)} (${spread(r.gbps, 2)}) | ${(median(r.gbps) / median(direct.gbps)).toFixed(3)} | ${median(r.crr).toFixed(0)} (${spread(r.crr)}) | ${(median(r.crr) / median(direct.crr)).toFixed(3)} |`);
+  }
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+main().catch(async (e) => {
+  process.stderr.write(`lb-modes-bench: ${(e as Error).stack ?? e}\n`);
+  await destroyCluster(NAME).catch(() => undefined);
+  process.exit(1);
+});

@@ -1,0 +1,141 @@
+// Benchmark: what visibility costs, measured side by side in one run on 2-node clusters that are all up
+// at once, samples interleaved configuration by configuration:
+//   kernel-vxlan / baseline   no BPF at all (kernel VXLAN / kernel routing): the limit of this host
+//   cnilab-…-off              cnilab with hubble.enabled false: drops only, no traces, no payload copies
+//   cnilab-…-on               cnilab with the observer on (the default)
+// For each: the cross-node connection rate (TCP_CRR-like, a new connection per transaction) and the TCP
+// throughput (iperf3, one stream). On the observer-on clusters, during the connection storm: the events
+// the agents read, the events the ring buffer had no room for (goal 0), and the agents' CPU time. Then
+// the pod network ready time (CNI ADD → first packet, bench/pod-ready-bench.ts) with and without a
+// connection storm running on the same node.
+//   flock /tmp/cnilab-root.lock node dist/bench/observer-bench.js [--samples 5] [--duration 3] [--routing tunnel|native|both] [--pods 20]
+import { parseArgs } from 'node:util';
+import { resolveSpec, type ClusterSpec, type RoutingMode } from '../harness/cluster/spec.js';
+import type { ControlPlaneClient } from '../harness/cluster/client.js';
+import { netnsNames } from '../harness/cluster/names.js';
+import { createCluster, destroyCluster } from '../harness/providers/netns/cluster.js';
+import { waitPodsReady } from '../harness/cli/wait.js';
+import { startIperfServer, runIperfClient } from '../harness/traffic/iperf.js';
+import { runCrrClient, startCrrServer } from '../scenarios/performance/crr.js';
+import { pausePod } from '../scenarios/framework/pods.js';
+import { AgentClient } from '../agent/api/client.js';
+import { fetchMetrics } from '../harness/cli/metrics.js';
+import { measure as podReady } from './pod-ready-bench.js';
+import { machineSummary, median, spread } from './stats.js';
+
+const CRR_PORT = 9100;
+const IPERF_PORT = 5301;
+
+interface Config {
+  label: string;
+  spec: ClusterSpec;
+  observer?: boolean;
+  client?: ControlPlaneClient;
+  netns?: { client: string; server: string };
+  serverIp?: string;
+  stop?: Array<() => Promise<void>>;
+}
+
+function configs(routing: RoutingMode): Config[] {
+  const tag = routing === 'tunnel' ? 't' : 'n';
+  const base = routing === 'tunnel' ? 'kernel-vxlan' : 'baseline';
+  return [
+    { label: base, spec: resolveSpec({}, 'bench', { name: `hub-k${tag}`, nodes: 2, cni: 'kernel', routing }) },
+    { label: `cnilab-${routing}-off`, observer: false, spec: resolveSpec({ hubble: { enabled: false } }, 'bench', { name: `hub-f${tag}`, nodes: 2, cni: 'cnilab', routing }) },
+    { label: `cnilab-${routing}-on`, observer: true, spec: resolveSpec({}, 'bench', { name: `hub-o${tag}`, nodes: 2, cni: 'cnilab', routing }) },
+  ];
+}
+
+async function bringUp(c: Config): Promise<void> {
+  await destroyCluster(c.spec.name);
+  c.client = await createCluster(c.spec);
+  await c.client.apply([pausePod({ name: 'client', namespace: 'default', node: 'node1', labels: { app: 'client' } }), pausePod({ name: 'server', namespace: 'default', node: 'node2', labels: { app: 'server' } })]);
+  await waitPodsReady(c.client, [{ namespace: 'default', name: 'client' }, { namespace: 'default', name: 'server' }], 60_000);
+  c.serverIp = ((await c.client.get('Pod', 'default', 'server')).status as { podIP: string }).podIP;
+  c.netns = { client: netnsNames.pod(c.spec.name, 'default', 'client'), server: netnsNames.pod(c.spec.name, 'default', 'server') };
+  const crr = await startCrrServer({ netns: c.netns.server, port: CRR_PORT });
+  const iperf = await startIperfServer({ netns: c.netns.server, port: IPERF_PORT });
+  c.stop = [() => crr.stop(), () => iperf.stop()];
+}
+
+/** Observer counters of a cnilab cluster, summed over its nodes. */
+async function observerCounters(c: Config): Promise<{ events: number; lost: bigint; cpu: number }> {
+  const { text } = await fetchMetrics(c.spec.name);
+  const get = (re: RegExp) => text.split('\n').filter((l) => re.test(l)).reduce((a, l) => a + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  let lost = 0n;
+  for (const n of c.spec.nodes) lost += BigInt((await new AgentClient(c.spec.name, n.name).maps()).lostEvents);
+  return { events: get(/^cnilab_observer_events_total /), lost, cpu: get(/^cnilab_agent_cpu_seconds_total\{/) };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { samples: { type: 'string' }, duration: { type: 'string' }, routing: { type: 'string' }, pods: { type: 'string' } } });
+  const samples = Number(values.samples ?? 5);
+  const duration = Number(values.duration ?? 3);
+  const pods = Number(values.pods ?? 20);
+  const routings: RoutingMode[] = values.routing === 'native' ? ['native'] : values.routing === 'tunnel' ? ['tunnel'] : ['tunnel', 'native'];
+  const all = routings.flatMap(configs);
+  const crr: Record<string, number[]> = {};
+  const tput: Record<string, number[]> = {};
+  const storm: Record<string, { events: number; lost: bigint; cpu: number; seconds: number }> = {};
+  try {
+    for (const c of all) await bringUp(c);
+    for (let s = 0; s < samples; s++) {
+      for (const c of all) {
+        const before = c.observer ? await observerCounters(c) : undefined;
+        const r = await runCrrClient({ netns: c.netns!.client, host: c.serverIp!, port: CRR_PORT, durationSec: duration });
+        (crr[c.label] ??= []).push(r.rate);
+        if (before) {
+          const after = await observerCounters(c);
+          const acc = (storm[c.label] ??= { events: 0, lost: 0n, cpu: 0, seconds: 0 });
+          acc.events += after.events - before.events;
+          acc.lost += after.lost - before.lost;
+          acc.cpu += after.cpu - before.cpu;
+          acc.seconds += r.seconds;
+        }
+        const t = await runIperfClient({ netns: c.netns!.client, host: c.serverIp!, port: IPERF_PORT, durationSec: duration });
+        (tput[c.label] ??= []).push(t.receivedBitsPerSecond / 1e9);
+      }
+    }
+    // Pod network ready on the observer-on tunnel cluster, alone and during a connection storm.
+    const on = all.find((c) => c.observer && c.spec.routing === routings[0])!;
+    await podReady(on.spec, 1);
+    const quiet: number[] = [];
+    const busy: number[] = [];
+    for (let half = 0; half < 2; half++) {
+      quiet.push(...(await podReady(on.spec, Math.ceil(pods / 2))).map((x) => x.readyMs));
+      const bg = runCrrClient({ netns: on.netns!.client, host: on.serverIp!, port: CRR_PORT, durationSec: 30 });
+      await new Promise((r) => setTimeout(r, 500));
+      busy.push(...(await podReady(on.spec, Math.ceil(pods / 2))).map((x) => x.readyMs));
+      await bg.catch(() => undefined);
+    }
+
+    console.log(`observer cost, 2-node clusters, ${samples} samples of ${duration} s, interleaved (${machineSummary()})`);
+    console.log(`${'configuration'.padEnd(22)} ${'connections/s'.padStart(14)} ${'(min–max)'.padStart(12)} ${'TCP Gbit/s'.padStart(11)} ${'(min–max)'.padStart(12)}`);
+    for (const c of all) console.log(`${c.label.padEnd(22)} ${median(crr[c.label]!).toFixed(0).padStart(14)} ${spread(crr[c.label]!).padStart(12)} ${median(tput[c.label]!).toFixed(2).padStart(11)} ${spread(tput[c.label]!, 2).padStart(12)}`);
+    const summary: Record<string, unknown> = {};
+    for (const routing of routings) {
+      const [k, off, on2] = configs(routing).map((c) => c.label);
+      const r = (a: string, b: string, m: Record<string, number[]>) => median(m[a]!) / median(m[b]!);
+      const goal = (x: number) => (x >= 0.95 ? 'met' : 'TARGET MISSED');
+      const onVsOff = r(on2!, off!, crr);
+      const onVsKernel = r(on2!, k!, crr);
+      console.log(`${routing}: connection rate on/off ${onVsOff.toFixed(2)}× (${goal(onVsOff)}), throughput on/off ${r(on2!, off!, tput).toFixed(2)}× (${goal(r(on2!, off!, tput))}), on/${k} connections ${onVsKernel.toFixed(2)}× (${goal(onVsKernel)}), throughput ${r(on2!, k!, tput).toFixed(2)}×`);
+      const st = storm[on2!]!;
+      console.log(`${routing}: during the connection storms the agents read ${(st.events / st.seconds).toFixed(0)} events/s (both nodes), lost ${st.lost} (goal 0), agent CPU ${((100 * st.cpu) / st.seconds).toFixed(1)} % of a core`);
+      summary[routing] = { crrOnOff: onVsOff, crrOnKernel: onVsKernel, tputOnOff: r(on2!, off!, tput), eventsPerSec: st.events / st.seconds, lost: String(st.lost), agentCpuPct: (100 * st.cpu) / st.seconds };
+    }
+    const ratio = median(busy) / median(quiet);
+    console.log(`pod network ready p50: ${median(quiet).toFixed(1)} ms quiet, ${median(busy).toFixed(1)} ms during a connection storm (${ratio.toFixed(2)}×, ${pods} pods, alternating halves)`);
+    console.log(JSON.stringify({ bench: 'observer', machine: machineSummary(), samples, duration, crr: Object.fromEntries(Object.entries(crr).map(([k, v]) => [k, median(v)])), tput: Object.fromEntries(Object.entries(tput).map(([k, v]) => [k, median(v)])), summary, podReady: { quietP50: median(quiet), stormP50: median(busy) } }));
+  } finally {
+    for (const c of all) {
+      for (const s of c.stop ?? []) await s().catch(() => undefined);
+      await destroyCluster(c.spec.name).catch(() => undefined);
+    }
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

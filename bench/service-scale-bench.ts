@@ -1,0 +1,87 @@
+// Benchmark: service scale. Two 2-node clusters side by side — cnilab (tunnel, socket LB) and the
+// reference bridge with kube-proxy-style iptables rules (KUBE-SERVICES / KUBE-SVC / KUBE-SEP, loaded with
+// iptables-restore into both nodes) — grown to 10, 1k and 10k services of 3 backends each. At each count,
+// through one service's ClusterIP: connection rate (TCP_CRR-like, a new connection per transaction) and
+// request/response latency (sockperf ping-pong p50/p99), samples interleaved between the two clusters;
+// plus how long programming the new services took. Prints a table and the ratios against 10 services
+// (goal for cnilab: within 3 % between 10 and 10k).
+//   node dist/bench/service-scale-bench.js [--counts 10,1000,10000] [--samples 3] [--duration 2] [--json FILE]
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { destroyCluster } from '../harness/providers/netns/cluster.js';
+import { machineSummary, median, spread } from './stats.js';
+import { bringUpScale, growServices, measureCrr, measureRr, type ScaleCluster } from './service-scale.js';
+
+interface Row {
+  count: number;
+  kind: string;
+  programmingMs: number;
+  crr: number[];
+  p50: number[];
+  p99: number[];
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { counts: { type: 'string' }, samples: { type: 'string' }, duration: { type: 'string' }, json: { type: 'string' } } });
+  const counts = (values.counts ?? '10,1000,10000').split(',').map(Number);
+  const samples = Number(values.samples ?? 3);
+  const duration = Number(values.duration ?? 2);
+  if (counts.some((n) => !Number.isInteger(n) || n < 1) || counts.some((n, i) => i > 0 && n <= counts[i - 1]!)) throw new Error('--counts: increasing whole numbers, e.g. 10,1000,10000');
+  const names = { cnilab: 'sb-cni', iptables: 'sb-ref' };
+  const clusters: ScaleCluster[] = [];
+  const rows: Row[] = [];
+  const t0 = Date.now();
+  process.on('SIGINT', () => void Promise.all(Object.values(names).map((n) => destroyCluster(n))).then(() => process.exit(130)));
+  try {
+    clusters.push(await bringUpScale('cnilab-tunnel', names.cnilab));
+    clusters.push(await bringUpScale('reference-bridge', names.iptables));
+    for (const count of counts) {
+      const step: Row[] = [];
+      for (const c of clusters) {
+        const g = await growServices(c, count);
+        step.push({ count, kind: c.kind, programmingMs: g.programmingMs, crr: [], p50: [], p99: [] });
+        process.stderr.write(`${c.kind}: ${count} services (${g.added} added) programmed in ${g.programmingMs} ms\n`);
+      }
+      for (let round = 0; round < samples; round++) {
+        const order = round % 2 ? [...clusters].reverse() : clusters;
+        for (const c of order) {
+          const row = step.find((r) => r.kind === c.kind)!;
+          row.crr.push(await measureCrr(c, duration));
+          const rr = await measureRr(c, duration);
+          row.p50.push(rr.p50);
+          row.p99.push(rr.p99);
+        }
+      }
+      rows.push(...step);
+    }
+  } finally {
+    for (const c of clusters) await c.handle.stopServers();
+    await Promise.all(Object.values(names).map((n) => destroyCluster(n)));
+  }
+
+  const out: string[] = [];
+  out.push(`service scale: ${machineSummary()}; ${samples} samples of ${duration} s per count and cluster, interleaved; ${Math.round((Date.now() - t0) / 1000)} s`);
+  out.push('| services | datapath | programming | connections/s (median, min–max) | RR p50 µs | RR p99 µs (median, min–max) |');
+  out.push('|---|---|---|---|---|---|');
+  for (const r of rows) {
+    out.push(`| ${r.count} | ${r.kind === 'cnilab' ? 'cnilab (socket LB)' : 'kube-proxy iptables'} | ${r.programmingMs} ms | ${median(r.crr).toFixed(0)} (${spread(r.crr)}) | ${median(r.p50).toFixed(1)} | ${median(r.p99).toFixed(1)} (${spread(r.p99, 1)}) |`);
+  }
+  out.push('');
+  out.push(`ratios against ${counts[0]} services (connection rate: higher is better; p99: lower is better):`);
+  for (const kind of ['cnilab', 'iptables']) {
+    const base = rows.find((r) => r.kind === kind && r.count === counts[0])!;
+    for (const r of rows.filter((x) => x.kind === kind && x.count !== counts[0])) {
+      const crr = median(r.crr) / median(base.crr);
+      const p99 = median(r.p99) / median(base.p99);
+      const goal = kind === 'cnilab' ? `  (goal within 3 %: connection rate ${Math.abs(crr - 1) <= 0.03 ? 'met' : 'MISSED'}, p99 ${Math.abs(p99 - 1) <= 0.03 ? 'met' : 'MISSED'})` : '';
+      out.push(`  ${kind} ${r.count}/${base.count}: connection rate ×${crr.toFixed(3)}, RR p99 ×${p99.toFixed(3)}${goal}`);
+    }
+  }
+  process.stdout.write(`${out.join('\n')}\n`);
+  if (values.json) writeFileSync(values.json, `${JSON.stringify({ machine: machineSummary(), samples, duration, rows }, null, 2)}\n`);
+}
+
+main().catch((e) => {
+  process.stderr.write(`service-scale-bench: ${(e as Error).stack ?? e}\n`);
+  process.exit(1);
+});

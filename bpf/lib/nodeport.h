@@ -1,0 +1,417 @@
+/* Per-packet load balancing at tc (Cilium's lb4 + nodeport): for what reaches a tc hook without having
+ * passed a socket of the cluster — NodePort traffic from outside on a node's underlay address, and
+ * ClusterIP traffic from pods or the node when socket LB is off or bypassed (raw sockets).
+ *
+ * Forward: a packet to a frontend gets a backend (kept per flow in cnilab_lb_fwd, so every packet of a
+ * connection goes to the same one; new flows: ClientIP affinity, else Maglev for Maglev services, else
+ * random), is DNATed to it and, for NodePort traffic with externalTrafficPolicy Cluster going to another
+ * node, SNATed to this node's address so the reply comes back here. Reverse: cnilab_lb_rev, keyed by the
+ * reply's tuple, restores the frontend as the source (and the client as the destination after SNAT) on
+ * every hook a reply can come through. Checksums: IPv4 header and the TCP/UDP pseudo-header are patched
+ * incrementally (a zero UDP checksum stays zero).
+ *
+ * -DCNILAB_FAULT_LB_NO_REVNAT: replies keep the backend as their source (the variant the suites must
+ * catch); -DCNILAB_FAULT_LB_WRONG_PORT: DNAT keeps the service port. */
+#ifndef CNILAB_NODEPORT_H
+#define CNILAB_NODEPORT_H
+#include "common.h"
+#include "maps.h"
+#include "ipv4.h"
+#include "events.h"
+#include "lb.h"
+#include "icmp.h"
+
+#ifndef BPF_F_PSEUDO_HDR
+#define BPF_F_PSEUDO_HDR (1ULL << 4)
+#endif
+#ifndef BPF_F_MARK_MANGLED_0
+#define BPF_F_MARK_MANGLED_0 (1ULL << 5)
+#endif
+
+#define LB_NAT_SNAT 0x01 /* the flow's source was rewritten to this node (NodePort, Cluster, remote backend) */
+/* Tries for a free SNAT port above the client's own before giving up on the flow. */
+#define LB_SNAT_TRIES 16
+/* Flow hash seed (Maglev): fixed, so a flow picks the same backend on every node of every run. */
+#define LB_HASH_SEED 0x9e3779b9
+
+struct cnilab_lb_tuple {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 pad[3];
+};
+CNILAB_STATIC_ASSERT(sizeof(struct cnilab_lb_tuple) == 16, "lb tuple layout");
+
+struct cnilab_lb_fwd_val {
+	__u32 backend_id;
+	__be32 nat_addr;   /* SNAT: this node's address, else 0 */
+	__be16 nat_port;
+	__u16 svc_id;
+	__u8 flags;        /* LB_NAT_* */
+	__u8 pad[3];
+};
+CNILAB_STATIC_ASSERT(sizeof(struct cnilab_lb_fwd_val) == 16, "lb forward value layout");
+
+struct cnilab_lb_rev_val {
+	__be32 frontend_addr; /* the source a reply must show */
+	__be32 client_addr;   /* SNAT: the destination a reply must get back */
+	__be16 frontend_port;
+	__be16 client_port;
+	__u16 svc_id;
+	__u8 flags;
+	__u8 pad;
+};
+CNILAB_STATIC_ASSERT(sizeof(struct cnilab_lb_rev_val) == 16, "lb reverse value layout");
+
+/* Written and read by the tc programs only; LRU ages out finished flows. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct cnilab_lb_tuple);
+	__type(value, struct cnilab_lb_fwd_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} cnilab_lb_fwd SEC(".maps") CNILAB_MAP;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct cnilab_lb_tuple);
+	__type(value, struct cnilab_lb_rev_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} cnilab_lb_rev SEC(".maps") CNILAB_MAP;
+
+/* ---- hashing (Maglev) ---------------------------------------------------------------------------- */
+
+static __always_inline __u32 lb_rol32(__u32 w, unsigned int s)
+{
+	return (w << s) | (w >> (32 - s));
+}
+
+/* Bob Jenkins' final mix of three words (the kernel's jhash_3words): a flow's Maglev slot. */
+static __always_inline __u32 lb_hash_3words(__u32 a, __u32 b, __u32 c)
+{
+	a += LB_HASH_SEED;
+	b += LB_HASH_SEED;
+	c += LB_HASH_SEED;
+	c ^= b; c -= lb_rol32(b, 14);
+	a ^= c; a -= lb_rol32(c, 11);
+	b ^= a; b -= lb_rol32(a, 25);
+	c ^= b; c -= lb_rol32(b, 16);
+	a ^= c; a -= lb_rol32(c, 4);
+	b ^= a; b -= lb_rol32(a, 14);
+	c ^= b; c -= lb_rol32(b, 24);
+	return c;
+}
+
+static __always_inline __u32 lb_select_maglev(const struct cnilab_lb_svc *svc, const struct pkt_info *pi)
+{
+	__u32 key = svc->svc_id;
+	struct cnilab_lb_maglev *t = bpf_map_lookup_elem(&cnilab_lb_mgl, &key);
+	__u32 idx;
+
+	if (!t)
+		return 0;
+	idx = lb_hash_3words(pi->saddr, pi->daddr, (((__u32)pi->sport << 16) | pi->dport) ^ pi->proto) % LB_MAGLEV_M;
+	/* The compiler knows idx < M and drops the check; the verifier does not know it. Keep the check. */
+	asm volatile("" : "+r"(idx));
+	if (idx >= LB_MAGLEV_M)
+		return 0;
+	return t->backend_ids[idx];
+}
+
+/* ---- packet rewriting ------------------------------------------------------------------------------ */
+
+#define LB_IP_CSUM_OFF (ETH_HLEN + offsetof(struct iphdr, check))
+#define LB_IP_SADDR_OFF (ETH_HLEN + offsetof(struct iphdr, saddr))
+#define LB_IP_DADDR_OFF (ETH_HLEN + offsetof(struct iphdr, daddr))
+
+/* Offset of the L4 header, and of its checksum (-1: no checksum to patch). */
+static __always_inline int lb_l4_offsets(struct __sk_buff *skb, __u8 proto, int *l4off, int *csum_off)
+{
+	__u8 vihl;
+
+	if (bpf_skb_load_bytes(skb, ETH_HLEN, &vihl, 1) < 0)
+		return -1;
+	*l4off = ETH_HLEN + (vihl & 0x0f) * 4;
+	*csum_off = proto == IPPROTO_TCP ? *l4off + 16 : proto == IPPROTO_UDP ? *l4off + 6 : -1;
+	return 0;
+}
+
+static __always_inline __u64 lb_l4_flags(__u8 proto)
+{
+	return proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+}
+
+/* Rewrite the source (which=0) or destination (which=1) address and port. */
+static __always_inline int lb_rewrite(struct __sk_buff *skb, __u8 proto, int which, __be32 old_addr, __be32 new_addr,
+				      __be16 old_port, __be16 new_port)
+{
+	int l4off, csum_off;
+
+	if (lb_l4_offsets(skb, proto, &l4off, &csum_off) < 0)
+		return -1;
+	if (old_addr != new_addr) {
+		if (csum_off >= 0 &&
+		    bpf_l4_csum_replace(skb, csum_off, old_addr, new_addr, BPF_F_PSEUDO_HDR | lb_l4_flags(proto) | 4) < 0)
+			return -1;
+		if (bpf_l3_csum_replace(skb, LB_IP_CSUM_OFF, old_addr, new_addr, 4) < 0)
+			return -1;
+		if (bpf_skb_store_bytes(skb, which ? LB_IP_DADDR_OFF : LB_IP_SADDR_OFF, &new_addr, 4, 0) < 0)
+			return -1;
+	}
+	if (old_port != new_port && csum_off >= 0) {
+		if (bpf_l4_csum_replace(skb, csum_off, old_port, new_port, lb_l4_flags(proto) | 2) < 0)
+			return -1;
+		if (bpf_skb_store_bytes(skb, l4off + (which ? 2 : 0), &new_port, 2, 0) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* An event for a connection the LB just placed: the trace point it entered at (TRACE_FROM_*), the
+ * frontend it was addressed to and the service id, so the flow names the Service (destination_service).
+ * One per new connection, before the translation; the traces after it show the backend. */
+static __always_inline void lb_trace(struct __sk_buff *skb, const struct pkt_info *pi, __u8 point, __u32 src_identity,
+				     __u16 svc_id)
+{
+	struct event_meta m = {
+		.type = EVENT_TRACE, .subtype = point, .direction = DIR_EGRESS, .ifindex = skb->ifindex,
+		.src_identity = src_identity, .trace_reason = TRACE_REASON_NEW, .svc_id = svc_id,
+	};
+
+	if (observer_off(OBSERVER_OFF_TRACES))
+		return;
+	emit_event(skb, &m, pi);
+}
+
+/* ---- forward and reverse translation ---------------------------------------------------------------- */
+
+struct lb_fwd_result {
+	__u16 svc_id;
+	__u8 backend_local;
+	__u8 snat;
+};
+
+#define LB_NOT_SERVICE 0
+#define LB_TRANSLATED 1
+#define LB_NO_BACKEND -1
+#define LB_ERROR -2
+
+/* Translate a packet addressed to a service. node_addr: its destination is one of this node's addresses
+ * (NodePort candidates); external: the client is outside the cluster's pods and nodes (NodePort from the
+ * network: EXT scope, SNAT for Cluster policy with a remote backend); snat_addr: this node's address.
+ * On LB_TRANSLATED, pi holds the translated tuple. */
+static __always_inline int lb4_xlate_fwd(struct __sk_buff *skb, struct pkt_info *pi, int node_addr, int external,
+					 __be32 snat_addr, __u32 src_identity, __u8 obs, struct lb_fwd_result *res)
+{
+	struct cnilab_lb_tuple key = { .saddr = pi->saddr, .daddr = pi->daddr, .sport = pi->sport, .dport = pi->dport,
+				       .proto = pi->proto };
+	struct cnilab_lb_tuple rkey = {};
+	struct cnilab_lb_fwd_val fwd = {}, *known;
+	int fresh = 0;
+	struct cnilab_lb_rev_val rev = {};
+	struct cnilab_lb_backend *be = NULL;
+	struct cnilab_lb_key frontend;
+	struct cnilab_lb_svc *svc;
+	__be16 nat_port;
+	__u32 backend_id = 0;
+	int i;
+
+	if (pi->proto != IPPROTO_TCP && pi->proto != IPPROTO_UDP)
+		return LB_NOT_SERVICE;
+	svc = lb_lookup_service(pi->daddr, pi->dport, pi->proto, node_addr, !external, &frontend);
+	if (!svc)
+		return LB_NOT_SERVICE;
+	res->svc_id = svc->svc_id;
+
+	known = bpf_map_lookup_elem(&cnilab_lb_fwd, &key);
+	if (known) {
+		be = lb_backend(known->backend_id);
+		if (be)
+			fwd = *known;
+	}
+	if (!be) {
+		if (svc->flags & LB_F_AFFINITY)
+			backend_id = lb_affinity_get(svc, pi->saddr, 0);
+		if (!backend_id && (svc->flags & LB_F_MAGLEV) && frontend.scope == LB_SCOPE_EXT)
+			backend_id = lb_select_maglev(svc, pi);
+		if (!backend_id)
+			backend_id = lb_select_random(&frontend, svc);
+		be = backend_id ? lb_backend(backend_id) : NULL;
+		if (!be)
+			return LB_NO_BACKEND;
+		if (svc->flags & LB_F_AFFINITY)
+			lb_affinity_put(svc, pi->saddr, 0, backend_id);
+		fresh = 1;
+		fwd.backend_id = backend_id;
+		fwd.svc_id = svc->svc_id;
+		/* NodePort with externalTrafficPolicy Cluster to another node: the reply must come back here. */
+		if (external && !(svc->flags & LB_F_LOCAL) && !(be->flags & LB_BE_LOCAL)) {
+			fwd.flags = LB_NAT_SNAT;
+			fwd.nat_addr = snat_addr;
+			nat_port = pi->sport;
+			/* A port no other flow to this backend uses on this node's address. */
+			for (i = 0; i < LB_SNAT_TRIES; i++) {
+				rkey.saddr = be->addr;
+				rkey.daddr = snat_addr;
+				rkey.sport = be->port;
+				rkey.dport = nat_port;
+				rkey.proto = pi->proto;
+				if (!bpf_map_lookup_elem(&cnilab_lb_rev, &rkey))
+					break;
+				nat_port = bpf_htons(bpf_ntohs(nat_port) + 1);
+			}
+			if (i == LB_SNAT_TRIES)
+				return LB_ERROR;
+			fwd.nat_port = nat_port;
+		}
+		bpf_map_update_elem(&cnilab_lb_fwd, &key, &fwd, BPF_ANY);
+		lb_trace(skb, pi, obs, src_identity, svc->svc_id);
+	}
+
+	/* The reply's tuple, to find the way back. */
+	rkey.saddr = be->addr;
+	rkey.sport = be->port;
+	rkey.daddr = fwd.flags & LB_NAT_SNAT ? fwd.nat_addr : pi->saddr;
+	rkey.dport = fwd.flags & LB_NAT_SNAT ? fwd.nat_port : pi->sport;
+	rkey.proto = pi->proto;
+	rev.frontend_addr = pi->daddr;
+	rev.frontend_port = pi->dport;
+	rev.client_addr = pi->saddr;
+	rev.client_port = pi->sport;
+	rev.svc_id = svc->svc_id;
+	rev.flags = fwd.flags;
+	if (fresh)
+		bpf_map_update_elem(&cnilab_lb_rev, &rkey, &rev, BPF_ANY);
+
+#ifdef CNILAB_FAULT_LB_WRONG_PORT
+	if (lb_rewrite(skb, pi->proto, 1, pi->daddr, be->addr, pi->dport, pi->dport) < 0)
+		return LB_ERROR;
+	pi->daddr = be->addr;
+#else
+	if (lb_rewrite(skb, pi->proto, 1, pi->daddr, be->addr, pi->dport, be->port) < 0)
+		return LB_ERROR;
+	pi->daddr = be->addr;
+	pi->dport = be->port;
+#endif
+	if (fwd.flags & LB_NAT_SNAT) {
+		if (lb_rewrite(skb, pi->proto, 0, pi->saddr, fwd.nat_addr, pi->sport, fwd.nat_port) < 0)
+			return LB_ERROR;
+		pi->saddr = fwd.nat_addr;
+		pi->sport = fwd.nat_port;
+	}
+	res->backend_local = be->flags & LB_BE_LOCAL;
+	res->snat = fwd.flags & LB_NAT_SNAT;
+	return LB_TRANSLATED;
+}
+
+/* A reply of a translated flow: the frontend back as its source (and after SNAT, the client as its
+ * destination). Returns 1 when rewritten (pi updated), 0 when the packet is no such reply, <0 on error. */
+static __always_inline int lb4_rev_nat(struct __sk_buff *skb, struct pkt_info *pi, __u16 *svc_id)
+{
+	struct cnilab_lb_tuple key = { .saddr = pi->saddr, .daddr = pi->daddr, .sport = pi->sport, .dport = pi->dport,
+				       .proto = pi->proto };
+	struct cnilab_lb_rev_val *rev;
+
+	if (pi->proto != IPPROTO_TCP && pi->proto != IPPROTO_UDP)
+		return 0;
+	rev = bpf_map_lookup_elem(&cnilab_lb_rev, &key);
+	if (!rev)
+		return 0;
+	*svc_id = rev->svc_id;
+#ifdef CNILAB_FAULT_LB_NO_REVNAT
+	return 0;
+#else
+	if (lb_rewrite(skb, pi->proto, 0, pi->saddr, rev->frontend_addr, pi->sport, rev->frontend_port) < 0)
+		return -1;
+	pi->saddr = rev->frontend_addr;
+	pi->sport = rev->frontend_port;
+	if (rev->flags & LB_NAT_SNAT) {
+		if (lb_rewrite(skb, pi->proto, 1, pi->daddr, rev->client_addr, pi->dport, rev->client_port) < 0)
+			return -1;
+		pi->daddr = rev->client_addr;
+		pi->dport = rev->client_port;
+	}
+	return 1;
+#endif
+}
+
+#define ICMP_PORT_UNREACH 3
+
+/* A service without backends answers at once: an ICMP port unreachable (connect() then fails with
+ * ECONNREFUSED) sent back out of the device the packet came in on, from the frontend's address. The
+ * packet itself is dropped through send_drop by the caller. Returns TC_ACT_REDIRECT or -1. */
+static __always_inline int lb_icmp_unreach_reflect(struct __sk_buff *skb)
+{
+	struct icmp_err_frame f = {};
+	struct iphdr *oip = (struct iphdr *)f.orig;
+	__u8 macs[12], swapped[12];
+
+	if (bpf_skb_load_bytes(skb, 0, macs, sizeof(macs)) < 0)
+		return -1;
+	if (bpf_skb_load_bytes(skb, ETH_HLEN, f.orig, sizeof(f.orig)) < 0)
+		return -1;
+	if (oip->ihl != 5 || (oip->frag_off & bpf_htons(0x1fff)))
+		return -1;
+	f.ip.version = 4;
+	f.ip.ihl = 5;
+	f.ip.ttl = 64;
+	f.ip.protocol = IPPROTO_ICMP;
+	f.ip.tot_len = bpf_htons(sizeof(f));
+	f.ip.saddr = oip->daddr;
+	f.ip.daddr = oip->saddr;
+	f.type = ICMP_DEST_UNREACH;
+	f.code = ICMP_PORT_UNREACH;
+	f.csum = csum_fold_s64(bpf_csum_diff(NULL, 0, (__be32 *)&f.type, sizeof(f) - sizeof(f.ip), 0));
+	f.ip.check = csum_fold_s64(bpf_csum_diff(NULL, 0, (__be32 *)&f, sizeof(f.ip), 0));
+	__builtin_memcpy(swapped, macs + 6, 6);
+	__builtin_memcpy(swapped + 6, macs, 6);
+	if (bpf_skb_change_tail(skb, ETH_HLEN + sizeof(f), 0) < 0)
+		return -1;
+	if (bpf_skb_store_bytes(skb, ETH_HLEN, &f, sizeof(f), 0) < 0)
+		return -1;
+	if (bpf_skb_store_bytes(skb, 0, swapped, sizeof(swapped), 0) < 0)
+		return -1;
+	return bpf_redirect(skb->ifindex, 0);
+}
+
+#define NODEPORT_MIN 30000
+#define NODEPORT_MAX 32767
+
+/* NodePort, shared by from_netdev (the underlay) and from_overlay (a pod of another node, tunnelled): a
+ * client reached this node's address on a NodePort. Returns LB_NOT_SERVICE to let the packet go on, or the verdict to return. The translated
+ * packet goes to a local backend through the ingress path below (deliver set), or to the stack, which
+ * routes it to the backend's node (cilium_host and the tunnel, or the BGP route). */
+static __always_inline int nodeport_fwd(struct __sk_buff *skb, struct pkt_info *pi, __u32 src_identity, int *deliver,
+					int reflect_icmp)
+{
+	struct lb_fwd_result lbr = {};
+	__be32 node_ip = config_get(CFG_NODE_IP);
+	int ret;
+
+	*deliver = 0;
+	if (pi->daddr != node_ip || bpf_ntohs(pi->dport) < NODEPORT_MIN || bpf_ntohs(pi->dport) > NODEPORT_MAX)
+		return LB_NOT_SERVICE;
+	ret = lb4_xlate_fwd(skb, pi, 1, 1, node_ip, src_identity, TRACE_FROM_NETWORK, &lbr);
+	if (ret == LB_NOT_SERVICE)
+		return LB_NOT_SERVICE;
+	if (ret == LB_NO_BACKEND) {
+		send_drop(skb, DROP_SERVICE_BACKEND_NOT_FOUND, DIR_INGRESS, src_identity, 0, pi, 0);
+		/* The ICMP error is sent back out of the device it came in on; from the tunnel that would need a
+		 * tunnel key, so there the drop (counted, with its event) is all. */
+		if (!reflect_icmp)
+			return TC_ACT_SHOT;
+		return lb_icmp_unreach_reflect(skb) == TC_ACT_REDIRECT ? TC_ACT_REDIRECT : TC_ACT_SHOT;
+	}
+	if (ret == LB_ERROR)
+		return send_drop(skb, DROP_INVALID_PACKET, DIR_INGRESS, src_identity, 0, pi, 0);
+	if (lbr.backend_local) {
+		*deliver = 1;
+		return LB_NOT_SERVICE;
+	}
+	return TC_ACT_OK;
+}
+
+#endif

@@ -1,0 +1,292 @@
+// Per-packet load balancing at tc (lib/nodeport.h in bpf_lxc/bpf_overlay/bpf_host), on crafted frames
+// through BPF_PROG_TEST_RUN, with services programmed by the agent's own ServiceManager into the pinned
+// LB maps: translation and both checksums (TCP, UDP, a zero UDP checksum left zero), the way back,
+// NodePort from outside with externalTrafficPolicy Cluster (SNAT to the node) and Local (client address
+// kept, local backends only), a service without backends (drop 158 and an ICMP port unreachable), the
+// random spread of 1000 flows, Maglev keeping flows when a backend goes, ClientIP affinity, and the two
+// broken variants.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { resolve } from 'node:path';
+import { mapDelete, mapKeys, mapUpdate } from '../../agent/datapath/libbpf.js';
+import { bytesToIp, u32Key } from '../../agent/datapath/codec.js';
+import { openLbMaps } from '../../agent/datapath/lb-maps.js';
+import { CONFIG, DROP_REASON, MAP, PROG, TC_ACT } from '../../agent/datapath/constants.js';
+import type { EndpointEntry } from '../../agent/datapath/types.js';
+import { ServiceManager } from '../../agent/service/manager.js';
+import { eth, ETH_P_IP, TCP, tcp, udp } from './packets.js';
+import { BPF_DIR, buildAndMount, Harness, NODE, otherIfindex, removePinDir, tempPinDir } from './fixture.js';
+
+const OBJ_LB_NO_REVNAT = resolve(BPF_DIR, 'build/datapath-lb-no-revnat.o');
+const OBJ_LB_WRONG_PORT = resolve(BPF_DIR, 'build/datapath-lb-wrong-port.o');
+
+const CLIENT: EndpointEntry = { ifindex: 1, ip: '198.19.1.10', podMac: '02:00:00:00:00:0a', hostMac: '02:00:00:00:01:0a', identity: 1001, endpointId: 10 };
+const LOCAL_BE: EndpointEntry = { ifindex: otherIfindex() ?? 4000, ip: '198.19.1.20', podMac: '02:00:00:00:00:14', hostMac: '02:00:00:00:01:14', identity: 1002, endpointId: 20 };
+const REMOTE_BES = ['198.19.2.30', '198.19.3.30'];
+const OUTSIDE = '198.18.0.200';
+const SVC_IP = '198.18.128.5';
+const EMPTY_IP = '198.18.128.6';
+const NODE_MAC = '02:00:00:00:0e:01';
+const OUT_MAC = '02:00:00:00:0e:02';
+
+const fromClient = (l3: Buffer) => eth(CLIENT.hostMac, CLIENT.podMac, ETH_P_IP, l3);
+const fromWire = (l3: Buffer) => eth(NODE_MAC, OUT_MAC, ETH_P_IP, l3);
+
+function svc(name: string, ip: string, spec: Record<string, unknown> = {}, annotations?: Record<string, string>) {
+  return {
+    kind: 'Service',
+    metadata: { name, namespace: 'x', ...(annotations ? { annotations } : {}) },
+    spec: { type: 'ClusterIP', clusterIP: ip, ports: [{ name: 'tcp', port: 80, protocol: 'TCP', targetPort: 8080 }, { name: 'udp', port: 53, protocol: 'UDP', targetPort: 5353 }], ...spec },
+  };
+}
+function slice(svcName: string, ips: string[]) {
+  return {
+    kind: 'EndpointSlice',
+    metadata: { name: `${svcName}-1`, namespace: 'x', labels: { 'kubernetes.io/service-name': svcName } },
+    addressType: 'IPv4',
+    endpoints: ips.map((ip) => ({ addresses: [ip], conditions: { ready: true }, nodeName: ip === LOCAL_BE.ip ? 'node1' : 'node2' })),
+    ports: [{ name: 'tcp', port: 8080, protocol: 'TCP' }, { name: 'udp', port: 5353, protocol: 'UDP' }],
+  };
+}
+
+// ---- checksums, computed independently of the datapath ----
+function sum16(buf: Buffer): number {
+  let s = 0;
+  for (let i = 0; i + 1 < buf.length; i += 2) s += buf.readUInt16BE(i);
+  if (buf.length % 2) s += buf[buf.length - 1]! << 8;
+  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  return s;
+}
+/** True when the IPv4 header and the TCP/UDP checksum (over the pseudo-header) verify. */
+function checksumsOk(frame: Buffer): { ip: boolean; l4: boolean } {
+  const ip = frame.subarray(14);
+  const ihl = (ip[0]! & 0x0f) * 4;
+  const l4 = ip.subarray(ihl, ip.readUInt16BE(2));
+  const pseudo = Buffer.alloc(12);
+  ip.copy(pseudo, 0, 12, 20);
+  pseudo[9] = ip[9]!;
+  pseudo.writeUInt16BE(l4.length, 10);
+  const l4ok = ip[9] === 17 && l4.readUInt16BE(6) === 0 ? true : sum16(Buffer.concat([pseudo, l4])) === 0xffff;
+  return { ip: sum16(ip.subarray(0, ihl)) === 0xffff, l4: l4ok };
+}
+const tuple = (f: Buffer) => {
+  const ip = f.subarray(14);
+  const l4 = ip.subarray((ip[0]! & 0x0f) * 4);
+  return { saddr: bytesToIp(ip, 12), daddr: bytesToIp(ip, 16), sport: l4.readUInt16BE(0), dport: l4.readUInt16BE(2), proto: ip[9] };
+};
+
+/** A tunnel device as the agent configures one (any ifindex: the test run only sees the redirect). */
+const TUNNEL_IFINDEX = 77;
+const withTunnel = (h: Harness) => mapUpdate(h.obj.mapFd(MAP.config), u32Key(CONFIG.tunnelIfindex), u32Key(TUNNEL_IFINDEX));
+
+describe('per-packet load balancing at tc (BPF_PROG_TEST_RUN)', () => {
+  let pinDir: string;
+  let h: Harness;
+  let maps: ReturnType<typeof openLbMaps>;
+  let m: ServiceManager;
+
+  /** Forget every flow (as a fresh node would): what is left is the hash, the affinity, the maps. */
+  const forgetFlows = () => {
+    for (const name of ['cnilab_lb_fwd', 'cnilab_lb_rev', 'cnilab_ct']) {
+      const fd = h.obj.mapFd(name);
+      for (const k of mapKeys(fd, 16)) mapDelete(fd, k);
+    }
+  };
+
+  beforeAll(async () => {
+    await buildAndMount();
+    pinDir = tempPinDir('lb');
+    h = new Harness(pinDir);
+    withTunnel(h);
+    h.dp.upsertEndpoint(CLIENT);
+    h.dp.upsertEndpoint(LOCAL_BE);
+    for (const [i, ip] of REMOTE_BES.entries()) {
+      h.dp.upsertIpcache(`198.19.${i + 2}.0/24`, { identity: 6, tunnelEndpoint: `198.18.0.${12 + i}` });
+      h.dp.upsertIpcache(ip, { identity: 2000 + i, tunnelEndpoint: `198.18.0.${12 + i}` });
+    }
+    maps = openLbMaps(pinDir);
+    m = new ServiceManager({ maps, nodeName: 'node1' });
+    m.handle({ type: 'SYNCED' });
+    m.handle({ type: 'ADDED', object: svc('web', SVC_IP) as never });
+    m.handle({ type: 'ADDED', object: slice('web', [LOCAL_BE.ip, ...REMOTE_BES]) as never });
+    m.handle({ type: 'ADDED', object: svc('empty', EMPTY_IP) as never });
+  });
+  beforeEach(() => {
+    forgetFlows();
+    void h.events();
+  });
+  afterAll(() => {
+    maps?.close();
+    h?.close();
+    if (pinDir) removePinDir(pinDir);
+  });
+
+  it('translates a pod\'s TCP SYN to a ClusterIP: backend address and port, valid IP and TCP checksums', () => {
+    const r = h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, SVC_IP, 40000, 80, TCP.SYN)));
+    const t = tuple(r.dataOut);
+    expect([LOCAL_BE.ip, ...REMOTE_BES]).toContain(t.daddr);
+    expect(t).toMatchObject({ saddr: CLIENT.ip, sport: 40000, dport: 8080 });
+    expect(checksumsOk(r.dataOut)).toEqual({ ip: true, l4: true });
+    expect(r.retval).toBe(TC_ACT.REDIRECT); // local delivery or the tunnel
+    // The flow keeps its backend; the new connection is reported with its service.
+    for (let i = 0; i < 5; i++) expect(tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, SVC_IP, 40000, 80, TCP.ACK))).dataOut).daddr).toBe(t.daddr);
+    const ev = h.events().find((e) => e.kind === 'trace' && e.svcId);
+    expect(ev).toMatchObject({ dstIp: SVC_IP, dstPort: 80 });
+  });
+
+  it('translates UDP with its checksum, and leaves a zero UDP checksum zero', () => {
+    const withSum = h.run(PROG.fromContainer, fromClient(udp(CLIENT.ip, SVC_IP, 40001, 53)));
+    expect(tuple(withSum.dataOut).dport).toBe(5353);
+    expect(checksumsOk(withSum.dataOut)).toEqual({ ip: true, l4: true });
+    expect(withSum.dataOut.readUInt16BE(14 + 20 + 6)).not.toBe(0);
+    const zero = udp(CLIENT.ip, SVC_IP, 40002, 53);
+    zero.writeUInt16BE(0, 20 + 6);
+    const r = h.run(PROG.fromContainer, fromClient(zero));
+    expect(tuple(r.dataOut).dport).toBe(5353);
+    expect(r.dataOut.readUInt16BE(14 + 20 + 6)).toBe(0);
+    expect(checksumsOk(r.dataOut).ip).toBe(true);
+  });
+
+  it('translates the reply back: a remote backend\'s answer shows the ClusterIP as its source', () => {
+    let fwd;
+    let sport = 41000;
+    do fwd = tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, SVC_IP, ++sport, 80, TCP.SYN))).dataOut);
+    while (!REMOTE_BES.includes(fwd.daddr));
+    const reply = h.run(PROG.fromOverlay, fromWire(tcp(fwd.daddr, CLIENT.ip, 8080, sport, TCP.SYN | TCP.ACK)));
+    expect(tuple(reply.dataOut)).toMatchObject({ saddr: SVC_IP, sport: 80, daddr: CLIENT.ip, dport: sport });
+    expect(checksumsOk(reply.dataOut)).toEqual({ ip: true, l4: true });
+  });
+
+  it('NodePort, externalTrafficPolicy Cluster: SNAT to the node for a remote backend, and back', () => {
+    m.handle({ type: 'ADDED', object: svc('np', '198.18.128.7', { type: 'NodePort', externalTrafficPolicy: 'Cluster', ports: [{ name: 'tcp', port: 80, protocol: 'TCP', targetPort: 8080, nodePort: 30080 }] }) as never });
+    m.handle({ type: 'ADDED', object: slice('np', REMOTE_BES) as never });
+    const r = h.run(PROG.fromNetdev, fromWire(tcp(OUTSIDE, NODE.nodeIp, 50000, 30080, TCP.SYN)));
+    expect(r.retval).toBe(TC_ACT.OK); // to the stack, which routes it to the backend's node
+    const t = tuple(r.dataOut);
+    expect(REMOTE_BES).toContain(t.daddr);
+    expect(t).toMatchObject({ saddr: NODE.nodeIp, dport: 8080 });
+    expect(checksumsOk(r.dataOut)).toEqual({ ip: true, l4: true });
+    const back = h.run(PROG.fromNetdev, fromWire(tcp(t.daddr, NODE.nodeIp, 8080, t.sport, TCP.SYN | TCP.ACK)));
+    expect(back.retval).toBe(TC_ACT.OK);
+    expect(tuple(back.dataOut)).toMatchObject({ saddr: NODE.nodeIp, sport: 30080, daddr: OUTSIDE, dport: 50000 });
+    expect(checksumsOk(back.dataOut)).toEqual({ ip: true, l4: true });
+  });
+
+  it('NodePort from a pod of another node (tunnelled to this node\'s address): translated in from_overlay, and back', () => {
+    const REMOTE_CLIENT = '198.19.2.99';
+    m.handle({ type: 'ADDED', object: svc('np-ov', '198.18.128.9', { type: 'NodePort', externalTrafficPolicy: 'Cluster', ports: [{ name: 'tcp', port: 80, protocol: 'TCP', targetPort: 8080, nodePort: 30082 }] }) as never });
+    m.handle({ type: 'ADDED', object: slice('np-ov', REMOTE_BES) as never });
+    const r = h.run(PROG.fromOverlay, fromWire(tcp(REMOTE_CLIENT, NODE.nodeIp, 53000, 30082, TCP.SYN)));
+    expect(r.retval).toBe(TC_ACT.OK); // to the stack, which routes it on to the backend's node
+    const t = tuple(r.dataOut);
+    expect(REMOTE_BES).toContain(t.daddr);
+    expect(t).toMatchObject({ saddr: NODE.nodeIp, dport: 8080 });
+    expect(checksumsOk(r.dataOut)).toEqual({ ip: true, l4: true });
+    // The backend's answer comes back through the tunnel to this node's address: the client's node gets it.
+    const back = h.run(PROG.fromOverlay, fromWire(tcp(t.daddr, NODE.nodeIp, 8080, t.sport, TCP.SYN | TCP.ACK)));
+    expect(back.retval).toBe(TC_ACT.OK);
+    expect(tuple(back.dataOut)).toMatchObject({ saddr: NODE.nodeIp, sport: 30082, daddr: REMOTE_CLIENT, dport: 53000 });
+    expect(checksumsOk(back.dataOut)).toEqual({ ip: true, l4: true });
+  });
+
+  it('NodePort, externalTrafficPolicy Local: only this node\'s backend, the client address kept; none: 158 and ICMP', () => {
+    m.handle({ type: 'ADDED', object: svc('loc', '198.18.128.8', { type: 'NodePort', externalTrafficPolicy: 'Local', ports: [{ name: 'tcp', port: 80, protocol: 'TCP', targetPort: 8080, nodePort: 30081 }] }) as never });
+    m.handle({ type: 'ADDED', object: slice('loc', [LOCAL_BE.ip, ...REMOTE_BES]) as never });
+    for (let i = 0; i < 20; i++) {
+      const r = h.run(PROG.fromNetdev, fromWire(tcp(OUTSIDE, NODE.nodeIp, 51000 + i, 30081, TCP.SYN)));
+      expect(tuple(r.dataOut)).toMatchObject({ saddr: OUTSIDE, daddr: LOCAL_BE.ip, dport: 8080 });
+      expect(r.retval).toBe(TC_ACT.REDIRECT);
+    }
+    m.handle({ type: 'MODIFIED', object: slice('loc', REMOTE_BES) as never }); // no local backend left
+    void h.events();
+    const r = h.run(PROG.fromNetdev, fromWire(tcp(OUTSIDE, NODE.nodeIp, 52000, 30081, TCP.SYN)));
+    expect(r.retval).toBe(TC_ACT.REDIRECT); // the ICMP error, back out of the device it came in on
+    const icmp = r.dataOut.subarray(14);
+    expect([icmp[9], icmp[20], icmp[21]]).toEqual([1, 3, 3]); // ICMP, destination unreachable, port
+    expect(bytesToIp(icmp, 16)).toBe(OUTSIDE);
+    expect(h.events().some((e) => e.kind === 'drop' && e.dropReason === DROP_REASON.SERVICE_BACKEND_NOT_FOUND)).toBe(true);
+  });
+
+  it('a ClusterIP without backends: drop 158 and an ICMP port unreachable into the pod', () => {
+    const r = h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, EMPTY_IP, 40010, 80, TCP.SYN)));
+    expect(r.retval).toBe(TC_ACT.REDIRECT);
+    const ip = r.dataOut.subarray(14);
+    expect([ip[9], ip[20], ip[21]]).toEqual([1, 3, 3]);
+    expect(bytesToIp(ip, 16)).toBe(CLIENT.ip);
+    expect(h.events().filter((e) => e.kind === 'drop').map((e) => e.dropReason)).toEqual([DROP_REASON.SERVICE_BACKEND_NOT_FOUND]);
+  });
+
+  it('spreads 1000 new flows over 3 backends within ±10% of even (random)', () => {
+    // ±10% of 333 is ±2.2 σ of a fair pick: one sample in ~16 misses, so a miss is sampled again once.
+    const sample = (base: number) => {
+      const counts = new Map<string, number>();
+      for (let i = 0; i < 1000; i++) {
+        const d = tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, SVC_IP, base + i, 80, TCP.SYN))).dataOut).daddr;
+        counts.set(d, (counts.get(d) ?? 0) + 1);
+      }
+      return [LOCAL_BE.ip, ...REMOTE_BES].map((ip) => counts.get(ip) ?? 0);
+    };
+    const within = (c: number[]) => c.every((n) => Math.abs(n - 1000 / 3) <= 1000 / 30);
+    const first = sample(10000);
+    const counts = within(first) ? first : sample(20000);
+    expect(within(counts), `${JSON.stringify(first)} then ${JSON.stringify(counts)}`).toBe(true);
+  });
+
+  it('Maglev: removing one of three backends keeps at least 99% of the others\' flows where they were', () => {
+    const mgSvc = svc('mg', '198.18.128.9', { type: 'NodePort', ports: [{ name: 'tcp', port: 80, protocol: 'TCP', targetPort: 8080, nodePort: 30090 }] }, { 'service.cilium.io/lb-algorithm': 'maglev' });
+    m.handle({ type: 'ADDED', object: mgSvc as never });
+    m.handle({ type: 'ADDED', object: slice('mg', [LOCAL_BE.ip, ...REMOTE_BES]) as never });
+    const run = () => Array.from({ length: 1000 }, (_, i) => tuple(h.run(PROG.fromNetdev, fromWire(tcp(OUTSIDE, NODE.nodeIp, 20000 + i, 30090, TCP.SYN))).dataOut).daddr);
+    const before = run();
+    forgetFlows();
+    expect(run()).toEqual(before); // no state needed: the hash alone places a flow
+    const removed = REMOTE_BES[0]!;
+    m.handle({ type: 'MODIFIED', object: slice('mg', [LOCAL_BE.ip, REMOTE_BES[1]!]) as never });
+    forgetFlows();
+    const after = run();
+    const others = before.map((b, i) => [b, after[i]] as const).filter(([b]) => b !== removed);
+    const kept = others.filter(([b, a]) => b === a).length;
+    expect(others.length).toBeGreaterThan(500);
+    expect(kept / others.length, `${kept}/${others.length} kept`).toBeGreaterThanOrEqual(0.99);
+    expect(after).not.toContain(removed);
+  });
+
+  it('ClientIP affinity: every new flow of a client goes to the same backend', () => {
+    m.handle({ type: 'ADDED', object: svc('aff', '198.18.128.10', { sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 60 } } }) as never });
+    m.handle({ type: 'ADDED', object: slice('aff', [LOCAL_BE.ip, ...REMOTE_BES]) as never });
+    const seen = new Set(Array.from({ length: 30 }, (_, i) => tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, '198.18.128.10', 45000 + i, 80, TCP.SYN))).dataOut).daddr));
+    expect(seen.size).toBe(1);
+  });
+
+  it('the broken variants: no reverse translation, and the wrong backend port', () => {
+    for (const [obj, check] of [
+      [OBJ_LB_WRONG_PORT, (b: Harness) => expect(tuple(b.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, SVC_IP, 46000, 80, TCP.SYN))).dataOut).dport).toBe(80)],
+      [OBJ_LB_NO_REVNAT, (b: Harness) => {
+        let fwd;
+        let sport = 47000;
+        do fwd = tuple(b.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, SVC_IP, ++sport, 80, TCP.SYN))).dataOut);
+        while (!REMOTE_BES.includes(fwd.daddr));
+        const reply = b.run(PROG.fromOverlay, fromWire(tcp(fwd.daddr, CLIENT.ip, 8080, sport, TCP.SYN | TCP.ACK)));
+        expect(tuple(reply.dataOut).saddr).toBe(fwd.daddr);
+      }],
+    ] as const) {
+      const dir = tempPinDir('lbbroken');
+      const b = new Harness(dir, obj);
+      try {
+        withTunnel(b);
+        b.dp.upsertEndpoint(CLIENT);
+        b.dp.upsertEndpoint(LOCAL_BE);
+        for (const [i, ip] of REMOTE_BES.entries()) b.dp.upsertIpcache(ip, { identity: 2000 + i, tunnelEndpoint: `198.18.0.${12 + i}` });
+        const bm = openLbMaps(dir);
+        const mgr = new ServiceManager({ maps: bm, nodeName: 'node1' });
+        mgr.handle({ type: 'SYNCED' });
+        mgr.handle({ type: 'ADDED', object: svc('web', SVC_IP) as never });
+        mgr.handle({ type: 'ADDED', object: slice('web', [LOCAL_BE.ip, ...REMOTE_BES]) as never });
+        check(b);
+        bm.close();
+      } finally {
+        b.close();
+        removePinDir(dir);
+      }
+    }
+  });
+});

@@ -1,0 +1,93 @@
+// kube-proxy's iptables mode, generated for the baselines that have no service load balancer of their
+// own (the reference bridge, plain veth): the same chains kube-proxy writes — KUBE-SERVICES with one
+// rule per service port (linear: a new connection walks it until its ClusterIP matches), a KUBE-SVC-*
+// chain per service port picking an endpoint with `statistic --mode random` probabilities, a KUBE-SEP-*
+// chain per endpoint doing the DNAT — loaded with iptables-restore into every node's namespace. This is
+// the comparison point for cnilab's service scale: its cost grows with the number of services.
+import { createHash } from 'node:crypto';
+import { run } from '../exec/run.js';
+
+export interface IptablesServicePort {
+  namespace: string;
+  name: string;
+  portName: string;
+  protocol: 'TCP' | 'UDP';
+  clusterIP: string;
+  port: number;
+  endpoints: Array<{ ip: string; port: number }>;
+}
+
+/** kube-proxy's chain names: prefix + the first 16 characters of base32(sha256(name + protocol)). */
+export function chainName(prefix: 'KUBE-SVC-' | 'KUBE-SEP-', key: string, protocol: string): string {
+  const digest = createHash('sha256').update(key + protocol).digest();
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0;
+  let value = 0;
+  let out = '';
+  for (const byte of digest) {
+    value = (value << 8) | byte;
+    bits += 8;
+    while (bits >= 5 && out.length < 16) {
+      out += alphabet[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    if (out.length >= 16) break;
+  }
+  return `${prefix}${out}`;
+}
+
+/** kube-proxy prints probabilities with 11 decimals ("0.33333333349"). */
+function probability(n: number): string {
+  return (1 / n).toFixed(11);
+}
+
+/** The iptables-restore input (nat table, --noflush semantics: our chains are declared and so flushed). */
+export function kubeProxyRules(ports: IptablesServicePort[]): string {
+  const chains: string[] = [':KUBE-SERVICES - [0:0]', ':KUBE-MARK-MASQ - [0:0]', ':KUBE-POSTROUTING - [0:0]'];
+  const rules: string[] = [
+    '-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000',
+    '-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN',
+    '-A KUBE-POSTROUTING -j MARK --xor-mark 0x4000',
+    '-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE',
+  ];
+  for (const sp of ports) {
+    const svcPortName = `${sp.namespace}/${sp.name}${sp.portName ? `:${sp.portName}` : ''}`;
+    const proto = sp.protocol.toLowerCase();
+    const svc = chainName('KUBE-SVC-', svcPortName, proto);
+    chains.push(`:${svc} - [0:0]`);
+    rules.push(`-A KUBE-SERVICES -d ${sp.clusterIP}/32 -p ${proto} -m comment --comment "${svcPortName} cluster IP" -m ${proto} --dport ${sp.port} -j ${svc}`);
+    sp.endpoints.forEach((ep, i) => {
+      const sep = chainName('KUBE-SEP-', `${svcPortName}:${ep.ip}:${ep.port}`, proto);
+      chains.push(`:${sep} - [0:0]`);
+      const left = sp.endpoints.length - i;
+      const pick = left > 1 ? ` -m statistic --mode random --probability ${probability(left)}` : '';
+      rules.push(`-A ${svc} -m comment --comment "${svcPortName} -> ${ep.ip}:${ep.port}"${pick} -j ${sep}`);
+      rules.push(`-A ${sep} -s ${ep.ip}/32 -m comment --comment "${svcPortName}" -j KUBE-MARK-MASQ`);
+      rules.push(`-A ${sep} -p ${proto} -m comment --comment "${svcPortName}" -m ${proto} -j DNAT --to-destination ${ep.ip}:${ep.port}`);
+    });
+    if (sp.endpoints.length === 0) {
+      rules.push(`-A KUBE-SERVICES -d ${sp.clusterIP}/32 -p ${proto} -m comment --comment "${svcPortName} has no endpoints" -m ${proto} --dport ${sp.port} -j REJECT`);
+    }
+  }
+  return ['*nat', ...chains, ...rules, 'COMMIT', ''].join('\n');
+}
+
+/** The jumps from the built-in chains into kube-proxy's, added once per namespace. */
+const HOOKS: Array<{ chain: string; comment: string; target: string }> = [
+  { chain: 'PREROUTING', comment: 'kubernetes service portals', target: 'KUBE-SERVICES' },
+  { chain: 'OUTPUT', comment: 'kubernetes service portals', target: 'KUBE-SERVICES' },
+  { chain: 'POSTROUTING', comment: 'kubernetes postrouting rules', target: 'KUBE-POSTROUTING' },
+];
+
+/** Load the rules into a node's namespace (replacing the KUBE-* chains a previous call wrote). */
+export async function applyKubeProxyRules(netns: string, ports: IptablesServicePort[]): Promise<{ ms: number; rules: number }> {
+  const text = kubeProxyRules(ports);
+  const t0 = performance.now();
+  await run(['iptables-restore', '--noflush'], { netns, input: text, timeoutMs: 300_000 });
+  for (const h of HOOKS) {
+    const rule = ['-m', 'comment', '--comment', h.comment, '-j', h.target];
+    const present = await run(['iptables', '-t', 'nat', '-C', h.chain, ...rule], { netns, allowFailure: true });
+    if (present.code !== 0) await run(['iptables', '-t', 'nat', '-I', h.chain, '1', ...rule], { netns });
+  }
+  return { ms: Math.round(performance.now() - t0), rules: text.split('\n').filter((l) => l.startsWith('-A ')).length };
+}

@@ -1,0 +1,298 @@
+// Services in the connectivity suite (cnilab CNI): traffic through a ClusterIP and a NodePort, from pods
+// and from nodes, and what the load balancer must get right — every answer from a backend of the
+// service (the probe reads which one: netexec /hostname), the service as the peer the client sees
+// (reverse translation), a service without endpoints failing at once with drop 158, a backend deleted
+// mid-test never chosen again, ClientIP affinity holding, and flows showing the translation.
+// Connections are made in-process from sockets created inside the pod's or node's namespace
+// (harness/traffic/service-probe.ts), so each check can afford a few dozen of them. Every check records
+// its evidence: the answers tallied with the failure modes of the failed ones (and a pasteable command
+// equivalent to the in-process probe), the flows or the drop counter it read, the agents' view.
+import type { Scenario, ScenarioContext, CheckOutcome, CustomStep } from '../framework/model.js';
+import type { Evidence } from '../../reports/model.js';
+import type { FailureMode } from '../../harness/traffic/probe.js';
+import { failureTally, httpGet, tally, udpAsk, type ServiceAnswer } from '../../harness/traffic/service-probe.js';
+import { AgentClient } from '../../agent/api/client.js';
+import { dropCount } from '../faults/live.js';
+import { netexecPod, pausePod } from '../framework/pods.js';
+import type { ClusterSpec } from '../../harness/cluster/spec.js';
+import type { Service } from '../../harness/cluster/objects.js';
+import { createOutsideHost, deleteOutsideHost } from '../../harness/providers/netns/network.js';
+
+export const SVC_NAMESPACE = 'cnilab-svc';
+const HTTP_PORT = 8080;
+const UDP_PORT = 8081;
+const DROP_SERVICE_BACKEND_NOT_FOUND = 158;
+/** Connections per check: enough to see more than one backend, few enough to stay quick. */
+const TRIES = 12;
+/** Per connection: a working one answers in milliseconds; a broken one should not hold the suite up. */
+const PROBE_TIMEOUT_MS = 1000;
+/** Outside checks make two kinds of request per node and policy. */
+const OUTSIDE_TRIES = 6;
+/** How long the agents may take to reprogram a service after a change in the cluster. */
+const PROGRAMMING_TIMEOUT_MS = 5000;
+
+const svcNodes = (spec: ClusterSpec) => spec.nodes.slice(0, 3).map((n) => n.name);
+const backendName = (node: string) => `web-${node}`;
+const clientName = (node: string) => `client-${node}`;
+/** A fourth backend, deleted in the middle of the run. */
+const EXTRA_BACKEND = 'web-extra';
+
+function service(name: string, spec: Record<string, unknown>): Record<string, unknown> {
+  return { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: SVC_NAMESPACE }, spec };
+}
+
+export function servicesObjects(spec: ClusterSpec): unknown[] {
+  const nodes = svcNodes(spec);
+  const web = { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }, { name: 'udp', port: 53, targetPort: 'udp', protocol: 'UDP' }] };
+  return [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: SVC_NAMESPACE } },
+    ...nodes.map((node) => netexecPod({ name: backendName(node), namespace: SVC_NAMESPACE, node, labels: { app: 'web' }, httpPort: HTTP_PORT, udpPort: UDP_PORT })),
+    netexecPod({ name: EXTRA_BACKEND, namespace: SVC_NAMESPACE, node: nodes[1] ?? nodes[0]!, labels: { app: 'web' }, httpPort: HTTP_PORT, udpPort: UDP_PORT }),
+    ...nodes.map((node) => pausePod({ name: clientName(node), namespace: SVC_NAMESPACE, node, labels: { app: 'client' } })),
+    service('web', web),
+    service('web-np', { type: 'NodePort', selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] }),
+    service('web-local', { type: 'NodePort', externalTrafficPolicy: 'Local', selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] }),
+    service('web-affinity', { selector: { app: 'web' }, sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 300 } }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] }),
+    service('no-endpoints', { selector: { app: 'nothing-matches' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] }),
+  ];
+}
+
+interface SvcState {
+  ips: Record<string, string>;
+  nodePort: number;
+  localNodePort: number;
+  backends: string[];
+  outside: { netns: string; ip: string };
+  /** backend pod name → its node */
+  backendNode: Record<string, string>;
+}
+const st = (ctx: ScenarioContext) => ctx.state as unknown as SvcState;
+
+async function prepare(ctx: ScenarioContext): Promise<() => Promise<void>> {
+  const s = st(ctx);
+  s.ips = {};
+  for (const name of ['web', 'web-np', 'web-affinity', 'no-endpoints']) {
+    s.ips[name] = ((await ctx.client.get('Service', SVC_NAMESPACE, name)) as Service).spec.clusterIP!;
+  }
+  s.nodePort = ((await ctx.client.get('Service', SVC_NAMESPACE, 'web-np')) as Service).spec.ports[0]!.nodePort!;
+  s.localNodePort = ((await ctx.client.get('Service', SVC_NAMESPACE, 'web-local')) as Service).spec.ports[0]!.nodePort!;
+  s.backends = [...svcNodes(ctx.spec).map(backendName), EXTRA_BACKEND];
+  s.backendNode = Object.fromEntries(s.backends.map((b) => [b, ctx.pods.get(`${SVC_NAMESPACE}/${b}`)?.node ?? '']));
+  // The outside client: a host on the nodes' network, outside the cluster (NodePort from the network).
+  s.outside = await createOutsideHost(ctx.spec);
+  return () => deleteOutsideHost(ctx.spec);
+}
+
+const podNetns = (ctx: ScenarioContext, name: string) => {
+  const p = ctx.pods.get(`${SVC_NAMESPACE}/${name}`);
+  if (!p) throw new Error(`pod ${SVC_NAMESPACE}/${name} is not Running`);
+  return p.netns;
+};
+
+async function repeat(n: number, fn: () => Promise<ServiceAnswer>): Promise<ServiceAnswer[]> {
+  const out: ServiceAnswer[] = [];
+  for (let i = 0; i < n; i++) out.push(await fn());
+  return out;
+}
+
+/** A batch of in-process exchanges, as the command that would make one by hand (the probes open their
+ *  sockets inside `netns` themselves; the command is the pasteable equivalent). */
+export interface Asked {
+  netns: string;
+  protocol: 'tcp' | 'udp';
+  host: string;
+  port: number;
+  path?: string;
+}
+const equivalentCommand = (q: Asked) =>
+  q.protocol === 'tcp'
+    ? `ip netns exec ${q.netns} curl -s --http1.0 http://${q.host}:${q.port}${q.path ?? '/'}`
+    : `echo hostname | ip netns exec ${q.netns} nc -u -w1 ${q.host} ${q.port}`;
+
+/** The evidence of a batch: who answered, the peers the client saw, and the failure mode of each failure. */
+export function answersEvidence(q: Asked, answers: ServiceAnswer[]): Evidence {
+  const fails = failureTally(answers);
+  const peers = [...new Set(answers.filter((a) => a.peer).map((a) => a.peer))];
+  return {
+    kind: 'probe',
+    command: `${answers.length}× ${equivalentCommand(q)}`,
+    observed: `answers ${JSON.stringify(tally(answers))}; peers ${JSON.stringify(peers)}${Object.keys(fails).length ? `; failures ${JSON.stringify(fails)}` : ''}`,
+  };
+}
+
+/** All answered by backends of the service, with the service as the peer; returns the verdict. */
+export function judge(q: Asked, answers: ServiceAnswer[], backends: string[], peer: string, what: string): Pick<CheckOutcome, 'passed' | 'observed' | 'expected' | 'evidence' | 'detail'> {
+  const bad = answers.filter((a) => !a.ok || !backends.includes(a.answer ?? '') || a.peer !== peer);
+  const seen = new Set(answers.filter((a) => a.ok).map((a) => a.answer));
+  const fails = failureTally(answers);
+  // No answer at all is no verdict on the load balancer's choices: it must fail, never pass vacuously.
+  return {
+    passed: answers.length > 0 && bad.length === 0,
+    expected: `${answers.length} ${what} answered by backends (${backends.join(', ')}), peer ${peer}`,
+    observed: `${JSON.stringify(tally(answers))}; peers ${JSON.stringify([...new Set(answers.map((a) => a.peer ?? a.error))])}; ${seen.size} distinct backends${Object.keys(fails).length ? `; failure modes ${JSON.stringify(fails)}` : ''}`,
+    evidence: [answersEvidence(q, answers)],
+    ...(bad.length ? { detail: bad.slice(0, 3).map((a) => (a.ok ? `answered by ${a.answer} with peer ${a.peer}` : `${a.failure ?? 'OTHER'} (${a.error}) after ${a.ms} ms`)).join('\n') } : {}),
+  };
+}
+
+/** A service without backends answers at once: refused (RST or ICMP port unreachable; the kernel says
+ *  ECONNREFUSED for both) or host unreachable, never a timeout nor a connection. */
+export const NO_BACKEND_FAILURES: readonly FailureMode[] = ['RST', 'ICMP_PORT_UNREACHABLE', 'EHOSTUNREACH'];
+
+function check(id: string, name: string, run: (ctx: ScenarioContext) => Promise<CheckOutcome | CheckOutcome[]>, tags: Record<string, string>): CustomStep {
+  return { kind: 'check', id, name, run, tags: { kind: 'service', ...tags } };
+}
+
+/** Wait until every node's agent programs `frontend` ("ip:port/TCP") with exactly `count` backends. */
+async function waitProgrammed(ctx: ScenarioContext, frontend: string, count: number): Promise<string> {
+  const deadline = performance.now() + PROGRAMMING_TIMEOUT_MS;
+  let last = '';
+  for (;;) {
+    const views = await Promise.all(svcNodes(ctx.spec).map(async (n) => (await new AgentClient(ctx.spec.name, n).services()).find((f) => f.frontend === frontend)?.backends ?? []));
+    last = JSON.stringify(views);
+    if (views.every((v) => v.length === count)) return last;
+    if (performance.now() > deadline) throw new Error(`agents did not program ${frontend} with ${count} backends within ${PROGRAMMING_TIMEOUT_MS} ms: ${last}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export function servicesSteps(ctx: ScenarioContext): CustomStep[] {
+  const nodes = svcNodes(ctx.spec);
+  const s = () => st(ctx);
+  const steps: CustomStep[] = [];
+  for (const node of nodes) {
+    steps.push(
+      check(`svc/clusterip-tcp/${node}`, `pod ${clientName(node)} → ClusterIP web:80 (TCP, ${TRIES} connections)`, async (c) => {
+        const q: Asked = { netns: podNetns(c, clientName(node)), protocol: 'tcp', host: s().ips.web!, port: 80, path: '/hostname' };
+        const ans = await repeat(TRIES, () => httpGet(q.netns, q.host, q.port, q.path!, PROBE_TIMEOUT_MS));
+        return judge(q, ans, s().backends, `${s().ips.web}:80`, 'connections');
+      }, { from: 'pod', fromNode: node, protocol: 'tcp' }),
+      check(`svc/clusterip-udp/${node}`, `pod ${clientName(node)} → ClusterIP web:53 (UDP, unconnected socket)`, async (c) => {
+        const q: Asked = { netns: podNetns(c, clientName(node)), protocol: 'udp', host: s().ips.web!, port: 53 };
+        const ans = await repeat(4, () => udpAsk(q.netns, q.host, q.port));
+        return judge(q, ans, s().backends, `${s().ips.web}:53`, 'datagrams');
+      }, { from: 'pod', fromNode: node, protocol: 'udp' }),
+      check(`svc/node-clusterip/${node}`, `node ${node} → ClusterIP web:80 (TCP)`, async (c) => {
+        const q: Asked = { netns: c.nodes.get(node)!.netns, protocol: 'tcp', host: s().ips.web!, port: 80, path: '/hostname' };
+        const ans = await repeat(6, () => httpGet(q.netns, q.host, q.port, q.path!, PROBE_TIMEOUT_MS));
+        return judge(q, ans, s().backends, `${s().ips.web}:80`, 'connections');
+      }, { from: 'node', fromNode: node, protocol: 'tcp' }),
+      check(`svc/nodeport-same-node/${node}`, `pod ${clientName(node)} → its own node's address:NodePort (web-np)`, async (c) => {
+        const ip = c.nodes.get(node)!.underlayIp;
+        const q: Asked = { netns: podNetns(c, clientName(node)), protocol: 'tcp', host: ip, port: s().nodePort, path: '/hostname' };
+        const ans = await repeat(6, () => httpGet(q.netns, q.host, q.port, q.path!, PROBE_TIMEOUT_MS));
+        return judge(q, ans, s().backends, `${ip}:${s().nodePort}`, 'connections');
+      }, { from: 'pod', fromNode: node, protocol: 'tcp', path: 'nodeport-same-node' }),
+    );
+  }
+  nodes.forEach((node, i) => {
+    const other = nodes[(i + 1) % nodes.length]!;
+    steps.push(
+      check(`svc/nodeport-other-node/${node}`, `pod ${clientName(node)} → node ${other}'s address:NodePort (web-np, translated at tc on ${other})`, async (c) => {
+        const ip = c.nodes.get(other)!.underlayIp;
+        const q: Asked = { netns: podNetns(c, clientName(node)), protocol: 'tcp', host: ip, port: s().nodePort, path: '/hostname' };
+        const ans = await repeat(6, () => httpGet(q.netns, q.host, q.port, q.path!, PROBE_TIMEOUT_MS));
+        return judge(q, ans, s().backends, `${ip}:${s().nodePort}`, 'connections');
+      }, { from: 'pod', fromNode: node, toNode: other, protocol: 'tcp', path: 'nodeport-other-node' }),
+      check(`svc/outside-nodeport-cluster/${node}`, `outside host → node ${node}:NodePort, externalTrafficPolicy Cluster (SNAT to the node for remote backends)`, async (c) => {
+        const ip = c.nodes.get(node)!.underlayIp;
+        const q: Asked = { netns: s().outside.netns, protocol: 'tcp', host: ip, port: s().nodePort, path: '/hostname' };
+        const qSeen: Asked = { ...q, path: '/clientip' };
+        const who = await repeat(OUTSIDE_TRIES, () => httpGet(q.netns, q.host, q.port, q.path!, PROBE_TIMEOUT_MS));
+        const seen = await repeat(OUTSIDE_TRIES, () => httpGet(qSeen.netns, qSeen.host, qSeen.port, qSeen.path!, PROBE_TIMEOUT_MS));
+        const v = judge(q, who, s().backends, `${ip}:${s().nodePort}`, 'connections');
+        // The backend sees the node (SNAT) or, when it runs on that very node, the outside host itself.
+        const sources = seen.map((a) => (a.ok ? a.answer!.split(':')[0]! : `error:${a.error}`));
+        const okSources = sources.every((x) => x === ip || x === s().outside.ip) && sources.includes(ip);
+        return { ...v, evidence: [...v.evidence!, answersEvidence(qSeen, seen)], passed: v.passed && okSources, expected: `${v.expected}; client address seen by the backends: ${ip} (SNAT) or ${s().outside.ip}`, observed: `${v.observed}; seen as ${JSON.stringify(tally(seen.map((a, k) => ({ ...a, answer: sources[k] }))))}` };
+      }, { from: 'outside', toNode: node, protocol: 'tcp', path: 'nodeport-cluster' }),
+      check(`svc/outside-nodeport-local/${node}`, `outside host → node ${node}:NodePort, externalTrafficPolicy Local (this node's backends, client address kept)`, async (c) => {
+        const ip = c.nodes.get(node)!.underlayIp;
+        const local = s().backends.filter((b) => s().backendNode[b] === node);
+        const q: Asked = { netns: s().outside.netns, protocol: 'tcp', host: ip, port: s().localNodePort, path: '/hostname' };
+        const qSeen: Asked = { ...q, path: '/clientip' };
+        const who = await repeat(OUTSIDE_TRIES, () => httpGet(q.netns, q.host, q.port, q.path!, PROBE_TIMEOUT_MS));
+        const seen = await repeat(OUTSIDE_TRIES, () => httpGet(qSeen.netns, qSeen.host, qSeen.port, qSeen.path!, PROBE_TIMEOUT_MS));
+        const v = judge(q, who, local, `${ip}:${s().localNodePort}`, 'connections');
+        const kept = seen.every((a) => a.ok && a.answer!.split(':')[0] === s().outside.ip);
+        return { ...v, evidence: [...v.evidence!, answersEvidence(qSeen, seen)], passed: v.passed && kept, expected: `${v.expected}; the backends see the client as ${s().outside.ip}`, observed: `${v.observed}; seen as ${JSON.stringify(tally(seen.map((a) => ({ ...a, answer: a.answer?.split(':')[0] }))))}` };
+      }, { from: 'outside', toNode: node, protocol: 'tcp', path: 'nodeport-local' }),
+    );
+  });
+  const first = nodes[0]!;
+  steps.push(
+    check('svc/flows-translated', 'flows show the translation: TRANSLATED with destination_service web', async (c) => {
+      const q: Asked = { netns: podNetns(c, clientName(first)), protocol: 'tcp', host: s().ips.web!, port: 80, path: '/hostname' };
+      const ans = await httpGet(q.netns, q.host, q.port, q.path!, PROBE_TIMEOUT_MS);
+      const { flows } = await new AgentClient(c.spec.name, first).flows(4096);
+      const xlate = flows.filter((f) => f.verdict === 'TRANSLATED' && f.destination_service?.name === 'web' && f.destination_service.namespace === SVC_NAMESPACE);
+      const points = new Set(xlate.map((f) => f.sock_xlate_point));
+      return {
+        passed: points.has('SOCK_XLATE_POINT_PRE_DIRECTION_FWD') && points.has('SOCK_XLATE_POINT_POST_DIRECTION_FWD'),
+        expected: `TRANSLATED flows for ${SVC_NAMESPACE}/web at PRE and POST_DIRECTION_FWD on ${first}`,
+        observed: `${xlate.length} TRANSLATED flows for web (${[...points].join(', ') || 'none'})`,
+        evidence: [
+          answersEvidence(q, [ans]),
+          { kind: 'flow', command: `agent ${first} GET /v1/flows?last=4096`, observed: xlate.length ? JSON.stringify(xlate[xlate.length - 1]).slice(0, 300) : `no TRANSLATED flow for web among ${flows.length}` },
+        ],
+      };
+    }, { fromNode: first }),
+    check('svc/no-endpoints', 'a Service without endpoints fails at once, and the drop is SERVICE_BACKEND_NOT_FOUND', async (c) => {
+      const q: Asked = { netns: podNetns(c, clientName(first)), protocol: 'tcp', host: s().ips['no-endpoints']!, port: 80, path: '/' };
+      const before = await dropCount(c.spec.name, first, DROP_SERVICE_BACKEND_NOT_FOUND);
+      const ans = await repeat(3, () => httpGet(q.netns, q.host, q.port, q.path!, 3000));
+      const after = await dropCount(c.spec.name, first, DROP_SERVICE_BACKEND_NOT_FOUND);
+      // "At once": an answer (unreachable, reset), not a timeout nor any other error; the drop counter
+      // says the datapath gave it.
+      const fast = ans.every((a) => !a.ok && a.failure !== undefined && NO_BACKEND_FAILURES.includes(a.failure));
+      return {
+        passed: fast && after - before >= 3n,
+        expected: `every connection failing as ${NO_BACKEND_FAILURES.join(' or ')} (no timeout), 3 drops with reason 158 on the client's node`,
+        observed: `${JSON.stringify(tally(ans))} (${JSON.stringify(failureTally(ans))}) in ${ans.map((a) => a.ms).join('/')} ms; drops 158: +${after - before}`,
+        evidence: [
+          answersEvidence(q, ans),
+          { kind: 'counter', command: `agent ${first} GET /v1/maps (drops, reason ${DROP_SERVICE_BACKEND_NOT_FOUND})`, observed: `${before} → ${after}` },
+        ],
+      };
+    }, { fromNode: first }),
+    check('svc/affinity', 'sessionAffinity ClientIP: every connection of a client lands on the same backend', async (c) => {
+      const results = await Promise.all(
+        nodes.map(async (n) => {
+          const q: Asked = { netns: podNetns(c, clientName(n)), protocol: 'tcp', host: s().ips['web-affinity']!, port: 80, path: '/hostname' };
+          return { n, q, ans: await repeat(TRIES, () => httpGet(q.netns, q.host, q.port, q.path!, PROBE_TIMEOUT_MS)) };
+        }),
+      );
+      const per = results.map(({ n, ans }) => `${clientName(n)}: ${JSON.stringify(tally(ans))}`);
+      const ok = results.every(({ ans }) => ans.length > 0 && ans.every((a) => a.ok && s().backends.includes(a.answer ?? '')) && new Set(ans.map((a) => a.answer)).size === 1);
+      return { passed: ok, expected: `each client's ${TRIES} connections answered by one backend`, observed: per.join('; '), evidence: results.map(({ q, ans }) => answersEvidence(q, ans)) };
+    }, {}),
+    check('svc/backend-deleted', `a backend deleted mid-test (${EXTRA_BACKEND}) gets no new connection`, async (c) => {
+      const fe = `${s().ips.web}:80/TCP`;
+      const beforeProgrammed = await waitProgrammed(c, fe, 4);
+      await c.client.delete('Pod', SVC_NAMESPACE, EXTRA_BACKEND);
+      const t0 = performance.now();
+      const programmed = await waitProgrammed(c, fe, 3);
+      const programmingMs = Math.round(performance.now() - t0);
+      const q: Asked = { netns: podNetns(c, clientName(first)), protocol: 'tcp', host: s().ips.web!, port: 80, path: '/hostname' };
+      const ans = await repeat(30, () => httpGet(q.netns, q.host, q.port, q.path!, PROBE_TIMEOUT_MS));
+      const remaining = s().backends.filter((b) => b !== EXTRA_BACKEND);
+      const v = judge(q, ans, remaining, `${s().ips.web}:80`, 'connections after the delete');
+      return {
+        ...v,
+        observed: `${v.observed}; agents reprogrammed in ${programmingMs} ms`,
+        evidence: [{ kind: 'api', command: `agent GET /v1/services on ${nodes.join(', ')} (${fe})`, observed: `backends per node before: ${beforeProgrammed}; after the delete: ${programmed}` }, ...v.evidence!],
+      };
+    }, { fromNode: first }),
+  );
+  return steps;
+}
+
+export const servicesScenario: Scenario = {
+  name: 'services',
+  suite: 'connectivity',
+  description: 'ClusterIP and NodePort through the kube-proxy replacement: from pods and nodes, TCP and UDP, no endpoints, backend removal, affinity, flows',
+  topology: { nodes: 3, cni: ['cnilab'] },
+  setup: servicesObjects,
+  prepare,
+  steps: servicesSteps,
+};
