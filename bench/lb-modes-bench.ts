@@ -28,6 +28,7 @@ async function main(): Promise<void> {
   const duration = Number(values.duration ?? 3);
   const results = new Map<Mode, { gbps: number[]; crr: number[] }>(MODES.map((m) => [m, { gbps: [], crr: [] }]));
   const t0 = Date.now();
+  process.on('SIGINT', () => void destroyCluster(NAME).then(() => process.exit(130)));
   const c = await bringUpScale('cnilab-tunnel', NAME);
   try {
     const server = c.handle.pods['server-other'];
