@@ -26,6 +26,8 @@ import { machineSummary, median, spread } from './stats.js';
 
 const CRR_PORT = 9100;
 const IPERF_PORT = 5301;
+/** Pause before each sample: the previous sample's processes and softirq backlog are gone. */
+const SETTLE_MS = 1000;
 
 interface Config {
   label: string;
@@ -85,7 +87,10 @@ async function main(): Promise<void> {
   try {
     for (const c of all) await bringUp(c);
     for (let s = 0; s < (doRate ? samples : 0); s++) {
-      for (const c of all) {
+      // The order rotates sample by sample (no configuration always runs right after another's iperf3),
+      // and every sample starts after the same pause, whether or not its counters are read first.
+      for (const c of [...all.slice(s % all.length), ...all.slice(0, s % all.length)]) {
+        await new Promise((r) => setTimeout(r, SETTLE_MS));
         const before = c.observer ? await observerCounters(c) : undefined;
         const r = await runCrrClient({ netns: c.netns!.client, host: c.serverIp!, port: CRR_PORT, durationSec: duration });
         (crr[c.label] ??= []).push(r.rate);
@@ -129,7 +134,7 @@ async function main(): Promise<void> {
       summary[routing] = { crrOnOff: onVsOff, crrOnKernel: onVsKernel, crrOffKernel: r(off!, k!, crr), tputOnOff: r(on2!, off!, tput), eventsPerSec: st.events / st.seconds, lost: String(st.lost), agentCpuPct: (100 * st.cpu) / st.seconds };
     }
     for (const routing of Object.keys(split)) for (const l of describeReadySplit(`${routing} (${pods} pods per cell, rounds of 4)`, split[routing]!)) console.log(l);
-    const podReady = Object.fromEntries(Object.entries(split).map(([r, x]) => [r, { ...Object.fromEntries(CELLS.map((c) => [`${c}P50`, median(x.readyMs[c])])), stormRate: { off: median(x.stormRate.off), on: median(x.stormRate.on) } }]));
+    const podReady = Object.fromEntries(Object.entries(split).map(([r, x]) => [r, { ...Object.fromEntries(CELLS.map((c) => [`${c}P50`, median(x.readyMs[c])])), stormRate: { off: median(x.stormRate.off), on: median(x.stormRate.on) }, stormAlone: x.stormAlone }]));
     console.log(JSON.stringify({ bench: 'observer', machine: machineSummary(), samples, duration, crr: Object.fromEntries(Object.entries(crr).map(([k, v]) => [k, median(v)])), tput: Object.fromEntries(Object.entries(tput).map(([k, v]) => [k, median(v)])), summary, podReady }));
   } finally {
     for (const c of all) {

@@ -25,6 +25,10 @@ export interface ReadySplit {
   readyMs: Record<CellName, number[]>;
   /** Connections/s of the storms that ran under the storm cells (their load on the node). */
   stormRate: Record<'off' | 'on', number[]>;
+  /** Connections/s of one storm alone (no pod being set up), for comparison with stormRate. */
+  stormAlone: Record<'off' | 'on', number>;
+  /** Failed connections of those storms (connect, write or read failed). */
+  stormErrors: Record<'off' | 'on', number>;
   /** Storm cells whose pods took longer than the storm ran (they are discarded and counted). */
   overran: number;
 }
@@ -40,10 +44,11 @@ const STORM_LEAD_MS = 500;
  * all done while it ran is measured again (so no storm sample is partly quiet), at most once per round.
  */
 export async function measureReadySplit(off: StormTarget, on: StormTarget, pods: number, perRound = 4, stormSec = 4): Promise<ReadySplit> {
-  const out: ReadySplit = { readyMs: { 'off-quiet': [], 'off-storm': [], 'on-quiet': [], 'on-storm': [] }, stormRate: { off: [], on: [] }, overran: 0 };
+  const out: ReadySplit = { readyMs: { 'off-quiet': [], 'off-storm': [], 'on-quiet': [], 'on-storm': [] }, stormRate: { off: [], on: [] }, stormErrors: { off: 0, on: 0 }, stormAlone: { off: NaN, on: NaN }, overran: 0 };
   // Warm-up pod on each (first exec of the plugin, page cache), discarded.
   await measure(off.spec, 1);
   await measure(on.spec, 1);
+  for (const [k, t] of [['off', off], ['on', on]] as const) out.stormAlone[k] = (await runCrrClient({ netns: t.clientNetns, host: t.host, port: t.port, durationSec: stormSec })).rate;
   const rounds = Math.ceil(pods / perRound);
   for (let round = 0; round < rounds; round++) {
     // Alternate the order of the cells between rounds: no cell always follows a storm.
@@ -67,6 +72,7 @@ export async function measureReadySplit(off: StormTarget, on: StormTarget, pods:
         }
         out.readyMs[cell].push(...samples.map((s) => s.readyMs));
         out.stormRate[cell.startsWith('on') ? 'on' : 'off'].push(r.rate);
+        out.stormErrors[cell.startsWith('on') ? 'on' : 'off'] += r.errors;
         break;
       }
     }
@@ -85,7 +91,7 @@ export function describeReadySplit(label: string, s: ReadySplit): string[] {
   const quietObs = p('on-quiet') / p('off-quiet');
   const rate = (k: 'off' | 'on') => (s.stormRate[k].length ? median(s.stormRate[k]).toFixed(0) : '–');
   return [
-    `${label}: pod network ready p50, quiet / storm, observer off / on (storm connections/s: off ${rate('off')}, on ${rate('on')}${s.overran ? `; ${s.overran} storm cell(s) overran and were re-measured` : ''})`,
+    `${label}: pod network ready p50, quiet / storm, observer off / on (storm connections/s: off ${rate('off')}, on ${rate('on')}; alone, no pod set up: off ${s.stormAlone.off.toFixed(0)}, on ${s.stormAlone.on.toFixed(0)}; failed ${s.stormErrors.off}, ${s.stormErrors.on}${s.overran ? `; ${s.overran} storm cell(s) overran and were re-measured` : ''})`,
     ...lines,
     `  storm/quiet: observer off ${storm.toFixed(2)}×, observer on ${stormOn.toFixed(2)}×; observer on/off: quiet ${quietObs.toFixed(2)}×, storm ${observer.toFixed(2)}×`,
   ];
