@@ -9,7 +9,7 @@
 // the pod network ready time (CNI ADD → first packet) quiet and during a connection storm on the same
 // node, observer off and on, interleaved (bench/pod-ready-storm.ts): the storm's share and the
 // observer's share of any growth, apart.
-//   flock /tmp/cnilab-root.lock node dist/bench/observer-bench.js [--samples 5] [--duration 3] [--routing tunnel|native|both] [--pods 20] [--only rate|ready]
+//   flock /tmp/cnilab-root.lock node dist/bench/observer-bench.js [--samples 5] [--duration 3] [--routing tunnel|native|both] [--pods 20] [--only rate|ready] [--awake]
 import { parseArgs } from 'node:util';
 import { resolveSpec, type ClusterSpec, type RoutingMode } from '../harness/cluster/spec.js';
 import type { ControlPlaneClient } from '../harness/cluster/client.js';
@@ -21,6 +21,7 @@ import { runCrrClient, startCrrServer } from '../scenarios/performance/crr.js';
 import { pausePod } from '../scenarios/framework/pods.js';
 import { AgentClient } from '../agent/api/client.js';
 import { fetchMetrics } from '../harness/cli/metrics.js';
+import { keepCpusAwake, type Awake } from './cpu-awake.js';
 import { CELLS, describeReadySplit, measureReadySplit, type ReadySplit } from './pod-ready-storm.js';
 import { machineSummary, median, spread } from './stats.js';
 
@@ -71,7 +72,7 @@ async function observerCounters(c: Config): Promise<{ events: number; lost: bigi
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { samples: { type: 'string' }, duration: { type: 'string' }, routing: { type: 'string' }, pods: { type: 'string' }, only: { type: 'string' } } });
+  const { values } = parseArgs({ options: { samples: { type: 'string' }, duration: { type: 'string' }, routing: { type: 'string' }, pods: { type: 'string' }, only: { type: 'string' }, awake: { type: 'boolean' } } });
   if (values.only !== undefined && values.only !== 'rate' && values.only !== 'ready') throw new Error(`--only: expected rate or ready, got ${values.only}`);
   const doRate = values.only !== 'ready';
   const doReady = values.only !== 'rate';
@@ -83,9 +84,12 @@ async function main(): Promise<void> {
   const all = routings.flatMap(configs).filter((c) => doRate || c.observer !== undefined);
   const crr: Record<string, number[]> = {};
   const tput: Record<string, number[]> = {};
-  const storm: Record<string, { events: number; lost: bigint; cpu: number; seconds: number }> = {};
+  const storm: Record<string, { events: number; lost: bigint; cpu: number; seconds: number; connections: number }> = {};
+  let awake: Awake | undefined;
   try {
     for (const c of all) await bringUp(c);
+    // --awake: every CPU kept out of idle during the rate samples (bench/cpu-awake.ts says why).
+    awake = values.awake && doRate ? keepCpusAwake() : undefined;
     for (let s = 0; s < (doRate ? samples : 0); s++) {
       // The order rotates sample by sample (no configuration always runs right after another's iperf3),
       // and every sample starts after the same pause, whether or not its counters are read first.
@@ -96,7 +100,8 @@ async function main(): Promise<void> {
         (crr[c.label] ??= []).push(r.rate);
         if (before) {
           const after = await observerCounters(c);
-          const acc = (storm[c.label] ??= { events: 0, lost: 0n, cpu: 0, seconds: 0 });
+          const acc = (storm[c.label] ??= { events: 0, lost: 0n, cpu: 0, seconds: 0, connections: 0 });
+          acc.connections += r.transactions;
           acc.events += after.events - before.events;
           acc.lost += after.lost - before.lost;
           acc.cpu += after.cpu - before.cpu;
@@ -106,6 +111,8 @@ async function main(): Promise<void> {
         (tput[c.label] ??= []).push(t.receivedBitsPerSecond / 1e9);
       }
     }
+    await awake?.stop();
+    awake = undefined;
     // Pod network ready on node1, quiet and during a connection storm, observer off and on.
     const split: Record<string, ReadySplit> = {};
     if (doReady) {
@@ -118,7 +125,7 @@ async function main(): Promise<void> {
       }
     }
 
-    if (doRate) console.log(`observer cost, 2-node clusters, ${samples} samples of ${duration} s, interleaved (${machineSummary()})`);
+    if (doRate) console.log(`observer cost, 2-node clusters, ${samples} samples of ${duration} s, interleaved${values.awake ? ', every CPU kept awake' : ''} (${machineSummary()})`);
     if (doRate) console.log(`${'configuration'.padEnd(22)} ${'connections/s'.padStart(14)} ${'(min–max)'.padStart(12)} ${'TCP Gbit/s'.padStart(11)} ${'(min–max)'.padStart(12)}`);
     if (doRate) for (const c of all) console.log(`${c.label.padEnd(22)} ${median(crr[c.label]!).toFixed(0).padStart(14)} ${spread(crr[c.label]!).padStart(12)} ${median(tput[c.label]!).toFixed(2).padStart(11)} ${spread(tput[c.label]!, 2).padStart(12)}`);
     const summary: Record<string, unknown> = {};
@@ -130,13 +137,14 @@ async function main(): Promise<void> {
       const onVsKernel = r(on2!, k!, crr);
       console.log(`${routing}: connection rate on/off ${onVsOff.toFixed(2)}× (${goal(onVsOff)}), throughput on/off ${r(on2!, off!, tput).toFixed(2)}× (${goal(r(on2!, off!, tput))}), on/${k} connections ${onVsKernel.toFixed(2)}× (${goal(onVsKernel)}), off/${k} connections ${r(off!, k!, crr).toFixed(2)}×, throughput ${r(on2!, k!, tput).toFixed(2)}×`);
       const st = storm[on2!]!;
-      console.log(`${routing}: during the connection storms the agents read ${(st.events / st.seconds).toFixed(0)} events/s (both nodes), lost ${st.lost} (goal 0), agent CPU ${((100 * st.cpu) / st.seconds).toFixed(1)} % of a core`);
-      summary[routing] = { crrOnOff: onVsOff, crrOnKernel: onVsKernel, crrOffKernel: r(off!, k!, crr), tputOnOff: r(on2!, off!, tput), eventsPerSec: st.events / st.seconds, lost: String(st.lost), agentCpuPct: (100 * st.cpu) / st.seconds };
+      console.log(`${routing}: during the connection storms the agents read ${(st.events / st.seconds).toFixed(0)} events/s (both nodes), lost ${st.lost} (goal 0), agent CPU ${((100 * st.cpu) / st.seconds).toFixed(1)} % of a core, ${((1e6 * st.cpu) / st.connections).toFixed(1)} µs per connection`);
+      summary[routing] = { crrOnOff: onVsOff, crrOnKernel: onVsKernel, crrOffKernel: r(off!, k!, crr), tputOnOff: r(on2!, off!, tput), eventsPerSec: st.events / st.seconds, lost: String(st.lost), agentCpuPct: (100 * st.cpu) / st.seconds, agentCpuUsPerConnection: (1e6 * st.cpu) / st.connections };
     }
     for (const routing of Object.keys(split)) for (const l of describeReadySplit(`${routing} (${pods} pods per cell, rounds of 4)`, split[routing]!)) console.log(l);
     const podReady = Object.fromEntries(Object.entries(split).map(([r, x]) => [r, { ...Object.fromEntries(CELLS.map((c) => [`${c}P50`, median(x.readyMs[c])])), stormRate: { off: median(x.stormRate.off), on: median(x.stormRate.on) }, stormAlone: x.stormAlone }]));
-    console.log(JSON.stringify({ bench: 'observer', machine: machineSummary(), samples, duration, crr: Object.fromEntries(Object.entries(crr).map(([k, v]) => [k, median(v)])), tput: Object.fromEntries(Object.entries(tput).map(([k, v]) => [k, median(v)])), summary, podReady }));
+    console.log(JSON.stringify({ bench: 'observer', machine: machineSummary(), samples, duration, awake: !!values.awake, crr: Object.fromEntries(Object.entries(crr).map(([k, v]) => [k, median(v)])), tput: Object.fromEntries(Object.entries(tput).map(([k, v]) => [k, median(v)])), summary, podReady }));
   } finally {
+    await awake?.stop();
     for (const c of all) {
       for (const s of c.stop ?? []) await s().catch(() => undefined);
       await destroyCluster(c.spec.name).catch(() => undefined);
