@@ -20,6 +20,7 @@ import { startIperfServer, runIperfClient } from '../harness/traffic/iperf.js';
 import { runCrrClient, startCrrServer } from '../scenarios/performance/crr.js';
 import { pausePod } from '../scenarios/framework/pods.js';
 import { AgentClient } from '../agent/api/client.js';
+import { run } from '../harness/exec/run.js';
 import { fetchMetrics } from '../harness/cli/metrics.js';
 import { keepCpusAwake, type Awake } from './cpu-awake.js';
 import { CELLS, describeReadySplit, measureReadySplit, type ReadySplit } from './pod-ready-storm.js';
@@ -62,6 +63,16 @@ async function bringUp(c: Config): Promise<void> {
   c.stop = [() => crr.stop(), () => iperf.stop()];
 }
 
+/** TcpExt TCPSynRetrans of a namespace: a SYN the client had to send again costs 1 s with one
+ *  transaction in flight, so a few of them explain a sample that collapsed. */
+async function synRetrans(netns: string): Promise<number> {
+  const lines = (await run(['cat', '/proc/net/netstat'], { netns })).stdout.split('\n').filter((l) => l.startsWith('TcpExt:'));
+  const names = lines[0]?.split(/\s+/) ?? [];
+  const values = lines[1]?.split(/\s+/) ?? [];
+  const i = names.indexOf('TCPSynRetrans');
+  return i > 0 ? Number(values[i]) : NaN;
+}
+
 /** Observer counters of a cnilab cluster, summed over its nodes. */
 async function observerCounters(c: Config): Promise<{ events: number; lost: bigint; cpu: number }> {
   const { text } = await fetchMetrics(c.spec.name);
@@ -84,6 +95,7 @@ async function main(): Promise<void> {
   const all = routings.flatMap(configs).filter((c) => doRate || c.observer !== undefined);
   const crr: Record<string, number[]> = {};
   const tput: Record<string, number[]> = {};
+  const synRetransmits: Record<string, number> = {};
   const storm: Record<string, { events: number; lost: bigint; cpu: number; seconds: number; connections: number }> = {};
   let awake: Awake | undefined;
   try {
@@ -96,8 +108,10 @@ async function main(): Promise<void> {
       for (const c of [...all.slice(s % all.length), ...all.slice(0, s % all.length)]) {
         await new Promise((r) => setTimeout(r, SETTLE_MS));
         const before = c.observer ? await observerCounters(c) : undefined;
+        const syn0 = await synRetrans(c.netns!.client);
         const r = await runCrrClient({ netns: c.netns!.client, host: c.serverIp!, port: CRR_PORT, durationSec: duration });
         (crr[c.label] ??= []).push(r.rate);
+        synRetransmits[c.label] = (synRetransmits[c.label] ?? 0) + (await synRetrans(c.netns!.client)) - syn0;
         if (before) {
           const after = await observerCounters(c);
           const acc = (storm[c.label] ??= { events: 0, lost: 0n, cpu: 0, seconds: 0, connections: 0 });
@@ -126,8 +140,8 @@ async function main(): Promise<void> {
     }
 
     if (doRate) console.log(`observer cost, 2-node clusters, ${samples} samples of ${duration} s, interleaved${values.awake ? ', every CPU kept awake' : ''} (${machineSummary()})`);
-    if (doRate) console.log(`${'configuration'.padEnd(22)} ${'connections/s'.padStart(14)} ${'(min–max)'.padStart(12)} ${'TCP Gbit/s'.padStart(11)} ${'(min–max)'.padStart(12)}`);
-    if (doRate) for (const c of all) console.log(`${c.label.padEnd(22)} ${median(crr[c.label]!).toFixed(0).padStart(14)} ${spread(crr[c.label]!).padStart(12)} ${median(tput[c.label]!).toFixed(2).padStart(11)} ${spread(tput[c.label]!, 2).padStart(12)}`);
+    if (doRate) console.log(`${'configuration'.padEnd(22)} ${'connections/s'.padStart(14)} ${'(min–max)'.padStart(12)} ${'SYN retrans'.padStart(12)} ${'TCP Gbit/s'.padStart(11)} ${'(min–max)'.padStart(12)}`);
+    if (doRate) for (const c of all) console.log(`${c.label.padEnd(22)} ${median(crr[c.label]!).toFixed(0).padStart(14)} ${spread(crr[c.label]!).padStart(12)} ${String(synRetransmits[c.label]).padStart(12)} ${median(tput[c.label]!).toFixed(2).padStart(11)} ${spread(tput[c.label]!, 2).padStart(12)}`);
     const summary: Record<string, unknown> = {};
     for (const routing of doRate ? routings : []) {
       const [k, off, on2] = configs(routing).map((c) => c.label);
@@ -142,7 +156,7 @@ async function main(): Promise<void> {
     }
     for (const routing of Object.keys(split)) for (const l of describeReadySplit(`${routing} (${pods} pods per cell, rounds of 4)`, split[routing]!)) console.log(l);
     const podReady = Object.fromEntries(Object.entries(split).map(([r, x]) => [r, { ...Object.fromEntries(CELLS.map((c) => [`${c}P50`, median(x.readyMs[c])])), stormRate: { off: median(x.stormRate.off), on: median(x.stormRate.on) }, stormAlone: x.stormAlone }]));
-    console.log(JSON.stringify({ bench: 'observer', machine: machineSummary(), samples, duration, awake: !!values.awake, crr: Object.fromEntries(Object.entries(crr).map(([k, v]) => [k, median(v)])), tput: Object.fromEntries(Object.entries(tput).map(([k, v]) => [k, median(v)])), summary, podReady }));
+    console.log(JSON.stringify({ bench: 'observer', machine: machineSummary(), samples, duration, awake: !!values.awake, synRetransmits, crr: Object.fromEntries(Object.entries(crr).map(([k, v]) => [k, median(v)])), tput: Object.fromEntries(Object.entries(tput).map(([k, v]) => [k, median(v)])), summary, podReady }));
   } finally {
     await awake?.stop();
     for (const c of all) {
