@@ -6,9 +6,10 @@
 // For each: the cross-node connection rate (TCP_CRR-like, a new connection per transaction) and the TCP
 // throughput (iperf3, one stream). On the observer-on clusters, during the connection storm: the events
 // the agents read, the events the ring buffer had no room for (goal 0), and the agents' CPU time. Then
-// the pod network ready time (CNI ADD → first packet, bench/pod-ready-bench.ts) with and without a
-// connection storm running on the same node.
-//   flock /tmp/cnilab-root.lock node dist/bench/observer-bench.js [--samples 5] [--duration 3] [--routing tunnel|native|both] [--pods 20]
+// the pod network ready time (CNI ADD → first packet) quiet and during a connection storm on the same
+// node, observer off and on, interleaved (bench/pod-ready-storm.ts): the storm's share and the
+// observer's share of any growth, apart.
+//   flock /tmp/cnilab-root.lock node dist/bench/observer-bench.js [--samples 5] [--duration 3] [--routing tunnel|native|both] [--pods 20] [--only rate|ready] [--awake]
 import { parseArgs } from 'node:util';
 import { resolveSpec, type ClusterSpec, type RoutingMode } from '../harness/cluster/spec.js';
 import type { ControlPlaneClient } from '../harness/cluster/client.js';
@@ -19,12 +20,16 @@ import { startIperfServer, runIperfClient } from '../harness/traffic/iperf.js';
 import { runCrrClient, startCrrServer } from '../scenarios/performance/crr.js';
 import { pausePod } from '../scenarios/framework/pods.js';
 import { AgentClient } from '../agent/api/client.js';
+import { run } from '../harness/exec/run.js';
 import { fetchMetrics } from '../harness/cli/metrics.js';
-import { measure as podReady } from './pod-ready-bench.js';
+import { keepCpusAwake, type Awake } from './cpu-awake.js';
+import { CELLS, describeReadySplit, measureReadySplit, type ReadySplit } from './pod-ready-storm.js';
 import { machineSummary, median, spread } from './stats.js';
 
 const CRR_PORT = 9100;
 const IPERF_PORT = 5301;
+/** Pause before each sample: the previous sample's processes and softirq backlog are gone. */
+const SETTLE_MS = 1000;
 
 interface Config {
   label: string;
@@ -58,6 +63,16 @@ async function bringUp(c: Config): Promise<void> {
   c.stop = [() => crr.stop(), () => iperf.stop()];
 }
 
+/** TcpExt TCPSynRetrans of a namespace: a SYN the client had to send again costs 1 s with one
+ *  transaction in flight, so a few of them explain a sample that collapsed. */
+async function synRetrans(netns: string): Promise<number> {
+  const lines = (await run(['cat', '/proc/net/netstat'], { netns })).stdout.split('\n').filter((l) => l.startsWith('TcpExt:'));
+  const names = lines[0]?.split(/\s+/) ?? [];
+  const values = lines[1]?.split(/\s+/) ?? [];
+  const i = names.indexOf('TCPSynRetrans');
+  return i > 0 ? Number(values[i]) : NaN;
+}
+
 /** Observer counters of a cnilab cluster, summed over its nodes. */
 async function observerCounters(c: Config): Promise<{ events: number; lost: bigint; cpu: number }> {
   const { text } = await fetchMetrics(c.spec.name);
@@ -68,25 +83,39 @@ async function observerCounters(c: Config): Promise<{ events: number; lost: bigi
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { samples: { type: 'string' }, duration: { type: 'string' }, routing: { type: 'string' }, pods: { type: 'string' } } });
+  const { values } = parseArgs({ options: { samples: { type: 'string' }, duration: { type: 'string' }, routing: { type: 'string' }, pods: { type: 'string' }, only: { type: 'string' }, awake: { type: 'boolean' } } });
+  if (values.only !== undefined && values.only !== 'rate' && values.only !== 'ready') throw new Error(`--only: expected rate or ready, got ${values.only}`);
+  const doRate = values.only !== 'ready';
+  const doReady = values.only !== 'rate';
   const samples = Number(values.samples ?? 5);
   const duration = Number(values.duration ?? 3);
   const pods = Number(values.pods ?? 20);
   const routings: RoutingMode[] = values.routing === 'native' ? ['native'] : values.routing === 'tunnel' ? ['tunnel'] : ['tunnel', 'native'];
-  const all = routings.flatMap(configs);
+  // The kernel clusters only serve the rate comparison.
+  const all = routings.flatMap(configs).filter((c) => doRate || c.observer !== undefined);
   const crr: Record<string, number[]> = {};
   const tput: Record<string, number[]> = {};
-  const storm: Record<string, { events: number; lost: bigint; cpu: number; seconds: number }> = {};
+  const synRetransmits: Record<string, number> = {};
+  const storm: Record<string, { events: number; lost: bigint; cpu: number; seconds: number; connections: number }> = {};
+  let awake: Awake | undefined;
   try {
     for (const c of all) await bringUp(c);
-    for (let s = 0; s < samples; s++) {
-      for (const c of all) {
+    // --awake: every CPU kept out of idle during the rate samples (bench/cpu-awake.ts says why).
+    awake = values.awake && doRate ? keepCpusAwake() : undefined;
+    for (let s = 0; s < (doRate ? samples : 0); s++) {
+      // The order rotates sample by sample (no configuration always runs right after another's iperf3),
+      // and every sample starts after the same pause, whether or not its counters are read first.
+      for (const c of [...all.slice(s % all.length), ...all.slice(0, s % all.length)]) {
+        await new Promise((r) => setTimeout(r, SETTLE_MS));
         const before = c.observer ? await observerCounters(c) : undefined;
+        const syn0 = await synRetrans(c.netns!.client);
         const r = await runCrrClient({ netns: c.netns!.client, host: c.serverIp!, port: CRR_PORT, durationSec: duration });
         (crr[c.label] ??= []).push(r.rate);
+        synRetransmits[c.label] = (synRetransmits[c.label] ?? 0) + (await synRetrans(c.netns!.client)) - syn0;
         if (before) {
           const after = await observerCounters(c);
-          const acc = (storm[c.label] ??= { events: 0, lost: 0n, cpu: 0, seconds: 0 });
+          const acc = (storm[c.label] ??= { events: 0, lost: 0n, cpu: 0, seconds: 0, connections: 0 });
+          acc.connections += r.transactions;
           acc.events += after.events - before.events;
           acc.lost += after.lost - before.lost;
           acc.cpu += after.cpu - before.cpu;
@@ -96,38 +125,40 @@ async function main(): Promise<void> {
         (tput[c.label] ??= []).push(t.receivedBitsPerSecond / 1e9);
       }
     }
-    // Pod network ready on the observer-on tunnel cluster, alone and during a connection storm.
-    const on = all.find((c) => c.observer && c.spec.routing === routings[0])!;
-    await podReady(on.spec, 1);
-    const quiet: number[] = [];
-    const busy: number[] = [];
-    for (let half = 0; half < 2; half++) {
-      quiet.push(...(await podReady(on.spec, Math.ceil(pods / 2))).map((x) => x.readyMs));
-      const bg = runCrrClient({ netns: on.netns!.client, host: on.serverIp!, port: CRR_PORT, durationSec: 30 });
-      await new Promise((r) => setTimeout(r, 500));
-      busy.push(...(await podReady(on.spec, Math.ceil(pods / 2))).map((x) => x.readyMs));
-      await bg.catch(() => undefined);
+    await awake?.stop();
+    awake = undefined;
+    // Pod network ready on node1, quiet and during a connection storm, observer off and on.
+    const split: Record<string, ReadySplit> = {};
+    if (doReady) {
+      for (const routing of routings) {
+        const target = (observer: boolean) => {
+          const c = all.find((x) => x.spec.routing === routing && x.observer === observer)!;
+          return { spec: c.spec, clientNetns: c.netns!.client, host: c.serverIp!, port: CRR_PORT };
+        };
+        split[routing] = await measureReadySplit(target(false), target(true), pods);
+      }
     }
 
-    console.log(`observer cost, 2-node clusters, ${samples} samples of ${duration} s, interleaved (${machineSummary()})`);
-    console.log(`${'configuration'.padEnd(22)} ${'connections/s'.padStart(14)} ${'(min–max)'.padStart(12)} ${'TCP Gbit/s'.padStart(11)} ${'(min–max)'.padStart(12)}`);
-    for (const c of all) console.log(`${c.label.padEnd(22)} ${median(crr[c.label]!).toFixed(0).padStart(14)} ${spread(crr[c.label]!).padStart(12)} ${median(tput[c.label]!).toFixed(2).padStart(11)} ${spread(tput[c.label]!, 2).padStart(12)}`);
+    if (doRate) console.log(`observer cost, 2-node clusters, ${samples} samples of ${duration} s, interleaved${values.awake ? ', every CPU kept awake' : ''} (${machineSummary()})`);
+    if (doRate) console.log(`${'configuration'.padEnd(22)} ${'connections/s'.padStart(14)} ${'(min–max)'.padStart(12)} ${'SYN retrans'.padStart(12)} ${'TCP Gbit/s'.padStart(11)} ${'(min–max)'.padStart(12)}`);
+    if (doRate) for (const c of all) console.log(`${c.label.padEnd(22)} ${median(crr[c.label]!).toFixed(0).padStart(14)} ${spread(crr[c.label]!).padStart(12)} ${String(synRetransmits[c.label]).padStart(12)} ${median(tput[c.label]!).toFixed(2).padStart(11)} ${spread(tput[c.label]!, 2).padStart(12)}`);
     const summary: Record<string, unknown> = {};
-    for (const routing of routings) {
+    for (const routing of doRate ? routings : []) {
       const [k, off, on2] = configs(routing).map((c) => c.label);
       const r = (a: string, b: string, m: Record<string, number[]>) => median(m[a]!) / median(m[b]!);
       const goal = (x: number) => (x >= 0.95 ? 'met' : 'TARGET MISSED');
       const onVsOff = r(on2!, off!, crr);
       const onVsKernel = r(on2!, k!, crr);
-      console.log(`${routing}: connection rate on/off ${onVsOff.toFixed(2)}× (${goal(onVsOff)}), throughput on/off ${r(on2!, off!, tput).toFixed(2)}× (${goal(r(on2!, off!, tput))}), on/${k} connections ${onVsKernel.toFixed(2)}× (${goal(onVsKernel)}), throughput ${r(on2!, k!, tput).toFixed(2)}×`);
+      console.log(`${routing}: connection rate on/off ${onVsOff.toFixed(2)}× (${goal(onVsOff)}), throughput on/off ${r(on2!, off!, tput).toFixed(2)}× (${goal(r(on2!, off!, tput))}), on/${k} connections ${onVsKernel.toFixed(2)}× (${goal(onVsKernel)}), off/${k} connections ${r(off!, k!, crr).toFixed(2)}×, throughput ${r(on2!, k!, tput).toFixed(2)}×`);
       const st = storm[on2!]!;
-      console.log(`${routing}: during the connection storms the agents read ${(st.events / st.seconds).toFixed(0)} events/s (both nodes), lost ${st.lost} (goal 0), agent CPU ${((100 * st.cpu) / st.seconds).toFixed(1)} % of a core`);
-      summary[routing] = { crrOnOff: onVsOff, crrOnKernel: onVsKernel, tputOnOff: r(on2!, off!, tput), eventsPerSec: st.events / st.seconds, lost: String(st.lost), agentCpuPct: (100 * st.cpu) / st.seconds };
+      console.log(`${routing}: during the connection storms the agents read ${(st.events / st.seconds).toFixed(0)} events/s (both nodes), lost ${st.lost} (goal 0), agent CPU ${((100 * st.cpu) / st.seconds).toFixed(1)} % of a core, ${((1e6 * st.cpu) / st.connections).toFixed(1)} µs per connection`);
+      summary[routing] = { crrOnOff: onVsOff, crrOnKernel: onVsKernel, crrOffKernel: r(off!, k!, crr), tputOnOff: r(on2!, off!, tput), eventsPerSec: st.events / st.seconds, lost: String(st.lost), agentCpuPct: (100 * st.cpu) / st.seconds, agentCpuUsPerConnection: (1e6 * st.cpu) / st.connections };
     }
-    const ratio = median(busy) / median(quiet);
-    console.log(`pod network ready p50: ${median(quiet).toFixed(1)} ms quiet, ${median(busy).toFixed(1)} ms during a connection storm (${ratio.toFixed(2)}×, ${pods} pods, alternating halves)`);
-    console.log(JSON.stringify({ bench: 'observer', machine: machineSummary(), samples, duration, crr: Object.fromEntries(Object.entries(crr).map(([k, v]) => [k, median(v)])), tput: Object.fromEntries(Object.entries(tput).map(([k, v]) => [k, median(v)])), summary, podReady: { quietP50: median(quiet), stormP50: median(busy) } }));
+    for (const routing of Object.keys(split)) for (const l of describeReadySplit(`${routing} (${pods} pods per cell, rounds of 4)`, split[routing]!)) console.log(l);
+    const podReady = Object.fromEntries(Object.entries(split).map(([r, x]) => [r, { ...Object.fromEntries(CELLS.map((c) => [`${c}P50`, median(x.readyMs[c])])), stormRate: { off: median(x.stormRate.off), on: median(x.stormRate.on) }, stormAlone: x.stormAlone }]));
+    console.log(JSON.stringify({ bench: 'observer', machine: machineSummary(), samples, duration, awake: !!values.awake, synRetransmits, crr: Object.fromEntries(Object.entries(crr).map(([k, v]) => [k, median(v)])), tput: Object.fromEntries(Object.entries(tput).map(([k, v]) => [k, median(v)])), summary, podReady }));
   } finally {
+    await awake?.stop();
     for (const c of all) {
       for (const s of c.stop ?? []) await s().catch(() => undefined);
       await destroyCluster(c.spec.name).catch(() => undefined);
