@@ -92,10 +92,14 @@ int from_netdev(struct __sk_buff *skb)
 	if (parse_ipv4(skb, &pi) < 0)
 		return TC_ACT_OK; /* not ours to judge: the stack validates and drops what it must */
 
+	/* The tunnel's own packets (tunnel mode: every packet from another node's pods) are neither NodePort
+	 * traffic nor replies of it, nor addressed to a pod: the stack hands them to cilium_vxlan at once,
+	 * without the lookups below. */
+	if (pi.proto == IPPROTO_UDP && pi.dport == VXLAN_PORT_BE && pi.daddr == config_get(CFG_NODE_IP))
+		return TC_ACT_OK;
 	ic = ipcache_lookup(pi.saddr);
 	src_identity = ic ? ic->identity : IDENTITY_WORLD;
-	/* The tunnel's own packets (tunnel mode) are neither NodePort traffic nor replies of it. */
-	if (!(pi.proto == IPPROTO_UDP && pi.dport == VXLAN_PORT_BE)) {
+	{
 		int deliver;
 
 		ret = nodeport_fwd(skb, &pi, src_identity, &deliver, 1);
