@@ -404,7 +404,7 @@ export class Agent implements AgentApi {
   }
   async cniAdd(req: CniRequest) {
     const result = await this.endpointsMgr.add(req);
-    const st = this.endpointsMgr.list().find((e) => e.containerId === req.containerId);
+    const st = this.attachment(req);
     try {
       if (st) this.svc?.endpointAdded({ netns: st.netns, ip: st.ip, identity: st.identity });
     } catch (e) {
@@ -413,8 +413,12 @@ export class Agent implements AgentApi {
     }
     return result;
   }
+  /** The endpoint of one CNI attachment: CNI keys attachments by (container ID, ifname). */
+  private attachment(req: CniRequest) {
+    return this.endpointsMgr.list().find((e) => e.containerId === req.containerId && e.podIfname === req.ifname);
+  }
   async cniDel(req: CniRequest) {
-    const st = this.endpointsMgr.list().find((e) => e.containerId === req.containerId);
+    const st = this.attachment(req);
     if (st) this.svc?.endpointRemoved(st.netns);
     return this.endpointsMgr.del(req);
   }
