@@ -126,6 +126,9 @@ export interface Suite {
   scenarios: Scenario[];
   /** Runs once before the suite's scenarios (after their pods are up); returns the suite's cleanup. */
   prepare?: (ctx: ScenarioContext) => Promise<() => Promise<void>>;
+  /** false: the suite's own traffic (streams, reconnects around injected faults) lands in the windows of
+   *  its probe batches, so the batches' exact metric deltas are not checked; flow requirements are. */
+  exactCounters?: false;
 }
 
 /** Why a scenario does not apply to a cluster, or undefined when it does. */

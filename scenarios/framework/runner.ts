@@ -251,6 +251,7 @@ async function prepareSuite(env: RunnerEnv, suite: Suite): Promise<{ state?: Rec
 
 export async function runSuite(env: RunnerEnv, suite: Suite): Promise<SuiteResult> {
   const t0 = performance.now();
+  if (suite.exactCounters === false && env.flowChecks === undefined) env = { ...env, flowChecks: FlowChecks.forCluster(env.spec, { counters: false }) ?? false };
   const scenarios: ScenarioResult[] = [];
   let prepared: { state?: Record<string, unknown>; cleanup?: () => Promise<void> } = {};
   let prepareError: string | undefined;
