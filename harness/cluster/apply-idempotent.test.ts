@@ -89,6 +89,13 @@ describe('apply idempotency', () => {
     expect(s.apply([same as unknown as KubeObject])[0]!.action).toBe('unchanged');
   });
 
+  it('canonicalJson keeps a "__proto__" key as data (the case fast-check found once)', () => {
+    const a = JSON.parse('{"__proto__":{"x":1},"b":2}');
+    const b = JSON.parse('{"b":2,"__proto__":{"x":2}}');
+    expect(canonicalJson(a)).toBe('{"__proto__":{"x":1},"b":2}');
+    expect(canonicalJson(a)).not.toBe(canonicalJson(b));
+  });
+
   it('canonicalJson: equal for any key order, different for any value change', () => {
     fc.assert(
       fc.property(fc.jsonValue(), fc.infiniteStream(fc.double({ min: 0, max: 0.999, noNaN: true })), (v, stream) => {

@@ -11,7 +11,9 @@ function sortKeys(v: unknown): unknown {
   const out: Record<string, unknown> = {};
   for (const k of Object.keys(v as Record<string, unknown>).sort()) {
     const x = (v as Record<string, unknown>)[k];
-    if (x !== undefined) out[k] = sortKeys(x);
+    // defineProperty, not assignment: a "__proto__" key (JSON.parse makes it an own property) would
+    // otherwise set the prototype and vanish from the output.
+    if (x !== undefined) Object.defineProperty(out, k, { value: sortKeys(x), enumerable: true, writable: true, configurable: true });
   }
   return out;
 }
