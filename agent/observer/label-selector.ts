@@ -1,6 +1,7 @@
 // Kubernetes label selector syntax ("app=a,tier!=db", "env in (a,b)", "!legacy", "k8s:pod=a") matched
 // against Cilium-style endpoint labels ("k8s:pod=a"). A key with a source prefix ("k8s:", "reserved:")
 // matches only labels of that source; a key without one matches any source, as Hubble's label filter.
+import { splitTop } from '../../lib/k8s/selectors.js';
 
 export interface LabelRequirement {
   source?: string;
@@ -19,23 +20,6 @@ function parseKey(raw: string): { source?: string; key: string } {
   const key = m ? k.slice(m[0].length) : k;
   if (!KEY.test(key)) throw new Error(`invalid label key "${raw.trim()}"`);
   return { source, key };
-}
-
-/** Splits on commas that are not inside parentheses. */
-function splitTop(s: string): string[] {
-  const out: string[] = [];
-  let depth = 0;
-  let cur = '';
-  for (const ch of s) {
-    if (ch === '(') depth++;
-    if (ch === ')') depth--;
-    if (ch === ',' && depth === 0) {
-      out.push(cur);
-      cur = '';
-    } else cur += ch;
-  }
-  out.push(cur);
-  return out.map((x) => x.trim()).filter((x) => x !== '');
 }
 
 export function parseLabelSelector(selector: string): LabelRequirement[] {

@@ -58,3 +58,20 @@ export function namedPortsOf(pod: PodWithPorts, name: string): Array<{ protocol:
   }
   return out;
 }
+
+/** Splits selector text on the commas that are not inside parentheses ("a in (x,y),b" → 2 terms). */
+export function splitTop(s: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let cur = '';
+  for (const ch of s) {
+    if (ch === '(') depth++;
+    if (ch === ')') depth--;
+    if (ch === ',' && depth === 0) {
+      out.push(cur);
+      cur = '';
+    } else cur += ch;
+  }
+  out.push(cur);
+  return out.map((x) => x.trim()).filter((x) => x !== '');
+}

@@ -4,28 +4,12 @@
 //           spec.nodeName, status.phase for pods, ...); an unsupported field is a 400, as there.
 import type { KubeObject } from '../objects.js';
 import { badRequest } from './status.js';
+import { splitTop } from '../../../lib/k8s/selectors.js';
 
 export type Requirement =
   | { key: string; op: 'eq' | 'neq'; value: string }
   | { key: string; op: 'in' | 'notin'; values: string[] }
   | { key: string; op: 'exists' | 'notexists' };
-
-/** Split on commas that are not inside parentheses. */
-function splitTop(s: string): string[] {
-  const out: string[] = [];
-  let depth = 0;
-  let cur = '';
-  for (const ch of s) {
-    if (ch === '(') depth++;
-    if (ch === ')') depth--;
-    if (ch === ',' && depth === 0) {
-      out.push(cur);
-      cur = '';
-    } else cur += ch;
-  }
-  out.push(cur);
-  return out.map((x) => x.trim()).filter((x) => x !== '');
-}
 
 const KEY = /^[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?$/;
 const VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
