@@ -81,6 +81,7 @@ export class KubeconfigProvider implements Provider {
       ip: p.status?.podIP ?? '',
       phase: p.status?.phase ?? 'Pending',
       labels: p.metadata?.labels ?? {},
+      ...(p.spec?.hostNetwork ? { hostNetwork: true } : {}),
     }));
   }
 
