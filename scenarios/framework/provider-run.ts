@@ -57,6 +57,9 @@ export interface ProviderRunOptions extends ProviderSpecOptions {
   log?: (msg: string) => void;
   /** Use this spec instead of reading one through the provider (a test comparing providers). */
   spec?: ClusterSpec;
+  /** false: no flow and metric checks even where the relay is reachable (a benchmark comparing providers
+   *  on the same checks). */
+  flowChecks?: false;
 }
 
 /** Run suites through `provider` on its existing cluster; one ConfigurationResult, as `cnilab run` writes. */
@@ -80,7 +83,7 @@ export async function runThroughProvider(provider: Provider, suites: Suite[], o:
       concurrency: o.concurrency,
       log: (m) => log(`${result.name}: ${m}`),
       // Flows and metrics come from the agents' relay on the embedded cluster's host: netns only.
-      ...(provider.kind === 'netns' ? {} : { flowChecks: false as const }),
+      ...(provider.kind === 'netns' && o.flowChecks !== false ? {} : { flowChecks: false as const }),
     };
     const objects = suites.flatMap((s) => s.scenarios).filter((sc) => !notApplicable(sc.topology, spec, provider.kind)).flatMap((sc) => sc.setup(spec));
     result.podsReadyMs = await applySetup(env, dedupe(objects));
