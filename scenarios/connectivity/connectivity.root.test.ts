@@ -45,6 +45,7 @@ describe('connectivity suite on reference-bridge', () => {
     expect(suite.scenarios.map((s) => [s.name, s.status, s.reason])).toEqual([
       ['pod-connectivity', 'passed', undefined],
       ['wire', 'passed', undefined],
+      ['services', 'skipped', 'applies to cni cnilab, not reference-bridge'],
     ]);
     expect(failures(checks), show(failures(checks))).toEqual([]);
     expect(suite.passed).toBe(true);
