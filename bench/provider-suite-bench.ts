@@ -23,14 +23,17 @@ async function main(): Promise<void> {
   const spec = resolveSpec({}, 'bench', { name: 'prv-bench', nodes: 3, cni: 'cnilab', routing: 'tunnel' });
   const suite: Suite = { name: 'connectivity', scenarios: [connectivityScenario] };
   await destroyCluster(spec.name);
-  const kube = new KubeconfigProvider(paths.kubeconfig(spec.name));
+  let kube: KubeconfigProvider | undefined;
   try {
     await createCluster(spec);
+    // The cluster's own kubeconfig exists once it is up.
+    kube = new KubeconfigProvider(paths.kubeconfig(spec.name));
+    const api = kube;
     const netns = new NetnsProvider(spec.name);
     const runs = {
       'netns (with relay flow checks)': () => runThroughProvider(netns, [suite], { name: spec.name, spec }),
       'netns (same checks as kubeconfig)': () => runThroughProvider(netns, [suite], { name: spec.name, spec, flowChecks: false }),
-      'kubeconfig (API, WebSocket exec)': () => runThroughProvider(kube, [suite], { name: spec.name, podMtu: spec.podMtu }),
+      'kubeconfig (API, WebSocket exec)': () => runThroughProvider(api, [suite], { name: spec.name, podMtu: spec.podMtu }),
     };
     const t: Record<string, number[]> = Object.fromEntries(Object.keys(runs).map((k) => [k, []]));
     const checks: Record<string, number> = {};
@@ -55,7 +58,7 @@ async function main(): Promise<void> {
     console.log(`ratio kubeconfig / netns, same checks: ${(k / median(t['netns (same checks as kubeconfig)']!)).toFixed(2)}`);
     console.log(`ratio kubeconfig / netns, as each runs: ${(k / median(t['netns (with relay flow checks)']!)).toFixed(2)}`);
   } finally {
-    await kube.destroy().catch(() => undefined);
+    await kube?.destroy().catch(() => undefined);
     await destroyCluster(spec.name);
   }
 }
