@@ -50,18 +50,6 @@ export interface CycleResult {
 const CNILAB = `${REPO_ROOT}/bin/cnilab`;
 const MANIFEST = `${REPO_ROOT}/scenarios/manifests/xyz.yaml`;
 
-/** A small seeded PRNG (mulberry32), so a soak can be replayed with its seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function randomPlan(rand: () => number): CyclePlan {
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!;
   return { target: pick(KILL_TARGETS), point: pick(KILL_POINTS), delayMs: Math.floor(rand() * 2500) };

@@ -7,7 +7,8 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { machineSummary } from './stats.js';
-import { prepare, prng, randomPlan, runCycle, type CycleResult } from './soak-lib.js';
+import { mulberry32 } from '../lib/prng.js';
+import { prepare, randomPlan, runCycle, type CycleResult } from './soak-lib.js';
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -15,7 +16,7 @@ async function main(): Promise<number> {
   });
   const cycles = Number(values.cycles);
   const seed = values.seed !== undefined ? Number(values.seed) : Date.now() % 1_000_000;
-  const rand = prng(seed);
+  const rand = mulberry32(seed);
   const log = (l: string) => process.stdout.write(`${l}\n`);
   const { base, others } = await prepare(values.name!);
   log(`soak: ${cycles} cycles, seed ${seed}, ${values.nodes} nodes, cni ${values.cni}, on ${machineSummary()}${others ? ' (other clusters present: no down --all)' : ''}`);

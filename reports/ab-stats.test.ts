@@ -1,21 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../lib/prng.js';
 import { gateVerdict, halfWidth, ratioInterval, relativeNoise, samplesNeeded } from './ab-stats.js';
-
-/** A seeded generator (mulberry32), so the synthetic samples are the same every run. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** n samples around `center` with relative noise `sd` (seeded, reproducible). */
 function noisy(center: number, sd: number, n: number, seed: number): number[] {
-  const r = seededRandom(seed);
+  const r = mulberry32(seed); // seeded, so the synthetic samples are the same every run
   return Array.from({ length: n }, () => {
     // Box-Muller
     const z = Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());

@@ -16,6 +16,7 @@ import { attachmentProblems, readAttachmentState } from './check.js';
 import { detachPrograms, findAdoptable, type AdoptableInterface } from './adopt.js';
 import { ciliumEndpointObject, type EndpointControlPlane } from './cilium-endpoint.js';
 import { agentFault } from '../faults.js';
+import { isNotFound } from '../k8s/transport.js';
 
 export interface LocalIpcache {
   setLocal(ip: string, identity: number): void;
@@ -454,7 +455,16 @@ export class EndpointManager {
     }
     // CiliumEndpoints: republish ours, withdraw those of endpoints that did not survive.
     const published = await this.d.controlPlane.listEndpoints(this.d.node.name);
-    for (const st of this.endpoints.values()) await this.d.controlPlane.writeEndpoint(ciliumEndpointObject(st, this.d.node));
+    for (const st of this.endpoints.values()) {
+      try {
+        await this.d.controlPlane.writeEndpoint(ciliumEndpointObject(st, this.d.node));
+      } catch (e) {
+        // The pod's namespace was deleted while this agent was down: there is nothing to publish in,
+        // and the runtime's DEL (or GC) removes the endpoint. Crashing here would loop forever.
+        if (!isNotFound(e)) throw e;
+        this.d.log(`endpoint ${st.endpointId} ${st.podNamespace}/${st.podName}: not republished, its namespace is gone (${(e as Error).message})`);
+      }
+    }
     for (const o of published) {
       if (![...this.endpoints.values()].some((e) => e.podNamespace === o.namespace && ciliumEndpointName(e) === o.name)) {
         await this.d.controlPlane.deleteEndpoint(o.namespace, o.name);

@@ -149,6 +149,8 @@ function makeHandler(spec: MetricSpec, registry: Registry): Handler {
           case MONITOR_TYPE.drop: type = 'Drop'; break;
           case MONITOR_TYPE.trace: type = 'Trace'; sub = TRACE_POINT_NAMES[e.subType] ?? ''; break;
           case MONITOR_TYPE['policy-verdict']: type = 'PolicyVerdict'; break;
+          // Socket-LB translations; sub-type the SocketTranslationPoint number.
+          case MONITOR_TYPE['trace-sock']: type = 'SockTrace'; sub = String(e.subType); break;
           default: type = 'Unknown'; sub = String(e.monitorType);
         }
         c.inc([protocolName(e), type, sub, e.verdict, ...ctx.values(e)]);

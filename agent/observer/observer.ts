@@ -102,6 +102,13 @@ class RecordMetricEvent implements MetricEvent {
         this.reply = false;
         return true;
       }
+      case EVENT_TYPE.sockXlate:
+        // Socket LB (bpf_sock.c): Hubble's trace-sock events, verdict TRANSLATED.
+        this.monitorType = MONITOR_TYPE['trace-sock'];
+        this.subType = sub;
+        this.verdict = 'TRANSLATED';
+        this.reply = isReply;
+        return true;
       case EVENT_TYPE.l7Capture:
         if (!l7) return false;
         this.monitorType = MONITOR_TYPE.l7;

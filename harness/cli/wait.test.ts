@@ -11,7 +11,7 @@ import { startTestApi, type TestApi } from '../cluster/kube/testing.js';
 import { startControlServer } from '../cluster/server.js';
 import { ControlPlaneClient } from '../cluster/client.js';
 import { resolveSpec } from '../cluster/spec.js';
-import { waitPolicyRealized } from './wait.js';
+import { waitPodsReady, waitPolicyRealized } from './wait.js';
 import { KubeTransport } from '../../agent/k8s/transport.js';
 import { KubeInformers } from '../../agent/k8s/informers.js';
 import { NodeStatusPublisher, type RealizedState } from '../../agent/k8s/node-status.js';
@@ -107,5 +107,20 @@ describe('waitPolicyRealized over Node annotations', () => {
     state.node1 = state.node2 = { revision: target };
     state.node3 = { revision: 7 };
     await expect(waitPolicyRealized(client, 'wt', target, 800)).rejects.toThrow(/behind: node3 at \d+/);
+  });
+
+  it('pods: waits through Pending (a sandbox being retried), then times out naming each pod\'s node and why', async () => {
+    api.store.apply([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'wp' } }, { apiVersion: 'v1', kind: 'Pod', metadata: { namespace: 'wp', name: 'a' }, spec: { containers: [{ name: 'c', image: 'i' }] } }]);
+    api.store.bindPod('wp', 'a', 'node2');
+    const msg = 'FailedCreatePodSandBox on node node2 (attempt 3, again in 4000 ms): CNI ADD by plugin "cnilab" failed (code 11): cnilab agent not reachable';
+    api.store.updateStatus('Pod', 'wp', 'a', { phase: 'Pending', reason: 'ContainerCreating', message: msg });
+    const err = await waitPodsReady(client, [{ namespace: 'wp', name: 'a' }, { namespace: 'wp', name: 'gone' }], 600).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toContain(`wp/a (node node2, Pending: ContainerCreating: ${msg})`);
+    expect((err as Error).message).toContain('wp/gone (not found)');
+    // Once the retry works, the same wait returns.
+    const waiting = waitPodsReady(client, [{ namespace: 'wp', name: 'a' }], 5000);
+    setTimeout(() => api.store.updateStatus('Pod', 'wp', 'a', { phase: 'Running' }), 200);
+    await expect(waiting).resolves.toBeUndefined();
   });
 });

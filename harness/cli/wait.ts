@@ -17,15 +17,21 @@ export async function waitPodsReady(client: ControlPlaneClient, pods: Array<{ na
     for (const p of all) {
       const key = `${p.metadata.namespace}/${p.metadata.name}`;
       if (!want.has(key)) continue;
-      const status = (p.status ?? {}) as { phase?: string; message?: string };
+      const status = (p.status ?? {}) as { phase?: string; reason?: string; message?: string };
       if (status.phase === 'Failed') throw new CnilabError('COMMAND_FAILED', `pod ${key} failed: ${status.message ?? 'unknown reason'}`);
-      if (status.phase !== 'Running') pending.push(key);
+      if (status.phase !== 'Running') pending.push(pendingLine(key, (p.spec as { nodeName?: string } | undefined)?.nodeName, status));
     }
     const missing = [...want].filter((k) => !all.some((p) => `${p.metadata.namespace}/${p.metadata.name}` === k));
     if (!pending.length && !missing.length) return;
-    if (Date.now() > deadline) throw new WaitTimeoutError(`pods to be Running: ${[...pending, ...missing].join(', ')}`, timeoutMs);
+    if (Date.now() > deadline) throw new WaitTimeoutError(`pods to be Running: ${[...pending, ...missing.map((k) => `${k} (not found)`)].join('; ')}`, timeoutMs);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** A pod still waited for, with where it is and why it is not Running (a sandbox error names its node). */
+export function pendingLine(key: string, node: string | undefined, status: { phase?: string; reason?: string; message?: string }): string {
+  const why = [status.phase ?? 'no status yet', status.reason, status.message].filter(Boolean).join(': ');
+  return `${key} (${node ? `node ${node}, ` : 'not scheduled, '}${why})`;
 }
 
 /** How long a problem an agent reports must persist before the wait gives up on it (it retries). */

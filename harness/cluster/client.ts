@@ -6,13 +6,13 @@
 // validates everything before it writes anything (nothing half-created), and kubectl label's
 // overwrite rules checked and applied in one step.
 import { request } from 'node:http';
-import { existsSync } from 'node:fs';
 import { NotJsonError, unixJsonRequest } from '../exec/unix-http.js';
 import { CnilabError, errorFromJson, NotFoundError, WaitTimeoutError } from '../errors.js';
 import type { KubeObject } from './objects.js';
 import type { ClusterSpec } from './spec.js';
 import type { ApplyResult, WatchEvent } from './store.js';
 import { KubeSocketClient } from './kube-client.js';
+import { rideRestarts } from './ride-restarts.js';
 
 /** SYNCED ends the initial listing; BOOKMARK says every change up to resourceVersion has been sent. */
 export type WatchHandler = (ev: WatchEvent | { type: 'SYNCED' | 'BOOKMARK'; resourceVersion?: number }) => void;
@@ -25,16 +25,16 @@ export class ControlPlaneClient {
     this.kube = new KubeSocketClient(socketPath, clusterName);
   }
 
-  private call<T>(method: string, path: string, body?: unknown, timeoutMs = 30_000): Promise<T> {
-    if (!existsSync(this.socketPath)) {
-      return Promise.reject(new NotFoundError(`cluster "${this.clusterName}" is not running (no control socket at ${this.socketPath}); start it with \`cnilab up --name ${this.clusterName}\``));
-    }
-    return unixJsonRequest(this.socketPath, method, path, body, timeoutMs).then(
+  /** rideRestart false: answer at once even while a daemon restarts (what `status` reports). */
+  private call<T>(method: string, path: string, body?: unknown, timeoutMs = 30_000, rideRestart = true): Promise<T> {
+    const missing = () => new NotFoundError(`cluster "${this.clusterName}" is not running (no control socket at ${this.socketPath}); start it with \`cnilab up --name ${this.clusterName}\``);
+    return rideRestarts(this.clusterName, this.socketPath, () => unixJsonRequest(this.socketPath, method, path, body, timeoutMs), missing, rideRestart ? {} : { waitMs: 0 }).then(
       (res) => {
         if (res.status >= 400) throw errorFromJson(res.body.error ?? {});
         return res.body as T;
       },
       (e: Error & { code?: string }) => {
+        if (e instanceof CnilabError) throw e; // no cluster to ask
         if (e instanceof NotJsonError) throw new CnilabError('INTERNAL', `control plane: ${e.message}`);
         if (e.code === 'ETIMEDOUT') throw new WaitTimeoutError(`control plane reply to ${method} ${path}`, timeoutMs);
         const hint = e.code === 'ECONNREFUSED' ? `; the cluster daemon is not running: \`cnilab status --name ${this.clusterName}\` says why` : '';
@@ -44,7 +44,7 @@ export class ControlPlaneClient {
   }
 
   healthz(timeoutMs = 2000): Promise<{ ok: boolean; resourceVersion: number }> {
-    return this.call('GET', '/v1/healthz', undefined, timeoutMs);
+    return this.call('GET', '/v1/healthz', undefined, timeoutMs, false);
   }
   cluster(): Promise<ClusterSpec> {
     return this.call('GET', '/v1/cluster');

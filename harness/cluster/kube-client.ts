@@ -2,8 +2,8 @@
 // kubectl and the agents use; the socket needs no token: only root can open it). Errors become
 // cnilab's own: 404 NotFoundError, 409 ConflictError, 400/422 InvalidInputError (exit 2), the rest
 // failures carrying the API's message.
-import { existsSync } from 'node:fs';
 import { NotJsonError, unixJsonRequest } from '../exec/unix-http.js';
+import { rideRestarts } from './ride-restarts.js';
 import { CnilabError, ConflictError, InvalidInputError, NotFoundError, WaitTimeoutError } from '../errors.js';
 import type { KubeObject } from './objects.js';
 import { groupVersion, resourceForKind, type ResourceType } from './kube/resources.js';
@@ -28,13 +28,12 @@ export class KubeSocketClient {
   }
 
   async request<T>(method: string, path: string, body?: unknown, contentType = 'application/json', timeoutMs = 30_000): Promise<T> {
-    if (!existsSync(this.socketPath)) {
-      throw new NotFoundError(`cluster "${this.clusterName}" is not running (no control socket at ${this.socketPath}); start it with \`cnilab up --name ${this.clusterName}\``);
-    }
+    const missing = () => new NotFoundError(`cluster "${this.clusterName}" is not running (no control socket at ${this.socketPath}); start it with \`cnilab up --name ${this.clusterName}\``);
     let res;
     try {
-      res = await unixJsonRequest(this.socketPath, method, path, body, timeoutMs, contentType);
+      res = await rideRestarts(this.clusterName, this.socketPath, () => unixJsonRequest(this.socketPath, method, path, body, timeoutMs, contentType), missing);
     } catch (e) {
+      if (e instanceof CnilabError) throw e; // no cluster to ask
       if (e instanceof NotJsonError) throw new CnilabError('INTERNAL', `Kubernetes API: ${e.message}`);
       if ((e as { code?: string }).code === 'ETIMEDOUT') throw new WaitTimeoutError(`the Kubernetes API's answer to ${method} ${path}`, timeoutMs);
       const hint = (e as { code?: string }).code === 'ECONNREFUSED' ? `; the cluster daemon is not running: \`cnilab status --name ${this.clusterName}\` says why` : '';

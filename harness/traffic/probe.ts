@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { run } from '../exec/run.js';
 import { CnilabError } from '../errors.js';
 import { harnessFault } from '../faults.js';
+import { pool } from '../../lib/pool.js';
 
 export type ProbeProtocol = 'tcp' | 'udp' | 'icmp' | 'http';
 /** ok / timeout / refused / other (the network said no in another way: unreachable, reset, HTTP
@@ -220,15 +221,6 @@ export function probeResultOf(o: ProbeOptions, r: { code: number; stdout: string
 }
 
 /** Run many probes with at most `concurrency` at once; results keep the order of `list`. */
-export async function probeMany(list: ProbeOptions[], concurrency = 8): Promise<ProbeResult[]> {
-  const results = new Array<ProbeResult>(list.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < list.length) {
-      const i = next++;
-      results[i] = await probe(list[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, list.length)) }, worker));
-  return results;
+export function probeMany(list: ProbeOptions[], concurrency = 8): Promise<ProbeResult[]> {
+  return pool(list, concurrency, (o) => probe(o));
 }

@@ -45,6 +45,7 @@ describe('connectivity suite on reference-bridge', () => {
     expect(suite.scenarios.map((s) => [s.name, s.status, s.reason])).toEqual([
       ['pod-connectivity', 'passed', undefined],
       ['wire', 'passed', undefined],
+      // The reference bridge has no service load balancer (no kube-proxy): not applicable, not failed.
       ['services', 'skipped', 'applies to cni cnilab, not reference-bridge'],
     ]);
     expect(failures(checks), show(failures(checks))).toEqual([]);

@@ -11,6 +11,7 @@ import { shellQuote } from '../../harness/exec/run.js';
 import { probe as realProbe, type ProbeOptions, type ProbeResult } from '../../harness/traffic/probe.js';
 import { waitPodsReady } from '../../harness/cli/wait.js';
 import type { CheckResult, ScenarioResult, SuiteResult } from '../../reports/model.js';
+import { pool } from '../../lib/pool.js';
 import { describeExpectation, describeObserved, probeEvidence, probeVerdict } from './expectations.js';
 import { FlowChecks } from './flow-checks.js';
 import { applyThrough, probeThrough, resolvedPods } from './provider-access.js';
@@ -171,20 +172,6 @@ async function runCustomStep(ctx: ScenarioContext, step: CustomStep): Promise<Ch
     if (Object.keys(tags).length) r.tags = tags;
     return r;
   });
-}
-
-/** Run items with at most `limit` in flight; results keep the order of `items`. */
-export async function pool<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return out;
 }
 
 export async function runSteps(env: RunnerEnv, ctx: ScenarioContext, steps: Step[]): Promise<CheckResult[]> {

@@ -233,7 +233,25 @@ static int forward(const char *socket_path, const char *config, size_t config_le
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	strncpy(addr.sun_path, socket_path, sizeof(addr.sun_path) - 1);
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+	/* An agent restarting under its supervisor has no socket (ENOENT) or nobody behind it
+	 * (ECONNREFUSED) for a moment: ADD, DEL and CHECK try again for up to connect_ms (a pause
+	 * doubling from 25 ms) before falling back. STATUS answers at once: the runtime asks it to know
+	 * whether the network is ready now. */
+	const char *cmd = getenv("CNI_COMMAND");
+	int patient = cmd && (!strcmp(cmd, "ADD") || !strcmp(cmd, "DEL") || !strcmp(cmd, "CHECK"));
+	long long connect_deadline = now_ms() + connect_ms;
+	long pause_ms = 25;
+	int cr;
+	while ((cr = connect(fd, (struct sockaddr *)&addr, sizeof(addr))) < 0 && patient && (errno == ENOENT || errno == ECONNREFUSED)) {
+		long long left = connect_deadline - now_ms();
+		if (left <= 0)
+			break;
+		long p = pause_ms < left ? pause_ms : (long)left;
+		struct timespec ts = { .tv_sec = p / 1000, .tv_nsec = (p % 1000) * 1000000L };
+		nanosleep(&ts, NULL);
+		pause_ms = pause_ms * 2 > 400 ? 400 : pause_ms * 2;
+	}
+	if (cr < 0) {
 		int e = errno;
 		free(body);
 		close(fd);
@@ -263,8 +281,13 @@ static int forward(const char *socket_path, const char *config, size_t config_le
 		return cni_error(CNI_TRY_AGAIN_LATER, "cnilab agent did not answer in time (agentTimeoutMs)");
 	if (st == READ_TOO_BIG)
 		return cni_error(CNI_INTERNAL, "cnilab agent's answer is larger than 1 MiB; refused");
-	if (st != READ_OK)
-		return cni_error(CNI_INTERNAL, "cnilab plugin: reading the agent's answer failed");
+	/* The connection ended (reset, or closed) before a whole answer's headers: the agent died in the
+	 * middle of the request (SIGKILL, OOM). Its restart restores or removes what it had half-made
+	 * and the request is idempotent, so the runtime should send it again: 11, not a hard failure. */
+	if (st == READ_ERROR || (st == READ_OK && !strstr(resp, "\r\n\r\n"))) {
+		free(resp);
+		return cni_error(CNI_TRY_AGAIN_LATER, "cnilab agent closed the connection without answering (restarting?)");
+	}
 	/* HTTP/1.1 200 ...\r\n headers \r\n\r\n body; the exit code is in X-Cni-Exit-Code. */
 	char *sep = strstr(resp, "\r\n\r\n");
 	char *code_hdr = NULL;

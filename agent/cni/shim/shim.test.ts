@@ -76,6 +76,66 @@ describe('CNI plugin C entry point', () => {
     }
   });
 
+  it('answers 11 when the agent dies in the middle of the request (closed without an answer)', async () => {
+    // As an agent SIGKILLed during an ADD: the connection was taken, the request read, then it ends.
+    const dying: NetServer = createNetServer((c) => c.once('data', () => c.destroy()));
+    await new Promise<void>((r) => dying.listen(join(dir, 'dying.sock'), r));
+    try {
+      const r = await invoke(addEnv, conf('dying.sock'));
+      expect(r.code).toBe(1);
+      expect(JSON.parse(r.stdout)).toEqual({ cniVersion: '1.1.0', code: 11, msg: 'cnilab agent closed the connection without answering (restarting?)' });
+    } finally {
+      dying.close();
+    }
+  });
+
+  it('an agent that half answers (headers cut off) is 11 too; a whole non-CNI answer stays 999', async () => {
+    const half: NetServer = createNetServer((c) => c.once('data', () => c.end('HTTP/1.1 200 OK\r\nx-cni-exit')));
+    const odd = createServer((req, res) => {
+      req.resume();
+      res.writeHead(500).end('nope');
+    });
+    await new Promise<void>((r) => half.listen(join(dir, 'half.sock'), r));
+    await new Promise<void>((r) => odd.listen(join(dir, 'odd.sock'), r));
+    try {
+      expect(JSON.parse((await invoke(addEnv, conf('half.sock'))).stdout)).toMatchObject({ code: 11 });
+      expect(JSON.parse((await invoke(addEnv, conf('odd.sock'))).stdout)).toMatchObject({ code: 999, msg: expect.stringContaining('not a CNI answer') });
+    } finally {
+      half.close();
+      odd.close();
+    }
+  });
+
+  it('ADD waits (up to agentConnectTimeoutMs) for a restarting agent\'s socket to appear; STATUS does not', async () => {
+    seen = [];
+    const late = join(dir, 'late.sock');
+    let lateServer: Server | undefined;
+    const appear = setTimeout(() => {
+      lateServer = createServer(async (req, res) => {
+        let body = '';
+        for await (const c of req) body += c;
+        seen.push(JSON.parse(body));
+        res.writeHead(200, { 'x-cni-exit-code': '0' }).end('{"cniVersion":"1.1.0","ips":[]}\n');
+      }).listen(late);
+    }, 400);
+    try {
+      const r = await invoke(addEnv, conf('late.sock', { agentConnectTimeoutMs: 5000 }));
+      expect(r.code).toBe(0);
+      expect(seen.map((s) => s.env.CNI_COMMAND)).toEqual(['ADD']); // the agent answered, not the Node.js fallback
+      // Without the socket and with no time to wait, the answer is 11 (through the fallback).
+      const gone = await invoke(addEnv, conf('never.sock', { agentConnectTimeoutMs: 100 }));
+      expect(JSON.parse(gone.stdout)).toMatchObject({ code: 11 });
+      // STATUS is not made to wait: a missing agent is "not available" (50) at once.
+      const t0 = Date.now();
+      const status = await invoke({ CNI_COMMAND: 'STATUS' }, conf('never.sock', { agentConnectTimeoutMs: 60_000 }));
+      expect(JSON.parse(status.stdout)).toMatchObject({ code: 50 });
+      expect(Date.now() - t0).toBeLessThan(30_000); // not the 60 s connect bound (the test timeout is 20 s)
+    } finally {
+      clearTimeout(appear);
+      lateServer?.close();
+    }
+  });
+
   it('refuses a config larger than 1 MiB with error 7, forwarding nothing', async () => {
     seen = [];
     const r = await invoke(addEnv, conf('agent.sock', { pad: 'x'.repeat((1 << 20) + 1) }));

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { resolveSpec } from '../../cluster/spec.js';
 import { kindClusterConfig } from './cluster.js';
-import { chartValuesFor } from './provider.js';
+import { chartValuesFor } from '../common/kubeconfig-backed.js';
 import { k3sServerArgs } from '../k3s/cluster.js';
 import { renderChart } from '../../deploy/chart.js';
 

@@ -12,7 +12,8 @@ import type { ObjectStore, WatchEvent } from '../../cluster/store.js';
 import type { KubeObject } from '../../cluster/objects.js';
 import { netnsNames, NETNS_DIR } from '../../cluster/names.js';
 import { start, type Background } from '../../exec/run.js';
-import { cniAdd, cniDel, podIpFromResult, type CniResult } from '../common/cni-runtime.js';
+import { CNI_TRY_AGAIN_LATER, CniPluginError, cniAdd, cniDel, podIpFromResult, type CniResult } from '../common/cni-runtime.js';
+import { Backoff, type BackoffOptions } from '../../exec/backoff.js';
 import { cniConfigFor, cniPathFor, POD_IFNAME } from './cni-config.js';
 import { createPodNetns, deleteNetns } from './network.js';
 import { WorkloadSupervisor } from './workloads.js';
@@ -50,6 +51,14 @@ interface RunningPod {
   agnhostLogs: Map<string, () => string[]>;
   /** Settles when setup is over (either way), so a delete waits for a half-started pod. */
   ready: Promise<void>;
+}
+
+/** Pauses between sandbox attempts (kubelet's pod-worker backoff, scaled to the embedded cluster). */
+export const SANDBOX_RETRY: BackoffOptions = { initialMs: 1000, maxMs: 8000, resetAfterMs: Number.POSITIVE_INFINITY };
+
+/** A CNI failure worth another sandbox attempt: the plugin asked to be tried again later (11). */
+export function isTransientCniError(err: unknown): boolean {
+  return err instanceof CniPluginError && err.cniCode === CNI_TRY_AGAIN_LATER;
 }
 
 const isAgnhost = (image: string) => /(^|\/)agnhost(:|@|$)/.test(image);
@@ -191,6 +200,7 @@ export class PodRuntime {
       cniPath: cniPathFor(),
       args: { IgnoreUnknown: 'true', K8S_POD_NAMESPACE: pod.namespace, K8S_POD_NAME: pod.name, K8S_POD_INFRA_CONTAINER_ID: pod.uid },
       runInNetns: netnsNames.node(this.spec.name, p.node.name),
+      onRetry: (err: Error, attempt: number) => this.log(`pod ${p.key}: CNI call on node ${p.node.name} retried (attempt ${attempt}): ${err.message}`),
     };
   }
 
@@ -207,14 +217,39 @@ export class PodRuntime {
       return;
     }
     await createPodNetns(p.netns);
-    const conf = cniConfigFor(this.spec, p.node);
-    p.cniResult = await cniAdd(conf, this.cniInvocation(p, { namespace: ns, name, uid: p.uid }));
+    p.cniResult = await this.addNetwork(p, ns, name);
     writeCniCache(this.spec.name, { namespace: ns, name, uid: p.uid, node: p.node.name, result: p.cniResult });
     const podIP = podIpFromResult(p.cniResult);
     await this.startContainers(p, pod);
     if (!this.pods.has(p.key)) return;
     p.base = { hostIP: p.node.underlayIp, hostIPs: [{ ip: p.node.underlayIp }], podIP, podIPs: podIP ? [{ ip: podIP }] : [], startTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), qosClass: 'BestEffort' };
     this.publish(p);
+  }
+
+  /**
+   * CNI ADD into the pod's sandbox, retried as kubelet retries a failed sandbox creation: when the
+   * plugin says "try again later" (11: the node's agent is restarting, or died in the middle of the
+   * ADD) after its own retries, the pod stays Pending (ContainerCreating) with the error and the
+   * node in its status message, and the ADD is sent again after a doubling pause (1 s … 8 s), into
+   * the same namespace, until it works or the pod is deleted. Any other error fails the pod at once.
+   */
+  private async addNetwork(p: RunningPod, ns: string, name: string): Promise<CniResult> {
+    const conf = cniConfigFor(this.spec, p.node);
+    const backoff = new Backoff(SANDBOX_RETRY);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await cniAdd(conf, this.cniInvocation(p, { namespace: ns, name, uid: p.uid }));
+      } catch (err) {
+        if (!isTransientCniError(err) || this.pods.get(p.key) !== p) throw err;
+        const delay = backoff.next(0);
+        const message = `FailedCreatePodSandBox on node ${p.node.name} (attempt ${attempt}, again in ${delay} ms): ${(err as Error).message}`;
+        this.log(`pod ${p.key}: ${message}`);
+        this.setStatus(ns, name, { phase: 'Pending', reason: 'ContainerCreating', message, hostIP: p.node.underlayIp });
+        // Sleep in slices, so a delete does not wait for the whole pause.
+        for (const end = Date.now() + delay; Date.now() < end && this.pods.get(p.key) === p; ) await new Promise((r) => setTimeout(r, Math.min(100, end - Date.now())));
+        if (this.pods.get(p.key) !== p) throw new Error('deleted while its sandbox was being set up again');
+      }
+    }
   }
 
   /** Start the pod's containers in order; `adopt` adjusts a runner before it starts (recovery). */

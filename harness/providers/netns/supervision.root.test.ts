@@ -88,6 +88,12 @@ describe('control plane supervision', () => {
     expect((await cnilab(['apply', '--name', A, '-f', '-', '--wait'], { input: pod('p3', 'node1') })).code).toBe(0);
     expect((await cnilab(['delete', '--name', A, 'pod', 'p1', '--wait'])).code).toBe(0);
     expect(listNetns(A).filter((n) => n.includes('.pod.'))).toEqual([netnsNames.pod(A, 'default', 'p2'), netnsNames.pod(A, 'default', 'p3')]);
+    // A command right after a daemon crash waits for the restart instead of failing (the 50-cycle soak's
+    // daemon kill before apply); status still tells the restart as it is.
+    process.kill(pidOf(paths.daemonPid(A)), 'SIGKILL');
+    const applied = await cnilab(['apply', '--name', A, '-f', '-', '--wait'], { input: pod('p4', 'node2') });
+    expect(applied.code, applied.stderr).toBe(0);
+    expect((await podsOf(A)).map((p) => p.metadata.name).sort()).toEqual(['p2', 'p3', 'p4']);
     expect((await cnilab(['down', '--name', A])).code).toBe(0);
     expect(await leftovers(A)).toEqual([]);
   });

@@ -82,30 +82,38 @@ function connectTcp(o: ConnectOptions): Promise<ConnectResult> {
   });
 }
 
-function connectUdp(o: ConnectOptions): Promise<ConnectResult> {
+/**
+ * One UDP exchange as agnhost makes it: a connected socket, like Go's net.Dial("udp"), one datagram
+ * sent, then the first reply, error or deadline ends it. On a connected socket an ICMP
+ * port-unreachable surfaces as ECONNREFUSED on the next read, which is how agnhost reports REFUSED for
+ * UDP. The deadline starts after the write, as in agnhost (deadline = now + timeout). Never rejects:
+ * `connect` and `cnilab-whoami` both dial with it and differ only in what they send and make of a reply.
+ */
+export function udpExchange<R extends ConnectResult>(o: ConnectOptions, payload: string, onReply: (msg: Buffer) => R): Promise<R | ConnectResult> {
   return new Promise((resolve) => {
     const sock = dgram.createSocket(net.isIPv6(o.host) ? 'udp6' : 'udp4');
     let timer: NodeJS.Timeout | undefined;
     let settled = false;
-    const done = (r: ConnectResult) => {
+    const done = (r: R | ConnectResult) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       sock.close();
       resolve(r);
     };
-    // A connected UDP socket, like Go's net.Dial("udp"): an ICMP port-unreachable then surfaces
-    // as ECONNREFUSED on the next read, which is how agnhost reports REFUSED for UDP.
     sock.once('error', (e) => done(fail(classifyError(e, `read udp ${o.host}:${o.port}`))));
-    sock.once('message', (msg) => done(msg.length > 0 ? { code: 0, stderr: '' } : fail('OTHER: empty reply\n')));
+    sock.once('message', (msg) => done(onReply(msg)));
     sock.connect(o.port, o.host, () => {
-      sock.send('echo hostname\n', (err) => {
+      sock.send(payload, (err) => {
         if (err) return done(fail(classifyError(err, `write udp ${o.host}:${o.port}`)));
-        // The deadline starts after the write, as in agnhost (deadline = now + timeout).
         timer = setTimeout(() => done(fail('TIMEOUT\n')), Math.max(0, o.timeoutMs));
       });
     });
   });
+}
+
+function connectUdp(o: ConnectOptions): Promise<ConnectResult> {
+  return udpExchange(o, 'echo hostname\n', (msg) => (msg.length > 0 ? { code: 0, stderr: '' } : fail('OTHER: empty reply\n')));
 }
 
 /** Run one connection attempt. Never throws: everything ends as an exit code plus stderr text. */

@@ -9,8 +9,7 @@
 // connection that succeeded but told nothing exits 0 without a RESPONDER line: the caller decides
 // whether an unnamed answer is good enough (it is not, when a responder is expected).
 import net from 'node:net';
-import dgram from 'node:dgram';
-import { classifyError, parseConnectArgs, type ConnectOptions, type ConnectResult } from './connect.js';
+import { classifyError, parseConnectArgs, udpExchange, type ConnectOptions, type ConnectResult } from './connect.js';
 
 export interface WhoamiResult extends ConnectResult {
   responder?: string;
@@ -57,28 +56,9 @@ function whoTcp(o: ConnectOptions): Promise<WhoamiResult> {
 }
 
 function whoUdp(o: ConnectOptions): Promise<WhoamiResult> {
-  return new Promise((resolve) => {
-    const sock = dgram.createSocket(net.isIPv6(o.host) ? 'udp6' : 'udp4');
-    let timer: NodeJS.Timeout | undefined;
-    let settled = false;
-    const done = (r: WhoamiResult) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      sock.close();
-      resolve(r);
-    };
-    sock.once('error', (e) => done({ code: 1, stderr: classifyError(e, `read udp ${o.host}:${o.port}`) }));
-    sock.once('message', (msg) => {
-      const name = msg.toString('utf8').trim();
-      done(name ? { code: 0, stderr: '', responder: name } : { code: 1, stderr: 'OTHER: empty reply\n' });
-    });
-    sock.connect(o.port, o.host, () => {
-      sock.send('hostname\n', (err) => {
-        if (err) return done({ code: 1, stderr: classifyError(err, `write udp ${o.host}:${o.port}`) });
-        timer = setTimeout(() => done({ code: 1, stderr: 'TIMEOUT\n' }), Math.max(0, o.timeoutMs));
-      });
-    });
+  return udpExchange<WhoamiResult>(o, 'hostname\n', (msg) => {
+    const name = msg.toString('utf8').trim();
+    return name ? { code: 0, stderr: '', responder: name } : { code: 1, stderr: 'OTHER: empty reply\n' };
   });
 }
 

@@ -7,6 +7,7 @@
 import type { PolicyDropReason } from '../oracle/model.js';
 import { FlowWatch, type ConnectionKey, type ObservedFlow } from './flows.js';
 import { socketProbe, type SocketProbeResult } from './socket.js';
+import { pool } from '../../../lib/pool.js';
 
 export interface ProbeSource {
   key: string;
@@ -208,18 +209,4 @@ export class Prober {
     stats.ms = Math.round(performance.now() - t0);
     return { outcomes, stats };
   }
-}
-
-/** Run items with at most `limit` in flight; results keep the order of `items`. */
-export async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return out;
 }
