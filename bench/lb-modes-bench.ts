@@ -26,8 +26,9 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { samples: { type: 'string' }, duration: { type: 'string' } } });
   const samples = Number(values.samples ?? 5);
   const duration = Number(values.duration ?? 3);
-  const results = new Map<Mode, { gbps: number[]; crr: number[] }>(MODES.map((m) => [m, { gbps: [], crr: [] }]));
+  const results = new Map<Mode, { gbps: number[]; crr: number[]; failures: string[] }>(MODES.map((m) => [m, { gbps: [], crr: [], failures: [] }]));
   const t0 = Date.now();
+  process.on('SIGINT', () => void destroyCluster(NAME).then(() => process.exit(130)));
   const c = await bringUpScale('cnilab-tunnel', NAME);
   try {
     const server = c.handle.pods['server-other'];
@@ -51,10 +52,18 @@ async function main(): Promise<void> {
         setMode(mode);
         const host = mode === 'direct' ? server.ip : clusterIp;
         const r = results.get(mode)!;
-        const ip = await runIperfClient({ netns: c.handle.pods.client.netns, host, port: PORTS.iperf, durationSec: duration, parallel: 1 });
-        r.gbps.push(ip.receivedBitsPerSecond / 1e9);
-        r.crr.push((await runCrrClient({ netns: c.handle.pods.client.netns, host, port: PORTS.crr, durationSec: duration })).rate);
-        process.stderr.write(`round ${round + 1} ${mode}: ${r.gbps.at(-1)!.toFixed(2)} Gbit/s, ${r.crr.at(-1)!.toFixed(0)} conn/s\n`);
+        // A sample that fails is reported as such (a connection whose reply never came hangs the CRR
+        // client until its timeout), never as a number, and the other modes go on.
+        const sample = async (what: string, fn: () => Promise<number>, into: number[]) => {
+          try {
+            into.push(await fn());
+          } catch (e) {
+            r.failures.push(`round ${round + 1} ${what}: ${(e as Error).message.split('\n')[0]}`);
+          }
+        };
+        await sample('iperf3', async () => (await runIperfClient({ netns: c.handle.pods.client.netns, host, port: PORTS.iperf, durationSec: duration, parallel: 1 })).receivedBitsPerSecond / 1e9, r.gbps);
+        await sample('crr', async () => (await runCrrClient({ netns: c.handle.pods.client.netns, host, port: PORTS.crr, durationSec: duration })).rate, r.crr);
+        process.stderr.write(`round ${round + 1} ${mode}: ${r.gbps.at(-1)?.toFixed(2)} Gbit/s, ${r.crr.at(-1)?.toFixed(0)} conn/s${r.failures.length ? ` (${r.failures.length} failed samples)` : ''}\n`);
       }
     }
     setMode('socket LB');
@@ -65,10 +74,13 @@ async function main(): Promise<void> {
   const direct = results.get('direct')!;
   const out = [`LB modes: ${machineSummary()}; ${samples} interleaved rounds of ${duration} s, client node1 → server pod node2 (tunnel); ${Math.round((Date.now() - t0) / 1000)} s`];
   out.push('| path | TCP 1 stream (Gbit/s) | ratio | connections/s | ratio |', '|---|---|---|---|---|');
+  const cell = (xs: number[], base: number[], digits: number) =>
+    xs.length ? [`${median(xs).toFixed(digits)} (${spread(xs, digits)}; ${xs.length}/${samples} samples)`, base.length ? (median(xs) / median(base)).toFixed(3) : '–'] : ['failed', '–'];
   for (const mode of MODES) {
     const r = results.get(mode)!;
-    out.push(`| ${mode} | ${median(r.gbps).toFixed(2)} (${spread(r.gbps, 2)}) | ${(median(r.gbps) / median(direct.gbps)).toFixed(3)} | ${median(r.crr).toFixed(0)} (${spread(r.crr)}) | ${(median(r.crr) / median(direct.crr)).toFixed(3)} |`);
+    out.push(`| ${mode} | ${cell(r.gbps, direct.gbps, 2).join(' | ')} | ${cell(r.crr, direct.crr, 0).join(' | ')} |`);
   }
+  for (const mode of MODES) for (const f of results.get(mode)!.failures) out.push(`failed sample, ${mode}: ${f}`);
   process.stdout.write(`${out.join('\n')}\n`);
 }
 

@@ -5,24 +5,38 @@
 // request/response latency (sockperf ping-pong p50/p99), samples interleaved between the two clusters;
 // plus how long programming the new services took. Prints a table and the ratios against 10 services
 // (goal for cnilab: within 3 % between 10 and 10k).
-//   node dist/bench/service-scale-bench.js [--counts 10,1000,10000] [--samples 3] [--duration 2] [--json FILE]
+// The iptables side uses iptables-legacy by default (--iptables nft|system for the others): Debian 12's
+// default, iptables-nft, needs minutes for the ~100k rules of 10k services (see README, Services); a
+// restore over --restore-timeout seconds is reported as unavailable, never as a number.
+//   node dist/bench/service-scale-bench.js [--counts 10,1000,10000] [--samples 3] [--duration 2]
+//     [--iptables legacy|nft|system] [--restore-timeout 120] [--json FILE]
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { destroyCluster } from '../harness/providers/netns/cluster.js';
 import { machineSummary, median, spread } from './stats.js';
-import { bringUpScale, growServices, measureCrr, measureRr, type ScaleCluster } from './service-scale.js';
+import type { IptablesBackend } from '../harness/traffic/kube-proxy-iptables.js';
+import { bringUpScale, growServices, measureCrr, measureRr, memoryMiB, type ScaleCluster } from './service-scale.js';
 
 interface Row {
   count: number;
   kind: string;
   programmingMs: number;
+  /** Why this point has no numbers (the datapath could not be programmed in time). */
+  unavailable?: string;
+  memory?: { controlPlane: number; agents: number[] };
   crr: number[];
   p50: number[];
   p99: number[];
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { counts: { type: 'string' }, samples: { type: 'string' }, duration: { type: 'string' }, json: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { counts: { type: 'string' }, samples: { type: 'string' }, duration: { type: 'string' }, json: { type: 'string' }, iptables: { type: 'string' }, 'restore-timeout': { type: 'string' } },
+  });
+  const backend = (values.iptables ?? 'legacy') as IptablesBackend;
+  if (!['legacy', 'nft', 'system'].includes(backend)) throw new Error('--iptables: legacy, nft or system');
+  const restoreTimeoutS = Number(values['restore-timeout'] ?? 120);
+  if (!(restoreTimeoutS > 0)) throw new Error('--restore-timeout: seconds, > 0');
   const counts = (values.counts ?? '10,1000,10000').split(',').map(Number);
   const samples = Number(values.samples ?? 3);
   const duration = Number(values.duration ?? 2);
@@ -34,16 +48,21 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void Promise.all(Object.values(names).map((n) => destroyCluster(n))).then(() => process.exit(130)));
   try {
     clusters.push(await bringUpScale('cnilab-tunnel', names.cnilab));
-    clusters.push(await bringUpScale('reference-bridge', names.iptables));
+    clusters.push(await bringUpScale('reference-bridge', names.iptables, {}, { backend, restoreTimeoutMs: restoreTimeoutS * 1000 }));
     for (const count of counts) {
       const step: Row[] = [];
       for (const c of clusters) {
+        if (c.unavailable) {
+          step.push({ count, kind: c.kind, programmingMs: NaN, unavailable: c.unavailable, crr: [], p50: [], p99: [] });
+          continue;
+        }
         const g = await growServices(c, count);
-        step.push({ count, kind: c.kind, programmingMs: g.programmingMs, crr: [], p50: [], p99: [] });
-        process.stderr.write(`${c.kind}: ${count} services (${g.added} added) programmed in ${g.programmingMs} ms\n`);
+        step.push({ count, kind: c.kind, programmingMs: g.programmingMs, unavailable: c.unavailable, memory: await memoryMiB(c), crr: [], p50: [], p99: [] });
+        process.stderr.write(`${c.kind}: ${count} services (${g.added} added) ${c.unavailable ? `not programmed: ${c.unavailable}` : `programmed in ${g.programmingMs} ms`}\n`);
       }
       for (let round = 0; round < samples; round++) {
-        const order = round % 2 ? [...clusters].reverse() : clusters;
+        const live = clusters.filter((c) => !c.unavailable);
+        const order = round % 2 ? [...live].reverse() : live;
         for (const c of order) {
           const row = step.find((r) => r.kind === c.kind)!;
           row.crr.push(await measureCrr(c, duration));
@@ -60,17 +79,24 @@ async function main(): Promise<void> {
   }
 
   const out: string[] = [];
-  out.push(`service scale: ${machineSummary()}; ${samples} samples of ${duration} s per count and cluster, interleaved; ${Math.round((Date.now() - t0) / 1000)} s`);
-  out.push('| services | datapath | programming | connections/s (median, min–max) | RR p50 µs | RR p99 µs (median, min–max) |');
-  out.push('|---|---|---|---|---|---|');
+  out.push(`service scale: ${machineSummary()}; ${samples} samples of ${duration} s per count and cluster, interleaved; iptables backend ${backend}, restore bound ${restoreTimeoutS} s; ${Math.round((Date.now() - t0) / 1000)} s`);
+  out.push('| services | datapath | programming | connections/s (median, min–max) | RR p50 µs | RR p99 µs (median, min–max) | RSS MiB control plane / agents |');
+  out.push('|---|---|---|---|---|---|---|');
   for (const r of rows) {
-    out.push(`| ${r.count} | ${r.kind === 'cnilab' ? 'cnilab (socket LB)' : 'kube-proxy iptables'} | ${r.programmingMs} ms | ${median(r.crr).toFixed(0)} (${spread(r.crr)}) | ${median(r.p50).toFixed(1)} | ${median(r.p99).toFixed(1)} (${spread(r.p99, 1)}) |`);
+    const what = r.kind === 'cnilab' ? 'cnilab (socket LB)' : `kube-proxy iptables (${backend})`;
+    const mem = r.memory ? `${r.memory.controlPlane}${r.memory.agents.length ? ` / ${r.memory.agents.join(', ')}` : ''}` : '–';
+    if (r.unavailable) out.push(`| ${r.count} | ${what} | unavailable (${r.unavailable}) | – | – | – | ${mem} |`);
+    else out.push(`| ${r.count} | ${what} | ${r.programmingMs} ms | ${median(r.crr).toFixed(0)} (${spread(r.crr)}) | ${median(r.p50).toFixed(1)} | ${median(r.p99).toFixed(1)} (${spread(r.p99, 1)}) | ${mem} |`);
   }
   out.push('');
   out.push(`ratios against ${counts[0]} services (connection rate: higher is better; p99: lower is better):`);
   for (const kind of ['cnilab', 'iptables']) {
     const base = rows.find((r) => r.kind === kind && r.count === counts[0])!;
     for (const r of rows.filter((x) => x.kind === kind && x.count !== counts[0])) {
+      if (r.unavailable || base.unavailable) {
+        out.push(`  ${kind} ${r.count}/${base.count}: unavailable (${r.unavailable ?? base.unavailable})`);
+        continue;
+      }
       const crr = median(r.crr) / median(base.crr);
       const p99 = median(r.p99) / median(base.p99);
       const goal = kind === 'cnilab' ? `  (goal within 3 %: connection rate ${Math.abs(crr - 1) <= 0.03 ? 'met' : 'MISSED'}, p99 ${Math.abs(p99 - 1) <= 0.03 ? 'met' : 'MISSED'})` : '';
@@ -78,7 +104,7 @@ async function main(): Promise<void> {
     }
   }
   process.stdout.write(`${out.join('\n')}\n`);
-  if (values.json) writeFileSync(values.json, `${JSON.stringify({ machine: machineSummary(), samples, duration, rows }, null, 2)}\n`);
+  if (values.json) writeFileSync(values.json, `${JSON.stringify({ machine: machineSummary(), samples, duration, iptablesBackend: backend, restoreTimeoutS, rows }, null, 2)}\n`);
 }
 
 main().catch((e) => {

@@ -3,11 +3,13 @@
 // measurements taken through a ClusterIP — connection rate (TCP_CRR-like) and request/response latency
 // (sockperf ping-pong, p99).
 import { LIMITS } from '../harness/cluster/limits.js';
-import { netnsNames } from '../harness/cluster/names.js';
+import { netnsNames, paths } from '../harness/cluster/names.js';
 import type { Service } from '../harness/cluster/objects.js';
 import { waitPodsReady } from '../harness/cli/wait.js';
 import { AgentClient } from '../agent/api/client.js';
-import { applyKubeProxyRules, type IptablesServicePort } from '../harness/traffic/kube-proxy-iptables.js';
+import { readFileSync } from 'node:fs';
+import { CommandError } from '../harness/exec/run.js';
+import { applyKubeProxyRules, servicePortKey, type IptablesBackend, type IptablesServicePort } from '../harness/traffic/kube-proxy-iptables.js';
 import { runSockperfPingPong, startSockperfServer } from '../harness/traffic/sockperf.js';
 import { PERF_CONFIGS } from '../scenarios/performance/configs.js';
 import { runCrrClient, startCrrServer } from '../scenarios/performance/crr.js';
@@ -25,13 +27,22 @@ export interface ScaleCluster {
   /** Services created so far (the target included). */
   count: number;
   targetIp: string;
+  /** iptables: the backend, the bound on one restore, and the service ports whose chains are loaded. */
+  iptables?: { backend: IptablesBackend; restoreTimeoutMs: number; loaded: Set<string> };
+  /** Set once the datapath could not be programmed (the iptables restore over its bound): why. */
+  unavailable?: string;
 }
 
 /** Bring up a cluster of the performance workload and a third server pod (node2) with the same servers. */
 /** A /18 of the benchmarking range: room for 16k ClusterIPs (the default /20 holds 4094). */
 export const SCALE_SERVICE_SUBNET = '198.18.64.0/18';
 
-export async function bringUpScale(config: 'cnilab-tunnel' | 'reference-bridge', name: string, networking: Record<string, unknown> = {}): Promise<ScaleCluster> {
+export async function bringUpScale(
+  config: 'cnilab-tunnel' | 'reference-bridge',
+  name: string,
+  networking: Record<string, unknown> = {},
+  iptables: { backend: IptablesBackend; restoreTimeoutMs: number } = { backend: 'legacy', restoreTimeoutMs: 120_000 },
+): Promise<ScaleCluster> {
   const h = await bringUp(PERF_CONFIGS[config], name, { timeoutMs: 90_000, networking: { serviceSubnet: SCALE_SERVICE_SUBNET, ...networking } });
   try {
     await h.client.apply([pausePod({ name: 'server-third', namespace: PERF_NAMESPACE, node: 'node2', labels: { app: 'cnilab-perf', role: 'server-third' } })]);
@@ -46,7 +57,8 @@ export async function bringUpScale(config: 'cnilab-tunnel' | 'reference-bridge',
       await stopOld();
     };
     const backends = [h.pods['server-same'].ip, h.pods['server-other'].ip, (third.status as { podIP: string }).podIP];
-    return { kind: config === 'cnilab-tunnel' ? 'cnilab' : 'iptables', handle: h, backends, count: 0, targetIp: '' };
+    const kind = config === 'cnilab-tunnel' ? 'cnilab' : 'iptables';
+    return { kind, handle: h, backends, count: 0, targetIp: '', ...(kind === 'iptables' ? { iptables: { backend: iptables.backend, restoreTimeoutMs: iptables.restoreTimeoutMs, loaded: new Set<string>() } } : {}) };
   } catch (e) {
     await h.stopServers();
     throw e;
@@ -101,8 +113,17 @@ export async function growServices(c: ScaleCluster, total: number): Promise<{ pr
       await new Promise((r) => setTimeout(r, 20));
     }
   } else {
+    // kube-proxy's way: one iptables-restore per sync with every new chain and KUBE-SERVICES rewritten.
     const ports = await iptablesPorts(c);
-    await Promise.all(c.handle.spec.nodes.map((n) => applyKubeProxyRules(netnsNames.node(c.handle.spec.name, n.name), ports)));
+    const ipt = c.iptables!;
+    try {
+      await Promise.all(c.handle.spec.nodes.map((n) => applyKubeProxyRules(netnsNames.node(c.handle.spec.name, n.name), ports, { backend: ipt.backend, loaded: ipt.loaded, timeoutMs: ipt.restoreTimeoutMs })));
+    } catch (e) {
+      if (!(e instanceof CommandError && e.result.timedOut)) throw e;
+      c.unavailable = `iptables-${ipt.backend === 'system' ? '' : `${ipt.backend}-`}restore of ${total} services took > ${ipt.restoreTimeoutMs / 1000} s`;
+      return { programmingMs: NaN, added: objects.length / 2 };
+    }
+    for (const p of ports) ipt.loaded.add(servicePortKey(p));
   }
   return { programmingMs: Math.round(performance.now() - t0), added: objects.length / 2 };
 }
@@ -134,4 +155,19 @@ export async function measureRr(c: ScaleCluster, durationSec: number): Promise<{
   const r = await runSockperfPingPong({ netns: c.handle.pods.client.netns, host: c.targetIp, port: PORTS.sockperf, protocol: 'tcp', durationSec });
   if (r.receivedMessages === 0) throw new Error(`sockperf measured no round trip through ${c.targetIp}`);
   return { p50: r.p50, p99: r.p99 };
+}
+
+/** Resident memory (MiB) of the control plane and of each node's agent (cnilab), read from /proc. */
+export async function memoryMiB(c: ScaleCluster): Promise<{ controlPlane: number; agents: number[] }> {
+  const rss = (pid: number) => {
+    try {
+      const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+      return kb ? Math.round(Number(kb) / 1024) : NaN;
+    } catch {
+      return NaN;
+    }
+  };
+  const daemon = Number(readFileSync(paths.daemonPid(c.handle.spec.name), 'utf8').trim());
+  const agents = c.kind === 'cnilab' ? await c.handle.client.getPath<Array<{ pid?: number }>>('/v1/agents') : [];
+  return { controlPlane: rss(daemon), agents: agents.map((a) => (a.pid ? rss(a.pid) : NaN)) };
 }

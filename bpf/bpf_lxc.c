@@ -32,7 +32,7 @@ int from_container(struct __sk_buff *skb)
 	struct ct_result ct;
 	__u32 dst_identity;
 	__be16 proto;
-	int ret;
+	int ret, lb_ret;
 
 	ep = lookup_ep_by_ifindex(CTX_U32(skb, ifindex));
 	if (!ep)
@@ -51,7 +51,7 @@ int from_container(struct __sk_buff *skb)
 	{
 		struct lb_fwd_result lbr = {};
 
-		ret = lb4_xlate_fwd(skb, &pi, pi.daddr == config_get(CFG_NODE_IP) || pi.daddr == config_get(CFG_ROUTER_IP), 0, 0,
+		lb_ret = ret = lb4_xlate_fwd(skb, &pi, pi.daddr == config_get(CFG_NODE_IP) || pi.daddr == config_get(CFG_ROUTER_IP), 0, 0,
 				    ep->identity, TRACE_FROM_ENDPOINT, &lbr);
 		if (ret == LB_NO_BACKEND) {
 			/* Nobody to serve it: the pod learns at once (ICMP port unreachable: ECONNREFUSED). */
@@ -78,6 +78,8 @@ int from_container(struct __sk_buff *skb)
 	}
 #endif
 	ct_lookup(&pi, &ct);
+	if (ct.is_new && lb_ret != LB_TRANSLATED)
+		lb4_forget_rev(&pi);
 	/* A backend's reply to a client this node translated for: the service back as its source. */
 	if (ct.is_reply) {
 		__u16 svc_id = 0;

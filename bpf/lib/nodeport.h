@@ -338,6 +338,19 @@ static __always_inline int lb4_rev_nat(struct __sk_buff *skb, struct pkt_info *p
 #endif
 }
 
+/* A new connection that no load balancer translated can reuse the exact tuple of an earlier translated
+ * one (the same client port to the same backend, directly or through socket LB): the earlier one's
+ * reverse entry (an LRU entry that outlives its connection) must not rewrite this one's replies to the
+ * frontend. Called for the first packet of every untranslated connection. */
+static __always_inline void lb4_forget_rev(const struct pkt_info *pi)
+{
+	struct cnilab_lb_tuple key = { .saddr = pi->daddr, .daddr = pi->saddr, .sport = pi->dport, .dport = pi->sport,
+				       .proto = pi->proto };
+
+	if (pi->proto == IPPROTO_TCP || pi->proto == IPPROTO_UDP)
+		bpf_map_delete_elem(&cnilab_lb_rev, &key);
+}
+
 #define ICMP_PORT_UNREACH 3
 
 /* A service without backends answers at once: an ICMP port unreachable (connect() then fails with

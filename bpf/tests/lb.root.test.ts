@@ -156,6 +156,21 @@ describe('per-packet load balancing at tc (BPF_PROG_TEST_RUN)', () => {
     expect(checksumsOk(reply.dataOut)).toEqual({ ip: true, l4: true });
   });
 
+  it('a later untranslated connection on the same tuple keeps its replies as they are (the old reverse entry is forgotten)', () => {
+    let fwd;
+    let sport = 42000;
+    do fwd = tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, SVC_IP, ++sport, 80, TCP.SYN))).dataOut);
+    while (!REMOTE_BES.includes(fwd.daddr));
+    expect(tuple(h.run(PROG.fromOverlay, fromWire(tcp(fwd.daddr, CLIENT.ip, 8080, sport, TCP.SYN | TCP.ACK))).dataOut).saddr).toBe(SVC_IP);
+    h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, SVC_IP, sport, 80, TCP.RST))); // the connection ends
+    // The same client port straight to the backend (a direct connection, or one socket LB translated):
+    // its SYN-ACK must keep the backend's address, or the client's socket never sees it.
+    const direct = h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, fwd.daddr, sport, 8080, TCP.SYN)));
+    expect(tuple(direct.dataOut)).toMatchObject({ daddr: fwd.daddr, dport: 8080 });
+    const reply = h.run(PROG.fromOverlay, fromWire(tcp(fwd.daddr, CLIENT.ip, 8080, sport, TCP.SYN | TCP.ACK)));
+    expect(tuple(reply.dataOut)).toMatchObject({ saddr: fwd.daddr, sport: 8080, daddr: CLIENT.ip, dport: sport });
+  });
+
   it('NodePort, externalTrafficPolicy Cluster: SNAT to the node for a remote backend, and back', () => {
     m.handle({ type: 'ADDED', object: svc('np', '198.18.128.7', { type: 'NodePort', externalTrafficPolicy: 'Cluster', ports: [{ name: 'tcp', port: 80, protocol: 'TCP', targetPort: 8080, nodePort: 30080 }] }) as never });
     m.handle({ type: 'ADDED', object: slice('np', REMOTE_BES) as never });

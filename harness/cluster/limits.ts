@@ -11,8 +11,13 @@ export const LIMITS = {
   objectBytes: 1024 * 1024,
   /** Objects in one apply (one request, or the documents of the files of one `cnilab apply`). */
   objectsPerApply: 1000,
-  /** Objects the store holds in all (user objects and what cnilab writes per pod). */
-  totalObjects: 20_000,
+  /**
+   * Objects the store holds in all (user objects and what cnilab writes per pod). 10k Services need
+   * 20k objects (a Service and its EndpointSlice each) before any pod; 60k leaves room for them, the
+   * pods and their endpoints. Measured with 10k Services + 10k EndpointSlices: the store, its
+   * snapshot and the agents' informers stay within a few hundred MiB (README, Services).
+   */
+  totalObjects: 60_000,
   /** A request body of the control-plane API, and a manifest file. */
   requestBytes: 8 * 1024 * 1024,
   containersPerPod: 32,

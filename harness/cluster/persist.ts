@@ -62,7 +62,7 @@ export class StorePersistence {
   flush(): void {
     this.scheduled = false;
     const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, JSON.stringify(this.store.snapshot()));
+    writeFileSync(tmp, this.store.snapshotJson());
     renameSync(tmp, this.file);
   }
 

@@ -83,4 +83,16 @@ describe('object store: labels and revisions', () => {
     s.delete('Pod', 'x', 'a');
     expect(seen).toEqual([`DELETED ${s.resourceVersion}`]);
   });
+  it('keeps exactly the last historyLimit events for resuming watches, however many were trimmed', () => {
+    const s = new ObjectStore(5);
+    for (let i = 0; i < 23; i++) s.apply([ns(`n${i}`)]); // 23 events: the window was trimmed and cut off several times
+    expect(s.oldestResumableVersion).toBe(18);
+    expect(s.eventsSince(17)).toBeUndefined(); // 18 is gone: resuming after 17 would miss it
+    expect(s.eventsSince(18)!.map((e) => e.object.metadata.name)).toEqual(['n18', 'n19', 'n20', 'n21', 'n22']);
+    expect(s.eventsSince(21)!.map((e) => e.object.metadata.name)).toEqual(['n21', 'n22']); // n<i> is at resourceVersion i+1
+    expect(s.eventsSince(23)).toEqual([]);
+    s.compact(20);
+    expect(s.eventsSince(19)).toBeUndefined();
+    expect(s.eventsSince(20)!.map((e) => e.object.metadata.name)).toEqual(['n20', 'n21', 'n22']);
+  });
 });

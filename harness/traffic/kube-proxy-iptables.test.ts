@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chainName, kubeProxyRules } from './kube-proxy-iptables.js';
+import { chainName, kubeProxyRules, servicePortKey } from './kube-proxy-iptables.js';
 
 describe('kube-proxy iptables rules', () => {
   it('writes kube-proxy\'s chains: one KUBE-SERVICES rule per port, random probabilities, DNAT per endpoint', () => {
@@ -24,5 +24,19 @@ describe('kube-proxy iptables rules', () => {
     expect(text).toContain('-A KUBE-SERVICES -d 198.18.128.9/32 -p udp -m comment --comment "x/none has no endpoints" -m udp --dport 53 -j REJECT');
     expect(chainName('KUBE-SEP-', 'a', 'tcp')).toBe(chainName('KUBE-SEP-', 'a', 'tcp'));
     expect(chainName('KUBE-SEP-', 'a', 'tcp')).not.toBe(chainName('KUBE-SEP-', 'a', 'udp'));
+  });
+  it('leaves out the chains of service ports already loaded, and still rewrites KUBE-SERVICES whole', () => {
+    const port = (name: string, ip: string) => ({ namespace: 'x', name, portName: 'http', protocol: 'TCP' as const, clusterIP: ip, port: 80, endpoints: [{ ip: '198.19.1.2', port: 8080 }] });
+    const ports = [port('old', '198.18.128.1'), port('new', '198.18.128.2')];
+    const text = kubeProxyRules(ports, new Set([servicePortKey(ports[0]!)]));
+    const oldSvc = chainName('KUBE-SVC-', 'x/old:http', 'tcp');
+    const newSvc = chainName('KUBE-SVC-', 'x/new:http', 'tcp');
+    expect(text).toContain(':KUBE-SERVICES - [0:0]');
+    expect(text).toContain(`-A KUBE-SERVICES -d 198.18.128.1/32 -p tcp -m comment --comment "x/old:http cluster IP" -m tcp --dport 80 -j ${oldSvc}`);
+    expect(text).not.toContain(`:${oldSvc}`); // declaring it would flush it
+    expect(text).not.toContain(`-A ${oldSvc}`);
+    expect(text).toContain(`:${newSvc} - [0:0]`);
+    expect(text).toContain(`-A ${newSvc} -m comment --comment "x/new:http -> 198.19.1.2:8080" -j KUBE-SEP-`);
+    expect(kubeProxyRules(ports)).toContain(`:${oldSvc} - [0:0]`);
   });
 });

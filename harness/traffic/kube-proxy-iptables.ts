@@ -41,8 +41,16 @@ function probability(n: number): string {
   return (1 / n).toFixed(11);
 }
 
-/** The iptables-restore input (nat table, --noflush semantics: our chains are declared and so flushed). */
-export function kubeProxyRules(ports: IptablesServicePort[]): string {
+/** The key kube-proxy names a service port's chains by. */
+export const servicePortKey = (sp: Pick<IptablesServicePort, 'namespace' | 'name' | 'portName'>) => `${sp.namespace}/${sp.name}${sp.portName ? `:${sp.portName}` : ''}`;
+
+/**
+ * The iptables-restore input (nat table, --noflush semantics: our chains are declared and so flushed).
+ * `loaded`: service ports whose KUBE-SVC/KUBE-SEP chains are already in the kernel unchanged; their
+ * chains are left out, as kube-proxy's minimized restore (MinimizeIPTablesRestore, on by default since
+ * 1.27) does, while KUBE-SERVICES is always rewritten whole.
+ */
+export function kubeProxyRules(ports: IptablesServicePort[], loaded: ReadonlySet<string> = new Set()): string {
   const chains: string[] = [':KUBE-SERVICES - [0:0]', ':KUBE-MARK-MASQ - [0:0]', ':KUBE-POSTROUTING - [0:0]'];
   const rules: string[] = [
     '-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000',
@@ -51,11 +59,15 @@ export function kubeProxyRules(ports: IptablesServicePort[]): string {
     '-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE',
   ];
   for (const sp of ports) {
-    const svcPortName = `${sp.namespace}/${sp.name}${sp.portName ? `:${sp.portName}` : ''}`;
+    const svcPortName = servicePortKey(sp);
     const proto = sp.protocol.toLowerCase();
     const svc = chainName('KUBE-SVC-', svcPortName, proto);
-    chains.push(`:${svc} - [0:0]`);
     rules.push(`-A KUBE-SERVICES -d ${sp.clusterIP}/32 -p ${proto} -m comment --comment "${svcPortName} cluster IP" -m ${proto} --dport ${sp.port} -j ${svc}`);
+    if (sp.endpoints.length === 0) {
+      rules.push(`-A KUBE-SERVICES -d ${sp.clusterIP}/32 -p ${proto} -m comment --comment "${svcPortName} has no endpoints" -m ${proto} --dport ${sp.port} -j REJECT`);
+    }
+    if (loaded.has(svcPortName)) continue;
+    chains.push(`:${svc} - [0:0]`);
     sp.endpoints.forEach((ep, i) => {
       const sep = chainName('KUBE-SEP-', `${svcPortName}:${ep.ip}:${ep.port}`, proto);
       chains.push(`:${sep} - [0:0]`);
@@ -65,9 +77,6 @@ export function kubeProxyRules(ports: IptablesServicePort[]): string {
       rules.push(`-A ${sep} -s ${ep.ip}/32 -m comment --comment "${svcPortName}" -j KUBE-MARK-MASQ`);
       rules.push(`-A ${sep} -p ${proto} -m comment --comment "${svcPortName}" -m ${proto} -j DNAT --to-destination ${ep.ip}:${ep.port}`);
     });
-    if (sp.endpoints.length === 0) {
-      rules.push(`-A KUBE-SERVICES -d ${sp.clusterIP}/32 -p ${proto} -m comment --comment "${svcPortName} has no endpoints" -m ${proto} --dport ${sp.port} -j REJECT`);
-    }
   }
   return ['*nat', ...chains, ...rules, 'COMMIT', ''].join('\n');
 }
@@ -79,15 +88,36 @@ const HOOKS: Array<{ chain: string; comment: string; target: string }> = [
   { chain: 'POSTROUTING', comment: 'kubernetes postrouting rules', target: 'KUBE-POSTROUTING' },
 ];
 
+/**
+ * Which iptables: `system` is what `iptables` points to (Debian 12: iptables-nft); `legacy` and `nft`
+ * name the backend. kube-proxy itself uses whichever the node uses (iptables-wrapper detects it).
+ */
+export type IptablesBackend = 'system' | 'legacy' | 'nft';
+const BINARIES: Record<IptablesBackend, { iptables: string; restore: string }> = {
+  system: { iptables: 'iptables', restore: 'iptables-restore' },
+  legacy: { iptables: 'iptables-legacy', restore: 'iptables-legacy-restore' },
+  nft: { iptables: 'iptables-nft', restore: 'iptables-nft-restore' },
+};
+
+export interface ApplyKubeProxyOptions {
+  backend?: IptablesBackend;
+  /** Service ports already loaded unchanged by an earlier call (see kubeProxyRules). */
+  loaded?: ReadonlySet<string>;
+  /** Bound on the iptables-restore; past it the restore is killed (nothing of it is committed: a
+   *  restore is one transaction) and a CommandError with `result.timedOut` is thrown. Default 300 s. */
+  timeoutMs?: number;
+}
+
 /** Load the rules into a node's namespace (replacing the KUBE-* chains a previous call wrote). */
-export async function applyKubeProxyRules(netns: string, ports: IptablesServicePort[]): Promise<{ ms: number; rules: number }> {
-  const text = kubeProxyRules(ports);
+export async function applyKubeProxyRules(netns: string, ports: IptablesServicePort[], opts: ApplyKubeProxyOptions = {}): Promise<{ ms: number; rules: number }> {
+  const bin = BINARIES[opts.backend ?? 'system'];
+  const text = kubeProxyRules(ports, opts.loaded);
   const t0 = performance.now();
-  await run(['iptables-restore', '--noflush'], { netns, input: text, timeoutMs: 300_000 });
+  await run([bin.restore, '--noflush'], { netns, input: text, timeoutMs: opts.timeoutMs ?? 300_000 });
   for (const h of HOOKS) {
     const rule = ['-m', 'comment', '--comment', h.comment, '-j', h.target];
-    const present = await run(['iptables', '-t', 'nat', '-C', h.chain, ...rule], { netns, allowFailure: true });
-    if (present.code !== 0) await run(['iptables', '-t', 'nat', '-I', h.chain, '1', ...rule], { netns });
+    const present = await run([bin.iptables, '-t', 'nat', '-C', h.chain, ...rule], { netns, allowFailure: true });
+    if (present.code !== 0) await run([bin.iptables, '-t', 'nat', '-I', h.chain, '1', ...rule], { netns });
   }
   return { ms: Math.round(performance.now() - t0), rules: text.split('\n').filter((l) => l.startsWith('-A ')).length };
 }
