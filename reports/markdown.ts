@@ -45,7 +45,7 @@ export function renderMatrix(checks: CheckResult[], name: string): string[] {
 }
 
 function configurationSection(cfg: ConfigurationResult): string[] {
-  const out = [`## ${cfg.name}`, '', `cni \`${cfg.cni}\`, routing \`${cfg.routing}\`, ${cfg.nodes} nodes${cfg.podMtu ? `, pod MTU ${cfg.podMtu}` : ''}; bring-up ${seconds(cfg.bringUpMs)} (cluster ${seconds(cfg.clusterUpMs)}, pods ${seconds(cfg.podsReadyMs)}), suites ${seconds(cfg.suiteMs)}`, ''];
+  const out = [`## ${cfg.name}`, '', `${cfg.provider ? `provider \`${cfg.provider}\`, ` : ''}cni \`${cfg.cni}\`, routing \`${cfg.routing}\`, ${cfg.nodes} nodes${cfg.podMtu ? `, pod MTU ${cfg.podMtu}` : ''}; bring-up ${seconds(cfg.bringUpMs)} (cluster ${seconds(cfg.clusterUpMs)}, pods ${seconds(cfg.podsReadyMs)}), suites ${seconds(cfg.suiteMs)}`, ''];
   if (cfg.error) out.push(`**Error:** ${cfg.error}`, '');
   const rows: string[][] = [];
   for (const suite of cfg.suites) {

@@ -124,11 +124,14 @@ export interface SuiteResult {
 export interface ConfigurationResult {
   /** Configuration name as given to --config, e.g. "reference-bridge", "cnilab-tunnel". */
   name: string;
+  /** The CNI: as configured (embedded cluster), or as the provider found it (a cluster from a kubeconfig). */
   cni: string;
   routing: string;
   nodes: number;
   podMtu?: number;
   clusterName: string;
+  /** How the cluster was reached (netns, kubeconfig, …); absent in results of older versions (netns). */
+  provider?: string;
   /** Cluster up (namespaces, underlay, control plane, agents). */
   clusterUpMs?: number;
   /** Scenario pods applied and Running. */

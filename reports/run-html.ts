@@ -42,7 +42,7 @@ function configurationHtml(cfg: ConfigurationResult): string {
   const timed = all.filter((c) => c.tags?.ms !== undefined);
   const matrices = [...new Set(all.map((c) => c.tags?.matrix).filter((m): m is string => !!m))];
   return `<h2>${esc(cfg.name)} ${cfg.summary.failed === 0 && cfg.summary.unavailable === 0 && !cfg.error ? '<span class="ok">passed</span>' : '<span class="bad">failed</span>'}</h2>
-<p>cni <code>${esc(cfg.cni)}</code>, routing <code>${esc(cfg.routing)}</code>, ${cfg.nodes} nodes${cfg.podMtu ? `, pod MTU ${cfg.podMtu}` : ''}; bring-up ${seconds(cfg.bringUpMs)} (cluster ${seconds(cfg.clusterUpMs)}, pods ${seconds(cfg.podsReadyMs)}), suites ${seconds(cfg.suiteMs)}</p>
+<p>${cfg.provider ? `provider <code>${esc(cfg.provider)}</code>, ` : ''}cni <code>${esc(cfg.cni)}</code>, routing <code>${esc(cfg.routing)}</code>, ${cfg.nodes} nodes${cfg.podMtu ? `, pod MTU ${cfg.podMtu}` : ''}; bring-up ${seconds(cfg.bringUpMs)} (cluster ${seconds(cfg.clusterUpMs)}, pods ${seconds(cfg.podsReadyMs)}), suites ${seconds(cfg.suiteMs)}</p>
 ${cfg.error ? `<div class="banner bad">${esc(cfg.error)}</div>` : ''}
 ${htmlTable(['scenario', 'status', 'passed', 'failed', 'unavailable', 'time'], scenarioRows)}
 ${matrices.map((m) => matrixHtml(all, m)).join('\n')}

@@ -24,7 +24,7 @@ function failureLines(c: CheckResult): string[] {
 export function renderTerminal(r: RunResult): string {
   const out: string[] = [];
   for (const cfg of r.configurations) {
-    out.push(`configuration ${cfg.name} (cni ${cfg.cni}, routing ${cfg.routing}, ${cfg.nodes} nodes, cluster ${cfg.clusterName}): bring-up ${seconds(cfg.bringUpMs)}, suites ${seconds(cfg.suiteMs)}`);
+    out.push(`configuration ${cfg.name} (${cfg.provider ? `provider ${cfg.provider}, ` : ''}cni ${cfg.cni}, routing ${cfg.routing}, ${cfg.nodes} nodes, cluster ${cfg.clusterName}): bring-up ${seconds(cfg.bringUpMs)}, suites ${seconds(cfg.suiteMs)}`);
     if (cfg.error) out.push(`  error: ${cfg.error}`);
     const rows: string[][] = [['SCENARIO', 'STATUS', 'PASSED', 'FAILED', 'UNAVAIL', 'TIME']];
     for (const suite of cfg.suites) {

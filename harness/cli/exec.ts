@@ -1,7 +1,7 @@
 // cnilab exec NS/POD -- CMD...: run a command in a pod's network namespace, terminal attached.
 // cnilab's pod tools (agnhost) are first on PATH, so the same probe commands as on a real cluster work.
 import { clientFor, clusterName, parseFlags } from './common.js';
-import { netnsNames } from '../cluster/names.js';
+import { podHostname, podNetnsName } from '../cluster/pod-netns.js';
 import { runAttached } from '../exec/run.js';
 import { POD_BIN_DIR } from '../paths.js';
 import { InvalidInputError, CnilabError } from '../errors.js';
@@ -31,7 +31,7 @@ export async function exec(args: string[]): Promise<number> {
   const phase = (obj.status as { phase?: string } | undefined)?.phase;
   if (phase !== 'Running') throw new CnilabError('CONFLICT', `pod ${pod.namespace}/${pod.name} is ${phase ?? 'Pending'}, not Running`);
   return runAttached(command, {
-    netns: netnsNames.pod(cluster, pod.namespace, pod.name),
-    env: { PATH: `${POD_BIN_DIR}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`, HOSTNAME: pod.name },
+    netns: podNetnsName(cluster, obj),
+    env: { PATH: `${POD_BIN_DIR}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`, HOSTNAME: podHostname(obj) },
   });
 }

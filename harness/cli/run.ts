@@ -14,6 +14,7 @@ import { SCHEMA_VERSION, runPassed, summarizeRun, type ConfigurationResult, type
 import { collectEnvironment } from '../../reports/environment.js';
 import { renderTerminal } from '../../reports/terminal.js';
 import { writeReports } from '../../reports/write.js';
+import { RUN_PROVIDERS, parseProviderRunFlags, runWithProvider } from './run-provider.js';
 
 /** Flags some suites take (the policy suite: user case files and case sets). */
 export interface SuiteFlags {
@@ -31,6 +32,7 @@ export const SUITES: Record<string, (flags: SuiteFlags) => Promise<Suite>> = {
 
 const USAGE = `usage: cnilab run [--suite NAME]... [--config NAME]... [--out DIR] [--name PREFIX] [--keep] [--concurrency N]
                   [--cases FILE]... [--policy-set SET]...
+       cnilab run --provider kubeconfig --kubeconfig FILE [--context CTX] [--pod-mtu N] [--suite connectivity] [--out DIR]
   --suite   ${Object.keys(SUITES).join(', ')} (default: all)
   --cases   policy cases of your own, as YAML (format: scenarios/policy/README.md); implies --suite policy
             unless --suite is given
@@ -39,6 +41,9 @@ const USAGE = `usage: cnilab run [--suite NAME]... [--config NAME]... [--out DIR
   --out     report directory (default reports/latest): result.json, report.md, report.html, junit.xml
   --name    prefix of the cluster names (default "run"); each cluster gets "-<config>-<random>"
   --keep    leave the clusters running afterwards (remove them with cnilab down --name NAME)
+  --provider  ${RUN_PROVIDERS.join(', ')} (default netns: a fresh embedded cluster per configuration);
+            kubeconfig runs the connectivity suite on the existing cluster of --kubeconfig (objects through
+            its API, commands through pods/exec), with --pod-mtu the MTU its pods must have
 `;
 
 const RANDOM_SUFFIX_LEN = 4;
@@ -93,6 +98,10 @@ export async function runCommand(args: string[]): Promise<number> {
     quiet: { type: 'boolean', short: 'q' },
     cases: { type: 'string', multiple: true },
     'policy-set': { type: 'string', multiple: true },
+    provider: { type: 'string' },
+    kubeconfig: { type: 'string' },
+    context: { type: 'string' },
+    'pod-mtu': { type: 'string' },
   });
   if (values.help) {
     process.stdout.write(USAGE);
@@ -109,6 +118,13 @@ export async function runCommand(args: string[]): Promise<number> {
     }
     concurrency = Number(values.concurrency);
   }
+  const provider = values.provider ?? 'netns';
+  if (!(RUN_PROVIDERS as readonly string[]).includes(provider)) throw new InvalidInputError('--provider', `expected ${RUN_PROVIDERS.join(' or ')}, got "${provider}"`);
+  if (provider === 'kubeconfig') {
+    const flags = parseProviderRunFlags(values, values.suite);
+    return runWithProvider(flags, await selectSuites(flags.suites), { outDir: resolve(values.out ?? resolve(REPO_ROOT, 'reports/latest')), concurrency, say });
+  }
+  for (const f of ['kubeconfig', 'context', 'pod-mtu']) if (values[f] !== undefined) throw new InvalidInputError(`--${f}`, 'applies to --provider kubeconfig');
   const prefix = parsePrefix(values.name);
   const outDir = resolve(values.out ?? resolve(REPO_ROOT, 'reports/latest'));
   const suites = await selectSuites(values.suite, { cases: values.cases, policySets: values['policy-set'] });

@@ -49,6 +49,9 @@ export interface ProbeOptions {
   dontFragment?: boolean;
   /** tcp/udp: ask the responder its name (cnilab-whoami), so the verdict can check who answered. */
   identify?: boolean;
+  /** The agnhost to run: default this checkout's bin/pod/agnhost; "agnhost" where the pod's PATH has it
+   *  (a command run through a provider's exec, in a pod or on a node). */
+  agnhost?: string;
 }
 
 export interface ProbeResult {
@@ -105,11 +108,11 @@ export function probeCommand(o: ProbeOptions): string[] {
   switch (o.protocol) {
     case 'tcp':
     case 'udp':
-      return [agnhostShimPath(), o.identify ? 'cnilab-whoami' : 'connect', hostPort(needPort()), `--timeout=${goDuration(timeoutMs)}`, `--protocol=${o.protocol}`];
+      return [o.agnhost ?? agnhostShimPath(), o.identify ? 'cnilab-whoami' : 'connect', hostPort(needPort()), `--timeout=${goDuration(timeoutMs)}`, `--protocol=${o.protocol}`];
     case 'http': {
       const path = o.path ?? '/';
       const url = `http://${hostPort(needPort())}${path.startsWith('/') ? path : `/${path}`}`;
-      return [agnhostShimPath(), 'cnilab-http-get', url, `--timeout=${goDuration(timeoutMs)}`];
+      return [o.agnhost ?? agnhostShimPath(), 'cnilab-http-get', url, `--timeout=${goDuration(timeoutMs)}`];
     }
     case 'icmp': {
       // iputils ping accepts fractional -W seconds; it waits that long for the one reply.
@@ -188,7 +191,17 @@ export function responderOf(o: Pick<ProbeOptions, 'protocol' | 'path' | 'identif
 
 export async function probe(o: ProbeOptions): Promise<ProbeResult> {
   const argv = probeCommand(o);
-  const r = await run(argv, { netns: o.netns, timeoutMs: (o.timeoutMs ?? 1000) + WRAPPER_MARGIN_MS, allowFailure: true });
+  const r = await run(argv, { netns: o.netns, timeoutMs: probeWrapperTimeoutMs(o), allowFailure: true });
+  return probeResultOf(o, r);
+}
+
+/** How long whoever runs a probe's command lets it run before calling it a tool error. */
+export function probeWrapperTimeoutMs(o: Pick<ProbeOptions, 'timeoutMs'>): number {
+  return (o.timeoutMs ?? 1000) + WRAPPER_MARGIN_MS;
+}
+
+/** A probe's result from its command's run, wherever that ran (nsenter here, a provider's exec). */
+export function probeResultOf(o: ProbeOptions, r: { code: number; stdout: string; stderr: string; timedOut: boolean; durationMs: number; argv: string[] }): ProbeResult {
   let outcome = classifyProbe(o.protocol, r.code, r.stdout, r.stderr, r.timedOut);
   // Mutation testing only (harness/faults.ts): the harness misreading a failure as a success.
   if ((outcome === 'timeout' && harnessFault('probe-timeout-is-ok')) || (outcome === 'refused' && harnessFault('probe-refused-is-ok'))) outcome = 'ok';

@@ -6,7 +6,7 @@ import type { ProbeStep, ResolvedPod, Scenario, ScenarioContext, Step } from '..
 import { checkArpByDatapath, checkNoPermanentNeighbours, checkPodMtus } from './pod-config.js';
 import { checkConnectionFlows, checkTtl } from './forwarding.js';
 import { checkDeletedPodForgotten, checkIdentitiesAndIpcache, checkUnassignedAddressDropped } from './datapath-state.js';
-import { CONN_NODES, NODE_TCP_PORT, POD_TCP_PORT, POD_UDP_PORT, UNSERVED_PORT, connNodes, connPods, connectivityObjects, startNodeServers } from './workload.js';
+import { CONN_NODES, NODE_TCP_PORT, POD_TCP_PORT, POD_UDP_PORT, UNSERVED_PORT, connNodes, connPods, connectivityObjects } from './workload.js';
 
 /** IPv4 + ICMP headers: ping -s N sends an IP packet of N + 28 bytes. */
 const IP_ICMP_HEADERS = 28;
@@ -117,7 +117,8 @@ function mtuSteps(pods: ResolvedPod[], nodes: string[], podMtu: number): ProbeSt
   const steps: ProbeStep[] = [];
   reps.forEach((src, i) => {
     const dst = reps[(i + 1) % reps.length]!;
-    for (const [label, bytes] of [['1400', DF_PACKET_BYTES], ['pod-mtu', podMtu]] as Array<[string, number]>) {
+    // A pod MTU of 0 is not known (a cluster from a kubeconfig, no --pod-mtu): its own check says so.
+    for (const [label, bytes] of [['1400', DF_PACKET_BYTES], ...(podMtu > 0 ? [['pod-mtu', podMtu]] : [])] as Array<[string, number]>) {
       steps.push({
         kind: 'probe',
         id: `mtu/df-${label}/${src.name}/${dst.name}`,
@@ -184,6 +185,5 @@ export const connectivityScenario: Scenario = {
   description: 'pod↔pod (same node, across nodes; ICMP/TCP/UDP), pod↔node, path MTU, pod link config',
   topology: { nodes: CONN_NODES },
   setup: connectivityObjects,
-  prepare: startNodeServers,
   steps: connectivitySteps,
 };

@@ -11,9 +11,9 @@ import { DROP_REASON } from '../../agent/datapath/constants.js';
 import { podSecurityLabels } from '../../agent/identity/labels.js';
 import { waitPodsReady } from '../../harness/cli/wait.js';
 import { formatIpv4, nthAddress, parseCidr } from '../../harness/cluster/cidr.js';
-import { probe } from '../../harness/traffic/probe.js';
 import type { Evidence } from '../../reports/model.js';
 import type { CheckOutcome, ScenarioContext } from '../framework/model.js';
+import { agentApiUnavailable, probeThrough, providerOf } from '../framework/provider-access.js';
 import { probeOutcome } from '../faults/measure.js';
 import { CONN_NAMESPACE, POD_TCP_PORT, connNodes, connPods } from './workload.js';
 import { netexecPod } from '../framework/pods.js';
@@ -46,13 +46,20 @@ export async function checkUnassignedAddressDropped(ctx: ScenarioContext): Promi
   const dstNode = ctx.spec.nodes.find((n) => n.name === n2)!;
   const target = unassignedAddress(dstNode.podCidr, new Set([...ctx.pods.values()].map((p) => p.ip)));
   const cnilab = ctx.spec.cni === 'cnilab';
-  const before = cnilab ? await dropPackets(ctx.spec.name, n2!, STALE) : 0n;
+  const noAgents = agentApiUnavailable(ctx);
+  const before = cnilab && !noAgents ? await dropPackets(ctx.spec.name, n2!, STALE) : 0n;
   const startedAt = Date.now();
-  const r = await probe({ netns: src.netns, protocol: 'tcp', host: target, port: POD_TCP_PORT, timeoutMs: 1000 });
+  const r = await probeThrough(providerOf(ctx), { pod: src }, { protocol: 'tcp', host: target, port: POD_TCP_PORT, timeoutMs: 1000 });
   const out: CheckOutcome[] = [
     probeOutcome(r, { outcome: 'timeout', failure: ['TIMEOUT'] }, { id: 'probe', name: `negative control: tcp ${src.key} → ${target} (unassigned, on ${n2}) times out`, from: src.key, to: target, protocol: 'tcp', port: POD_TCP_PORT, tags: { kind: 'control' } }),
   ];
   if (!cnilab) return out;
+  if (noAgents) {
+    const tags = { kind: 'control', dropReason: String(STALE) };
+    out.push({ id: 'drop-flow', name: `${n2} reports the drop of ${src.key} → ${target} as a flow (STALE_OR_UNROUTABLE_IP)`, passed: false, verdict: 'unavailable', expected: `a DROPPED flow ${src.ip} → ${target} on ${n2}`, observed: `not checked: ${noAgents}`, tags });
+    out.push({ id: 'drop-counter', name: `${n2} counts the drop (reason ${STALE})`, passed: false, verdict: 'unavailable', expected: `drop counter of reason ${STALE} on ${n2} grows`, observed: `not checked: ${noAgents}`, tags });
+    return out;
+  }
   // The event reaches the agent's ring asynchronously: give it a moment, then look.
   const agent = new AgentClient(ctx.spec.name, n2!);
   let seen: { verdict: string; drop_reason?: number; drop_reason_desc?: string; node_name: string; time: string } | undefined;
@@ -142,6 +149,8 @@ async function nodeViews(ctx: ScenarioContext): Promise<NodeView[]> {
 }
 
 export async function checkIdentitiesAndIpcache(ctx: ScenarioContext): Promise<CheckOutcome> {
+  const noAgents = agentApiUnavailable(ctx);
+  if (noAgents) return { passed: false, verdict: 'unavailable', expected: 'one identity per label set cluster-wide; every node tunnels each remote pod to its own node with its identity', observed: `not checked: ${noAgents}`, tags: { kind: 'identity' } };
   const views = await nodeViews(ctx);
   const nsLabels = new Map((await ctx.client.list('Namespace')).map((n) => [n.metadata.name, n.metadata.labels as Record<string, string> | undefined]));
   const declared = new Map(
@@ -173,6 +182,8 @@ export async function checkDeletedPodForgotten(ctx: ScenarioContext): Promise<Ch
   const home = nodes[nodes.length - 1]!;
   const budgetMs = 10_000;
   const base = { expected: `gone from every endpoint map and ipcache within ${budgetMs} ms of the deletion`, tags: { kind: 'ipcache' } };
+  const noAgents = agentApiUnavailable(ctx);
+  if (noAgents) return { ...base, passed: false, verdict: 'unavailable', observed: `not checked: ${noAgents}` };
   await ctx.client.delete('Pod', CONN_NAMESPACE, TEMP_POD).catch(() => undefined);
   await ctx.client.apply([netexecPod({ name: TEMP_POD, namespace: CONN_NAMESPACE, node: home, labels: { app: 'cnilab-conn-ephemeral' }, httpPort: POD_TCP_PORT })]);
   await waitPodsReady(ctx.client, [{ namespace: CONN_NAMESPACE, name: TEMP_POD }], 30_000);

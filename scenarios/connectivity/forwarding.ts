@@ -9,9 +9,9 @@
 import { AgentClient } from '../../agent/api/client.js';
 import type { Flow } from '../../agent/observer/flow.js';
 import { shellQuote } from '../../harness/exec/run.js';
-import { probe } from '../../harness/traffic/probe.js';
 import type { Evidence } from '../../reports/model.js';
 import type { CheckOutcome, ResolvedPod, ScenarioContext } from '../framework/model.js';
+import { agentApiUnavailable, probeThrough, providerOf } from '../framework/provider-access.js';
 import { POD_TCP_PORT, connPods } from './workload.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -38,7 +38,7 @@ function pairs(pods: ResolvedPod[]): Array<{ src: ResolvedPod; dst: ResolvedPod;
 export async function checkTtl(ctx: ScenarioContext): Promise<CheckOutcome[]> {
   return Promise.all(
     pairs(connPods(ctx)).map(async ({ src, dst, same }) => {
-      const r = await probe({ netns: src.netns, protocol: 'icmp', host: dst.ip, timeoutMs: 1500 });
+      const r = await probeThrough(providerOf(ctx), { pod: src }, { protocol: 'icmp', host: dst.ip, timeoutMs: 1500 });
       const ttl = r.ok ? replyTtl(r.stdout) : undefined;
       const want = expectedReplyTtl(same);
       const command = shellQuote(r.command);
@@ -103,6 +103,10 @@ export function flowProblems(e: FlowExpectation, flows: Flow[]): string[] {
 }
 
 export async function checkConnectionFlows(ctx: ScenarioContext): Promise<CheckOutcome[]> {
+  const noAgents = agentApiUnavailable(ctx);
+  if (noAgents) {
+    return pairs(connPods(ctx)).map(({ src, dst, same }) => ({ id: same ? 'same-node' : 'cross-node', name: `flows of tcp ${src.key} → ${dst.key} (${same ? 'same node' : 'across nodes'})`, from: src.key, to: dst.key, protocol: 'tcp', port: POD_TCP_PORT, passed: false, verdict: 'unavailable' as const, expected: 'SYN and SYN-ACK at their observation points, TO_ENDPOINT INGRESS, right identities, the SYN-ACK a reply', observed: `not checked: ${noAgents}`, tags: { kind: 'flows' } }));
+  }
   const identities = new Map<string, number>();
   for (const n of ctx.spec.nodes) for (const e of await new AgentClient(ctx.spec.name, n.name).endpoints()) identities.set(e.ip, e.identity);
   const out: CheckOutcome[] = [];
@@ -115,7 +119,7 @@ export async function checkConnectionFlows(ctx: ScenarioContext): Promise<CheckO
       out.push({ ...base, passed: false, verdict: 'unavailable', observed: 'the agents report no identity for the pods' });
       continue;
     }
-    const r = await probe({ netns: src.netns, protocol: 'tcp', host: dst.ip, port: POD_TCP_PORT, timeoutMs: 1500 });
+    const r = await probeThrough(providerOf(ctx), { pod: src }, { protocol: 'tcp', host: dst.ip, port: POD_TCP_PORT, timeoutMs: 1500 });
     if (!r.ok) {
       out.push({ ...base, passed: false, observed: `the connection failed (${r.outcome})`, command: shellQuote(r.command) });
       continue;

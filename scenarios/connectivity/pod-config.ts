@@ -1,8 +1,11 @@
-// Checks of each pod's own network configuration, read from inside the pod netns with `ip`:
+// Checks of each pod's own network configuration, read from inside the pod with `ip` (through the
+// provider: nsenter on the embedded cluster, pods/exec elsewhere):
 // eth0's MTU must be the cluster's pod MTU (1450 under VXLAN, so full-size packets fit the tunnel),
 // and no neighbour entry may be PERMANENT (the datapath answers ARP; pods need no static entries).
-import { run, shellQuote } from '../../harness/exec/run.js';
+import { shellQuote } from '../../harness/exec/run.js';
+import type { Provider } from '../../harness/providers/common/provider.js';
 import type { CheckOutcome, ResolvedPod, ScenarioContext } from '../framework/model.js';
+import { execThrough, providerOf, type ExecWhere } from '../framework/provider-access.js';
 import { connPods } from './workload.js';
 
 /** The MTU from `ip -o link show DEV` output, or undefined. */
@@ -11,9 +14,13 @@ export function parseLinkMtu(text: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-async function podMtuOutcome(pod: ResolvedPod, want: number): Promise<CheckOutcome> {
-  const r = await run(['ip', '-o', 'link', 'show', 'eth0'], { netns: pod.netns, allowFailure: true, timeoutMs: 5000 });
+async function podMtuOutcome(provider: Provider, pod: ResolvedPod, want: number): Promise<CheckOutcome> {
+  const r = await execThrough(provider, { pod }, ['ip', '-o', 'link', 'show', 'eth0']);
   const mtu = r.code === 0 ? parseLinkMtu(r.stdout) : undefined;
+  if (!want) {
+    // Nothing to compare with: a cluster from a kubeconfig whose pod MTU was not given.
+    return { id: pod.name, name: `eth0 MTU of ${pod.key}`, from: pod.key, passed: false, verdict: 'unavailable', expected: 'the cluster pod MTU (not known: give --pod-mtu)', observed: mtu === undefined ? `unreadable (exit ${r.code})` : `mtu ${mtu}`, command: shellQuote(r.argv), tags: { kind: 'pod-mtu', fromNode: pod.node } };
+  }
   return {
     id: pod.name,
     name: `eth0 MTU of ${pod.key}`,
@@ -29,8 +36,8 @@ async function podMtuOutcome(pod: ResolvedPod, want: number): Promise<CheckOutco
   };
 }
 
-async function permanentNeighOutcome(pod: ResolvedPod): Promise<CheckOutcome> {
-  const r = await run(['ip', 'neigh', 'show', 'nud', 'permanent'], { netns: pod.netns, allowFailure: true, timeoutMs: 5000 });
+async function permanentNeighOutcome(provider: Provider, pod: ResolvedPod): Promise<CheckOutcome> {
+  const r = await execThrough(provider, { pod }, ['ip', 'neigh', 'show', 'nud', 'permanent']);
   const entries = r.stdout.trim().split('\n').filter(Boolean);
   const ok = r.code === 0 && entries.length === 0;
   return {
@@ -49,11 +56,11 @@ async function permanentNeighOutcome(pod: ResolvedPod): Promise<CheckOutcome> {
 }
 
 export async function checkPodMtus(ctx: ScenarioContext): Promise<CheckOutcome[]> {
-  return Promise.all(connPods(ctx).map((p) => podMtuOutcome(p, ctx.spec.podMtu)));
+  return Promise.all(connPods(ctx).map((p) => podMtuOutcome(providerOf(ctx), p, ctx.spec.podMtu)));
 }
 
 export async function checkNoPermanentNeighbours(ctx: ScenarioContext): Promise<CheckOutcome[]> {
-  return Promise.all(connPods(ctx).map((p) => permanentNeighOutcome(p)));
+  return Promise.all(connPods(ctx).map((p) => permanentNeighOutcome(providerOf(ctx), p)));
 }
 
 /** The pod's view of its gateway after an ARP exchange: the neighbour entry of `gw` on eth0. */
@@ -72,37 +79,39 @@ export function arpAnsweredByDatapath(neigh: { mac?: string; state: string } | u
   return { passed, observed: resolved ? `gateway resolved to ${neigh.mac} (${neigh.state}); lxc MAC ${lxcMac}` : `gateway unresolved (${neigh.state})` };
 }
 
-async function arpOutcome(pod: ResolvedPod, nodeNetns: string): Promise<CheckOutcome> {
+async function arpOutcome(provider: Provider, pod: ResolvedPod): Promise<CheckOutcome> {
   const base = { id: pod.name, name: `${pod.key}'s ARP for its gateway is answered by the datapath`, from: pod.key, expected: 'gateway resolved to the lxc MAC with the node kernel barred from answering (arp_ignore=8)', tags: { kind: 'pod-arp', fromNode: pod.node } };
   const evidence: NonNullable<CheckOutcome['evidence']> = [];
-  const step = async (argv: string[], netns: string) => {
-    const r = await run(argv, { netns, allowFailure: true, timeoutMs: 5000 });
+  const inPod: ExecWhere = { pod };
+  const onNode: ExecWhere = { node: pod.node };
+  const step = async (argv: string[], where: ExecWhere) => {
+    const r = await execThrough(provider, where, argv);
     evidence.push({ kind: 'neighbour', command: shellQuote(r.argv), exit: r.code, observed: (r.stdout + r.stderr).trim().slice(0, 200) || '(no output)' });
     return r;
   };
   const unavailable = (why: string): CheckOutcome => ({ ...base, passed: false, verdict: 'unavailable', observed: why, evidence });
-  const route = await step(['ip', '-j', 'route', 'show', 'default'], pod.netns);
+  const route = await step(['ip', '-j', 'route', 'show', 'default'], inPod);
   const gw = route.code === 0 ? (JSON.parse(route.stdout || '[]') as Array<{ gateway?: string }>)[0]?.gateway : undefined;
-  const link = await step(['ip', '-j', 'link', 'show', 'eth0'], pod.netns);
+  const link = await step(['ip', '-j', 'link', 'show', 'eth0'], inPod);
   const peerIndex = link.code === 0 ? (JSON.parse(link.stdout || '[]') as Array<{ link_index?: number }>)[0]?.link_index : undefined;
   if (!gw || !peerIndex) return unavailable('cannot read the pod\'s gateway or its veth peer');
-  const links = await run(['ip', '-j', 'link', 'show'], { netns: nodeNetns, allowFailure: true, timeoutMs: 5000 });
+  const links = await execThrough(provider, onNode, ['ip', '-j', 'link', 'show']);
   const lxc = (JSON.parse(links.stdout || '[]') as Array<{ ifindex: number; ifname: string; address?: string }>).find((l) => l.ifindex === peerIndex);
-  if (!lxc?.address) return unavailable(`no link with ifindex ${peerIndex} in ${nodeNetns}`);
+  if (!lxc?.address) return unavailable(`no link with ifindex ${peerIndex} on node ${pod.node}`);
   const knob = `/proc/sys/net/ipv4/conf/${lxc.ifname}/arp_ignore`;
-  const old = await run(['cat', knob], { netns: nodeNetns, allowFailure: true, timeoutMs: 5000 });
+  const old = await execThrough(provider, onNode, ['cat', knob]);
   if (old.code !== 0) return unavailable(`cannot read ${knob}`);
   try {
     // 8: the kernel answers no ARP request on this device, so whatever answers is the datapath.
-    await step(['sh', '-c', `echo 8 > ${knob}`], nodeNetns);
-    await step(['ip', 'neigh', 'flush', 'dev', 'eth0'], pod.netns);
-    await step(['ping', '-n', '-c', '1', '-W', '1', gw], pod.netns);
-    const neigh = await step(['ip', '-j', 'neigh', 'show', 'dev', 'eth0'], pod.netns);
+    await step(['sh', '-c', `echo 8 > ${knob}`], onNode);
+    await step(['ip', 'neigh', 'flush', 'dev', 'eth0'], inPod);
+    await step(['ping', '-n', '-c', '1', '-W', '1', gw], inPod);
+    const neigh = await step(['ip', '-j', 'neigh', 'show', 'dev', 'eth0'], inPod);
     if (neigh.code !== 0) return unavailable('ip neigh failed');
     const v = arpAnsweredByDatapath(gatewayNeighbour(neigh.stdout, gw), lxc.address);
     return { ...base, passed: v.passed, observed: v.observed, evidence };
   } finally {
-    await run(['sh', '-c', `echo ${old.stdout.trim()} > ${knob}`], { netns: nodeNetns, allowFailure: true, timeoutMs: 5000 });
+    await execThrough(provider, onNode, ['sh', '-c', `echo ${old.stdout.trim()} > ${knob}`]);
   }
 }
 
@@ -110,5 +119,5 @@ async function arpOutcome(pod: ResolvedPod, nodeNetns: string): Promise<CheckOut
  *  the check bars the kernel first. One pod per node. */
 export async function checkArpByDatapath(ctx: ScenarioContext): Promise<CheckOutcome[]> {
   const reps = [...new Map(connPods(ctx).map((p) => [p.node, p])).values()];
-  return Promise.all(reps.map((p) => arpOutcome(p, ctx.nodes.get(p.node)!.netns)));
+  return Promise.all(reps.map((p) => arpOutcome(providerOf(ctx), p)));
 }

@@ -291,7 +291,8 @@ export const servicesScenario: Scenario = {
   name: 'services',
   suite: 'connectivity',
   description: 'ClusterIP and NodePort through the kube-proxy replacement: from pods and nodes, TCP and UDP, no endpoints, backend removal, affinity, flows',
-  topology: { nodes: 3, cni: ['cnilab'] },
+  // Reads the agents' service maps and the embedded control plane.
+  topology: { nodes: 3, cni: ['cnilab'], providers: ['netns'] },
   setup: servicesObjects,
   prepare,
   steps: servicesSteps,

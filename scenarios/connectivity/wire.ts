@@ -238,7 +238,8 @@ export const wireScenario: Scenario = {
   name: 'wire',
   suite: 'connectivity',
   description: 'what the underlay carries: VXLAN with the identity in the VNI (tunnel) or bare pod IPs (native); same-node traffic stays off it',
-  topology: { nodes: CONN_NODES },
+  // Captures in the node and fabric namespaces of the embedded cluster.
+  topology: { nodes: CONN_NODES, providers: ['netns'] },
   setup: connectivityObjects,
   steps: () => [{ kind: 'check', id: 'wire', name: 'underlay capture', run: wireChecks }],
 };

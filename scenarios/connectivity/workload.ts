@@ -1,10 +1,9 @@
 // The connectivity workload: three netexec pods per node (TCP 8080, UDP 8081) in namespace
 // cnilab-conn, pinned with spec.nodeName so "same node" and "across nodes" are known, not guessed;
-// plus a small TCP server in each node's netns so pod→node can be tested over TCP as well as ICMP.
+// plus a host-network netexec pod per node (TCP 9080 in the node's own namespace, answering with the
+// node's name as its hostname) so pod→node can be tested over TCP as well as ICMP. All of it is plain
+// Kubernetes objects, so any provider can create it.
 import type { ClusterSpec } from '../../harness/cluster/spec.js';
-import { start, type Background } from '../../harness/exec/run.js';
-import { agnhostShimPath } from '../../harness/traffic/probe.js';
-import { waitForListener } from '../../harness/traffic/wait-listen.js';
 import type { ResolvedPod, ScenarioContext } from '../framework/model.js';
 import { netexecPod } from '../framework/pods.js';
 
@@ -13,6 +12,11 @@ export const POD_TCP_PORT = 8080;
 export const POD_UDP_PORT = 8081;
 /** Served in every node's netns while the scenario runs. Not 8080: a node may run its own servers. */
 export const NODE_TCP_PORT = 9080;
+/** The host-network server pod of a node. */
+export function nodeServerPodName(node: string): string {
+  return `conn-host-${node}`;
+}
+
 /** A port no pod serves: the negative control must be refused. */
 export const UNSERVED_PORT = 9;
 export const PODS_PER_NODE = 3;
@@ -45,6 +49,9 @@ export function connectivityObjects(spec: ClusterSpec): unknown[] {
         }),
       );
     }
+    const server = netexecPod({ name: nodeServerPodName(node), namespace: CONN_NAMESPACE, node, labels: { app: 'cnilab-conn-host', 'cnilab.dev/node': node }, httpPort: NODE_TCP_PORT });
+    (server.spec as Record<string, unknown>).hostNetwork = true;
+    objects.push(server);
   }
   return objects;
 }
@@ -59,27 +66,4 @@ export function connPods(ctx: ScenarioContext): ResolvedPod[] {
     throw new Error(`connectivity pods not Running: ${missing.join(', ')}`);
   }
   return pods.sort((a, b) => order.indexOf(a.node) - order.indexOf(b.node) || a.name.localeCompare(b.name));
-}
-
-/** Start one TCP server per node netns; returns the cleanup that stops them. */
-export async function startNodeServers(ctx: ScenarioContext): Promise<() => Promise<void>> {
-  const servers: Background[] = [];
-  const stopAll = async () => {
-    await Promise.all(servers.map((s) => s.stop()));
-  };
-  try {
-    await Promise.all(
-      connNodes(ctx.spec).map(async (name) => {
-        const netns = ctx.nodes.get(name)!.netns;
-        // Named after its node, so a probe can tell which node answered (agnhost reads HOSTNAME).
-        const bg = start([agnhostShimPath(), 'netexec', `--http-port=${NODE_TCP_PORT}`, '--udp-port=-1'], { netns, env: { HOSTNAME: name } });
-        servers.push(bg);
-        await waitForListener(bg, { netns, proto: 'tcp', port: NODE_TCP_PORT, what: `netexec in node ${name}` });
-      }),
-    );
-  } catch (e) {
-    await stopAll();
-    throw e;
-  }
-  return stopAll;
 }

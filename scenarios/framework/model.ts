@@ -4,6 +4,7 @@
 // pure function so the same cluster always yields the same steps in the same order.
 import type { ClusterSpec, CniKind, NodeSpec, RoutingMode } from '../../harness/cluster/spec.js';
 import type { ControlPlaneClient } from '../../harness/cluster/client.js';
+import type { Provider, ProviderKind } from '../../harness/providers/common/provider.js';
 import type { FailureMode, ProbeProtocol } from '../../harness/traffic/probe.js';
 import type { Evidence, Reachability, Verdict } from '../../reports/model.js';
 import type { StepFlowSpec } from './flow-requirements.js';
@@ -94,7 +95,10 @@ export interface ResolvedNode extends NodeSpec {
 
 export interface ScenarioContext {
   spec: ClusterSpec;
+  /** The embedded cluster's control plane: only scenarios limited to the netns provider may use it. */
   client: ControlPlaneClient;
+  /** How the cluster is reached (provider-access.ts: providerOf); unset means the embedded cluster's. */
+  provider?: Provider;
   pods: Map<string, ResolvedPod>;
   nodes: Map<string, ResolvedNode>;
   /** Per-scenario scratch space for `prepare` to hand things to steps. */
@@ -107,6 +111,9 @@ export interface Topology {
   nodes: number;
   cni?: CniKind[];
   routing?: RoutingMode[];
+  /** Providers the scenario can run through (default: any); e.g. a scenario that reads node namespaces
+   *  or the embedded control plane directly is limited to netns. */
+  providers?: ProviderKind[];
 }
 
 export interface Scenario {
@@ -132,7 +139,8 @@ export interface Suite {
 }
 
 /** Why a scenario does not apply to a cluster, or undefined when it does. */
-export function notApplicable(topology: Topology, spec: Pick<ClusterSpec, 'nodes' | 'cni' | 'routing'>): string | undefined {
+export function notApplicable(topology: Topology, spec: Pick<ClusterSpec, 'nodes' | 'cni' | 'routing'>, provider: ProviderKind = 'netns'): string | undefined {
+  if (topology.providers && !topology.providers.includes(provider)) return `runs through the ${topology.providers.join('|')} provider only, not ${provider}`;
   if (spec.nodes.length < topology.nodes) return `needs ${topology.nodes} nodes, the cluster has ${spec.nodes.length}`;
   if (topology.cni && !topology.cni.includes(spec.cni)) return `applies to cni ${topology.cni.join('|')}, not ${spec.cni}`;
   if (topology.routing && !topology.routing.includes(spec.routing)) return `applies to routing ${topology.routing.join('|')}, not ${spec.routing}`;

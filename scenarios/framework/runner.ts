@@ -5,6 +5,8 @@
 import type { ClusterSpec } from '../../harness/cluster/spec.js';
 import type { ControlPlaneClient } from '../../harness/cluster/client.js';
 import { netnsNames } from '../../harness/cluster/names.js';
+import { podNetnsName } from '../../harness/cluster/pod-netns.js';
+import type { Provider } from '../../harness/providers/common/provider.js';
 import { shellQuote } from '../../harness/exec/run.js';
 import { probe as realProbe, type ProbeOptions, type ProbeResult } from '../../harness/traffic/probe.js';
 import { waitPodsReady } from '../../harness/cli/wait.js';
@@ -12,6 +14,7 @@ import type { CheckResult, ScenarioResult, SuiteResult } from '../../reports/mod
 import { pool } from '../../lib/pool.js';
 import { describeExpectation, describeObserved, probeEvidence, probeVerdict } from './expectations.js';
 import { FlowChecks } from './flow-checks.js';
+import { applyThrough, probeThrough, resolvedPods } from './provider-access.js';
 import { notApplicable, type CheckOutcome, type CustomStep, type ProbeStep, type ResolvedNode, type ResolvedPod, type Scenario, type ScenarioContext, type Source, type Step, type Suite, type Target } from './model.js';
 
 export interface RunnerEnv {
@@ -26,6 +29,9 @@ export interface RunnerEnv {
   /** Flow requirements of the probes (flow-checks.ts). Default: on wherever the cluster has an observer
    *  (strict, as `cilium connectivity test`); false turns them off. */
   flowChecks?: FlowChecks | false;
+  /** When set, setup, pods and probes go through it (provider-access.ts) instead of the embedded
+   *  cluster's client and nsenter. */
+  provider?: Provider;
 }
 
 const DEFAULT_CONCURRENCY = 4;
@@ -35,6 +41,10 @@ const DEFAULT_PROBE_TIMEOUT_MS = 1000;
 export async function applySetup(env: RunnerEnv, objects: unknown[]): Promise<number> {
   const t0 = performance.now();
   if (objects.length === 0) return 0;
+  if (env.provider) {
+    await applyThrough(env.provider, objects, env.podsTimeoutMs ?? 60_000);
+    return Math.round(performance.now() - t0);
+  }
   const results = await env.client.apply(objects);
   const pods = results.filter((r) => r.kind === 'Pod').map((r) => ({ namespace: r.namespace!, name: r.name }));
   await waitPodsReady(env.client, pods, env.podsTimeoutMs ?? 60_000);
@@ -42,6 +52,8 @@ export async function applySetup(env: RunnerEnv, objects: unknown[]): Promise<nu
 }
 
 export async function resolveContext(env: RunnerEnv): Promise<ScenarioContext> {
+  const nodes = new Map<string, ResolvedNode>(env.spec.nodes.map((n) => [n.name, { ...n, netns: netnsNames.node(env.spec.name, n.name) }]));
+  if (env.provider) return { spec: env.spec, client: env.client, provider: env.provider, pods: await resolvedPods(env.provider, env.spec), nodes, state: {}, log: env.log ?? (() => undefined) };
   const pods = new Map<string, ResolvedPod>();
   for (const p of await env.client.list('Pod')) {
     const status = (p.status ?? {}) as { phase?: string; podIP?: string };
@@ -49,9 +61,8 @@ export async function resolveContext(env: RunnerEnv): Promise<ScenarioContext> {
     if (status.phase !== 'Running' || !status.podIP || !nodeName) continue;
     const namespace = p.metadata.namespace!;
     const key = `${namespace}/${p.metadata.name}`;
-    pods.set(key, { namespace, name: p.metadata.name, key, node: nodeName, ip: status.podIP, netns: netnsNames.pod(env.spec.name, namespace, p.metadata.name) });
+    pods.set(key, { namespace, name: p.metadata.name, key, node: nodeName, ip: status.podIP, netns: podNetnsName(env.spec.name, p) });
   }
-  const nodes = new Map<string, ResolvedNode>(env.spec.nodes.map((n) => [n.name, { ...n, netns: netnsNames.node(env.spec.name, n.name) }]));
   return { spec: env.spec, client: env.client, pods, nodes, state: {}, log: env.log ?? (() => undefined) };
 }
 
@@ -117,7 +128,7 @@ async function runProbeStep(env: RunnerEnv, ctx: ScenarioContext, step: ProbeSte
   } catch (e) {
     return { ...base, observed: 'not run', passed: false, verdict: 'fail', durationMs: 0, detail: (e as Error).message };
   }
-  const r = await (env.probe ?? realProbe)(opts);
+  const r = env.provider && !env.probe ? await probeThrough(env.provider, 'pod' in step.from ? { pod: lookupPod(ctx, step.from.pod) } : { node: step.from.node }, opts) : await (env.probe ?? realProbe)(opts);
   const v = probeVerdict(step.expect, r);
   // On failure, the probe's own last words (agnhost's TIMEOUT/REFUSED/OTHER line, ping's summary).
   const detail = v.passed ? undefined : [v.why, tail(`${r.stdout}\n${r.stderr}`, 3)].filter(Boolean).join('\n');
@@ -203,7 +214,7 @@ export async function runScenario(env: RunnerEnv, scenario: Scenario, suiteState
   const t0 = performance.now();
   const result: ScenarioResult = { name: scenario.name, suite: scenario.suite, ...(scenario.description ? { description: scenario.description } : {}), status: 'passed', startedAt, setupMs: 0, durationMs: 0, checks: [] };
   const finish = (r: ScenarioResult = result): ScenarioResult => ((r.durationMs = Math.round(performance.now() - t0)), r);
-  const why = notApplicable(scenario.topology, env.spec);
+  const why = notApplicable(scenario.topology, env.spec, env.provider?.kind);
   if (why) return finish(Object.assign(result, { status: 'skipped', reason: why }));
   let cleanup: (() => Promise<void>) | undefined;
   try {
@@ -226,11 +237,11 @@ export async function runScenario(env: RunnerEnv, scenario: Scenario, suiteState
 }
 
 /** Every applicable scenario's setup objects, once each (scenarios may share a workload). */
-export function suiteSetup(suite: Suite, spec: ClusterSpec): unknown[] {
+export function suiteSetup(suite: Suite, spec: ClusterSpec, provider?: Provider['kind']): unknown[] {
   const seen = new Set<string>();
   const out: unknown[] = [];
   for (const sc of suite.scenarios) {
-    if (notApplicable(sc.topology, spec)) continue;
+    if (notApplicable(sc.topology, spec, provider)) continue;
     for (const o of sc.setup(spec) as Array<{ kind?: string; metadata?: { namespace?: string; name?: string } }>) {
       const key = `${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
       if (!seen.has(key)) out.push(o);
@@ -242,8 +253,8 @@ export function suiteSetup(suite: Suite, spec: ClusterSpec): unknown[] {
 
 /** The suite's own preparation (shared state for its scenarios), once their pods are up. */
 async function prepareSuite(env: RunnerEnv, suite: Suite): Promise<{ state?: Record<string, unknown>; cleanup?: () => Promise<void> }> {
-  if (!suite.prepare || suite.scenarios.every((sc) => notApplicable(sc.topology, env.spec))) return {};
-  await applySetup(env, suiteSetup(suite, env.spec));
+  if (!suite.prepare || suite.scenarios.every((sc) => notApplicable(sc.topology, env.spec, env.provider?.kind))) return {};
+  await applySetup(env, suiteSetup(suite, env.spec, env.provider?.kind));
   const ctx = await resolveContext(env);
   const cleanup = await suite.prepare(ctx);
   return { state: ctx.state, cleanup };

@@ -1,14 +1,15 @@
 // pods/exec over WebSocket, the Kubernetes remote-command protocol: subprotocol v5.channel.k8s.io
 // or v4.channel.k8s.io; every binary message starts with a channel byte (0 stdin, 1 stdout,
 // 2 stderr, 3 error: a v1 Status when the command ends, 4 resize), and v5 adds 255: "close this
-// channel" (the client's end of stdin). The command runs in the pod's network namespace with the
-// pod tools (agnhost) first on PATH, as `cnilab exec` runs it. No TTY: tty=true is refused.
+// channel" (the client's end of stdin). The command runs in the pod's network namespace (its node's for
+// a hostNetwork pod) with the pod tools (agnhost) first on PATH, as `cnilab exec` runs it. No TTY:
+// tty=true is refused.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { KubeObject } from '../objects.js';
-import { netnsNames } from '../names.js';
+import { podHostname, podNetnsName } from '../pod-netns.js';
 import { POD_BIN_DIR } from '../../paths.js';
 import { killGroup } from '../../exec/run.js';
 import { ApiError, badRequest } from './status.js';
@@ -65,13 +66,13 @@ function run(ws: WebSocket, cluster: string, pod: KubeObject, argv: string[], st
   const send = (ch: number, data: Buffer | string) => {
     if (ws.readyState === ws.OPEN) ws.send(Buffer.concat([Buffer.from([ch]), Buffer.isBuffer(data) ? data : Buffer.from(data)]));
   };
-  const netns = `/run/netns/${netnsNames.pod(cluster, pod.metadata.namespace!, pod.metadata.name)}`;
+  const netns = `/run/netns/${podNetnsName(cluster, pod)}`;
   let child: ChildProcess;
   try {
     child = spawn('nsenter', [`--net=${netns}`, '--', ...argv], {
       detached: true,
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, PATH: `${POD_BIN_DIR}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`, HOSTNAME: pod.metadata.name },
+      env: { ...process.env, PATH: `${POD_BIN_DIR}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`, HOSTNAME: podHostname(pod) },
     });
   } catch (e) {
     send(CH.error, JSON.stringify({ metadata: {}, status: 'Failure', message: (e as Error).message, reason: 'InternalError' }));

@@ -58,6 +58,9 @@ export abstract class KubeconfigBackedProvider implements Provider {
   apply(objects: unknown[]): Promise<unknown> {
     return this.api().apply(objects);
   }
+  pods(namespace?: string): Promise<ProviderPod[]> {
+    return this.api().pods(namespace);
+  }
   waitPodsReady(namespace: string | undefined, timeoutMs: number): Promise<ProviderPod[]> {
     return this.api().waitPodsReady(namespace, timeoutMs);
   }

@@ -24,6 +24,8 @@ export interface ProviderPod {
   ip: string;
   phase: string;
   labels: Record<string, string>;
+  /** Runs in its node's network namespace (its ip is the node's). */
+  hostNetwork?: boolean;
 }
 
 export interface CaptureOptions {
@@ -45,6 +47,8 @@ export interface Provider {
   execInPod(namespace: string, pod: string, argv: string[], opts?: RunOptions): Promise<RunResult>;
   /** Apply Kubernetes objects (create, or replace what exists). */
   apply(objects: unknown[]): Promise<unknown>;
+  /** The pods (of a namespace, or all) as they are now, ready or not. */
+  pods(namespace?: string): Promise<ProviderPod[]>;
   /** Wait until every pod (of a namespace, or all) is Running with an IP; returns them. */
   waitPodsReady(namespace: string | undefined, timeoutMs: number): Promise<ProviderPod[]>;
   /** Capture packets on a node: a pcap file's bytes. */

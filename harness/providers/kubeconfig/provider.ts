@@ -16,6 +16,18 @@ import { detectCni } from './cni.js';
 
 const EXIT_CODE = /^\d+$/;
 
+/** Whether `want` says nothing `have` does not: every field it sets has the same value in `have` (deep;
+ *  arrays element by element, same length). Fields the server filled in (defaults, status) do not count,
+ *  as `kubectl apply` leaves an object alone when the manifest asks for no change. */
+export function coveredBy(want: unknown, have: unknown): boolean {
+  if (Array.isArray(want)) return Array.isArray(have) && have.length === want.length && want.every((w, i) => coveredBy(w, have[i]));
+  if (want && typeof want === 'object') {
+    if (!have || typeof have !== 'object' || Array.isArray(have)) return false;
+    return Object.entries(want as Record<string, unknown>).every(([k, v]) => v === undefined || coveredBy(v, (have as Record<string, unknown>)[k]));
+  }
+  return want === have;
+}
+
 /** The exit code in an exec's final V1Status: Success is 0, NonZeroExitCode carries it in a cause. */
 export function exitCodeOf(status: k8s.V1Status | undefined): number {
   if (!status) return 1;
@@ -66,6 +78,12 @@ export class KubeconfigProvider implements Provider {
       } catch (e) {
         if ((e as { code?: number }).code !== 409) throw apiError(e, `create ${obj.kind} ${obj.metadata?.namespace ?? ''}/${obj.metadata?.name}`);
         const cur = await this.objects.read(obj as Parameters<k8s.KubernetesObjectApi['read']>[0]);
+        // Unchanged: leave it (a Pod's spec cannot be replaced, even by itself with defaults missing).
+        const { apiVersion: _a, kind: _k, ...wanted } = obj as unknown as Record<string, unknown>;
+        if (coveredBy(wanted, JSON.parse(JSON.stringify(cur)))) {
+          out.push(cur);
+          continue;
+        }
         out.push(await this.objects.replace({ ...obj, metadata: { ...obj.metadata, resourceVersion: cur.metadata?.resourceVersion } }));
       }
     }
@@ -81,6 +99,7 @@ export class KubeconfigProvider implements Provider {
       ip: p.status?.podIP ?? '',
       phase: p.status?.phase ?? 'Pending',
       labels: p.metadata?.labels ?? {},
+      ...(p.spec?.hostNetwork ? { hostNetwork: true } : {}),
     }));
   }
 

@@ -4,7 +4,8 @@ import { readFileSync, writeFileSync, mkdirSync, existsSync, copyFileSync } from
 import { join } from 'node:path';
 import { run, type RunOptions, type RunResult } from '../../exec/run.js';
 import { ControlPlaneClient } from '../../cluster/client.js';
-import { netnsNames, paths } from '../../cluster/names.js';
+import { NETNS_DIR, netnsNames, paths } from '../../cluster/names.js';
+import { podHostname, podNetnsName } from '../../cluster/pod-netns.js';
 import type { ClusterSpec } from '../../cluster/spec.js';
 import { POD_BIN_DIR } from '../../paths.js';
 import { WaitTimeoutError } from '../../errors.js';
@@ -30,12 +31,29 @@ export class NetnsProvider implements Provider {
     return this.spec().nodes.map((n) => ({ name: n.name, ip: n.underlayIp, podCidr: n.podCidr }));
   }
   execOnNode(node: string, argv: string[], opts: RunOptions = {}): Promise<RunResult> {
-    return run(argv, { allowFailure: true, ...opts, netns: netnsNames.node(this.cluster, node) });
+    // cnilab's pod tools on PATH here too: a real cluster's node helper has its tools in its image.
+    const env = { PATH: `${POD_BIN_DIR}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`, HOSTNAME: node, ...opts.env };
+    return run(argv, { allowFailure: true, ...opts, env, netns: netnsNames.node(this.cluster, node) });
   }
-  execInPod(namespace: string, pod: string, argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+  async execInPod(namespace: string, pod: string, argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+    let netns = netnsNames.pod(this.cluster, namespace, pod);
+    let hostname = pod;
+    if (!existsSync(`${NETNS_DIR}/${netns}`)) {
+      // No sandbox of its own: a hostNetwork pod runs in its node's namespace (or the pod is gone, and
+      // nsenter says so).
+      const obj = await this.client.get('Pod', namespace, pod).catch(() => undefined);
+      if (obj) [netns, hostname] = [podNetnsName(this.cluster, obj), podHostname(obj)];
+    }
     // As `cnilab exec`: cnilab's pod tools (agnhost) first on PATH.
-    const env = { PATH: `${POD_BIN_DIR}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`, HOSTNAME: pod, ...opts.env };
-    return run(argv, { allowFailure: true, ...opts, env, netns: netnsNames.pod(this.cluster, namespace, pod) });
+    const env = { PATH: `${POD_BIN_DIR}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`, HOSTNAME: hostname, ...opts.env };
+    return run(argv, { allowFailure: true, ...opts, env, netns });
+  }
+  async pods(namespace?: string): Promise<ProviderPod[]> {
+    return (await this.client.list('Pod', namespace)).map((p) => {
+      const st = (p.status ?? {}) as { phase?: string; podIP?: string };
+      const spec = (p.spec ?? {}) as { nodeName?: string; hostNetwork?: boolean };
+      return { namespace: p.metadata.namespace ?? 'default', name: p.metadata.name, node: spec.nodeName ?? '', ip: st.podIP ?? '', phase: st.phase ?? 'Pending', labels: (p.metadata.labels as Record<string, string>) ?? {}, ...(spec.hostNetwork ? { hostNetwork: true } : {}) };
+    });
   }
   apply(objects: unknown[]): Promise<unknown> {
     return this.client.apply(objects);
@@ -43,10 +61,7 @@ export class NetnsProvider implements Provider {
   async waitPodsReady(namespace: string | undefined, timeoutMs: number): Promise<ProviderPod[]> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const pods = (await this.client.list('Pod', namespace)).map((p) => {
-        const st = (p.status ?? {}) as { phase?: string; podIP?: string };
-        return { namespace: p.metadata.namespace ?? 'default', name: p.metadata.name, node: (p.spec as { nodeName?: string }).nodeName ?? '', ip: st.podIP ?? '', phase: st.phase ?? 'Pending', labels: (p.metadata.labels as Record<string, string>) ?? {} };
-      });
+      const pods = await this.pods(namespace);
       if (pods.length && pods.every((p) => p.phase === 'Running' && p.ip)) return pods;
       if (Date.now() > deadline) throw new WaitTimeoutError(`pods ${pods.filter((p) => p.phase !== 'Running').map((p) => `${p.namespace}/${p.name}`).join(', ') || '(none yet)'} to be Running`, timeoutMs);
       await new Promise((r) => setTimeout(r, 100));

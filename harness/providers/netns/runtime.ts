@@ -2,6 +2,8 @@
 // node, inside the cluster daemon. It schedules Pods (spec.nodeName, or the least-loaded node),
 // creates the pod's network namespace, calls the node's CNI exactly as a container runtime does,
 // records the result in the Pod's status, starts the containers, and undoes all of it on delete.
+// A `hostNetwork: true` pod gets no namespace and no CNI call: its processes run in the node's
+// namespace, with the node's address as podIP and the node's name as hostname, as kubelet does it.
 // agnhost containers run in the node's workload process (workloads.ts), never in the daemon: pod
 // traffic is hostile input. A restarted daemon re-adopts the pods of the crashed one (recover.ts)
 // before it watches for new ones.
@@ -36,6 +38,8 @@ interface RunningPod {
   uid: string;
   node: NodeSpec;
   netns: string;
+  /** Runs in the node's netns: no sandbox of its own, no CNI, nothing of the node's to delete. */
+  hostNetwork?: boolean;
   cniResult?: CniResult;
   stops: Array<() => Promise<void>>;
   containers: ContainerRunner[];
@@ -176,7 +180,9 @@ export class PodRuntime {
       return;
     }
     if (!(pod.spec as { nodeName?: string }).nodeName) this.store.bindPod(ns, name, node.name);
-    const running: RunningPod = { key, uid: pod.metadata.uid ?? key, owner: ownerUid(pod), node, netns: netnsNames.pod(this.spec.name, ns, name), stops: [], containers: [], agnhostLogs: new Map(), ready: Promise.resolve() };
+    const hostNetwork = (pod.spec as { hostNetwork?: boolean }).hostNetwork === true;
+    const netns = hostNetwork ? netnsNames.node(this.spec.name, node.name) : netnsNames.pod(this.spec.name, ns, name);
+    const running: RunningPod = { key, uid: pod.metadata.uid ?? key, owner: ownerUid(pod), node, netns, hostNetwork, stops: [], containers: [], agnhostLogs: new Map(), ready: Promise.resolve() };
     this.pods.set(key, running);
     running.ready = this.setup(running, pod).catch((err: Error) => {
       this.log(`pod ${key}: ${err.message}${(err as { detail?: string }).detail ? `\n${(err as { detail?: string }).detail}` : ''}`);
@@ -202,6 +208,14 @@ export class PodRuntime {
     const ns = pod.metadata.namespace!;
     const name = pod.metadata.name;
     this.setStatus(ns, name, { phase: 'Pending', reason: 'ContainerCreating', hostIP: p.node.underlayIp });
+    if (p.hostNetwork) {
+      await this.startContainers(p, pod);
+      if (!this.pods.has(p.key)) return;
+      const ip = p.node.underlayIp;
+      p.base = { hostIP: ip, hostIPs: [{ ip }], podIP: ip, podIPs: [{ ip }], startTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), qosClass: 'BestEffort' };
+      this.publish(p);
+      return;
+    }
     await createPodNetns(p.netns);
     p.cniResult = await this.addNetwork(p, ns, name);
     writeCniCache(this.spec.name, { namespace: ns, name, uid: p.uid, node: p.node.name, result: p.cniResult });
@@ -261,13 +275,13 @@ export class PodRuntime {
    */
   private async launchContainer(p: RunningPod, podName: string, c: Container, logDir: string): Promise<StartedContainer> {
     if (isAgnhost(c.image)) {
-      const handle = await this.workloads.node(p.node.name).startContainer({ netnsPath: `${NETNS_DIR}/${p.netns}`, podName, args: agnhostArgv(c) });
+      const handle = await this.workloads.node(p.node.name).startContainer({ netnsPath: `${NETNS_DIR}/${p.netns}`, podName: p.hostNetwork ? p.node.name : podName, args: agnhostArgv(c) });
       p.agnhostLogs.set(c.name, () => handle.logs());
       return { exited: handle.exited, stop: () => handle.stop() };
     }
     const argv = [...(c.command ?? []), ...(c.args ?? [])];
     if (argv.length === 0) throw new Error(`container "${c.name}": image "${c.image}" is not built in, so it needs a command`);
-    const env: Record<string, string> = { HOSTNAME: podName, PATH: `${POD_BIN_DIR}:${process.env.PATH ?? '/usr/bin:/bin'}` };
+    const env: Record<string, string> = { HOSTNAME: p.hostNetwork ? p.node.name : podName, PATH: `${POD_BIN_DIR}:${process.env.PATH ?? '/usr/bin:/bin'}` };
     for (const e of c.env ?? []) env[e.name] = e.value ?? '';
     const proc: Background = start(argv, { netns: p.netns, env });
     const log = new ContainerLogWriter(logDir, c.name);
@@ -309,6 +323,11 @@ export class PodRuntime {
     await p.ready;
     for (const stop of p.stops.reverse()) await stop().catch(() => undefined);
     const [ns, name] = key.split('/') as [string, string];
+    if (p.hostNetwork) {
+      // The node's namespace is not the pod's to delete.
+      await rm(paths.podLogDir(this.spec.name, ns, name), { recursive: true, force: true });
+      return;
+    }
     try {
       await cniDel(cniConfigFor(this.spec, p.node), this.cniInvocation(p, { namespace: ns, name, uid: p.uid }), p.cniResult);
     } catch (err) {

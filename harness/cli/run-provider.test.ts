@@ -1,0 +1,31 @@
+// `cnilab run --provider kubeconfig` input handling: bad input names its flag (exit 2) and suites not
+// yet on the provider interface are unsupported (exit 3), before any cluster is reached.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCommand } from './run.js';
+import { parseProviderRunFlags } from './run-provider.js';
+
+const kc = join(mkdtempSync(join(tmpdir(), 'kc-')), 'kubeconfig');
+writeFileSync(kc, 'apiVersion: v1\nkind: Config\n');
+
+describe('cnilab run --provider', () => {
+  it('takes a kubeconfig, a pod MTU and the connectivity suite', () => {
+    expect(parseProviderRunFlags({ kubeconfig: kc, 'pod-mtu': '1450' }, undefined)).toEqual({ kubeconfig: kc, podMtu: 1450, name: 'kubeconfig', suites: ['connectivity'] });
+    expect(parseProviderRunFlags({ kubeconfig: kc, context: 'ctx', name: 'lab' }, ['connectivity'])).toMatchObject({ context: 'ctx', name: 'lab' });
+  });
+
+  it('names the flag at fault', async () => {
+    await expect(runCommand(['--provider', 'kind'])).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('--provider') });
+    await expect(runCommand(['--provider', 'kubeconfig'])).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('--kubeconfig') });
+    await expect(runCommand(['--provider', 'kubeconfig', '--kubeconfig', '/nonexistent/kc'])).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('no such file') });
+    await expect(runCommand(['--provider', 'kubeconfig', '--kubeconfig', kc, '--pod-mtu', '12'])).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('--pod-mtu') });
+    await expect(runCommand(['--provider', 'kubeconfig', '--kubeconfig', kc, '--config', 'cnilab-tunnel'])).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('--config') });
+    await expect(runCommand(['--kubeconfig', kc])).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('applies to --provider kubeconfig') });
+  });
+
+  it('says a suite not yet on the provider interface is unsupported there', async () => {
+    await expect(runCommand(['--provider', 'kubeconfig', '--kubeconfig', kc, '--suite', 'policy'])).rejects.toMatchObject({ exitCode: 3 });
+  });
+});

@@ -1,0 +1,82 @@
+// `cnilab run --provider kubeconfig --kubeconfig FILE`: the suites through a provider, on a cluster
+// that exists already (any cluster from a kubeconfig — the embedded one's own included), instead of a
+// fresh embedded cluster per configuration. Nothing is created but the suites' objects and the
+// provider's node helpers (removed afterwards); the report names the provider and the CNI it found.
+import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { InvalidInputError, UnsupportedError } from '../errors.js';
+import { validateLabel } from '../cluster/names.js';
+import type { Provider } from '../providers/common/provider.js';
+import type { Suite } from '../../scenarios/framework/model.js';
+import { runThroughProvider } from '../../scenarios/framework/provider-run.js';
+import { SCHEMA_VERSION, runPassed, summarizeRun } from '../../reports/model.js';
+import { collectEnvironment } from '../../reports/environment.js';
+import { renderTerminal } from '../../reports/terminal.js';
+import { writeReports } from '../../reports/write.js';
+
+/** What `run --provider` takes: netns is the default path (a fresh embedded cluster, run.ts). */
+export const RUN_PROVIDERS = ['netns', 'kubeconfig'] as const;
+/** The suites that reach the cluster only through the provider interface so far. */
+export const PROVIDER_SUITES = ['connectivity'];
+
+export interface ProviderRunFlags {
+  kubeconfig: string;
+  context?: string;
+  podMtu?: number;
+  name: string;
+}
+
+/** Validate the flags of a provider run; bad input names its flag (exit 2), before anything is reached. */
+export function parseProviderRunFlags(values: Record<string, any>, suites: string[] | undefined): ProviderRunFlags & { suites: string[] } {
+  const file = values.kubeconfig as string | undefined;
+  if (!file) throw new InvalidInputError('--kubeconfig', 'required with --provider kubeconfig: the kubeconfig file of the cluster to test');
+  if (!existsSync(file)) throw new InvalidInputError('--kubeconfig', `no such file: ${file}`);
+  if (values.config?.length) throw new InvalidInputError('--config', 'names embedded-cluster configurations; a cluster from a kubeconfig is what it is');
+  if (values.keep) throw new InvalidInputError('--keep', 'a cluster from a kubeconfig is never torn down');
+  if (values.cases?.length || values['policy-set']?.length) throw new InvalidInputError(values.cases?.length ? '--cases' : '--policy-set', 'the policy suite runs on the netns provider only');
+  let podMtu: number | undefined;
+  if (values['pod-mtu'] !== undefined) {
+    const v = String(values['pod-mtu']);
+    if (!/^\d+$/.test(v) || Number(v) < 576 || Number(v) > 65535) throw new InvalidInputError('--pod-mtu', `expected a whole number from 576 to 65535, got "${v}"`);
+    podMtu = Number(v);
+  }
+  const chosen = suites?.length ? [...new Set(suites)] : PROVIDER_SUITES;
+  const other = chosen.find((s) => !PROVIDER_SUITES.includes(s));
+  if (other) throw new UnsupportedError(`suite ${other} through the kubeconfig provider`, 'the netns provider (it still reaches the embedded cluster directly)');
+  const name = validateLabel('--name', (values.name as string | undefined) ?? 'kubeconfig');
+  return { kubeconfig: file, ...(values.context ? { context: String(values.context) } : {}), ...(podMtu ? { podMtu } : {}), name, suites: chosen };
+}
+
+export async function runWithProvider(flags: ProviderRunFlags, suites: Suite[], o: { outDir: string; concurrency?: number; say: (m: string) => void }): Promise<number> {
+  const { KubeconfigProvider } = await import('../providers/kubeconfig/provider.js');
+  let provider: Provider;
+  try {
+    provider = new KubeconfigProvider(flags.kubeconfig, flags.context ? { context: flags.context } : {});
+  } catch (e) {
+    throw new InvalidInputError('--kubeconfig', `${flags.kubeconfig}: ${(e as Error).message}`);
+  }
+  const started = new Date();
+  const environment = await collectEnvironment();
+  let cfg;
+  try {
+    cfg = await runThroughProvider(provider, suites, { name: flags.name, podMtu: flags.podMtu, concurrency: o.concurrency, log: o.say });
+  } finally {
+    // Only what cnilab put there (its node helpers) goes; the cluster and the suites' namespaces stay.
+    await provider.destroy().catch((e: Error) => o.say(`removing the node helpers failed: ${e.message}`));
+  }
+  const finished = new Date();
+  const result = {
+    schemaVersion: SCHEMA_VERSION,
+    runId: `${started.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`,
+    startedAt: started.toISOString(),
+    finishedAt: finished.toISOString(),
+    durationMs: finished.getTime() - started.getTime(),
+    environment,
+    configurations: [cfg],
+    summary: summarizeRun([cfg]),
+  };
+  const files = writeReports(result, o.outDir);
+  process.stdout.write(renderTerminal(result));
+  process.stdout.write(`reports: ${files.json}, ${files.markdown}, ${files.html}, ${files.junit}\n`);
+  return runPassed(result) ? 0 : 1;
+}
