@@ -115,6 +115,16 @@ function plan(probe: PolicyCase['steps'][number]['probe']): ProbePlan {
   return { rows: t.from, columns: t.to, combos: t.protocols.flatMap((protocol) => t.ports.map((port) => ({ protocol, port }))) };
 }
 
+const isHost = (k: string) => k.startsWith('node/') || k.startsWith('external/');
+
+/** The step's plan, without the node and external peers where the session cannot probe them. */
+function probePlan(probe: PolicyCase['steps'][number]['probe'], session: PolicySession): { plan: ProbePlan; hosts: string[] } {
+  const p = plan(probe);
+  if (!session.hostsUnavailable) return { plan: p, hosts: [] };
+  const hosts = [...new Set([...p.rows, ...p.columns].filter(isHost))];
+  return { plan: { ...p, rows: p.rows.filter((k) => !isHost(k)), columns: p.columns.filter((k) => !isHost(k)) }, hosts };
+}
+
 function describeObservation(o: ProbeOutcome): string {
   const ob = o.observation;
   if (ob.evidence === 'drop-flow') return `dropped ${ob.drop!.dropReason} ${ob.drop!.direction} on ${ob.drop!.node}${ob.drop!.reverse ? ' (the reply)' : ''}`;
@@ -173,14 +183,14 @@ export async function runCaseStep(session: PolicySession, ctx: ScenarioContext, 
   const t0 = performance.now();
   for (const a of step.actions) await act(session, a, changes);
   const wait = await waitPolicyEnforced(session.provider, session.spec);
-  const p = plan(step.probe);
   const name = `${c.name}${c.steps.length > 1 ? ` step ${i + 1}` : ''}${step.description ? `: ${step.description}` : ''}`;
   const tags = { case: c.name, source: c.source, features: caseFeatures(c).join(',') };
-  const hosts = [...p.rows, ...p.columns].filter((k) => k.startsWith('node/') || k.startsWith('external/'));
-  if (session.hostsUnavailable && hosts.length) {
-    // The actions ran (later steps build on them); the probes cannot: not a pass, not a failure.
-    return { name, passed: false, verdict: 'unavailable', expected: 'probes to and from nodes and hosts outside the cluster', observed: `unavailable: ${[...new Set(hosts)].join(', ')} ${session.hostsUnavailable}`, tags };
-  }
+  const { plan: p, hosts } = probePlan(step.probe, session);
+  // Node and external peers this provider cannot probe: said in a check of their own, never passed.
+  const hostsCheck: CheckOutcome[] = hosts.length
+    ? [{ id: 'hosts', name: `${name} (nodes and hosts outside the cluster)`, passed: false, verdict: 'unavailable', expected: `probes to and from ${hosts.join(', ')}`, observed: `unavailable: ${session.hostsUnavailable}`, tags: { ...tags, kind: 'hosts' } }]
+    : [];
+  if (!p.rows.length || !p.columns.length) return hostsCheck;
   const oracle = new Oracle(await clusterSnapshot(session.spec, session.provider, session.externals));
   const reqs: ProbeRequest[] = [];
   for (const { protocol, port } of p.combos) {
@@ -210,7 +220,7 @@ export async function runCaseStep(session: PolicySession, ctx: ScenarioContext, 
     reachability,
   };
   const blocks = outcomes.filter((o) => o.observation.connected === false).length;
-  if (!session.flowsUnavailable || blocks === 0) return check;
+  if (!session.flowsUnavailable || blocks === 0) return [check, ...hostsCheck];
   // The CNI reports drop flows, but not to this provider: the probe verdicts stand on their own
   // evidence; the confirmation the netns provider adds is said to be missing, never assumed.
   const flows: CheckOutcome = {
@@ -222,7 +232,7 @@ export async function runCaseStep(session: PolicySession, ctx: ScenarioContext, 
     observed: `unavailable: ${session.flowsUnavailable}`,
     tags: { ...tags, kind: 'flows' },
   };
-  return [check, flows];
+  return [check, flows, ...hostsCheck];
 }
 
 /** A case with its placeholders resolved against this cluster. */
