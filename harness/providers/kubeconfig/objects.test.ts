@@ -35,6 +35,22 @@ describe('KubeconfigProvider objects', () => {
     expect((await p.list('NetworkPolicy')).items).toEqual([]);
   });
 
+  it('keeps the fields the client\'s models rename (an ingress rule\'s `from`, an ipBlock\'s `except`) both ways', async () => {
+    const ingress = [{ from: [{ namespaceSelector: { matchLabels: { ns: 'y' } } }, { ipBlock: { cidr: '198.19.0.0/16', except: ['198.19.2.0/24'] } }], ports: [{ port: 81, protocol: 'TCP' }] }];
+    const np = { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'p81', namespace: 'x' }, spec: { podSelector: {}, ingress } };
+    await p.apply([np]);
+    // What the API stores, not what the client's models say.
+    expect((t.store.list('NetworkPolicy', 'x')[0]!.spec as { ingress: unknown }).ingress).toEqual(ingress);
+    const listed = (await p.list('NetworkPolicy', 'x')).items[0]!;
+    expect((listed.spec as { ingress: unknown }).ingress).toEqual(ingress);
+    // Applying it again is a no-op (covered), a change replaces it with the fields intact.
+    await p.apply([np]);
+    const egress = [{ to: [{ ipBlock: { cidr: '198.18.0.0/24', except: ['198.18.0.1/32'] } }] }];
+    await p.apply([{ ...np, spec: { podSelector: {}, ingress, egress, policyTypes: ['Ingress', 'Egress'] } }]);
+    expect(t.store.list('NetworkPolicy', 'x')[0]!.spec).toMatchObject({ ingress, egress });
+    await p.remove('NetworkPolicy', 'x', 'p81');
+  });
+
   it('names a kind it knows no apiVersion for', async () => {
     await expect(p.list('Gizmo')).rejects.toThrow(/no known apiVersion for kind Gizmo/);
   });

@@ -14,6 +14,7 @@ import type { CaptureOptions, Provider, ProviderNode, ProviderObject, ProviderPo
 import { groupVersion, resourceForKind } from '../../cluster/kube/resources.js';
 import { HELPER_NAMESPACE, helperPod, helperPodName } from './helper-pod.js';
 import { detectCni } from './cni.js';
+import { fromModel, toModel } from './models.js';
 
 const EXIT_CODE = /^\d+$/;
 
@@ -74,18 +75,20 @@ export class KubeconfigProvider implements Provider {
     for (const raw of objects) {
       const obj = raw as k8s.KubernetesObject;
       if (obj.kind !== 'Namespace' && !obj.metadata?.namespace && obj.kind !== 'Node') obj.metadata = { ...obj.metadata, namespace: 'default' };
+      const plain = (o: unknown) => fromModel<Record<string, unknown>>(o, obj.apiVersion, obj.kind);
       try {
-        out.push(await this.objects.create(obj));
+        out.push(plain(await this.objects.create(toModel(obj))));
       } catch (e) {
         if ((e as { code?: number }).code !== 409) throw apiError(e, `create ${obj.kind} ${obj.metadata?.namespace ?? ''}/${obj.metadata?.name}`);
-        const cur = await this.objects.read(obj as Parameters<k8s.KubernetesObjectApi['read']>[0]);
+        const cur = plain(await this.objects.read(obj as Parameters<k8s.KubernetesObjectApi['read']>[0]));
         // Unchanged: leave it (a Pod's spec cannot be replaced, even by itself with defaults missing).
         const { apiVersion: _a, kind: _k, ...wanted } = obj as unknown as Record<string, unknown>;
-        if (coveredBy(wanted, JSON.parse(JSON.stringify(cur)))) {
+        if (coveredBy(wanted, cur)) {
           out.push(cur);
           continue;
         }
-        out.push(await this.objects.replace({ ...obj, metadata: { ...obj.metadata, resourceVersion: cur.metadata?.resourceVersion } }));
+        const resourceVersion = (cur.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
+        out.push(plain(await this.objects.replace(toModel({ ...obj, metadata: { ...obj.metadata, resourceVersion } }))));
       }
     }
     return out;
@@ -103,8 +106,7 @@ export class KubeconfigProvider implements Provider {
     try {
       const l = await this.objects.list(apiVersion, kind, namespace);
       // Items of a list carry no kind on a real API server.
-      const items = JSON.parse(JSON.stringify(l.items)) as ProviderObject[];
-      for (const o of items) Object.assign(o, { apiVersion: o.apiVersion ?? apiVersion, kind: o.kind ?? kind });
+      const items = l.items.map((o) => fromModel<ProviderObject>({ ...o, apiVersion: o.apiVersion ?? apiVersion, kind: o.kind ?? kind }, apiVersion, kind));
       return { items, resourceVersion: l.metadata?.resourceVersion ?? '' };
     } catch (e) {
       // A cluster without the CRD (no Cilium) has no such objects.
@@ -125,7 +127,7 @@ export class KubeconfigProvider implements Provider {
     const spec = { ...(patch as object), apiVersion: this.apiVersionOf(kind), kind, metadata: { ...((patch as { metadata?: object }).metadata ?? {}), name, ...(namespace ? { namespace } : {}) } };
     try {
       const out = await this.objects.patch(spec, undefined, undefined, 'cnilab', undefined, k8s.PatchStrategy.MergePatch);
-      return JSON.parse(JSON.stringify(out)) as ProviderObject;
+      return fromModel<ProviderObject>(out, spec.apiVersion, kind);
     } catch (e) {
       throw apiError(e, `patch ${kind} ${namespace ?? ''}/${name}`);
     }
