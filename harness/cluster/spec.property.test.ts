@@ -108,8 +108,8 @@ describe('cluster spec properties', () => {
           }
         }
       }),
-      { numRuns: 400 },
+      { numRuns: 1500 },
     );
-    expect(accepted).toBeGreaterThan(10); // the accepting side is exercised too
+    expect(accepted).toBeGreaterThan(10); // the accepting side is exercised too (a small share of random files is usable: 400 runs once gave only 9)
   });
 });
