@@ -9,6 +9,7 @@ import { cniAdd, cniCheck, cniDel, cniGc, cniStatus, CniPluginError, type CniCon
 import type { KubeObject } from '../../lib/k8s/object.js';
 import { AgentTestEnv } from '../testing/agent-env.js';
 import { hostIfnameFor } from './state.js';
+import { identityObject } from '../identity/crd-allocator.js';
 
 const env = new AgentTestEnv();
 const CNI_PATH = [join(REPO_ROOT, 'bin/cni'), '/usr/lib/cni'];
@@ -47,6 +48,9 @@ beforeAll(async () => {
   await run(['npx', 'tsc', '-p', 'tsconfig.json'], { cwd: REPO_ROOT, allowFailure: true, timeoutMs: 110_000 });
   await env.setUp();
   await env.create({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'a', namespace: 'x', labels: { pod: 'a' } }, spec: { containers: [{ name: 'c', image: 'agnhost' }] } } as KubeObject);
+  // Another label set's identity at 300: fresh numbers start above it, leaving free ones below (see
+  // the identity-convergence case).
+  await env.create(identityObject(300, ['k8s:cnilab-test=placeholder']));
   await env.startAgent();
 });
 
@@ -106,6 +110,20 @@ describe('CNI ADD through a chain (cnilab → tuning → portmap)', () => {
     expect(maps.maps.find((m) => m.name === 'cnilab_lxc_if')?.entries).toBe(1);
     const cep = (await env.get('CiliumEndpoint', 'x', 'a')) as KubeObject & { status: any };
     expect(cep.status).toMatchObject({ identity: { id: ep!.identity }, networking: { addressing: [{ ipv4: ipOf(resultA) }], node: node.underlayIp }, nodeName: 'node1' });
+  });
+
+  it('moves the endpoint to a lower number that appears for its labels (two agents that raced converge)', async () => {
+    const [ep] = await env.client.endpoints();
+    expect(ep!.identity).toBeGreaterThan(300);
+    // What another agent that had not seen the endpoint's identity yet would have created.
+    await env.create(identityObject(299, ep!.labels));
+    const deadline = Date.now() + 10_000;
+    while ((await env.client.endpoints())[0]?.identity !== 299 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect((await env.client.endpoints())[0]).toMatchObject({ containerId: 'ctr-a', identity: 299, labels: NS_X_LABELS });
+    expect(await env.client.ipcache()).toContainEqual({ key: ipOf(resultA), identity: 299 });
+    const cep = (await env.get('CiliumEndpoint', 'x', 'a')) as KubeObject & { status: any };
+    expect(cep.status.identity.id).toBe(299);
+    expect(env.agentLog).toMatch(/a lower identity holds its labels, identity \d+ → 299/);
   });
 
   it('passes CHECK through the chain', async () => {
