@@ -60,6 +60,14 @@ int from_container(struct __sk_buff *skb)
 		}
 		if (ret == LB_ERROR)
 			return send_drop(skb, DROP_INVALID_PACKET, DIR_EGRESS, ep->identity, 0, &pi, 0);
+		/* Straight to a backend on a tuple a translated flow used moments ago: another source port. */
+		if (ret == LB_NOT_SERVICE) {
+			ret = lb4_remap_direct(skb, &pi);
+			if (ret < 0)
+				return send_drop(skb, DROP_INVALID_PACKET, DIR_EGRESS, ep->identity, 0, &pi, 0);
+			if (ret > 0)
+				lb_ret = LB_TRANSLATED; /* its reverse entry is this connection's own: keep it */
+		}
 	}
 
 #ifdef CNILAB_MUT_SLOW_LOOKUPS

@@ -31,6 +31,7 @@
 
 #define LB_NAT_SNAT 0x01 /* the flow's source was rewritten to this node (NodePort, Cluster, remote backend) */
 #define LB_FWD_CLOSING 0x02 /* a FIN or RST was seen (either way): the next bare SYN on the tuple is a new connection */
+#define LB_FWD_DIRECT 0x04  /* no service: a direct connection whose source port was moved (lb4_remap_direct) */
 /* A flow entry idle this long is a new connection when traffic resumes (conntrack's lifetimes). */
 #define LB_FWD_TCP_IDLE_S 60
 #define LB_FWD_OTHER_IDLE_S 30
@@ -428,6 +429,64 @@ static __always_inline int lb4_rev_nat(struct __sk_buff *skb, struct pkt_info *p
 	}
 	return 1;
 #endif
+}
+
+/* The other side of lb_backend_tuple_busy: a connection straight to a backend (direct, or socket LB,
+ * which connects to the backend itself) on a tuple that a translated flow used moments ago. The
+ * backend may hold that flow in TIME_WAIT, with sequence numbers and timestamps the client derived from
+ * the frontend's tuple; this SYN's derive from the backend's, so half the time the backend takes it for an
+ * old duplicate (ACK, client RST, retransmission). netfilter resolves the same clash by giving the new
+ * connection another source port (nf_nat's unique tuple); so does this, for as long as the reverse entry
+ * of the translated flow is there. Called for every untranslated TCP packet of a pod before conntrack;
+ * returns 1 when the packet's source port was rewritten (pi updated), 0 when not, <0 on error. */
+static __always_inline int lb4_remap_direct(struct __sk_buff *skb, struct pkt_info *pi)
+{
+	struct cnilab_lb_tuple key = { .saddr = pi->saddr, .daddr = pi->daddr, .sport = pi->sport, .dport = pi->dport,
+				       .proto = pi->proto };
+	struct cnilab_lb_tuple rkey = { .saddr = pi->daddr, .daddr = pi->saddr, .sport = pi->dport, .dport = pi->sport,
+					.proto = pi->proto };
+	struct cnilab_lb_backend be = { .addr = pi->daddr, .port = pi->dport, .proto = pi->proto };
+	struct cnilab_lb_fwd_val fwd = {}, *known;
+	struct cnilab_lb_rev_val rev = {};
+	int bare_syn = (pi->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+	__u32 now = lb_now_seconds();
+	__be16 port;
+
+	if (pi->proto != IPPROTO_TCP)
+		return 0;
+	known = bpf_map_lookup_elem(&cnilab_lb_fwd, &key);
+	if (known && (known->flags & LB_FWD_DIRECT) &&
+	    (!bare_syn || (!(known->flags & LB_FWD_CLOSING) && now - known->last_seen <= LB_FWD_TCP_IDLE_S))) {
+		port = known->nat_port;
+		if (known->last_seen != now)
+			known->last_seen = now;
+		if ((pi->tcp_flags & (TCP_FIN | TCP_RST)) && !(known->flags & LB_FWD_CLOSING))
+			known->flags |= LB_FWD_CLOSING;
+	} else {
+		if (!bare_syn || !bpf_map_lookup_elem(&cnilab_lb_rev, &rkey))
+			return 0;
+		/* The translated flow is over on this tuple; its way back must not catch this one's replies. */
+		bpf_map_delete_elem(&cnilab_lb_rev, &rkey);
+		if (lb_pick_source_port(&be, pi->saddr, pi, &port) < 0 || port == pi->sport)
+			return 0;
+		fwd.flags = LB_FWD_DIRECT | LB_NAT_SNAT;
+		fwd.nat_addr = pi->saddr;
+		fwd.nat_port = port;
+		fwd.last_seen = now;
+		bpf_map_update_elem(&cnilab_lb_fwd, &key, &fwd, BPF_ANY);
+		/* The way back: the backend stays the source, the client's own port comes back. */
+		rkey.dport = port;
+		rev.frontend_addr = pi->daddr;
+		rev.frontend_port = pi->dport;
+		rev.client_addr = pi->saddr;
+		rev.client_port = pi->sport;
+		rev.flags = LB_NAT_SNAT;
+		bpf_map_update_elem(&cnilab_lb_rev, &rkey, &rev, BPF_ANY);
+	}
+	if (lb_rewrite(skb, pi->proto, 0, pi->saddr, pi->saddr, pi->sport, port) < 0)
+		return -1;
+	pi->sport = port;
+	return 1;
 }
 
 /* A new connection that no load balancer translated can reuse the exact tuple of an earlier translated

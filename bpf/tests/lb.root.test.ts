@@ -221,6 +221,28 @@ describe('per-packet load balancing at tc (BPF_PROG_TEST_RUN)', () => {
     expect(tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, REUSE_IP, sport + 1, 80, TCP.SYN))).dataOut).sport).toBe(sport + 1);
   });
 
+  it('a direct connection on a backend tuple a translated flow used moments ago gets another source port, and back', () => {
+    // The other way round: the backend may hold the translated flow in TIME_WAIT; the direct SYN's
+    // sequence number and timestamp derive from the backend's tuple, the old flow's from the frontend's.
+    const REUSE_IP = '198.18.128.14';
+    m.handle({ type: 'ADDED', object: svc('tw2', REUSE_IP) as never });
+    m.handle({ type: 'ADDED', object: slice('tw2', [REMOTE_BES[1]!]) as never });
+    const be = REMOTE_BES[1]!;
+    const sport = 43700;
+    expect(tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, REUSE_IP, sport, 80, TCP.SYN))).dataOut)).toMatchObject({ sport, daddr: be });
+    h.run(PROG.fromOverlay, fromWire(tcp(be, CLIENT.ip, 8080, sport, TCP.FIN | TCP.ACK)));
+    h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, REUSE_IP, sport, 80, TCP.FIN | TCP.ACK)));
+    const d = tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, be, sport, 8080, TCP.SYN))).dataOut);
+    expect(d).toMatchObject({ saddr: CLIENT.ip, daddr: be, dport: 8080 });
+    expect(d.sport).not.toBe(sport);
+    expect(tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, be, sport, 8080, TCP.ACK))).dataOut).sport).toBe(d.sport);
+    const reply = h.run(PROG.fromOverlay, fromWire(tcp(be, CLIENT.ip, 8080, d.sport, TCP.SYN | TCP.ACK)));
+    expect(tuple(reply.dataOut)).toMatchObject({ saddr: be, sport: 8080, daddr: CLIENT.ip, dport: sport });
+    expect(checksumsOk(reply.dataOut)).toEqual({ ip: true, l4: true });
+    // No translated flow was there: a direct connection keeps its port.
+    expect(tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, be, sport + 1, 8080, TCP.SYN))).dataOut).sport).toBe(sport + 1);
+  });
+
   it('a retransmitted SYN of a connection still opening keeps its backend', () => {
     for (let i = 0; i < 20; i++) {
       const a = tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, SVC_IP, 44000 + i, 80, TCP.SYN))).dataOut).daddr;
