@@ -59,7 +59,7 @@ describe.each(['tunnel', 'native'] as const)('policy through the real datapath (
   it('same node: the receiver\'s ingress allow-list is enforced before delivery; a denied SYN is dropped with POLICY_DENIED, ingress', async () => {
     clear();
     set(a2, [ing({ identity: a1.identity, protocol: 6, port: 80 })]);
-    topo.clearEvents();
+    await topo.settleEvents();
     expect((await tcpProbe(a1, a2, 80)).outcome).toBe('ok');
     expect((await tcpProbe(a1, a2, 81)).outcome).toBe('timeout');
     expect(await topo.waitEvents(() => policyDrops(nodeA, DROP_REASON.POLICY_DENIED, a2, 81).length > 0)).toBe(true);
@@ -70,7 +70,7 @@ describe.each(['tunnel', 'native'] as const)('policy through the real datapath (
   it('across nodes: ingress is decided on the receiving node with the sender\'s identity', async () => {
     clear();
     set(b1, [ing({ identity: a1.identity, protocol: 6, port: 80 })]);
-    topo.clearEvents();
+    await topo.settleEvents();
     expect((await tcpProbe(a1, b1, 80)).outcome).toBe('ok');
     expect((await tcpProbe(a2, b1, 80)).outcome).toBe('timeout'); // another identity
     expect((await tcpProbe(a1, b1, 81)).outcome).toBe('timeout');
@@ -83,7 +83,7 @@ describe.each(['tunnel', 'native'] as const)('policy through the real datapath (
   it('egress is decided at the source, for local and remote destinations', async () => {
     clear();
     set(a1, [egr({ identity: b1.identity, protocol: 6, port: 80 })], false, true);
-    topo.clearEvents();
+    await topo.settleEvents();
     expect((await tcpProbe(a1, b1, 80)).outcome).toBe('ok');
     expect((await tcpProbe(a1, b1, 81)).outcome).toBe('timeout');
     expect((await tcpProbe(a1, a2, 80)).outcome).toBe('timeout');
@@ -95,7 +95,7 @@ describe.each(['tunnel', 'native'] as const)('policy through the real datapath (
   it('an explicit deny wins over an allow (POLICY_DENY, 181)', async () => {
     clear();
     set(b1, [ing({ identity: a1.identity }), ing({ protocol: 6, port: 81, deny: true })]);
-    topo.clearEvents();
+    await topo.settleEvents();
     expect((await tcpProbe(a1, b1, 80)).outcome).toBe('ok');
     expect((await tcpProbe(a1, b1, 81)).outcome).toBe('timeout');
     expect(await topo.waitEvents(() => policyDrops(nodeB, DROP_REASON.POLICY_DENY, b1, 81).length > 0)).toBe(true);
@@ -148,7 +148,7 @@ describe.each(['tunnel', 'native'] as const)('policy through the real datapath (
     clear();
     const fromNodeA = () => run(['ping', '-c', '1', '-W', '1', b1.ip], { netns: nodeA.netns, allowFailure: true, timeoutMs: 10_000 });
     set(b1, [ing({ identity: RESERVED_IDENTITY.host })]); // node b's own host, not node a
-    topo.clearEvents();
+    await topo.settleEvents();
     const cap = mode === 'tunnel' ? await startCapture({ netns: topo.fabricNs, iface: nodeA.fabricPort, filter: 'udp port 8472' }) : undefined;
     expect((await fromNodeA()).code).not.toBe(0);
     const captured = await cap?.stop();

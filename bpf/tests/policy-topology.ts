@@ -142,6 +142,24 @@ export class PolicyTopology {
     for (const n of this.nodes) n.events.length = 0;
   }
 
+  /**
+   * Waits until no event has arrived for quietMs (at most maxMs), then forgets them all. A case's probes
+   * that timed out leave stragglers (a SYN retransmitted just before the probe's socket closed, read
+   * from the ring a moment later) that would otherwise land in the next case's events: a CI run saw the
+   * previous case's retransmitted SYN as a drop on the node the next case asserts saw none.
+   */
+  async settleEvents(quietMs = 300, maxMs = 3000): Promise<void> {
+    const deadline = Date.now() + maxMs;
+    const count = () => this.nodes.reduce((k, n) => k + n.events.length, 0);
+    let seen = count();
+    let quietSince = Date.now();
+    while (Date.now() - quietSince < quietMs && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+      if (count() !== seen) { seen = count(); quietSince = Date.now(); }
+    }
+    this.clearEvents();
+  }
+
   /** Waits (up to timeoutMs) until pred holds for the events collected so far; returns whether it did. */
   async waitEvents(pred: () => boolean, timeoutMs = 3000): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;

@@ -5,41 +5,19 @@ import type { KubeObject } from '../objects.js';
 import { matchLabelSelector } from '../objects.js';
 import type { ObjectStore, WatchEvent } from '../store.js';
 import type { Workload } from '../workloads.js';
-import { controllerOf, createPodFor, isActive, isReady, ownedPods, phaseOf, setStatus, templateHash } from './pods.js';
-import { keyOf, splitKey, WorkQueue } from './queue.js';
+import { createPodFor, isActive, isReady, ownedPods, phaseOf, setStatus, templateHash } from './pods.js';
+import { QueuedController, splitKey } from './queue.js';
 
 const REVISION_LABEL = 'controller-revision-hash';
 
-export class DaemonSetController {
-  private queue: WorkQueue;
-  private unwatch?: () => void;
-
-  constructor(private store: ObjectStore, log: (msg: string) => void) {
-    this.queue = new WorkQueue((k) => this.reconcile(k), log);
+export class DaemonSetController extends QueuedController {
+  constructor(store: ObjectStore, log: (msg: string) => void) {
+    super(store, log, 'DaemonSet');
   }
 
-  start(): void {
-    this.unwatch = this.store.watch((ev) => this.onEvent(ev));
-    this.all();
-  }
-
-  stop(): void {
-    this.unwatch?.();
-    this.queue.stop();
-  }
-
-  private all(): void {
-    for (const ds of this.store.list('DaemonSet')) this.queue.add(keyOf(ds.metadata.namespace, ds.metadata.name));
-  }
-
-  private onEvent(ev: WatchEvent): void {
-    const o = ev.object;
-    if (o.kind === 'DaemonSet') this.queue.add(keyOf(o.metadata.namespace, o.metadata.name));
-    else if (o.kind === 'Node') this.all();
-    else if (o.kind === 'Pod') {
-      const owner = controllerOf(o);
-      if (owner?.kind === 'DaemonSet') this.queue.add(keyOf(o.metadata.namespace, owner.name));
-    }
+  protected onEvent(ev: WatchEvent): void {
+    if (ev.object.kind === 'Node') this.enqueueAll(); // a node's labels decide where the pods go
+    else this.enqueueSelfOrOwner(ev.object);
   }
 
   private eligibleNodes(ds: Workload): KubeObject[] {
@@ -47,7 +25,7 @@ export class DaemonSetController {
     return this.store.list('Node').filter((n) => !sel || matchLabelSelector({ matchLabels: sel }, n.metadata.labels));
   }
 
-  private reconcile(key: string): void | { retryAfterMs: number } {
+  protected reconcile(key: string): void | { retryAfterMs: number } {
     const { namespace, name } = splitKey(key);
     const ds = this.store.get('DaemonSet', namespace, name) as Workload | undefined;
     if (!ds) return;

@@ -6,42 +6,24 @@ import type { KubeObject } from '../objects.js';
 import type { ObjectStore, WatchEvent } from '../store.js';
 import type { Workload } from '../workloads.js';
 import { controllerOf, controllerRef, setStatus, templateHash } from './pods.js';
-import { keyOf, splitKey, WorkQueue } from './queue.js';
+import { QueuedController, splitKey } from './queue.js';
 
 const REVISION = 'deployment.kubernetes.io/revision';
 
-export class DeploymentController {
-  private queue: WorkQueue;
-  private unwatch?: () => void;
-
-  constructor(private store: ObjectStore, log: (msg: string) => void) {
-    this.queue = new WorkQueue((k) => this.reconcile(k), log);
+export class DeploymentController extends QueuedController {
+  constructor(store: ObjectStore, log: (msg: string) => void) {
+    super(store, log, 'Deployment');
   }
 
-  start(): void {
-    this.unwatch = this.store.watch((ev) => this.onEvent(ev));
-    for (const d of this.store.list('Deployment')) this.queue.add(keyOf(d.metadata.namespace, d.metadata.name));
-  }
-
-  stop(): void {
-    this.unwatch?.();
-    this.queue.stop();
-  }
-
-  private onEvent(ev: WatchEvent): void {
-    const o = ev.object;
-    if (o.kind === 'Deployment') this.queue.add(keyOf(o.metadata.namespace, o.metadata.name));
-    else if (o.kind === 'ReplicaSet') {
-      const owner = controllerOf(o);
-      if (owner?.kind === 'Deployment') this.queue.add(keyOf(o.metadata.namespace, owner.name));
-    }
+  protected onEvent(ev: WatchEvent): void {
+    if (ev.object.kind !== 'Pod') this.enqueueSelfOrOwner(ev.object); // its ReplicaSets, not their pods
   }
 
   private owned(d: KubeObject): Workload[] {
     return this.store.list('ReplicaSet', d.metadata.namespace).filter((rs) => controllerOf(rs)?.uid === d.metadata.uid) as Workload[];
   }
 
-  private reconcile(key: string): void {
+  protected reconcile(key: string): void {
     const { namespace, name } = splitKey(key);
     const d = this.store.get('Deployment', namespace, name) as Workload | undefined;
     if (!d) return;

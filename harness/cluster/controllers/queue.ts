@@ -1,6 +1,9 @@
 // The work queue every controller uses: keys are reconciled after the current turn (so a burst of
 // events costs one reconcile per key), one at a time, and a reconcile may ask to be retried later
 // (a backoff after failed pods, for instance). Errors are logged, never thrown into the store.
+import type { KubeObject } from '../objects.js';
+import type { ObjectStore, WatchEvent } from '../store.js';
+import { controllerOf } from './pods.js';
 export class WorkQueue {
   private dirty = new Set<string>();
   private scheduled = false;
@@ -59,3 +62,43 @@ export const splitKey = (key: string) => {
   const i = key.indexOf('/');
   return { namespace: key.slice(0, i) || undefined, name: key.slice(i + 1) };
 };
+
+/**
+ * What the workload controllers share: a work queue of "ns/name" keys of their own kind, fed by the
+ * store's watch (each controller says which events concern which key), every object of the kind
+ * queued at start, the queue stopped with the watch.
+ */
+export abstract class QueuedController {
+  protected readonly queue: WorkQueue;
+  private unwatch?: () => void;
+
+  constructor(protected readonly store: ObjectStore, log: (msg: string) => void, private readonly kind: string) {
+    this.queue = new WorkQueue((k) => this.reconcile(k), log);
+  }
+
+  start(): void {
+    this.unwatch = this.store.watch((ev) => this.onEvent(ev));
+    this.enqueueAll();
+  }
+
+  stop(): void {
+    this.unwatch?.();
+    this.queue.stop();
+  }
+
+  protected enqueueAll(): void {
+    for (const o of this.store.list(this.kind)) this.queue.add(keyOf(o.metadata.namespace, o.metadata.name));
+  }
+
+  /** Queues the object itself when it is of this controller's kind, or its controller when that is. */
+  protected enqueueSelfOrOwner(o: KubeObject): void {
+    if (o.kind === this.kind) this.queue.add(keyOf(o.metadata.namespace, o.metadata.name));
+    else {
+      const owner = controllerOf(o);
+      if (owner?.kind === this.kind) this.queue.add(keyOf(o.metadata.namespace, owner.name));
+    }
+  }
+
+  protected abstract onEvent(ev: WatchEvent): void;
+  protected abstract reconcile(key: string): void | { retryAfterMs: number };
+}

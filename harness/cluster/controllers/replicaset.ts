@@ -5,41 +5,24 @@
 import type { KubeObject } from '../objects.js';
 import type { ObjectStore, WatchEvent } from '../store.js';
 import type { Workload } from '../workloads.js';
-import { createPodFor, controllerOf, deletionOrder, isActive, isReady, ownedPods, phaseOf, setStatus } from './pods.js';
-import { keyOf, splitKey, WorkQueue } from './queue.js';
+import { createPodFor, deletionOrder, isActive, isReady, ownedPods, phaseOf, setStatus } from './pods.js';
+import { QueuedController, splitKey } from './queue.js';
 
 const BACKOFF_MS = { first: 1000, max: 60_000 };
 
-export class ReplicaSetController {
-  private queue: WorkQueue;
-  private unwatch?: () => void;
+export class ReplicaSetController extends QueuedController {
   /** Consecutive failed pods per ReplicaSet, and when replacing them is allowed again. */
   private failures = new Map<string, { count: number; until: number }>();
 
-  constructor(private store: ObjectStore, log: (msg: string) => void) {
-    this.queue = new WorkQueue((k) => this.reconcile(k), log);
+  constructor(store: ObjectStore, log: (msg: string) => void) {
+    super(store, log, 'ReplicaSet');
   }
 
-  start(): void {
-    this.unwatch = this.store.watch((ev) => this.onEvent(ev));
-    for (const rs of this.store.list('ReplicaSet')) this.queue.add(keyOf(rs.metadata.namespace, rs.metadata.name));
+  protected onEvent(ev: WatchEvent): void {
+    this.enqueueSelfOrOwner(ev.object);
   }
 
-  stop(): void {
-    this.unwatch?.();
-    this.queue.stop();
-  }
-
-  private onEvent(ev: WatchEvent): void {
-    const o = ev.object;
-    if (o.kind === 'ReplicaSet') this.queue.add(keyOf(o.metadata.namespace, o.metadata.name));
-    else if (o.kind === 'Pod') {
-      const owner = controllerOf(o);
-      if (owner?.kind === 'ReplicaSet') this.queue.add(keyOf(o.metadata.namespace, owner.name));
-    }
-  }
-
-  private reconcile(key: string): void | { retryAfterMs: number } {
+  protected reconcile(key: string): void | { retryAfterMs: number } {
     const { namespace, name } = splitKey(key);
     const rs = this.store.get('ReplicaSet', namespace, name) as Workload | undefined;
     if (!rs) {

@@ -133,15 +133,20 @@ export async function connect(o: ConnectOptions): Promise<ConnectResult> {
   }
 }
 
-/** CLI form: parse, connect, print, return the exit code. */
-export async function connectMain(args: string[]): Promise<number> {
-  let opts: ConnectOptions;
+/** The CLI forms' argument parsing: the options, or undefined after printing agnhost's UNKNOWN line. */
+export function parseConnectArgsOrReport(args: string[]): ConnectOptions | undefined {
   try {
-    opts = parseConnectArgs(args);
+    return parseConnectArgs(args);
   } catch (e) {
     process.stderr.write(`UNKNOWN: ${(e as Error).message}\n`);
-    return 1;
+    return undefined;
   }
+}
+
+/** CLI form: parse, connect, print, return the exit code. */
+export async function connectMain(args: string[]): Promise<number> {
+  const opts = parseConnectArgsOrReport(args);
+  if (!opts) return 1;
   const r = await connect(opts);
   if (r.stderr) process.stderr.write(r.stderr);
   return r.code;

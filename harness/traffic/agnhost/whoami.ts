@@ -9,7 +9,7 @@
 // connection that succeeded but told nothing exits 0 without a RESPONDER line: the caller decides
 // whether an unnamed answer is good enough (it is not, when a responder is expected).
 import net from 'node:net';
-import { classifyError, parseConnectArgs, udpExchange, type ConnectOptions, type ConnectResult } from './connect.js';
+import { classifyError, parseConnectArgsOrReport, udpExchange, type ConnectOptions, type ConnectResult } from './connect.js';
 
 export interface WhoamiResult extends ConnectResult {
   responder?: string;
@@ -69,13 +69,8 @@ export async function whoami(o: ConnectOptions): Promise<WhoamiResult> {
 }
 
 export async function whoamiMain(args: string[]): Promise<number> {
-  let opts: ConnectOptions;
-  try {
-    opts = parseConnectArgs(args);
-  } catch (e) {
-    process.stderr.write(`UNKNOWN: ${(e as Error).message}\n`);
-    return 1;
-  }
+  const opts = parseConnectArgsOrReport(args);
+  if (!opts) return 1;
   const r = await whoami(opts);
   if (r.responder) process.stdout.write(`RESPONDER: ${r.responder}\n`);
   if (r.stderr) process.stderr.write(r.stderr);
