@@ -463,6 +463,10 @@ static __always_inline int lb4_remap_direct(struct __sk_buff *skb, struct pkt_in
 		if ((pi->tcp_flags & (TCP_FIN | TCP_RST)) && !(known->flags & LB_FWD_CLOSING))
 			known->flags |= LB_FWD_CLOSING;
 	} else {
+		/* A new connection on the tuple: an entry of an earlier remapped one must not move this one's
+		 * later packets (its SYN may go out unremapped). */
+		if (known && bare_syn)
+			bpf_map_delete_elem(&cnilab_lb_fwd, &key);
 		if (!bare_syn || !bpf_map_lookup_elem(&cnilab_lb_rev, &rkey))
 			return 0;
 		/* The translated flow is over on this tuple; its way back must not catch this one's replies. */

@@ -239,6 +239,11 @@ describe('per-packet load balancing at tc (BPF_PROG_TEST_RUN)', () => {
     const reply = h.run(PROG.fromOverlay, fromWire(tcp(be, CLIENT.ip, 8080, d.sport, TCP.SYN | TCP.ACK)));
     expect(tuple(reply.dataOut)).toMatchObject({ saddr: be, sport: 8080, daddr: CLIENT.ip, dport: sport });
     expect(checksumsOk(reply.dataOut)).toEqual({ ip: true, l4: true });
+    // That connection ends; the next one on the tuple goes as it is, every packet of it.
+    h.run(PROG.fromOverlay, fromWire(tcp(be, CLIENT.ip, 8080, d.sport, TCP.FIN | TCP.ACK)));
+    h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, be, sport, 8080, TCP.FIN | TCP.ACK)));
+    expect(tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, be, sport, 8080, TCP.SYN))).dataOut).sport).toBe(sport);
+    expect(tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, be, sport, 8080, TCP.ACK))).dataOut).sport).toBe(sport);
     // No translated flow was there: a direct connection keeps its port.
     expect(tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, be, sport + 1, 8080, TCP.SYN))).dataOut).sport).toBe(sport + 1);
   });
