@@ -469,8 +469,9 @@ static __always_inline int lb4_remap_direct(struct __sk_buff *skb, struct pkt_in
 			bpf_map_delete_elem(&cnilab_lb_fwd, &key);
 		if (!bare_syn || !bpf_map_lookup_elem(&cnilab_lb_rev, &rkey))
 			return 0;
-		/* The translated flow is over on this tuple; its way back must not catch this one's replies. */
-		bpf_map_delete_elem(&cnilab_lb_rev, &rkey);
+		/* The translated flow's reverse entry stays: this connection's replies come on another port,
+		 * and it marks the backend tuple for the next connection on it (the backend's TIME_WAIT of the
+		 * translated flow outlives this one). Without a free port, the caller forgets it (lb4_forget_rev). */
 		if (lb_pick_source_port(&be, pi->saddr, pi, &port) < 0 || port == pi->sport)
 			return 0;
 		fwd.flags = LB_FWD_DIRECT | LB_NAT_SNAT;
