@@ -101,10 +101,26 @@ export class Agent implements AgentApi {
     this.allocator = new CrdIdentityAllocator(this.transport, {
       log: opts.log,
       inUse: () => (this.endpointsMgr?.list() ?? []).map((e) => ({ id: e.identity, labels: e.labels })),
+      onDuplicate: (labels) => this.convergeIdentity(labels),
     });
     // Before the informers start: the allocator's index must see the first list.
     this.k8s.onKind('CiliumIdentity', this.allocator.handlers);
     this.identityCache = new IdentityCache((labels) => this.allocator.allocate(labels));
+  }
+
+  /**
+   * Local endpoints whose labels a lower-numbered identity also holds move to it (their relabel resolves
+   * to the lowest), so that two agents that raced to different numbers end on one. A failure is logged:
+   * the endpoint keeps a valid (if duplicate) identity, which policy selects like the other.
+   */
+  private convergeIdentity(labels: string[]): void {
+    if (!this.endpointsMgr) return; // before restore: restore converges what it brings back
+    const lowest = this.allocator.lookup(labels);
+    const key = JSON.stringify([...new Set(labels)].sort());
+    for (const ep of this.endpointsMgr.list()) {
+      if (lowest === undefined || ep.identity === lowest || JSON.stringify([...ep.labels].sort()) !== key) continue;
+      this.endpointsMgr.relabel(ep.containerId, ep.labels).catch((e) => this.opts.log(`identity of ${ep.podNamespace}/${ep.podName}: ${(e as Error).message}`));
+    }
   }
 
   async start(): Promise<void> {
@@ -174,6 +190,7 @@ export class Agent implements AgentApi {
     await synced; // restore compares with the CiliumEndpoints published for this node
     const { restored, removed } = await this.endpointsMgr.restore();
     for (const ep of this.endpointsMgr.list()) await this.allocator.ensure(ep.identity, ep.labels);
+    for (const ep of this.endpointsMgr.list()) this.convergeIdentity(ep.labels); // duplicates made while away
     this.reportQuarantined();
     // Native routing: from_netdev on the underlay device delivers other nodes' pod traffic, and only
     // once the restored endpoints are in the maps (it would otherwise pass their packets to the stack).

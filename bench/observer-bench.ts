@@ -9,8 +9,13 @@
 // the pod network ready time (CNI ADD → first packet) quiet and during a connection storm on the same
 // node, observer off and on, interleaved (bench/pod-ready-storm.ts): the storm's share and the
 // observer's share of any growth, apart.
-//   flock /tmp/cnilab-root.lock node dist/bench/observer-bench.js [--samples 5] [--duration 3] [--routing tunnel|native|both] [--pods 20] [--only rate|ready] [--awake]
+// --bpf-stats: the cnilab clusters' BPF run time per connection, per program (bench/bpf-prog-stats.ts).
+// --maximum: one more cnilab cluster per routing with hubble.monitorAggregation maximum (no FROM_* traces).
+// --ref-object PATH: one more observer-off cnilab cluster per routing loading another datapath object
+// (e.g. a copy of bpf/build/datapath.o from before a change): before/after in the same run.
+//   flock /tmp/cnilab-root.lock node dist/bench/observer-bench.js [--samples 5] [--duration 3] [--routing tunnel|native|both] [--pods 20] [--only rate|ready] [--awake] [--bpf-stats] [--maximum] [--ref-object PATH]
 import { parseArgs } from 'node:util';
+import { resolve as resolvePath } from 'node:path';
 import { resolveSpec, type ClusterSpec, type RoutingMode } from '../harness/cluster/spec.js';
 import type { ControlPlaneClient } from '../harness/cluster/client.js';
 import { netnsNames } from '../harness/cluster/names.js';
@@ -25,6 +30,7 @@ import { fetchMetrics } from '../harness/cli/metrics.js';
 import { keepCpusAwake, type Awake } from './cpu-awake.js';
 import { CELLS, describeReadySplit, measureReadySplit, type ReadySplit } from './pod-ready-storm.js';
 import { machineSummary, median, spread } from './stats.js';
+import { addDelta, clusterPrograms, describeProgramCost, enableBpfStats, programTotals, type ProgTotals } from './bpf-prog-stats.js';
 
 const CRR_PORT = 9100;
 const IPERF_PORT = 5301;
@@ -35,25 +41,29 @@ interface Config {
   label: string;
   spec: ClusterSpec;
   observer?: boolean;
+  /** Environment for the cluster's daemon and agents (CNILAB_BPF_OBJECT: another datapath object). */
+  env?: Record<string, string>;
   client?: ControlPlaneClient;
   netns?: { client: string; server: string };
   serverIp?: string;
   stop?: Array<() => Promise<void>>;
 }
 
-function configs(routing: RoutingMode): Config[] {
+function configs(routing: RoutingMode, extra: { maximum?: boolean; refObject?: string } = {}): Config[] {
   const tag = routing === 'tunnel' ? 't' : 'n';
   const base = routing === 'tunnel' ? 'kernel-vxlan' : 'baseline';
   return [
     { label: base, spec: resolveSpec({}, 'bench', { name: `hub-k${tag}`, nodes: 2, cni: 'kernel', routing }) },
     { label: `cnilab-${routing}-off`, observer: false, spec: resolveSpec({ hubble: { enabled: false } }, 'bench', { name: `hub-f${tag}`, nodes: 2, cni: 'cnilab', routing }) },
     { label: `cnilab-${routing}-on`, observer: true, spec: resolveSpec({}, 'bench', { name: `hub-o${tag}`, nodes: 2, cni: 'cnilab', routing }) },
+    ...(extra.maximum ? [{ label: `cnilab-${routing}-on-max`, observer: true, spec: resolveSpec({ hubble: { monitorAggregation: 'maximum' } }, 'bench', { name: `hub-m${tag}`, nodes: 2, cni: 'cnilab', routing }) }] : []),
+    ...(extra.refObject ? [{ label: `cnilab-${routing}-off-ref`, observer: false, env: { CNILAB_BPF_OBJECT: extra.refObject }, spec: resolveSpec({ hubble: { enabled: false } }, 'bench', { name: `hub-r${tag}`, nodes: 2, cni: 'cnilab', routing }) }] : []),
   ];
 }
 
 async function bringUp(c: Config): Promise<void> {
   await destroyCluster(c.spec.name);
-  c.client = await createCluster(c.spec);
+  c.client = await createCluster(c.spec, c.env ? { env: c.env } : {});
   await c.client.apply([pausePod({ name: 'client', namespace: 'default', node: 'node1', labels: { app: 'client' } }), pausePod({ name: 'server', namespace: 'default', node: 'node2', labels: { app: 'server' } })]);
   await waitPodsReady(c.client, [{ namespace: 'default', name: 'client' }, { namespace: 'default', name: 'server' }], 60_000);
   c.serverIp = ((await c.client.get('Pod', 'default', 'server')).status as { podIP: string }).podIP;
@@ -83,7 +93,8 @@ async function observerCounters(c: Config): Promise<{ events: number; lost: bigi
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { samples: { type: 'string' }, duration: { type: 'string' }, routing: { type: 'string' }, pods: { type: 'string' }, only: { type: 'string' }, awake: { type: 'boolean' } } });
+  const { values } = parseArgs({ options: { samples: { type: 'string' }, duration: { type: 'string' }, routing: { type: 'string' }, pods: { type: 'string' }, only: { type: 'string' }, awake: { type: 'boolean' }, 'bpf-stats': { type: 'boolean' }, maximum: { type: 'boolean' }, 'ref-object': { type: 'string' } } });
+  const extra = { maximum: values.maximum, refObject: values['ref-object'] ? resolvePath(values['ref-object']) : undefined };
   if (values.only !== undefined && values.only !== 'rate' && values.only !== 'ready') throw new Error(`--only: expected rate or ready, got ${values.only}`);
   const doRate = values.only !== 'ready';
   const doReady = values.only !== 'rate';
@@ -92,14 +103,21 @@ async function main(): Promise<void> {
   const pods = Number(values.pods ?? 20);
   const routings: RoutingMode[] = values.routing === 'native' ? ['native'] : values.routing === 'tunnel' ? ['tunnel'] : ['tunnel', 'native'];
   // The kernel clusters only serve the rate comparison.
-  const all = routings.flatMap(configs).filter((c) => doRate || c.observer !== undefined);
+  const all = routings.flatMap((r) => configs(r, extra)).filter((c) => doRate || c.observer !== undefined);
   const crr: Record<string, number[]> = {};
   const tput: Record<string, number[]> = {};
   const synRetransmits: Record<string, number> = {};
   const storm: Record<string, { events: number; lost: bigint; cpu: number; seconds: number; connections: number }> = {};
+  const bpfCost: Record<string, { acc: Map<string, ProgTotals>; connections: number }> = {};
+  const progIds = new Map<string, Map<number, string>>();
+  let restoreStats: (() => void) | undefined;
   let awake: Awake | undefined;
   try {
     for (const c of all) await bringUp(c);
+    if (values['bpf-stats']) {
+      restoreStats = enableBpfStats();
+      for (const c of all) if (c.observer !== undefined) progIds.set(c.label, await clusterPrograms(c.spec.name, c.spec.nodes.map((n) => n.name)));
+    }
     // --awake: every CPU kept out of idle during the rate samples (bench/cpu-awake.ts says why).
     awake = values.awake && doRate ? keepCpusAwake() : undefined;
     for (let s = 0; s < (doRate ? samples : 0); s++) {
@@ -109,7 +127,14 @@ async function main(): Promise<void> {
         await new Promise((r) => setTimeout(r, SETTLE_MS));
         const before = c.observer ? await observerCounters(c) : undefined;
         const syn0 = await synRetrans(c.netns!.client);
+        const ids = progIds.get(c.label);
+        const prog0 = ids ? await programTotals(ids) : undefined;
         const r = await runCrrClient({ netns: c.netns!.client, host: c.serverIp!, port: CRR_PORT, durationSec: duration });
+        if (ids && prog0) {
+          const pc = (bpfCost[c.label] ??= { acc: new Map(), connections: 0 });
+          addDelta(pc.acc, prog0, await programTotals(ids));
+          pc.connections += r.transactions;
+        }
         (crr[c.label] ??= []).push(r.rate);
         synRetransmits[c.label] = (synRetransmits[c.label] ?? 0) + (await synRetrans(c.netns!.client)) - syn0;
         if (before) {
@@ -151,14 +176,22 @@ async function main(): Promise<void> {
       const onVsKernel = r(on2!, k!, crr);
       console.log(`${routing}: connection rate on/off ${onVsOff.toFixed(2)}× (${goal(onVsOff)}), throughput on/off ${r(on2!, off!, tput).toFixed(2)}× (${goal(r(on2!, off!, tput))}), on/${k} connections ${onVsKernel.toFixed(2)}× (${goal(onVsKernel)}), off/${k} connections ${r(off!, k!, crr).toFixed(2)}×, throughput ${r(on2!, k!, tput).toFixed(2)}×`);
       const st = storm[on2!]!;
-      console.log(`${routing}: during the connection storms the agents read ${(st.events / st.seconds).toFixed(0)} events/s (both nodes), lost ${st.lost} (goal 0), agent CPU ${((100 * st.cpu) / st.seconds).toFixed(1)} % of a core, ${((1e6 * st.cpu) / st.connections).toFixed(1)} µs per connection`);
+      console.log(`${routing}: during the connection storms the agents read ${(st.events / st.seconds).toFixed(0)} events/s (both nodes), ${(st.events / st.connections).toFixed(1)} per connection, lost ${st.lost} (goal 0), agent CPU ${((100 * st.cpu) / st.seconds).toFixed(1)} % of a core, ${((1e6 * st.cpu) / st.connections).toFixed(1)} µs per connection`);
+      for (const c of configs(routing, extra).slice(3)) {
+        const x = c.label;
+        console.log(`${routing}: ${x} connections ${r(x, off!, crr).toFixed(2)}× of off, ${r(x, on2!, crr).toFixed(2)}× of on, ${r(x, k!, crr).toFixed(2)}× of ${k}`);
+        const sx = storm[x];
+        if (sx) console.log(`${routing}: ${x} during the storms: ${(sx.events / sx.seconds).toFixed(0)} events/s, ${(sx.events / sx.connections).toFixed(1)} events per connection (on: ${(st.events / st.connections).toFixed(1)}), lost ${sx.lost}, agent CPU ${((1e6 * sx.cpu) / sx.connections).toFixed(1)} µs per connection`);
+      }
       summary[routing] = { crrOnOff: onVsOff, crrOnKernel: onVsKernel, crrOffKernel: r(off!, k!, crr), tputOnOff: r(on2!, off!, tput), eventsPerSec: st.events / st.seconds, lost: String(st.lost), agentCpuPct: (100 * st.cpu) / st.seconds, agentCpuUsPerConnection: (1e6 * st.cpu) / st.connections };
     }
+    for (const [label, pc] of Object.entries(bpfCost)) for (const l of describeProgramCost(label, pc.acc, pc.connections)) console.log(l);
     for (const routing of Object.keys(split)) for (const l of describeReadySplit(`${routing} (${pods} pods per cell, rounds of 4)`, split[routing]!)) console.log(l);
     const podReady = Object.fromEntries(Object.entries(split).map(([r, x]) => [r, { ...Object.fromEntries(CELLS.map((c) => [`${c}P50`, median(x.readyMs[c])])), stormRate: { off: median(x.stormRate.off), on: median(x.stormRate.on) }, stormAlone: x.stormAlone }]));
     console.log(JSON.stringify({ bench: 'observer', machine: machineSummary(), samples, duration, awake: !!values.awake, synRetransmits, crr: Object.fromEntries(Object.entries(crr).map(([k, v]) => [k, median(v)])), tput: Object.fromEntries(Object.entries(tput).map(([k, v]) => [k, median(v)])), summary, podReady }));
   } finally {
     await awake?.stop();
+    restoreStats?.();
     for (const c of all) {
       for (const s of c.stop ?? []) await s().catch(() => undefined);
       await destroyCluster(c.spec.name).catch(() => undefined);

@@ -85,7 +85,7 @@ int from_netdev(struct __sk_buff *skb)
 	struct ct_result ct;
 	__u32 src_identity, dst_identity;
 	__be16 proto;
-	int ret;
+	int ret, deliver;
 
 	if (eth_load_proto(skb, &proto) < 0 || proto != ETH_P_IP_BE)
 		return TC_ACT_OK;
@@ -100,8 +100,6 @@ int from_netdev(struct __sk_buff *skb)
 	ic = ipcache_lookup(pi.saddr);
 	src_identity = ic ? ic->identity : IDENTITY_WORLD;
 	{
-		int deliver;
-
 		ret = nodeport_fwd(skb, &pi, src_identity, &deliver, 1);
 		if (ret != LB_NOT_SERVICE)
 			return ret;
@@ -131,8 +129,9 @@ int from_netdev(struct __sk_buff *skb)
 		send_trace(skb, TRACE_FROM_NETWORK, DIR_INGRESS, CTX_U32(skb, ifindex), src_identity, dst_identity, &pi,
 			   &ct);
 #endif
-	/* Native routing: a remote backend's reply to a local client of a service this node translated. */
-	if (ct.is_reply) {
+	/* Native routing: a remote backend's reply to a local client of a service this node translated
+	 * (conntrack knows the connection as translated: CT_F_SVC). */
+	if (ct.is_reply && ct.svc) {
 		__u16 svc_id = 0;
 
 		if (lb4_rev_nat(skb, &pi, &svc_id) < 0)
@@ -141,6 +140,9 @@ int from_netdev(struct __sk_buff *skb)
 	ret = policy_enforce(skb, &pi, &ct, NULL, ep, src_identity, dst_identity);
 	if (ret)
 		return ret;
+	/* A NodePort flow translated above to this local backend: its replies need reverse NAT. */
+	if (deliver && !ct.svc)
+		ct_set_svc(&pi);
 	/* This node routes the packet from eth0 to the pod: one more router hop. */
 	ret = ipv4_dec_ttl(skb);
 	if (ret)

@@ -46,28 +46,38 @@ int from_container(struct __sk_buff *skb)
 	if (parse_ipv4(skb, &pi) < 0)
 		return send_drop(skb, DROP_INVALID_PACKET, DIR_EGRESS, ep->identity, 0, NULL, 0);
 
-	/* Services first (a ClusterIP, or this node's address with a NodePort, that no socket hook
-	 * translated): conntrack and policy then see the backend, as the connection really goes. */
-	{
+	/* Conntrack first: a packet of a connection tracked under this very tuple (an established one that
+	 * was never translated, or a reply) is not service traffic and skips the service lookup, as in
+	 * Cilium. A connection's first packet takes it, and so do the packets of translated connections
+	 * (tracked under the backend's tuple, so their original tuple is never found here). */
+	ct_lookup(&pi, &ct);
+	lb_ret = LB_NOT_SERVICE;
+	if (ct.is_new) {
 		struct lb_fwd_result lbr = {};
 
-		lb_ret = ret = lb4_xlate_fwd(skb, &pi, pi.daddr == config_get(CFG_NODE_IP) || pi.daddr == config_get(CFG_ROUTER_IP), 0, 0,
-				    ep->identity, TRACE_FROM_ENDPOINT, &lbr);
-		if (ret == LB_NO_BACKEND) {
+		/* Services (a ClusterIP, or this node's address with a NodePort, that no socket hook
+		 * translated): conntrack and policy then see the backend, as the connection really goes. */
+		lb_ret = lb4_xlate_fwd(skb, &pi, pi.daddr == config_get(CFG_NODE_IP) || pi.daddr == config_get(CFG_ROUTER_IP), 0, 0,
+				       ep->identity, TRACE_FROM_ENDPOINT, &lbr);
+		if (lb_ret == LB_NO_BACKEND) {
 			/* Nobody to serve it: the pod learns at once (ICMP port unreachable: ECONNREFUSED). */
 			send_drop(skb, DROP_SERVICE_BACKEND_NOT_FOUND, DIR_EGRESS, ep->identity, 0, &pi, 0);
 			return icmp_error_to_pod(skb, ep, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH) == TC_ACT_REDIRECT ? TC_ACT_REDIRECT : TC_ACT_SHOT;
 		}
-		if (ret == LB_ERROR)
+		if (lb_ret == LB_ERROR)
 			return send_drop(skb, DROP_INVALID_PACKET, DIR_EGRESS, ep->identity, 0, &pi, 0);
-		/* Straight to a backend on a tuple a translated flow used moments ago: another source port. */
-		if (ret == LB_NOT_SERVICE) {
+		/* Straight to a backend on a tuple a translated flow used moments ago: another source port. It
+		 * is then tracked under its new tuple and flagged as translated (CT_F_SVC, below), so its
+		 * replies get their port back; its reverse entry is its own (no lb4_forget_rev). */
+		if (lb_ret == LB_NOT_SERVICE) {
 			ret = lb4_remap_direct(skb, &pi);
 			if (ret < 0)
 				return send_drop(skb, DROP_INVALID_PACKET, DIR_EGRESS, ep->identity, 0, &pi, 0);
 			if (ret > 0)
-				lb_ret = LB_TRANSLATED; /* its reverse entry is this connection's own: keep it */
+				lb_ret = LB_TRANSLATED;
 		}
+		if (lb_ret == LB_TRANSLATED)
+			ct_lookup(&pi, &ct);
 	}
 
 #ifdef CNILAB_MUT_SLOW_LOOKUPS
@@ -85,11 +95,11 @@ int from_container(struct __sk_buff *skb)
 			return TC_ACT_SHOT;
 	}
 #endif
-	ct_lookup(&pi, &ct);
 	if (ct.is_new && lb_ret != LB_TRANSLATED)
 		lb4_forget_rev(&pi);
-	/* A backend's reply to a client this node translated for: the service back as its source. */
-	if (ct.is_reply) {
+	/* A backend's reply to a client this node translated for: the service back as its source. Only
+	 * connections conntrack knows as translated (CT_F_SVC) look for a reverse-NAT entry. */
+	if (ct.is_reply && ct.svc) {
 		__u16 svc_id = 0;
 
 		if (lb4_rev_nat(skb, &pi, &svc_id) < 0)
@@ -117,6 +127,8 @@ int from_container(struct __sk_buff *skb)
 		ret = policy_enforce(skb, &pi, &ct, ep, dst, ep->identity, dst_identity);
 		if (ret)
 			return ret;
+		if (lb_ret == LB_TRANSLATED && !ct.svc)
+			ct_set_svc(&pi);
 		/* The node routes pod to pod: one router hop (the receiver sees TTL − 1, as through a kernel). */
 		ret = pod_router_hop(skb, ep, dst_identity, &pi, ct.is_reply);
 		if (ret)
@@ -142,6 +154,8 @@ int from_container(struct __sk_buff *skb)
 	ret = policy_enforce(skb, &pi, &ct, ep, NULL, ep->identity, dst_identity);
 	if (ret)
 		return ret;
+	if (lb_ret == LB_TRANSLATED && !ct.svc)
+		ct_set_svc(&pi);
 	l7_request(skb, &pi, CTX_U32(skb, ifindex), ep->identity, dst_identity);
 
 	if (routing_native()) {

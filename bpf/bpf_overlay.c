@@ -22,7 +22,7 @@ int from_overlay(struct __sk_buff *skb)
 	struct ct_result ct;
 	__u32 src_identity;
 	__be16 proto;
-	int ret;
+	int ret, deliver = 0;
 
 	if (eth_load_proto(skb, &proto) < 0)
 		return send_drop(skb, DROP_INVALID_PACKET, DIR_INGRESS, 0, 0, NULL, 0);
@@ -38,8 +38,6 @@ int from_overlay(struct __sk_buff *skb)
 	 * address): translated here as from_netdev does for the underlay. To a remote backend, the stack
 	 * routes the SNATed packet on (cilium_host, the tunnel); to a local one, delivered below. */
 	if (pi.daddr == config_get(CFG_NODE_IP)) {
-		int deliver;
-
 		ret = nodeport_fwd(skb, &pi, src_identity, &deliver, 0);
 		if (ret == TC_ACT_OK)
 			bpf_skb_change_type(skb, 0 /* PACKET_HOST */);
@@ -57,8 +55,10 @@ int from_overlay(struct __sk_buff *skb)
 #endif
 	/* A remote backend's reply to a client of a service this node translated. A local client is
 	 * delivered below; a client on another node (a NodePort flow from a remote pod) goes back through the
-	 * stack, which routes it to that node. */
-	if (ct.is_reply) {
+	 * stack, which routes it to that node. Replies to pods look for a reverse-NAT entry only when
+	 * conntrack knows their connection as translated here (CT_F_SVC); replies to this node's address
+	 * (NodePort flows it SNATed, tracked by from_host) always do. */
+	if (ct.is_reply && (ct.svc || pi.daddr == config_get(CFG_NODE_IP))) {
 		__u16 svc_id = 0;
 
 		ret = lb4_rev_nat(skb, &pi, &svc_id);
@@ -78,6 +78,9 @@ int from_overlay(struct __sk_buff *skb)
 		ret = policy_enforce(skb, &pi, &ct, NULL, ep, src_identity, dst_identity);
 		if (ret)
 			return ret;
+		/* A NodePort flow translated above to this local backend: its replies need reverse NAT. */
+		if (deliver && !ct.svc)
+			ct_set_svc(&pi);
 		/* This node routes the packet from the tunnel to the pod: one router hop, as from_netdev counts. */
 		ret = ipv4_dec_ttl(skb);
 		if (ret)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_L7_VISIBILITY, hubbleConfigToRaw, METRIC_HANDLERS, parseMetricSpec, resolveHubbleConfig } from './hubble-config.js';
+import { DEFAULT_L7_VISIBILITY, hubbleConfigToRaw, METRIC_HANDLERS, parseMetricSpec, reportsFromPoints, resolveHubbleConfig } from './hubble-config.js';
 
 describe('hubble config', () => {
   it('defaults to every handler, a 4096-flow ring and DNS/HTTP visibility on the usual ports', () => {
@@ -21,6 +21,18 @@ describe('hubble config', () => {
     const c = resolveHubbleConfig({ eventBufferCapacity: 128, metrics: ['drop:sourceContext=pod|namespace;labelsContext=traffic_direction', 'dns:query;ignoreAAAA', 'flow'], l7Visibility: [{ port: 53, protocol: 'UDP', parser: 'dns' }] });
     expect(resolveHubbleConfig(hubbleConfigToRaw(c))).toEqual(c);
     expect(resolveHubbleConfig(hubbleConfigToRaw(resolveHubbleConfig(undefined)))).toEqual(resolveHubbleConfig(undefined));
+  });
+
+  it('monitorAggregation: Cilium\'s levels and spellings, medium by default', () => {
+    expect(resolveHubbleConfig({}).monitorAggregation).toBe('medium');
+    expect(resolveHubbleConfig({ monitorAggregation: 'Maximum' }).monitorAggregation).toBe('maximum');
+    expect(resolveHubbleConfig({ monitorAggregation: 'max' }).monitorAggregation).toBe('maximum');
+    expect(resolveHubbleConfig({ monitorAggregation: 'lowest' }).monitorAggregation).toBe('low');
+    expect(resolveHubbleConfig({ monitorAggregation: 'disabled' }).monitorAggregation).toBe('none');
+    expect(() => resolveHubbleConfig({ monitorAggregation: 'high' })).toThrow(/hubble.monitorAggregation: expected one of none, low, medium, maximum/);
+    expect(() => resolveHubbleConfig({ monitorAggregation: 3 })).toThrow(/hubble.monitorAggregation/);
+    expect(hubbleConfigToRaw(resolveHubbleConfig({ monitorAggregation: 'low' })).monitorAggregation).toBe('low');
+    expect([reportsFromPoints('none'), reportsFromPoints('low'), reportsFromPoints('medium'), reportsFromPoints('maximum')]).toEqual([true, false, true, false]);
   });
 
   it('names the field of every mistake', () => {

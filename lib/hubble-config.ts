@@ -3,6 +3,8 @@
 //   hubble:
 //     enabled: true                       # trace events in the datapath and their decoding (drops always)
 //     eventBufferCapacity: 4096           # flows kept per node (hubble.eventBufferCapacity)
+//     monitorAggregation: medium          # trace aggregation in the datapath (Cilium's bpf.monitorAggregation:
+//                                         # none, low, medium, maximum; bpf/lib/conntrack.h says what each emits)
 //     metrics: [dns, drop, tcp, flow, port-distribution, icmp, http]   # hubble.metrics.enabled, with
 //                                         # options as Hubble writes them: "drop:sourceContext=pod;..."
 //     l7Visibility:                       # ports whose payload the datapath copies for L7 parsing
@@ -42,9 +44,22 @@ export interface L7PortSpec {
   parser: 'dns' | 'http';
 }
 
+/** Cilium's monitor aggregation levels (bpf.monitorAggregation). */
+export const MONITOR_AGGREGATION_LEVELS = ['none', 'low', 'medium', 'maximum'] as const;
+export type MonitorAggregation = (typeof MONITOR_AGGREGATION_LEVELS)[number];
+/** Other spellings Cilium accepts for the same levels. */
+const MONITOR_AGGREGATION_ALIASES: Record<string, MonitorAggregation> = { disabled: 'none', lowest: 'low', max: 'maximum' };
+export const DEFAULT_MONITOR_AGGREGATION: MonitorAggregation = 'medium';
+
+/** Whether the datapath reports where packets enter (the FROM_* observation points) at this level. */
+export function reportsFromPoints(level: MonitorAggregation): boolean {
+  return level === 'none' || level === 'medium';
+}
+
 export interface HubbleConfig {
   enabled: boolean;
   eventBufferCapacity: number;
+  monitorAggregation: MonitorAggregation;
   metrics: MetricSpec[];
   l7Visibility: L7PortSpec[];
 }
@@ -111,18 +126,22 @@ export function formatMetricSpec(m: MetricSpec): string {
 
 /** A resolved config as the raw mapping resolveHubbleConfig reads back unchanged. */
 export function hubbleConfigToRaw(c: HubbleConfig): Record<string, unknown> {
-  return { enabled: c.enabled, eventBufferCapacity: c.eventBufferCapacity, metrics: c.metrics.map(formatMetricSpec), l7Visibility: c.l7Visibility.map((p) => ({ ...p })) };
+  return { enabled: c.enabled, eventBufferCapacity: c.eventBufferCapacity, monitorAggregation: c.monitorAggregation, metrics: c.metrics.map(formatMetricSpec), l7Visibility: c.l7Visibility.map((p) => ({ ...p })) };
 }
 
 /** Validates the raw `hubble:` object of a cluster file (undefined: the defaults). */
 export function resolveHubbleConfig(raw: unknown, field = 'hubble'): HubbleConfig {
   const r = (raw ?? {}) as Record<string, unknown>;
   if (typeof r !== 'object' || Array.isArray(r)) throw new HubbleConfigError(field, 'expected a mapping');
-  for (const k of Object.keys(r)) if (!['enabled', 'eventBufferCapacity', 'metrics', 'l7Visibility'].includes(k)) throw new HubbleConfigError(`${field}.${k}`, 'unknown field');
+  for (const k of Object.keys(r)) if (!['enabled', 'eventBufferCapacity', 'monitorAggregation', 'metrics', 'l7Visibility'].includes(k)) throw new HubbleConfigError(`${field}.${k}`, 'unknown field');
   const enabled = r.enabled ?? true;
   if (typeof enabled !== 'boolean') throw new HubbleConfigError(`${field}.enabled`, 'expected true or false');
   const cap = r.eventBufferCapacity ?? DEFAULT_EVENT_BUFFER_CAPACITY;
   if (typeof cap !== 'number' || !Number.isInteger(cap) || cap < 1 || cap > 1 << 20) throw new HubbleConfigError(`${field}.eventBufferCapacity`, `expected a whole number from 1 to ${1 << 20}, got ${JSON.stringify(cap)}`);
+  const aggRaw = r.monitorAggregation ?? DEFAULT_MONITOR_AGGREGATION;
+  const aggName = typeof aggRaw === 'string' ? aggRaw.toLowerCase() : '';
+  const monitorAggregation = MONITOR_AGGREGATION_ALIASES[aggName] ?? (MONITOR_AGGREGATION_LEVELS as readonly string[]).find((l) => l === aggName);
+  if (!monitorAggregation) throw new HubbleConfigError(`${field}.monitorAggregation`, `expected one of ${MONITOR_AGGREGATION_LEVELS.join(', ')}, got ${JSON.stringify(aggRaw)}`);
   const metricsRaw = r.metrics ?? DEFAULT_METRICS;
   if (!Array.isArray(metricsRaw) || metricsRaw.some((m) => typeof m !== 'string')) throw new HubbleConfigError(`${field}.metrics`, 'expected a list of metric names (with options), e.g. [drop, "flow:sourceContext=pod"]');
   const metrics = metricsRaw.map((m, i) => parseMetricSpec(m as string, `${field}.metrics[${i}]`));
@@ -146,7 +165,7 @@ export function resolveHubbleConfig(raw: unknown, field = 'hubble'): HubbleConfi
   const keys = l7Visibility.map((p) => `${p.protocol}/${p.port}`);
   const dupPort = keys.find((k, i) => keys.indexOf(k) !== i);
   if (dupPort) throw new HubbleConfigError(`${field}.l7Visibility`, `${dupPort} listed twice`);
-  return { enabled, eventBufferCapacity: cap, metrics, l7Visibility };
+  return { enabled, eventBufferCapacity: cap, monitorAggregation: monitorAggregation as MonitorAggregation, metrics, l7Visibility };
 }
 
 export function defaultHubbleConfig(): HubbleConfig {

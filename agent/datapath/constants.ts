@@ -64,6 +64,10 @@ export const CONFIG = {
 } as const;
 // must match bpf/lib/events.h: OBSERVER_OFF_* (bits of CONFIG.observerOff)
 export const OBSERVER_OFF = { traces: 0x01, l7: 0x02 } as const;
+// must match bpf/lib/conntrack.h: OBSERVER_AGG_* (bits 4-6 of CONFIG.observerOff; 0 is medium, the default)
+export const OBSERVER_AGG = { medium: 0x00, none: 0x10, low: 0x20, maximum: 0x30 } as const;
+// must match bpf/lib/conntrack.h: CT_F_* (CT_VALUE.flags)
+export const CT_FLAG = { replySeen: 0x01, closing: 0x02, svc: 0x04 } as const;
 // must match bpf/lib/l7.h: L7_PARSER_* and the index of cnilab_l7_ports ((UDP ? 1 : 0) << 16 | port)
 export const L7_PARSER = { dns: 1, http: 2 } as const;
 export const L7_PORTS_UDP_BASE = 1 << 16;

@@ -9,7 +9,7 @@ import koffi from 'koffi';
 import { CnilabError, UnsupportedError } from '../../lib/errors.js';
 import type { Datapath, DatapathConfig, DatapathEvent, EndpointEntry, IpcacheEntry } from './types.js';
 import {
-  ALL_MAPS, CONFIG, DROP_KEY, L7_PARSER, L7_PORTS_UDP_BASE, OBSERVER_OFF, DROP_VALUE, ENDPOINT, EVENT_MAX_SIZE, IPCACHE_KEY, IPCACHE_VALUE, LOST_VALUE_SIZE, MAP,
+  ALL_MAPS, CONFIG, DROP_KEY, L7_PARSER, L7_PORTS_UDP_BASE, OBSERVER_AGG, OBSERVER_OFF, DROP_VALUE, ENDPOINT, EVENT_MAX_SIZE, IPCACHE_KEY, IPCACHE_VALUE, LOST_VALUE_SIZE, MAP,
   MAP_TYPE_NAMES, PROG, ROUTING_MODE, TC_HANDLE, TC_PRIORITY, type MapName,
 } from './constants.js';
 import {
@@ -284,7 +284,7 @@ export function openDatapath(cfg: DatapathConfig): Datapath {
       // Clear what an earlier configuration (a previous agent's) left: the array keeps its values.
       for (const idx of l7PortsSet) if (!want.has(idx)) mapUpdate(fd(MAP.l7Ports), u32Key(idx), one);
       l7PortsSet = new Set(want.keys());
-      setConfig(CONFIG.observerOff, o.traces ? 0 : OBSERVER_OFF.traces | OBSERVER_OFF.l7);
+      setConfig(CONFIG.observerOff, (o.traces ? 0 : OBSERVER_OFF.traces | OBSERVER_OFF.l7) | OBSERVER_AGG[o.monitorAggregation ?? 'medium']);
     },
 
     lostEventsPerCpu() {

@@ -20,6 +20,8 @@ export interface DatapathConfig {
 
 export interface ObserverDatapathConfig {
   traces: boolean;
+  /** Trace aggregation in the datapath (hubble.monitorAggregation); medium when absent. */
+  monitorAggregation?: 'none' | 'low' | 'medium' | 'maximum';
   l7Ports: Array<{ port: number; protocol: 'TCP' | 'UDP'; parser: 'dns' | 'http' }>;
 }
 

@@ -361,8 +361,9 @@ export class EndpointManager {
   /**
    * The pod's security labels changed (its labels or its namespace's): resolve the identity again and,
    * if it changed, move the container's endpoints (every attachment of it) to it (policy, endpoint map,
-   * ipcache, state file, CiliumEndpoint), so new connections are decided on the new identity. Returns
-   * whether anything changed.
+   * ipcache, state file, CiliumEndpoint), so new connections are decided on the new identity. Also
+   * with the same labels when their identity is no longer the one they resolve to (a duplicate with a
+   * lower number appeared). Returns whether anything changed.
    */
   async relabel(containerId: string, labels: string[]): Promise<boolean> {
     const keys = [...this.endpoints.values()].filter((e) => e.containerId === containerId).map(keyOf);
@@ -374,9 +375,10 @@ export class EndpointManager {
     const st = this.endpoints.get(key);
     if (!st) return false;
     const sorted = [...new Set(labels)].sort();
-    if (JSON.stringify(sorted) === JSON.stringify(st.labels)) return false;
     const identity = await this.d.identities.resolve(sorted);
-    if (this.endpoints.get(key) !== st) return false; // deleted meanwhile
+    if (this.endpoints.get(key) !== st) return false; // deleted or changed meanwhile
+    const sameLabels = JSON.stringify(sorted) === JSON.stringify(st.labels);
+    if (sameLabels && identity === st.identity) return false;
     const old = st.identity;
     const next: EndpointState = { ...st, labels: sorted, identity };
     this.hooks?.beforeActivate(next);
@@ -385,7 +387,7 @@ export class EndpointManager {
     this.d.states.save(next);
     this.endpoints.set(key, next);
     await this.d.controlPlane.writeEndpoint(ciliumEndpointObject(next, this.d.node));
-    this.d.log(`endpoint ${st.endpointId} ${st.podNamespace}/${st.podName}: labels changed, identity ${old} → ${identity}`);
+    this.d.log(`endpoint ${st.endpointId} ${st.podNamespace}/${st.podName}: ${sameLabels ? 'a lower identity holds its labels' : 'labels changed'}, identity ${old} → ${identity}`);
     return true;
   }
 

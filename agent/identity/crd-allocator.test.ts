@@ -72,6 +72,28 @@ describe('CrdIdentityAllocator', () => {
     b.close();
   });
 
+  it('two numbers for one label set (agents that saw different highs): lookup gives the lowest and onDuplicate names the labels', async () => {
+    const dups: string[][] = [];
+    const a = await agent(api, { onDuplicate: (l) => dups.push(l) });
+    const b = await agent(api);
+    const first = await a.alloc.allocate(['k8s:dup=same']);
+    // A second object for the same labels under a higher number, as an agent whose informer had not
+    // shown it the first one yet would create it.
+    const second = first + 5;
+    await b.t.create(RESOURCES.CiliumIdentity, identityObject(second, ['k8s:dup=same']));
+    await until('a sees the duplicate', () => dups.length > 0);
+    expect(dups[0]).toEqual(['k8s:dup=same']);
+    expect(a.alloc.lookup(['k8s:dup=same'])).toBe(first);
+    expect(await b.alloc.allocate(['k8s:dup=same'])).toBe(first); // b too, once it has seen both
+    // Seeing the same object again (a resync) is not a new duplicate.
+    const n = dups.length;
+    await b.t.create(RESOURCES.CiliumIdentity, identityObject(second + 1, ['k8s:dup=third']));
+    await until('a sees the unrelated one', () => a.alloc.labelsOf(second + 1) !== undefined);
+    expect(dups.length).toBe(n);
+    a.close();
+    b.close();
+  });
+
   it('reuses collected numbers oldest first once the fresh ones are gone, and says when none is left', async () => {
     const small = await startKubeApi({ nodes: [] });
     try {

@@ -9,8 +9,9 @@
 // (one past the highest known), then collected ones oldest first (in the order the informer saw them
 // deleted), so a number returns as late as possible. Two agents asking for the same new label set at
 // once pick the same number; one gets AlreadyExists, reads the object, finds its own labels and uses
-// it. Should two objects ever hold one label set, the lowest number is used and the other is
-// collected once unused. An identity that local endpoints still use and that disappears (collected in
+// it. Should two objects ever hold one label set (two agents whose informers had seen different
+// numbers pick different fresh ones), the lowest number is used: onDuplicate tells the agent, which
+// moves its endpoints on the higher number to it, and the other is collected once unused. An identity that local endpoints still use and that disappears (collected in
 // a race with a new endpoint) is created again under the same number.
 import type { KubeObject } from '../../lib/k8s/object.js';
 import { RESOURCES, type CiliumIdentityObject } from '../k8s/resources.js';
@@ -58,6 +59,12 @@ export interface CrdAllocatorOptions {
   log?: (m: string) => void;
   /** Identities this node's endpoints carry now: one of them deleted is created again. */
   inUse?: () => Iterable<{ id: number; labels: string[] }>;
+  /**
+   * A second identity appeared for a label set (two agents with different views picked different
+   * fresh numbers for it at once): endpoints on the higher number should move to lookup()'s lowest, so
+   * that the cluster converges on one number per label set.
+   */
+  onDuplicate?: (labels: string[]) => void;
 }
 
 export class CrdIdentityAllocator {
@@ -116,8 +123,11 @@ export class CrdIdentityAllocator {
     this.labelsById.set(id, labels);
     const key = keyOf(labels);
     if (!this.idsByKey.has(key)) this.idsByKey.set(key, new Set());
-    this.idsByKey.get(key)!.add(id);
+    const ids = this.idsByKey.get(key)!;
+    const added = !ids.has(id);
+    ids.add(id);
     if (id >= this.next && id <= this.last) this.next = id + 1;
+    if (added && ids.size > 1) this.opts.onDuplicate?.(labels);
   }
 
   private unindex(o: CiliumIdentityObject): void {

@@ -82,6 +82,22 @@ describe('metrics exposition', () => {
     expect(promtool(text)).toEqual({ code: 0, out: '' });
   });
 
+  it('default handlers (no context labels) count across scrapes: what came after a scrape is added, nothing twice', async () => {
+    const o = busyObserver(resolveHubbleConfig(undefined).metrics);
+    const series = ['hubble_tcp_flags_total{flag="SYN",family="IPv4"}', 'hubble_flows_processed_total{protocol="TCP",type="Trace",subtype="to-endpoint",verdict="FORWARDED"}', 'hubble_port_distribution_total{protocol="TCP",port="8080"}'];
+    const read = async () => {
+      const text = await o.metrics.registry.metrics();
+      return series.map((name) => Number(text.split('\n').find((l) => l.startsWith(`${name} `))?.slice(name.length + 1) ?? NaN));
+    };
+    const before = await read();
+    expect(before.every((n) => n >= 1)).toBe(true);
+    const b = encodeEvent(ev({}));
+    o.ingestRecord(b, 0, b.length);
+    o.ingestRecord(b, 0, b.length);
+    expect(await read()).toEqual(before.map((n) => n + 2));
+    expect(await read()).toEqual(before.map((n) => n + 2));
+  });
+
   it('notices a broken exposition (the check can fail)', () => {
     expect(promtool('# TYPE x counter\nx{a="1" 1\n').code).not.toBe(0);
   });

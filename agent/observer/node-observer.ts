@@ -78,7 +78,7 @@ export class NodeObserver {
     // hubble.enabled false: the datapath reports drops and policy verdicts only (the observer's cost
     // off, for comparison); no payload is copied either.
     const cfg = this.o.config;
-    dp.setObserverConfig?.({ traces: cfg.enabled, l7Ports: cfg.enabled ? cfg.l7Visibility : [] });
+    dp.setObserverConfig?.({ traces: cfg.enabled, monitorAggregation: cfg.monitorAggregation, l7Ports: cfg.enabled ? cfg.l7Visibility : [] });
     if (dp.onEventBatches) this.stopReader = dp.onEventBatches((batch, bytes) => this.observer.ingestBatch(batch, bytes));
     else this.stopReader = dp.onEvents((ev) => this.observer.ingestEvent(ev, encodeEvent));
     if (dp.lostEventsPerCpu) {

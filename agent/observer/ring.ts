@@ -16,6 +16,11 @@ export interface LostEntry {
 export class RawRing {
   readonly slotBytes: number;
   private readonly data: Buffer;
+  /** data as 32-bit words, and the last source batch as words: a 64-byte header is copied as 16 word
+   *  moves, which costs a fraction of Buffer.copy's per-call overhead at a million records a second. */
+  private readonly words: Uint32Array | undefined;
+  private srcBuf: Buffer | undefined;
+  private srcWords: Uint32Array | undefined;
   private readonly lens: Uint16Array;
   /** Side data for the rare entries that are not plain records: lost-event markers, parsed L7. */
   private readonly lost = new Map<number, LostEntry>();
@@ -27,6 +32,7 @@ export class RawRing {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`ring capacity must be a whole number ≥ 1, got ${capacity}`);
     this.slotBytes = slotBytes;
     this.data = Buffer.alloc(capacity * slotBytes);
+    this.words = this.data.byteOffset % 4 === 0 && slotBytes % 4 === 0 ? new Uint32Array(this.data.buffer, this.data.byteOffset, this.data.length / 4) : undefined;
     this.lens = new Uint16Array(capacity);
   }
 
@@ -53,7 +59,17 @@ export class RawRing {
     const slot = seq % this.capacity;
     this.evict(slot, seq);
     const n = Math.min(len, this.slotBytes);
-    buf.copy(this.data, slot * this.slotBytes, off, off + n);
+    const dst = slot * this.slotBytes;
+    if (this.words && ((buf.byteOffset + off) | n) % 4 === 0) {
+      if (this.srcBuf !== buf) {
+        this.srcBuf = buf;
+        this.srcWords = new Uint32Array(buf.buffer, buf.byteOffset - (buf.byteOffset % 4), (buf.length + (buf.byteOffset % 4)) >>> 2);
+      }
+      const src = this.srcWords!;
+      const s = (buf.byteOffset % 4 + off) >>> 2;
+      const d = dst >>> 2;
+      for (let i = 0; i < n >>> 2; i++) this.words[d + i] = src[s + i]!;
+    } else buf.copy(this.data, dst, off, off + n);
     this.lens[slot] = n;
     if (l7) this.l7.set(seq, l7);
     return seq;

@@ -7,6 +7,7 @@
 #define CNILAB_CONNTRACK_H
 #include "common.h"
 #include "ipv4.h"
+#include "maps.h"
 
 /* dir is always CT_DIR_ANY today; kept in the key so ingress/egress-scoped entries (policy) need no
  * layout change. */
@@ -27,6 +28,9 @@ CNILAB_STATIC_ASSERT(sizeof(struct cnilab_ct_key) == 16, "ct key layout");
 #define CT_REPORTED_FIRST 0x80
 #define CT_F_REPLY_SEEN 0x01
 #define CT_F_CLOSING 0x02
+/* This node's per-packet LB translated the connection (the entry is keyed by the backend's tuple): its
+ * replies need reverse NAT. Replies of other connections skip the reverse-NAT lookup. */
+#define CT_F_SVC 0x04
 
 struct cnilab_ct_val {
 	__u64 packets_fwd;
@@ -56,10 +60,41 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } cnilab_ct SEC(".maps") CNILAB_MAP;
 
+/* Monitor aggregation, Cilium's bpf.monitorAggregation levels (agent/datapath/constants.ts
+ * OBSERVER_AGG), kept in bits 4-6 of CFG_OBSERVER_OFF so that 0 (a datapath nobody configured) is the
+ * default:
+ *   medium   (0, default) a trace for a direction's first packet and each SYN/FIN/RST it has not yet
+ *            reported, at every observation point. Cilium's medium also hides the FROM_* points; cnilab
+ *            keeps them (Hubble users read where a packet entered; the suites' flow requirements do).
+ *   none     a trace for every packet at every point.
+ *   low      a trace for every packet at the TO_* points only (Cilium's low: no traces on receive).
+ *   maximum  medium's aggregation with the FROM_* points hidden, as Cilium's medium and maximum do:
+ *            the fewest events (half as many for a same-node connection).
+ * Drops and policy verdicts are never aggregated. */
+#define OBSERVER_AGG_MASK 0x70
+#define OBSERVER_AGG_MEDIUM 0x00
+#define OBSERVER_AGG_NONE 0x10
+#define OBSERVER_AGG_LOW 0x20
+#define OBSERVER_AGG_MAXIMUM 0x30
+
+static __always_inline __u32 monitor_aggregation(void)
+{
+	return config_get(CFG_OBSERVER_OFF) & OBSERVER_AGG_MASK;
+}
+
+/* Levels that trace every packet (conntrack does not aggregate). */
+static __always_inline int monitor_every_packet(void)
+{
+	__u32 agg = monitor_aggregation();
+
+	return agg == OBSERVER_AGG_NONE || agg == OBSERVER_AGG_LOW;
+}
+
 struct ct_result {
 	__u8 is_new;
 	__u8 is_reply;
 	__u8 report;   /* emit a trace event for this packet */
+	__u8 svc;      /* the entry has CT_F_SVC */
 };
 
 static __always_inline __u8 ct_interesting(const struct pkt_info *pi)
@@ -94,6 +129,7 @@ static __always_inline void ct_lookup(const struct pkt_info *pi, struct ct_resul
 	res->is_new = 0;
 	res->is_reply = 0;
 	res->report = 0;
+	res->svc = 0;
 
 	v = bpf_map_lookup_elem(&cnilab_ct, &key);
 	if (v) {
@@ -127,6 +163,8 @@ static __always_inline void ct_lookup(const struct pkt_info *pi, struct ct_resul
 		res->report = 1;
 		return;
 	}
+	if (monitor_every_packet())
+		res->report = 1;
 
 	if (res->is_reply) {
 		__sync_fetch_and_add(&v->packets_rep, 1);
@@ -141,6 +179,7 @@ static __always_inline void ct_lookup(const struct pkt_info *pi, struct ct_resul
 		reported = &v->reported_fwd;
 	}
 	v->last_seen = now;
+	res->svc = !!(v->flags & CT_F_SVC);
 	if (want & (TCP_FIN | TCP_RST))
 		v->flags |= CT_F_CLOSING;
 	if (want & ~*reported) {
@@ -168,6 +207,19 @@ static __always_inline void ct_create(const struct pkt_info *pi)
 	if (want & (TCP_FIN | TCP_RST))
 		init.flags |= CT_F_CLOSING;
 	bpf_map_update_elem(&cnilab_ct, &key, &init, BPF_ANY);
+}
+
+/* Flags the connection of a forward packet as translated by this node's LB (CT_F_SVC), once policy has
+ * created its entry: called for the first packet only (later ones see ct_result.svc set). */
+static __always_inline void ct_set_svc(const struct pkt_info *pi)
+{
+	struct cnilab_ct_key key;
+	struct cnilab_ct_val *v;
+
+	ct_key_of(pi, &key);
+	v = bpf_map_lookup_elem(&cnilab_ct, &key);
+	if (v)
+		v->flags |= CT_F_SVC;
 }
 
 /* Whether the packet's connection (either direction) has an entry; no accounting. */

@@ -128,6 +128,18 @@ static __always_inline int observer_off(__u32 what)
 	return config_get(CFG_OBSERVER_OFF) & what;
 }
 
+/* Receive-side trace points (Cilium's TRACE_FROM_*), which the low and maximum aggregation levels hide
+ * (lib/conntrack.h). */
+static __always_inline int trace_point_hidden(__u8 point)
+{
+	__u32 agg = monitor_aggregation();
+
+	if (agg != OBSERVER_AGG_LOW && agg != OBSERVER_AGG_MAXIMUM)
+		return 0;
+	return point == TRACE_FROM_ENDPOINT || point == TRACE_FROM_HOST || point == TRACE_FROM_OVERLAY ||
+	       point == TRACE_FROM_NETWORK;
+}
+
 /* pi may be NULL (non-IP frames): only the length and ethertype are reported then. */
 static __always_inline void fill_event(struct cnilab_event *ev, struct __sk_buff *skb, const struct event_meta *m,
 				       const struct pkt_info *pi)
@@ -304,7 +316,7 @@ static __always_inline void send_trace(struct __sk_buff *skb, __u8 point, __u8 d
 	/* Mutation (cnilab selftest): trace events name the destination as the source. */
 	m.src_identity = dst_identity;
 #endif
-	if (observer_off(OBSERVER_OFF_TRACES))
+	if (observer_off(OBSERVER_OFF_TRACES) || trace_point_hidden(point))
 		return;
 	emit_event(skb, &m, pi);
 }

@@ -38,7 +38,8 @@ CNILAB_STATIC_ASSERT(sizeof(struct cnilab_ipcache_val) == 12, "ipcache value lay
 #define CFG_HOST_IFINDEX 5
 #define CFG_ROUTING_MODE 6   /* 0 tunnel, 1 native */
 #define CFG_NETDEV_IFINDEX 7 /* underlay device (eth0) with from_netdev, native mode */
-#define CFG_OBSERVER_OFF 8   /* OBSERVER_OFF_* (lib/events.h): 0 = traces and L7 captures on */
+#define CFG_OBSERVER_OFF 8   /* OBSERVER_OFF_* (lib/events.h): 0 = traces and L7 captures on, plus the
+                              * monitor aggregation level in OBSERVER_AGG_MASK (lib/conntrack.h) */
 #define CFG_MAX 9
 
 struct {

@@ -278,6 +278,25 @@ describe('per-packet load balancing at tc (BPF_PROG_TEST_RUN)', () => {
     expect(placed.filter((t) => REMOTE_BES.includes(t.daddr)).length).toBeGreaterThan(0);
   });
 
+  it('conntrack first: an established connection that was no service traffic skips the service lookup (a frontend added later leaves it alone)', () => {
+    const LATE_IP = '198.18.128.20';
+    const first = h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, LATE_IP, 43000, 80, TCP.SYN)));
+    expect(tuple(first.dataOut)).toMatchObject({ daddr: LATE_IP, dport: 80 }); // no service there yet
+    m.handle({ type: 'ADDED', object: svc('late', LATE_IP) as never });
+    m.handle({ type: 'ADDED', object: slice('late', REMOTE_BES) as never });
+    try {
+      // The connection goes on as it started, untranslated: its packets never took the service lookup.
+      expect(tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, LATE_IP, 43000, 80, TCP.ACK))).dataOut)).toMatchObject({ daddr: LATE_IP, dport: 80 });
+      // A new connection's first packet does, and so do all packets of a translated one.
+      const fresh = tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, LATE_IP, 43001, 80, TCP.SYN))).dataOut);
+      expect(REMOTE_BES).toContain(fresh.daddr);
+      expect(tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, LATE_IP, 43001, 80, TCP.ACK))).dataOut).daddr).toBe(fresh.daddr);
+    } finally {
+      m.handle({ type: 'DELETED', object: slice('late', REMOTE_BES) as never });
+      m.handle({ type: 'DELETED', object: svc('late', LATE_IP) as never });
+    }
+  });
+
   it('NodePort, externalTrafficPolicy Cluster: SNAT to the node for a remote backend, and back', () => {
     m.handle({ type: 'ADDED', object: svc('np', '198.18.128.7', { type: 'NodePort', externalTrafficPolicy: 'Cluster', ports: [{ name: 'tcp', port: 80, protocol: 'TCP', targetPort: 8080, nodePort: 30080 }] }) as never });
     m.handle({ type: 'ADDED', object: slice('np', REMOTE_BES) as never });

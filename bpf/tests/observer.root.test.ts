@@ -97,6 +97,32 @@ describe('observer events of the datapath', () => {
     expect(l7[1]!.payload!.toString()).toBe('HTTP/1.1 200 OK\r\n\r\n');
   });
 
+  // hubble.monitorAggregation: the same three packets of one connection across nodes (SYN, SYN-ACK, a
+  // bare ACK) at each level. Medium (the default, the first test above) reports the ACK nowhere.
+  const levels = (level: 'none' | 'low' | 'maximum') => {
+    h.dp.setObserverConfig!({ traces: true, monitorAggregation: level, l7Ports: L7 });
+    const s = sp();
+    h.run(PROG.fromContainer, fromA(tcp(A.ip, REMOTE_POD, s, 80, TCP.SYN)));
+    h.run(PROG.fromOverlay, overlay(tcp(REMOTE_POD, A.ip, 80, s, TCP.SYN | TCP.ACK)));
+    h.run(PROG.fromContainer, fromA(tcp(A.ip, REMOTE_POD, s, 80, TCP.ACK)));
+    return h.events().filter((e) => e.kind === 'trace').map((e) => [e.observationPoint, e.tcpFlags]);
+  };
+  it('monitorAggregation none: every packet at every point', () => {
+    expect(levels('none')).toEqual([
+      [OBS_POINT.FROM_ENDPOINT, TCP.SYN], [OBS_POINT.TO_OVERLAY, TCP.SYN],
+      [OBS_POINT.FROM_OVERLAY, TCP.SYN | TCP.ACK], [OBS_POINT.TO_ENDPOINT, TCP.SYN | TCP.ACK],
+      [OBS_POINT.FROM_ENDPOINT, TCP.ACK], [OBS_POINT.TO_OVERLAY, TCP.ACK],
+    ]);
+  });
+  it('monitorAggregation low: every packet, where it leaves only (no FROM_* points)', () => {
+    expect(levels('low')).toEqual([[OBS_POINT.TO_OVERLAY, TCP.SYN], [OBS_POINT.TO_ENDPOINT, TCP.SYN | TCP.ACK], [OBS_POINT.TO_OVERLAY, TCP.ACK]]);
+  });
+  it('monitorAggregation maximum: aggregated and no FROM_* points; drops still reported', () => {
+    expect(levels('maximum')).toEqual([[OBS_POINT.TO_OVERLAY, TCP.SYN], [OBS_POINT.TO_ENDPOINT, TCP.SYN | TCP.ACK]]);
+    expect(h.run(PROG.fromContainer, eth(A.hostMac, A.podMac, ETH_P_IPV6, Buffer.alloc(60))).retval).toBe(TC_ACT.SHOT);
+    expect(h.events()).toMatchObject([{ kind: 'drop', dropReason: DROP_REASON.UNSUPPORTED_L3_PROTOCOL }]);
+  });
+
   it('switched off: no traces and no captures, but drops are still reported', () => {
     h.dp.setObserverConfig!({ traces: false, l7Ports: [] });
     expect(h.run(PROG.fromContainer, fromA(tcp(A.ip, B.ip, sp(), 8080, TCP.PSH | TCP.ACK, Buffer.from('GET / HTTP/1.1\r\n')))).retval).toBe(TC_ACT.REDIRECT);

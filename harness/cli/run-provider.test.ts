@@ -25,7 +25,18 @@ describe('cnilab run --provider', () => {
     await expect(runCommand(['--kubeconfig', kc])).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('applies to --provider kubeconfig') });
   });
 
+  it('takes the policy suite, implied by --cases or --policy-set as on the netns provider', () => {
+    expect(parseProviderRunFlags({ kubeconfig: kc }, ['policy']).suites).toEqual(['policy']);
+    expect(parseProviderRunFlags({ kubeconfig: kc, 'policy-set': ['upstream'] }, undefined).suites).toEqual(['policy']);
+    expect(parseProviderRunFlags({ kubeconfig: kc, cases: ['my.yaml'] }, ['connectivity', 'policy']).suites).toEqual(['connectivity', 'policy']);
+  });
+
   it('says a suite not yet on the provider interface is unsupported there', async () => {
-    await expect(runCommand(['--provider', 'kubeconfig', '--kubeconfig', kc, '--suite', 'policy'])).rejects.toMatchObject({ exitCode: 3 });
+    await expect(runCommand(['--provider', 'kubeconfig', '--kubeconfig', kc, '--suite', 'faults'])).rejects.toMatchObject({ exitCode: 3 });
+    await expect(runCommand(['--provider', 'kubeconfig', '--kubeconfig', kc, '--suite', 'visibility'])).rejects.toMatchObject({ exitCode: 3 });
+  });
+
+  it('checks --policy-set before reaching the cluster', async () => {
+    await expect(runCommand(['--provider', 'kubeconfig', '--kubeconfig', kc, '--policy-set', 'nope'])).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('--policy-set') });
   });
 });

@@ -17,7 +17,10 @@ import { writeReports } from '../../reports/write.js';
 /** What `run --provider` takes: netns is the default path (a fresh embedded cluster, run.ts). */
 export const RUN_PROVIDERS = ['netns', 'kubeconfig'] as const;
 /** The suites that reach the cluster only through the provider interface so far. */
-export const PROVIDER_SUITES = ['connectivity'];
+export const PROVIDER_SUITES = ['connectivity', 'policy'];
+/** What runs when no --suite is given: the connectivity suite (the policy suite's ~100 cases through
+ *  exec take long; ask for it with --suite policy, or --cases / --policy-set). */
+export const DEFAULT_PROVIDER_SUITES = ['connectivity'];
 
 export interface ProviderRunFlags {
   kubeconfig: string;
@@ -33,14 +36,14 @@ export function parseProviderRunFlags(values: Record<string, any>, suites: strin
   if (!existsSync(file)) throw new InvalidInputError('--kubeconfig', `no such file: ${file}`);
   if (values.config?.length) throw new InvalidInputError('--config', 'names embedded-cluster configurations; a cluster from a kubeconfig is what it is');
   if (values.keep) throw new InvalidInputError('--keep', 'a cluster from a kubeconfig is never torn down');
-  if (values.cases?.length || values['policy-set']?.length) throw new InvalidInputError(values.cases?.length ? '--cases' : '--policy-set', 'the policy suite runs on the netns provider only');
   let podMtu: number | undefined;
   if (values['pod-mtu'] !== undefined) {
     const v = String(values['pod-mtu']);
     if (!/^\d+$/.test(v) || Number(v) < 576 || Number(v) > 65535) throw new InvalidInputError('--pod-mtu', `expected a whole number from 576 to 65535, got "${v}"`);
     podMtu = Number(v);
   }
-  const chosen = suites?.length ? [...new Set(suites)] : PROVIDER_SUITES;
+  const policyFlags = values.cases?.length || values['policy-set']?.length;
+  const chosen = suites?.length ? [...new Set(suites)] : policyFlags ? ['policy'] : DEFAULT_PROVIDER_SUITES;
   const other = chosen.find((s) => !PROVIDER_SUITES.includes(s));
   if (other) throw new UnsupportedError(`suite ${other} through the kubeconfig provider`, 'the netns provider (it still reaches the embedded cluster directly)');
   const name = validateLabel('--name', (values.name as string | undefined) ?? 'kubeconfig');

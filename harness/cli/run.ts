@@ -32,7 +32,8 @@ export const SUITES: Record<string, (flags: SuiteFlags) => Promise<Suite>> = {
 
 const USAGE = `usage: cnilab run [--suite NAME]... [--config NAME]... [--out DIR] [--name PREFIX] [--keep] [--concurrency N]
                   [--cases FILE]... [--policy-set SET]...
-       cnilab run --provider kubeconfig --kubeconfig FILE [--context CTX] [--pod-mtu N] [--suite connectivity] [--out DIR]
+       cnilab run --provider kubeconfig --kubeconfig FILE [--context CTX] [--pod-mtu N] [--suite connectivity|policy]...
+                  [--cases FILE]... [--policy-set SET]... [--out DIR]
   --suite   ${Object.keys(SUITES).join(', ')} (default: all)
   --cases   policy cases of your own, as YAML (format: scenarios/policy/README.md); implies --suite policy
             unless --suite is given
@@ -42,8 +43,9 @@ const USAGE = `usage: cnilab run [--suite NAME]... [--config NAME]... [--out DIR
   --name    prefix of the cluster names (default "run"); each cluster gets "-<config>-<random>"
   --keep    leave the clusters running afterwards (remove them with cnilab down --name NAME)
   --provider  ${RUN_PROVIDERS.join(', ')} (default netns: a fresh embedded cluster per configuration);
-            kubeconfig runs the connectivity suite on the existing cluster of --kubeconfig (objects through
-            its API, commands through pods/exec), with --pod-mtu the MTU its pods must have
+            kubeconfig runs the connectivity suite (default) or the policy suite on the existing cluster of
+            --kubeconfig (objects through its API, commands through pods/exec), with --pod-mtu the MTU its
+            pods must have
 `;
 
 const RANDOM_SUFFIX_LEN = 4;
@@ -122,7 +124,7 @@ export async function runCommand(args: string[]): Promise<number> {
   if (!(RUN_PROVIDERS as readonly string[]).includes(provider)) throw new InvalidInputError('--provider', `expected ${RUN_PROVIDERS.join(' or ')}, got "${provider}"`);
   if (provider === 'kubeconfig') {
     const flags = parseProviderRunFlags(values, values.suite);
-    return runWithProvider(flags, await selectSuites(flags.suites), { outDir: resolve(values.out ?? resolve(REPO_ROOT, 'reports/latest')), concurrency, say });
+    return runWithProvider(flags, await selectSuites(flags.suites, { cases: values.cases, policySets: values['policy-set'] }), { outDir: resolve(values.out ?? resolve(REPO_ROOT, 'reports/latest')), concurrency, say });
   }
   for (const f of ['kubeconfig', 'context', 'pod-mtu']) if (values[f] !== undefined) throw new InvalidInputError(`--${f}`, 'applies to --provider kubeconfig');
   const prefix = parsePrefix(values.name);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Flow } from '../../agent/observer/flow.js';
 import { judgeFlows, path, planFlows, type Endpoint, type FlowPlan } from './flow-requirements.js';
 import type { ProbeStep } from './model.js';
+import { resolveHubbleConfig } from '../../lib/hubble-config.js';
 
 const A: Endpoint = { kind: 'pod', ip: '198.19.0.5', node: 'node1' };
 const B: Endpoint = { kind: 'pod', ip: '198.19.1.4', node: 'node2' };
@@ -38,6 +39,18 @@ describe('flow requirements', () => {
     ]);
     expect(path(A, B, 'native')!.map((h) => h.point)).toEqual(['FROM_ENDPOINT', 'TO_NETWORK', 'FROM_NETWORK', 'TO_ENDPOINT']);
     expect(path(A, C, 'tunnel')).toEqual([{ node: 'node1', point: 'FROM_ENDPOINT' }, { node: 'node1', point: 'TO_ENDPOINT' }]);
+  });
+
+  it('monitorAggregation low or maximum: the FROM_* points are not required (the datapath hides them)', () => {
+    expect(path(A, B, 'tunnel', false)!.map((h) => h.point)).toEqual(['TO_OVERLAY', 'TO_ENDPOINT']);
+    const maximum = resolveHubbleConfig({ monitorAggregation: 'maximum' });
+    const p = planFlows(step({}), A, B, { routing: 'native', hubble: maximum }) as FlowPlan;
+    expect(p.requirements.map((r) => r.what).join('; ')).not.toMatch(/from-/);
+    expect(p.requirements.map((r) => r.what).join('; ')).toMatch(/to-network.*to-endpoint/);
+    const medium = planFlows(step({}), A, B, { routing: 'native', hubble: resolveHubbleConfig({}) }) as FlowPlan;
+    expect(medium.requirements.map((r) => r.what).join('; ')).toMatch(/from-endpoint/);
+    // A pod's traffic to a node is seen only where it enters: nothing left to require.
+    expect(planFlows(step({}), A, { kind: 'node', ip: '198.18.0.12', node: 'node2' }, { routing: 'tunnel', hubble: maximum })).toMatch(/no flow model/);
   });
 
   it('an allowed TCP connection needs SYN, SYN-ACK and FIN at every point on both nodes', () => {

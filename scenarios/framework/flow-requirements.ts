@@ -10,10 +10,13 @@
 // The path model (which node reports which observation point) is the datapath's: the sender's node
 // reports where the packet enters its datapath (from-endpoint) and where it leaves (to-endpoint on the
 // same node, to-overlay / to-network across nodes); the receiver's node where it arrives (from-overlay
-// / from-network) and where it is delivered (to-endpoint). Pure functions, unit-tested with made-up
+// / from-network) and where it is delivered (to-endpoint). At the monitor aggregation levels that hide
+// where packets enter (hubble.monitorAggregation low and maximum) the FROM_* points are left out, and
+// traffic whose only point is one of them (a pod to a node) has no flow model. Pure functions, unit-tested with made-up
 // flows; the runner hook (flow-checks.ts) collects the real flows from the relay.
 import type { Flow } from '../../agent/observer/flow.js';
 import type { ClusterSpec } from '../../harness/cluster/spec.js';
+import { reportsFromPoints } from '../../lib/hubble-config.js';
 import type { ProbeStep, ScenarioContext } from './model.js';
 
 export type Point = 'FROM_ENDPOINT' | 'TO_ENDPOINT' | 'TO_OVERLAY' | 'FROM_OVERLAY' | 'TO_NETWORK' | 'FROM_NETWORK' | 'TO_STACK' | 'FROM_HOST';
@@ -54,8 +57,16 @@ export interface Endpoint {
 
 type Hop = { node: string; point: Point };
 
-/** The observation points a packet crosses from `a` to `b`, in order, or undefined when unknown. */
-export function path(a: Endpoint, b: Endpoint, routing: ClusterSpec['routing']): Hop[] | undefined {
+/** The observation points a packet crosses from `a` to `b`, in order, or undefined when unknown.
+ *  fromPoints false: the datapath does not report the FROM_* points (they are left out). */
+export function path(a: Endpoint, b: Endpoint, routing: ClusterSpec['routing'], fromPoints = true): Hop[] | undefined {
+  const hops = fullPath(a, b, routing);
+  if (!hops || fromPoints) return hops;
+  const shown = hops.filter((h) => !h.point.startsWith('FROM_'));
+  return shown.length ? shown : undefined;
+}
+
+function fullPath(a: Endpoint, b: Endpoint, routing: ClusterSpec['routing']): Hop[] | undefined {
   const [to, from] = routing === 'native' ? (['TO_NETWORK', 'FROM_NETWORK'] as const) : (['TO_OVERLAY', 'FROM_OVERLAY'] as const);
   if (a.kind === 'pod' && b.kind === 'pod') {
     if (a.node === b.node) return [{ node: a.node!, point: 'FROM_ENDPOINT' }, { node: a.node!, point: 'TO_ENDPOINT' }];
@@ -103,10 +114,11 @@ function describe(e: Endpoint): string {
  * The flow plan of one probe, or a reason there is none (an outside target, a skipped step). `l7Ports`:
  * the TCP ports with HTTP visibility (hubble.l7Visibility).
  */
-export function planFlows(step: ProbeStep, src: Endpoint, dst: Endpoint, spec: Pick<ClusterSpec, 'routing'>, l7Ports: number[] = []): FlowPlan | string {
+export function planFlows(step: ProbeStep, src: Endpoint, dst: Endpoint, spec: Pick<ClusterSpec, 'routing' | 'hubble'>, l7Ports: number[] = []): FlowPlan | string {
   if (step.flows?.skip) return step.flows.skip;
-  const fwd = path(src, dst, spec.routing);
-  const rev = path(dst, src, spec.routing);
+  const fromPoints = !spec.hubble || reportsFromPoints(spec.hubble.monitorAggregation);
+  const fwd = path(src, dst, spec.routing, fromPoints);
+  const rev = path(dst, src, spec.routing, fromPoints);
   if (!fwd || !rev) return `no flow model for ${src.kind} → ${dst.kind} traffic`;
   const port = step.protocol === 'icmp' ? undefined : step.port;
   const f: Dir = { src, dst, port, reply: false };

@@ -7,7 +7,7 @@ import type { RunOptions, RunResult } from '../../exec/run.js';
 import type { ClusterSpec } from '../../cluster/spec.js';
 import { paths } from '../../cluster/names.js';
 import { renderChart } from '../../deploy/chart.js';
-import type { CaptureOptions, Provider, ProviderKind, ProviderNode, ProviderPod } from './provider.js';
+import type { CaptureOptions, Provider, ProviderKind, ProviderNode, ProviderObject, ProviderPod } from './provider.js';
 import { KubeconfigProvider } from '../kubeconfig/provider.js';
 
 /** The chart's values for a cluster spec: routing and the pod CIDR of the spec. */
@@ -60,6 +60,15 @@ export abstract class KubeconfigBackedProvider implements Provider {
   }
   pods(namespace?: string): Promise<ProviderPod[]> {
     return this.api().pods(namespace);
+  }
+  list(kind: string, namespace?: string): Promise<{ items: ProviderObject[]; resourceVersion: string }> {
+    return this.api().list(kind, namespace);
+  }
+  remove(kind: string, namespace: string | undefined, name: string): Promise<void> {
+    return this.api().remove(kind, namespace, name);
+  }
+  mergePatch(kind: string, namespace: string | undefined, name: string, patch: unknown): Promise<ProviderObject> {
+    return this.api().mergePatch(kind, namespace, name, patch);
   }
   waitPodsReady(namespace: string | undefined, timeoutMs: number): Promise<ProviderPod[]> {
     return this.api().waitPodsReady(namespace, timeoutMs);

@@ -28,6 +28,16 @@ export interface ProviderPod {
   hostNetwork?: boolean;
 }
 
+/** An object as the API returns it (kind and apiVersion filled in on list items too). */
+export interface ProviderObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; resourceVersion?: string };
+  spec?: unknown;
+  status?: unknown;
+  [k: string]: unknown;
+}
+
 export interface CaptureOptions {
   /** Interface on the node; default any. */
   iface?: string;
@@ -47,6 +57,13 @@ export interface Provider {
   execInPod(namespace: string, pod: string, argv: string[], opts?: RunOptions): Promise<RunResult>;
   /** Apply Kubernetes objects (create, or replace what exists). */
   apply(objects: unknown[]): Promise<unknown>;
+  /** The objects of a kind (of a namespace, or all) and the list's resourceVersion (the API's current
+   *  revision). A kind the cluster does not serve (no such CRD) lists as empty. */
+  list(kind: string, namespace?: string): Promise<{ items: ProviderObject[]; resourceVersion: string }>;
+  /** Delete an object; one that is already gone is no error. */
+  remove(kind: string, namespace: string | undefined, name: string): Promise<void>;
+  /** A JSON merge patch (RFC 7386) of one object: what `kubectl label` and annotations need. */
+  mergePatch(kind: string, namespace: string | undefined, name: string, patch: unknown): Promise<ProviderObject>;
   /** The pods (of a namespace, or all) as they are now, ready or not. */
   pods(namespace?: string): Promise<ProviderPod[]>;
   /** Wait until every pod (of a namespace, or all) is Running with an IP; returns them. */

@@ -10,9 +10,11 @@ import * as k8s from '@kubernetes/client-node';
 import type { RunOptions, RunResult } from '../../exec/run.js';
 import type { ClusterSpec } from '../../cluster/spec.js';
 import { CnilabError, WaitTimeoutError } from '../../errors.js';
-import type { CaptureOptions, Provider, ProviderNode, ProviderPod } from '../common/provider.js';
+import type { CaptureOptions, Provider, ProviderNode, ProviderObject, ProviderPod } from '../common/provider.js';
+import { groupVersion, resourceForKind } from '../../cluster/kube/resources.js';
 import { HELPER_NAMESPACE, helperPod, helperPodName } from './helper-pod.js';
 import { detectCni } from './cni.js';
+import { fromModel, toModel } from './models.js';
 
 const EXIT_CODE = /^\d+$/;
 
@@ -73,21 +75,62 @@ export class KubeconfigProvider implements Provider {
     for (const raw of objects) {
       const obj = raw as k8s.KubernetesObject;
       if (obj.kind !== 'Namespace' && !obj.metadata?.namespace && obj.kind !== 'Node') obj.metadata = { ...obj.metadata, namespace: 'default' };
+      const plain = (o: unknown) => fromModel<Record<string, unknown>>(o, obj.apiVersion, obj.kind);
       try {
-        out.push(await this.objects.create(obj));
+        out.push(plain(await this.objects.create(toModel(obj))));
       } catch (e) {
         if ((e as { code?: number }).code !== 409) throw apiError(e, `create ${obj.kind} ${obj.metadata?.namespace ?? ''}/${obj.metadata?.name}`);
-        const cur = await this.objects.read(obj as Parameters<k8s.KubernetesObjectApi['read']>[0]);
+        const cur = plain(await this.objects.read(obj as Parameters<k8s.KubernetesObjectApi['read']>[0]));
         // Unchanged: leave it (a Pod's spec cannot be replaced, even by itself with defaults missing).
         const { apiVersion: _a, kind: _k, ...wanted } = obj as unknown as Record<string, unknown>;
-        if (coveredBy(wanted, JSON.parse(JSON.stringify(cur)))) {
+        if (coveredBy(wanted, cur)) {
           out.push(cur);
           continue;
         }
-        out.push(await this.objects.replace({ ...obj, metadata: { ...obj.metadata, resourceVersion: cur.metadata?.resourceVersion } }));
+        const resourceVersion = (cur.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
+        out.push(plain(await this.objects.replace(toModel({ ...obj, metadata: { ...obj.metadata, resourceVersion } }))));
       }
     }
     return out;
+  }
+
+  /** The apiVersion of a kind, from the kinds cnilab knows (the embedded API's, Cilium's CRDs included). */
+  private apiVersionOf(kind: string): string {
+    const rt = resourceForKind(kind);
+    if (!rt) throw new CnilabError('INVALID_INPUT', `no known apiVersion for kind ${kind}`);
+    return groupVersion(rt);
+  }
+
+  async list(kind: string, namespace?: string): Promise<{ items: ProviderObject[]; resourceVersion: string }> {
+    const apiVersion = this.apiVersionOf(kind);
+    try {
+      const l = await this.objects.list(apiVersion, kind, namespace);
+      // Items of a list carry no kind on a real API server.
+      const items = l.items.map((o) => fromModel<ProviderObject>({ ...o, apiVersion: o.apiVersion ?? apiVersion, kind: o.kind ?? kind }, apiVersion, kind));
+      return { items, resourceVersion: l.metadata?.resourceVersion ?? '' };
+    } catch (e) {
+      // A cluster without the CRD (no Cilium) has no such objects.
+      if ((e as { code?: number }).code === 404 || /Unrecognized API version and kind/.test((e as Error).message ?? '')) return { items: [], resourceVersion: '' };
+      throw apiError(e, `list ${kind}${namespace ? ` in ${namespace}` : ''}`);
+    }
+  }
+
+  async remove(kind: string, namespace: string | undefined, name: string): Promise<void> {
+    try {
+      await this.objects.delete({ apiVersion: this.apiVersionOf(kind), kind, metadata: { name, ...(namespace ? { namespace } : {}) } });
+    } catch (e) {
+      if ((e as { code?: number }).code !== 404) throw apiError(e, `delete ${kind} ${namespace ?? ''}/${name}`);
+    }
+  }
+
+  async mergePatch(kind: string, namespace: string | undefined, name: string, patch: unknown): Promise<ProviderObject> {
+    const spec = { ...(patch as object), apiVersion: this.apiVersionOf(kind), kind, metadata: { ...((patch as { metadata?: object }).metadata ?? {}), name, ...(namespace ? { namespace } : {}) } };
+    try {
+      const out = await this.objects.patch(spec, undefined, undefined, 'cnilab', undefined, k8s.PatchStrategy.MergePatch);
+      return fromModel<ProviderObject>(out, spec.apiVersion, kind);
+    } catch (e) {
+      throw apiError(e, `patch ${kind} ${namespace ?? ''}/${name}`);
+    }
   }
 
   async pods(namespace?: string): Promise<ProviderPod[]> {

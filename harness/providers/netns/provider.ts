@@ -8,8 +8,8 @@ import { NETNS_DIR, netnsNames, paths } from '../../cluster/names.js';
 import { podHostname, podNetnsName } from '../../cluster/pod-netns.js';
 import type { ClusterSpec } from '../../cluster/spec.js';
 import { POD_BIN_DIR } from '../../paths.js';
-import { WaitTimeoutError } from '../../errors.js';
-import type { CaptureOptions, Provider, ProviderNode, ProviderPod } from '../common/provider.js';
+import { NotFoundError, WaitTimeoutError } from '../../errors.js';
+import type { CaptureOptions, Provider, ProviderNode, ProviderObject, ProviderPod } from '../common/provider.js';
 import { createCluster, destroyCluster } from './cluster.js';
 
 export class NetnsProvider implements Provider {
@@ -57,6 +57,21 @@ export class NetnsProvider implements Provider {
   }
   apply(objects: unknown[]): Promise<unknown> {
     return this.client.apply(objects);
+  }
+  // Objects through the embedded control plane's Kubernetes API (the socket the kubeconfig's proxy serves).
+  async list(kind: string, namespace?: string): Promise<{ items: ProviderObject[]; resourceVersion: string }> {
+    const l = await this.client.kube.list(kind, namespace);
+    return { items: l.items as ProviderObject[], resourceVersion: String(l.resourceVersion) };
+  }
+  async remove(kind: string, namespace: string | undefined, name: string): Promise<void> {
+    try {
+      await this.client.kube.delete(kind, namespace, name);
+    } catch (e) {
+      if (!(e instanceof NotFoundError)) throw e;
+    }
+  }
+  async mergePatch(kind: string, namespace: string | undefined, name: string, patch: unknown): Promise<ProviderObject> {
+    return (await this.client.kube.mergePatch(kind, namespace, name, patch)) as ProviderObject;
   }
   async waitPodsReady(namespace: string | undefined, timeoutMs: number): Promise<ProviderPod[]> {
     const deadline = Date.now() + timeoutMs;

@@ -35,7 +35,8 @@ export interface ProbeRequest {
   expect: ExpectedResult;
 }
 
-export type Evidence = 'answer' | 'wrong-answer' | 'drop-flow' | 'timeout' | 'refused' | 'error';
+/** 'unreachable': an ICMP unreachable or a reset (seen through exec probes, whose tool reports it). */
+export type Evidence = 'answer' | 'wrong-answer' | 'drop-flow' | 'timeout' | 'refused' | 'unreachable' | 'error';
 
 export interface ProbeObservation {
   /** undefined when the probe could not tell (a local error). */

@@ -34,9 +34,9 @@ export function placeholderLookup(ctx: ScenarioContext, session: PolicySession):
 }
 
 async function act(session: PolicySession, action: CaseAction, changes: CaseChanges): Promise<void> {
-  const { client, spec } = session;
-  if ('apply' in action) await client.apply(action.apply);
-  else if ('delete' in action) for (const d of action.delete) await client.delete(d.kind, d.namespace, d.name);
+  const { provider } = session;
+  if ('apply' in action) await provider.apply(action.apply);
+  else if ('delete' in action) for (const d of action.delete) await provider.remove(d.kind, d.namespace, d.name);
   else if ('setPodLabels' in action) {
     const [ns, name] = action.setPodLabels.pod.split('/') as [string, string];
     await relabel(session, 'Pod', ns, name, action.setPodLabels.labels);
@@ -48,26 +48,33 @@ async function act(session: PolicySession, action: CaseAction, changes: CaseChan
   }
 }
 
-/** Replace an object's labels the way `cnilab label` changes them (a label patch: set, overwrite, remove the rest). */
+/** Replace an object's labels the way `cnilab label --overwrite` changes them: the given ones set, the
+ *  others removed (a merge patch through the provider's API: null removes a key). */
 async function relabel(session: PolicySession, kind: 'Pod' | 'Namespace', namespace: string | undefined, name: string, labels: Record<string, string>): Promise<void> {
-  const current = (await session.client.get(kind, namespace, name)).metadata.labels ?? {};
-  const remove = Object.keys(current).filter((k) => !Object.hasOwn(labels, k));
-  await session.client.patchLabels(kind, namespace, name, { set: labels, remove, overwrite: true });
+  const obj = (await session.provider.list(kind, namespace)).items.find((o) => o.metadata.name === name);
+  if (!obj) throw new Error(`${kind} ${namespace ? `${namespace}/` : ''}${name} not found`);
+  const current = obj.metadata.labels ?? {};
+  const patch: Record<string, string | null> = { ...labels };
+  for (const k of Object.keys(current)) if (!Object.hasOwn(labels, k)) patch[k] = null;
+  await session.provider.mergePatch(kind, namespace, name, { metadata: { labels: patch } });
 }
 
 /** Delete every policy, restore changed labels, wait for the datapath to follow. */
 export async function resetCluster(session: PolicySession, changes: CaseChanges): Promise<EnforcementWait> {
-  const { client, spec } = session;
+  const { provider, spec } = session;
   for (const kind of ['NetworkPolicy', 'CiliumNetworkPolicy']) {
-    for (const p of await client.list(kind)) await client.delete(kind, p.metadata.namespace, p.metadata.name);
+    for (const p of (await provider.list(kind)).items) await provider.remove(kind, p.metadata.namespace, p.metadata.name);
   }
-  const originals = policyWorkload(spec).filter(
-    (o) => (o.kind === 'Pod' && changes.pods.has(`${o.metadata.namespace}/${o.metadata.name}`)) || (o.kind === 'Namespace' && changes.namespaces.has(o.metadata.name)),
-  );
-  if (originals.length) await client.apply(originals);
+  // Labels go back through the same patch (a Pod cannot be replaced by its manifest once running).
+  for (const o of policyWorkload(spec)) {
+    const key = o.kind === 'Pod' ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata.name;
+    if ((o.kind === 'Pod' && changes.pods.has(key)) || (o.kind === 'Namespace' && changes.namespaces.has(key))) {
+      await relabel(session, o.kind, o.kind === 'Pod' ? o.metadata.namespace : undefined, o.metadata.name, o.metadata.labels ?? {});
+    }
+  }
   changes.pods.clear();
   changes.namespaces.clear();
-  return waitPolicyEnforced(spec, client);
+  return waitPolicyEnforced(provider, spec);
 }
 
 function peerRef(name: string): PeerRef {
@@ -106,6 +113,16 @@ function plan(probe: PolicyCase['steps'][number]['probe']): ProbePlan {
   }
   const t = probe.targets;
   return { rows: t.from, columns: t.to, combos: t.protocols.flatMap((protocol) => t.ports.map((port) => ({ protocol, port }))) };
+}
+
+const isHost = (k: string) => k.startsWith('node/') || k.startsWith('external/');
+
+/** The step's plan, without the node and external peers where the session cannot probe them. */
+function probePlan(probe: PolicyCase['steps'][number]['probe'], session: PolicySession): { plan: ProbePlan; hosts: string[] } {
+  const p = plan(probe);
+  if (!session.hostsUnavailable) return { plan: p, hosts: [] };
+  const hosts = [...new Set([...p.rows, ...p.columns].filter(isHost))];
+  return { plan: { ...p, rows: p.rows.filter((k) => !isHost(k)), columns: p.columns.filter((k) => !isHost(k)) }, hosts };
 }
 
 function describeObservation(o: ProbeOutcome): string {
@@ -161,13 +178,20 @@ export function buildReachability(p: ProbePlan, outcomes: ProbeOutcome[], stats:
 }
 
 /** Run step `i` of a case (placeholders already resolved) and make its check. */
-export async function runCaseStep(session: PolicySession, ctx: ScenarioContext, c: PolicyCase, i: number, changes: CaseChanges): Promise<CheckOutcome> {
+export async function runCaseStep(session: PolicySession, ctx: ScenarioContext, c: PolicyCase, i: number, changes: CaseChanges): Promise<CheckOutcome | CheckOutcome[]> {
   const step = c.steps[i]!;
   const t0 = performance.now();
   for (const a of step.actions) await act(session, a, changes);
-  const wait = await waitPolicyEnforced(session.spec, session.client);
-  const oracle = new Oracle(await clusterSnapshot(session.spec, session.client, session.externals));
-  const p = plan(step.probe);
+  const wait = await waitPolicyEnforced(session.provider, session.spec);
+  const name = `${c.name}${c.steps.length > 1 ? ` step ${i + 1}` : ''}${step.description ? `: ${step.description}` : ''}`;
+  const tags = { case: c.name, source: c.source, features: caseFeatures(c).join(',') };
+  const { plan: p, hosts } = probePlan(step.probe, session);
+  // Node and external peers this provider cannot probe: said in a check of their own, never passed.
+  const hostsCheck: CheckOutcome[] = hosts.length
+    ? [{ id: 'hosts', name: `${name} (nodes and hosts outside the cluster)`, passed: false, verdict: 'unavailable', expected: `probes to and from ${hosts.join(', ')}`, observed: `unavailable: ${session.hostsUnavailable}`, tags: { ...tags, kind: 'hosts' } }]
+    : [];
+  if (!p.rows.length || !p.columns.length) return hostsCheck;
+  const oracle = new Oracle(await clusterSnapshot(session.spec, session.provider, session.externals));
   const reqs: ProbeRequest[] = [];
   for (const { protocol, port } of p.combos) {
     for (const from of p.rows) {
@@ -186,15 +210,29 @@ export async function runCaseStep(session: PolicySession, ctx: ScenarioContext, 
   const n = outcomes.length;
   const retried = stats.retriedProbes || stats.secondTry ? `; retries: ${stats.retriedProbes} probe(s) re-probed${stats.secondTry ? ', second try of all' : ''}` : '';
   const waited = wait.state === 'enforced' ? `enforced after ${wait.ms} ms` : `enforcement ${wait.state}${wait.detail ? ` (${wait.detail})` : ''}`;
-  return {
-    name: `${c.name}${c.steps.length > 1 ? ` step ${i + 1}` : ''}${step.description ? `: ${step.description}` : ''}`,
+  const check: CheckOutcome = {
+    name,
     passed: reachability.incorrect === 0,
     expected: `${n} probes as the oracle computes them`,
     observed: `reachability: correct:${reachability.correct}, incorrect:${reachability.incorrect}, result=${reachability.incorrect === 0}${retried}`,
-    detail: `${waited}; probed in ${stats.ms} ms (${Math.round(performance.now() - t0)} ms for the step)`,
-    tags: { case: c.name, source: c.source, features: caseFeatures(c).join(',') },
+    detail: `${waited}; probed in ${stats.ms} ms (${Math.round(performance.now() - t0)} ms for the step)${session.flowsUnavailable ? '; blocks seen as timeouts or refusals, not confirmed by drop flows (see the drop-flows check)' : ''}`,
+    tags,
     reachability,
   };
+  const blocks = outcomes.filter((o) => o.observation.connected === false).length;
+  if (!session.flowsUnavailable || blocks === 0) return [check, ...hostsCheck];
+  // The CNI reports drop flows, but not to this provider: the probe verdicts stand on their own
+  // evidence; the confirmation the netns provider adds is said to be missing, never assumed.
+  const flows: CheckOutcome = {
+    id: 'drop-flows',
+    name: `${name} (drop-flow confirmation)`,
+    passed: false,
+    verdict: 'unavailable',
+    expected: `the drop flow (reason, direction, node) of each of the ${blocks} blocked probe(s)`,
+    observed: `unavailable: ${session.flowsUnavailable}`,
+    tags: { ...tags, kind: 'flows' },
+  };
+  return [check, flows, ...hostsCheck];
 }
 
 /** A case with its placeholders resolved against this cluster. */

@@ -1,10 +1,15 @@
-// What the policy suite sets up once per cluster and shares between its cases: two hosts outside the
-// cluster (world-a, world-b) attached to the fabric, hostname servers on TCP 8080 and 8081 in them
-// and in every node (the destinations of Cilium-style world and host tests), the flow watch over the
-// agents (cnilab CNI only: the other CNIs report no flows), and the prober. close() undoes all of it.
+// What the policy suite sets up once per cluster and shares between its cases. Objects always go
+// through the provider (policies applied and deleted, labels patched, the oracle's snapshot listed).
+// On the embedded cluster (netns provider) the session also makes two hosts outside the cluster
+// (world-a, world-b) attached to the fabric, hostname servers on TCP 8080 and 8081 in them and in
+// every node (the destinations of Cilium-style world and host tests), the flow watch over the agents
+// (cnilab CNI only: the other CNIs report no flows), and the socket prober. Through any other provider
+// (a cluster from a kubeconfig) probes run through the provider's exec in the source pod; there are no
+// hosts outside the cluster and no node servers, and the agents' flows are out of reach: the session
+// says why, so the steps that need them report "unavailable" instead of passing. close() undoes all.
 import type { ClusterSpec } from '../../../harness/cluster/spec.js';
-import type { ControlPlaneClient } from '../../../harness/cluster/client.js';
 import { netnsNames } from '../../../harness/cluster/names.js';
+import type { Provider } from '../../../harness/providers/common/provider.js';
 import { netnsPath } from '../../../harness/traffic/netns.js';
 import { netnsBinder } from '../../../harness/traffic/agnhost/host.js';
 import { startServeHostname } from '../../../harness/traffic/agnhost/serve-hostname.js';
@@ -12,24 +17,35 @@ import type { RunningWorkload } from '../../../harness/traffic/agnhost/context.j
 import { createExternalHost, deleteExternalHost, externalAddress, type ExternalHost } from '../../../harness/providers/netns/external.js';
 import { AgentClient } from '../../../agent/api/client.js';
 import { FlowWatch } from '../probe/flows.js';
+import { execAttempt } from '../probe/exec-probe.js';
 import { Prober, type ProberOptions } from '../probe/prober.js';
 import { CILIUM_ALT_PORT, CILIUM_PORT, EXTERNAL_HOSTS } from '../workload.js';
 
 export interface PolicyRunOptions {
   /** Prober settings (timeouts, concurrency, retries); defaults are the upstream-like ones. */
   probe?: Omit<ProberOptions, 'flows'>;
-  /** Confirm blocked probes by drop flows (default: when the CNI reports flows, i.e. cnilab). */
+  /** Confirm blocked probes by drop flows (default: when the CNI reports flows, i.e. cnilab, and the
+   *  provider reaches its agents, i.e. netns). */
   flows?: boolean;
 }
 
 export interface PolicySession {
   spec: ClusterSpec;
-  client: ControlPlaneClient;
+  provider: Provider;
   prober: Prober;
   flows?: FlowWatch;
   externals: ExternalHost[];
+  /** Why blocks cannot be confirmed by drop flows although the CNI reports them (the provider does not
+   *  reach cnilab's agents); undefined where they are confirmed, or where the CNI has none. */
+  flowsUnavailable?: string;
+  /** Why node and external peers cannot be probed (no servers on the nodes, no hosts outside the
+   *  cluster through this provider); undefined on the embedded cluster. */
+  hostsUnavailable?: string;
   close(): Promise<void>;
 }
+
+/** Exec probes each start a process in the pod: fewer at once than the socket prober's 48. */
+const EXEC_CONCURRENCY = 16;
 
 async function serveHostname(netns: string, hostname: string): Promise<RunningWorkload[]> {
   const ctx = { hostname, binder: netnsBinder(netnsPath(netns)), log: () => undefined };
@@ -38,7 +54,22 @@ async function serveHostname(netns: string, hostname: string): Promise<RunningWo
   return out;
 }
 
-export async function openPolicySession(spec: ClusterSpec, client: ControlPlaneClient, opts: PolicyRunOptions = {}): Promise<PolicySession> {
+function openThroughExec(spec: ClusterSpec, provider: Provider, opts: PolicyRunOptions): PolicySession {
+  const timeoutMs = opts.probe?.timeoutMs ?? 1000;
+  const prober = new Prober({ concurrency: EXEC_CONCURRENCY, ...opts.probe, attempt: execAttempt(provider, timeoutMs) });
+  return {
+    spec,
+    provider,
+    prober,
+    externals: [],
+    ...(spec.cni === 'cnilab' ? { flowsUnavailable: `drop flows come from cnilab's agent API (unix sockets on the embedded cluster's host), which the ${provider.kind} provider does not reach` } : {}),
+    hostsUnavailable: `needs hostname servers in the nodes and hosts outside the cluster on the embedded fabric, which the ${provider.kind} provider does not have`,
+    close: async () => undefined,
+  };
+}
+
+export async function openPolicySession(spec: ClusterSpec, provider: Provider, opts: PolicyRunOptions = {}): Promise<PolicySession> {
+  if (provider.kind !== 'netns') return openThroughExec(spec, provider, opts);
   const externals: ExternalHost[] = [];
   const servers: RunningWorkload[] = [];
   let flows: FlowWatch | undefined;
@@ -67,5 +98,5 @@ export async function openPolicySession(spec: ClusterSpec, client: ControlPlaneC
     await close();
     throw e;
   }
-  return { spec, client, prober: new Prober({ ...opts.probe, flows }), flows, externals, close };
+  return { spec, provider, prober: new Prober({ ...opts.probe, flows }), flows, externals, close };
 }

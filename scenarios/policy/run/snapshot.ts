@@ -1,18 +1,13 @@
-// The oracle's view of the cluster, read from the control plane right before probing: namespaces with
+// The oracle's view of the cluster, read through the provider's API right before probing: namespaces with
 // their labels, running pods with labels, addresses, nodes and container ports, the nodes' addresses,
 // the external hosts, and every NetworkPolicy and CiliumNetworkPolicy as stored.
-import type { ControlPlaneClient } from '../../../harness/cluster/client.js';
+import type { Provider } from '../../../harness/providers/common/provider.js';
 import type { ClusterSpec } from '../../../harness/cluster/spec.js';
 import type { CiliumNetworkPolicy, Container, NetworkPolicy } from '../../../harness/cluster/objects.js';
 import type { OracleCluster, OracleExternal, OraclePod } from '../oracle/model.js';
 
-export async function clusterSnapshot(spec: ClusterSpec, client: ControlPlaneClient, externals: OracleExternal[]): Promise<OracleCluster> {
-  const [namespaces, pods, networkPolicies, ciliumPolicies] = await Promise.all([
-    client.list('Namespace'),
-    client.list('Pod'),
-    client.list('NetworkPolicy'),
-    client.list('CiliumNetworkPolicy'),
-  ]);
+export async function clusterSnapshot(spec: ClusterSpec, provider: Provider, externals: OracleExternal[]): Promise<OracleCluster> {
+  const [namespaces, pods, networkPolicies, ciliumPolicies] = (await Promise.all(['Namespace', 'Pod', 'NetworkPolicy', 'CiliumNetworkPolicy'].map((k) => provider.list(k)))).map((l) => l.items);
   const running: OraclePod[] = [];
   for (const p of pods) {
     const status = (p.status ?? {}) as { phase?: string; podIP?: string };
@@ -32,7 +27,7 @@ export async function clusterSnapshot(spec: ClusterSpec, client: ControlPlaneCli
     pods: running,
     nodes: spec.nodes.map((n) => ({ name: n.name, ips: [n.underlayIp, n.podGateway] })),
     externals,
-    networkPolicies: networkPolicies as NetworkPolicy[],
-    ciliumPolicies: ciliumPolicies as CiliumNetworkPolicy[],
+    networkPolicies: networkPolicies as unknown as NetworkPolicy[],
+    ciliumPolicies: ciliumPolicies as unknown as CiliumNetworkPolicy[],
   };
 }

@@ -1,0 +1,54 @@
+// Exec probes (the policy suite through a provider other than netns): the probe command's result, as
+// the provider's exec returns it, becomes the prober's observation; a tool that could not run is an
+// error (the probe could not tell), never a block.
+import { describe, expect, it } from 'vitest';
+import type { RunResult } from '../../../harness/exec/run.js';
+import type { Provider } from '../../../harness/providers/common/provider.js';
+import { execAttempt } from './exec-probe.js';
+import { judge, type ProbeRequest } from './prober.js';
+
+function fakeProvider(answer: (argv: string[]) => Partial<RunResult>, seen: string[][] = []): Provider {
+  return {
+    kind: 'kubeconfig',
+    execInPod: async (ns: string, pod: string, argv: string[]) => {
+      seen.push([`${ns}/${pod}`, ...argv]);
+      return { argv, code: 0, signal: null, stdout: '', stderr: '', durationMs: 3, timedOut: false, ...answer(argv) };
+    },
+  } as unknown as Provider;
+}
+
+const req = (allowed: boolean, from = 'x/a'): ProbeRequest => ({ from: { key: from, ip: '198.19.1.10', netns: '' }, to: { key: 'y/b', ip: '198.19.2.11', answer: 'b' }, protocol: 'UDP', port: 81, expect: { allowed, reason: 'oracle' } });
+
+describe('execAttempt', () => {
+  it('runs the whoami probe in the source pod and reads the responder', async () => {
+    const seen: string[][] = [];
+    const o = await execAttempt(fakeProvider(() => ({ stdout: 'RESPONDER: b\n' }), seen), 1000)(req(true));
+    expect(seen[0]).toEqual(['x/a', 'agnhost', 'cnilab-whoami', '198.19.2.11:81', '--timeout=1000ms', '--protocol=udp']);
+    expect(o).toMatchObject({ connected: true, evidence: 'answer', answer: 'b' });
+    expect(judge(req(true), o, false)).toEqual({ correct: true });
+    const wrong = await execAttempt(fakeProvider(() => ({ stdout: 'RESPONDER: c\n' })), 1000)(req(true));
+    expect(wrong).toMatchObject({ connected: true, evidence: 'wrong-answer', answer: 'c' });
+    expect(judge(req(true), wrong, false).correct).toBe(false);
+  });
+
+  it('a timeout or a refusal is a block (the evidence where no flows are read); unreachable too', async () => {
+    const t = await execAttempt(fakeProvider(() => ({ code: 1, stderr: 'TIMEOUT\n' })), 1000)(req(false));
+    expect(t).toMatchObject({ connected: false, evidence: 'timeout' });
+    expect(judge(req(false), t, false)).toEqual({ correct: true });
+    expect(await execAttempt(fakeProvider(() => ({ code: 1, stderr: 'REFUSED\n' })), 1000)(req(false))).toMatchObject({ connected: false, evidence: 'refused' });
+    expect(await execAttempt(fakeProvider(() => ({ code: 1, stderr: 'OTHER: connect EHOSTUNREACH\n' })), 1000)(req(false))).toMatchObject({ connected: false, evidence: 'unreachable' });
+  });
+
+  it('a probe tool that could not run tells nothing: an error, judged incorrect either way', async () => {
+    const o = await execAttempt(fakeProvider(() => ({ code: 127, stderr: 'agnhost: not found\n' })), 1000)(req(false));
+    expect(o).toMatchObject({ connected: undefined, evidence: 'error' });
+    expect(o.error).toMatch(/exit 127: agnhost: not found/);
+    expect(judge(req(false), o, false).correct).toBe(false);
+    const stack = await execAttempt(fakeProvider(() => ({ code: 1, stderr: 'TypeError: boom\n' })), 1000)(req(false));
+    expect(stack.evidence).toBe('error');
+  });
+
+  it('has no exec path from nodes or hosts outside the cluster', async () => {
+    await expect(execAttempt(fakeProvider(() => ({})), 1000)(req(false, 'node/node1'))).rejects.toThrow(/only pods/);
+  });
+});
