@@ -237,12 +237,13 @@ static __always_inline int lb_backend_tuple_busy(const struct cnilab_lb_backend 
 	return v && now_ns - v->last_seen < CT_TCP_LIFETIME_NS;
 }
 
-/* A source port on `addr` the backend has no state for: the client's own if free, else a random one. */
+/* A source port on `addr` the backend has no state for: the client's own if free (keep_own), else a
+ * random one. */
 static __always_inline int lb_pick_source_port(const struct cnilab_lb_backend *be, __be32 addr,
-					       const struct pkt_info *pi, __be16 *port)
+					       const struct pkt_info *pi, __be16 *port, int keep_own)
 {
 	__u64 now_ns = bpf_ktime_get_ns();
-	__be16 p = pi->sport;
+	__be16 p = keep_own ? pi->sport : bpf_htons(LB_NAT_PORT_MIN + bpf_get_prandom_u32() % LB_NAT_PORT_SPAN);
 	int i;
 
 	for (i = 0; i < LB_SNAT_TRIES; i++) {
@@ -337,10 +338,10 @@ static __always_inline int lb4_xlate_fwd(struct __sk_buff *skb, struct pkt_info 
 			fwd.flags |= LB_NAT_SNAT;
 			fwd.nat_addr = snat_addr;
 			/* A port no other flow to this backend uses on this node's address. */
-			if (lb_pick_source_port(be, snat_addr, pi, &nat_port) < 0)
+			if (lb_pick_source_port(be, snat_addr, pi, &nat_port, 1) < 0)
 				return LB_ERROR;
 			fwd.nat_port = nat_port;
-		} else if (pi->proto == IPPROTO_TCP && lb_pick_source_port(be, pi->saddr, pi, &nat_port) == 0 &&
+		} else if (pi->proto == IPPROTO_TCP && lb_pick_source_port(be, pi->saddr, pi, &nat_port, 1) == 0 &&
 			   nat_port != pi->sport) {
 			/* The client's address stays; only its port changes, to one the backend holds no
 			 * TIME_WAIT or flow for (lb_backend_tuple_busy). No free port found: as it came. */
@@ -472,7 +473,9 @@ static __always_inline int lb4_remap_direct(struct __sk_buff *skb, struct pkt_in
 		/* The translated flow's reverse entry stays: this connection's replies come on another port,
 		 * and it marks the backend tuple for the next connection on it (the backend's TIME_WAIT of the
 		 * translated flow outlives this one). Without a free port, the caller forgets it (lb4_forget_rev). */
-		if (lb_pick_source_port(&be, pi->saddr, pi, &port) < 0 || port == pi->sport)
+		/* Never the client's own port: the reverse entry says the backend tuple was a translated
+		 * flow's (conntrack, which runs first, may already have dropped that flow's closed entry). */
+		if (lb_pick_source_port(&be, pi->saddr, pi, &port, 0) < 0 || port == pi->sport)
 			return 0;
 		fwd.flags = LB_FWD_DIRECT | LB_NAT_SNAT;
 		fwd.nat_addr = pi->saddr;
