@@ -66,6 +66,16 @@ int from_container(struct __sk_buff *skb)
 		}
 		if (lb_ret == LB_ERROR)
 			return send_drop(skb, DROP_INVALID_PACKET, DIR_EGRESS, ep->identity, 0, &pi, 0);
+		/* Straight to a backend on a tuple a translated flow used moments ago: another source port. It
+		 * is then tracked under its new tuple and flagged as translated (CT_F_SVC, below), so its
+		 * replies get their port back; its reverse entry is its own (no lb4_forget_rev). */
+		if (lb_ret == LB_NOT_SERVICE) {
+			ret = lb4_remap_direct(skb, &pi);
+			if (ret < 0)
+				return send_drop(skb, DROP_INVALID_PACKET, DIR_EGRESS, ep->identity, 0, &pi, 0);
+			if (ret > 0)
+				lb_ret = LB_TRANSLATED;
+		}
 		if (lb_ret == LB_TRANSLATED)
 			ct_lookup(&pi, &ct);
 	}

@@ -20,6 +20,7 @@
 #include "events.h"
 #include "lb.h"
 #include "icmp.h"
+#include "conntrack.h"
 
 #ifndef BPF_F_PSEUDO_HDR
 #define BPF_F_PSEUDO_HDR (1ULL << 4)
@@ -29,8 +30,16 @@
 #endif
 
 #define LB_NAT_SNAT 0x01 /* the flow's source was rewritten to this node (NodePort, Cluster, remote backend) */
-/* Tries for a free SNAT port above the client's own before giving up on the flow. */
+#define LB_FWD_CLOSING 0x02 /* a FIN or RST was seen (either way): the next bare SYN on the tuple is a new connection */
+#define LB_FWD_DIRECT 0x04  /* no service: a direct connection whose source port was moved (lb4_remap_direct) */
+/* A flow entry idle this long is a new connection when traffic resumes (conntrack's lifetimes). */
+#define LB_FWD_TCP_IDLE_S 60
+#define LB_FWD_OTHER_IDLE_S 30
+/* Tries for a free source port (the client's own, then random ones) before giving up on the flow. */
 #define LB_SNAT_TRIES 16
+/* Where a rewritten source port is picked: above the well-known ports. */
+#define LB_NAT_PORT_MIN 1024
+#define LB_NAT_PORT_SPAN (65536 - LB_NAT_PORT_MIN)
 /* Flow hash seed (Maglev): fixed, so a flow picks the same backend on every node of every run. */
 #define LB_HASH_SEED 0x9e3779b9
 
@@ -49,10 +58,11 @@ struct cnilab_lb_fwd_val {
 	__be32 nat_addr;   /* SNAT: this node's address, else 0 */
 	__be16 nat_port;
 	__u16 svc_id;
-	__u8 flags;        /* LB_NAT_* */
+	__u8 flags;        /* LB_NAT_SNAT, LB_FWD_CLOSING */
 	__u8 pad[3];
+	__u32 last_seen;   /* lb_now_seconds() of the flow's last forward packet */
 };
-CNILAB_STATIC_ASSERT(sizeof(struct cnilab_lb_fwd_val) == 16, "lb forward value layout");
+CNILAB_STATIC_ASSERT(sizeof(struct cnilab_lb_fwd_val) == 20, "lb forward value layout");
 
 struct cnilab_lb_rev_val {
 	__be32 frontend_addr; /* the source a reply must show */
@@ -199,6 +209,74 @@ struct lb_fwd_result {
 #define LB_NO_BACKEND -1
 #define LB_ERROR -2
 
+/* Whether the backend may still hold state for the tuple addr:port -> backend: another flow's way back
+ * (rev) or, for TCP, a connection on that very tuple that this node saw within conntrack's TCP lifetime
+ * (>= TIME_WAIT's 60 s). The client chose its port for the frontend's tuple, blind to the backend's: the
+ * backend (TCP_CRR's server closes first) keeps the previous connection on the backend tuple in
+ * TIME_WAIT, and the new SYN, whose sequence number and timestamp the client derived from the frontend
+ * tuple, is older than that connection's as often as not. The backend then answers with an ACK instead
+ * of a SYN-ACK, the client resets it and retransmits: ~10 ms for half of all new per-packet
+ * connections on a busy port range (measured: 206 conn/s against 5200 direct). The caller rewrites the
+ * source port to one the backend has no state for. */
+static __always_inline int lb_backend_tuple_busy(const struct cnilab_lb_backend *be, __be32 addr, __be16 port,
+						 const struct pkt_info *pi, __u64 now_ns)
+{
+	struct cnilab_lb_tuple rkey = { .saddr = be->addr, .daddr = addr, .sport = be->port, .dport = port,
+					.proto = pi->proto };
+	struct cnilab_lb_rev_val *taken = bpf_map_lookup_elem(&cnilab_lb_rev, &rkey);
+	struct cnilab_ct_key ck = { .saddr = addr, .daddr = be->addr, .sport = port, .dport = be->port,
+				    .proto = pi->proto, .dir = CT_DIR_ANY };
+	struct cnilab_ct_val *v;
+
+	/* Another client's flow's way back (this client tuple's own earlier one is no conflict). */
+	if (taken && !(taken->client_addr == pi->saddr && taken->client_port == pi->sport))
+		return 1;
+	if (pi->proto != IPPROTO_TCP)
+		return 0;
+	v = bpf_map_lookup_elem(&cnilab_ct, &ck);
+	return v && now_ns - v->last_seen < CT_TCP_LIFETIME_NS;
+}
+
+/* A source port on `addr` the backend has no state for: the client's own if free (keep_own), else a
+ * random one. */
+static __always_inline int lb_pick_source_port(const struct cnilab_lb_backend *be, __be32 addr,
+					       const struct pkt_info *pi, __be16 *port, int keep_own)
+{
+	__u64 now_ns = bpf_ktime_get_ns();
+	__be16 p = keep_own ? pi->sport : bpf_htons(LB_NAT_PORT_MIN + bpf_get_prandom_u32() % LB_NAT_PORT_SPAN);
+	int i;
+
+	for (i = 0; i < LB_SNAT_TRIES; i++) {
+		if (!lb_backend_tuple_busy(be, addr, p, pi, now_ns)) {
+			*port = p;
+			return 0;
+		}
+		p = bpf_htons(LB_NAT_PORT_MIN + bpf_get_prandom_u32() % LB_NAT_PORT_SPAN);
+	}
+	return -1;
+}
+
+/* Whether a flow entry still speaks for this packet. The entry is keyed by the client's tuple, and a client
+ * reuses tuples: a new connection (a bare TCP SYN after the last one closed or went idle; any UDP datagram
+ * after idling) must be placed afresh, or it inherits the previous connection's backend and NAT decision
+ * made under a service definition that may have changed since (externalTrafficPolicy Local -> Cluster:
+ * no SNAT, so the backend answers the outside client directly), and a reverse entry that may be gone (a
+ * direct connection on the same tuple in between forgets it: lb4_forget_rev), so replies come back
+ * untranslated and the client resets them. A retransmitted SYN of a connection still opening keeps its
+ * backend. */
+static __always_inline int lb_fwd_current(const struct cnilab_lb_fwd_val *known, const struct pkt_info *pi,
+					  const struct cnilab_lb_svc *svc, __u32 now)
+{
+	if (known->svc_id != svc->svc_id)
+		return 0; /* the frontend now belongs to another service port */
+	if (pi->proto == IPPROTO_TCP) {
+		if ((pi->tcp_flags & (TCP_SYN | TCP_ACK)) != TCP_SYN)
+			return 1; /* mid-connection: stay on the backend, whatever changed */
+		return !(known->flags & LB_FWD_CLOSING) && now - known->last_seen <= LB_FWD_TCP_IDLE_S;
+	}
+	return now - known->last_seen <= LB_FWD_OTHER_IDLE_S;
+}
+
 /* Translate a packet addressed to a service. node_addr: its destination is one of this node's addresses
  * (NodePort candidates); external: the client is outside the cluster's pods and nodes (NodePort from the
  * network: EXT scope, SNAT for Cluster policy with a remote backend); snat_addr: this node's address.
@@ -216,8 +294,7 @@ static __always_inline int lb4_xlate_fwd(struct __sk_buff *skb, struct pkt_info 
 	struct cnilab_lb_key frontend;
 	struct cnilab_lb_svc *svc;
 	__be16 nat_port;
-	__u32 backend_id = 0;
-	int i;
+	__u32 backend_id = 0, now;
 
 	if (pi->proto != IPPROTO_TCP && pi->proto != IPPROTO_UDP)
 		return LB_NOT_SERVICE;
@@ -226,11 +303,17 @@ static __always_inline int lb4_xlate_fwd(struct __sk_buff *skb, struct pkt_info 
 		return LB_NOT_SERVICE;
 	res->svc_id = svc->svc_id;
 
+	now = lb_now_seconds();
 	known = bpf_map_lookup_elem(&cnilab_lb_fwd, &key);
-	if (known) {
+	if (known && lb_fwd_current(known, pi, svc, now)) {
 		be = lb_backend(known->backend_id);
-		if (be)
+		if (be) {
 			fwd = *known;
+			if (known->last_seen != now)
+				known->last_seen = now;
+			if (pi->proto == IPPROTO_TCP && (pi->tcp_flags & (TCP_FIN | TCP_RST)) && !(known->flags & LB_FWD_CLOSING))
+				known->flags |= LB_FWD_CLOSING;
+		}
 	}
 	if (!be) {
 		if (svc->flags & LB_F_AFFINITY)
@@ -247,24 +330,23 @@ static __always_inline int lb4_xlate_fwd(struct __sk_buff *skb, struct pkt_info 
 		fresh = 1;
 		fwd.backend_id = backend_id;
 		fwd.svc_id = svc->svc_id;
+		fwd.last_seen = now;
+		if (pi->proto == IPPROTO_TCP && (pi->tcp_flags & (TCP_FIN | TCP_RST)))
+			fwd.flags |= LB_FWD_CLOSING;
 		/* NodePort with externalTrafficPolicy Cluster to another node: the reply must come back here. */
 		if (external && !(svc->flags & LB_F_LOCAL) && !(be->flags & LB_BE_LOCAL)) {
-			fwd.flags = LB_NAT_SNAT;
+			fwd.flags |= LB_NAT_SNAT;
 			fwd.nat_addr = snat_addr;
-			nat_port = pi->sport;
 			/* A port no other flow to this backend uses on this node's address. */
-			for (i = 0; i < LB_SNAT_TRIES; i++) {
-				rkey.saddr = be->addr;
-				rkey.daddr = snat_addr;
-				rkey.sport = be->port;
-				rkey.dport = nat_port;
-				rkey.proto = pi->proto;
-				if (!bpf_map_lookup_elem(&cnilab_lb_rev, &rkey))
-					break;
-				nat_port = bpf_htons(bpf_ntohs(nat_port) + 1);
-			}
-			if (i == LB_SNAT_TRIES)
+			if (lb_pick_source_port(be, snat_addr, pi, &nat_port, 1) < 0)
 				return LB_ERROR;
+			fwd.nat_port = nat_port;
+		} else if (pi->proto == IPPROTO_TCP && lb_pick_source_port(be, pi->saddr, pi, &nat_port, 1) == 0 &&
+			   nat_port != pi->sport) {
+			/* The client's address stays; only its port changes, to one the backend holds no
+			 * TIME_WAIT or flow for (lb_backend_tuple_busy). No free port found: as it came. */
+			fwd.flags |= LB_NAT_SNAT;
+			fwd.nat_addr = pi->saddr;
 			fwd.nat_port = nat_port;
 		}
 		bpf_map_update_elem(&cnilab_lb_fwd, &key, &fwd, BPF_ANY);
@@ -282,8 +364,10 @@ static __always_inline int lb4_xlate_fwd(struct __sk_buff *skb, struct pkt_info 
 	rev.client_addr = pi->saddr;
 	rev.client_port = pi->sport;
 	rev.svc_id = svc->svc_id;
-	rev.flags = fwd.flags;
-	if (fresh)
+	rev.flags = fwd.flags & LB_NAT_SNAT;
+	/* A fresh placement writes its way back; a known flow rewrites it if it went missing (an LRU
+	 * eviction, or a direct connection on the same tuple in between) rather than leave replies untranslated. */
+	if (fresh || !bpf_map_lookup_elem(&cnilab_lb_rev, &rkey))
 		bpf_map_update_elem(&cnilab_lb_rev, &rkey, &rev, BPF_ANY);
 
 #ifdef CNILAB_FAULT_LB_WRONG_PORT
@@ -321,6 +405,16 @@ static __always_inline int lb4_rev_nat(struct __sk_buff *skb, struct pkt_info *p
 	if (!rev)
 		return 0;
 	*svc_id = rev->svc_id;
+	/* The backend ends the connection (in TCP_CRR it closes first): the client's next SYN on the tuple
+	 * is a new connection (lb_fwd_current). */
+	if (pi->proto == IPPROTO_TCP && (pi->tcp_flags & (TCP_FIN | TCP_RST))) {
+		struct cnilab_lb_tuple fkey = { .saddr = rev->client_addr, .daddr = rev->frontend_addr,
+						.sport = rev->client_port, .dport = rev->frontend_port, .proto = pi->proto };
+		struct cnilab_lb_fwd_val *f = bpf_map_lookup_elem(&cnilab_lb_fwd, &fkey);
+
+		if (f && !(f->flags & LB_FWD_CLOSING))
+			f->flags |= LB_FWD_CLOSING;
+	}
 #ifdef CNILAB_FAULT_LB_NO_REVNAT
 	return 0;
 #else
@@ -336,6 +430,71 @@ static __always_inline int lb4_rev_nat(struct __sk_buff *skb, struct pkt_info *p
 	}
 	return 1;
 #endif
+}
+
+/* The other side of lb_backend_tuple_busy: a connection straight to a backend (direct, or socket LB,
+ * which connects to the backend itself) on a tuple that a translated flow used moments ago. The
+ * backend may hold that flow in TIME_WAIT, with sequence numbers and timestamps the client derived from
+ * the frontend's tuple; this SYN's derive from the backend's, so half the time the backend takes it for an
+ * old duplicate (ACK, client RST, retransmission). netfilter resolves the same clash by giving the new
+ * connection another source port (nf_nat's unique tuple); so does this, for as long as the reverse entry
+ * of the translated flow is there. Called for every untranslated TCP packet of a pod before conntrack;
+ * returns 1 when the packet's source port was rewritten (pi updated), 0 when not, <0 on error. */
+static __always_inline int lb4_remap_direct(struct __sk_buff *skb, struct pkt_info *pi)
+{
+	struct cnilab_lb_tuple key = { .saddr = pi->saddr, .daddr = pi->daddr, .sport = pi->sport, .dport = pi->dport,
+				       .proto = pi->proto };
+	struct cnilab_lb_tuple rkey = { .saddr = pi->daddr, .daddr = pi->saddr, .sport = pi->dport, .dport = pi->sport,
+					.proto = pi->proto };
+	struct cnilab_lb_backend be = { .addr = pi->daddr, .port = pi->dport, .proto = pi->proto };
+	struct cnilab_lb_fwd_val fwd = {}, *known;
+	struct cnilab_lb_rev_val rev = {};
+	int bare_syn = (pi->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+	__u32 now = lb_now_seconds();
+	__be16 port;
+
+	if (pi->proto != IPPROTO_TCP)
+		return 0;
+	known = bpf_map_lookup_elem(&cnilab_lb_fwd, &key);
+	if (known && (known->flags & LB_FWD_DIRECT) &&
+	    (!bare_syn || (!(known->flags & LB_FWD_CLOSING) && now - known->last_seen <= LB_FWD_TCP_IDLE_S))) {
+		port = known->nat_port;
+		if (known->last_seen != now)
+			known->last_seen = now;
+		if ((pi->tcp_flags & (TCP_FIN | TCP_RST)) && !(known->flags & LB_FWD_CLOSING))
+			known->flags |= LB_FWD_CLOSING;
+	} else {
+		/* A new connection on the tuple: an entry of an earlier remapped one must not move this one's
+		 * later packets (its SYN may go out unremapped). */
+		if (known && bare_syn)
+			bpf_map_delete_elem(&cnilab_lb_fwd, &key);
+		if (!bare_syn || !bpf_map_lookup_elem(&cnilab_lb_rev, &rkey))
+			return 0;
+		/* The translated flow's reverse entry stays: this connection's replies come on another port,
+		 * and it marks the backend tuple for the next connection on it (the backend's TIME_WAIT of the
+		 * translated flow outlives this one). Without a free port, the caller forgets it (lb4_forget_rev). */
+		/* Never the client's own port: the reverse entry says the backend tuple was a translated
+		 * flow's (conntrack, which runs first, may already have dropped that flow's closed entry). */
+		if (lb_pick_source_port(&be, pi->saddr, pi, &port, 0) < 0 || port == pi->sport)
+			return 0;
+		fwd.flags = LB_FWD_DIRECT | LB_NAT_SNAT;
+		fwd.nat_addr = pi->saddr;
+		fwd.nat_port = port;
+		fwd.last_seen = now;
+		bpf_map_update_elem(&cnilab_lb_fwd, &key, &fwd, BPF_ANY);
+		/* The way back: the backend stays the source, the client's own port comes back. */
+		rkey.dport = port;
+		rev.frontend_addr = pi->daddr;
+		rev.frontend_port = pi->dport;
+		rev.client_addr = pi->saddr;
+		rev.client_port = pi->sport;
+		rev.flags = LB_NAT_SNAT;
+		bpf_map_update_elem(&cnilab_lb_rev, &rkey, &rev, BPF_ANY);
+	}
+	if (lb_rewrite(skb, pi->proto, 0, pi->saddr, pi->saddr, pi->sport, port) < 0)
+		return -1;
+	pi->sport = port;
+	return 1;
 }
 
 /* A new connection that no load balancer translated can reuse the exact tuple of an earlier translated

@@ -165,10 +165,117 @@ describe('per-packet load balancing at tc (BPF_PROG_TEST_RUN)', () => {
     h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, SVC_IP, sport, 80, TCP.RST))); // the connection ends
     // The same client port straight to the backend (a direct connection, or one socket LB translated):
     // its SYN-ACK must keep the backend's address, or the client's socket never sees it.
+    // (It leaves on another source port, lb4_remap_direct: the reply comes to that one.)
     const direct = h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, fwd.daddr, sport, 8080, TCP.SYN)));
     expect(tuple(direct.dataOut)).toMatchObject({ daddr: fwd.daddr, dport: 8080 });
-    const reply = h.run(PROG.fromOverlay, fromWire(tcp(fwd.daddr, CLIENT.ip, 8080, sport, TCP.SYN | TCP.ACK)));
+    const reply = h.run(PROG.fromOverlay, fromWire(tcp(fwd.daddr, CLIENT.ip, 8080, tuple(direct.dataOut).sport, TCP.SYN | TCP.ACK)));
     expect(tuple(reply.dataOut)).toMatchObject({ saddr: fwd.daddr, sport: 8080, daddr: CLIENT.ip, dport: sport });
+  });
+
+  // A flow entry is keyed by the client's tuple, and clients reuse tuples (TCP_CRR's client closes second,
+  // so it holds no TIME_WAIT and cycles its ports). A new connection on a reused tuple must be placed
+  // afresh, with its own way back.
+  it('a new connection on a reused tuple gets its way back, even after a direct connection on it forgot the old one', () => {
+    const REUSE_IP = '198.18.128.11';
+    m.handle({ type: 'ADDED', object: svc('reuse', REUSE_IP) as never });
+    m.handle({ type: 'ADDED', object: slice('reuse', REMOTE_BES) as never });
+    const sport = 43000;
+    const first = tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, REUSE_IP, sport, 80, TCP.SYN))).dataOut);
+    // The backend closes first (TCP_CRR's server), the client follows.
+    h.run(PROG.fromOverlay, fromWire(tcp(first.daddr, CLIENT.ip, 8080, sport, TCP.FIN | TCP.ACK)));
+    h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, REUSE_IP, sport, 80, TCP.FIN | TCP.ACK)));
+    // The same client port straight to that backend (the direct / socket-LB rounds of the bench): its
+    // first packet forgets the translated flow's reverse entry.
+    h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, first.daddr, sport, 8080, TCP.SYN)));
+    h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, first.daddr, sport, 8080, TCP.RST)));
+    // The client connects to the service again from that port: the backend's SYN-ACK must show the
+    // service, or the client's socket resets it and the connect hangs on SYN retransmissions.
+    const again = tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, REUSE_IP, sport, 80, TCP.SYN))).dataOut);
+    expect(REMOTE_BES).toContain(again.daddr);
+    const reply = h.run(PROG.fromOverlay, fromWire(tcp(again.daddr, CLIENT.ip, 8080, again.sport, TCP.SYN | TCP.ACK)));
+    expect(tuple(reply.dataOut)).toMatchObject({ saddr: REUSE_IP, sport: 80, daddr: CLIENT.ip, dport: sport });
+    expect(checksumsOk(reply.dataOut)).toEqual({ ip: true, l4: true });
+  });
+
+  it('a new connection on a backend tuple used moments ago gets another source port (no SYN into the backend\'s TIME_WAIT), and back', () => {
+    // The client picks its port for the ClusterIP's tuple; the backend knows the connection by the
+    // backend's tuple, which a connection of moments ago (here a direct one, as in the bench's rounds)
+    // may have left in TIME_WAIT there. The new SYN's sequence number and timestamp derive from the other
+    // tuple, so the backend takes it for an old duplicate half the time (ACK, client RST, retransmit).
+    const REUSE_IP = '198.18.128.13';
+    m.handle({ type: 'ADDED', object: svc('tw', REUSE_IP) as never });
+    m.handle({ type: 'ADDED', object: slice('tw', [REMOTE_BES[0]!]) as never });
+    const be = REMOTE_BES[0]!;
+    const sport = 43500;
+    h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, be, sport, 8080, TCP.SYN)));
+    h.run(PROG.fromOverlay, fromWire(tcp(be, CLIENT.ip, 8080, sport, TCP.FIN | TCP.ACK))); // the backend closes first
+    h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, be, sport, 8080, TCP.FIN | TCP.ACK)));
+    const t = tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, REUSE_IP, sport, 80, TCP.SYN))).dataOut);
+    expect(t).toMatchObject({ saddr: CLIENT.ip, daddr: be, dport: 8080 });
+    expect(t.sport).not.toBe(sport);
+    // Every packet of the flow keeps that port; the replies come back to the client's own.
+    expect(tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, REUSE_IP, sport, 80, TCP.ACK))).dataOut).sport).toBe(t.sport);
+    const reply = h.run(PROG.fromOverlay, fromWire(tcp(be, CLIENT.ip, 8080, t.sport, TCP.SYN | TCP.ACK)));
+    expect(tuple(reply.dataOut)).toMatchObject({ saddr: REUSE_IP, sport: 80, daddr: CLIENT.ip, dport: sport });
+    expect(checksumsOk(reply.dataOut)).toEqual({ ip: true, l4: true });
+    // A fresh tuple keeps the client's port.
+    expect(tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, REUSE_IP, sport + 1, 80, TCP.SYN))).dataOut).sport).toBe(sport + 1);
+  });
+
+  it('a direct connection on a backend tuple a translated flow used moments ago gets another source port, and back', () => {
+    // The other way round: the backend may hold the translated flow in TIME_WAIT; the direct SYN's
+    // sequence number and timestamp derive from the backend's tuple, the old flow's from the frontend's.
+    const REUSE_IP = '198.18.128.14';
+    m.handle({ type: 'ADDED', object: svc('tw2', REUSE_IP) as never });
+    m.handle({ type: 'ADDED', object: slice('tw2', [REMOTE_BES[1]!]) as never });
+    const be = REMOTE_BES[1]!;
+    const sport = 43700;
+    expect(tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, REUSE_IP, sport, 80, TCP.SYN))).dataOut)).toMatchObject({ sport, daddr: be });
+    h.run(PROG.fromOverlay, fromWire(tcp(be, CLIENT.ip, 8080, sport, TCP.FIN | TCP.ACK)));
+    h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, REUSE_IP, sport, 80, TCP.FIN | TCP.ACK)));
+    const d = tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, be, sport, 8080, TCP.SYN))).dataOut);
+    expect(d).toMatchObject({ saddr: CLIENT.ip, daddr: be, dport: 8080 });
+    expect(d.sport).not.toBe(sport);
+    expect(tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, be, sport, 8080, TCP.ACK))).dataOut).sport).toBe(d.sport);
+    const reply = h.run(PROG.fromOverlay, fromWire(tcp(be, CLIENT.ip, 8080, d.sport, TCP.SYN | TCP.ACK)));
+    expect(tuple(reply.dataOut)).toMatchObject({ saddr: be, sport: 8080, daddr: CLIENT.ip, dport: sport });
+    expect(checksumsOk(reply.dataOut)).toEqual({ ip: true, l4: true });
+    // That connection ends; the next one on the tuple is placed anew (the backend tuple still carries
+    // the translated flow's TIME_WAIT), and every packet of it follows its SYN's port.
+    h.run(PROG.fromOverlay, fromWire(tcp(be, CLIENT.ip, 8080, d.sport, TCP.FIN | TCP.ACK)));
+    h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, be, sport, 8080, TCP.FIN | TCP.ACK)));
+    const next = tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, be, sport, 8080, TCP.SYN))).dataOut).sport;
+    expect(next).not.toBe(sport);
+    expect(tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, be, sport, 8080, TCP.ACK))).dataOut).sport).toBe(next);
+    // No translated flow was there: a direct connection keeps its port.
+    expect(tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, be, sport + 1, 8080, TCP.SYN))).dataOut).sport).toBe(sport + 1);
+  });
+
+  it('a retransmitted SYN of a connection still opening keeps its backend', () => {
+    for (let i = 0; i < 20; i++) {
+      const a = tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, SVC_IP, 44000 + i, 80, TCP.SYN))).dataOut).daddr;
+      const b = tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, SVC_IP, 44000 + i, 80, TCP.SYN))).dataOut).daddr;
+      expect(b).toBe(a);
+    }
+  });
+
+  it('NodePort turned from externalTrafficPolicy Local to Cluster: an outside client reusing its ports is SNATed', () => {
+    const flip = (policy: 'Local' | 'Cluster') =>
+      svc('flip', '198.18.128.12', { type: 'NodePort', externalTrafficPolicy: policy, ports: [{ name: 'tcp', port: 80, protocol: 'TCP', targetPort: 8080, nodePort: 30093 }] }) as never;
+    m.handle({ type: 'ADDED', object: flip('Local') });
+    m.handle({ type: 'ADDED', object: slice('flip', [LOCAL_BE.ip, ...REMOTE_BES]) as never });
+    const ports = Array.from({ length: 20 }, (_, i) => 54000 + i);
+    for (const p of ports) {
+      const t = tuple(h.run(PROG.fromNetdev, fromWire(tcp(OUTSIDE, NODE.nodeIp, p, 30093, TCP.SYN))).dataOut);
+      expect(t).toMatchObject({ saddr: OUTSIDE, daddr: LOCAL_BE.ip }); // Local: this node's backend, no SNAT
+      h.run(PROG.fromNetdev, fromWire(tcp(OUTSIDE, NODE.nodeIp, p, 30093, TCP.RST))); // the connection ends
+    }
+    m.handle({ type: 'MODIFIED', object: flip('Cluster') });
+    const placed = ports.map((p) => tuple(h.run(PROG.fromNetdev, fromWire(tcp(OUTSIDE, NODE.nodeIp, p, 30093, TCP.SYN))).dataOut));
+    // Cluster: any backend; a remote one sees this node as the client (SNAT), the local one the client.
+    for (const t of placed) expect(t.saddr, JSON.stringify(t)).toBe(t.daddr === LOCAL_BE.ip ? OUTSIDE : NODE.nodeIp);
+    // 20 fair picks of 3 backends all local: (1/3)^20.
+    expect(placed.filter((t) => REMOTE_BES.includes(t.daddr)).length).toBeGreaterThan(0);
   });
 
   it('conntrack first: an established connection that was no service traffic skips the service lookup (a frontend added later leaves it alone)', () => {

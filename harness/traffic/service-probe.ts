@@ -12,6 +12,8 @@ export interface ServiceAnswer {
   ok: boolean;
   /** The response body (netexec: the pod name for /hostname, "ip:port" for /clientip). */
   answer?: string;
+  /** httpGetAll: every response body, in the order of the paths asked (answer is the first). */
+  bodies?: string[];
   /** What getpeername (TCP) or recvfrom (UDP) reported as the peer, "ip:port". */
   peer?: string;
   /** On failure: the errno code (ECONNREFUSED, EHOSTUNREACH, ...) or TIMEOUT. */
@@ -66,6 +68,59 @@ export function httpGet(netns: string, host: string, port: number, path: string,
     sock.connect({ host, port }, () => {
       peer = `${sock.remoteAddress}:${sock.remotePort}`;
       sock.write(`GET ${path} HTTP/1.0\r\nHost: ${host}:${port}\r\n\r\n`);
+    });
+  });
+}
+
+/** Pipelined HTTP/1.1 responses, each with a Content-Length (netexec sends one): the bodies, or why not. */
+export function parseHttpResponses(data: string, count: number): string[] | string {
+  const bodies: string[] = [];
+  let rest = Buffer.from(data, 'utf8');
+  for (let i = 0; i < count; i++) {
+    const sep = rest.indexOf('\r\n\r\n');
+    if (sep < 0) return `response ${i + 1} of ${count} missing: ${JSON.stringify(rest.toString('utf8').slice(0, 80))}`;
+    const head = rest.subarray(0, sep).toString('utf8');
+    const status = /^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1];
+    const length = /\r\ncontent-length:\s*(\d+)/i.exec(head)?.[1];
+    if (status !== '200' || length === undefined) return `response ${i + 1}: ${JSON.stringify(head.slice(0, 80))}`;
+    const end = sep + 4 + Number(length);
+    if (rest.length < end) return `response ${i + 1} cut short`;
+    bodies.push(rest.subarray(sep + 4, end).toString('utf8').trim());
+    rest = rest.subarray(end);
+  }
+  return bodies;
+}
+
+/** Several GETs over ONE new connection (HTTP/1.1, pipelined, the last asking the server to close), so
+ *  the answers come from the same backend over the same translated flow: which backend answered
+ *  (/hostname) paired with what that backend saw (/clientip). */
+export function httpGetAll(netns: string, host: string, port: number, paths: string[], timeoutMs = 2000): Promise<ServiceAnswer> {
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    let sock: net.Socket;
+    try {
+      sock = new net.Socket({ fd: createSocketIn(netns, 'tcp'), readable: true, writable: true });
+    } catch (e) {
+      return resolve({ ok: false, error: (e as Error).message, ms: 0 });
+    }
+    let data = '';
+    let peer: string | undefined;
+    const done = (r: Omit<ServiceAnswer, 'ms'>) => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve({ ...r, ...(r.error ? { failure: serviceFailureMode('tcp', r.error) } : {}), ms: Math.round(performance.now() - t0) });
+    };
+    const timer = setTimeout(() => done({ ok: false, error: 'TIMEOUT', peer }), timeoutMs);
+    sock.on('data', (b) => (data += b.toString('utf8')));
+    sock.once('error', (e: NodeJS.ErrnoException) => done({ ok: false, error: e.code ?? e.message, peer }));
+    sock.once('end', () => {
+      const bodies = parseHttpResponses(data, paths.length);
+      if (typeof bodies === 'string') return done({ ok: false, error: `bad HTTP answer: ${bodies}`, peer });
+      done({ ok: true, answer: bodies[0], bodies, peer });
+    });
+    sock.connect({ host, port }, () => {
+      peer = `${sock.remoteAddress}:${sock.remotePort}`;
+      sock.write(paths.map((p, i) => `GET ${p} HTTP/1.1\r\nHost: ${host}:${port}\r\n${i === paths.length - 1 ? 'Connection: close\r\n' : ''}\r\n`).join(''));
     });
   });
 }
