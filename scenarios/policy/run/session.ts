@@ -44,8 +44,9 @@ export interface PolicySession {
   close(): Promise<void>;
 }
 
-/** Exec probes each start a process in the pod: fewer at once than the socket prober's 48. */
-const EXEC_CONCURRENCY = 16;
+/** Exec probes are batched per source pod (one process dials a pod's whole share at once): the prober
+ *  hands out a step's probes together so that they can be gathered. */
+const EXEC_CONCURRENCY = 512;
 
 async function serveHostname(netns: string, hostname: string): Promise<RunningWorkload[]> {
   const ctx = { hostname, binder: netnsBinder(netnsPath(netns)), log: () => undefined };
