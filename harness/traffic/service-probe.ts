@@ -38,9 +38,9 @@ export function serviceFailureMode(protocol: 'tcp' | 'udp', error: string): Fail
   return 'OTHER';
 }
 
-/** One HTTP/1.0 GET over a new connection from inside `netns` (1.0: the answer is the plain body, never
- *  chunked, and the server closes the connection). */
-export function httpGet(netns: string, host: string, port: number, path: string, timeoutMs = 2000): Promise<ServiceAnswer> {
+/** One TCP connection from inside `netns`: write `request` once connected, read until the server closes,
+ *  and let `judge` make the answer of what came back (the caller's HTTP framing). */
+function tcpExchange(netns: string, host: string, port: number, request: string, judge: (data: string) => Omit<ServiceAnswer, 'ms' | 'peer'>, timeoutMs: number): Promise<ServiceAnswer> {
   const t0 = performance.now();
   return new Promise((resolve) => {
     let sock: net.Socket;
@@ -59,17 +59,23 @@ export function httpGet(netns: string, host: string, port: number, path: string,
     const timer = setTimeout(() => done({ ok: false, error: 'TIMEOUT', peer }), timeoutMs);
     sock.on('data', (b) => (data += b.toString('utf8')));
     sock.once('error', (e: NodeJS.ErrnoException) => done({ ok: false, error: e.code ?? e.message, peer }));
-    sock.once('end', () => {
-      const sep = data.indexOf('\r\n\r\n');
-      const status = /^HTTP\/1\.[01] (\d{3})/.exec(data)?.[1];
-      if (sep < 0 || status !== '200') return done({ ok: false, error: `bad HTTP answer: ${JSON.stringify(data.slice(0, 80))}`, peer });
-      done({ ok: true, answer: data.slice(sep + 4).trim(), peer });
-    });
+    sock.once('end', () => done({ ...judge(data), peer }));
     sock.connect({ host, port }, () => {
       peer = `${sock.remoteAddress}:${sock.remotePort}`;
-      sock.write(`GET ${path} HTTP/1.0\r\nHost: ${host}:${port}\r\n\r\n`);
+      sock.write(request);
     });
   });
+}
+
+/** One HTTP/1.0 GET over a new connection from inside `netns` (1.0: the answer is the plain body, never
+ *  chunked, and the server closes the connection). */
+export function httpGet(netns: string, host: string, port: number, path: string, timeoutMs = 2000): Promise<ServiceAnswer> {
+  return tcpExchange(netns, host, port, `GET ${path} HTTP/1.0\r\nHost: ${host}:${port}\r\n\r\n`, (data) => {
+    const sep = data.indexOf('\r\n\r\n');
+    const status = /^HTTP\/1\.[01] (\d{3})/.exec(data)?.[1];
+    if (sep < 0 || status !== '200') return { ok: false, error: `bad HTTP answer: ${JSON.stringify(data.slice(0, 80))}` };
+    return { ok: true, answer: data.slice(sep + 4).trim() };
+  }, timeoutMs);
 }
 
 /** Pipelined HTTP/1.1 responses, each with a Content-Length (netexec sends one): the bodies, or why not. */
@@ -95,34 +101,12 @@ export function parseHttpResponses(data: string, count: number): string[] | stri
  *  the answers come from the same backend over the same translated flow: which backend answered
  *  (/hostname) paired with what that backend saw (/clientip). */
 export function httpGetAll(netns: string, host: string, port: number, paths: string[], timeoutMs = 2000): Promise<ServiceAnswer> {
-  const t0 = performance.now();
-  return new Promise((resolve) => {
-    let sock: net.Socket;
-    try {
-      sock = new net.Socket({ fd: createSocketIn(netns, 'tcp'), readable: true, writable: true });
-    } catch (e) {
-      return resolve({ ok: false, error: (e as Error).message, ms: 0 });
-    }
-    let data = '';
-    let peer: string | undefined;
-    const done = (r: Omit<ServiceAnswer, 'ms'>) => {
-      clearTimeout(timer);
-      sock.destroy();
-      resolve({ ...r, ...(r.error ? { failure: serviceFailureMode('tcp', r.error) } : {}), ms: Math.round(performance.now() - t0) });
-    };
-    const timer = setTimeout(() => done({ ok: false, error: 'TIMEOUT', peer }), timeoutMs);
-    sock.on('data', (b) => (data += b.toString('utf8')));
-    sock.once('error', (e: NodeJS.ErrnoException) => done({ ok: false, error: e.code ?? e.message, peer }));
-    sock.once('end', () => {
-      const bodies = parseHttpResponses(data, paths.length);
-      if (typeof bodies === 'string') return done({ ok: false, error: `bad HTTP answer: ${bodies}`, peer });
-      done({ ok: true, answer: bodies[0], bodies, peer });
-    });
-    sock.connect({ host, port }, () => {
-      peer = `${sock.remoteAddress}:${sock.remotePort}`;
-      sock.write(paths.map((p, i) => `GET ${p} HTTP/1.1\r\nHost: ${host}:${port}\r\n${i === paths.length - 1 ? 'Connection: close\r\n' : ''}\r\n`).join(''));
-    });
-  });
+  const request = paths.map((p, i) => `GET ${p} HTTP/1.1\r\nHost: ${host}:${port}\r\n${i === paths.length - 1 ? 'Connection: close\r\n' : ''}\r\n`).join('');
+  return tcpExchange(netns, host, port, request, (data) => {
+    const bodies = parseHttpResponses(data, paths.length);
+    if (typeof bodies === 'string') return { ok: false, error: `bad HTTP answer: ${bodies}` };
+    return { ok: true, answer: bodies[0], bodies };
+  }, timeoutMs);
 }
 
 /** One datagram to netexec's UDP port from an unconnected socket in `netns`; the answer and its source. */
