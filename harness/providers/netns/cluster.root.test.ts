@@ -1,8 +1,10 @@
 // The embedded cluster end to end, through the CLI a user runs: up, apply the netpol e2e model,
 // get, exec probes across nodes, down; bad input; two clusters side by side; a crashed run swept.
 import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CNILAB, cnilab, leftovers } from '../../testing/cli.js';
+import { run } from '../../exec/run.js';
 import { REPO_ROOT } from '../../paths.js';
 import { sweep } from './sweep.js';
 
@@ -151,6 +153,10 @@ describe('embedded cluster lifecycle (reference-bridge CNI)', () => {
     const before = await leftovers(A);
     for (const line of before.filter((l) => l.startsWith('process'))) process.kill(Number(line.split(' ')[1]), 'SIGKILL');
     expect(before.length).toBeGreaterThan(0);
+    // What a datapath test killed before its afterAll leaves: a fixture namespace and a pin dir.
+    await run(['ip', 'netns', 'add', 'cnilab-dptest-planted']);
+    mkdirSync('/sys/fs/bpf/cnilab-test-planted-0000', { recursive: true });
+    expect(await leftovers()).toEqual(expect.arrayContaining(['netns cnilab-dptest-planted', 'bpf /sys/fs/bpf/cnilab-test-planted-0000']));
     const sweepAll = await cnilab(['down', '--all']);
     expect(sweepAll.code, sweepAll.stderr).toBe(0);
     expect(await leftovers()).toEqual([]);

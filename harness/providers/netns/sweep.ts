@@ -15,11 +15,20 @@ export interface Leftovers {
   hostLinks: string[];
 }
 
-/** cnilab's network namespaces, of one cluster or of all. */
+/**
+ * Where the datapath and agent tests keep their fixtures outside any cluster: namespaces
+ * `cnilab-<test>-…` (cluster namespaces are `cnilab.<cluster>.…`) and pin dirs `/sys/fs/bpf/cnilab-test-…`
+ * (bpf/tests/fixture.ts). A test killed before its afterAll leaves them; `down --all` sweeps them too.
+ */
+const FIXTURE_NETNS_PREFIX = `${PREFIX}-`;
+const FIXTURE_PIN_PARENT = '/sys/fs/bpf';
+const FIXTURE_PIN_PREFIX = `${PREFIX}-test-`;
+
+/** cnilab's network namespaces, of one cluster or of all (test fixtures' included). */
 export function listNetns(cluster?: string): string[] {
   if (!existsSync(NETNS_DIR)) return [];
-  const prefix = cluster ? netnsNames.clusterPrefix(cluster) : `${PREFIX}.`;
-  return readdirSync(NETNS_DIR).filter((n) => n.startsWith(prefix)).sort();
+  const prefixes = cluster ? [netnsNames.clusterPrefix(cluster)] : [`${PREFIX}.`, FIXTURE_NETNS_PREFIX];
+  return readdirSync(NETNS_DIR).filter((n) => prefixes.some((p) => n.startsWith(p))).sort();
 }
 
 function netnsInode(path: string): number | undefined {
@@ -78,7 +87,8 @@ function listRunDirs(cluster?: string): string[] {
 
 function listBpfDirs(cluster?: string): string[] {
   if (cluster) return existsSync(`${BPF_ROOT}/${cluster}`) ? [`${BPF_ROOT}/${cluster}`] : [];
-  return existsSync(BPF_ROOT) ? [BPF_ROOT] : [];
+  const fixtures = existsSync(FIXTURE_PIN_PARENT) ? readdirSync(FIXTURE_PIN_PARENT).filter((d) => d.startsWith(FIXTURE_PIN_PREFIX)).map((d) => `${FIXTURE_PIN_PARENT}/${d}`) : [];
+  return [...(existsSync(BPF_ROOT) ? [BPF_ROOT] : []), ...fixtures.sort()];
 }
 
 async function listHostLinks(): Promise<string[]> {
