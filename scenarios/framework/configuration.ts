@@ -7,7 +7,7 @@ import { createCluster, destroyCluster } from '../../harness/providers/netns/clu
 import { BPF_BUILD_DIR, distJs } from '../../harness/paths.js';
 import { summarizeSuites, type ConfigurationResult } from '../../reports/model.js';
 import { notApplicable, type Suite } from './model.js';
-import { applySetup, runSuite, type RunnerEnv } from './runner.js';
+import { errorText, setUpAndRunSuites, type RunnerEnv } from './runner.js';
 
 export interface ConfigurationDef {
   name: string;
@@ -77,14 +77,9 @@ export async function runConfiguration(def: ConfigurationDef, suites: Suite[], o
     result.clusterUpMs = Math.round(performance.now() - t0);
     const env: RunnerEnv = { spec, client, concurrency: opts.concurrency, log: (m) => log(`${def.name}: ${m}`) };
     log(`${def.name}: starting the scenario pods`);
-    result.podsReadyMs = await applySetup(env, unionSetup(suites, spec));
-    result.bringUpMs = result.clusterUpMs + result.podsReadyMs;
-    const t1 = performance.now();
-    for (const suite of suites) result.suites.push(await runSuite(env, suite));
-    result.suiteMs = Math.round(performance.now() - t1);
+    await setUpAndRunSuites(env, unionSetup(suites, spec), suites, result);
   } catch (e) {
-    const err = e as Error & { detail?: string };
-    result.error = `${err.message}${err.detail ? `\n${err.detail}` : ''}`;
+    result.error = errorText(e);
   } finally {
     if (created && !opts.keep) {
       const t2 = performance.now();

@@ -9,7 +9,7 @@ import { formatIpv4, nthAddress, parseCidr } from '../../harness/cluster/cidr.js
 import type { Provider, ProviderNode } from '../../harness/providers/common/provider.js';
 import { summarizeSuites, type ConfigurationResult } from '../../reports/model.js';
 import { notApplicable, type Suite } from './model.js';
-import { applySetup, runSuite, type RunnerEnv } from './runner.js';
+import { errorText, setUpAndRunSuites, type RunnerEnv } from './runner.js';
 
 export interface ProviderSpecOptions {
   /** Names the run (and the embedded cluster's control plane, for scenarios limited to netns). */
@@ -86,14 +86,9 @@ export async function runThroughProvider(provider: Provider, suites: Suite[], o:
       ...(provider.kind === 'netns' && o.flowChecks !== false ? {} : { flowChecks: false as const }),
     };
     const objects = suites.flatMap((s) => s.scenarios).filter((sc) => !notApplicable(sc.topology, spec, provider.kind)).flatMap((sc) => sc.setup(spec));
-    result.podsReadyMs = await applySetup(env, dedupe(objects));
-    result.bringUpMs = result.clusterUpMs + result.podsReadyMs;
-    const t1 = performance.now();
-    for (const suite of suites) result.suites.push(await runSuite(env, suite));
-    result.suiteMs = Math.round(performance.now() - t1);
+    await setUpAndRunSuites(env, dedupe(objects), suites, result);
   } catch (e) {
-    const err = e as Error & { detail?: string };
-    result.error = `${err.message}${err.detail ? `\n${err.detail}` : ''}`;
+    result.error = errorText(e);
   }
   result.summary = summarizeSuites(result.suites);
   return result;

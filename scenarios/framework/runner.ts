@@ -10,7 +10,7 @@ import type { Provider } from '../../harness/providers/common/provider.js';
 import { shellQuote } from '../../harness/exec/run.js';
 import { probe as realProbe, type ProbeOptions, type ProbeResult } from '../../harness/traffic/probe.js';
 import { waitPodsReady } from '../../harness/cli/wait.js';
-import type { CheckResult, ScenarioResult, SuiteResult } from '../../reports/model.js';
+import type { CheckResult, ConfigurationResult, ScenarioResult, SuiteResult } from '../../reports/model.js';
 import { pool } from '../../lib/pool.js';
 import { describeExpectation, describeObserved, probeEvidence, probeVerdict } from './expectations.js';
 import { FlowChecks } from './flow-checks.js';
@@ -258,6 +258,29 @@ async function prepareSuite(env: RunnerEnv, suite: Suite): Promise<{ state?: Rec
   const ctx = await resolveContext(env);
   const cleanup = await suite.prepare(ctx);
   return { state: ctx.state, cleanup };
+}
+
+/**
+ * The part of a configuration's run every way of reaching the cluster shares: start the scenario pods,
+ * run the suites, and record bring-up and suite times in `result` (clusterUpMs already set). A failure
+ * becomes result.error (with its detail), so the report still names what ran.
+ */
+export async function setUpAndRunSuites(env: RunnerEnv, objects: unknown[], suites: Suite[], result: ConfigurationResult): Promise<void> {
+  try {
+    result.podsReadyMs = await applySetup(env, objects);
+    result.bringUpMs = (result.clusterUpMs ?? 0) + result.podsReadyMs;
+    const t1 = performance.now();
+    for (const suite of suites) result.suites.push(await runSuite(env, suite));
+    result.suiteMs = Math.round(performance.now() - t1);
+  } catch (e) {
+    result.error = errorText(e);
+  }
+}
+
+/** An error as a result's `error`: its message and, when it carries one, its detail. */
+export function errorText(e: unknown): string {
+  const err = e as Error & { detail?: string };
+  return `${err.message}${err.detail ? `\n${err.detail}` : ''}`;
 }
 
 export async function runSuite(env: RunnerEnv, suite: Suite): Promise<SuiteResult> {
