@@ -10,8 +10,8 @@ export function cnilab(args: string[], opts: { input?: string; timeoutMs?: numbe
 }
 
 /** Everything of a cluster (or of all clusters) still on the host, as a flat list of strings. */
-export async function leftovers(cluster?: string): Promise<string[]> {
-  const l = await findLeftovers(cluster);
+export async function leftovers(cluster?: string, opts: { fixtures?: boolean } = {}): Promise<string[]> {
+  const l = await findLeftovers(cluster, opts);
   return [
     ...l.netns.map((n) => `netns ${n}`),
     ...l.processes.map((p) => `process ${p.pid} ${p.cmd}`),

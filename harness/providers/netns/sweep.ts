@@ -24,10 +24,10 @@ const FIXTURE_NETNS_PREFIX = `${PREFIX}-`;
 const FIXTURE_PIN_PARENT = '/sys/fs/bpf';
 const FIXTURE_PIN_PREFIX = `${PREFIX}-test-`;
 
-/** cnilab's network namespaces, of one cluster or of all (test fixtures' included). */
-export function listNetns(cluster?: string): string[] {
+/** cnilab's network namespaces, of one cluster or of all (test fixtures' included unless `fixtures` is false). */
+export function listNetns(cluster?: string, fixtures = true): string[] {
   if (!existsSync(NETNS_DIR)) return [];
-  const prefixes = cluster ? [netnsNames.clusterPrefix(cluster)] : [`${PREFIX}.`, FIXTURE_NETNS_PREFIX];
+  const prefixes = cluster ? [netnsNames.clusterPrefix(cluster)] : fixtures ? [`${PREFIX}.`, FIXTURE_NETNS_PREFIX] : [`${PREFIX}.`];
   return readdirSync(NETNS_DIR).filter((n) => prefixes.some((p) => n.startsWith(p))).sort();
 }
 
@@ -85,9 +85,9 @@ function listRunDirs(cluster?: string): string[] {
   return existsSync(RUN_ROOT) ? readdirSync(RUN_ROOT).map((d) => `${RUN_ROOT}/${d}`) : [];
 }
 
-function listBpfDirs(cluster?: string): string[] {
+function listBpfDirs(cluster?: string, withFixtures = true): string[] {
   if (cluster) return existsSync(`${BPF_ROOT}/${cluster}`) ? [`${BPF_ROOT}/${cluster}`] : [];
-  const fixtures = existsSync(FIXTURE_PIN_PARENT) ? readdirSync(FIXTURE_PIN_PARENT).filter((d) => d.startsWith(FIXTURE_PIN_PREFIX)).map((d) => `${FIXTURE_PIN_PARENT}/${d}`) : [];
+  const fixtures = withFixtures && existsSync(FIXTURE_PIN_PARENT) ? readdirSync(FIXTURE_PIN_PARENT).filter((d) => d.startsWith(FIXTURE_PIN_PREFIX)).map((d) => `${FIXTURE_PIN_PARENT}/${d}`) : [];
   return [...(existsSync(BPF_ROOT) ? [BPF_ROOT] : []), ...fixtures.sort()];
 }
 
@@ -99,13 +99,17 @@ async function listHostLinks(): Promise<string[]> {
     .filter((n): n is string => !!n && n.startsWith(LINK_PREFIX));
 }
 
-export async function findLeftovers(cluster?: string): Promise<Leftovers> {
-  const netns = listNetns(cluster);
+/**
+ * What cnilab left behind, of one cluster or of all. `fixtures: false` leaves out the datapath tests'
+ * fixtures: a check that clusters leave nothing must not fail on another (perhaps killed) test's pins.
+ */
+export async function findLeftovers(cluster?: string, { fixtures = true }: { fixtures?: boolean } = {}): Promise<Leftovers> {
+  const netns = listNetns(cluster, fixtures);
   return {
     netns,
     processes: listProcesses(netns, cluster),
     runDirs: listRunDirs(cluster),
-    bpfDirs: listBpfDirs(cluster),
+    bpfDirs: listBpfDirs(cluster, fixtures),
     hostLinks: cluster ? [] : await listHostLinks(),
   };
 }
