@@ -129,7 +129,20 @@ export class EndpointManager {
 
   add(req: CniRequest): Promise<CniAddResult> {
     this.validate(req, true);
-    return this.serialize(attachmentKey(req.containerId, req.ifname), () => this.doAdd(req));
+    const key = attachmentKey(req.containerId, req.ifname);
+    const added = this.serialize(key, () => this.doAdd(req));
+    // A lower identity for the same labels can appear while the ADD runs (another agent raced to number
+    // the same new label set, and the duplicate arrived before this endpoint was listed, so the agent's
+    // convergence could not move it): look again once the endpoint is in, without delaying the result.
+    added.then(
+      () =>
+        this.serialize(key, async () => {
+          const st = this.endpoints.get(key);
+          return st ? this.relabelAttachment(key, st.labels) : false;
+        }).catch((e: Error) => this.d.log(`identity of ${req.podNamespace}/${req.podName} after ADD: ${e.message}`)),
+      () => undefined,
+    );
+    return added;
   }
 
   private async doAdd(req: CniRequest): Promise<CniAddResult> {
