@@ -107,7 +107,7 @@ int from_netdev(struct __sk_buff *skb)
 		if (!deliver && pi.daddr == config_get(CFG_NODE_IP)) {
 			__u16 svc_id = 0;
 
-			ret = lb4_rev_nat(skb, &pi, &svc_id);
+			ret = lb4_rev_nat(skb, &pi, &svc_id, 0);
 			if (ret < 0)
 				return send_drop(skb, DROP_INVALID_PACKET, DIR_INGRESS, src_identity, 0, &pi, 1);
 			if (ret > 0)
@@ -134,7 +134,10 @@ int from_netdev(struct __sk_buff *skb)
 	if (ct.is_reply && ct.svc) {
 		__u16 svc_id = 0;
 
-		if (lb4_rev_nat(skb, &pi, &svc_id) < 0)
+		ret = lb4_rev_nat(skb, &pi, &svc_id, 1);
+		if (ret == LB_REV_MISSING)
+			return send_drop(skb, DROP_NAT_NO_MAPPING, DIR_INGRESS, src_identity, dst_identity, &pi, 1);
+		if (ret < 0)
 			return send_drop(skb, DROP_INVALID_PACKET, DIR_INGRESS, src_identity, dst_identity, &pi, 1);
 	}
 	ret = policy_enforce(skb, &pi, &ct, NULL, ep, src_identity, dst_identity);

@@ -35,8 +35,11 @@
 /* A flow entry idle this long is a new connection when traffic resumes (conntrack's lifetimes). */
 #define LB_FWD_TCP_IDLE_S 60
 #define LB_FWD_OTHER_IDLE_S 30
-/* Tries for a free source port (the client's own, then random ones) before giving up on the flow. */
-#define LB_SNAT_TRIES 16
+/* Tries for a free source port (the client's own, then random ones) before giving up on the flow. After a
+ * minute of TCP_CRR at several thousand connections/s most of a client's ports to a backend were seen
+ * within conntrack's TCP lifetime (~50k of 64k in lb-modes-bench): 16 tries then failed ~1 % of the time,
+ * and each failure was a SYN into the backend's TIME_WAIT (ACK, client RST, retransmission). */
+#define LB_SNAT_TRIES 48
 /* Where a rewritten source port is picked: above the well-known ports. */
 #define LB_NAT_PORT_MIN 1024
 #define LB_NAT_PORT_SPAN (65536 - LB_NAT_PORT_MIN)
@@ -219,7 +222,7 @@ struct lb_fwd_result {
  * connections on a busy port range (measured: 206 conn/s against 5200 direct). The caller rewrites the
  * source port to one the backend has no state for. */
 static __always_inline int lb_backend_tuple_busy(const struct cnilab_lb_backend *be, __be32 addr, __be16 port,
-						 const struct pkt_info *pi, __u64 now_ns)
+						 const struct pkt_info *pi, __u64 now_ns, int direct)
 {
 	struct cnilab_lb_tuple rkey = { .saddr = be->addr, .daddr = addr, .sport = be->port, .dport = port,
 					.proto = pi->proto };
@@ -234,20 +237,30 @@ static __always_inline int lb_backend_tuple_busy(const struct cnilab_lb_backend 
 	if (pi->proto != IPPROTO_TCP)
 		return 0;
 	v = bpf_map_lookup_elem(&cnilab_ct, &ck);
-	return v && now_ns - v->last_seen < CT_TCP_LIFETIME_NS;
+	if (!v || now_ns - v->last_seen >= CT_TCP_LIFETIME_NS)
+		return 0;
+	/* A direct connection (lb4_remap_direct) clashes only with what the backend may still hold on the
+	 * tuple under another clock: a translated flow's TIME_WAIT (CT_F_SVC), or a connection still open.
+	 * A closed direct connection's TIME_WAIT is no clash: the client derives timestamps per address pair,
+	 * the same for every direct connection to the backend, so the backend takes the new SYN (RFC 6191).
+	 * Without this, every port the client used in the last minute counted, and after a minute of CRR
+	 * hardly any port was left to move to. */
+	if (direct)
+		return (v->flags & CT_F_SVC) || !(v->flags & CT_F_CLOSING);
+	return 1;
 }
 
 /* A source port on `addr` the backend has no state for: the client's own if free (keep_own), else a
  * random one. */
 static __always_inline int lb_pick_source_port(const struct cnilab_lb_backend *be, __be32 addr,
-					       const struct pkt_info *pi, __be16 *port, int keep_own)
+					       const struct pkt_info *pi, __be16 *port, int keep_own, int direct)
 {
 	__u64 now_ns = bpf_ktime_get_ns();
 	__be16 p = keep_own ? pi->sport : bpf_htons(LB_NAT_PORT_MIN + bpf_get_prandom_u32() % LB_NAT_PORT_SPAN);
 	int i;
 
 	for (i = 0; i < LB_SNAT_TRIES; i++) {
-		if (!lb_backend_tuple_busy(be, addr, p, pi, now_ns)) {
+		if (!lb_backend_tuple_busy(be, addr, p, pi, now_ns, direct)) {
 			*port = p;
 			return 0;
 		}
@@ -338,10 +351,10 @@ static __always_inline int lb4_xlate_fwd(struct __sk_buff *skb, struct pkt_info 
 			fwd.flags |= LB_NAT_SNAT;
 			fwd.nat_addr = snat_addr;
 			/* A port no other flow to this backend uses on this node's address. */
-			if (lb_pick_source_port(be, snat_addr, pi, &nat_port, 1) < 0)
+			if (lb_pick_source_port(be, snat_addr, pi, &nat_port, 1, 0) < 0)
 				return LB_ERROR;
 			fwd.nat_port = nat_port;
-		} else if (pi->proto == IPPROTO_TCP && lb_pick_source_port(be, pi->saddr, pi, &nat_port, 1) == 0 &&
+		} else if (pi->proto == IPPROTO_TCP && lb_pick_source_port(be, pi->saddr, pi, &nat_port, 1, 0) == 0 &&
 			   nat_port != pi->sport) {
 			/* The client's address stays; only its port changes, to one the backend holds no
 			 * TIME_WAIT or flow for (lb_backend_tuple_busy). No free port found: as it came. */
@@ -391,9 +404,17 @@ static __always_inline int lb4_xlate_fwd(struct __sk_buff *skb, struct pkt_info 
 	return LB_TRANSLATED;
 }
 
+#define LB_REV_MISSING -2
+
 /* A reply of a translated flow: the frontend back as its source (and after SNAT, the client as its
- * destination). Returns 1 when rewritten (pi updated), 0 when the packet is no such reply, <0 on error. */
-static __always_inline int lb4_rev_nat(struct __sk_buff *skb, struct pkt_info *pi, __u16 *svc_id)
+ * destination). Returns 1 when rewritten (pi updated), 0 when the packet is no such reply, <0 on error.
+ * translated: conntrack knows the connection as one this node translated (CT_F_SVC), so the reply needs
+ * its reverse entry; without it (an LRU eviction of cnilab_lb_rev) the result is LB_REV_MISSING and the
+ * caller drops the reply (DROP_NAT_NO_MAPPING) rather than deliver it untranslated: the client has no
+ * socket for the backend's address or the remapped port and would reset the backend's connection. The
+ * backend retransmits; the client's next packet through lb4_xlate_fwd / lb4_remap_direct writes the
+ * entry again from its flow entry, and the retransmission is translated. */
+static __always_inline int lb4_rev_nat(struct __sk_buff *skb, struct pkt_info *pi, __u16 *svc_id, int translated)
 {
 	struct cnilab_lb_tuple key = { .saddr = pi->saddr, .daddr = pi->daddr, .sport = pi->sport, .dport = pi->dport,
 				       .proto = pi->proto };
@@ -403,7 +424,7 @@ static __always_inline int lb4_rev_nat(struct __sk_buff *skb, struct pkt_info *p
 		return 0;
 	rev = bpf_map_lookup_elem(&cnilab_lb_rev, &key);
 	if (!rev)
-		return 0;
+		return translated ? LB_REV_MISSING : 0;
 	*svc_id = rev->svc_id;
 	/* The backend ends the connection (in TCP_CRR it closes first): the client's next SYN on the tuple
 	 * is a new connection (lb_fwd_current). */
@@ -463,6 +484,17 @@ static __always_inline int lb4_remap_direct(struct __sk_buff *skb, struct pkt_in
 			known->last_seen = now;
 		if ((pi->tcp_flags & (TCP_FIN | TCP_RST)) && !(known->flags & LB_FWD_CLOSING))
 			known->flags |= LB_FWD_CLOSING;
+		/* Its way back went missing (an LRU eviction): written again, as lb4_xlate_fwd does for a
+		 * translated flow, so the replies after this packet find their port (lb4_rev_nat). */
+		rkey.dport = port;
+		if (!bpf_map_lookup_elem(&cnilab_lb_rev, &rkey)) {
+			rev.frontend_addr = pi->daddr;
+			rev.frontend_port = pi->dport;
+			rev.client_addr = pi->saddr;
+			rev.client_port = pi->sport;
+			rev.flags = LB_NAT_SNAT;
+			bpf_map_update_elem(&cnilab_lb_rev, &rkey, &rev, BPF_ANY);
+		}
 	} else {
 		/* A new connection on the tuple: an entry of an earlier remapped one must not move this one's
 		 * later packets (its SYN may go out unremapped). */
@@ -475,7 +507,7 @@ static __always_inline int lb4_remap_direct(struct __sk_buff *skb, struct pkt_in
 		 * translated flow outlives this one). Without a free port, the caller forgets it (lb4_forget_rev). */
 		/* Never the client's own port: the reverse entry says the backend tuple was a translated
 		 * flow's (conntrack, which runs first, may already have dropped that flow's closed entry). */
-		if (lb_pick_source_port(&be, pi->saddr, pi, &port, 0) < 0 || port == pi->sport)
+		if (lb_pick_source_port(&be, pi->saddr, pi, &port, 0, 1) < 0 || port == pi->sport)
 			return 0;
 		fwd.flags = LB_FWD_DIRECT | LB_NAT_SNAT;
 		fwd.nat_addr = pi->saddr;
