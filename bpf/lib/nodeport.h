@@ -35,11 +35,8 @@
 /* A flow entry idle this long is a new connection when traffic resumes (conntrack's lifetimes). */
 #define LB_FWD_TCP_IDLE_S 60
 #define LB_FWD_OTHER_IDLE_S 30
-/* Tries for a free source port (the client's own, then random ones) before giving up on the flow. After a
- * minute of TCP_CRR at several thousand connections/s most of a client's ports to a backend were seen
- * within conntrack's TCP lifetime (~50k of 64k in lb-modes-bench): 16 tries then failed ~1 % of the time,
- * and each failure was a SYN into the backend's TIME_WAIT (ACK, client RST, retransmission). */
-#define LB_SNAT_TRIES 48
+/* Tries for a free source port (the client's own, then random ones) before giving up on the flow. */
+#define LB_SNAT_TRIES 16
 /* Where a rewritten source port is picked: above the well-known ports. */
 #define LB_NAT_PORT_MIN 1024
 #define LB_NAT_PORT_SPAN (65536 - LB_NAT_PORT_MIN)
@@ -222,7 +219,7 @@ struct lb_fwd_result {
  * connections on a busy port range (measured: 206 conn/s against 5200 direct). The caller rewrites the
  * source port to one the backend has no state for. */
 static __always_inline int lb_backend_tuple_busy(const struct cnilab_lb_backend *be, __be32 addr, __be16 port,
-						 const struct pkt_info *pi, __u64 now_ns, int direct)
+						 const struct pkt_info *pi, __u64 now_ns)
 {
 	struct cnilab_lb_tuple rkey = { .saddr = be->addr, .daddr = addr, .sport = be->port, .dport = port,
 					.proto = pi->proto };
@@ -237,30 +234,20 @@ static __always_inline int lb_backend_tuple_busy(const struct cnilab_lb_backend 
 	if (pi->proto != IPPROTO_TCP)
 		return 0;
 	v = bpf_map_lookup_elem(&cnilab_ct, &ck);
-	if (!v || now_ns - v->last_seen >= CT_TCP_LIFETIME_NS)
-		return 0;
-	/* A direct connection (lb4_remap_direct) clashes only with what the backend may still hold on the
-	 * tuple under another clock: a translated flow's TIME_WAIT (CT_F_SVC), or a connection still open.
-	 * A closed direct connection's TIME_WAIT is no clash: the client derives timestamps per address pair,
-	 * the same for every direct connection to the backend, so the backend takes the new SYN (RFC 6191).
-	 * Without this, every port the client used in the last minute counted, and after a minute of CRR
-	 * hardly any port was left to move to. */
-	if (direct)
-		return (v->flags & CT_F_SVC) || !(v->flags & CT_F_CLOSING);
-	return 1;
+	return v && now_ns - v->last_seen < CT_TCP_LIFETIME_NS;
 }
 
 /* A source port on `addr` the backend has no state for: the client's own if free (keep_own), else a
  * random one. */
 static __always_inline int lb_pick_source_port(const struct cnilab_lb_backend *be, __be32 addr,
-					       const struct pkt_info *pi, __be16 *port, int keep_own, int direct)
+					       const struct pkt_info *pi, __be16 *port, int keep_own)
 {
 	__u64 now_ns = bpf_ktime_get_ns();
 	__be16 p = keep_own ? pi->sport : bpf_htons(LB_NAT_PORT_MIN + bpf_get_prandom_u32() % LB_NAT_PORT_SPAN);
 	int i;
 
 	for (i = 0; i < LB_SNAT_TRIES; i++) {
-		if (!lb_backend_tuple_busy(be, addr, p, pi, now_ns, direct)) {
+		if (!lb_backend_tuple_busy(be, addr, p, pi, now_ns)) {
 			*port = p;
 			return 0;
 		}
@@ -351,10 +338,10 @@ static __always_inline int lb4_xlate_fwd(struct __sk_buff *skb, struct pkt_info 
 			fwd.flags |= LB_NAT_SNAT;
 			fwd.nat_addr = snat_addr;
 			/* A port no other flow to this backend uses on this node's address. */
-			if (lb_pick_source_port(be, snat_addr, pi, &nat_port, 1, 0) < 0)
+			if (lb_pick_source_port(be, snat_addr, pi, &nat_port, 1) < 0)
 				return LB_ERROR;
 			fwd.nat_port = nat_port;
-		} else if (pi->proto == IPPROTO_TCP && lb_pick_source_port(be, pi->saddr, pi, &nat_port, 1, 0) == 0 &&
+		} else if (pi->proto == IPPROTO_TCP && lb_pick_source_port(be, pi->saddr, pi, &nat_port, 1) == 0 &&
 			   nat_port != pi->sport) {
 			/* The client's address stays; only its port changes, to one the backend holds no
 			 * TIME_WAIT or flow for (lb_backend_tuple_busy). No free port found: as it came. */
@@ -507,7 +494,7 @@ static __always_inline int lb4_remap_direct(struct __sk_buff *skb, struct pkt_in
 		 * translated flow outlives this one). Without a free port, the caller forgets it (lb4_forget_rev). */
 		/* Never the client's own port: the reverse entry says the backend tuple was a translated
 		 * flow's (conntrack, which runs first, may already have dropped that flow's closed entry). */
-		if (lb_pick_source_port(&be, pi->saddr, pi, &port, 0, 1) < 0 || port == pi->sport)
+		if (lb_pick_source_port(&be, pi->saddr, pi, &port, 0) < 0 || port == pi->sport)
 			return 0;
 		fwd.flags = LB_FWD_DIRECT | LB_NAT_SNAT;
 		fwd.nat_addr = pi->saddr;
