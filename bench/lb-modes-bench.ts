@@ -5,7 +5,10 @@
 //   per-packet  the same ClusterIP with the cgroup hooks detached on every node, so every packet is
 //               translated at tc (DNAT in from_container, reverse NAT on the way back)
 // TCP throughput (iperf3, 1 stream) and connection rate (TCP_CRR-like). Prints medians and ratios to direct.
-//   node dist/bench/lb-modes-bench.js [--samples 5] [--duration 3]
+//   node dist/bench/lb-modes-bench.js [--samples 5] [--duration 3] [--modes direct,socket LB,per-packet] [--diag]
+// --diag prints, after every sample, what could make samples drift: TIME_WAIT sockets and TCP counters in
+// the client and server pods, the fill of the conntrack and per-packet LB maps on both nodes (bench/lb-state.ts),
+// and the CPU contention from other jobs during the sample (PSI cpu wait share, steal).
 import { parseArgs } from 'node:util';
 import { paths } from '../harness/cluster/names.js';
 import type { Service } from '../harness/cluster/objects.js';
@@ -17,13 +20,17 @@ import { runCrrClient } from '../scenarios/performance/crr.js';
 import { PORTS, PERF_NAMESPACE } from '../scenarios/performance/workload.js';
 import { bringUpScale } from './service-scale.js';
 import { machineSummary, median, spread } from './stats.js';
+import { contentionBetween, describeLbState, readCpuContention, readLbState, type LbState } from './lb-state.js';
 
 const NAME = 'lbm-cni';
 const MODES = ['direct', 'socket LB', 'per-packet'] as const;
 type Mode = (typeof MODES)[number];
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { samples: { type: 'string' }, duration: { type: 'string' } } });
+  const { values } = parseArgs({ options: { samples: { type: 'string' }, duration: { type: 'string' }, diag: { type: 'boolean' }, modes: { type: 'string' } } });
+  const modes = values.modes ? values.modes.split(',').map((m) => m.trim()) : [...MODES];
+  const unknown = modes.filter((m) => !(MODES as readonly string[]).includes(m));
+  if (unknown.length || !modes.length) throw new Error(`--modes: a comma-separated subset of ${MODES.join(', ')} (got ${unknown.join(', ') || 'none'})`);
   const samples = Number(values.samples ?? 5);
   const duration = Number(values.duration ?? 3);
   const results = new Map<Mode, { gbps: number[]; crr: number[]; failures: string[] }>(MODES.map((m) => [m, { gbps: [], crr: [], failures: [] }]));
@@ -46,8 +53,11 @@ async function main(): Promise<void> {
     const setMode = (mode: Mode) => {
       for (const n of c.handle.spec.nodes) setupSocketLb({ pinDir: paths.bpfNodeDir(NAME, n.name), objectPath: sockObject, attach: mode !== 'per-packet' });
     };
+    const diagPods = { client: c.handle.pods.client.netns, server: server.netns };
+    const nodes = c.handle.spec.nodes.map((n) => n.name);
+    let last: LbState | undefined = values.diag ? await readLbState(NAME, nodes, diagPods) : undefined;
     for (let round = 0; round < samples; round++) {
-      const order = MODES.map((_, i) => MODES[(i + round) % MODES.length]!);
+      const order = modes.map((_, i) => modes[(i + round) % modes.length]! as Mode);
       for (const mode of order) {
         setMode(mode);
         const host = mode === 'direct' ? server.ip : clusterIp;
@@ -62,8 +72,20 @@ async function main(): Promise<void> {
           }
         };
         await sample('iperf3', async () => (await runIperfClient({ netns: c.handle.pods.client.netns, host, port: PORTS.iperf, durationSec: duration, parallel: 1 })).receivedBitsPerSecond / 1e9, r.gbps);
-        await sample('crr', async () => (await runCrrClient({ netns: c.handle.pods.client.netns, host, port: PORTS.crr, durationSec: duration })).rate, r.crr);
-        process.stderr.write(`round ${round + 1} ${mode}: ${r.gbps.at(-1)?.toFixed(2)} Gbit/s, ${r.crr.at(-1)?.toFixed(0)} conn/s${r.failures.length ? ` (${r.failures.length} failed samples)` : ''}\n`);
+        let crrErrors = 0;
+        const busyBefore = readCpuContention();
+        await sample('crr', async () => {
+          const x = await runCrrClient({ netns: c.handle.pods.client.netns, host, port: PORTS.crr, durationSec: duration });
+          crrErrors = x.errors;
+          return x.rate;
+        }, r.crr);
+        const busy = contentionBetween(busyBefore, readCpuContention());
+        process.stderr.write(`round ${round + 1} ${mode}: ${r.gbps.at(-1)?.toFixed(2)} Gbit/s, ${r.crr.at(-1)?.toFixed(0)} conn/s (${crrErrors} connect errors; CPU wait ${(busy.waitShare * 100).toFixed(0)} %, steal ${busy.stealPerS.toFixed(0)}/s)${r.failures.length ? ` (${r.failures.length} failed samples)` : ''}\n`);
+        if (values.diag) {
+          const now = await readLbState(NAME, nodes, diagPods);
+          process.stderr.write(`${describeLbState(now, last)}\n`);
+          last = now;
+        }
       }
     }
     setMode('socket LB');
@@ -76,11 +98,11 @@ async function main(): Promise<void> {
   out.push('| path | TCP 1 stream (Gbit/s) | ratio | connections/s | ratio |', '|---|---|---|---|---|');
   const cell = (xs: number[], base: number[], digits: number) =>
     xs.length ? [`${median(xs).toFixed(digits)} (${spread(xs, digits)}; ${xs.length}/${samples} samples)`, base.length ? (median(xs) / median(base)).toFixed(3) : '–'] : ['failed', '–'];
-  for (const mode of MODES) {
+  for (const mode of modes as Mode[]) {
     const r = results.get(mode)!;
     out.push(`| ${mode} | ${cell(r.gbps, direct.gbps, 2).join(' | ')} | ${cell(r.crr, direct.crr, 0).join(' | ')} |`);
   }
-  for (const mode of MODES) for (const f of results.get(mode)!.failures) out.push(`failed sample, ${mode}: ${f}`);
+  for (const mode of modes as Mode[]) for (const f of results.get(mode)!.failures) out.push(`failed sample, ${mode}: ${f}`);
   process.stdout.write(`${out.join('\n')}\n`);
 }
 

@@ -128,6 +128,38 @@ export async function growServices(c: ScaleCluster, total: number): Promise<{ pr
   return { programmingMs: Math.round(performance.now() - t0), added: objects.length / 2 };
 }
 
+/**
+ * Shrink a cnilab cluster back to `total` services (the fillers above it deleted, Service and slice, a
+ * few requests in flight at a time), for an A-B-A measurement: the same count measured before and after
+ * the large one tells the machine's drift over the run from a cost of the count. Returns how long until
+ * every agent had dropped the frontends.
+ */
+export async function shrinkServices(c: ScaleCluster, total: number): Promise<{ programmingMs: number; removed: number }> {
+  if (c.kind !== 'cnilab') throw new Error('shrinkServices: cnilab clusters only (the iptables side is loaded, not unloaded)');
+  const names: string[] = [];
+  for (let i = Math.max(total, 1); i < c.count; i++) names.push(`filler-${i}`);
+  const t0 = performance.now();
+  const inFlight = 16;
+  for (let i = 0; i < names.length; i += inFlight) {
+    await Promise.all(
+      names.slice(i, i + inFlight).map(async (n) => {
+        await c.handle.client.delete('EndpointSlice', BENCH_NAMESPACE, `${n}-1`);
+        await c.handle.client.delete('Service', BENCH_NAMESPACE, n);
+      }),
+    );
+  }
+  c.count = total;
+  // Wait until no agent programs a deleted filler (the workload's own Services stay).
+  const stale = (fs: Array<{ service?: string }>) => fs.filter((f) => Number(/filler-(\d+)/.exec(f.service ?? '')?.[1] ?? -1) >= total).length;
+  for (;;) {
+    const counts = await Promise.all(c.handle.spec.nodes.map(async (n) => stale(await new AgentClient(c.handle.spec.name, n.name).services())));
+    if (counts.every((n) => n === 0)) break;
+    if (performance.now() - t0 > 600_000) throw new Error(`agents still program ${counts.join('/')} deleted frontends after 600 s`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return { programmingMs: Math.round(performance.now() - t0), removed: names.length };
+}
+
 /** The services of the cluster as kube-proxy would see them (in store order: creation order by name). */
 async function iptablesPorts(c: ScaleCluster): Promise<IptablesServicePort[]> {
   const services = (await c.handle.client.list('Service', BENCH_NAMESPACE)) as Service[];

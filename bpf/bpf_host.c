@@ -108,7 +108,7 @@ int from_netdev(struct __sk_buff *skb)
 		if (!deliver && pi.daddr == config_get(CFG_NODE_IP)) {
 			__u16 svc_id = 0;
 
-			ret = lb4_rev_nat(skb, &pi, &svc_id);
+			ret = lb4_rev_nat(skb, &pi, &svc_id, 0);
 			if (ret < 0)
 				return send_drop(skb, DROP_INVALID_PACKET, DIR_INGRESS, src_identity, 0, &pi, 1);
 			if (ret > 0)
@@ -135,7 +135,10 @@ int from_netdev(struct __sk_buff *skb)
 	if (ct.is_reply && ct.svc) {
 		__u16 svc_id = 0;
 
-		if (lb4_rev_nat(skb, &pi, &svc_id) < 0)
+		ret = lb4_rev_nat(skb, &pi, &svc_id, 1);
+		if (ret == LB_REV_MISSING)
+			return send_drop(skb, DROP_NAT_NO_MAPPING, DIR_INGRESS, src_identity, dst_identity, &pi, 1);
+		if (ret < 0)
 			return send_drop(skb, DROP_INVALID_PACKET, DIR_INGRESS, src_identity, dst_identity, &pi, 1);
 	}
 	return ingress_to_endpoint(skb, &pi, &ct, ep, src_identity, deliver);

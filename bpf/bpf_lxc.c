@@ -102,7 +102,10 @@ int from_container(struct __sk_buff *skb)
 	if (ct.is_reply && ct.svc) {
 		__u16 svc_id = 0;
 
-		if (lb4_rev_nat(skb, &pi, &svc_id) < 0)
+		ret = lb4_rev_nat(skb, &pi, &svc_id, 1);
+		if (ret == LB_REV_MISSING)
+			return send_drop(skb, DROP_NAT_NO_MAPPING, DIR_EGRESS, ep->identity, 0, &pi, 1);
+		if (ret < 0)
 			return send_drop(skb, DROP_INVALID_PACKET, DIR_EGRESS, ep->identity, 0, &pi, 1);
 	}
 

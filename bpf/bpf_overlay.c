@@ -62,7 +62,9 @@ int from_overlay(struct __sk_buff *skb)
 	if (ct.is_reply && (ct.svc || pi.daddr == config_get(CFG_NODE_IP))) {
 		__u16 svc_id = 0;
 
-		ret = lb4_rev_nat(skb, &pi, &svc_id);
+		ret = lb4_rev_nat(skb, &pi, &svc_id, ct.svc);
+		if (ret == LB_REV_MISSING)
+			return send_drop(skb, DROP_NAT_NO_MAPPING, DIR_INGRESS, src_identity, 0, &pi, 1);
 		if (ret < 0)
 			return send_drop(skb, DROP_INVALID_PACKET, DIR_INGRESS, src_identity, 0, &pi, 1);
 		if (ret > 0 && !lookup_ep_by_ip(pi.daddr)) {

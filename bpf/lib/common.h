@@ -21,6 +21,7 @@
 #define DROP_UNSUPPORTED_L3 139
 #define DROP_STALE_OR_UNROUTABLE_IP 151
 #define DROP_SERVICE_BACKEND_NOT_FOUND 158
+#define DROP_NAT_NO_MAPPING 167 /* Hubble NO_MAPPING_FOR_NAT_MASQUERADE: a translated flow's reply without its reverse entry */
 #define DROP_NO_TUNNEL_ENDPOINT 160
 #define DROP_FIB_LOOKUP_FAILED 169
 #define DROP_POLICY_DENY 181      /* an explicit deny rule matched (DROP_POLICY_DENIED: no allow rule) */

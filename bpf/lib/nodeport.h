@@ -391,9 +391,17 @@ static __always_inline int lb4_xlate_fwd(struct __sk_buff *skb, struct pkt_info 
 	return LB_TRANSLATED;
 }
 
+#define LB_REV_MISSING -2
+
 /* A reply of a translated flow: the frontend back as its source (and after SNAT, the client as its
- * destination). Returns 1 when rewritten (pi updated), 0 when the packet is no such reply, <0 on error. */
-static __always_inline int lb4_rev_nat(struct __sk_buff *skb, struct pkt_info *pi, __u16 *svc_id)
+ * destination). Returns 1 when rewritten (pi updated), 0 when the packet is no such reply, <0 on error.
+ * translated: conntrack knows the connection as one this node translated (CT_F_SVC), so the reply needs
+ * its reverse entry; without it (an LRU eviction of cnilab_lb_rev) the result is LB_REV_MISSING and the
+ * caller drops the reply (DROP_NAT_NO_MAPPING) rather than deliver it untranslated: the client has no
+ * socket for the backend's address or the remapped port and would reset the backend's connection. The
+ * backend retransmits; the client's next packet through lb4_xlate_fwd / lb4_remap_direct writes the
+ * entry again from its flow entry, and the retransmission is translated. */
+static __always_inline int lb4_rev_nat(struct __sk_buff *skb, struct pkt_info *pi, __u16 *svc_id, int translated)
 {
 	struct cnilab_lb_tuple key = { .saddr = pi->saddr, .daddr = pi->daddr, .sport = pi->sport, .dport = pi->dport,
 				       .proto = pi->proto };
@@ -403,7 +411,7 @@ static __always_inline int lb4_rev_nat(struct __sk_buff *skb, struct pkt_info *p
 		return 0;
 	rev = bpf_map_lookup_elem(&cnilab_lb_rev, &key);
 	if (!rev)
-		return 0;
+		return translated ? LB_REV_MISSING : 0;
 	*svc_id = rev->svc_id;
 	/* The backend ends the connection (in TCP_CRR it closes first): the client's next SYN on the tuple
 	 * is a new connection (lb_fwd_current). */
@@ -463,6 +471,17 @@ static __always_inline int lb4_remap_direct(struct __sk_buff *skb, struct pkt_in
 			known->last_seen = now;
 		if ((pi->tcp_flags & (TCP_FIN | TCP_RST)) && !(known->flags & LB_FWD_CLOSING))
 			known->flags |= LB_FWD_CLOSING;
+		/* Its way back went missing (an LRU eviction): written again, as lb4_xlate_fwd does for a
+		 * translated flow, so the replies after this packet find their port (lb4_rev_nat). */
+		rkey.dport = port;
+		if (!bpf_map_lookup_elem(&cnilab_lb_rev, &rkey)) {
+			rev.frontend_addr = pi->daddr;
+			rev.frontend_port = pi->dport;
+			rev.client_addr = pi->saddr;
+			rev.client_port = pi->sport;
+			rev.flags = LB_NAT_SNAT;
+			bpf_map_update_elem(&cnilab_lb_rev, &rkey, &rev, BPF_ANY);
+		}
 	} else {
 		/* A new connection on the tuple: an entry of an earlier remapped one must not move this one's
 		 * later packets (its SYN may go out unremapped). */

@@ -251,6 +251,71 @@ describe('per-packet load balancing at tc (BPF_PROG_TEST_RUN)', () => {
     expect(tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, be, sport + 1, 8080, TCP.SYN))).dataOut).sport).toBe(sport + 1);
   });
 
+  // The reverse entries live in an LRU map: under churn one can be evicted while its connection goes on
+  // (or, for a moved source port, while the backend still answers to that port). The reply must then be
+  // dropped and counted (NO_MAPPING_FOR_NAT_MASQUERADE) — delivered untranslated, the client has no
+  // socket for it and resets the backend's connection — and the client's next packet writes the entry
+  // again from its flow entry, so the backend's retransmission is translated.
+  const evictReverseEntries = () => {
+    const fd = h.obj.mapFd('cnilab_lb_rev');
+    for (const k of mapKeys(fd, 16)) mapDelete(fd, k);
+    expect(mapKeys(fd, 16)).toHaveLength(0);
+  };
+  const natDrops = () => h.events().filter((e) => e.kind === 'drop' && e.dropReason === DROP_REASON.NO_MAPPING_FOR_NAT_MASQUERADE).length;
+
+  it('a translated flow whose reverse entry was evicted: its reply is dropped (167), the next client packet restores the way back', () => {
+    const EV_IP = '198.18.128.15';
+    m.handle({ type: 'ADDED', object: svc('ev', EV_IP) as never });
+    m.handle({ type: 'ADDED', object: slice('ev', [REMOTE_BES[0]!]) as never });
+    const be = REMOTE_BES[0]!;
+    const sport = 45000;
+    // A direct connection moments ago on the backend tuple: the translated flow gets another port, so
+    // both the frontend and the port depend on the reverse entry.
+    h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, be, sport, 8080, TCP.SYN)));
+    h.run(PROG.fromOverlay, fromWire(tcp(be, CLIENT.ip, 8080, sport, TCP.FIN | TCP.ACK)));
+    h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, be, sport, 8080, TCP.FIN | TCP.ACK)));
+    const t = tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, EV_IP, sport, 80, TCP.SYN))).dataOut);
+    expect(t).toMatchObject({ daddr: be, dport: 8080 });
+    expect(t.sport).not.toBe(sport);
+    void h.events();
+    evictReverseEntries();
+    const lost = h.run(PROG.fromOverlay, fromWire(tcp(be, CLIENT.ip, 8080, t.sport, TCP.SYN | TCP.ACK)));
+    expect(lost.retval).toBe(TC_ACT.SHOT);
+    expect(natDrops()).toBe(1);
+    // The client retransmits its SYN: same backend, same port, and the way back is there again.
+    expect(tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, EV_IP, sport, 80, TCP.SYN))).dataOut)).toMatchObject({ daddr: be, sport: t.sport });
+    const reply = h.run(PROG.fromOverlay, fromWire(tcp(be, CLIENT.ip, 8080, t.sport, TCP.SYN | TCP.ACK)));
+    expect(tuple(reply.dataOut)).toMatchObject({ saddr: EV_IP, sport: 80, daddr: CLIENT.ip, dport: sport });
+    expect(checksumsOk(reply.dataOut)).toEqual({ ip: true, l4: true });
+    // Mid-connection: the same after an ACK.
+    evictReverseEntries();
+    expect(h.run(PROG.fromOverlay, fromWire(tcp(be, CLIENT.ip, 8080, t.sport, TCP.ACK))).retval).toBe(TC_ACT.SHOT);
+    expect(natDrops()).toBe(1);
+    h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, EV_IP, sport, 80, TCP.ACK)));
+    expect(tuple(h.run(PROG.fromOverlay, fromWire(tcp(be, CLIENT.ip, 8080, t.sport, TCP.ACK))).dataOut)).toMatchObject({ saddr: EV_IP, dport: sport });
+  });
+
+  it('a direct connection moved to another source port whose reverse entry was evicted: dropped (167), then restored', () => {
+    const EV_IP = '198.18.128.16';
+    m.handle({ type: 'ADDED', object: svc('ev2', EV_IP) as never });
+    m.handle({ type: 'ADDED', object: slice('ev2', [REMOTE_BES[1]!]) as never });
+    const be = REMOTE_BES[1]!;
+    const sport = 45500;
+    h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, EV_IP, sport, 80, TCP.SYN)));
+    h.run(PROG.fromOverlay, fromWire(tcp(be, CLIENT.ip, 8080, sport, TCP.FIN | TCP.ACK)));
+    h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, EV_IP, sport, 80, TCP.FIN | TCP.ACK)));
+    const d = tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, be, sport, 8080, TCP.SYN))).dataOut);
+    expect(d.sport).not.toBe(sport);
+    void h.events();
+    evictReverseEntries();
+    expect(h.run(PROG.fromOverlay, fromWire(tcp(be, CLIENT.ip, 8080, d.sport, TCP.SYN | TCP.ACK))).retval).toBe(TC_ACT.SHOT);
+    expect(natDrops()).toBe(1);
+    expect(tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, be, sport, 8080, TCP.SYN))).dataOut).sport).toBe(d.sport);
+    const reply = h.run(PROG.fromOverlay, fromWire(tcp(be, CLIENT.ip, 8080, d.sport, TCP.SYN | TCP.ACK)));
+    expect(tuple(reply.dataOut)).toMatchObject({ saddr: be, sport: 8080, daddr: CLIENT.ip, dport: sport });
+    expect(checksumsOk(reply.dataOut)).toEqual({ ip: true, l4: true });
+  });
+
   it('a retransmitted SYN of a connection still opening keeps its backend', () => {
     for (let i = 0; i < 20; i++) {
       const a = tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, SVC_IP, 44000 + i, 80, TCP.SYN))).dataOut).daddr;
