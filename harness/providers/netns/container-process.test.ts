@@ -8,15 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { containerLogPath, parseCriLine } from './container-log.js';
 import { startContainerProcess } from './container-process.js';
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { processAlive } from '../../exec/proc.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cnilab-ctrlog-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -48,6 +40,6 @@ describe('container process log', () => {
     const lines = logLines('bg');
     expect(lines).toEqual([expect.stringMatching(/^bg \d+$/), 'bye']);
     const pid = Number(lines[0]!.split(' ')[1]);
-    await expect.poll(() => isAlive(pid)).toBe(false);
+    await expect.poll(() => processAlive(pid)).toBe(false);
   });
 });
