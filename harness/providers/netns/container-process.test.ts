@@ -43,3 +43,25 @@ describe('container process log', () => {
     await expect.poll(() => processAlive(pid)).toBe(false);
   });
 });
+
+describe('container log writer', () => {
+  it('output after close is dropped, not an uncaught write-after-end error in the daemon', async () => {
+    const { ContainerLogWriter } = await import('./container-log.js');
+    const w = new ContainerLogWriter(dir, 'late');
+    w.write('stdout', 'before\n');
+    let uncaught: unknown;
+    const onUncaught = (e: unknown) => (uncaught = e);
+    process.on('uncaughtException', onUncaught);
+    try {
+      // While the file is still being closed (after that, Node drops a write to a destroyed stream).
+      const closing = w.close();
+      w.write('stdout', 'after\n');
+      await closing;
+      await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+    expect(uncaught).toBeUndefined();
+    expect(logLines('late')).toEqual(['before']);
+  });
+});
