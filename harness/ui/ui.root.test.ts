@@ -63,7 +63,9 @@ describe('cnilab ui in Chromium', () => {
     expect(await rows('DROPPED').count()).toBeGreaterThan(before);
     const edges: Array<{ id: string; dropped: boolean }> = await page.evaluate(() => (window as any).cnilabUi.edges());
     expect(edges.find((e) => e.id.startsWith(`x/a->ip:${target}`))?.dropped).toBe(true);
-    await page.locator(`tr.flow-row[data-destination="${target}"]`).first().click();
+    // The drop's own row: the source node's trace of the same packet (FORWARDED, from-endpoint) can
+    // arrive after the remote node's drop and be the newest row with that destination.
+    await page.locator(`tr.flow-row[data-verdict="DROPPED"][data-destination="${target}"]`).first().click();
     await expect(page.locator('[data-testid="detail-json"]').textContent()).resolves.toContain('STALE_OR_UNROUTABLE_IP');
     if (process.env.CNILAB_UI_SCREENSHOT) await page.waitForTimeout(1000).then(() => page.screenshot({ path: process.env.CNILAB_UI_SCREENSHOT!.replace(/.png$/, '-all.png') }));
   }, 60_000);
