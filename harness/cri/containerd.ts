@@ -5,8 +5,7 @@
 // as on a kind or K3s node (containerd → libcni → bin/cni/cnilab → the node's agent). Sandboxes run
 // the locally built pause image (image.ts) in a cgroup under /cnilab/<cluster>/<node>, so a sweep finds
 // their processes even when containerd is gone.
-import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { paths, netnsNames } from '../cluster/names.js';
 import type { ClusterSpec, NodeSpec } from '../cluster/spec.js';
@@ -19,6 +18,7 @@ import { supportsV11, type CniConfList } from '../providers/common/cni-runtime.j
 export const CONTAINERD_CNI_VERSION = '1.0.0';
 import { buildPauseImage, PAUSE_IMAGE } from './image.js';
 import { CriClient } from './client.js';
+import { spawnLogged } from './containerd-process.js';
 
 export interface ContainerdPaths {
   dir: string;
@@ -134,21 +134,21 @@ export async function startContainerd(spec: ClusterSpec, node: NodeSpec, conflis
   writeFileSync(join(p.cniConfDir, '10-cnilab.conflist'), `${JSON.stringify(installed, null, 2)}\n`);
   writeFileSync(p.config, containerdConfig(p));
 
-  const log = openSync(p.log, 'a');
-  const child = spawn('nsenter', [`--net=/run/netns/${netnsNames.node(spec.name, node.name)}`, '--', 'containerd', '--config', p.config], { detached: true, stdio: ['ignore', log, log] });
-  closeSync(log);
-  const pid = await new Promise<number>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('spawn', () => resolve(child.pid!));
-  });
-  child.unref();
+  const proc = await spawnLogged(['nsenter', `--net=/run/netns/${netnsNames.node(spec.name, node.name)}`, '--', 'containerd', '--config', p.config], p.log);
+  const pid = proc.pid;
   writeFileSync(p.pid, `${pid}\n`);
+  // Whether it still runs comes from its process handle (containerd-process.ts explains why not runningPid).
+  const failed = () => {
+    const how = proc.describeExit();
+    if (how) throw new CnilabError('COMMAND_FAILED', `containerd of node ${node.name} ${how} during start-up`, { detail: `its output (${p.log}):\n${proc.output() || '(none)'}` });
+  };
+  const detail = () => proc.output() || undefined;
 
   const deadline = Date.now() + timeoutMs;
   await waitFor(async () => {
-    if (!runningPid(p)) throw new CnilabError('COMMAND_FAILED', `containerd of node ${node.name} exited during start-up`, { detail: tail(p.log) });
+    failed();
     return existsSync(p.socket) && (await client.version().then(() => true, () => false));
-  }, deadline, `containerd of node ${node.name} to serve CRI on ${p.socket}`, p.log);
+  }, deadline, `containerd of node ${node.name} to serve CRI on ${p.socket}`, detail);
 
   const image = join(p.dir, 'pause.oci.tar');
   await buildPauseImage(image);
@@ -158,8 +158,9 @@ export async function startContainerd(spec: ClusterSpec, node: NodeSpec, conflis
   // CRI's NetworkReady condition turns true once it has loaded a CNI configuration it can use.
   await waitFor(async () => {
     const st = await client.status().catch(() => undefined);
+    failed();
     return !!st?.status.conditions.every((c) => c.status);
-  }, deadline, `containerd of node ${node.name} to report RuntimeReady and NetworkReady`, p.log);
+  }, deadline, `containerd of node ${node.name} to report RuntimeReady and NetworkReady`, detail);
   return { paths: p, client, pid };
 }
 
@@ -175,19 +176,11 @@ function runningPid(p: ContainerdPaths): number | undefined {
   }
 }
 
-const tail = (file: string) => {
-  try {
-    return readFileSync(file, 'utf8').trim().split('\n').slice(-15).join('\n');
-  } catch {
-    return undefined;
-  }
-};
-
-async function waitFor(check: () => Promise<boolean>, deadline: number, what: string, log: string): Promise<void> {
+async function waitFor(check: () => Promise<boolean>, deadline: number, what: string, detail: () => string | undefined): Promise<void> {
   const started = Date.now();
   for (;;) {
     if (await check()) return;
-    if (Date.now() > deadline) throw new WaitTimeoutError(what, Date.now() - started, tail(log));
+    if (Date.now() > deadline) throw new WaitTimeoutError(what, Date.now() - started, detail());
     await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -6,8 +6,9 @@
 //
 //   GET /                  the page          GET /static/*   page script, style, cytoscape, elkjs
 //   GET /api/cluster       name, nodes, routing        GET /api/pods   pods (namespace, name, node, IP)
-//   WS  /api/flows         client → {type: "watch", namespace?, filters?, last?}
-//                          server → {type: "flows", items: GetFlowsResponse[]} | {type: "error", message}
+//   WS  /api/flows         client → {type: "watch", id?, namespace?, filters?, last?}
+//                          server → {type: "reset", id?} | {type: "flows", items: GetFlowsResponse[]} |
+//                                   {type: "error", id?, message}   (id: the watch answered, echoed)
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -36,6 +37,8 @@ const FILTER_FLAGS: Record<string, string> = {
 
 export interface WatchMessage {
   type: 'watch';
+  /** The client's number for this watch, echoed in the reset or error that answers it. */
+  id?: number;
   namespace?: string;
   filters?: Record<string, string>;
   last?: number;
@@ -55,6 +58,12 @@ export function watchRequest(m: WatchMessage): GetFlowsRequest {
   const last = Number.isInteger(m.last) && m.last! > 0 ? Math.min(m.last!, 4096) : 200;
   return { number: last, follow: true, ...(whitelist.length ? { whitelist } : {}), ...(blacklist.length ? { blacklist } : {}) };
 }
+
+/** The watch's id to echo, when it is a sane number (the page is the only client, but the socket takes anything). */
+const idOf = (m: unknown): { id?: number } => {
+  const id = (m as { id?: unknown } | null | undefined)?.id;
+  return typeof id === 'number' && Number.isSafeInteger(id) ? { id } : {};
+};
 
 export interface UiServerOptions {
   cluster: string;
@@ -110,24 +119,25 @@ export async function startUiServer(o: UiServerOptions, port: number, host: stri
     }, o.flushMs ?? 100);
     const send = (m: unknown) => ws.readyState === ws.OPEN && ws.send(JSON.stringify(m));
     ws.on('message', (data) => {
-      let m: WatchMessage;
+      let m: WatchMessage | undefined;
       let request: GetFlowsRequest;
       try {
         m = JSON.parse(String(data)) as WatchMessage;
         if (m?.type !== 'watch') throw new Error('expected {"type": "watch", ...}');
         request = watchRequest(m);
       } catch (e) {
-        return send({ type: 'error', field: (e as { field?: string }).field, message: (e as Error).message });
+        return send({ type: 'error', ...idOf(m), field: (e as { field?: string }).field, message: (e as Error).message });
       }
+      const id = idOf(m);
       stream?.cancel();
       batch = [];
       const gen = ++generation;
-      send({ type: 'reset', request });
+      send({ type: 'reset', ...id, request });
       stream = getFlowsStream(o.relaySocket, '/v1/flows', request, (r) => {
         if (gen === generation) batch.push(r);
       });
       stream.done.catch((e: Error & { body?: { error?: { message?: string } } }) => {
-        if (gen === generation) send({ type: 'error', message: e.body?.error?.message ?? e.message });
+        if (gen === generation) send({ type: 'error', ...id, message: e.body?.error?.message ?? e.message });
       });
     });
     ws.on('close', () => {

@@ -63,7 +63,9 @@ describe('cnilab ui in Chromium', () => {
     expect(await rows('DROPPED').count()).toBeGreaterThan(before);
     const edges: Array<{ id: string; dropped: boolean }> = await page.evaluate(() => (window as any).cnilabUi.edges());
     expect(edges.find((e) => e.id.startsWith(`x/a->ip:${target}`))?.dropped).toBe(true);
-    await page.locator(`tr.flow-row[data-destination="${target}"]`).first().click();
+    // The drop's own row: the source node's trace of the same packet (FORWARDED, from-endpoint) can
+    // arrive after the remote node's drop and be the newest row with that destination.
+    await page.locator(`tr.flow-row[data-verdict="DROPPED"][data-destination="${target}"]`).first().click();
     await expect(page.locator('[data-testid="detail-json"]').textContent()).resolves.toContain('STALE_OR_UNROUTABLE_IP');
     if (process.env.CNILAB_UI_SCREENSHOT) await page.waitForTimeout(1000).then(() => page.screenshot({ path: process.env.CNILAB_UI_SCREENSHOT!.replace(/.png$/, '-all.png') }));
   }, 60_000);
@@ -79,12 +81,18 @@ describe('cnilab ui in Chromium', () => {
     await page.fill('[data-testid="filter-pod"]', 'bogus/');
     await page.fill('[data-testid="filter-port"]', 'http');
     await page.click('[data-testid="apply"]');
-    await expect(page.locator('[data-testid="filter-error"]').textContent()).resolves.toMatch(/destination_port|port/);
+    // The error comes back over the WebSocket after the click: wait for it (reading the element at
+    // once found it still empty on a loaded CI machine).
+    await page.waitForFunction(() => /destination_port|port/.test(document.querySelector('[data-testid="filter-error"]')!.textContent ?? ''), undefined, { timeout: 10_000 });
     await page.fill('[data-testid="filter-pod"]', '');
     await page.fill('[data-testid="filter-port"]', '');
     await page.selectOption('[data-testid="ns-select"]', 'z');
     await page.click('[data-testid="apply"]');
     await page.waitForFunction(() => [...document.querySelectorAll('tr.flow-row')].every((r) => /^z\//.test((r as HTMLElement).dataset.source!) || /^z\//.test((r as HTMLElement).dataset.destination!)), undefined, { timeout: 10_000 });
+    // The namespace change re-sent the bad filters (an error), the apply right after sent good ones:
+    // once the server has answered the latest watch, no error shows.
+    await page.waitForFunction(() => ((w) => w.answered === w.sent)((window as any).cnilabUi.watches()), undefined, { timeout: 10_000 });
+    expect(await page.locator('[data-testid="filter-error"]').textContent()).toBe('');
     const nodes: string[] = await page.evaluate(() => (window as any).cnilabUi.nodes());
     expect(nodes.filter((n) => n.startsWith('x/') && n !== 'x/a')).toEqual([]);
     if (process.env.CNILAB_UI_SCREENSHOT) await page.waitForTimeout(1000).then(() => page.screenshot({ path: process.env.CNILAB_UI_SCREENSHOT! }));

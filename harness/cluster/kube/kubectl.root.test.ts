@@ -227,4 +227,31 @@ spec:
     expect((await kubectl(['logs', 'flappy', '--previous'])).stdout).toBe('start\n');
     await kubectl(['delete', 'pod', 'done', 'broken', 'flappy']);
   });
+
+  it('a container that writes a burst and exits at once: its whole log is there as soon as the pod is Succeeded', async () => {
+    const N = 1500;
+    const names = ['burst-1', 'burst-2', 'burst-3', 'burst-4'];
+    const script = `i=0; while [ $i -lt ${N} ]; do echo "out $i"; echo "err $i" >&2; i=$((i+1)); done; echo last`;
+    const pod = (name: string) => `
+apiVersion: v1
+kind: Pod
+metadata: {name: ${name}}
+spec:
+  restartPolicy: Never
+  containers: [{name: main, image: debian:12, command: [sh, -c, '${script}']}]
+`;
+    await kubectl(['apply', '-f', '-'], { input: names.map(pod).join('---\n') });
+    for (const name of names) {
+      // Read the log the moment the phase is terminal, as a client waiting for completion does.
+      const log = await until(`${name} Succeeded, then its log`, async () => {
+        const st = JSON.parse((await kubectl(['get', 'pod', name, '-o', 'json'])).stdout).status;
+        return st.phase === 'Succeeded' ? (await kubectl(['logs', name])).stdout : undefined;
+      });
+      const lines = log.split('\n').filter((l: string) => l !== '');
+      expect(lines.filter((l: string) => l.startsWith('out ')), name).toHaveLength(N);
+      expect(lines.filter((l: string) => l.startsWith('err ')), name).toHaveLength(N);
+      expect(lines, name).toContain('last');
+    }
+    await kubectl(['delete', 'pod', ...names]);
+  });
 });

@@ -19,6 +19,9 @@ export class ContainerLogWriter {
     const path = containerLogPath(dir, container);
     if (existsSync(path)) renameSync(path, containerLogPath(dir, container, true));
     this.out = createWriteStream(path, { flags: 'a', mode: 0o600 });
+    // A failed log write (disk full) loses log lines, never the cluster daemon: an 'error' event
+    // nobody listens to would be an uncaught exception in the daemon.
+    this.out.on('error', () => undefined);
   }
 
   attach(stream: Readable | null | undefined, name: 'stdout' | 'stderr'): void {
@@ -40,6 +43,7 @@ export class ContainerLogWriter {
   }
 
   private line(stream: string, text: string, tag: 'F' | 'P'): void {
+    if (this.out.writableEnded) return; // output after close() (the container's exit is recorded after its pipes end, so none is expected)
     this.out.write(`${new Date().toISOString().replace('Z', '000000Z')} ${stream} ${tag} ${text}\n`);
   }
 

@@ -11,7 +11,6 @@ import type { ClusterSpec, NodeSpec } from '../../cluster/spec.js';
 import type { ObjectStore, WatchEvent } from '../../cluster/store.js';
 import type { KubeObject } from '../../cluster/objects.js';
 import { netnsNames, NETNS_DIR } from '../../cluster/names.js';
-import { start, type Background } from '../../exec/run.js';
 import { CNI_TRY_AGAIN_LATER, CniPluginError, cniAdd, cniDel, podIpFromResult, type CniResult } from '../common/cni-runtime.js';
 import { Backoff, type BackoffOptions } from '../../exec/backoff.js';
 import { cniConfigFor, cniPathFor, POD_IFNAME } from './cni-config.js';
@@ -23,7 +22,7 @@ import { POD_BIN_DIR } from '../../paths.js';
 import { paths } from '../../cluster/names.js';
 import { rm } from 'node:fs/promises';
 import { ContainerRunner, podStatusOf, type StartedContainer } from './containers.js';
-import { ContainerLogWriter } from './container-log.js';
+import { startContainerProcess } from './container-process.js';
 
 interface Container {
   name: string;
@@ -283,16 +282,13 @@ export class PodRuntime {
     if (argv.length === 0) throw new Error(`container "${c.name}": image "${c.image}" is not built in, so it needs a command`);
     const env: Record<string, string> = { HOSTNAME: p.hostNetwork ? p.node.name : podName, PATH: `${POD_BIN_DIR}:${process.env.PATH ?? '/usr/bin:/bin'}` };
     for (const e of c.env ?? []) env[e.name] = e.value ?? '';
-    const proc: Background = start(argv, { netns: p.netns, env });
-    const log = new ContainerLogWriter(logDir, c.name);
-    log.attach(proc.child.stdout, 'stdout');
-    log.attach(proc.child.stderr, 'stderr');
-    const exited = proc.exited.then(async (r) => {
-      await log.close();
+    // Its exit is recorded (and the phase can turn Succeeded) only once its log is complete.
+    const proc = startContainerProcess(argv, { netns: p.netns, env, logDir, container: c.name });
+    const exited = proc.exited.then((r) => {
       if (this.pods.get(p.key) === p) this.log(`pod ${p.key}: container ${c.name} exited with ${r.code ?? r.signal}`);
       return r;
     });
-    return { exited, stop: () => proc.stop() };
+    return { exited, stop: proc.stop };
   }
 
   /** Write the pod's status from its containers; condition times move only when a condition changes. */

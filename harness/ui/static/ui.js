@@ -10,7 +10,7 @@ const MAX_ROWS = 1000;
 const RESERVED = { 1: 'host', 2: 'world', 6: 'remote-node', 7: 'kube-apiserver' };
 const TRACE_POINTS = ['to-endpoint', 'to-proxy', 'to-host', 'to-stack', 'to-overlay', 'from-endpoint', 'from-proxy', 'from-host', 'from-stack', 'from-overlay', 'from-network', 'to-network'];
 
-const state = { namespace: '', filters: {}, pods: [], rows: 0, selected: null, ws: null, layoutTimer: null, connected: false, layouts: 0, layoutsDone: 0 };
+const state = { namespace: '', filters: {}, pods: [], rows: 0, selected: null, ws: null, layoutTimer: null, connected: false, layouts: 0, layoutsDone: 0, watchId: 0, answered: 0 };
 const $ = (sel) => document.querySelector(sel);
 
 const cy = cytoscape({
@@ -189,11 +189,18 @@ function resetView() {
   scheduleLayout();
 }
 
+// Every watch is numbered and the server's answer (reset or error) carries the number back: an error
+// answering an earlier watch, arriving after a newer one was sent (a namespace picked, then a fixed
+// filter applied within one round trip), must not show against the newer one.
 function watch() {
   if (!state.ws || state.ws.readyState !== WebSocket.OPEN) return;
   $('#filter-error').textContent = '';
-  state.ws.send(JSON.stringify({ type: 'watch', namespace: state.namespace || undefined, filters: state.filters, last: 300 }));
+  state.watchId++;
+  state.ws.send(JSON.stringify({ type: 'watch', id: state.watchId, namespace: state.namespace || undefined, filters: state.filters, last: 300 }));
 }
+
+/** Whether a server message answers the latest watch (messages without an id answer any). */
+const current = (m) => m.id === undefined || m.id === state.watchId;
 
 function connect() {
   const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/flows`);
@@ -205,10 +212,13 @@ function connect() {
   };
   ws.onmessage = (ev) => {
     const m = JSON.parse(ev.data);
-    if (m.type === 'reset') resetView();
-    else if (m.type === 'flows') m.items.forEach(addRow);
-    else if (m.type === 'error') {
+    if (m.type === 'reset') {
+      resetView();
+      if (current(m)) state.answered = state.watchId;
+    } else if (m.type === 'flows') m.items.forEach(addRow);
+    else if (m.type === 'error' && current(m)) {
       $('#filter-error').textContent = m.message;
+      state.answered = state.watchId;
     }
   };
   ws.onclose = () => {
@@ -248,6 +258,8 @@ window.cnilabUi = {
   nodes: () => cy.nodes().map((n) => n.id()),
   edges: () => cy.edges().map((e) => ({ id: e.id(), flows: e.data('flows'), drops: e.data('drops'), dropped: e.hasClass('dropped') })),
   connected: () => state.connected,
+  /** The latest watch sent, and the latest one the server has answered (a reset or an error). */
+  watches: () => ({ sent: state.watchId, answered: state.answered }),
   /** True when the last layout asked for has been applied. */
   laidOut: () => state.layouts > 0 && state.layoutsDone >= state.layouts,
   positions: () => cy.nodes().map((n) => ({ id: n.id(), ...n.renderedPosition() })),
