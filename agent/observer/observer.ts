@@ -180,10 +180,11 @@ export class Observer {
     while (off + 4 <= bytes) {
       const len = words ? words[off >>> 2]! : batch.readUInt32LE(off);
       if (off + 4 + len > bytes) break;
-      this.ingestRecord(batch, off + 4, len);
+      this.ingest(batch, off + 4, len);
       off += 4 + ((len + 3) & ~3);
       n++;
     }
+    this.stats.events += n;
     this.stats.ingestNs += process.hrtime.bigint() - t0;
     if (n) this.schedulePump();
     return n;
@@ -201,6 +202,11 @@ export class Observer {
   /** One record (struct cnilab_event, either layout) at buf[off, off+len). */
   ingestRecord(buf: Buffer, off: number, len: number): void {
     this.stats.events++;
+    this.ingest(buf, off, len);
+  }
+
+  /** ingestRecord without the events counter (a batch adds its count once). */
+  private ingest(buf: Buffer, off: number, len: number): void {
     if (len < EVENT_V1_SIZE) {
       this.stats.badRecords++;
       return;
