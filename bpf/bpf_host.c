@@ -15,6 +15,7 @@
 #include "lib/policy.h"
 #include "lib/forward.h"
 #include "lib/l7.h"
+#include "lib/ingress.h"
 #include "lib/nodeport.h"
 
 #define VXLAN_PORT_BE bpf_htons(8472)
@@ -137,24 +138,7 @@ int from_netdev(struct __sk_buff *skb)
 		if (lb4_rev_nat(skb, &pi, &svc_id) < 0)
 			return send_drop(skb, DROP_INVALID_PACKET, DIR_INGRESS, src_identity, dst_identity, &pi, 1);
 	}
-	ret = policy_enforce(skb, &pi, &ct, NULL, ep, src_identity, dst_identity);
-	if (ret)
-		return ret;
-	/* A NodePort flow translated above to this local backend: its replies need reverse NAT. */
-	if (deliver && !ct.svc)
-		ct_set_svc(&pi);
-	/* This node routes the packet from eth0 to the pod: one more router hop. */
-	ret = ipv4_dec_ttl(skb);
-	if (ret)
-		return send_drop(skb, ret > 0 ? DROP_TTL_EXCEEDED : DROP_INVALID_PACKET, DIR_INGRESS, src_identity,
-				 dst_identity, &pi, ct.is_reply);
-	l7_response(skb, &pi, ep->ifindex, src_identity, dst_identity);
-	ret = deliver_local(skb, ep, 1);
-	if (ret < 0)
-		return send_drop(skb, DROP_INVALID_PACKET, DIR_INGRESS, src_identity, dst_identity, &pi, ct.is_reply);
-	if (ct.report)
-		send_trace(skb, TRACE_TO_ENDPOINT, DIR_INGRESS, ep->ifindex, src_identity, dst_identity, &pi, &ct);
-	return ret;
+	return ingress_to_endpoint(skb, &pi, &ct, ep, src_identity, deliver);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -12,6 +12,7 @@
 #include "lib/lxc.h"
 #include "lib/policy.h"
 #include "lib/l7.h"
+#include "lib/ingress.h"
 #include "lib/nodeport.h"
 
 SEC("tc")
@@ -71,30 +72,9 @@ int from_overlay(struct __sk_buff *skb)
 	}
 
 	ep = lookup_ep_by_ip(pi.daddr);
-	if (ep) {
-		__u32 dst_identity = ep->identity;
-
-		/* The receiver's ingress policy, here: bpf_redirect_peer skips its to_container. */
-		ret = policy_enforce(skb, &pi, &ct, NULL, ep, src_identity, dst_identity);
-		if (ret)
-			return ret;
-		/* A NodePort flow translated above to this local backend: its replies need reverse NAT. */
-		if (deliver && !ct.svc)
-			ct_set_svc(&pi);
-		/* This node routes the packet from the tunnel to the pod: one router hop, as from_netdev counts. */
-		ret = ipv4_dec_ttl(skb);
-		if (ret)
-			return send_drop(skb, ret > 0 ? DROP_TTL_EXCEEDED : DROP_INVALID_PACKET, DIR_INGRESS, src_identity,
-					 dst_identity, &pi, ct.is_reply);
-		l7_response(skb, &pi, ep->ifindex, src_identity, dst_identity);
-		ret = deliver_local(skb, ep, 1);
-		if (ret < 0)
-			return send_drop(skb, DROP_INVALID_PACKET, DIR_INGRESS, src_identity, dst_identity, &pi,
-					 ct.is_reply);
-		if (ct.report)
-			send_trace(skb, TRACE_TO_ENDPOINT, DIR_INGRESS, ep->ifindex, src_identity, dst_identity, &pi, &ct);
-		return ret;
-	}
+	/* The receiver's ingress policy, here: bpf_redirect_peer skips its to_container. */
+	if (ep)
+		return ingress_to_endpoint(skb, &pi, &ct, ep, src_identity, deliver);
 	if (in_pod_cidr(pi.daddr) && pi.daddr != config_get(CFG_ROUTER_IP))
 		return send_drop(skb, DROP_STALE_OR_UNROUTABLE_IP, DIR_INGRESS, src_identity, 0, &pi, ct.is_reply);
 	/* For the node's stack: no pod policy applies. */

@@ -1,7 +1,7 @@
 // Test helpers: run the built `cnilab` CLI as a user would, and list what a cluster left on the host.
 import { run, type RunResult } from '../exec/run.js';
 import { REPO_ROOT } from '../paths.js';
-import { findLeftovers } from '../providers/netns/sweep.js';
+import { describeLeftovers, findLeftovers } from '../providers/netns/sweep.js';
 
 export const CNILAB = `${REPO_ROOT}/bin/cnilab`;
 
@@ -11,12 +11,5 @@ export function cnilab(args: string[], opts: { input?: string; timeoutMs?: numbe
 
 /** Everything of a cluster (or of all clusters) still on the host, as a flat list of strings. */
 export async function leftovers(cluster?: string, opts: { fixtures?: boolean } = {}): Promise<string[]> {
-  const l = await findLeftovers(cluster, opts);
-  return [
-    ...l.netns.map((n) => `netns ${n}`),
-    ...l.processes.map((p) => `process ${p.pid} ${p.cmd}`),
-    ...l.runDirs.map((d) => `dir ${d}`),
-    ...l.bpfDirs.map((d) => `bpf ${d}`),
-    ...l.hostLinks.map((h) => `link ${h}`),
-  ];
+  return describeLeftovers(await findLeftovers(cluster, opts));
 }

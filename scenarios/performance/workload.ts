@@ -7,7 +7,7 @@ import { netnsNames } from '../../harness/cluster/names.js';
 import { waitPodsReady } from '../../harness/cli/wait.js';
 import { run } from '../../harness/exec/run.js';
 import { createCluster, destroyCluster } from '../../harness/providers/netns/cluster.js';
-import { findLeftovers } from '../../harness/providers/netns/sweep.js';
+import { describeLeftovers, findLeftovers } from '../../harness/providers/netns/sweep.js';
 import { startIperfServer } from '../../harness/traffic/iperf.js';
 import { startSockperfServer } from '../../harness/traffic/sockperf.js';
 import type { PathKind } from '../../reports/performance-model.js';
@@ -137,12 +137,5 @@ export async function tearDown(clusterName: string, handle?: ConfigHandle): Prom
   if (handle) await handle.stopServers();
   await destroyCluster(clusterName);
   // destroyCluster returns what it removed; what is still there afterwards is what matters.
-  const left = await findLeftovers(clusterName);
-  return [
-    ...left.netns.map((n) => `netns ${n}`),
-    ...left.processes.map((p) => `process ${p.pid} ${p.cmd}`),
-    ...left.runDirs.map((d) => `dir ${d}`),
-    ...left.bpfDirs.map((d) => `bpf ${d}`),
-    ...left.hostLinks.map((l) => `link ${l}`),
-  ];
+  return describeLeftovers(await findLeftovers(clusterName));
 }

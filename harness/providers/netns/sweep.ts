@@ -114,6 +114,17 @@ export async function findLeftovers(cluster?: string, { fixtures = true }: { fix
   };
 }
 
+/** One line per leftover ("netns …", "process PID CMD", "dir …", "bpf …", "link …"), as tests and reports print them. */
+export function describeLeftovers(l: Leftovers): string[] {
+  return [
+    ...l.netns.map((n) => `netns ${n}`),
+    ...l.processes.map((p) => `process ${p.pid} ${p.cmd}`),
+    ...l.runDirs.map((d) => `dir ${d}`),
+    ...l.bpfDirs.map((d) => `bpf ${d}`),
+    ...l.hostLinks.map((h) => `link ${h}`),
+  ];
+}
+
 const alive = processAlive;
 
 /** SIGTERM, a short grace, then SIGKILL whatever is left. */
