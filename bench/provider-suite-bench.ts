@@ -9,7 +9,12 @@
 //   pod over two steps, a UDP-only rule; 1,620 probes) plus a Cilium-style echo ingress. Through netns
 //   the socket prober settles each block by its drop flow; timed also without flows (blocks settled by
 //   the 1 s timeout, the evidence the kubeconfig provider has) so that ratio compares like with like.
-//   node dist/bench/provider-suite-bench.js [--rounds 3] [--suite connectivity|policy]...
+// - services: the services scenario (ClusterIP/NodePort from pods and nodes, no endpoints, affinity, a
+//   backend deleted). Through netns its exchanges are in-process sockets and it reads the agents; through
+//   kubeconfig they are `agnhost cnilab-svc-ask` exec'd in the pods, the deletion is judged after the
+//   EndpointSlices change plus a 2 s grace, and the outside-host, drop-counter and flow checks are
+//   unavailable (so kubeconfig makes fewer checks: compare with that in mind).
+//   node dist/bench/provider-suite-bench.js [--rounds 3] [--suite connectivity|policy|services]...
 import { performance } from 'node:perf_hooks';
 import { paths } from '../harness/cluster/names.js';
 import { resolveSpec } from '../harness/cluster/spec.js';
@@ -17,6 +22,7 @@ import { createCluster, destroyCluster } from '../harness/providers/netns/cluste
 import { NetnsProvider } from '../harness/providers/netns/provider.js';
 import { KubeconfigProvider } from '../harness/providers/kubeconfig/provider.js';
 import { connectivityScenario } from '../scenarios/connectivity/connectivity.js';
+import { servicesScenario } from '../scenarios/connectivity/services.js';
 import { runThroughProvider } from '../scenarios/framework/provider-run.js';
 import { buildPolicySuite } from '../scenarios/policy/index.js';
 import type { Suite } from '../scenarios/framework/model.js';
@@ -39,9 +45,10 @@ async function measure(title: string, rounds: number, runs: Runs, ratios: Array<
       if (r.error) throw new Error(`${name}: ${r.error}`);
       const cs = r.suites.flatMap((s) => s.scenarios).flatMap((s) => s.checks);
       const bad = cs.filter((c) => c.verdict === 'fail');
+      const unavailable = cs.filter((c) => c.verdict === 'unavailable').length;
       if (bad.length) throw new Error(`${name}: ${bad.length} checks failed, e.g. ${bad[0]!.id}: ${bad[0]!.observed}`);
       const probes = cs.reduce((p, c) => p + (c.reachability ? c.reachability.correct + c.reachability.incorrect : 0), 0);
-      checks[name] = `${cs.length} checks${probes ? `, ${probes} probes` : ''}`;
+      checks[name] = `${cs.length} checks${unavailable ? ` (${unavailable} unavailable)` : ''}${probes ? `, ${probes} probes` : ''}`;
       if (n > 0) t[name]!.push(ms);
     }
   }
@@ -56,7 +63,7 @@ async function main(): Promise<void> {
   const rounds = i > 0 ? Number(process.argv[i + 1]) : 3;
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds: expected a whole number ≥ 1, got ${process.argv[i + 1]}`);
   const suites = process.argv.flatMap((a, j) => (process.argv[j - 1] === '--suite' ? [a] : []));
-  for (const s of suites) if (s !== 'connectivity' && s !== 'policy') throw new Error(`--suite: expected connectivity or policy, got ${s}`);
+  for (const s of suites) if (!['connectivity', 'policy', 'services'].includes(s)) throw new Error(`--suite: expected connectivity, policy or services, got ${s}`);
   const want = (s: string) => suites.length === 0 || suites.includes(s);
   const spec = resolveSpec({}, 'bench', { name: 'prv-bench', nodes: 3, cni: 'cnilab', routing: 'tunnel' });
   await destroyCluster(spec.name);
@@ -78,6 +85,13 @@ async function main(): Promise<void> {
         ['kubeconfig / netns, same checks', 'kubeconfig (API, WebSocket exec)', 'netns (same checks as kubeconfig)'],
         ['kubeconfig / netns, as each runs', 'kubeconfig (API, WebSocket exec)', 'netns (with relay flow checks)'],
       ]);
+    }
+    if (want('services')) {
+      const suite: Suite = { name: 'connectivity', scenarios: [servicesScenario] };
+      await measure('services scenario', rounds, {
+        'netns (in-process sockets, agents)': () => runThroughProvider(netns, [suite], { name: spec.name, spec }),
+        'kubeconfig (API, exec cnilab-svc-ask)': () => runThroughProvider(api, [suite], { name: spec.name, podMtu: spec.podMtu }),
+      }, [['kubeconfig / netns', 'kubeconfig (API, exec cnilab-svc-ask)', 'netns (in-process sockets, agents)']]);
     }
     if (want('policy')) {
       const withFlows = buildPolicySuite({ only: POLICY_CASES });

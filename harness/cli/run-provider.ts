@@ -17,7 +17,7 @@ import { writeReports } from '../../reports/write.js';
 /** What `run --provider` takes: netns is the default path (a fresh embedded cluster, run.ts). */
 export const RUN_PROVIDERS = ['netns', 'kubeconfig'] as const;
 /** The suites that reach the cluster only through the provider interface so far. */
-export const PROVIDER_SUITES = ['connectivity', 'policy'];
+export const PROVIDER_SUITES = ['connectivity', 'policy', 'visibility'];
 /** What runs when no --suite is given: the connectivity suite (the policy suite's ~100 cases through
  *  exec take long; ask for it with --suite policy, or --cases / --policy-set). */
 export const DEFAULT_PROVIDER_SUITES = ['connectivity'];

@@ -45,7 +45,8 @@ function tcpExchange(netns: string, host: string, port: number, request: string,
   return new Promise((resolve) => {
     let sock: net.Socket;
     try {
-      sock = new net.Socket({ fd: createSocketIn(netns, 'tcp'), readable: true, writable: true });
+      // netns '' is the caller's own namespace (agnhost cnilab-svc-ask, exec'd inside a pod).
+      sock = netns ? new net.Socket({ fd: createSocketIn(netns, 'tcp'), readable: true, writable: true }) : new net.Socket();
     } catch (e) {
       return resolve({ ok: false, error: (e as Error).message, ms: 0 });
     }
@@ -125,13 +126,13 @@ export function udpAsk(netns: string, host: string, port: number, text = 'hostna
       resolve({ ...r, ...(r.error ? { failure: serviceFailureMode('udp', r.error) } : {}), ms: Math.round(performance.now() - t0) });
     };
     sock.once('error', (e: NodeJS.ErrnoException) => done({ ok: false, error: e.code ?? e.message }));
-    let fd: number;
+    let fd: number | undefined;
     try {
-      fd = createSocketIn(netns, 'udp');
+      fd = netns ? createSocketIn(netns, 'udp') : undefined;
     } catch (e) {
       return done({ ok: false, error: (e as Error).message });
     }
-    sock.bind({ fd }, () => {
+    sock.bind(fd === undefined ? {} : { fd }, () => {
       timer = setTimeout(() => done({ ok: false, error: 'TIMEOUT' }), timeoutMs);
       sock.once('message', (msg, rinfo) => done({ ok: true, answer: msg.toString('utf8').trim(), peer: `${rinfo.address}:${rinfo.port}` }));
       sock.send(`${text}\n`, port, host, (e) => e && done({ ok: false, error: (e as NodeJS.ErrnoException).code ?? e.message }));

@@ -102,7 +102,8 @@ function tail(text: string, lines = 6): string {
   return text.trim().split('\n').slice(-lines).join('\n');
 }
 
-async function runProbeStep(env: RunnerEnv, ctx: ScenarioContext, step: ProbeStep): Promise<CheckResult> {
+/** One probe step as the runner makes it (exported for scenarios that wrap a probe in a custom check). */
+export async function runProbeStep(env: RunnerEnv, ctx: ScenarioContext, step: ProbeStep): Promise<CheckResult> {
   const base = {
     id: step.id,
     name: step.name,

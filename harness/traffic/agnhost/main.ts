@@ -5,7 +5,7 @@ import { hostname as osHostname } from 'node:os';
 /** Every subcommand this implementation answers to; anything else is rejected, never approximated. */
 export const SUPPORTED_SUBCOMMANDS = ['connect', 'serve-hostname', 'netexec', 'pause'] as const;
 /** cnilab-only helpers, not part of the real image. */
-export const HIDDEN_SUBCOMMANDS = ['cnilab-http-get', 'cnilab-whoami', 'cnilab-whoami-many'] as const;
+export const HIDDEN_SUBCOMMANDS = ['cnilab-http-get', 'cnilab-whoami', 'cnilab-whoami-many', 'cnilab-svc-ask'] as const;
 
 function usage(): string {
   return `cnilab agnhost: a subset of registry.k8s.io/e2e-test-images/agnhost\n\nAvailable Commands:\n${SUPPORTED_SUBCOMMANDS.map((c) => `  ${c}`).join('\n')}\n`;
@@ -57,6 +57,8 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./whoami.js')).whoamiMain(args);
     case 'cnilab-whoami-many':
       return (await import('./whoami-many.js')).whoamiManyMain(args);
+    case 'cnilab-svc-ask':
+      return (await import('./svc-ask.js')).svcAskMain(args);
     case 'cnilab-http-get':
       return (await import('./http-get.js')).httpGetMain(args);
     case 'serve-hostname':
