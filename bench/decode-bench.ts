@@ -8,6 +8,10 @@
 // Events come from a small BPF program run with BPF_PROG_TEST_RUN (bench/bpf/event-gen.bpf.c) that fills
 // a ring of the datapath's size with real records of the current layout; only the consumer is timed.
 // Needs root (loads BPF): flock /tmp/cnilab-root.lock node dist/bench/decode-bench.js [--events 1000000]
+// --synthetic: no BPF and no root — batches built in memory (the same templates) go straight into
+// Observer.ingestBatch, timed in CPU time of this process: the JavaScript ingest cost per record alone
+// (metrics, ring copy), steady on a busy machine where wall time is not.
+//   node dist/bench/decode-bench.js --synthetic [--events 1000000]
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -130,10 +134,38 @@ function runMode(mode: Mode, gen: Generator, events: number): { seconds: number;
   return { seconds: Number(ns) / 1e9, consumed };
 }
 
+/** --synthetic: CPU ns per record of Observer.ingestBatch over in-memory batches of the templates. */
+function synthetic(events: number, rounds: number): void {
+  const recs = templates();
+  const perBatch = 3600; // what a 256 KiB batch of the native reader holds
+  const batch = Buffer.alloc(perBatch * (4 + EVENT.size));
+  let bytes = 0;
+  for (let i = 0; i < perBatch; i++) {
+    const r = recs[i % recs.length]!;
+    batch.writeUInt32LE(r.length, bytes);
+    r.copy(batch, bytes + 4);
+    bytes += 4 + ((r.length + 3) & ~3);
+  }
+  const cfg = defaultHubbleConfig();
+  const observer = new Observer({ nodeName: 'node1', capacity: cfg.eventBufferCapacity, metrics: cfg.metrics, l7Visibility: cfg.l7Visibility, resolve: resolveEp, toDate: makeKtimeToDate() });
+  const ns: number[] = [];
+  for (let r = 0; r <= rounds; r++) {
+    const c0 = process.cpuUsage();
+    let n = 0;
+    while (n < events) n += observer.ingestBatch(batch, bytes);
+    const c = process.cpuUsage(c0);
+    if (r > 0) ns.push(((c.user + c.system) * 1000) / n); // round 0 warms the JIT up
+  }
+  console.log(`synthetic ingest (no BPF), ${events} records per sample, ${rounds} samples (${machineSummary()})`);
+  console.log(`  Observer.ingestBatch: ${median(ns).toFixed(0)} ns of CPU per record (${spread(ns)}); ${(1e9 / median(ns) / 1000).toFixed(0)}k records per CPU-second`);
+  console.log(JSON.stringify({ bench: 'decode-synthetic', events, rounds, machine: machineSummary(), nsPerRecord: median(ns) }));
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { events: { type: 'string' }, rounds: { type: 'string' } } });
+  const { values } = parseArgs({ options: { events: { type: 'string' }, rounds: { type: 'string' }, synthetic: { type: 'boolean' } } });
   const events = Number(values.events ?? 500_000);
   const rounds = Number(values.rounds ?? 3);
+  if (values.synthetic) return synthetic(events, rounds);
   const dir = mkdtempSync(join(tmpdir(), 'cnilab-decode-bench-'));
   const gen = generator(compileGenerator(dir));
   const modes: Mode[] = ['per-event', 'batched', 'batched+flows'];

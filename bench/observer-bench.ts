@@ -13,12 +13,17 @@
 // --maximum: one more cnilab cluster per routing with hubble.monitorAggregation maximum (no FROM_* traces).
 // --ref-object PATH: one more observer-off cnilab cluster per routing loading another datapath object
 // (e.g. a copy of bpf/build/datapath.o from before a change): before/after in the same run.
-//   flock /tmp/cnilab-root.lock node dist/bench/observer-bench.js [--samples 5] [--duration 3] [--routing tunnel|native|both] [--pods 20] [--only rate|ready] [--awake] [--bpf-stats] [--maximum] [--ref-object PATH]
+// --ref-tree PATH: one more observer-on cluster per routing whose daemon, agents and CNI plugin come from
+// another built checkout (e.g. a copy of this one from before an agent change; its node_modules may be
+// a symlink): before/after of the agent's side in the same run, rate and pod-ready split both.
+// The agents' CPU during each storm is also read from /proc for every cnilab cluster (observer off too).
+//   flock /tmp/cnilab-root.lock node dist/bench/observer-bench.js [--samples 5] [--duration 3] [--routing tunnel|native|both] [--pods 20] [--only rate|ready] [--awake] [--bpf-stats] [--maximum] [--ref-object PATH] [--ref-tree PATH]
 import { parseArgs } from 'node:util';
+import { readdirSync, readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { resolveSpec, type ClusterSpec, type RoutingMode } from '../harness/cluster/spec.js';
 import type { ControlPlaneClient } from '../harness/cluster/client.js';
-import { netnsNames } from '../harness/cluster/names.js';
+import { netnsNames, processMarker } from '../harness/cluster/names.js';
 import { createCluster, destroyCluster } from '../harness/providers/netns/cluster.js';
 import { waitPodsReady } from '../harness/cli/wait.js';
 import { startIperfServer, runIperfClient } from '../harness/traffic/iperf.js';
@@ -43,13 +48,15 @@ interface Config {
   observer?: boolean;
   /** Environment for the cluster's daemon and agents (CNILAB_BPF_OBJECT: another datapath object). */
   env?: Record<string, string>;
+  /** Another checkout (its dist/) whose daemon and agents run this cluster (--ref-tree). */
+  tree?: string;
   client?: ControlPlaneClient;
   netns?: { client: string; server: string };
   serverIp?: string;
   stop?: Array<() => Promise<void>>;
 }
 
-function configs(routing: RoutingMode, extra: { maximum?: boolean; refObject?: string } = {}): Config[] {
+function configs(routing: RoutingMode, extra: { maximum?: boolean; refObject?: string; refTree?: string } = {}): Config[] {
   const tag = routing === 'tunnel' ? 't' : 'n';
   const base = routing === 'tunnel' ? 'kernel-vxlan' : 'baseline';
   return [
@@ -57,13 +64,22 @@ function configs(routing: RoutingMode, extra: { maximum?: boolean; refObject?: s
     { label: `cnilab-${routing}-off`, observer: false, spec: resolveSpec({ hubble: { enabled: false } }, 'bench', { name: `hub-f${tag}`, nodes: 2, cni: 'cnilab', routing }) },
     { label: `cnilab-${routing}-on`, observer: true, spec: resolveSpec({}, 'bench', { name: `hub-o${tag}`, nodes: 2, cni: 'cnilab', routing }) },
     ...(extra.maximum ? [{ label: `cnilab-${routing}-on-max`, observer: true, spec: resolveSpec({ hubble: { monitorAggregation: 'maximum' } }, 'bench', { name: `hub-m${tag}`, nodes: 2, cni: 'cnilab', routing }) }] : []),
+    ...(extra.refTree ? [{ label: `cnilab-${routing}-on-ref`, observer: true, tree: extra.refTree, spec: resolveSpec({}, 'bench', { name: `hub-x${tag}`, nodes: 2, cni: 'cnilab', routing }) }] : []),
     ...(extra.refObject ? [{ label: `cnilab-${routing}-off-ref`, observer: false, env: { CNILAB_BPF_OBJECT: extra.refObject }, spec: resolveSpec({ hubble: { enabled: false } }, 'bench', { name: `hub-r${tag}`, nodes: 2, cni: 'cnilab', routing }) }] : []),
   ];
 }
 
+/** createCluster / destroyCluster of this checkout, or of the --ref-tree one (whose daemon then starts
+ *  that tree's agents and CNI plugin: its distJs resolves from its own location). */
+async function provider(c: Config): Promise<{ createCluster: typeof createCluster; destroyCluster: typeof destroyCluster }> {
+  if (!c.tree) return { createCluster, destroyCluster };
+  return (await import(resolvePath(c.tree, 'dist/harness/providers/netns/cluster.js'))) as { createCluster: typeof createCluster; destroyCluster: typeof destroyCluster };
+}
+
 async function bringUp(c: Config): Promise<void> {
-  await destroyCluster(c.spec.name);
-  c.client = await createCluster(c.spec, c.env ? { env: c.env } : {});
+  const p = await provider(c);
+  await p.destroyCluster(c.spec.name);
+  c.client = await p.createCluster(c.spec, c.env ? { env: c.env } : {});
   await c.client.apply([pausePod({ name: 'client', namespace: 'default', node: 'node1', labels: { app: 'client' } }), pausePod({ name: 'server', namespace: 'default', node: 'node2', labels: { app: 'server' } })]);
   await waitPodsReady(c.client, [{ namespace: 'default', name: 'client' }, { namespace: 'default', name: 'server' }], 60_000);
   c.serverIp = ((await c.client.get('Pod', 'default', 'server')).status as { podIP: string }).podIP;
@@ -92,9 +108,35 @@ async function observerCounters(c: Config): Promise<{ events: number; lost: bigi
   return { events: get(/^cnilab_observer_events_total /), lost, cpu: get(/^cnilab_agent_cpu_seconds_total\{/) };
 }
 
+/** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ; 100 on Linux). */
+const USER_HZ = 100;
+
+/** CPU seconds (user + system, every thread) of the cluster's agent processes, read from /proc: read
+ *  right before and after a storm it is the agents' CPU during the storm alone — a metrics scrape's own
+ *  work (map sizes walked key by key, the exposition) is not in the window, as it is in the
+ *  cnilab_agent_cpu_seconds_total delta. Also works on observer-off clusters (the agents' CPU that is
+ *  not the observer's). */
+function agentCpuSeconds(cluster: string): number {
+  const marker = processMarker(cluster);
+  let ticks = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (!argv.includes(marker) || !argv.some((a) => a.endsWith('agent/main.js'))) continue;
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]); // fields 14 and 15 of proc(5): utime, stime
+    } catch {
+      /* the process went away */
+    }
+  }
+  return ticks / USER_HZ;
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { samples: { type: 'string' }, duration: { type: 'string' }, routing: { type: 'string' }, pods: { type: 'string' }, only: { type: 'string' }, awake: { type: 'boolean' }, 'bpf-stats': { type: 'boolean' }, maximum: { type: 'boolean' }, 'ref-object': { type: 'string' } } });
-  const extra = { maximum: values.maximum, refObject: values['ref-object'] ? resolvePath(values['ref-object']) : undefined };
+  const { values } = parseArgs({ options: { samples: { type: 'string' }, duration: { type: 'string' }, routing: { type: 'string' }, pods: { type: 'string' }, only: { type: 'string' }, awake: { type: 'boolean' }, 'bpf-stats': { type: 'boolean' }, maximum: { type: 'boolean' }, 'ref-object': { type: 'string' }, 'ref-tree': { type: 'string' } } });
+  const extra = { maximum: values.maximum, refObject: values['ref-object'] ? resolvePath(values['ref-object']) : undefined, refTree: values['ref-tree'] ? resolvePath(values['ref-tree']) : undefined };
   if (values.only !== undefined && values.only !== 'rate' && values.only !== 'ready') throw new Error(`--only: expected rate or ready, got ${values.only}`);
   const doRate = values.only !== 'ready';
   const doReady = values.only !== 'rate';
@@ -108,6 +150,8 @@ async function main(): Promise<void> {
   const tput: Record<string, number[]> = {};
   const synRetransmits: Record<string, number> = {};
   const storm: Record<string, { events: number; lost: bigint; cpu: number; seconds: number; connections: number }> = {};
+  /** Agents' CPU during the storms from /proc (every cnilab configuration, observer off too). */
+  const stormCpu: Record<string, { cpu: number; connections: number }> = {};
   const bpfCost: Record<string, { acc: Map<string, ProgTotals>; connections: number }> = {};
   const progIds = new Map<string, Map<number, string>>();
   let restoreStats: (() => void) | undefined;
@@ -129,7 +173,13 @@ async function main(): Promise<void> {
         const syn0 = await synRetrans(c.netns!.client);
         const ids = progIds.get(c.label);
         const prog0 = ids ? await programTotals(ids) : undefined;
+        const cpu0 = c.observer !== undefined ? agentCpuSeconds(c.spec.name) : 0;
         const r = await runCrrClient({ netns: c.netns!.client, host: c.serverIp!, port: CRR_PORT, durationSec: duration });
+        if (c.observer !== undefined) {
+          const sc = (stormCpu[c.label] ??= { cpu: 0, connections: 0 });
+          sc.cpu += agentCpuSeconds(c.spec.name) - cpu0;
+          sc.connections += r.transactions;
+        }
         if (ids && prog0) {
           const pc = (bpfCost[c.label] ??= { acc: new Map(), connections: 0 });
           addDelta(pc.acc, prog0, await programTotals(ids));
@@ -156,11 +206,13 @@ async function main(): Promise<void> {
     const split: Record<string, ReadySplit> = {};
     if (doReady) {
       for (const routing of routings) {
-        const target = (observer: boolean) => {
-          const c = all.find((x) => x.spec.routing === routing && x.observer === observer)!;
+        const target = (suffix: 'off' | 'on' | 'on-ref') => {
+          const c = all.find((x) => x.label === `cnilab-${routing}-${suffix}`)!;
           return { spec: c.spec, clientNetns: c.netns!.client, host: c.serverIp!, port: CRR_PORT };
         };
-        split[routing] = await measureReadySplit(target(false), target(true), pods);
+        split[routing] = await measureReadySplit(target('off'), target('on'), pods);
+        // --ref-tree: the same split with the other checkout's observer-on cluster as "on".
+        if (extra.refTree) split[`${routing}, on = ref tree`] = await measureReadySplit(target('off'), target('on-ref'), pods);
       }
     }
 
@@ -185,6 +237,17 @@ async function main(): Promise<void> {
       }
       summary[routing] = { crrOnOff: onVsOff, crrOnKernel: onVsKernel, crrOffKernel: r(off!, k!, crr), tputOnOff: r(on2!, off!, tput), eventsPerSec: st.events / st.seconds, lost: String(st.lost), agentCpuPct: (100 * st.cpu) / st.seconds, agentCpuUsPerConnection: (1e6 * st.cpu) / st.connections };
     }
+    if (doRate) {
+      // The agents' CPU during the storm windows alone (/proc), observer off as well: on − off is what
+      // the observer itself costs per connection; the scrape-based figures above include one scrape.
+      for (const routing of routings) {
+        const cs = configs(routing, extra).filter((c) => stormCpu[c.label]);
+        const us = (l: string) => (1e6 * stormCpu[l]!.cpu) / stormCpu[l]!.connections;
+        const off = cs.find((c) => c.observer === false && !c.env)?.label;
+        console.log(`${routing}: agents' CPU during the storms (/proc, both nodes): ${cs.map((c) => `${c.label} ${us(c.label).toFixed(1)} µs/conn`).join(', ')}${off ? `; observer's share (on − off): ${cs.filter((c) => c.observer).map((c) => `${c.label} ${(us(c.label) - us(off)).toFixed(1)} µs/conn`).join(', ')}` : ''}`);
+        (summary[routing] as Record<string, unknown> | undefined ?? {}).agentCpuProcUsPerConnection = Object.fromEntries(cs.map((c) => [c.label, us(c.label)]));
+      }
+    }
     for (const [label, pc] of Object.entries(bpfCost)) for (const l of describeProgramCost(label, pc.acc, pc.connections)) console.log(l);
     for (const routing of Object.keys(split)) for (const l of describeReadySplit(`${routing} (${pods} pods per cell, rounds of 4)`, split[routing]!)) console.log(l);
     const podReady = Object.fromEntries(Object.entries(split).map(([r, x]) => [r, { ...Object.fromEntries(CELLS.map((c) => [`${c}P50`, median(x.readyMs[c])])), stormRate: { off: median(x.stormRate.off), on: median(x.stormRate.on) }, stormAlone: x.stormAlone }]));
@@ -194,7 +257,7 @@ async function main(): Promise<void> {
     restoreStats?.();
     for (const c of all) {
       for (const s of c.stop ?? []) await s().catch(() => undefined);
-      await destroyCluster(c.spec.name).catch(() => undefined);
+      await (await provider(c)).destroyCluster(c.spec.name).catch(() => undefined);
     }
   }
 }

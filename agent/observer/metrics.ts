@@ -40,9 +40,10 @@ class AggCounter {
   private readonly fast = new Map<number, { values: string[]; n: number }>();
   readonly counter: Counter<string>;
 
-  constructor(registry: Registry, name: string, help: string, readonly labelNames: string[]) {
+  /** beforeCollect: brings pending counts in (the signature counter) before the series are read. */
+  constructor(registry: Registry, name: string, help: string, readonly labelNames: string[], beforeCollect: () => void = () => undefined) {
     const self = this;
-    this.counter = new Counter({ name, help, labelNames, registers: [registry], collect() { self.flush(); } });
+    this.counter = new Counter({ name, help, labelNames, registers: [registry], collect() { beforeCollect(); self.flush(); } });
   }
 
   inc(values: string[], by = 1): void {
@@ -148,7 +149,8 @@ export class MetricContext {
   }
 }
 
-type Handler = (e: MetricEvent) => void;
+/** n: how many events this one stands for (the signature counter's count; 1 on the per-event path). */
+type Handler = (e: MetricEvent, n: number) => void;
 
 const VERDICTS: VerdictName[] = ['FORWARDED', 'DROPPED', 'ERROR', 'AUDIT', 'REDIRECTED', 'TRACED', 'TRANSLATED'];
 function verdictIndex(v: VerdictName): number {
@@ -156,12 +158,17 @@ function verdictIndex(v: VerdictName): number {
   return i < 0 ? 7 : i;
 }
 
-function makeHandler(spec: MetricSpec, registry: Registry): Handler {
+function makeHandler(spec: MetricSpec, registry: Registry, pre: () => void): { handler: Handler; contextFree: boolean } {
   const ctx = new MetricContext(spec.context);
+  const handler = makeCounting(spec, registry, ctx, pre);
+  return { handler, contextFree: ctx.empty };
+}
+
+function makeCounting(spec: MetricSpec, registry: Registry, ctx: MetricContext, pre: () => void): Handler {
   const cn = ctx.names;
   switch (spec.name) {
     case 'flow': {
-      const c = new AggCounter(registry, 'hubble_flows_processed_total', 'Total number of flows processed', ['protocol', 'type', 'subtype', 'verdict', ...cn]);
+      const c = new AggCounter(registry, 'hubble_flows_processed_total', 'Total number of flows processed', ['protocol', 'type', 'subtype', 'verdict', ...cn], pre);
       const slow = (e: MetricEvent) => {
         let type: string;
         let sub = '';
@@ -176,91 +183,91 @@ function makeHandler(spec: MetricSpec, registry: Registry): Handler {
         }
         return [protocolName(e), type, sub, e.verdict];
       };
-      return (e) => {
+      return (e, n) => {
         // One series per (protocol, monitor type, sub-type, verdict) when no context label splits it;
         // L7 records (sub-type from the parsed payload) take the general path.
-        if (ctx.empty && e.monitorType !== MONITOR_TYPE.l7) c.incFast(e.proto | (e.monitorType << 8) | (e.subType << 16) | (verdictIndex(e.verdict) << 24), () => slow(e));
-        else c.inc([...slow(e), ...ctx.values(e)]);
+        if (ctx.empty && e.monitorType !== MONITOR_TYPE.l7) c.incFast(e.proto | (e.monitorType << 8) | (e.subType << 16) | (verdictIndex(e.verdict) << 24), () => slow(e), n);
+        else c.inc([...slow(e), ...ctx.values(e)], n);
       };
     }
     case 'drop': {
-      const c = new AggCounter(registry, 'hubble_drop_total', 'Number of drops', ['reason', 'protocol', ...cn]);
-      return (e) => {
+      const c = new AggCounter(registry, 'hubble_drop_total', 'Number of drops', ['reason', 'protocol', ...cn], pre);
+      return (e, n) => {
         if (e.verdict !== 'DROPPED') return;
-        c.inc([DROP_REASON_NAMES[e.dropReason] ?? `DROP_REASON_${e.dropReason}`, protocolName(e), ...ctx.values(e)]);
+        c.inc([DROP_REASON_NAMES[e.dropReason] ?? `DROP_REASON_${e.dropReason}`, protocolName(e), ...ctx.values(e)], n);
       };
     }
     case 'tcp': {
-      const c = new AggCounter(registry, 'hubble_tcp_flags_total', 'TCP flag occurrences', ['flag', 'family', ...cn]);
-      return (e) => {
+      const c = new AggCounter(registry, 'hubble_tcp_flags_total', 'TCP flag occurrences', ['flag', 'family', ...cn], pre);
+      return (e, n) => {
         if (e.verdict !== 'FORWARDED' || e.proto !== 6 || e.monitorType === MONITOR_TYPE.l7) return;
         const f = e.tcpFlags;
         if (!(f & 0x07)) return;
         if (ctx.empty) {
-          if (f & 0x02) c.incFast(f & 0x10 ? 1 : 0, () => [f & 0x10 ? 'SYN-ACK' : 'SYN', 'IPv4']);
-          if (f & 0x01) c.incFast(2, () => ['FIN', 'IPv4']);
-          if (f & 0x04) c.incFast(3, () => ['RST', 'IPv4']);
+          if (f & 0x02) c.incFast(f & 0x10 ? 1 : 0, () => [f & 0x10 ? 'SYN-ACK' : 'SYN', 'IPv4'], n);
+          if (f & 0x01) c.incFast(2, () => ['FIN', 'IPv4'], n);
+          if (f & 0x04) c.incFast(3, () => ['RST', 'IPv4'], n);
           return;
         }
         const v = ctx.values(e);
-        if (f & 0x02) c.inc([f & 0x10 ? 'SYN-ACK' : 'SYN', 'IPv4', ...v]);
-        if (f & 0x01) c.inc(['FIN', 'IPv4', ...v]);
-        if (f & 0x04) c.inc(['RST', 'IPv4', ...v]);
+        if (f & 0x02) c.inc([f & 0x10 ? 'SYN-ACK' : 'SYN', 'IPv4', ...v], n);
+        if (f & 0x01) c.inc(['FIN', 'IPv4', ...v], n);
+        if (f & 0x04) c.inc(['RST', 'IPv4', ...v], n);
       };
     }
     case 'port-distribution': {
-      const c = new AggCounter(registry, 'hubble_port_distribution_total', 'Numbers of packets distributed by destination port', ['protocol', 'port', ...cn]);
-      return (e) => {
+      const c = new AggCounter(registry, 'hubble_port_distribution_total', 'Numbers of packets distributed by destination port', ['protocol', 'port', ...cn], pre);
+      return (e, n) => {
         if (e.verdict !== 'FORWARDED' || e.reply || e.monitorType === MONITOR_TYPE.l7 || (e.proto !== 6 && e.proto !== 17) || !e.dstPort) return;
-        if (ctx.empty) c.incFast(e.proto * 65536 + e.dstPort, () => [protocolName(e), String(e.dstPort)]);
-        else c.inc([protocolName(e), String(e.dstPort), ...ctx.values(e)]);
+        if (ctx.empty) c.incFast(e.proto * 65536 + e.dstPort, () => [protocolName(e), String(e.dstPort)], n);
+        else c.inc([protocolName(e), String(e.dstPort), ...ctx.values(e)], n);
       };
     }
     case 'icmp': {
-      const c = new AggCounter(registry, 'hubble_icmp_total', 'Number of ICMP messages', ['family', 'type', ...cn]);
-      return (e) => {
+      const c = new AggCounter(registry, 'hubble_icmp_total', 'Number of ICMP messages', ['family', 'type', ...cn], pre);
+      return (e, n) => {
         if (e.proto !== 1 || e.monitorType === MONITOR_TYPE.l7) return;
-        if (ctx.empty) c.incFast((e.icmpType << 8) | e.icmpCode, () => ['IPv4', icmpv4TypeCodeName(e.icmpType, e.icmpCode)]);
-        else c.inc(['IPv4', icmpv4TypeCodeName(e.icmpType, e.icmpCode), ...ctx.values(e)]);
+        if (ctx.empty) c.incFast((e.icmpType << 8) | e.icmpCode, () => ['IPv4', icmpv4TypeCodeName(e.icmpType, e.icmpCode)], n);
+        else c.inc(['IPv4', icmpv4TypeCodeName(e.icmpType, e.icmpCode), ...ctx.values(e)], n);
       };
     }
     case 'dns': {
       const query = spec.flags.includes('query');
       const ignoreAAAA = spec.flags.includes('ignoreaaaa');
       const qr = [...cn, 'rcode', 'qtypes', 'ips_returned', ...(query ? ['query'] : [])];
-      const queries = new AggCounter(registry, 'hubble_dns_queries_total', 'Number of DNS queries observed', qr);
-      const responses = new AggCounter(registry, 'hubble_dns_responses_total', 'Number of DNS responses observed', qr);
-      const types = new AggCounter(registry, 'hubble_dns_response_types_total', 'Number of DNS response types', [...cn, 'type', 'qtypes', ...(query ? ['query'] : [])]);
-      return (e) => {
+      const queries = new AggCounter(registry, 'hubble_dns_queries_total', 'Number of DNS queries observed', qr, pre);
+      const responses = new AggCounter(registry, 'hubble_dns_responses_total', 'Number of DNS responses observed', qr, pre);
+      const types = new AggCounter(registry, 'hubble_dns_response_types_total', 'Number of DNS response types', [...cn, 'type', 'qtypes', ...(query ? ['query'] : [])], pre);
+      return (e, n) => {
         const d = e.l7?.dns;
         if (!d) return;
         if (ignoreAAAA && d.qtypes?.length === 1 && d.qtypes[0] === 'AAAA') return;
         const v = ctx.values(e);
         const qtypes = (d.qtypes ?? []).join(',');
         const q = query ? [d.query ?? ''] : [];
-        if (e.verdict === 'DROPPED') queries.inc([...v, 'Policy denied', qtypes, String(d.ips?.length ?? 0), ...q]);
-        else if (e.l7!.type === 'REQUEST') queries.inc([...v, '', qtypes, String(d.ips?.length ?? 0), ...q]);
+        if (e.verdict === 'DROPPED') queries.inc([...v, 'Policy denied', qtypes, String(d.ips?.length ?? 0), ...q], n);
+        else if (e.l7!.type === 'REQUEST') queries.inc([...v, '', qtypes, String(d.ips?.length ?? 0), ...q], n);
         else {
-          responses.inc([...v, DNS_RCODE_NAMES[d.rcode ?? 0] ?? String(d.rcode), qtypes, String(d.ips?.length ?? 0), ...q]);
-          for (const t of d.rrtypes ?? []) types.inc([...v, t, qtypes, ...q]);
+          responses.inc([...v, DNS_RCODE_NAMES[d.rcode ?? 0] ?? String(d.rcode), qtypes, String(d.ips?.length ?? 0), ...q], n);
+          for (const t of d.rrtypes ?? []) types.inc([...v, t, qtypes, ...q], n);
         }
       };
     }
     case 'http': {
-      const requests = new AggCounter(registry, 'hubble_http_requests_total', 'Count of HTTP requests', [...cn, 'method', 'protocol', 'reporter']);
-      const responses = new AggCounter(registry, 'hubble_http_responses_total', 'Count of HTTP responses', [...cn, 'method', 'protocol', 'status', 'reporter']);
+      const requests = new AggCounter(registry, 'hubble_http_requests_total', 'Count of HTTP requests', [...cn, 'method', 'protocol', 'reporter'], pre);
+      const responses = new AggCounter(registry, 'hubble_http_responses_total', 'Count of HTTP responses', [...cn, 'method', 'protocol', 'status', 'reporter'], pre);
       const duration = new Histogram({ name: 'hubble_http_request_duration_seconds', help: 'Quantiles of HTTP request duration in seconds', labelNames: [...cn, 'method', 'reporter'], registers: [registry] });
-      return (e) => {
+      return (e, n) => {
         const h = e.l7?.http;
         if (!h) return;
         const v = ctx.values(e);
         const reporter = e.direction === 2 ? 'client' : e.direction === 1 ? 'server' : 'unknown';
-        if (e.l7!.type === 'REQUEST') requests.inc([...v, h.method ?? '', h.protocol ?? '', reporter]);
+        if (e.l7!.type === 'REQUEST') requests.inc([...v, h.method ?? '', h.protocol ?? '', reporter], n);
         else if (e.l7!.type === 'RESPONSE') {
-          responses.inc([...v, h.method ?? '', h.protocol ?? '', String(h.code ?? 0), reporter]);
+          responses.inc([...v, h.method ?? '', h.protocol ?? '', String(h.code ?? 0), reporter], n);
           const labels: Record<string, string> = { method: h.method ?? '', reporter };
-          cn.forEach((n, i) => (labels[n] = v[i] ?? ''));
-          duration.observe(labels, Number(e.l7!.latency_ns ?? 0) / 1e9);
+          cn.forEach((name, i) => (labels[name] = v[i] ?? ''));
+          for (let i = 0; i < n; i++) duration.observe(labels, Number(e.l7!.latency_ns ?? 0) / 1e9);
         }
       };
     }
@@ -272,14 +279,29 @@ export class HubbleMetrics {
   readonly registry = new Registry();
   private readonly handlers: Handler[];
   private readonly lost: AggCounter;
+  private readonly collectHooks: Array<() => void> = [];
+  /** No handler has context labels: an event's series depend on its record's own fields alone (what
+   *  the signature counter needs). */
+  readonly contextFree: boolean;
 
   constructor(specs: MetricSpec[]) {
-    this.handlers = specs.map((s) => makeHandler(s, this.registry));
+    const pre = () => {
+      for (const h of this.collectHooks) h();
+    };
+    const made = specs.map((s) => makeHandler(s, this.registry, pre));
+    this.handlers = made.map((m) => m.handler);
+    this.contextFree = made.every((m) => m.contextFree);
     this.lost = new AggCounter(this.registry, 'hubble_lost_events_total', 'Number of lost events', ['source']);
   }
 
-  observe(e: MetricEvent): void {
-    for (let i = 0; i < this.handlers.length; i++) this.handlers[i]!(e);
+  /** n: how many identical events `e` stands for. */
+  observe(e: MetricEvent, n = 1): void {
+    for (let i = 0; i < this.handlers.length; i++) this.handlers[i]!(e, n);
+  }
+
+  /** fn runs before any Hubble series is read (a scrape): counts held elsewhere are brought in. */
+  beforeCollect(fn: () => void): void {
+    this.collectHooks.push(fn);
   }
 
   lostEvents(source: string, n: number): void {

@@ -141,13 +141,21 @@ export class NodeObserver {
     m.gauge('cnilab_observer_flows_capacity', 'Flows the ring holds (hubble.eventBufferCapacity)', [], (g) => g.set(this.observer.ring.capacity));
     m.gauge('cnilab_observer_followers', 'GetFlows streams in follow mode', [], (g) => g.set(this.observer.followerCount));
     const dp = this.o.datapath;
+    // Counting a hash map's entries walks its keys one system call each (65k for a full conntrack
+    // table): one walk serves both gauges of a scrape, which reads them one right after the other.
+    let maps: { at: number; list: ReturnType<Datapath['describeMaps']> } | undefined;
+    const describe = () => {
+      if (!maps || Date.now() - maps.at > 1000) maps = { at: Date.now(), list: dp.describeMaps() };
+      return maps.list;
+    };
     m.gauge('cnilab_bpf_map_entries', 'Entries in each pinned BPF map', ['map'], (g) => {
       g.reset();
-      for (const x of dp.describeMaps()) g.set({ map: x.name }, x.entries);
+      maps = undefined; // a fresh count on every scrape
+      for (const x of describe()) g.set({ map: x.name }, x.entries);
     });
     m.gauge('cnilab_bpf_map_max_entries', 'Capacity of each pinned BPF map', ['map'], (g) => {
       g.reset();
-      for (const x of dp.describeMaps()) g.set({ map: x.name }, x.maxEntries);
+      for (const x of describe()) g.set({ map: x.name }, x.maxEntries);
     });
     m.counter('cnilab_datapath_drop_packets_total', "Packets dropped, from the datapath's per-reason counters (independent of events)", ['reason', 'direction'], (c) => {
       c.reset();

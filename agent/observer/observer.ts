@@ -4,9 +4,11 @@
 // counted and shown as LostEvents: the datapath's (ring buffer full: PERF_EVENT_RING_BUFFER), a follower
 // that fell behind the ring (HUBBLE_RING_BUFFER).
 //
-// Cost model: ingesting an event reads a few bytes of the record, bumps the metrics and copies the
-// header into the ring; a Flow object is built only for a reader (a GetFlows call, a follower).
+// Cost model: ingesting an event reads a few bytes of the record, counts its metrics signature and
+// copies the header into the ring; the metric handlers run per signature when the metrics are read,
+// and a Flow object is built only for a reader (a GetFlows call, a follower).
 import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import { decodeEvent } from '../datapath/codec.js';
 import { EVENT, EVENT_TYPE, EVENT_V1_SIZE } from '../datapath/constants.js';
 import type { DatapathEvent } from '../datapath/types.js';
@@ -18,6 +20,7 @@ import { L7Decoder } from './l7-decoder.js';
 import { HubbleMetrics, type MetricEvent } from './metrics.js';
 import { MONITOR_TYPE, tracePointOfObservationPoint, type LostEventSourceName, type VerdictName } from './names.js';
 import { RawRing } from './ring.js';
+import { SignatureCounter } from './signature-counter.js';
 
 export interface ObserverOptions {
   nodeName: string;
@@ -60,7 +63,7 @@ interface Follower {
 const PUMP_SLICE = 2000;
 
 /** A reused view of one raw record for the metrics (no allocation per event). */
-class RecordMetricEvent implements MetricEvent {
+export class RecordMetricEvent implements MetricEvent {
   monitorType = 0; subType = 0; verdict: VerdictName = 'FORWARDED'; proto = 0; tcpFlags = 0; dstPort = 0;
   reply = false; icmpType = 0; icmpCode = 0; direction = 0; dropReason = 0; l7?: Layer7Json;
   buf!: Buffer; off = 0; len = 0;
@@ -142,6 +145,8 @@ export class Observer {
   private readonly uuidPrefix = randomBytes(16);
   private readonly followers = new Set<Follower>();
   private readonly view: RecordMetricEvent;
+  /** Counts records by signature for the metrics (no context labels configured), else undefined. */
+  private readonly sig: SignatureCounter | undefined;
   private readonly l7: L7Decoder;
   private readonly now: () => bigint;
   private readonly startedK: bigint;
@@ -154,6 +159,7 @@ export class Observer {
     this.ring = new RawRing(o.capacity, EVENT.size);
     this.metrics = new HubbleMetrics(o.metrics);
     this.view = new RecordMetricEvent(o.resolve);
+    this.sig = this.metrics.contextFree ? new SignatureCounter(this.view, this.metrics) : undefined;
     this.l7 = new L7Decoder(o.l7Visibility);
     this.now = o.now ?? (() => process.hrtime.bigint());
     this.startedK = this.now();
@@ -168,23 +174,46 @@ export class Observer {
     const t0 = process.hrtime.bigint();
     let n = 0;
     let off = 0;
+    // Lengths read as 32-bit words where the batch is aligned (the native reader's buffer is): no
+    // bounds-checked readUInt32LE call per record. The helper writes them in the host's order (LE).
+    const words = this.wordsOf(batch);
     while (off + 4 <= bytes) {
-      const len = batch.readUInt32LE(off);
+      const len = words ? words[off >>> 2]! : batch.readUInt32LE(off);
       if (off + 4 + len > bytes) break;
-      this.ingestRecord(batch, off + 4, len);
+      this.ingest(batch, off + 4, len);
       off += 4 + ((len + 3) & ~3);
       n++;
     }
+    this.stats.events += n;
     this.stats.ingestNs += process.hrtime.bigint() - t0;
     if (n) this.schedulePump();
     return n;
   }
 
+  private batchBuf?: Buffer;
+  private batchWords?: Uint32Array;
+  private wordsOf(batch: Buffer): Uint32Array | undefined {
+    if (batch === this.batchBuf) return this.batchWords;
+    this.batchBuf = batch;
+    this.batchWords = batch.byteOffset % 4 === 0 && os.endianness() === 'LE' ? new Uint32Array(batch.buffer, batch.byteOffset, batch.length >>> 2) : undefined;
+    return this.batchWords;
+  }
+
   /** One record (struct cnilab_event, either layout) at buf[off, off+len). */
   ingestRecord(buf: Buffer, off: number, len: number): void {
     this.stats.events++;
+    this.ingest(buf, off, len);
+  }
+
+  /** ingestRecord without the events counter (a batch adds its count once). */
+  private ingest(buf: Buffer, off: number, len: number): void {
     if (len < EVENT_V1_SIZE) {
       this.stats.badRecords++;
+      return;
+    }
+    // The common case: the metrics count the record by its signature (signature-counter.ts).
+    if (this.sig?.count(buf, off, len)) {
+      this.ring.pushRecord(buf, off, len);
       return;
     }
     let l7: Layer7Json | undefined;

@@ -46,7 +46,8 @@ export class RawRing {
   }
 
   private evict(slot: number, seq: number): void {
-    if (seq >= this.capacity) {
+    // Most rings never hold a lost marker or an L7 record: no Map lookups per push then.
+    if (seq >= this.capacity && (this.lost.size !== 0 || this.l7.size !== 0)) {
       const old = seq - this.capacity;
       if (this.lens[slot] === 0) this.lost.delete(old);
       this.l7.delete(old);
