@@ -54,7 +54,9 @@ describe('waitPolicyEnforced through a provider', () => {
   it('says which node lags, or the problem an agent keeps reporting; never "enforced"', async () => {
     let stop = agents({ silent: 'node2' });
     try {
-      const w = await waitPolicyEnforced(p, spec('cnilab'), 300);
+      // Long enough for the answering agents to answer on a loaded machine (300 ms once was not: node1 was
+      // still behind too); node2 never answers, so the wait always times out.
+      const w = await waitPolicyEnforced(p, spec('cnilab'), 2000);
       expect(w).toMatchObject({ state: 'timed-out', detail: expect.stringMatching(/behind: node2 at \d+/) });
     } finally {
       stop();
