@@ -22,5 +22,23 @@ describe('recovery plan of a restarted daemon', () => {
     expect(plan.adopt.map((p) => p.metadata.name)).toEqual(['ok']);
     expect(plan.redo.map((p) => p.metadata.name)).toEqual(['nonetns', 'creating', 'failed', 'nocache', 'moved']);
     expect(plan.orphans).toEqual([{ namespace: 'x', name: 'gone' }]);
+    expect(plan.finished).toEqual([]);
+  });
+
+  it('keeps completed pods completed: never set up or run again, whether their sandbox survived or not', () => {
+    const ended = (exitCode: number) => [{ name: 'main', state: { terminated: { exitCode, reason: exitCode ? 'Error' : 'Completed' } } }];
+    const pods = [
+      pod('done', { phase: 'Succeeded', podIP: '198.19.0.6', containerStatuses: ended(0) }),
+      pod('crashed', { phase: 'Failed', podIP: '198.19.0.7', containerStatuses: ended(1) }),
+      pod('half', { phase: 'Failed', reason: 'SandboxSetupFailed', containerStatuses: [{ name: 'main', state: { waiting: { reason: 'ContainerCreating' } } }] }),
+    ];
+    const caches: Record<string, CniCacheEntry> = { done: cache('done'), crashed: cache('crashed') };
+    const plan = planRecovery('c', pods, [ns('done'), ns('half')], (_n, name) => caches[name]);
+    expect(plan.finished.map((f) => [f.pod.metadata.name, f.intact])).toEqual([
+      ['done', true],
+      ['crashed', false], // its netns is gone: cleaned, still not run again
+    ]);
+    expect(plan.adopt).toEqual([]);
+    expect(plan.redo.map((p) => p.metadata.name)).toEqual(['half']); // a failed setup is retried
   });
 });

@@ -54,6 +54,19 @@ export interface RecoveryPlan {
   redo: KubeObject[];
   /** Sandboxes of pods no longer in the store: clean and remove. */
   orphans: Array<{ namespace: string; name: string }>;
+  /**
+   * Completed (Succeeded, or Failed because its containers ended): terminal, as for kubelet — never run
+   * again; status and logs stay as they are. `intact`: its sandbox survived and is kept until the pod is
+   * deleted; otherwise what is left of it is cleaned.
+   */
+  finished: Array<{ pod: KubeObject; intact: boolean }>;
+}
+
+/** Succeeded, or Failed with every container terminated (not a sandbox or restart failure, which is retried). */
+function isCompleted(status: { phase?: string; containerStatuses?: Array<{ state?: { terminated?: unknown } }> }): boolean {
+  if (status.phase === 'Succeeded') return true;
+  const cs = status.containerStatuses ?? [];
+  return status.phase === 'Failed' && cs.length > 0 && cs.every((c) => c.state?.terminated !== undefined);
 }
 
 /** Decide, from the store and what exists on the host, what to do with every pod. Pure. */
@@ -63,19 +76,19 @@ export function planRecovery(
   podNetns: string[],
   cached: (ns: string, name: string) => CniCacheEntry | undefined,
 ): RecoveryPlan {
-  const plan: RecoveryPlan = { adopt: [], redo: [], orphans: [] };
+  const plan: RecoveryPlan = { adopt: [], redo: [], orphans: [], finished: [] };
   const netns = new Set(podNetns);
   const known = new Set<string>();
   for (const pod of pods) {
     const ns = pod.metadata.namespace ?? 'default';
     const name = pod.metadata.name;
     known.add(netnsNames.pod(cluster, ns, name));
-    const status = (pod.status ?? {}) as { phase?: string; podIP?: string };
+    const status = (pod.status ?? {}) as { phase?: string; podIP?: string; containerStatuses?: Array<{ state?: { terminated?: unknown } }> };
     const nodeName = (pod.spec as { nodeName?: string } | undefined)?.nodeName;
     const cache = cached(ns, name);
-    const intact =
-      status.phase === 'Running' && !!status.podIP && netns.has(netnsNames.pod(cluster, ns, name)) && cache?.uid === (pod.metadata.uid ?? '') && cache.node === nodeName;
-    (intact ? plan.adopt : plan.redo).push(pod);
+    const sandbox = !!status.podIP && netns.has(netnsNames.pod(cluster, ns, name)) && cache?.uid === (pod.metadata.uid ?? '') && cache.node === nodeName;
+    if (isCompleted(status)) plan.finished.push({ pod, intact: sandbox });
+    else ((status.phase === 'Running' && sandbox) ? plan.adopt : plan.redo).push(pod);
   }
   const prefix = `${netnsNames.clusterPrefix(cluster)}pod.`;
   for (const n of podNetns) {

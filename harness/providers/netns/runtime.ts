@@ -134,6 +134,20 @@ export class PodRuntime {
     };
     for (const pod of plan.redo) await clean(pod.metadata.namespace!, pod.metadata.name);
     for (const o of plan.orphans) await clean(o.namespace, o.name);
+    // Completed pods stay completed: listed as this runtime's (so start() does not run them again and a
+    // delete tears down what they hold), their containers not started, their status and logs untouched.
+    for (const { pod, intact } of plan.finished) {
+      const ns = pod.metadata.namespace!;
+      const name = pod.metadata.name;
+      const cache = intact ? readCniCache(this.spec.name, ns, name) : undefined;
+      if (!intact) await clean(ns, name);
+      const node = this.spec.nodes.find((n) => n.name === (cache?.node ?? (pod.spec as { nodeName?: string }).nodeName)) ?? this.spec.nodes[0]!;
+      const hostNetwork = (pod.spec as { hostNetwork?: boolean }).hostNetwork === true;
+      const netns = hostNetwork ? netnsNames.node(this.spec.name, node.name) : netnsNames.pod(this.spec.name, ns, name);
+      const key = `${ns}/${name}`;
+      this.pods.set(key, { key, uid: pod.metadata.uid ?? key, owner: ownerUid(pod), node, netns, hostNetwork, ...(cache ? { cniResult: cache.result } : {}), stops: [], containers: [], agnhostLogs: new Map(), ready: Promise.resolve() });
+    }
+    if (plan.finished.length) this.log(`recovering pods: ${plan.finished.length} completed, kept as they are`);
   }
 
   start(): void {

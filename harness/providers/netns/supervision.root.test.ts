@@ -1,13 +1,14 @@
 // The control plane is supervised: a killed cluster daemon comes back with its objects and re-adopts
 // its pods (and, with the cnilab CNI, replaces the agents); a daemon that cannot come back leaves a
 // cluster that says it is broken; `down` cleans everything in every case.
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cnilab, leftovers } from '../../testing/cli.js';
 import { bodyOf, rawGet, rawTcp } from '../../testing/raw-socket.js';
 import { netnsNames, paths } from '../../cluster/names.js';
 import { ControlPlaneClient } from '../../cluster/client.js';
 import { listNetns, sweep } from './sweep.js';
+import { containerLogPath } from './container-log.js';
 import { run } from '../../exec/run.js';
 import { AgentClient } from '../../../agent/api/client.js';
 
@@ -24,6 +25,15 @@ spec:
   containers:
   - {name: c, image: "${AGNHOST}", args: [netexec, --http-port=8080, --udp-port=-1]}
 ---`;
+const ONCE = `
+apiVersion: v1
+kind: Pod
+metadata: {name: once}
+spec:
+  nodeName: node1
+  restartPolicy: Never
+  containers: [{name: main, image: debian:12, command: [sh, -c, 'echo ran once']}]
+`;
 const pidOf = (file: string) => Number(readFileSync(file, 'utf8'));
 
 async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
@@ -58,7 +68,13 @@ describe('control plane supervision', () => {
     const up = await cnilab(['up', '--name', A, '--nodes', '2', '-q']);
     expect(up.code, up.stderr).toBe(0);
     expect((await cnilab(['apply', '--name', A, '-f', '-', '--wait'], { input: pod('p1', 'node1') + pod('p2', 'node2') })).code).toBe(0);
-    const before = await podsOf(A);
+    // A completed pod (restartPolicy Never): terminal, whatever happens to the daemon.
+    expect((await cnilab(['apply', '--name', A, '-f', '-'], { input: ONCE })).code).toBe(0);
+    const onceLog = containerLogPath(paths.podLogDir(A, 'default', 'once'), 'main');
+    const once = await until('the completed pod', () => podsOf(A), (ps) => Array.isArray(ps) && ps.find((p) => p.metadata.name === 'once')?.status.phase === 'Succeeded');
+    const onceBefore = { status: once.find((p) => p.metadata.name === 'once')!.status, log: readFileSync(onceLog, 'utf8') };
+    expect(onceBefore.log).toMatch(/ran once\n$/);
+    const before = (await podsOf(A)).filter((p) => p.metadata.name !== 'once');
     const agentsBefore = await new ControlPlaneClient(paths.controlSocket(A), A).getPath<Array<{ pid: number }>>('/v1/agents');
     const daemon = pidOf(paths.daemonPid(A));
 
@@ -70,7 +86,13 @@ describe('control plane supervision', () => {
     const status = await until('status to be healthy again', () => cnilab(['status', '--name', A]), (r) => r.code === 0 && /ok|healthy/.test(r.stdout) && !/unreachable/.test(r.stdout));
     expect(status.stdout).toMatch(/control plane: running \(daemon pid \d+, 1 restarts\)/);
     expect(pidOf(paths.daemonPid(A))).not.toBe(daemon);
-    const after = await until('the pods to run again', () => podsOf(A), (ps) => Array.isArray(ps) && ps.length === 2 && ps.every((p) => p.status.containerStatuses?.[0]?.ready && p.status.containerStatuses[0].restartCount === 1));
+    const all = await until('the pods to run again', () => podsOf(A), (ps) => Array.isArray(ps) && ps.length === 3 && ps.filter((p) => p.metadata.name !== 'once').every((p) => p.status.containerStatuses?.[0]?.ready && p.status.containerStatuses[0].restartCount === 1));
+    const after = all.filter((p) => p.metadata.name !== 'once');
+    // The completed pod was not run again: same status (phase, restarts, its container's end), same log.
+    const onceAfter = all.find((p) => p.metadata.name === 'once')!.status;
+    expect({ phase: onceAfter.phase, podIP: onceAfter.podIP, containers: onceAfter.containerStatuses }).toEqual({ phase: 'Succeeded', podIP: onceBefore.status.podIP, containers: onceBefore.status.containerStatuses });
+    expect(readFileSync(onceLog, 'utf8')).toBe(onceBefore.log);
+    expect(existsSync(containerLogPath(paths.podLogDir(A, 'default', 'once'), 'main', true))).toBe(false);
     for (const p of after) {
       const b = before.find((x) => x.metadata.name === p.metadata.name)!;
       expect(p.metadata.uid).toBe(b.metadata.uid);
@@ -87,13 +109,16 @@ describe('control plane supervision', () => {
     // The restarted control plane still makes and removes pods, including adopted ones.
     expect((await cnilab(['apply', '--name', A, '-f', '-', '--wait'], { input: pod('p3', 'node1') })).code).toBe(0);
     expect((await cnilab(['delete', '--name', A, 'pod', 'p1', '--wait'])).code).toBe(0);
-    expect(listNetns(A).filter((n) => n.includes('.pod.'))).toEqual([netnsNames.pod(A, 'default', 'p2'), netnsNames.pod(A, 'default', 'p3')]);
+    expect(listNetns(A).filter((n) => n.includes('.pod.'))).toEqual([netnsNames.pod(A, 'default', 'once'), netnsNames.pod(A, 'default', 'p2'), netnsNames.pod(A, 'default', 'p3')]);
     // A command right after a daemon crash waits for the restart instead of failing (the 50-cycle soak's
     // daemon kill before apply); status still tells the restart as it is.
     process.kill(pidOf(paths.daemonPid(A)), 'SIGKILL');
     const applied = await cnilab(['apply', '--name', A, '-f', '-', '--wait'], { input: pod('p4', 'node2') });
     expect(applied.code, applied.stderr).toBe(0);
-    expect((await podsOf(A)).map((p) => p.metadata.name).sort()).toEqual(['p2', 'p3', 'p4']);
+    expect((await podsOf(A)).map((p) => p.metadata.name).sort()).toEqual(['once', 'p2', 'p3', 'p4']);
+    // The completed pod's sandbox goes with it on delete.
+    expect((await cnilab(['delete', '--name', A, 'pod', 'once', '--wait'])).code).toBe(0);
+    expect(listNetns(A).filter((n) => n.endsWith('.once'))).toEqual([]);
     expect((await cnilab(['down', '--name', A])).code).toBe(0);
     expect(await leftovers(A)).toEqual([]);
   });
