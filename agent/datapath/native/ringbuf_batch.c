@@ -112,6 +112,7 @@ int cnilab_rb_drain(struct cnilab_rb *h, void *buf, uint32_t cap, uint32_t *out)
 	if (!h || !buf || !h->consumer_pos || cap < slot_len(h->max_record))
 		return -EINVAL;
 	cons = __atomic_load_n(h->consumer_pos, __ATOMIC_ACQUIRE);
+again:
 	for (;;) {
 		prod = __atomic_load_n(h->producer_pos, __ATOMIC_ACQUIRE);
 		if (cons >= prod)
@@ -143,8 +144,14 @@ int cnilab_rb_drain(struct cnilab_rb *h, void *buf, uint32_t cap, uint32_t *out)
 		}
 	}
 done:
-	/* One release store per batch: the records up to cons are ours to drop. */
-	__atomic_store_n(h->consumer_pos, cons, __ATOMIC_RELEASE);
+	/* One store per batch: the records up to cons are ours to drop. */
+	__atomic_store_n(h->consumer_pos, cons, __ATOMIC_SEQ_CST);
+	/* The datapath wakes the reader only for a record committed where the published consumer position
+	 * stands. One committed after the last look at the producer but before this store saw an older
+	 * position and woke nobody: look once more after publishing (full barrier above), as libbpf does. */
+	if (!full && cons < __atomic_load_n(h->producer_pos, __ATOMIC_SEQ_CST) &&
+	    !(__atomic_load_n((const uint32_t *)(h->data + (cons & h->mask)), __ATOMIC_SEQ_CST) & BPF_RINGBUF_BUSY_BIT))
+		goto again;
 	out[0] = count;
 	out[1] = full;
 	out[2] = (uint32_t)h->oversize;
