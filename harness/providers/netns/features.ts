@@ -1,6 +1,5 @@
 // Kernel feature probes, made up front in a scratch network namespace so a missing feature is
 // reported as "unsupported: X (needs Y)" before anything of a cluster is created.
-import { existsSync } from 'node:fs';
 import { run } from '../../exec/run.js';
 
 export interface FeatureProbe {
@@ -22,36 +21,24 @@ export const FEATURES = {
 
 export type FeatureName = keyof typeof FEATURES;
 
-/** Several clusters may be created at once by one process: each probe gets its own namespace. */
-let probeCount = 0;
-
-/** Probe features in one scratch namespace; returns the missing ones. */
+/**
+ * Probe features, each in an anonymous network namespace (`unshare --net`) that exists only as long as
+ * the probe's one process: nothing is created on the host that could outlive the probe. (A named scratch
+ * namespace under /run/netns once outlived its command on a busy machine — `ip netns del` kept failing —
+ * and the cluster test caught it as a leak.) Returns the missing ones.
+ */
 export async function missingFeatures(names: FeatureName[]): Promise<FeatureProbe[]> {
-  if (names.length === 0) return [];
-  // The name carries the cnilab prefix, so `down --all` would sweep it if this process died here.
-  const ns = `cnilab.featureprobe.${process.pid}-${++probeCount}`;
-  await run(['ip', 'netns', 'add', ns], { timeoutMs: 10_000 });
   const missing: FeatureProbe[] = [];
-  try {
-    for (const name of names) {
-      const probe = FEATURES[name];
-      for (const cmd of probe.commands) {
-        const r = await run(cmd, { netns: ns, allowFailure: true, timeoutMs: 10_000 });
-        if (r.code !== 0) {
-          missing.push(probe);
-          break;
-        }
-      }
-      // Remove what the probe made so the next probe can reuse the names.
-      await run(['ip', 'link', 'del', 'probe0'], { netns: ns, allowFailure: true });
-    }
-  } finally {
-    // A busy machine has seen `ip netns del` fail once and the probe namespace outlive the command
-    // (a leak the cluster test caught): try again until it is gone.
-    for (let i = 0; i < 10 && existsSync(`/run/netns/${ns}`); i++) {
-      if ((await run(['ip', 'netns', 'del', ns], { allowFailure: true })).code === 0) break;
-      await new Promise((r) => setTimeout(r, 100 * (i + 1)));
-    }
+  for (const name of names) {
+    const probe = FEATURES[name];
+    // The probe's commands share its namespace: one shell runs them all, stopping at the first failure.
+    const script = probe.commands.map((cmd) => cmd.map(shellQuote).join(' ')).join(' && ');
+    const r = await run(['unshare', '--net', '--', 'sh', '-c', script], { allowFailure: true, timeoutMs: 10_000 });
+    if (r.code !== 0) missing.push(probe);
   }
   return missing;
+}
+
+function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
