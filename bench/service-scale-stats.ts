@@ -4,6 +4,7 @@
 // 97.5 % quantiles) assumes nothing about the shape of the noise; simple-statistics gives the quantiles,
 // a seeded generator makes a rerun on the same samples print the same interval.
 import { median, quantile } from 'simple-statistics';
+import { mulberry32 } from '../lib/prng.js';
 
 export interface RatioCi {
   ratio: number;
@@ -15,18 +16,6 @@ export interface RatioCi {
   outside: (bound: number) => boolean;
 }
 
-/** mulberry32: a small seeded PRNG (reproducible resamples). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function resample(xs: number[], next: () => number): number[] {
   return xs.map(() => xs[Math.floor(next() * xs.length)]!);
 }
@@ -34,7 +23,7 @@ function resample(xs: number[], next: () => number): number[] {
 /** median(top) / median(base) with a 95 % (or `level`) percentile-bootstrap interval. */
 export function ratioOfMediansCi(top: number[], base: number[], opts: { resamples?: number; level?: number; seed?: number } = {}): RatioCi {
   if (top.length < 2 || base.length < 2) throw new Error('ratioOfMediansCi: at least 2 samples a side');
-  const next = rng(opts.seed ?? 1);
+  const next = mulberry32(opts.seed ?? 1);
   const n = opts.resamples ?? 4000;
   const level = opts.level ?? 0.95;
   const ratios: number[] = [];

@@ -5,6 +5,7 @@ import dgram from 'node:dgram';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closedLoopbackPort, udpNamer } from '../../testing/loopback.js';
 import { parseSvcTarget, svcAsk } from './svc-ask.js';
 
 let web: http.Server;
@@ -15,13 +16,8 @@ beforeAll(async () => {
   // netexec's /hostname and /clientip.
   web = http.createServer((req, res) => res.end(req.url === '/clientip' ? `${req.socket.remoteAddress}:${req.socket.remotePort}` : 'web-a'));
   await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
-  udp = dgram.createSocket('udp4');
-  udp.on('message', (_m, rinfo) => udp.send('web-u', rinfo.port, rinfo.address));
-  await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
-  const probe = net.createServer();
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-  closedPort = (probe.address() as AddressInfo).port;
-  await new Promise((r) => probe.close(r));
+  udp = await udpNamer('web-u');
+  closedPort = await closedLoopbackPort();
 });
 
 afterAll(() => {

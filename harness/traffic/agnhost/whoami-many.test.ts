@@ -3,6 +3,7 @@
 import dgram from 'node:dgram';
 import net, { type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closedLoopbackPort, udpNamer } from '../../testing/loopback.js';
 import { parseConnectArgs } from './connect.js';
 import { whoami } from './whoami.js';
 import { whoamiMany } from './whoami-many.js';
@@ -15,13 +16,8 @@ beforeAll(async () => {
   // serve-hostname --tcp style: the server names itself on accept.
   tcp = net.createServer((s) => s.end('tcp-srv\n'));
   await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
-  udp = dgram.createSocket('udp4');
-  udp.on('message', (_m, rinfo) => udp.send('udp-srv', rinfo.port, rinfo.address));
-  await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
-  const probe = net.createServer();
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-  closedPort = (probe.address() as AddressInfo).port;
-  await new Promise((r) => probe.close(r));
+  udp = await udpNamer('udp-srv');
+  closedPort = await closedLoopbackPort();
 });
 
 afterAll(() => {
