@@ -456,7 +456,9 @@ static __always_inline int lb4_remap_direct(struct __sk_buff *skb, struct pkt_in
 					.proto = pi->proto };
 	struct cnilab_lb_backend be = { .addr = pi->daddr, .port = pi->dport, .proto = pi->proto };
 	struct cnilab_lb_fwd_val fwd = {}, *known;
-	struct cnilab_lb_rev_val rev = {};
+	/* The way back of a remapped connection: the backend stays the source, the client's own port comes back. */
+	struct cnilab_lb_rev_val rev = { .frontend_addr = pi->daddr, .frontend_port = pi->dport, .client_addr = pi->saddr,
+					 .client_port = pi->sport, .flags = LB_NAT_SNAT };
 	int bare_syn = (pi->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
 	__u32 now = lb_now_seconds();
 	__be16 port;
@@ -474,14 +476,8 @@ static __always_inline int lb4_remap_direct(struct __sk_buff *skb, struct pkt_in
 		/* Its way back went missing (an LRU eviction): written again, as lb4_xlate_fwd does for a
 		 * translated flow, so the replies after this packet find their port (lb4_rev_nat). */
 		rkey.dport = port;
-		if (!bpf_map_lookup_elem(&cnilab_lb_rev, &rkey)) {
-			rev.frontend_addr = pi->daddr;
-			rev.frontend_port = pi->dport;
-			rev.client_addr = pi->saddr;
-			rev.client_port = pi->sport;
-			rev.flags = LB_NAT_SNAT;
+		if (!bpf_map_lookup_elem(&cnilab_lb_rev, &rkey))
 			bpf_map_update_elem(&cnilab_lb_rev, &rkey, &rev, BPF_ANY);
-		}
 	} else {
 		/* A new connection on the tuple: an entry of an earlier remapped one must not move this one's
 		 * later packets (its SYN may go out unremapped). */
@@ -501,13 +497,7 @@ static __always_inline int lb4_remap_direct(struct __sk_buff *skb, struct pkt_in
 		fwd.nat_port = port;
 		fwd.last_seen = now;
 		bpf_map_update_elem(&cnilab_lb_fwd, &key, &fwd, BPF_ANY);
-		/* The way back: the backend stays the source, the client's own port comes back. */
 		rkey.dport = port;
-		rev.frontend_addr = pi->daddr;
-		rev.frontend_port = pi->dport;
-		rev.client_addr = pi->saddr;
-		rev.client_port = pi->sport;
-		rev.flags = LB_NAT_SNAT;
 		bpf_map_update_elem(&cnilab_lb_rev, &rkey, &rev, BPF_ANY);
 	}
 	if (lb_rewrite(skb, pi->proto, 0, pi->saddr, pi->saddr, pi->sport, port) < 0)
