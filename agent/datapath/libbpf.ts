@@ -32,7 +32,7 @@ interface Bindings {
   hook_create: Fn; tc_attach: Fn; tc_detach: Fn; tc_query: Fn; rb_new: Fn; rb_poll: Fn; rb_consume: Fn;
   rb_epoll_fd: Fn; rb_free: Fn; test_run: Fn; num_cpus: Fn; strerror: Fn; sample_fn: ReturnType<typeof koffi.proto>;
   set_print: Fn; vsnprintf: Fn; print_fn: ReturnType<typeof koffi.proto>;
-  link_create: Fn; link_update: Fn; obj_pin: Fn;
+  link_create: Fn; link_update: Fn; link_detach: Fn; obj_pin: Fn;
   lookup_batch: Fn; map_type: Fn; map_key_size: Fn; map_value_size: Fn; map_max_entries: Fn; map_flags: Fn; obj_get: Fn; close: Fn; libbpf_strerror: Fn;
 }
 
@@ -87,6 +87,7 @@ function b(): Bindings {
     obj_pin: lib.func('int bpf_obj_pin(int fd, const char *pathname)'),
     link_create: lib.func('int bpf_link_create(int prog_fd, int target_fd, int attach_type, void *opts)'),
     link_update: lib.func('int bpf_link_update(int link_fd, int new_prog_fd, void *opts)'),
+    link_detach: lib.func('int bpf_link_detach(int link_fd)'),
     close: libc.func('int close(int fd)'),
     libbpf_strerror: lib.func('int libbpf_strerror(int err, _Out_ uint8_t *buf, size_t size)'),
     strerror: libc.func('const char *strerror(int errnum)'),
@@ -349,6 +350,14 @@ export function linkCreate(progFd: number, targetFd: number, attachType: number)
 /** Replace the program of an existing link atomically (an agent restart loading a new object). */
 export function linkUpdate(linkFd: number, newProgFd: number): void {
   check('bpf_link_update', b().link_update(linkFd, newProgFd, null));
+}
+
+/** Detach a link from its hook now (BPF_LINK_DETACH). Why not just unpin it: the last reference of a
+ *  pinned link goes with the bpffs inode, which the kernel frees after an RCU grace period and then
+ *  releases from a workqueue, so the program can keep running for a while after the unlink (CI saw a
+ *  connect translated right after the pins were gone). */
+export function linkDetach(linkFd: number): void {
+  check('bpf_link_detach', b().link_detach(linkFd));
 }
 
 export function closeFd(fd: number): void {

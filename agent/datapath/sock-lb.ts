@@ -5,12 +5,13 @@
 // workload host that setns()es into pods) belong to no cgroup of cnilab's; the root holds them all. The
 // programs themselves only touch sockets of the network namespaces registered in cnilab_lb_ns.
 // A restarted agent swaps the program inside the existing links (bpf_link_update), so the hooks never
-// go missing; removing the pins (cnilab down) detaches them.
+// go missing; switching the hooks off detaches the links at once (BPF_LINK_DETACH) and removes their
+// pins; removing the pin dir (cnilab down) detaches them too, a moment later.
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CnilabError, UnsupportedError } from '../../lib/errors.js';
-import { BpfObject, closeFd, linkCreate, linkUpdate, objGet, objPin } from './libbpf.js';
+import { BpfObject, closeFd, linkCreate, linkDetach, linkUpdate, objGet, objPin } from './libbpf.js';
 import { SOCK_PROG } from './constants.js';
 import { dropIncompatiblePins } from './datapath.js';
 
@@ -27,6 +28,18 @@ export function cgroup2Root(mounts = readFileSync('/proc/self/mounts', 'utf8')):
     if (f[2] === 'cgroup2') return f[1]!.replace(/\\040/g, ' ');
   }
   return undefined;
+}
+
+/** Detach a pinned link synchronously, then remove its pin (a bare unlink detaches only later). */
+function detachPinnedLink(pin: string): void {
+  if (!existsSync(pin)) return;
+  const linkFd = objGet(pin);
+  try {
+    linkDetach(linkFd);
+  } finally {
+    closeFd(linkFd);
+  }
+  rmSync(pin, { force: true });
 }
 
 export interface SocketLbOptions {
@@ -48,7 +61,7 @@ export function setupSocketLb(opts: SocketLbOptions): string[] {
     dropIncompatiblePins(obj, opts.pinDir);
     obj.load();
     if (!opts.attach) {
-      for (const p of Object.values(SOCK_PROG)) rmSync(join(links, p.name), { force: true });
+      for (const p of Object.values(SOCK_PROG)) detachPinnedLink(join(links, p.name));
       return [];
     }
     const root = opts.cgroupPath ?? cgroup2Root();
