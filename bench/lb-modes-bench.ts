@@ -5,10 +5,13 @@
 //   per-packet  the same ClusterIP with the cgroup hooks detached on every node, so every packet is
 //               translated at tc (DNAT in from_container, reverse NAT on the way back)
 // TCP throughput (iperf3, 1 stream) and connection rate (TCP_CRR-like). Prints medians and ratios to direct.
-//   node dist/bench/lb-modes-bench.js [--samples 5] [--duration 3] [--modes direct,socket LB,per-packet] [--diag]
+//   node dist/bench/lb-modes-bench.js [--samples 5] [--duration 3] [--modes direct,socket LB,per-packet] [--diag] [--capture DIR]
 // --diag prints, after every sample, what could make samples drift: TIME_WAIT sockets and TCP counters in
 // the client and server pods, the fill of the conntrack and per-packet LB maps on both nodes (bench/lb-state.ts),
 // and the CPU contention from other jobs during the sample (PSI cpu wait share, steal).
+// --capture DIR records the CRR port in the client and server pods and dumps the LB maps after every CRR
+// sample (bench/lb-capture.ts), for bench/lb-reset-explain.ts; it slows the samples, so its rates are not
+// the ones to report.
 import { parseArgs } from 'node:util';
 import { paths } from '../harness/cluster/names.js';
 import type { Service } from '../harness/cluster/objects.js';
@@ -20,6 +23,8 @@ import { runCrrClient } from '../scenarios/performance/crr.js';
 import { PORTS, PERF_NAMESPACE } from '../scenarios/performance/workload.js';
 import { bringUpScale } from './service-scale.js';
 import { machineSummary, median, spread } from './stats.js';
+import { dumpLbMaps, startPodCaptures, type PodCapture } from './lb-capture.js';
+import { writeFileSync } from 'node:fs';
 import { contentionBetween, describeLbState, readCpuContention, readLbState, type LbState } from './lb-state.js';
 
 const NAME = 'lbm-cni';
@@ -27,7 +32,7 @@ const MODES = ['direct', 'socket LB', 'per-packet'] as const;
 type Mode = (typeof MODES)[number];
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { samples: { type: 'string' }, duration: { type: 'string' }, diag: { type: 'boolean' }, modes: { type: 'string' } } });
+  const { values } = parseArgs({ options: { samples: { type: 'string' }, duration: { type: 'string' }, diag: { type: 'boolean' }, modes: { type: 'string' }, capture: { type: 'string' } } });
   const modes = values.modes ? values.modes.split(',').map((m) => m.trim()) : [...MODES];
   const unknown = modes.filter((m) => !(MODES as readonly string[]).includes(m));
   if (unknown.length || !modes.length) throw new Error(`--modes: a comma-separated subset of ${MODES.join(', ')} (got ${unknown.join(', ') || 'none'})`);
@@ -56,6 +61,10 @@ async function main(): Promise<void> {
     const diagPods = { client: c.handle.pods.client.netns, server: server.netns };
     const nodes = c.handle.spec.nodes.map((n) => n.name);
     let last: LbState | undefined = values.diag ? await readLbState(NAME, nodes, diagPods) : undefined;
+    const captureDir = values.capture;
+    const windows: Array<{ round: number; mode: string; host: string; start: number; end: number }> = [];
+    let capture: PodCapture | undefined = captureDir ? await startPodCaptures(captureDir, diagPods, PORTS.crr) : undefined;
+    try {
     for (let round = 0; round < samples; round++) {
       const order = modes.map((_, i) => modes[(i + round) % modes.length]! as Mode);
       for (const mode of order) {
@@ -74,12 +83,17 @@ async function main(): Promise<void> {
         await sample('iperf3', async () => (await runIperfClient({ netns: c.handle.pods.client.netns, host, port: PORTS.iperf, durationSec: duration, parallel: 1 })).receivedBitsPerSecond / 1e9, r.gbps);
         let crrErrors = 0;
         const busyBefore = readCpuContention();
+        const crrStart = Date.now() / 1000;
         await sample('crr', async () => {
           const x = await runCrrClient({ netns: c.handle.pods.client.netns, host, port: PORTS.crr, durationSec: duration });
           crrErrors = x.errors;
           return x.rate;
         }, r.crr);
         const busy = contentionBetween(busyBefore, readCpuContention());
+        if (captureDir) {
+          windows.push({ round: round + 1, mode, host, start: crrStart, end: Date.now() / 1000 });
+          await dumpLbMaps(captureDir, `r${round + 1}-${mode.replace(/ /g, '-')}`, NAME, nodes);
+        }
         process.stderr.write(`round ${round + 1} ${mode}: ${r.gbps.at(-1)?.toFixed(2)} Gbit/s, ${r.crr.at(-1)?.toFixed(0)} conn/s (${crrErrors} connect errors; CPU wait ${(busy.waitShare * 100).toFixed(0)} %, steal ${busy.stealPerS.toFixed(0)}/s)${r.failures.length ? ` (${r.failures.length} failed samples)` : ''}\n`);
         if (values.diag) {
           const now = await readLbState(NAME, nodes, diagPods);
@@ -87,6 +101,11 @@ async function main(): Promise<void> {
           last = now;
         }
       }
+    }
+    } finally {
+      await capture?.stop();
+      capture = undefined;
+      if (captureDir) writeFileSync(`${captureDir}/samples.json`, JSON.stringify({ clusterIp, server: server.ip, client: c.handle.pods.client.ip, windows }, null, 1));
     }
     setMode('socket LB');
   } finally {
