@@ -93,7 +93,7 @@ async function main(): Promise<void> {
   }
   console.log(`${client.length} client-side and ${server.length} server-side packets; ${resets.length} client resets`);
   for (const [k, n] of perMode) console.log(`  ${k}: ${n}`);
-  const summary = { pawsOlderClock: 0, sameClock: 0, noPrevious: 0, moved: 0, unmoved: 0, retransSameTuple: 0, retransOtherTuple: 0 };
+  const summary = { otherTupleOlderTs: 0, sameClientTuple: 0, noPrevious: 0, moved: 0, unmoved: 0, retransSameTuple: 0, retransOtherTuple: 0 };
   let shown = 0;
   for (const r of resets) {
     const ct = tupleOf(r, true);
@@ -127,13 +127,15 @@ async function main(): Promise<void> {
       } else {
         const prevLast = [...before].reverse().find((p) => p.t >= prevSyn.t && p.tsval !== undefined);
         const origin = prevSyn.seq !== undefined ? clientSynBySeq.get(prevSyn.seq) : undefined;
-        const clock = origin ? (origin.dst === meta.clusterIp ? 'ClusterIP' : 'pod IP') : 'unknown';
-        const synClock = r.dst === meta.clusterIp ? 'ClusterIP' : 'pod IP';
+        // The client's kernel keys a connection's timestamp offset by its 4-tuple: the same client tuple
+        // means the same clock, any other an unrelated one.
+        const via = origin ? (origin.dst === meta.clusterIp ? 'ClusterIP' : 'pod IP') : 'unknown';
+        const sameTuple = origin !== undefined && tupleOf(origin, true) === ct;
         const older = prevLast?.tsval !== undefined && syn.tsval !== undefined && ((syn.tsval - prevLast.tsval) | 0) <= 0;
-        if (clock === synClock) summary.sameClock++;
-        else if (older) summary.pawsOlderClock++;
+        if (sameTuple) summary.sameClientTuple++;
+        else if (older) summary.otherTupleOlderTs++;
         const pw = origin ? windowOf(origin.t) : undefined;
-        lines.push(`  previous connection on it: SYN ${(sFirst.t - prevSyn.t).toFixed(3)} s earlier, from client ${origin ? tupleOf(origin, true) : '?'} (${clock} clock${pw ? `, round ${pw.round} ${pw.mode}` : ''}), last TS ${prevLast?.tsval} vs new SYN TS ${syn.tsval}${older ? ': the new SYN is OLDER (PAWS / TIME_WAIT reject)' : ''}`);
+        lines.push(`  previous connection on it: SYN ${(sFirst.t - prevSyn.t).toFixed(3)} s earlier, from client ${origin ? tupleOf(origin, true) : '?'} (via ${via}, ${sameTuple ? 'the SAME client tuple' : 'another client tuple'}${pw ? `, round ${pw.round} ${pw.mode}` : ''}), last TS ${prevLast?.tsval} vs new SYN TS ${syn.tsval}${older ? ': the new SYN is OLDER (TIME_WAIT answers with an ACK)' : ''}`);
         const tag = w ? `r${w.round}-${w.mode.replace(/ /g, '-')}` : '';
         if (tag) {
           const ctMap = readMap(`${dir}/${tag}-node1-cnilab_ct.json`);
