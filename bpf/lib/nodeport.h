@@ -30,12 +30,13 @@
 #endif
 
 #define LB_NAT_SNAT 0x01 /* the flow's source was rewritten to this node (NodePort, Cluster, remote backend) */
-#define LB_FWD_CLOSING 0x02 /* a FIN or RST was seen (either way): the next bare SYN on the tuple is a new connection */
+#define LB_FWD_CLOSING 0x02 /* a FIN or RST was seen (either way); cleared when the flow's SYN is retransmitted */
 #define LB_FWD_DIRECT 0x04  /* no service: a direct connection whose source port was moved (lb4_remap_direct) */
 /* A flow entry idle this long is a new connection when traffic resumes (conntrack's lifetimes). */
 #define LB_FWD_TCP_IDLE_S 60
 #define LB_FWD_OTHER_IDLE_S 30
-/* Tries for a free source port (the client's own, then random ones) before giving up on the flow. */
+/* Random tries for a fit source port (after the flow's previous one, the client's own and its neighbour:
+ * lb_pick_source_port) before giving up on the move. */
 #define LB_SNAT_TRIES 16
 /* Where a rewritten source port is picked: above the well-known ports. */
 #define LB_NAT_PORT_MIN 1024
@@ -61,8 +62,9 @@ struct cnilab_lb_fwd_val {
 	__u8 flags;        /* LB_NAT_SNAT, LB_FWD_CLOSING */
 	__u8 pad[3];
 	__u32 last_seen;   /* lb_now_seconds() of the flow's last forward packet */
+	__be32 syn_seq;    /* TCP: the sequence number of the SYN that placed the flow (lb_fwd_current) */
 };
-CNILAB_STATIC_ASSERT(sizeof(struct cnilab_lb_fwd_val) == 20, "lb forward value layout");
+CNILAB_STATIC_ASSERT(sizeof(struct cnilab_lb_fwd_val) == 24, "lb forward value layout");
 
 struct cnilab_lb_rev_val {
 	__be32 frontend_addr; /* the source a reply must show */
@@ -209,15 +211,35 @@ struct lb_fwd_result {
 #define LB_NO_BACKEND -1
 #define LB_ERROR -2
 
-/* Whether the backend may still hold state for the tuple addr:port -> backend: another flow's way back
- * (rev) or, for TCP, a connection on that very tuple that this node saw within conntrack's TCP lifetime
- * (>= TIME_WAIT's 60 s). The client chose its port for the frontend's tuple, blind to the backend's: the
- * backend (TCP_CRR's server closes first) keeps the previous connection on the backend tuple in
- * TIME_WAIT, and the new SYN, whose sequence number and timestamp the client derived from the frontend
- * tuple, is older than that connection's as often as not. The backend then answers with an ACK instead
- * of a SYN-ACK, the client resets it and retransmits: ~10 ms for half of all new per-packet
- * connections on a busy port range (measured: 206 conn/s against 5200 direct). The caller rewrites the
- * source port to one the backend has no state for. */
+/* The sequence number of a TCP packet (0 if unreadable): a retransmitted SYN repeats its connection's. */
+static __always_inline __be32 lb_tcp_seq(struct __sk_buff *skb)
+{
+	int l4off, csum_off;
+	__be32 seq = 0;
+
+	if (lb_l4_offsets(skb, IPPROTO_TCP, &l4off, &csum_off) < 0 || bpf_skb_load_bytes(skb, l4off + 4, &seq, 4) < 0)
+		return 0;
+	return seq;
+}
+
+/* Whether the backend tuple addr:port -> backend is unfit for the new connection of pi (pi: the tuple the
+ * client connected with, before translation). The client's kernel derives a connection's TCP timestamp
+ * offset and initial sequence number from that 4-tuple (kernel 6.18: a keyed hash of both addresses and
+ * both ports; two source ports to one destination get unrelated offsets). The backend (TCP_CRR's server
+ * closes first) keeps the tuple's last connection in TIME_WAIT for 60 s and accepts a SYN into it only
+ * when its timestamp is newer than that connection's last one. A connection from the same client tuple
+ * always passes (its clock only moves forward: what lets a busy client reuse its ports at all, every
+ * port being in the backend's TIME_WAIT after a few seconds of CRR); one from another client tuple
+ * passes by chance, one time in two: otherwise the backend answers with a bare ACK, the client resets it
+ * and retransmits. So a tuple is unfit when
+ *   - a connection still holds it (conntrack saw it within its lifetime, and no FIN or RST), or
+ *   - the backend may still hold a TIME_WAIT there (conntrack saw the tuple within CT_TCP_LIFETIME_NS >=
+ *     60 s, or, conntrack knowing nothing, a reverse entry names it) of a connection from another client
+ *     tuple: the one its reverse entry names (a translated flow, or a direct connection whose port was
+ *     moved: lb4_remap_direct), else the backend tuple itself (a direct connection, whose first packet
+ *     forgets an older reverse entry: lb4_forget_rev).
+ * Before, any TIME_WAIT made a tuple unfit, its own client tuple's too: after a minute of CRR every port
+ * was, the random tries failed, and the SYN went out on the client's own port, into whatever was there. */
 static __always_inline int lb_backend_tuple_busy(const struct cnilab_lb_backend *be, __be32 addr, __be16 port,
 						 const struct pkt_info *pi, __u64 now_ns)
 {
@@ -228,51 +250,82 @@ static __always_inline int lb_backend_tuple_busy(const struct cnilab_lb_backend 
 				    .proto = pi->proto, .dir = CT_DIR_ANY };
 	struct cnilab_ct_val *v;
 
-	/* Another client's flow's way back (this client tuple's own earlier one is no conflict). */
-	if (taken && !(taken->client_addr == pi->saddr && taken->client_port == pi->sport))
-		return 1;
+	/* UDP: no TIME_WAIT; only another client tuple's way back is in the way. */
 	if (pi->proto != IPPROTO_TCP)
-		return 0;
+		return taken && !(taken->client_addr == pi->saddr && taken->client_port == pi->sport);
 	v = bpf_map_lookup_elem(&cnilab_ct, &ck);
-	return v && now_ns - v->last_seen < CT_TCP_LIFETIME_NS;
+	if (v) {
+		if (now_ns - v->last_seen >= CT_TCP_LIFETIME_NS)
+			return 0; /* long over: no TIME_WAIT left */
+		if (!(v->flags & CT_F_CLOSING))
+			return 1; /* a connection still holds it */
+	} else if (!taken) {
+		return 0;
+	}
+	if (taken)
+		return !(taken->client_addr == pi->saddr && taken->client_port == pi->sport &&
+			 taken->frontend_addr == pi->daddr && taken->frontend_port == pi->dport);
+	return !(addr == pi->saddr && port == pi->sport && be->addr == pi->daddr && be->port == pi->dport);
 }
 
-/* A source port on `addr` the backend has no state for: the client's own if free (keep_own), else a
- * random one. */
+/* A source port on `addr` fit for pi's connection to the backend (lb_backend_tuple_busy). Tried in order:
+ * home, the port the client tuple's previous connection was moved to (its TIME_WAIT there is its own:
+ * fit again, so a client tuple that had to move once keeps one backend tuple from then on); the client's
+ * own port (keep_own); its neighbour of the other parity (Linux's connect() takes ports of one parity
+ * first, so for a client that connects to the frontend and to the backend directly, the other parity is
+ * what neither uses); then random ports. */
 static __always_inline int lb_pick_source_port(const struct cnilab_lb_backend *be, __be32 addr,
-					       const struct pkt_info *pi, __be16 *port, int keep_own)
+					       const struct pkt_info *pi, __be16 *port, __be16 home, int keep_own)
 {
 	__u64 now_ns = bpf_ktime_get_ns();
-	__be16 p = keep_own ? pi->sport : bpf_htons(LB_NAT_PORT_MIN + bpf_get_prandom_u32() % LB_NAT_PORT_SPAN);
+	__be16 p;
 	int i;
 
-	for (i = 0; i < LB_SNAT_TRIES; i++) {
+	for (i = 0; i < LB_SNAT_TRIES + 3; i++) {
+		if (i == 0) {
+			if (!home)
+				continue;
+			p = home;
+		} else if (i == 1) {
+			if (!keep_own)
+				continue;
+			p = pi->sport;
+		} else if (i == 2) {
+			p = pi->sport ^ bpf_htons(1);
+			if (bpf_ntohs(p) < LB_NAT_PORT_MIN)
+				continue;
+		} else {
+			p = bpf_htons(LB_NAT_PORT_MIN + bpf_get_prandom_u32() % LB_NAT_PORT_SPAN);
+		}
 		if (!lb_backend_tuple_busy(be, addr, p, pi, now_ns)) {
 			*port = p;
 			return 0;
 		}
-		p = bpf_htons(LB_NAT_PORT_MIN + bpf_get_prandom_u32() % LB_NAT_PORT_SPAN);
 	}
 	return -1;
 }
 
 /* Whether a flow entry still speaks for this packet. The entry is keyed by the client's tuple, and a client
- * reuses tuples: a new connection (a bare TCP SYN after the last one closed or went idle; any UDP datagram
- * after idling) must be placed afresh, or it inherits the previous connection's backend and NAT decision
- * made under a service definition that may have changed since (externalTrafficPolicy Local -> Cluster:
- * no SNAT, so the backend answers the outside client directly), and a reverse entry that may be gone (a
- * direct connection on the same tuple in between forgets it: lb4_forget_rev), so replies come back
- * untranslated and the client resets them. A retransmitted SYN of a connection still opening keeps its
- * backend. */
+ * reuses tuples: a new connection (a TCP SYN with another sequence number than the one that placed the
+ * flow, or that SYN after a long idle; any UDP datagram after idling) must be placed afresh, or it
+ * inherits the previous connection's backend and NAT decision made under a service definition that may
+ * have changed since (externalTrafficPolicy Local -> Cluster: no SNAT, so the backend answers the outside
+ * client directly), and a reverse entry that may be gone (a direct connection on the same tuple in
+ * between forgets it: lb4_forget_rev), so replies come back untranslated and the client resets them. A
+ * retransmitted SYN (the same sequence number) keeps its backend and its source port, even after a FIN
+ * or RST: the client resets a SYN's unexpected answer (a backend's ACK from a TIME_WAIT) and then
+ * retransmits, and that reset ended the TIME_WAIT on this backend tuple only, so the retransmission gets
+ * through there and, placed afresh on another port, may meet another TIME_WAIT (backing off for a
+ * second the second time). syn_seq: the packet's sequence number when it is a bare SYN. */
 static __always_inline int lb_fwd_current(const struct cnilab_lb_fwd_val *known, const struct pkt_info *pi,
-					  const struct cnilab_lb_svc *svc, __u32 now)
+					  const struct cnilab_lb_svc *svc, __u32 now, __be32 syn_seq)
 {
 	if (known->svc_id != svc->svc_id)
 		return 0; /* the frontend now belongs to another service port */
 	if (pi->proto == IPPROTO_TCP) {
 		if ((pi->tcp_flags & (TCP_SYN | TCP_ACK)) != TCP_SYN)
 			return 1; /* mid-connection: stay on the backend, whatever changed */
-		return !(known->flags & LB_FWD_CLOSING) && now - known->last_seen <= LB_FWD_TCP_IDLE_S;
+		return syn_seq == known->syn_seq && now - known->last_seen <= LB_FWD_TCP_IDLE_S;
 	}
 	return now - known->last_seen <= LB_FWD_OTHER_IDLE_S;
 }
@@ -293,7 +346,8 @@ static __always_inline int lb4_xlate_fwd(struct __sk_buff *skb, struct pkt_info 
 	struct cnilab_lb_backend *be = NULL;
 	struct cnilab_lb_key frontend;
 	struct cnilab_lb_svc *svc;
-	__be16 nat_port;
+	__be16 nat_port, home = 0;
+	__be32 syn_seq = 0, home_addr = 0;
 	__u32 backend_id = 0, now;
 
 	if (pi->proto != IPPROTO_TCP && pi->proto != IPPROTO_UDP)
@@ -304,13 +358,23 @@ static __always_inline int lb4_xlate_fwd(struct __sk_buff *skb, struct pkt_info 
 	res->svc_id = svc->svc_id;
 
 	now = lb_now_seconds();
+	if (pi->proto == IPPROTO_TCP && (pi->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN)
+		syn_seq = lb_tcp_seq(skb);
 	known = bpf_map_lookup_elem(&cnilab_lb_fwd, &key);
-	if (known && lb_fwd_current(known, pi, svc, now)) {
+	/* Where this client tuple's previous connection went (lb_pick_source_port's first choice). */
+	if (known && (known->flags & LB_NAT_SNAT)) {
+		home = known->nat_port;
+		home_addr = known->nat_addr;
+	}
+	if (known && lb_fwd_current(known, pi, svc, now, syn_seq)) {
 		be = lb_backend(known->backend_id);
 		if (be) {
 			fwd = *known;
 			if (known->last_seen != now)
 				known->last_seen = now;
+			/* A retransmitted SYN after a reset: the connection is opening again. */
+			if ((pi->tcp_flags & TCP_SYN) && (known->flags & LB_FWD_CLOSING))
+				known->flags &= ~LB_FWD_CLOSING;
 			if (pi->proto == IPPROTO_TCP && (pi->tcp_flags & (TCP_FIN | TCP_RST)) && !(known->flags & LB_FWD_CLOSING))
 				known->flags |= LB_FWD_CLOSING;
 		}
@@ -331,6 +395,7 @@ static __always_inline int lb4_xlate_fwd(struct __sk_buff *skb, struct pkt_info 
 		fwd.backend_id = backend_id;
 		fwd.svc_id = svc->svc_id;
 		fwd.last_seen = now;
+		fwd.syn_seq = syn_seq;
 		if (pi->proto == IPPROTO_TCP && (pi->tcp_flags & (TCP_FIN | TCP_RST)))
 			fwd.flags |= LB_FWD_CLOSING;
 		/* NodePort with externalTrafficPolicy Cluster to another node: the reply must come back here. */
@@ -338,13 +403,15 @@ static __always_inline int lb4_xlate_fwd(struct __sk_buff *skb, struct pkt_info 
 			fwd.flags |= LB_NAT_SNAT;
 			fwd.nat_addr = snat_addr;
 			/* A port no other flow to this backend uses on this node's address. */
-			if (lb_pick_source_port(be, snat_addr, pi, &nat_port, 1) < 0)
+			if (lb_pick_source_port(be, snat_addr, pi, &nat_port, home_addr == snat_addr ? home : 0, 1) < 0)
 				return LB_ERROR;
 			fwd.nat_port = nat_port;
-		} else if (pi->proto == IPPROTO_TCP && lb_pick_source_port(be, pi->saddr, pi, &nat_port, 1) == 0 &&
+		} else if (pi->proto == IPPROTO_TCP &&
+			   lb_pick_source_port(be, pi->saddr, pi, &nat_port, home_addr == pi->saddr ? home : 0, 1) == 0 &&
 			   nat_port != pi->sport) {
-			/* The client's address stays; only its port changes, to one the backend holds no
-			 * TIME_WAIT or flow for (lb_backend_tuple_busy). No free port found: as it came. */
+			/* The client's address stays; only its port changes, to one where the backend holds no
+			 * connection and no TIME_WAIT of another clock (lb_backend_tuple_busy). No such port
+			 * found: as it came. */
 			fwd.flags |= LB_NAT_SNAT;
 			fwd.nat_addr = pi->saddr;
 			fwd.nat_port = nat_port;
@@ -460,17 +527,24 @@ static __always_inline int lb4_remap_direct(struct __sk_buff *skb, struct pkt_in
 	struct cnilab_lb_rev_val rev = { .frontend_addr = pi->daddr, .frontend_port = pi->dport, .client_addr = pi->saddr,
 					 .client_port = pi->sport, .flags = LB_NAT_SNAT };
 	int bare_syn = (pi->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+	struct cnilab_lb_rev_val *last;
 	__u32 now = lb_now_seconds();
-	__be16 port;
+	__be32 syn_seq = 0;
+	__be16 port, home = 0;
 
 	if (pi->proto != IPPROTO_TCP)
 		return 0;
+	if (bare_syn)
+		syn_seq = lb_tcp_seq(skb);
 	known = bpf_map_lookup_elem(&cnilab_lb_fwd, &key);
+	/* Its packets, and its own SYN retransmitted (after a reset too: see lb_fwd_current), keep the port. */
 	if (known && (known->flags & LB_FWD_DIRECT) &&
-	    (!bare_syn || (!(known->flags & LB_FWD_CLOSING) && now - known->last_seen <= LB_FWD_TCP_IDLE_S))) {
+	    (!bare_syn || (syn_seq == known->syn_seq && now - known->last_seen <= LB_FWD_TCP_IDLE_S))) {
 		port = known->nat_port;
 		if (known->last_seen != now)
 			known->last_seen = now;
+		if (bare_syn && (known->flags & LB_FWD_CLOSING))
+			known->flags &= ~LB_FWD_CLOSING;
 		if ((pi->tcp_flags & (TCP_FIN | TCP_RST)) && !(known->flags & LB_FWD_CLOSING))
 			known->flags |= LB_FWD_CLOSING;
 		/* Its way back went missing (an LRU eviction): written again, as lb4_xlate_fwd does for a
@@ -481,21 +555,29 @@ static __always_inline int lb4_remap_direct(struct __sk_buff *skb, struct pkt_in
 	} else {
 		/* A new connection on the tuple: an entry of an earlier remapped one must not move this one's
 		 * later packets (its SYN may go out unremapped). */
+		if (known && (known->flags & LB_FWD_DIRECT))
+			home = known->nat_port;
 		if (known && bare_syn)
 			bpf_map_delete_elem(&cnilab_lb_fwd, &key);
-		if (!bare_syn || !bpf_map_lookup_elem(&cnilab_lb_rev, &rkey))
+		if (!bare_syn)
 			return 0;
-		/* The translated flow's reverse entry stays: this connection's replies come on another port,
+		/* No reverse entry: the tuple's last connection was a direct one, from this very client tuple
+		 * (the backend takes the SYN even in TIME_WAIT: lb_backend_tuple_busy). */
+		last = bpf_map_lookup_elem(&cnilab_lb_rev, &rkey);
+		if (!last)
+			return 0;
+		/* A translated flow's: its reverse entry stays (this connection's replies come on another port),
 		 * and it marks the backend tuple for the next connection on it (the backend's TIME_WAIT of the
-		 * translated flow outlives this one). Without a free port, the caller forgets it (lb4_forget_rev). */
+		 * translated flow outlives this one). Without a fit port, the caller forgets it (lb4_forget_rev). */
 		/* Never the client's own port: the reverse entry says the backend tuple was a translated
 		 * flow's (conntrack, which runs first, may already have dropped that flow's closed entry). */
-		if (lb_pick_source_port(&be, pi->saddr, pi, &port, 0) < 0 || port == pi->sport)
+		if (lb_pick_source_port(&be, pi->saddr, pi, &port, home, 0) < 0 || port == pi->sport)
 			return 0;
 		fwd.flags = LB_FWD_DIRECT | LB_NAT_SNAT;
 		fwd.nat_addr = pi->saddr;
 		fwd.nat_port = port;
 		fwd.last_seen = now;
+		fwd.syn_seq = syn_seq;
 		bpf_map_update_elem(&cnilab_lb_fwd, &key, &fwd, BPF_ANY);
 		rkey.dport = port;
 		bpf_map_update_elem(&cnilab_lb_rev, &rkey, &rev, BPF_ANY);

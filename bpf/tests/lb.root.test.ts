@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { resolve } from 'node:path';
 import { mapDelete, mapKeys, mapUpdate } from '../../agent/datapath/libbpf.js';
-import { bytesToIp, u32Key } from '../../agent/datapath/codec.js';
+import { bytesToIp, ipToBytes, u32Key } from '../../agent/datapath/codec.js';
 import { openLbMaps } from '../../agent/datapath/lb-maps.js';
 import { CONFIG, DROP_REASON, MAP, PROG, TC_ACT } from '../../agent/datapath/constants.js';
 import type { EndpointEntry } from '../../agent/datapath/types.js';
@@ -190,7 +190,7 @@ describe('per-packet load balancing at tc (BPF_PROG_TEST_RUN)', () => {
     h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, first.daddr, sport, 8080, TCP.RST)));
     // The client connects to the service again from that port: the backend's SYN-ACK must show the
     // service, or the client's socket resets it and the connect hangs on SYN retransmissions.
-    const again = tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, REUSE_IP, sport, 80, TCP.SYN))).dataOut);
+    const again = tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, REUSE_IP, sport, 80, TCP.SYN, undefined, 2000))).dataOut);
     expect(REMOTE_BES).toContain(again.daddr);
     const reply = h.run(PROG.fromOverlay, fromWire(tcp(again.daddr, CLIENT.ip, 8080, again.sport, TCP.SYN | TCP.ACK)));
     expect(tuple(reply.dataOut)).toMatchObject({ saddr: REUSE_IP, sport: 80, daddr: CLIENT.ip, dport: sport });
@@ -218,8 +218,8 @@ describe('per-packet load balancing at tc (BPF_PROG_TEST_RUN)', () => {
     const reply = h.run(PROG.fromOverlay, fromWire(tcp(be, CLIENT.ip, 8080, t.sport, TCP.SYN | TCP.ACK)));
     expect(tuple(reply.dataOut)).toMatchObject({ saddr: REUSE_IP, sport: 80, daddr: CLIENT.ip, dport: sport });
     expect(checksumsOk(reply.dataOut)).toEqual({ ip: true, l4: true });
-    // A fresh tuple keeps the client's port.
-    expect(tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, REUSE_IP, sport + 1, 80, TCP.SYN))).dataOut).sport).toBe(sport + 1);
+    // A fresh tuple keeps the client's port (not sport + 1: the moved flow took that neighbour).
+    expect(tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, REUSE_IP, sport + 2, 80, TCP.SYN))).dataOut).sport).toBe(sport + 2);
   });
 
   it('a direct connection on a backend tuple a translated flow used moments ago gets another source port, and back', () => {
@@ -244,11 +244,12 @@ describe('per-packet load balancing at tc (BPF_PROG_TEST_RUN)', () => {
     // the translated flow's TIME_WAIT), and every packet of it follows its SYN's port.
     h.run(PROG.fromOverlay, fromWire(tcp(be, CLIENT.ip, 8080, d.sport, TCP.FIN | TCP.ACK)));
     h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, be, sport, 8080, TCP.FIN | TCP.ACK)));
-    const next = tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, be, sport, 8080, TCP.SYN))).dataOut).sport;
+    const next = tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, be, sport, 8080, TCP.SYN, undefined, 2000))).dataOut).sport;
     expect(next).not.toBe(sport);
     expect(tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, be, sport, 8080, TCP.ACK))).dataOut).sport).toBe(next);
-    // No translated flow was there: a direct connection keeps its port.
-    expect(tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, be, sport + 1, 8080, TCP.SYN))).dataOut).sport).toBe(sport + 1);
+    // No translated flow was there: a direct connection keeps its port (not sport + 1, where the moved
+    // connections went).
+    expect(tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, be, sport + 2, 8080, TCP.SYN))).dataOut).sport).toBe(sport + 2);
   });
 
   // The reverse entries live in an LRU map: under churn one can be evicted while its connection goes on
@@ -316,6 +317,144 @@ describe('per-packet load balancing at tc (BPF_PROG_TEST_RUN)', () => {
     expect(checksumsOk(reply.dataOut)).toEqual({ ip: true, l4: true });
   });
 
+  // The client resets of lb-modes-bench (README, services): a new connection's SYN met the backend's
+  // TIME_WAIT of an earlier connection on the same backend tuple whose timestamps came from the client's
+  // other clock (the client keys TCP timestamps by the address pair it connected to: the ClusterIP for a
+  // translated flow, the pod IP for a direct one), and was answered with a bare ACK; the client reset it
+  // (which ends that TIME_WAIT) and retransmitted. Two datapath faults made that common and costly.
+  const synTo = (dst: string, sport: number, dport: number, seq: number) => fromClient(tcp(CLIENT.ip, dst, sport, dport, TCP.SYN, undefined, seq));
+
+  it('a SYN answered from a TIME_WAIT (ACK, then the client\'s RST) is retransmitted onto the same backend tuple: translated, and direct moved', () => {
+    const RS_IP = '198.18.128.17';
+    m.handle({ type: 'ADDED', object: svc('rst', RS_IP) as never });
+    m.handle({ type: 'ADDED', object: slice('rst', [REMOTE_BES[0]!]) as never });
+    const be = REMOTE_BES[0]!;
+    // Translated: a direct connection moments ago on the backend tuple, so the flow gets another port.
+    let sport = 46500;
+    h.run(PROG.fromContainer, synTo(be, sport, 8080, 1000));
+    h.run(PROG.fromOverlay, fromWire(tcp(be, CLIENT.ip, 8080, sport, TCP.FIN | TCP.ACK)));
+    h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, be, sport, 8080, TCP.FIN | TCP.ACK)));
+    const t = tuple(h.run(PROG.fromContainer, synTo(RS_IP, sport, 80, 5000)).dataOut);
+    expect(t.sport).not.toBe(sport);
+    // The backend answers from a TIME_WAIT there with a bare ACK, the client resets it, then retransmits.
+    expect(tuple(h.run(PROG.fromOverlay, fromWire(tcp(be, CLIENT.ip, 8080, t.sport, TCP.ACK))).dataOut)).toMatchObject({ saddr: RS_IP, dport: sport });
+    expect(tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, RS_IP, sport, 80, TCP.RST, undefined, 777))).dataOut)).toMatchObject({ sport: t.sport });
+    // The reset ended the TIME_WAIT on that tuple only: the retransmission must take it again (placed
+    // afresh, it went to another random port, where the next TIME_WAIT may wait).
+    expect(tuple(h.run(PROG.fromContainer, synTo(RS_IP, sport, 80, 5000)).dataOut)).toMatchObject({ daddr: be, sport: t.sport });
+    // A new connection on the client tuple (another sequence number) is placed afresh.
+    h.run(PROG.fromOverlay, fromWire(tcp(be, CLIENT.ip, 8080, t.sport, TCP.FIN | TCP.ACK)));
+    h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, RS_IP, sport, 80, TCP.FIN | TCP.ACK)));
+    expect(h.events().filter((e) => e.kind === 'trace' && e.svcId).length).toBe(1); // one placement so far
+    h.run(PROG.fromContainer, synTo(RS_IP, sport, 80, 6000));
+    expect(h.events().filter((e) => e.kind === 'trace' && e.svcId).length).toBe(1);
+
+    // Direct, moved off a tuple a translated flow used moments ago: the same.
+    sport = 46600;
+    expect(tuple(h.run(PROG.fromContainer, synTo(RS_IP, sport, 80, 1000)).dataOut)).toMatchObject({ sport, daddr: be });
+    h.run(PROG.fromOverlay, fromWire(tcp(be, CLIENT.ip, 8080, sport, TCP.FIN | TCP.ACK)));
+    h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, RS_IP, sport, 80, TCP.FIN | TCP.ACK)));
+    const d = tuple(h.run(PROG.fromContainer, synTo(be, sport, 8080, 7000)).dataOut);
+    expect(d.sport).not.toBe(sport);
+    expect(tuple(h.run(PROG.fromOverlay, fromWire(tcp(be, CLIENT.ip, 8080, d.sport, TCP.ACK))).dataOut)).toMatchObject({ saddr: be, dport: sport });
+    expect(tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, be, sport, 8080, TCP.RST, undefined, 778))).dataOut)).toMatchObject({ sport: d.sport });
+    expect(tuple(h.run(PROG.fromContainer, synTo(be, sport, 8080, 7000)).dataOut)).toMatchObject({ daddr: be, sport: d.sport });
+  });
+
+  /** The ways back of other client tuples' connections to `be`:8080 (through `frontend`) on every port of
+   *  the client but `except` (after a minute of CRR, every backend tuple holds a TIME_WAIT). */
+  const fillReverse = (be: string, frontend: string, frontendPort: number, except: number[]) => {
+    const fd = h.obj.mapFd('cnilab_lb_rev');
+    let n = 0;
+    for (let x = 1024; x <= 65535; x++) {
+      if (except.includes(x)) continue;
+      const k = Buffer.alloc(16);
+      ipToBytes(be).copy(k, 0);
+      ipToBytes(CLIENT.ip).copy(k, 4);
+      k.writeUInt16BE(8080, 8);
+      k.writeUInt16BE(x, 10);
+      k[12] = 6;
+      const v = Buffer.alloc(16);
+      ipToBytes(frontend).copy(v, 0);
+      ipToBytes(CLIENT.ip).copy(v, 4);
+      v.writeUInt16BE(frontendPort, 8);
+      v.writeUInt16BE(1023, 10); // moved there from another client port
+      v[14] = 0x01; // LB_NAT_SNAT
+      mapUpdate(fd, k, v);
+      n++;
+    }
+    // Every entry is there (an LRU eviction would leave ports free, and the old datapath could pass).
+    expect(mapKeys(fd, 16).length).toBeGreaterThanOrEqual(n);
+  };
+  const closeBoth = (be: string, bePort: number, dst: string, dport: number, sport: number, nat = sport) => {
+    h.run(PROG.fromOverlay, fromWire(tcp(be, CLIENT.ip, bePort, nat, TCP.FIN | TCP.ACK)));
+    h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, dst, sport, dport, TCP.FIN | TCP.ACK)));
+  };
+
+  it('a client that connects to the ClusterIP and to the backend directly from the same ports: each client tuple keeps one backend tuple of its own, when every other one holds a TIME_WAIT', () => {
+    // The client derives timestamps from its own 4-tuple, so a backend tuple's TIME_WAIT takes a SYN
+    // from the client tuple that left it and, one time in two, no other. After a minute of CRR every
+    // backend tuple holds one; the per-packet flow from the port a direct connection just used must
+    // move, and it needs a backend tuple that is free or its own. Before: its own port counted as busy
+    // like every other, the tries failed, and it went out on the direct connection's tuple, every time.
+    const FILL_IP = '198.18.128.18';
+    m.handle({ type: 'ADDED', object: svc('fill', FILL_IP) as never });
+    m.handle({ type: 'ADDED', object: slice('fill', [REMOTE_BES[0]!]) as never });
+    const be = REMOTE_BES[0]!;
+    const sport = 47500;
+    fillReverse(be, FILL_IP, 80, [sport, sport + 1]);
+    let seq = 10000;
+    const direct = () => {
+      const d = tuple(h.run(PROG.fromContainer, synTo(be, sport, 8080, seq++)).dataOut);
+      closeBoth(be, 8080, be, 8080, sport, d.sport);
+      return d.sport;
+    };
+    const viaService = () => {
+      const t = tuple(h.run(PROG.fromContainer, synTo(FILL_IP, sport, 80, seq++)).dataOut);
+      expect(t).toMatchObject({ daddr: be, dport: 8080 });
+      const reply = h.run(PROG.fromOverlay, fromWire(tcp(be, CLIENT.ip, 8080, t.sport, TCP.SYN | TCP.ACK)));
+      expect(tuple(reply.dataOut)).toMatchObject({ saddr: FILL_IP, sport: 80, daddr: CLIENT.ip, dport: sport });
+      closeBoth(be, 8080, FILL_IP, 80, sport, t.sport);
+      return t.sport;
+    };
+    expect(direct()).toBe(sport);
+    const moved = viaService();
+    expect(moved).not.toBe(sport); // off the direct connection's TIME_WAIT
+    // From now on, rounds of both: the direct connections stay on their tuple, the per-packet ones on theirs.
+    for (let round = 0; round < 3; round++) {
+      expect(direct()).toBe(sport);
+      expect(viaService()).toBe(moved);
+    }
+  });
+
+  it('the other way round: a direct connection moved off a translated flow\'s TIME_WAIT keeps its new backend tuple, when every other one holds a TIME_WAIT', () => {
+    const FILL_IP = '198.18.128.19';
+    m.handle({ type: 'ADDED', object: svc('fill2', FILL_IP) as never });
+    m.handle({ type: 'ADDED', object: slice('fill2', [REMOTE_BES[1]!]) as never });
+    const be = REMOTE_BES[1]!;
+    const sport = 48500;
+    let seq = 20000;
+    expect(tuple(h.run(PROG.fromContainer, synTo(FILL_IP, sport, 80, seq++)).dataOut)).toMatchObject({ sport, daddr: be });
+    closeBoth(be, 8080, FILL_IP, 80, sport);
+    fillReverse(be, be, 8080, [sport, sport + 1]);
+    const direct = () => {
+      const d = tuple(h.run(PROG.fromContainer, synTo(be, sport, 8080, seq++)).dataOut);
+      const reply = h.run(PROG.fromOverlay, fromWire(tcp(be, CLIENT.ip, 8080, d.sport, TCP.SYN | TCP.ACK)));
+      expect(tuple(reply.dataOut)).toMatchObject({ saddr: be, sport: 8080, daddr: CLIENT.ip, dport: sport });
+      closeBoth(be, 8080, be, 8080, sport, d.sport);
+      return d.sport;
+    };
+    const moved = direct();
+    expect(moved).not.toBe(sport);
+    for (let round = 0; round < 3; round++) {
+      expect(direct()).toBe(moved);
+      // and the service's flow from that port keeps the port it had
+      const t = tuple(h.run(PROG.fromContainer, synTo(FILL_IP, sport, 80, seq++)).dataOut);
+      expect(t.sport).toBe(sport);
+      closeBoth(be, 8080, FILL_IP, 80, sport);
+    }
+  });
+
   it('a retransmitted SYN of a connection still opening keeps its backend', () => {
     for (let i = 0; i < 20; i++) {
       const a = tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, SVC_IP, 44000 + i, 80, TCP.SYN))).dataOut).daddr;
@@ -336,7 +475,8 @@ describe('per-packet load balancing at tc (BPF_PROG_TEST_RUN)', () => {
       h.run(PROG.fromNetdev, fromWire(tcp(OUTSIDE, NODE.nodeIp, p, 30093, TCP.RST))); // the connection ends
     }
     m.handle({ type: 'MODIFIED', object: flip('Cluster') });
-    const placed = ports.map((p) => tuple(h.run(PROG.fromNetdev, fromWire(tcp(OUTSIDE, NODE.nodeIp, p, 30093, TCP.SYN))).dataOut));
+    // New connections from the same ports (new sequence numbers: not retransmissions of the first ones).
+    const placed = ports.map((p) => tuple(h.run(PROG.fromNetdev, fromWire(tcp(OUTSIDE, NODE.nodeIp, p, 30093, TCP.SYN, undefined, 2000))).dataOut));
     // Cluster: any backend; a remote one sees this node as the client (SNAT), the local one the client.
     for (const t of placed) expect(t.saddr, JSON.stringify(t)).toBe(t.daddr === LOCAL_BE.ip ? OUTSIDE : NODE.nodeIp);
     // 20 fair picks of 3 backends all local: (1/3)^20.

@@ -59,12 +59,13 @@ function pseudo(src: string, dst: string, proto: number, l4: Buffer): Buffer {
 
 export const TCP = { FIN: 0x01, SYN: 0x02, RST: 0x04, PSH: 0x08, ACK: 0x10 } as const;
 
-export function tcp(src: string, dst: string, sport: number, dport: number, flags: number, payload = Buffer.alloc(0)): Buffer {
+/** A TCP segment; seq: its sequence number (a new connection has a new one, a retransmission the same). */
+export function tcp(src: string, dst: string, sport: number, dport: number, flags: number, payload = Buffer.alloc(0), seq = 1000): Buffer {
   const t = Buffer.alloc(20 + payload.length);
   payload.copy(t, 20);
   t.writeUInt16BE(sport, 0);
   t.writeUInt16BE(dport, 2);
-  t.writeUInt32BE(1000, 4);
+  t.writeUInt32BE(seq, 4);
   t[12] = 5 << 4;
   t[13] = flags;
   t.writeUInt16BE(65535, 14);
