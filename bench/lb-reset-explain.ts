@@ -157,7 +157,8 @@ async function main(): Promise<void> {
     }
     if (shown++ < Number(values.max ?? 20)) console.log(lines.join('\n'));
   }
-  console.log(`summary: ${JSON.stringify(summary)}`);
+  // The summary counts every reset; the lines above show only the first --max (20) of them.
+  console.log(`summary over all ${resets.length} resets (details above for the first ${Math.min(shown, Number(values.max ?? 20))}): ${JSON.stringify(summary)}`);
 }
 
 main().catch((e) => {
