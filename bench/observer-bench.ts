@@ -20,7 +20,7 @@
 // another built checkout (e.g. a copy of this one from before an agent change; its node_modules may be
 // a symlink): before/after of the agent's side in the same run, rate and pod-ready split both.
 // The agents' CPU during each storm is also read from /proc for every cnilab cluster (observer off too).
-//   flock /tmp/cnilab-root.lock node dist/bench/observer-bench.js [--samples 5] [--duration 3] [--routing tunnel|native|both] [--pods 20] [--only rate|ready] [--awake] [--bpf-stats] [--maximum] [--ref-object PATH] [--ref-tree PATH] [--storm-rate 2000] [--ready-bound 0.1]
+//   flock /tmp/cnilab-root.lock node dist/bench/observer-bench.js [--samples 5] [--duration 3] [--routing tunnel|native|both] [--pods 20] [--only rate|ready] [--awake] [--bpf-stats] [--maximum] [--ref-object PATH] [--ref-tree PATH] [--storm-rate 2000] [--ready-bound 0.1] [--skip-kernel]
 import { parseArgs } from 'node:util';
 import { resolve as resolvePath } from 'node:path';
 import { resolveSpec, type ClusterSpec, type RoutingMode } from '../harness/cluster/spec.js';
@@ -113,7 +113,7 @@ async function observerCounters(c: Config): Promise<{ events: number; lost: bigi
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { samples: { type: 'string' }, duration: { type: 'string' }, routing: { type: 'string' }, pods: { type: 'string' }, only: { type: 'string' }, awake: { type: 'boolean' }, 'bpf-stats': { type: 'boolean' }, maximum: { type: 'boolean' }, 'ref-object': { type: 'string' }, 'ref-tree': { type: 'string' }, 'storm-rate': { type: 'string' }, 'ready-bound': { type: 'string' } } });
+  const { values } = parseArgs({ options: { samples: { type: 'string' }, duration: { type: 'string' }, routing: { type: 'string' }, pods: { type: 'string' }, only: { type: 'string' }, awake: { type: 'boolean' }, 'bpf-stats': { type: 'boolean' }, maximum: { type: 'boolean' }, 'ref-object': { type: 'string' }, 'ref-tree': { type: 'string' }, 'storm-rate': { type: 'string' }, 'ready-bound': { type: 'string' }, 'skip-kernel': { type: 'boolean' } } });
   const extra = { maximum: values.maximum, refObject: values['ref-object'] ? resolvePath(values['ref-object']) : undefined, refTree: values['ref-tree'] ? resolvePath(values['ref-tree']) : undefined };
   if (values.only !== undefined && values.only !== 'rate' && values.only !== 'ready') throw new Error(`--only: expected rate or ready, got ${values.only}`);
   const doRate = values.only !== 'ready';
@@ -131,7 +131,8 @@ async function main(): Promise<void> {
   }
   const routings: RoutingMode[] = values.routing === 'native' ? ['native'] : values.routing === 'tunnel' ? ['tunnel'] : ['tunnel', 'native'];
   // The kernel clusters only serve the rate comparison.
-  const all = routings.flatMap((r) => configs(r, extra)).filter((c) => doRate || c.observer !== undefined);
+  // --skip-kernel: the rate samples compare observer on and off only (twice the rounds in the same time).
+  const all = routings.flatMap((r) => configs(r, extra)).filter((c) => (doRate && !values['skip-kernel']) || c.observer !== undefined);
   const crr: Record<string, number[]> = {};
   const tput: Record<string, number[]> = {};
   const synRetransmits: Record<string, number> = {};
@@ -215,22 +216,24 @@ async function main(): Promise<void> {
       const r = (a: string, b: string, m: Record<string, number[]>) => median(m[a]!) / median(m[b]!);
       const goal = (x: number) => (x >= 0.95 ? 'met' : 'TARGET MISSED');
       const onVsOff = r(on2!, off!, crr);
-      const onVsKernel = r(on2!, k!, crr);
-      console.log(`${routing}: connection rate on/off ${onVsOff.toFixed(2)}× (${goal(onVsOff)}), throughput on/off ${r(on2!, off!, tput).toFixed(2)}× (${goal(r(on2!, off!, tput))}), on/${k} connections ${onVsKernel.toFixed(2)}× (${goal(onVsKernel)}), off/${k} connections ${r(off!, k!, crr).toFixed(2)}×, throughput ${r(on2!, k!, tput).toFixed(2)}×`);
+      // --skip-kernel: no kernel cluster, so no ratio against it (NaN in the JSON).
+      const withKernel = !!crr[k!];
+      const onVsKernel = withKernel ? r(on2!, k!, crr) : NaN;
+      console.log(`${routing}: connection rate on/off ${onVsOff.toFixed(2)}× (${goal(onVsOff)}), throughput on/off ${r(on2!, off!, tput).toFixed(2)}× (${goal(r(on2!, off!, tput))})${withKernel ? `, on/${k} connections ${onVsKernel.toFixed(2)}× (${goal(onVsKernel)}), off/${k} connections ${r(off!, k!, crr).toFixed(2)}×, throughput ${r(on2!, k!, tput).toFixed(2)}×` : ''}`);
       // The same ratios paired round by round (observer-bench-stats.ts says why), with their intervals:
       // whether the observer's cost is real or the machine's noise.
       const pci = (a: string, b: string, m: Record<string, number[]>) => pairedRatioCi(m[a]!, m[b]!);
-      const paired = { crrOnOff: pci(on2!, off!, crr), crrOnKernel: pci(on2!, k!, crr), crrOffKernel: pci(off!, k!, crr), tputOnOff: pci(on2!, off!, tput) };
-      console.log(`${routing}: paired by round: connections on/off ${describeInterval(paired.crrOnOff)} ≥ 0.95: ${atLeastVerdict(paired.crrOnOff, 0.95)}; on/${k} ${describeInterval(paired.crrOnKernel)}: ${atLeastVerdict(paired.crrOnKernel, 0.95)}; off/${k} ${describeInterval(paired.crrOffKernel)}; throughput on/off ${describeInterval(paired.tputOnOff)}: ${atLeastVerdict(paired.tputOnOff, 0.95)}`);
+      const paired = { crrOnOff: pci(on2!, off!, crr), tputOnOff: pci(on2!, off!, tput), ...(withKernel ? { crrOnKernel: pci(on2!, k!, crr), crrOffKernel: pci(off!, k!, crr) } : {}) };
+      console.log(`${routing}: paired by round: connections on/off ${describeInterval(paired.crrOnOff)} ≥ 0.95: ${atLeastVerdict(paired.crrOnOff, 0.95)}; throughput on/off ${describeInterval(paired.tputOnOff)}: ${atLeastVerdict(paired.tputOnOff, 0.95)}${paired.crrOnKernel && paired.crrOffKernel ? `; on/${k} ${describeInterval(paired.crrOnKernel)}: ${atLeastVerdict(paired.crrOnKernel, 0.95)}; off/${k} ${describeInterval(paired.crrOffKernel)}` : ''}`);
       const st = storm[on2!]!;
       console.log(`${routing}: during the connection storms the agents read ${(st.events / st.seconds).toFixed(0)} events/s (both nodes), ${(st.events / st.connections).toFixed(1)} per connection, lost ${st.lost} (goal 0), agent CPU ${((100 * st.cpu) / st.seconds).toFixed(1)} % of a core, ${((1e6 * st.cpu) / st.connections).toFixed(1)} µs per connection`);
       for (const c of configs(routing, extra).slice(3)) {
         const x = c.label;
-        console.log(`${routing}: ${x} connections ${r(x, off!, crr).toFixed(2)}× of off, ${r(x, on2!, crr).toFixed(2)}× of on, ${r(x, k!, crr).toFixed(2)}× of ${k}`);
+        console.log(`${routing}: ${x} connections ${r(x, off!, crr).toFixed(2)}× of off, ${r(x, on2!, crr).toFixed(2)}× of on${withKernel ? `, ${r(x, k!, crr).toFixed(2)}× of ${k}` : ''}`);
         const sx = storm[x];
         if (sx) console.log(`${routing}: ${x} during the storms: ${(sx.events / sx.seconds).toFixed(0)} events/s, ${(sx.events / sx.connections).toFixed(1)} events per connection (on: ${(st.events / st.connections).toFixed(1)}), lost ${sx.lost}, agent CPU ${((1e6 * sx.cpu) / sx.connections).toFixed(1)} µs per connection`);
       }
-      summary[routing] = { crrOnOff: onVsOff, crrOnKernel: onVsKernel, crrOffKernel: r(off!, k!, crr), tputOnOff: r(on2!, off!, tput), eventsPerSec: st.events / st.seconds, lost: String(st.lost), agentCpuPct: (100 * st.cpu) / st.seconds, agentCpuUsPerConnection: (1e6 * st.cpu) / st.connections, paired };
+      summary[routing] = { crrOnOff: onVsOff, crrOnKernel: onVsKernel, crrOffKernel: withKernel ? r(off!, k!, crr) : NaN, tputOnOff: r(on2!, off!, tput), eventsPerSec: st.events / st.seconds, lost: String(st.lost), agentCpuPct: (100 * st.cpu) / st.seconds, agentCpuUsPerConnection: (1e6 * st.cpu) / st.connections, paired };
     }
     if (doRate) {
       // The agents' CPU during the storm windows alone (/proc), observer off as well: on − off is what
