@@ -229,7 +229,7 @@ async function main(): Promise<void> {
       console.log(`${routing}: during the connection storms the agents read ${(st.events / st.seconds).toFixed(0)} events/s (both nodes), ${(st.events / st.connections).toFixed(1)} per connection, lost ${st.lost} (goal 0), agent CPU ${((100 * st.cpu) / st.seconds).toFixed(1)} % of a core, ${((1e6 * st.cpu) / st.connections).toFixed(1)} µs per connection`);
       for (const c of configs(routing, extra).slice(3)) {
         const x = c.label;
-        console.log(`${routing}: ${x} connections ${r(x, off!, crr).toFixed(2)}× of off, ${r(x, on2!, crr).toFixed(2)}× of on${withKernel ? `, ${r(x, k!, crr).toFixed(2)}× of ${k}` : ''}`);
+        console.log(`${routing}: ${x} connections ${r(x, off!, crr).toFixed(2)}× of off, ${r(x, on2!, crr).toFixed(2)}× of on${withKernel ? `, ${r(x, k!, crr).toFixed(2)}× of ${k}` : ''}; paired by round: ${x}/off ${describeInterval(pci(x, off!, crr))}, on/${x} ${describeInterval(pci(on2!, x, crr))}`);
         const sx = storm[x];
         if (sx) console.log(`${routing}: ${x} during the storms: ${(sx.events / sx.seconds).toFixed(0)} events/s, ${(sx.events / sx.connections).toFixed(1)} events per connection (on: ${(st.events / st.connections).toFixed(1)}), lost ${sx.lost}, agent CPU ${((1e6 * sx.cpu) / sx.connections).toFixed(1)} µs per connection`);
       }
