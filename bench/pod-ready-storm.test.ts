@@ -77,3 +77,18 @@ describe('pod-ready storm: the load generator on loopback', () => {
     expect(r.errors).toBeGreaterThan(20);
   }, 20_000);
 });
+
+describe('pod-ready storm: ratios of the cells', () => {
+  it('pairs the cells round by round, so a drift between rounds does not widen the interval', async () => {
+    const { readyRatios } = await import('./pod-ready-storm.js');
+    type Split = import('./pod-ready-storm.js').ReadySplit;
+    // Rounds drift from 30 to 120 ms; in every round the on-storm pods take 1.2× the off-storm ones.
+    const cell = (factor: number) => Array.from({ length: 12 }, (_, i) => ({ readyMs: [0, 1, 2, 3].map((j) => factor * (30 + 8 * i + j)), eventsPerSec: 0, agentCpuPct: 0 }));
+    const s: Split = { offered: 2000, stormAlone: {} as Split['stormAlone'], cells: { 'off-quiet': cell(1), 'off-storm': cell(1), 'on-quiet': cell(1), 'on-storm': cell(1.2) } };
+    const r = readyRatios(s).find((x) => x.name.startsWith('observer on / off, under'))!;
+    expect(r.paired.ratio).toBeCloseTo(1.2, 5);
+    expect(r.paired.hi - r.paired.lo).toBeLessThan(0.01);
+    expect(r.ci.hi - r.ci.lo).toBeGreaterThan(0.3); // unpaired, the drift reads as noise
+    expect(readyRatios(s).find((x) => x.name === 'storm / quiet, observer off')!.paired.ratio).toBeCloseTo(1, 5);
+  });
+});

@@ -21,6 +21,7 @@ import { run, start } from '../harness/exec/run.js';
 import { measure } from './pod-ready-bench.js';
 import { agentCpuSeconds, observerSeen } from './observer-bench-proc.js';
 import { ratioOfMediansCi, type RatioCi } from './service-scale-stats.js';
+import { pairedRatioCi, type Interval } from './observer-bench-stats.js';
 import { median } from './stats.js';
 
 export interface StormTarget {
@@ -201,13 +202,19 @@ export async function measureReadySplit(off: StormTarget, on: StormTarget, pods:
 
 export const readyOf = (s: ReadySplit, c: CellName): number[] => s.cells[c].flatMap((x) => x.readyMs);
 
-/** A ratio of pod-ready medians with its bootstrap interval. */
+/** A ratio of pod-ready medians with its bootstrap interval, unpaired (all pods of the two cells) and
+ *  paired by round (the two cells' medians of each round, measured seconds apart: the machine's drift
+ *  between rounds, which dominates here, cancels out; observer-bench-stats.ts). */
 export interface ReadyRatio {
   name: string;
   top: CellName;
   base: CellName;
   ci: RatioCi;
+  paired: Interval;
 }
+
+/** Each round's median pod-ready time of a cell (cells[c][i] is round i). */
+export const roundMedians = (s: ReadySplit, c: CellName): number[] => s.cells[c].map((x) => median(x.readyMs));
 
 export function readyRatios(s: ReadySplit): ReadyRatio[] {
   const pairs: Array<[string, CellName, CellName]> = [
@@ -216,12 +223,12 @@ export function readyRatios(s: ReadySplit): ReadyRatio[] {
     ['storm / quiet, observer on', 'on-storm', 'on-quiet'],
     ['storm / quiet, observer off', 'off-storm', 'off-quiet'],
   ];
-  return pairs.map(([name, top, base]) => ({ name, top, base, ci: ratioOfMediansCi(readyOf(s, top), readyOf(s, base)) }));
+  return pairs.map(([name, top, base]) => ({ name, top, base, ci: ratioOfMediansCi(readyOf(s, top), readyOf(s, base)), paired: pairedRatioCi(roundMedians(s, top), roundMedians(s, base)) }));
 }
 
 /** "Does not grow" read against a tolerance: met when the interval's upper end is within it, missed
  *  when even its lower end is above it, undecided otherwise (more pods would tell). */
-export function growthVerdict(ci: RatioCi, bound: number): string {
+export function growthVerdict(ci: Interval, bound: number): string {
   if (ci.hi <= 1 + bound) return `met (grows by at most ${(100 * (ci.hi - 1)).toFixed(0)} % at 95 %; bound ${100 * bound} %)`;
   if (ci.lo > 1 + bound) return `MISSED (grows by at least ${(100 * (ci.lo - 1)).toFixed(0)} % at 95 %; bound ${100 * bound} %)`;
   return `undecided (the interval straddles +${100 * bound} %)`;
@@ -243,7 +250,9 @@ export function describeReadySplit(label: string, s: ReadySplit, bound = 0.1): s
       : '';
     lines.push(`  ${c.padEnd(10)} p50 ${med(r).toFixed(1).padStart(6)} ms (min ${Math.min(...r).toFixed(1)}, max ${Math.max(...r).toFixed(1)}, ${r.length} pods); node1 ${med(xs.map((x) => x.eventsPerSec)).toFixed(0)} events/s, agent ${med(xs.map((x) => x.agentCpuPct)).toFixed(1)} % of a core${storm}`);
   }
-  for (const r of readyRatios(s)) lines.push(`  ${r.name.padEnd(36)} ×${r.ci.ratio.toFixed(3)} (95 % CI ${r.ci.lo.toFixed(3)}–${r.ci.hi.toFixed(3)}): ${growthVerdict(r.ci, bound)}`);
+  for (const r of readyRatios(s)) {
+    lines.push(`  ${r.name.padEnd(36)} paired by round ×${r.paired.ratio.toFixed(3)} (95 % CI ${r.paired.lo.toFixed(3)}–${r.paired.hi.toFixed(3)}): ${growthVerdict(r.paired, bound)}; all pods ×${r.ci.ratio.toFixed(3)} (${r.ci.lo.toFixed(3)}–${r.ci.hi.toFixed(3)})`);
+  }
   return lines;
 }
 
@@ -258,6 +267,7 @@ export function summarizeReadySplit(s: ReadySplit): Record<string, unknown> {
         return [c, { p50: med(readyOf(s, c)), pods: readyOf(s, c).length, eventsPerSec: med(xs.map((x) => x.eventsPerSec)), agentCpuPct: med(xs.map((x) => x.agentCpuPct)), ...(c.endsWith('storm') ? { stormRate: med(xs.map((x) => x.stormRate!)), stormRateMin: Math.min(...xs.map((x) => x.stormRate!)), synRetrans: sum(xs.map((x) => x.storm!.syn_retrans)) } : {}) }];
       }),
     ),
-    ratios: Object.fromEntries(readyRatios(s).map((r) => [r.name, { ratio: r.ci.ratio, lo: r.ci.lo, hi: r.ci.hi }])),
+    ratios: Object.fromEntries(readyRatios(s).map((r) => [r.name, { ratio: r.ci.ratio, lo: r.ci.lo, hi: r.ci.hi, paired: r.paired }])),
+    roundMedians: Object.fromEntries(CELLS.map((c) => [c, roundMedians(s, c)])),
   };
 }
