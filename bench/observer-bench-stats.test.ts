@@ -29,3 +29,10 @@ describe('observer bench: paired ratio intervals', () => {
     expect(() => pairedRatioCi([1, 2], [0, 1])).toThrow(/finite/);
   });
 });
+
+describe('observer bench: too few rounds', () => {
+  it('draws no verdict from a handful of pairs, whose bootstrap interval is far too narrow', () => {
+    expect(atLeastVerdict({ ratio: 0.5, lo: 0.49, hi: 0.51 }, 0.95, 2)).toMatch(/^no verdict/);
+    expect(atLeastVerdict({ ratio: 0.5, lo: 0.49, hi: 0.51 }, 0.95, 8)).toBe('MISSED');
+  });
+});

@@ -28,9 +28,14 @@ export function pairedRatioCi(top: number[], base: number[], opts: { resamples?:
   return { ratio: median(ratios), lo: quantile(medians, (1 - level) / 2), hi: quantile(medians, 1 - (1 - level) / 2) };
 }
 
+/** A bootstrap over a handful of pairs gives an interval far too narrow (two pairs have only three
+ *  distinct resampled medians): below this many, intervals are printed but no verdict is drawn. */
+export const MIN_PAIRS_FOR_VERDICT = 8;
+
 /** A "≥ goal" target read against an interval: met when all of it is at or above the goal, missed when
  *  all of it is below, undecided when it straddles the goal (more samples would tell). */
-export function atLeastVerdict(ci: Interval, goal: number): 'met' | 'MISSED' | 'undecided' {
+export function atLeastVerdict(ci: Interval, goal: number, pairs = Infinity): 'met' | 'MISSED' | 'undecided' | 'no verdict (fewer than 8 rounds)' {
+  if (pairs < MIN_PAIRS_FOR_VERDICT) return 'no verdict (fewer than 8 rounds)';
   if (ci.lo >= goal) return 'met';
   if (ci.hi < goal) return 'MISSED';
   return 'undecided';

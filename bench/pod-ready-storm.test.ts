@@ -34,6 +34,8 @@ describe('pod-ready storm: reading the load generator', () => {
     expect(growthVerdict(ci(0.95, 1.08), 0.1)).toMatch(/^met/);
     expect(growthVerdict(ci(1.15, 1.3), 0.1)).toMatch(/^MISSED/);
     expect(growthVerdict(ci(1.02, 1.2), 0.1)).toMatch(/^undecided/);
+    expect(growthVerdict(ci(0.7, 0.9), 0.1)).toMatch(/no growth/);
+    expect(growthVerdict(ci(2.3, 2.34), 0.1, 2)).toMatch(/^no verdict/);
   });
 });
 

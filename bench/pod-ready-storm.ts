@@ -21,7 +21,7 @@ import { run, start } from '../harness/exec/run.js';
 import { measure } from './pod-ready-bench.js';
 import { agentCpuSeconds, observerSeen } from './observer-bench-proc.js';
 import { ratioOfMediansCi, type RatioCi } from './service-scale-stats.js';
-import { pairedRatioCi, type Interval } from './observer-bench-stats.js';
+import { MIN_PAIRS_FOR_VERDICT, pairedRatioCi, type Interval } from './observer-bench-stats.js';
 import { median } from './stats.js';
 
 export interface StormTarget {
@@ -228,7 +228,9 @@ export function readyRatios(s: ReadySplit): ReadyRatio[] {
 
 /** "Does not grow" read against a tolerance: met when the interval's upper end is within it, missed
  *  when even its lower end is above it, undecided otherwise (more pods would tell). */
-export function growthVerdict(ci: Interval, bound: number): string {
+export function growthVerdict(ci: Interval, bound: number, rounds = Infinity): string {
+  if (rounds < MIN_PAIRS_FOR_VERDICT) return `no verdict (${rounds} rounds; at least ${MIN_PAIRS_FOR_VERDICT} needed)`;
+  if (ci.hi <= 1) return `met (no growth: the whole interval is below 1; bound ${100 * bound} %)`;
   if (ci.hi <= 1 + bound) return `met (grows by at most ${(100 * (ci.hi - 1)).toFixed(0)} % at 95 %; bound ${100 * bound} %)`;
   if (ci.lo > 1 + bound) return `MISSED (grows by at least ${(100 * (ci.lo - 1)).toFixed(0)} % at 95 %; bound ${100 * bound} %)`;
   return `undecided (the interval straddles +${100 * bound} %)`;
@@ -251,7 +253,7 @@ export function describeReadySplit(label: string, s: ReadySplit, bound = 0.1): s
     lines.push(`  ${c.padEnd(10)} p50 ${med(r).toFixed(1).padStart(6)} ms (min ${Math.min(...r).toFixed(1)}, max ${Math.max(...r).toFixed(1)}, ${r.length} pods); node1 ${med(xs.map((x) => x.eventsPerSec)).toFixed(0)} events/s, agent ${med(xs.map((x) => x.agentCpuPct)).toFixed(1)} % of a core${storm}`);
   }
   for (const r of readyRatios(s)) {
-    lines.push(`  ${r.name.padEnd(36)} paired by round ×${r.paired.ratio.toFixed(3)} (95 % CI ${r.paired.lo.toFixed(3)}–${r.paired.hi.toFixed(3)}): ${growthVerdict(r.paired, bound)}; all pods ×${r.ci.ratio.toFixed(3)} (${r.ci.lo.toFixed(3)}–${r.ci.hi.toFixed(3)})`);
+    lines.push(`  ${r.name.padEnd(36)} paired by round ×${r.paired.ratio.toFixed(3)} (95 % CI ${r.paired.lo.toFixed(3)}–${r.paired.hi.toFixed(3)}): ${growthVerdict(r.paired, bound, s.cells[r.top].length)}; all pods ×${r.ci.ratio.toFixed(3)} (${r.ci.lo.toFixed(3)}–${r.ci.hi.toFixed(3)})`);
   }
   return lines;
 }
