@@ -6,9 +6,12 @@
 // For each: the cross-node connection rate (TCP_CRR-like, a new connection per transaction) and the TCP
 // throughput (iperf3, one stream). On the observer-on clusters, during the connection storm: the events
 // the agents read, the events the ring buffer had no room for (goal 0), and the agents' CPU time. Then
-// the pod network ready time (CNI ADD → first packet) quiet and during a connection storm on the same
-// node, observer off and on, interleaved (bench/pod-ready-storm.ts): the storm's share and the
-// observer's share of any growth, apart.
+// the pod network ready time (CNI ADD → first packet) quiet and during a connection storm of a fixed
+// offered rate (--storm-rate, default 2000/s, open loop) on the same node, observer off and on,
+// interleaved (bench/pod-ready-storm.ts): the storm's share and the observer's share of any growth,
+// apart, each a ratio of medians with a bootstrap interval read against --ready-bound (default 0.10).
+// The rate ratios are also given paired round by round, with a bootstrap interval
+// (bench/observer-bench-stats.ts): whether a cost is the observer's or the machine's noise.
 // --bpf-stats: the cnilab clusters' BPF run time per connection, per program (bench/bpf-prog-stats.ts).
 // --maximum: one more cnilab cluster per routing with hubble.monitorAggregation maximum (no FROM_* traces).
 // --ref-object PATH: one more observer-off cnilab cluster per routing loading another datapath object
@@ -17,13 +20,12 @@
 // another built checkout (e.g. a copy of this one from before an agent change; its node_modules may be
 // a symlink): before/after of the agent's side in the same run, rate and pod-ready split both.
 // The agents' CPU during each storm is also read from /proc for every cnilab cluster (observer off too).
-//   flock /tmp/cnilab-root.lock node dist/bench/observer-bench.js [--samples 5] [--duration 3] [--routing tunnel|native|both] [--pods 20] [--only rate|ready] [--awake] [--bpf-stats] [--maximum] [--ref-object PATH] [--ref-tree PATH]
+//   flock /tmp/cnilab-root.lock node dist/bench/observer-bench.js [--samples 5] [--duration 3] [--routing tunnel|native|both] [--pods 20] [--only rate|ready] [--awake] [--bpf-stats] [--maximum] [--ref-object PATH] [--ref-tree PATH] [--storm-rate 2000] [--ready-bound 0.1] [--skip-kernel]
 import { parseArgs } from 'node:util';
-import { readdirSync, readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { resolveSpec, type ClusterSpec, type RoutingMode } from '../harness/cluster/spec.js';
 import type { ControlPlaneClient } from '../harness/cluster/client.js';
-import { netnsNames, processMarker } from '../harness/cluster/names.js';
+import { netnsNames } from '../harness/cluster/names.js';
 import { createCluster, destroyCluster } from '../harness/providers/netns/cluster.js';
 import { waitPodsReady } from '../harness/cli/wait.js';
 import { startIperfServer, runIperfClient } from '../harness/traffic/iperf.js';
@@ -33,7 +35,9 @@ import { AgentClient } from '../agent/api/client.js';
 import { run } from '../harness/exec/run.js';
 import { fetchMetrics } from '../harness/cli/metrics.js';
 import { keepCpusAwake, type Awake } from './cpu-awake.js';
-import { CELLS, describeReadySplit, measureReadySplit, type ReadySplit } from './pod-ready-storm.js';
+import { describeReadySplit, measureReadySplit, summarizeReadySplit, type ReadySplit } from './pod-ready-storm.js';
+import { agentCpuSeconds } from './observer-bench-proc.js';
+import { atLeastVerdict, describeInterval, pairedRatioCi } from './observer-bench-stats.js';
 import { machineSummary, median, spread } from './stats.js';
 import { addDelta, clusterPrograms, describeProgramCost, enableBpfStats, programTotals, type ProgTotals } from './bpf-prog-stats.js';
 
@@ -108,34 +112,8 @@ async function observerCounters(c: Config): Promise<{ events: number; lost: bigi
   return { events: get(/^cnilab_observer_events_total /), lost, cpu: get(/^cnilab_agent_cpu_seconds_total\{/) };
 }
 
-/** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ; 100 on Linux). */
-const USER_HZ = 100;
-
-/** CPU seconds (user + system, every thread) of the cluster's agent processes, read from /proc: read
- *  right before and after a storm it is the agents' CPU during the storm alone — a metrics scrape's own
- *  work (map sizes walked key by key, the exposition) is not in the window, as it is in the
- *  cnilab_agent_cpu_seconds_total delta. Also works on observer-off clusters (the agents' CPU that is
- *  not the observer's). */
-function agentCpuSeconds(cluster: string): number {
-  const marker = processMarker(cluster);
-  let ticks = 0;
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      if (!argv.includes(marker) || !argv.some((a) => a.endsWith('agent/main.js'))) continue;
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(f[11]) + Number(f[12]); // fields 14 and 15 of proc(5): utime, stime
-    } catch {
-      /* the process went away */
-    }
-  }
-  return ticks / USER_HZ;
-}
-
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { samples: { type: 'string' }, duration: { type: 'string' }, routing: { type: 'string' }, pods: { type: 'string' }, only: { type: 'string' }, awake: { type: 'boolean' }, 'bpf-stats': { type: 'boolean' }, maximum: { type: 'boolean' }, 'ref-object': { type: 'string' }, 'ref-tree': { type: 'string' } } });
+  const { values } = parseArgs({ options: { samples: { type: 'string' }, duration: { type: 'string' }, routing: { type: 'string' }, pods: { type: 'string' }, only: { type: 'string' }, awake: { type: 'boolean' }, 'bpf-stats': { type: 'boolean' }, maximum: { type: 'boolean' }, 'ref-object': { type: 'string' }, 'ref-tree': { type: 'string' }, 'storm-rate': { type: 'string' }, 'ready-bound': { type: 'string' }, 'skip-kernel': { type: 'boolean' } } });
   const extra = { maximum: values.maximum, refObject: values['ref-object'] ? resolvePath(values['ref-object']) : undefined, refTree: values['ref-tree'] ? resolvePath(values['ref-tree']) : undefined };
   if (values.only !== undefined && values.only !== 'rate' && values.only !== 'ready') throw new Error(`--only: expected rate or ready, got ${values.only}`);
   const doRate = values.only !== 'ready';
@@ -143,15 +121,24 @@ async function main(): Promise<void> {
   const samples = Number(values.samples ?? 5);
   const duration = Number(values.duration ?? 3);
   const pods = Number(values.pods ?? 20);
+  // The pod-ready storm's offered connections/s: the same for both clusters, well below what this host
+  // sustains with one connection in flight (4–10k/s), so neither cluster's storm is bounded by its path.
+  const stormRate = Number(values['storm-rate'] ?? 2000);
+  // "Pod network ready does not grow": met when the 95 % interval of the ratio ends below 1 + this.
+  const readyBound = Number(values['ready-bound'] ?? 0.1);
+  for (const [name, v, ok] of [['--samples', samples, samples >= 2], ['--duration', duration, duration > 0], ['--pods', pods, pods >= 4], ['--storm-rate', stormRate, stormRate >= 1 && stormRate <= 100000], ['--ready-bound', readyBound, readyBound > 0 && readyBound < 1]] as const) {
+    if (!Number.isFinite(v) || !ok) throw new Error(`${name}: ${v} is out of range`);
+  }
   const routings: RoutingMode[] = values.routing === 'native' ? ['native'] : values.routing === 'tunnel' ? ['tunnel'] : ['tunnel', 'native'];
   // The kernel clusters only serve the rate comparison.
-  const all = routings.flatMap((r) => configs(r, extra)).filter((c) => doRate || c.observer !== undefined);
+  // --skip-kernel: the rate samples compare observer on and off only (twice the rounds in the same time).
+  const all = routings.flatMap((r) => configs(r, extra)).filter((c) => (doRate && !values['skip-kernel']) || c.observer !== undefined);
   const crr: Record<string, number[]> = {};
   const tput: Record<string, number[]> = {};
   const synRetransmits: Record<string, number> = {};
   const storm: Record<string, { events: number; lost: bigint; cpu: number; seconds: number; connections: number }> = {};
   /** Agents' CPU during the storms from /proc (every cnilab configuration, observer off too). */
-  const stormCpu: Record<string, { cpu: number; connections: number }> = {};
+  const stormCpu: Record<string, { cpu: number; connections: number; perSample: number[] }> = {};
   const bpfCost: Record<string, { acc: Map<string, ProgTotals>; connections: number }> = {};
   const progIds = new Map<string, Map<number, string>>();
   let restoreStats: (() => void) | undefined;
@@ -168,17 +155,21 @@ async function main(): Promise<void> {
       // The order rotates sample by sample (no configuration always runs right after another's iperf3),
       // and every sample starts after the same pause, whether or not its counters are read first.
       for (const c of [...all.slice(s % all.length), ...all.slice(0, s % all.length)]) {
-        await new Promise((r) => setTimeout(r, SETTLE_MS));
+        // The counters (a metrics scrape: the agent walks its maps) are read before the pause, so every
+        // configuration's sample starts after the same quiet second, scraped or not.
         const before = c.observer ? await observerCounters(c) : undefined;
+        await new Promise((r) => setTimeout(r, SETTLE_MS));
         const syn0 = await synRetrans(c.netns!.client);
         const ids = progIds.get(c.label);
         const prog0 = ids ? await programTotals(ids) : undefined;
         const cpu0 = c.observer !== undefined ? agentCpuSeconds(c.spec.name) : 0;
         const r = await runCrrClient({ netns: c.netns!.client, host: c.serverIp!, port: CRR_PORT, durationSec: duration });
         if (c.observer !== undefined) {
-          const sc = (stormCpu[c.label] ??= { cpu: 0, connections: 0 });
-          sc.cpu += agentCpuSeconds(c.spec.name) - cpu0;
+          const cpu = agentCpuSeconds(c.spec.name) - cpu0;
+          const sc = (stormCpu[c.label] ??= { cpu: 0, connections: 0, perSample: [] });
+          sc.cpu += cpu;
           sc.connections += r.transactions;
+          sc.perSample.push((1e6 * cpu) / r.transactions);
         }
         if (ids && prog0) {
           const pc = (bpfCost[c.label] ??= { acc: new Map(), connections: 0 });
@@ -210,9 +201,9 @@ async function main(): Promise<void> {
           const c = all.find((x) => x.label === `cnilab-${routing}-${suffix}`)!;
           return { spec: c.spec, clientNetns: c.netns!.client, host: c.serverIp!, port: CRR_PORT };
         };
-        split[routing] = await measureReadySplit(target('off'), target('on'), pods);
+        split[routing] = await measureReadySplit(target('off'), target('on'), pods, stormRate);
         // --ref-tree: the same split with the other checkout's observer-on cluster as "on".
-        if (extra.refTree) split[`${routing}, on = ref tree`] = await measureReadySplit(target('off'), target('on-ref'), pods);
+        if (extra.refTree) split[`${routing}, on = ref tree`] = await measureReadySplit(target('off'), target('on-ref'), pods, stormRate);
       }
     }
 
@@ -225,17 +216,24 @@ async function main(): Promise<void> {
       const r = (a: string, b: string, m: Record<string, number[]>) => median(m[a]!) / median(m[b]!);
       const goal = (x: number) => (x >= 0.95 ? 'met' : 'TARGET MISSED');
       const onVsOff = r(on2!, off!, crr);
-      const onVsKernel = r(on2!, k!, crr);
-      console.log(`${routing}: connection rate on/off ${onVsOff.toFixed(2)}× (${goal(onVsOff)}), throughput on/off ${r(on2!, off!, tput).toFixed(2)}× (${goal(r(on2!, off!, tput))}), on/${k} connections ${onVsKernel.toFixed(2)}× (${goal(onVsKernel)}), off/${k} connections ${r(off!, k!, crr).toFixed(2)}×, throughput ${r(on2!, k!, tput).toFixed(2)}×`);
+      // --skip-kernel: no kernel cluster, so no ratio against it (NaN in the JSON).
+      const withKernel = !!crr[k!];
+      const onVsKernel = withKernel ? r(on2!, k!, crr) : NaN;
+      console.log(`${routing}: connection rate on/off ${onVsOff.toFixed(2)}× (${goal(onVsOff)}), throughput on/off ${r(on2!, off!, tput).toFixed(2)}× (${goal(r(on2!, off!, tput))})${withKernel ? `, on/${k} connections ${onVsKernel.toFixed(2)}× (${goal(onVsKernel)}), off/${k} connections ${r(off!, k!, crr).toFixed(2)}×, throughput ${r(on2!, k!, tput).toFixed(2)}×` : ''}`);
+      // The same ratios paired round by round (observer-bench-stats.ts says why), with their intervals:
+      // whether the observer's cost is real or the machine's noise.
+      const pci = (a: string, b: string, m: Record<string, number[]>) => pairedRatioCi(m[a]!, m[b]!);
+      const paired = { crrOnOff: pci(on2!, off!, crr), tputOnOff: pci(on2!, off!, tput), ...(withKernel ? { crrOnKernel: pci(on2!, k!, crr), crrOffKernel: pci(off!, k!, crr) } : {}) };
+      console.log(`${routing}: paired by round: connections on/off ${describeInterval(paired.crrOnOff)} ≥ 0.95: ${atLeastVerdict(paired.crrOnOff, 0.95, samples)}; throughput on/off ${describeInterval(paired.tputOnOff)}: ${atLeastVerdict(paired.tputOnOff, 0.95, samples)}${paired.crrOnKernel && paired.crrOffKernel ? `; on/${k} ${describeInterval(paired.crrOnKernel)}: ${atLeastVerdict(paired.crrOnKernel, 0.95, samples)}; off/${k} ${describeInterval(paired.crrOffKernel)}` : ''}`);
       const st = storm[on2!]!;
       console.log(`${routing}: during the connection storms the agents read ${(st.events / st.seconds).toFixed(0)} events/s (both nodes), ${(st.events / st.connections).toFixed(1)} per connection, lost ${st.lost} (goal 0), agent CPU ${((100 * st.cpu) / st.seconds).toFixed(1)} % of a core, ${((1e6 * st.cpu) / st.connections).toFixed(1)} µs per connection`);
       for (const c of configs(routing, extra).slice(3)) {
         const x = c.label;
-        console.log(`${routing}: ${x} connections ${r(x, off!, crr).toFixed(2)}× of off, ${r(x, on2!, crr).toFixed(2)}× of on, ${r(x, k!, crr).toFixed(2)}× of ${k}`);
+        console.log(`${routing}: ${x} connections ${r(x, off!, crr).toFixed(2)}× of off, ${r(x, on2!, crr).toFixed(2)}× of on${withKernel ? `, ${r(x, k!, crr).toFixed(2)}× of ${k}` : ''}; paired by round: ${x}/off ${describeInterval(pci(x, off!, crr))}, on/${x} ${describeInterval(pci(on2!, x, crr))}`);
         const sx = storm[x];
         if (sx) console.log(`${routing}: ${x} during the storms: ${(sx.events / sx.seconds).toFixed(0)} events/s, ${(sx.events / sx.connections).toFixed(1)} events per connection (on: ${(st.events / st.connections).toFixed(1)}), lost ${sx.lost}, agent CPU ${((1e6 * sx.cpu) / sx.connections).toFixed(1)} µs per connection`);
       }
-      summary[routing] = { crrOnOff: onVsOff, crrOnKernel: onVsKernel, crrOffKernel: r(off!, k!, crr), tputOnOff: r(on2!, off!, tput), eventsPerSec: st.events / st.seconds, lost: String(st.lost), agentCpuPct: (100 * st.cpu) / st.seconds, agentCpuUsPerConnection: (1e6 * st.cpu) / st.connections };
+      summary[routing] = { crrOnOff: onVsOff, crrOnKernel: onVsKernel, crrOffKernel: withKernel ? r(off!, k!, crr) : NaN, tputOnOff: r(on2!, off!, tput), eventsPerSec: st.events / st.seconds, lost: String(st.lost), agentCpuPct: (100 * st.cpu) / st.seconds, agentCpuUsPerConnection: (1e6 * st.cpu) / st.connections, paired };
     }
     if (doRate) {
       // The agents' CPU during the storm windows alone (/proc), observer off as well: on − off is what
@@ -245,12 +243,14 @@ async function main(): Promise<void> {
         const us = (l: string) => (1e6 * stormCpu[l]!.cpu) / stormCpu[l]!.connections;
         const off = cs.find((c) => c.observer === false && !c.env)?.label;
         console.log(`${routing}: agents' CPU during the storms (/proc, both nodes): ${cs.map((c) => `${c.label} ${us(c.label).toFixed(1)} µs/conn`).join(', ')}${off ? `; observer's share (on − off): ${cs.filter((c) => c.observer).map((c) => `${c.label} ${(us(c.label) - us(off)).toFixed(1)} µs/conn`).join(', ')}` : ''}`);
+        // Sample by sample: whether the share is steady or one sample's outlier.
+        console.log(`${routing}: agents' CPU per connection by sample: ${cs.map((c) => `${c.label} ${median(stormCpu[c.label]!.perSample).toFixed(1)} (${spread(stormCpu[c.label]!.perSample, 1)}) µs`).join(', ')}`);
         (summary[routing] as Record<string, unknown> | undefined ?? {}).agentCpuProcUsPerConnection = Object.fromEntries(cs.map((c) => [c.label, us(c.label)]));
       }
     }
     for (const [label, pc] of Object.entries(bpfCost)) for (const l of describeProgramCost(label, pc.acc, pc.connections)) console.log(l);
-    for (const routing of Object.keys(split)) for (const l of describeReadySplit(`${routing} (${pods} pods per cell, rounds of 4)`, split[routing]!)) console.log(l);
-    const podReady = Object.fromEntries(Object.entries(split).map(([r, x]) => [r, { ...Object.fromEntries(CELLS.map((c) => [`${c}P50`, median(x.readyMs[c])])), stormRate: { off: median(x.stormRate.off), on: median(x.stormRate.on) }, stormAlone: x.stormAlone }]));
+    for (const routing of Object.keys(split)) for (const l of describeReadySplit(`${routing} (${pods} pods per cell, rounds of 4, cells interleaved)`, split[routing]!, readyBound)) console.log(l);
+    const podReady = Object.fromEntries(Object.entries(split).map(([r, x]) => [r, summarizeReadySplit(x)]));
     console.log(JSON.stringify({ bench: 'observer', machine: machineSummary(), samples, duration, awake: !!values.awake, synRetransmits, crr: Object.fromEntries(Object.entries(crr).map(([k, v]) => [k, median(v)])), tput: Object.fromEntries(Object.entries(tput).map(([k, v]) => [k, median(v)])), summary, podReady }));
   } finally {
     await awake?.stop();
