@@ -24,7 +24,9 @@ describe('node captures', () => {
   it("reads tcpdump's progress: listening, or the error it exits with", () => {
     expect(captureProgress('')).toEqual({ listening: false });
     expect(captureProgress('tcpdump: verbose output suppressed, use -v[v]... for full protocol decode\n')).toEqual({ listening: false });
-    expect(captureProgress('cnilab-capture-pid 42\nlistening on eth0, link-type EN10MB (Ethernet), snapshot length 256 bytes\n')).toEqual({ listening: true });
+    // tcpdump 4.99 with -w, as it prints it here.
+    expect(captureProgress('cnilab-capture-pid 42\ntcpdump: listening on eth0, link-type EN10MB (Ethernet), snapshot length 256 bytes\n')).toEqual({ listening: true });
+    expect(captureProgress('listening on any, link-type LINUX_SLL2 (Linux cooked v2), snapshot length 256 bytes\n')).toEqual({ listening: true });
     expect(captureProgress('tcpdump: eth9: No such device exists\n(SIOCGIFHWADDR: No such device)\n')).toEqual({ listening: false, error: 'tcpdump: eth9: No such device exists' });
     expect(captureProgress('tcpdump: syntax error in filter expression\n').error).toMatch(/syntax error/);
   });

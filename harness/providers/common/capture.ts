@@ -20,7 +20,8 @@ export function tcpdumpArgv(o: StartCaptureOptions, out: string): string[] {
 /** What tcpdump has said on stderr so far: listening (it prints this once the socket is bound), or
  *  an error line ("tcpdump: eth9: No such device exists", a filter syntax error). */
 export function captureProgress(stderr: string): { listening: boolean; error?: string } {
-  if (/^listening on /m.test(stderr)) return { listening: true };
+  // With -w, tcpdump prefixes it with its name ("tcpdump: listening on eth0, link-type …").
+  if (/^(tcpdump: )?listening on /m.test(stderr)) return { listening: true };
   const err = stderr.split('\n').find((l) => /^tcpdump: /.test(l) && !/verbose output suppressed/.test(l));
   return err ? { listening: false, error: err.trim() } : { listening: false };
 }

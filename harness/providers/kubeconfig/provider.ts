@@ -293,7 +293,8 @@ export class KubeconfigProvider implements Provider {
       stop: async () => {
         // Packets still in flight (a reply on its way) get a moment to be written.
         await new Promise((r) => setTimeout(r, 150));
-        await this.execOnNode(node, ['kill', '-TERM', String(pid)], { allowFailure: true, timeoutMs: 10_000 });
+        // The shell's own kill: images differ in whether they ship /usr/bin/kill.
+        await this.execOnNode(node, ['sh', '-c', 'kill -TERM "$0"', String(pid)], { allowFailure: true, timeoutMs: 10_000 });
         // tcpdump flushes and exits, which ends the exec; a stream that hangs on is closed.
         const timer = setTimeout(() => socket?.close(), 10_000);
         await done.catch((e: Error) => (stderr += `\n${e.message}`));
