@@ -1,7 +1,6 @@
 // Corrupt agent state: every malformed file is a CorruptStateError naming the file (which the agent
 // quarantines), never another exception that would crash the agent at each start.
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -9,6 +8,7 @@ import { CorruptStateError, listQuarantined, quarantine } from './state-files.js
 import { EndpointStateStore, parseEndpointState, type EndpointState } from './endpoint/state.js';
 import { ClusterPoolIpam } from './ipam/pool.js';
 import { HealthProblems } from './health.js';
+import { testTempDir } from '../lib/testing/temp-dir.js';
 
 const valid: EndpointState = {
   containerId: 'abc123', endpointId: 1, hostIfname: 'lxc0123456789ab', ifindex: 7, hostMac: '02:00:00:00:00:01', podIfname: 'eth0',
@@ -44,7 +44,7 @@ describe('agent state files', () => {
   });
 
   it('the endpoint store hands corrupt files to onCorrupt and lists only valid ones', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'epstate-'));
+    const dir = testTempDir('epstate-');
     writeFileSync(join(dir, 'abc123.json'), JSON.stringify(valid));
     writeFileSync(join(dir, 'bad.json'), '{"containerId":');
     const corrupt: string[] = [];
@@ -54,7 +54,7 @@ describe('agent state files', () => {
   });
 
   it('IPAM: a corrupt allocation file is a CorruptStateError; quarantine moves it aside and lists it', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ipam-'));
+    const dir = testTempDir('ipam-');
     const file = join(dir, 'ipam.json');
     fc.assert(
       fc.property(fc.oneof(fc.string(), fc.json(), fc.constantFrom('{"version":1,"podCidr":', '{"podCidr":"198.19.0.0/24","allocations":{"x":"y"}}', '{"podCidr":"198.19.0.0/24","allocations":[1]}')), (text) => {

@@ -1,10 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { comparePassed, comparePerf, loadPerfResult, matchesMetric, parseOverride, parsePercent, renderCompareJunit, renderCompareTable } from './compare.js';
 import { fixtureResult } from '../scenarios/performance/fixture.js';
 import { report } from '../harness/cli/report.js';
+import { testTempDir } from '../lib/testing/temp-dir.js';
 
 describe('compare', () => {
   it('a run compared with itself passes', () => {
@@ -98,7 +98,7 @@ describe('compare', () => {
 });
 
 describe('cnilab report compare', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'pf-compare-'));
+  const dir = testTempDir('pf-compare-');
   const write = (name: string, v: unknown) => {
     const p = join(dir, name);
     writeFileSync(p, typeof v === 'string' ? v : JSON.stringify(v));

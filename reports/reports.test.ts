@@ -1,6 +1,5 @@
 // Renderers: JUnit is well-formed and escaped, Markdown shows the pair matrix, terminal lists failures.
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderJunit, xmlEscape } from './junit.js';
@@ -8,6 +7,7 @@ import { renderMarkdown, renderMatrix } from './markdown.js';
 import { renderTerminal } from './terminal.js';
 import { writeReports } from './write.js';
 import { runPassed, summarizeRun, summarizeSuites, type CheckResult, type ConfigurationResult, type RunResult } from './model.js';
+import { testTempDir } from '../lib/testing/temp-dir.js';
 
 const check = (id: string, passed: boolean, extra: Partial<CheckResult> = {}): CheckResult => ({
   id, name: id, expected: 'ok (exit 0)', observed: passed ? 'ok (exit 0)' : 'timeout (exit 1)', passed, verdict: passed ? 'pass' : 'fail', durationMs: 12, ...extra,
@@ -110,7 +110,7 @@ describe('terminal and files', () => {
   });
 
   it('writeReports writes result.json, report.md and junit.xml', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cnilab-reports-'));
+    const dir = testTempDir('cnilab-reports-');
     const files = writeReports(result([check('ok', true)]), dir);
     expect(JSON.parse(readFileSync(files.json, 'utf8')).schemaVersion).toBe(1);
     expect(readFileSync(files.markdown, 'utf8')).toMatch(/✅ passed/);

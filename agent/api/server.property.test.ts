@@ -4,15 +4,14 @@
 // escaping the handler used to end the agent (GET // threw before the handler's try).
 import net from 'node:net';
 import { request, type Server } from 'node:http';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { startAgentServer, stopAgentServer, type AgentApi } from './server.js';
 import type { CniRequest } from '../cni/protocol.js';
+import { testTempDir } from '../../lib/testing/temp-dir.js';
 
-const socket = join(mkdtempSync(join(tmpdir(), 'agent-fuzz-')), 'agent.sock');
+const socket = join(testTempDir('agent-fuzz-'), 'agent.sock');
 const received: CniRequest[] = [];
 const api: AgentApi = {
   healthz: () => ({ ok: true, node: 'n1', endpoints: 0 }),

@@ -168,16 +168,7 @@ export const TRACE_REASON = { new: 1, established: 2, reply: 3 } as const;
 
 /** Hubble TraceObservationPoint: what DatapathEvent.observationPoint holds once a record is decoded (the
  *  trace point, but TO_ENDPOINT is 101 here where the monitor's to-endpoint is 0). */
-export const OBS_POINT = {
-  TO_STACK: 3,
-  TO_OVERLAY: 4,
-  FROM_ENDPOINT: 5,
-  FROM_HOST: 7,
-  FROM_OVERLAY: 9,
-  FROM_NETWORK: 10,
-  TO_NETWORK: 11,
-  TO_ENDPOINT: 101,
-} as const;
+export const OBS_POINT = { ...TRACE_POINT, TO_ENDPOINT: 101 } as const;
 
 // must match bpf/lib/common.h: DIR_* (Hubble TrafficDirection)
 export const DIRECTION = { unknown: 0, ingress: 1, egress: 2 } as const;

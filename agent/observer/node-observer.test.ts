@@ -2,13 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { FakeDatapath } from '../testing/fake-datapath.js';
 import { defaultHubbleConfig } from '../../lib/hubble-config.js';
 import { NodeObserver } from './node-observer.js';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { testTempDir } from '../../lib/testing/temp-dir.js';
 
 describe('NodeObserver', () => {
   it('reads the datapath, names interfaces, and serves Hubble and agent metrics', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'nodeobs-'));
+    const dir = testTempDir('nodeobs-');
     const dp = new FakeDatapath({ pinDir: dir, routing: 'tunnel', nodeIp: '198.18.0.11', routerIp: '198.19.0.1', podCidr: '198.19.0.0/24' }, join(dir, 'dp.json'));
     const no = new NodeObserver({
       nodeName: 'node1', config: defaultHubbleConfig(), datapath: dp, resolve: () => ({}),

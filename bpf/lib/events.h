@@ -227,10 +227,10 @@ static __always_inline int __send_drop(struct __sk_buff *skb, const struct event
 	return TC_ACT_SHOT;
 }
 
-/* THE drop path: every drop in the datapath returns through here (or send_policy_drop, the same path with
- * the policy match kind). Always reported, never aggregated. */
-static __always_inline int send_drop(struct __sk_buff *skb, __u8 reason, __u8 direction, __u32 src_identity,
-				     __u32 dst_identity, const struct pkt_info *pi, __u8 is_reply)
+/* The drop record: reason, direction, both identities, whether it was a reply and, for a policy drop, the
+ * kind of entry that decided (0 otherwise). */
+static __always_inline int send_drop_record(struct __sk_buff *skb, __u8 reason, __u8 direction, __u32 src_identity,
+					    __u32 dst_identity, const struct pkt_info *pi, __u8 is_reply, __u8 match)
 {
 	struct event_meta m = {
 		.type = EVENT_DROP,
@@ -240,26 +240,25 @@ static __always_inline int send_drop(struct __sk_buff *skb, __u8 reason, __u8 di
 		.ifindex = CTX_U32(skb, ifindex),
 		.src_identity = src_identity,
 		.dst_identity = dst_identity,
+		.policy_match = match,
 	};
 
 	return __send_drop(skb, &m, pi);
+}
+
+/* THE drop path: every drop in the datapath returns through here (or send_policy_drop, the same path with
+ * the policy match kind). Always reported, never aggregated. */
+static __always_inline int send_drop(struct __sk_buff *skb, __u8 reason, __u8 direction, __u32 src_identity,
+				     __u32 dst_identity, const struct pkt_info *pi, __u8 is_reply)
+{
+	return send_drop_record(skb, reason, direction, src_identity, dst_identity, pi, is_reply, 0);
 }
 
 /* A policy drop (DROP_POLICY_DENIED / DROP_POLICY_DENY), with the kind of entry that decided. */
 static __always_inline int send_policy_drop(struct __sk_buff *skb, __u8 reason, __u8 direction, __u32 src_identity,
 					    __u32 dst_identity, const struct pkt_info *pi, __u8 match)
 {
-	struct event_meta m = {
-		.type = EVENT_DROP,
-		.subtype = reason,
-		.direction = direction,
-		.ifindex = CTX_U32(skb, ifindex),
-		.src_identity = src_identity,
-		.dst_identity = dst_identity,
-		.policy_match = match,
-	};
-
-	return __send_drop(skb, &m, pi);
+	return send_drop_record(skb, reason, direction, src_identity, dst_identity, pi, 0, match);
 }
 
 /* The policy verdict on a new connection, allowed (reason 0) or not: one event per decision point. */

@@ -1,13 +1,13 @@
 // `cnilab run --provider kubeconfig` input handling: bad input names its flag (exit 2) and suites not
 // yet on the provider interface are unsupported (exit 3), before any cluster is reached.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCommand } from './run.js';
 import { parseProviderRunFlags } from './run-provider.js';
+import { testTempDir } from '../../lib/testing/temp-dir.js';
 
-const kc = join(mkdtempSync(join(tmpdir(), 'kc-')), 'kubeconfig');
+const kc = join(testTempDir('kc-'), 'kubeconfig');
 writeFileSync(kc, 'apiVersion: v1\nkind: Config\n');
 
 describe('cnilab run --provider', () => {

@@ -1,12 +1,12 @@
 // `cnilab run` input handling (no cluster needed): bad input is exit 2 before anything is created.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError, UnsupportedError } from '../errors.js';
 import { CLUSTER_NAME_MAX, validateClusterName } from '../cluster/names.js';
 import { CONFIGURATIONS } from '../../scenarios/framework/configuration.js';
 import { clusterNameFor, runCommand, selectConfigurations, selectSuites } from './run.js';
+import { testTempDir } from '../../lib/testing/temp-dir.js';
 
 describe('cnilab run flags', () => {
   it('rejects unknown suites, configurations, flags and over-long prefixes as invalid input', async () => {
@@ -18,7 +18,7 @@ describe('cnilab run flags', () => {
   });
 
   it('checks policy case files and sets before anything is created', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cases-'));
+    const dir = testTempDir('cases-');
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'cases: [{name: a, steps: [{apply: [{apiVersion: cilium.io/v2, kind: CiliumNetworkPolicy, metadata: {name: p, namespace: x}, spec: {endpointSelector: {}, egress: [{toCIDR: [10.0.0/8]}]}}]}]}]\n');
     await expect(runCommand(['--cases', bad, '--name', 'never'])).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining(`${bad}: cases[0].steps[0].apply[0]: spec.egress[0].toCIDR[0]: expected a CIDR`) });

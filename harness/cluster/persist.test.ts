@@ -1,17 +1,17 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { ObjectStore } from './store.js';
 import { CorruptSnapshotError, readSnapshot, StorePersistence } from './persist.js';
 import type { KubeObject } from './objects.js';
+import { testTempDir } from '../../lib/testing/temp-dir.js';
 
 const ns = (name: string) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }) as KubeObject;
 
 describe('store persistence', () => {
   it('a restored store has the same objects and resourceVersion, and goes on from there', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'persist-')), 'store.json');
+    const file = join(testTempDir('persist-'), 'store.json');
     const a = new ObjectStore();
     a.apply([ns('default'), ns('x')]);
     const p = new StorePersistence(a, file);
@@ -27,7 +27,7 @@ describe('store persistence', () => {
   });
 
   it('anything but a well-formed snapshot is reported corrupt, never loaded half-way', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'persist-'));
+    const dir = testTempDir('persist-');
     const file = join(dir, 'store.json');
     expect(readSnapshot(file)).toBeUndefined();
     fc.assert(

@@ -4,8 +4,6 @@
 // changes nothing (no partial batch, same resourceVersion).
 import { request, type Server } from 'node:http';
 import net from 'node:net';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -14,8 +12,9 @@ import { startControlServer } from './server.js';
 import { resolveSpec } from './spec.js';
 import { LIMITS } from './limits.js';
 import type { KubeObject } from './objects.js';
+import { testTempDir } from '../../lib/testing/temp-dir.js';
 
-const socket = join(mkdtempSync(join(tmpdir(), 'cp-fuzz-')), 'control.sock');
+const socket = join(testTempDir('cp-fuzz-'), 'control.sock');
 const store = new ObjectStore();
 let server: Server;
 

@@ -1,12 +1,12 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadSpecFile, resolveSpec } from './spec.js';
 import { InvalidInputError, InvalidInputList } from '../errors.js';
+import { testTempDir } from '../../lib/testing/temp-dir.js';
 
 function file(text: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'cnilab-spec-'));
+  const dir = testTempDir('cnilab-spec-');
   const f = join(dir, 'cluster.yaml');
   writeFileSync(f, text);
   return f;

@@ -1,8 +1,7 @@
 // The performance scenario for real, on the two kernel baselines (they need no BPF and exist today):
 // quick preset, numbers positive and plausible, samples interleaved, clusters gone afterwards; then the
 // regression gate on a deliberately slowed datapath (tbf towards the cross-node server of baseline).
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { run } from '../../harness/exec/run.js';
@@ -14,11 +13,12 @@ import type { PerfResult } from '../../reports/performance-model.js';
 import { defaultRunOptions, runPerformance } from './run.js';
 import { slowServerPath } from './shaping.js';
 import { tearDown } from './workload.js';
+import { testTempDir } from '../../lib/testing/temp-dir.js';
 
 const PREFIX = 'pf-rt-';
 const SAMPLES = 4;
 const CLUSTERS = ['pf-rt-base', 'pf-rt-kvx', 'pf-rt-s-base', 'pf-rt-s-kvx'];
-const dir = mkdtempSync(join(tmpdir(), 'pf-root-'));
+const dir = testTempDir('pf-root-');
 
 async function quiet<T>(fn: () => Promise<T>): Promise<{ value: T; stdout: string }> {
   let stdout = '';

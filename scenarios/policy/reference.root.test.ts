@@ -2,8 +2,7 @@
 // suite must run to the end and report the violations honestly — every probe the oracle expects
 // blocked is observed connected, with a timeout-free "answer" as evidence, while the cases that expect
 // no block pass — never crash and never pass. The hosts outside the cluster come and go with the suite.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveSpec, type ClusterSpec } from '../../harness/cluster/spec.js';
@@ -14,6 +13,7 @@ import { createExternalHost, externalAddress } from '../../harness/providers/net
 import { cnilab, leftovers } from '../../harness/testing/cli.js';
 import { runSuite } from '../framework/runner.js';
 import { buildPolicySuite } from './index.js';
+import { testTempDir } from '../../lib/testing/temp-dir.js';
 
 const NAME = 'pol-ref';
 let spec: ClusterSpec;
@@ -59,7 +59,7 @@ describe('policy suite on the reference bridge CNI (enforces nothing)', () => {
   }, 240_000);
 
   it('cnilab apply rejects a bad policy with its field path and exit 2, creating nothing of the file', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pol-apply-'));
+    const dir = testTempDir('pol-apply-');
     const file = join(dir, 'policies.yaml');
     writeFileSync(
       file,
