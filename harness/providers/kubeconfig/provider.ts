@@ -276,14 +276,14 @@ export class KubeconfigProvider implements Provider {
         });
     });
     done.catch(() => undefined);
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + 30_000;
     for (;;) {
       const p = captureProgress(stderr);
       if (p.listening && capturePid(stderr) !== undefined) break;
       if (ended || p.error || Date.now() > deadline) {
         socket?.close();
         await done.catch((e: Error) => (stderr += `\n${e.message}`));
-        throw new CnilabError('COMMAND_FAILED', `tcpdump on node ${node} did not start listening: ${command}`, { detail: stderr.trim() });
+        throw new CnilabError('COMMAND_FAILED', `tcpdump on node ${node} did not start listening: ${stderr.trim().split('\n').slice(-2).join(' | ') || 'nothing on stderr'}: ${command}`, { detail: stderr.trim() });
       }
       await new Promise((r) => setTimeout(r, 20));
     }

@@ -97,14 +97,15 @@ export class NetnsProvider implements Provider {
     const bg = start(argv, { netns: netnsNames.node(this.cluster, node) });
     let exited = false;
     void bg.exited.then(() => (exited = true));
-    const deadline = Date.now() + 10_000;
+    // Generous: on a loaded 2-core machine tcpdump's start-up has taken over 10 s.
+    const deadline = Date.now() + 30_000;
     for (;;) {
       const p = captureProgress(bg.output().stderr);
       if (p.listening) break;
       if (exited || p.error || Date.now() > deadline) {
         await bg.stop(1000);
         rmSync(dir, { recursive: true, force: true });
-        throw new CnilabError('COMMAND_FAILED', `tcpdump on node ${node} did not start listening: ${shellQuote(bg.argv)}`, { detail: bg.output().stderr.trim() });
+        throw new CnilabError('COMMAND_FAILED', `tcpdump on node ${node} did not start listening (${exited ? 'it exited' : 'not within 30 s'}): ${bg.output().stderr.trim().split('\n').slice(-2).join(' | ') || 'nothing on stderr'}: ${shellQuote(bg.argv)}`, { detail: bg.output().stderr.trim() });
       }
       await new Promise((r) => setTimeout(r, 20));
     }
