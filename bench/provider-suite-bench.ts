@@ -14,7 +14,10 @@
 //   kubeconfig they are `agnhost cnilab-svc-ask` exec'd in the pods, the deletion is judged after the
 //   EndpointSlices change plus a 2 s grace, and the outside-host, drop-counter and flow checks are
 //   unavailable (so kubeconfig makes fewer checks: compare with that in mind).
-//   node dist/bench/provider-suite-bench.js [--rounds 3] [--suite connectivity|policy|services]...
+// - wire: the wire scenario (captures on two nodes' underlay devices while six probes run): tcpdump in
+//   the node namespaces through netns, in the privileged host-network helper pods (pcap over exec)
+//   through kubeconfig; the same 12 checks both ways.
+//   node dist/bench/provider-suite-bench.js [--rounds 3] [--suite connectivity|policy|services|wire]...
 import { performance } from 'node:perf_hooks';
 import { paths } from '../harness/cluster/names.js';
 import { resolveSpec } from '../harness/cluster/spec.js';
@@ -23,6 +26,7 @@ import { NetnsProvider } from '../harness/providers/netns/provider.js';
 import { KubeconfigProvider } from '../harness/providers/kubeconfig/provider.js';
 import { connectivityScenario } from '../scenarios/connectivity/connectivity.js';
 import { servicesScenario } from '../scenarios/connectivity/services.js';
+import { wireScenario } from '../scenarios/connectivity/wire.js';
 import { runThroughProvider } from '../scenarios/framework/provider-run.js';
 import { buildPolicySuite } from '../scenarios/policy/index.js';
 import type { Suite } from '../scenarios/framework/model.js';
@@ -63,7 +67,7 @@ async function main(): Promise<void> {
   const rounds = i > 0 ? Number(process.argv[i + 1]) : 3;
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds: expected a whole number ≥ 1, got ${process.argv[i + 1]}`);
   const suites = process.argv.flatMap((a, j) => (process.argv[j - 1] === '--suite' ? [a] : []));
-  for (const s of suites) if (!['connectivity', 'policy', 'services'].includes(s)) throw new Error(`--suite: expected connectivity, policy or services, got ${s}`);
+  for (const s of suites) if (!['connectivity', 'policy', 'services', 'wire'].includes(s)) throw new Error(`--suite: expected connectivity, policy, services or wire, got ${s}`);
   const want = (s: string) => suites.length === 0 || suites.includes(s);
   const spec = resolveSpec({}, 'bench', { name: 'prv-bench', nodes: 3, cni: 'cnilab', routing: 'tunnel' });
   await destroyCluster(spec.name);
@@ -92,6 +96,13 @@ async function main(): Promise<void> {
         'netns (in-process sockets, agents)': () => runThroughProvider(netns, [suite], { name: spec.name, spec }),
         'kubeconfig (API, exec cnilab-svc-ask)': () => runThroughProvider(api, [suite], { name: spec.name, podMtu: spec.podMtu }),
       }, [['kubeconfig / netns', 'kubeconfig (API, exec cnilab-svc-ask)', 'netns (in-process sockets, agents)']]);
+    }
+    if (want('wire')) {
+      const suite: Suite = { name: 'connectivity', scenarios: [wireScenario] };
+      await measure('wire scenario', rounds, {
+        'netns (tcpdump in the node namespaces)': () => runThroughProvider(netns, [suite], { name: spec.name, spec }),
+        'kubeconfig (tcpdump in helper pods, pcap over exec)': () => runThroughProvider(api, [suite], { name: spec.name, podMtu: spec.podMtu, routing: 'tunnel' }),
+      }, [['kubeconfig / netns', 'kubeconfig (tcpdump in helper pods, pcap over exec)', 'netns (tcpdump in the node namespaces)']]);
     }
     if (want('policy')) {
       const withFlows = buildPolicySuite({ only: POLICY_CASES });

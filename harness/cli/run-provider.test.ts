@@ -13,6 +13,7 @@ writeFileSync(kc, 'apiVersion: v1\nkind: Config\n');
 describe('cnilab run --provider', () => {
   it('takes a kubeconfig, a pod MTU and the connectivity suite', () => {
     expect(parseProviderRunFlags({ kubeconfig: kc, 'pod-mtu': '1450' }, undefined)).toEqual({ kubeconfig: kc, podMtu: 1450, name: 'kubeconfig', suites: ['connectivity'] });
+    expect(parseProviderRunFlags({ kubeconfig: kc, routing: 'native' }, undefined)).toMatchObject({ routing: 'native' });
     expect(parseProviderRunFlags({ kubeconfig: kc, context: 'ctx', name: 'lab' }, ['connectivity'])).toMatchObject({ context: 'ctx', name: 'lab' });
   });
 
@@ -22,6 +23,8 @@ describe('cnilab run --provider', () => {
     await expect(runCommand(['--provider', 'kubeconfig', '--kubeconfig', '/nonexistent/kc'])).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('no such file') });
     await expect(runCommand(['--provider', 'kubeconfig', '--kubeconfig', kc, '--pod-mtu', '12'])).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('--pod-mtu') });
     await expect(runCommand(['--provider', 'kubeconfig', '--kubeconfig', kc, '--config', 'cnilab-tunnel'])).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('--config') });
+    await expect(runCommand(['--provider', 'kubeconfig', '--kubeconfig', kc, '--routing', 'geneve'])).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('--routing') });
+    await expect(runCommand(['--routing', 'native'])).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('applies to --provider kubeconfig') });
     await expect(runCommand(['--kubeconfig', kc])).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('applies to --provider kubeconfig') });
   });
 

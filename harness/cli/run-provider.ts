@@ -26,6 +26,8 @@ export interface ProviderRunFlags {
   kubeconfig: string;
   context?: string;
   podMtu?: number;
+  /** The cluster's routing mode, which the wire checks judge the underlay by (default tunnel). */
+  routing?: 'tunnel' | 'native';
   name: string;
 }
 
@@ -42,12 +44,14 @@ export function parseProviderRunFlags(values: Record<string, any>, suites: strin
     if (!/^\d+$/.test(v) || Number(v) < 576 || Number(v) > 65535) throw new InvalidInputError('--pod-mtu', `expected a whole number from 576 to 65535, got "${v}"`);
     podMtu = Number(v);
   }
+  const routing = values.routing as string | undefined;
+  if (routing !== undefined && routing !== 'tunnel' && routing !== 'native') throw new InvalidInputError('--routing', `expected tunnel or native, got "${routing}"`);
   const policyFlags = values.cases?.length || values['policy-set']?.length;
   const chosen = suites?.length ? [...new Set(suites)] : policyFlags ? ['policy'] : DEFAULT_PROVIDER_SUITES;
   const other = chosen.find((s) => !PROVIDER_SUITES.includes(s));
   if (other) throw new UnsupportedError(`suite ${other} through the kubeconfig provider`, 'the netns provider (it still reaches the embedded cluster directly)');
   const name = validateLabel('--name', (values.name as string | undefined) ?? 'kubeconfig');
-  return { kubeconfig: file, ...(values.context ? { context: String(values.context) } : {}), ...(podMtu ? { podMtu } : {}), name, suites: chosen };
+  return { kubeconfig: file, ...(values.context ? { context: String(values.context) } : {}), ...(podMtu ? { podMtu } : {}), ...(routing ? { routing } : {}), name, suites: chosen };
 }
 
 export async function runWithProvider(flags: ProviderRunFlags, suites: Suite[], o: { outDir: string; concurrency?: number; say: (m: string) => void }): Promise<number> {
@@ -62,7 +66,7 @@ export async function runWithProvider(flags: ProviderRunFlags, suites: Suite[], 
   const environment = await collectEnvironment();
   let cfg;
   try {
-    cfg = await runThroughProvider(provider, suites, { name: flags.name, podMtu: flags.podMtu, concurrency: o.concurrency, log: o.say });
+    cfg = await runThroughProvider(provider, suites, { name: flags.name, podMtu: flags.podMtu, routing: flags.routing, concurrency: o.concurrency, log: o.say });
   } finally {
     // Only what cnilab put there (its node helpers) goes; the cluster and the suites' namespaces stay.
     await provider.destroy().catch((e: Error) => o.say(`removing the node helpers failed: ${e.message}`));

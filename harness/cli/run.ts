@@ -32,7 +32,7 @@ export const SUITES: Record<string, (flags: SuiteFlags) => Promise<Suite>> = {
 
 const USAGE = `usage: cnilab run [--suite NAME]... [--config NAME]... [--out DIR] [--name PREFIX] [--keep] [--concurrency N]
                   [--cases FILE]... [--policy-set SET]...
-       cnilab run --provider kubeconfig --kubeconfig FILE [--context CTX] [--pod-mtu N] [--suite connectivity|policy|visibility]...
+       cnilab run --provider kubeconfig --kubeconfig FILE [--context CTX] [--pod-mtu N] [--routing tunnel|native] [--suite connectivity|policy|visibility]...
                   [--cases FILE]... [--policy-set SET]... [--out DIR]
   --suite   ${Object.keys(SUITES).join(', ')} (default: all)
   --cases   policy cases of your own, as YAML (format: scenarios/policy/README.md); implies --suite policy
@@ -45,7 +45,7 @@ const USAGE = `usage: cnilab run [--suite NAME]... [--config NAME]... [--out DIR
   --provider  ${RUN_PROVIDERS.join(', ')} (default netns: a fresh embedded cluster per configuration);
             kubeconfig runs the connectivity suite (default; with its services scenario), the policy or the
             visibility suite on the existing cluster of --kubeconfig (objects through its API, commands through pods/exec), with --pod-mtu the MTU its
-            pods must have
+            pods must have and --routing the routing mode the wire checks judge the underlay by (default tunnel)
 `;
 
 const RANDOM_SUFFIX_LEN = 4;
@@ -104,6 +104,7 @@ export async function runCommand(args: string[]): Promise<number> {
     kubeconfig: { type: 'string' },
     context: { type: 'string' },
     'pod-mtu': { type: 'string' },
+    routing: { type: 'string' },
   });
   if (values.help) {
     process.stdout.write(USAGE);
@@ -126,7 +127,7 @@ export async function runCommand(args: string[]): Promise<number> {
     const flags = parseProviderRunFlags(values, values.suite);
     return runWithProvider(flags, await selectSuites(flags.suites, { cases: values.cases, policySets: values['policy-set'] }), { outDir: resolve(values.out ?? resolve(REPO_ROOT, 'reports/latest')), concurrency, say });
   }
-  for (const f of ['kubeconfig', 'context', 'pod-mtu']) if (values[f] !== undefined) throw new InvalidInputError(`--${f}`, 'applies to --provider kubeconfig');
+  for (const f of ['kubeconfig', 'context', 'pod-mtu', 'routing']) if (values[f] !== undefined) throw new InvalidInputError(`--${f}`, 'applies to --provider kubeconfig');
   const prefix = parsePrefix(values.name);
   const outDir = resolve(values.out ?? resolve(REPO_ROOT, 'reports/latest'));
   const suites = await selectSuites(values.suite, { cases: values.cases, policySets: values['policy-set'] });

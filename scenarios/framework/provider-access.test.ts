@@ -26,6 +26,7 @@ function fakeProvider(answer: (where: string, argv: string[]) => Partial<RunResu
     pods: async () => pods,
     waitPodsReady: async (ns) => pods.filter((p) => !ns || p.namespace === ns),
     capture: async () => Buffer.alloc(0),
+    startCapture: async () => ({ command: 'tcpdump', stop: async () => ({ pcap: Buffer.alloc(0), packets: [], stderr: '' }) }),
     cni: async () => 'calico',
     collectLogs: async () => [],
     destroy: async () => undefined,

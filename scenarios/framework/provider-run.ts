@@ -16,6 +16,9 @@ export interface ProviderSpecOptions {
   name: string;
   /** The MTU pods must have; 0 or absent: not known, and the pod MTU checks say "unavailable". */
   podMtu?: number;
+  /** The routing mode the wire checks judge the underlay by; not read from a foreign cluster.
+   *  Default tunnel (Cilium's default): a wrong guess fails the wire checks, it never passes them. */
+  routing?: 'tunnel' | 'native';
 }
 
 /** Nodes as the steps need them, in name order (the API's order is not a promise). */
@@ -32,13 +35,13 @@ export function nodeSpecs(nodes: ProviderNode[]): NodeSpec[] {
  * A spec for a cluster known only through a provider. `cni` is cnilab when the provider found
  * cnilab (its cnilab-specific checks then apply, and say "unavailable" where they need the agents'
  * API); any other CNI is described as 'kernel' here, which only means "not cnilab": the report names
- * the CNI found. Subnets and routing are not read from a foreign cluster and are not used by the
- * suites that run through a provider.
+ * the CNI found. Subnets and routing are not read from a foreign cluster: the routing mode is the
+ * caller's (`--routing`, default tunnel), and only the wire checks use it.
  */
 export function specFromProvider(nodes: ProviderNode[], cniFound: string, o: ProviderSpecOptions): ClusterSpec {
   return {
     name: o.name,
-    routing: 'tunnel',
+    routing: o.routing ?? 'tunnel',
     tunnelProtocol: 'vxlan',
     cni: /^cnilab\b/.test(cniFound) ? 'cnilab' : 'kernel',
     underlaySubnet: '',
@@ -73,7 +76,7 @@ export async function runThroughProvider(provider: Provider, suites: Suite[], o:
     result.cni = await provider.cni();
     const spec = o.spec ?? specFromProvider(nodes, result.cni, o);
     result.clusterUpMs = Math.round(performance.now() - t0);
-    Object.assign(result, { nodes: spec.nodes.length, ...(spec.podMtu ? { podMtu: spec.podMtu } : {}), ...(o.spec ? { routing: spec.routing } : {}) });
+    Object.assign(result, { nodes: spec.nodes.length, ...(spec.podMtu ? { podMtu: spec.podMtu } : {}), ...(o.spec || o.routing ? { routing: spec.routing } : {}) });
     log(`${result.name}: provider ${provider.kind}, CNI found: ${result.cni}, ${spec.nodes.length} nodes`);
     const env: RunnerEnv = {
       spec,

@@ -7,7 +7,7 @@ import type { RunOptions, RunResult } from '../../exec/run.js';
 import type { ClusterSpec } from '../../cluster/spec.js';
 import { paths } from '../../cluster/names.js';
 import { renderChart } from '../../deploy/chart.js';
-import type { CaptureOptions, Provider, ProviderKind, ProviderNode, ProviderObject, ProviderPod } from './provider.js';
+import type { CaptureOptions, Provider, ProviderKind, ProviderNode, ProviderObject, ProviderPod, RunningCapture, StartCaptureOptions } from './provider.js';
 import { KubeconfigProvider } from '../kubeconfig/provider.js';
 
 /** The chart's values for a cluster spec: routing and the pod CIDR of the spec. */
@@ -75,6 +75,9 @@ export abstract class KubeconfigBackedProvider implements Provider {
   }
   capture(node: string, opts: CaptureOptions): Promise<Buffer> {
     return this.api().capture(node, opts);
+  }
+  startCapture(node: string, opts: StartCaptureOptions): Promise<RunningCapture> {
+    return this.api().startCapture(node, opts);
   }
   cni(): Promise<string> {
     return this.api().cni();

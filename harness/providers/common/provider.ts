@@ -5,6 +5,7 @@
 // must have).
 import type { RunOptions, RunResult } from '../../exec/run.js';
 import type { ClusterSpec } from '../../cluster/spec.js';
+import type { CapturedPacket } from '../../traffic/pcap-parse.js';
 
 export type ProviderKind = 'netns' | 'kubeconfig' | 'kind' | 'k3s';
 export const PROVIDER_KINDS: readonly ProviderKind[] = ['netns', 'kubeconfig', 'kind', 'k3s'];
@@ -47,6 +48,36 @@ export interface CaptureOptions {
   maxPackets?: number;
 }
 
+/** A capture started on a node (`startCapture`): tcpdump is listening when the promise resolves, so
+ *  traffic sent after that is seen. */
+export interface RunningCapture {
+  /** The capture as a person would type it on the node (for reports). */
+  readonly command: string;
+  /** Stop tcpdump (it flushes what it has), then hand back what it wrote, decoded. */
+  stop(): Promise<NodeCaptureResult>;
+}
+
+export interface NodeCaptureResult {
+  /** The pcap file tcpdump wrote (classic libpcap format). */
+  pcap: Buffer;
+  packets: CapturedPacket[];
+  /** tcpdump's own summary ("N packets captured … dropped by kernel"), and any error. */
+  stderr: string;
+}
+
+export interface StartCaptureOptions {
+  /** The interface on the node (see `underlayDevice` for the one carrying the node's address). */
+  iface: string;
+  /** A tcpdump filter expression, as separate words. */
+  filter?: string[];
+  /** Bytes kept per packet; default 256 (outer + VXLAN + inner headers). */
+  snaplen?: number;
+  /** tcpdump stops after this many packets. */
+  maxPackets?: number;
+  /** tcpdump ends by itself after this long if stop() never comes (a crashed run); default 120 s. */
+  maxDurationMs?: number;
+}
+
 export interface Provider {
   readonly kind: ProviderKind;
   create(spec: ClusterSpec, opts?: { onProgress?: (msg: string) => void }): Promise<void>;
@@ -68,8 +99,10 @@ export interface Provider {
   pods(namespace?: string): Promise<ProviderPod[]>;
   /** Wait until every pod (of a namespace, or all) is Running with an IP; returns them. */
   waitPodsReady(namespace: string | undefined, timeoutMs: number): Promise<ProviderPod[]>;
-  /** Capture packets on a node: a pcap file's bytes. */
+  /** Capture packets on a node for a fixed time: a pcap file's bytes. */
   capture(node: string, opts: CaptureOptions): Promise<Buffer>;
+  /** Start a capture on a node (tcpdump in its network namespace); resolves once it is listening. */
+  startCapture(node: string, opts: StartCaptureOptions): Promise<RunningCapture>;
   /** The CNI the cluster runs, as the provider found it (what a report names). */
   cni(): Promise<string>;
   collectLogs(dir: string): Promise<string[]>;

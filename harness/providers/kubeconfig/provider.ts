@@ -10,7 +10,10 @@ import * as k8s from '@kubernetes/client-node';
 import type { RunOptions, RunResult } from '../../exec/run.js';
 import type { ClusterSpec } from '../../cluster/spec.js';
 import { CnilabError, WaitTimeoutError } from '../../errors.js';
-import type { CaptureOptions, Provider, ProviderNode, ProviderObject, ProviderPod } from '../common/provider.js';
+import type { CaptureOptions, Provider, ProviderNode, ProviderObject, ProviderPod, RunningCapture, StartCaptureOptions } from '../common/provider.js';
+import { CAPTURE_PID_MARK, captureFor, capturePid, captureProgress, tcpdumpArgv } from '../common/capture.js';
+import { parsePcap } from '../../traffic/pcap-parse.js';
+import { shellQuote } from '../../exec/run.js';
 import { groupVersion, resourceForKind } from '../../cluster/kube/resources.js';
 import { HELPER_NAMESPACE, helperPod, helperPodName } from './helper-pod.js';
 import { detectCni } from './cni.js';
@@ -231,17 +234,75 @@ export class KubeconfigProvider implements Provider {
     return this.execInPod(HELPER_NAMESPACE, await this.helper(node), argv, opts);
   }
 
-  /** tcpdump in the node's helper pod, the pcap streamed back over exec's stdout. */
-  async capture(node: string, opts: CaptureOptions): Promise<Buffer> {
-    const argv = ['timeout', String(Math.ceil(opts.durationMs / 1000)), 'tcpdump', '-i', opts.iface ?? 'any', '-U', '-w', '-', ...(opts.maxPackets ? ['-c', String(opts.maxPackets)] : []), ...(opts.filter ?? [])];
+  capture(node: string, opts: CaptureOptions): Promise<Buffer> {
+    return captureFor((o) => this.startCapture(node, o), opts);
+  }
+
+  /** tcpdump in the node's helper pod (host network: the node's devices), the pcap streamed back over
+   *  exec's stdout. A small fixed shell prints its pid and execs tcpdump under `timeout` (the filter
+   *  and device are its arguments, never part of the script); stop() kills that pid through a second
+   *  exec, since closing the exec stream does not end the process on a real kubelet, and `timeout`
+   *  ends a capture whose stop never comes. */
+  async startCapture(node: string, opts: StartCaptureOptions): Promise<RunningCapture> {
     const name = await this.helper(node);
+    const secs = String(Math.ceil((opts.maxDurationMs ?? 120_000) / 1000));
+    const script = `echo ${CAPTURE_PID_MARK} $$ >&2; exec timeout "$0" "$@"`;
+    const argv = ['sh', '-c', script, secs, ...tcpdumpArgv(opts, '-')];
+    const command = `kubectl-exec ${HELPER_NAMESPACE}/${name} -- ${shellQuote(argv)}`;
     const chunks: Buffer[] = [];
+    let stderr = '';
     const out = new PassThrough();
+    const err = new PassThrough();
     out.on('data', (b: Buffer) => chunks.push(b));
-    await new Promise<void>((resolve, reject) => {
-      new k8s.Exec(this.kc).exec(HELPER_NAMESPACE, name, 'helper', argv, out, null, null, false, () => resolve()).catch((e) => reject(apiError(e, `capture on ${node}`)));
+    err.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
+    let socket: { close(): void } | undefined;
+    let ended = false;
+    const done = new Promise<k8s.V1Status | undefined>((resolve, reject) => {
+      new k8s.Exec(this.kc)
+        .exec(HELPER_NAMESPACE, name, 'helper', argv, out, err, null, false, (st) => {
+          ended = true;
+          resolve(st);
+        })
+        .then((ws) => {
+          socket = ws;
+          ws.on('close', () => setTimeout(() => {
+            ended = true;
+            resolve(undefined);
+          }, 50));
+        })
+        .catch((e) => {
+          ended = true;
+          reject(apiError(e, `capture on node ${node}`));
+        });
     });
-    return Buffer.concat(chunks);
+    done.catch(() => undefined);
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const p = captureProgress(stderr);
+      if (p.listening && capturePid(stderr) !== undefined) break;
+      if (ended || p.error || Date.now() > deadline) {
+        socket?.close();
+        await done.catch((e: Error) => (stderr += `\n${e.message}`));
+        throw new CnilabError('COMMAND_FAILED', `tcpdump on node ${node} did not start listening: ${stderr.trim().split('\n').slice(-2).join(' | ') || 'nothing on stderr'}: ${command}`, { detail: stderr.trim() });
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const pid = capturePid(stderr)!;
+    return {
+      command,
+      stop: async () => {
+        // Packets still in flight (a reply on its way) get a moment to be written.
+        await new Promise((r) => setTimeout(r, 150));
+        // The shell's own kill: images differ in whether they ship /usr/bin/kill.
+        await this.execOnNode(node, ['sh', '-c', 'kill -TERM "$0"', String(pid)], { allowFailure: true, timeoutMs: 10_000 });
+        // tcpdump flushes and exits, which ends the exec; a stream that hangs on is closed.
+        const timer = setTimeout(() => socket?.close(), 10_000);
+        await done.catch((e: Error) => (stderr += `\n${e.message}`));
+        clearTimeout(timer);
+        const pcap = Buffer.concat(chunks);
+        return { pcap, packets: pcap.length >= 24 ? parsePcap(pcap) : [], stderr: stderr.split('\n').filter((l) => !l.startsWith(CAPTURE_PID_MARK)).join('\n') };
+      },
+    };
   }
 
   async cni(): Promise<string> {

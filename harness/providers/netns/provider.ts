@@ -1,15 +1,17 @@
 // The embedded cluster behind the provider interface: nodes and pods are network namespaces on this
 // host, so exec is nsenter and capture is tcpdump in the node's namespace.
-import { readFileSync, writeFileSync, mkdirSync, existsSync, copyFileSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync, existsSync, copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { run, type RunOptions, type RunResult } from '../../exec/run.js';
+import { run, start, shellQuote, type RunOptions, type RunResult } from '../../exec/run.js';
 import { ControlPlaneClient } from '../../cluster/client.js';
 import { NETNS_DIR, netnsNames, paths } from '../../cluster/names.js';
 import { podHostname, podNetnsName } from '../../cluster/pod-netns.js';
 import type { ClusterSpec } from '../../cluster/spec.js';
 import { POD_BIN_DIR } from '../../paths.js';
-import { NotFoundError, WaitTimeoutError } from '../../errors.js';
-import type { CaptureOptions, Provider, ProviderNode, ProviderObject, ProviderPod } from '../common/provider.js';
+import { CnilabError, NotFoundError, WaitTimeoutError } from '../../errors.js';
+import { parsePcap } from '../../traffic/pcap-parse.js';
+import type { CaptureOptions, Provider, ProviderNode, ProviderObject, ProviderPod, RunningCapture, StartCaptureOptions } from '../common/provider.js';
+import { captureFor, captureProgress, tcpdumpArgv } from '../common/capture.js';
 import { createCluster, destroyCluster } from './cluster.js';
 
 export class NetnsProvider implements Provider {
@@ -82,11 +84,42 @@ export class NetnsProvider implements Provider {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  async capture(node: string, opts: CaptureOptions): Promise<Buffer> {
-    const file = join(paths.runDir(this.cluster), `capture-${node}-${Date.now()}.pcap`);
-    const argv = ['timeout', String(Math.ceil(opts.durationMs / 1000)), 'tcpdump', '-i', opts.iface ?? 'any', '-U', '-w', file, ...(opts.maxPackets ? ['-c', String(opts.maxPackets)] : []), ...(opts.filter ?? [])];
-    await run(argv, { netns: netnsNames.node(this.cluster, node), allowFailure: true, timeoutMs: opts.durationMs + 10_000 });
-    return existsSync(file) ? readFileSync(file) : Buffer.alloc(0);
+  capture(node: string, opts: CaptureOptions): Promise<Buffer> {
+    return captureFor((o) => this.startCapture(node, o), opts);
+  }
+  /** tcpdump in the node's namespace writing a file under the cluster's run dir (removed on stop; a
+   *  crashed run's capture goes with the cluster's namespaces and run dir). */
+  async startCapture(node: string, opts: StartCaptureOptions): Promise<RunningCapture> {
+    mkdirSync(paths.runDir(this.cluster), { recursive: true });
+    const dir = mkdtempSync(join(paths.runDir(this.cluster), `capture-${node}-`));
+    const file = join(dir, 'capture.pcap');
+    const argv = ['timeout', `${Math.ceil((opts.maxDurationMs ?? 120_000) / 1000)}s`, ...tcpdumpArgv(opts, file)];
+    const bg = start(argv, { netns: netnsNames.node(this.cluster, node) });
+    let exited = false;
+    void bg.exited.then(() => (exited = true));
+    // Generous: on a loaded 2-core machine tcpdump's start-up has taken over 10 s.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const p = captureProgress(bg.output().stderr);
+      if (p.listening) break;
+      if (exited || p.error || Date.now() > deadline) {
+        await bg.stop(1000);
+        rmSync(dir, { recursive: true, force: true });
+        throw new CnilabError('COMMAND_FAILED', `tcpdump on node ${node} did not start listening (${exited ? 'it exited' : 'not within 30 s'}): ${bg.output().stderr.trim().split('\n').slice(-2).join(' | ') || 'nothing on stderr'}: ${shellQuote(bg.argv)}`, { detail: bg.output().stderr.trim() });
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return {
+      command: shellQuote(bg.argv),
+      async stop() {
+        // Packets still in flight (a reply on its way) get a moment to be written.
+        await new Promise((r) => setTimeout(r, 150));
+        await bg.stop(3000);
+        const pcap = existsSync(file) ? readFileSync(file) : Buffer.alloc(0);
+        rmSync(dir, { recursive: true, force: true });
+        return { pcap, packets: pcap.length >= 24 ? parsePcap(pcap) : [], stderr: bg.output().stderr };
+      },
+    };
   }
   async cni(): Promise<string> {
     return `${this.spec().cni} (embedded)`;
