@@ -72,7 +72,7 @@ describe('the wire scenario through the netns and kubeconfig providers', () => {
       const ids = Object.keys(verdicts(viaNetns));
       // 6 probes, VXLAN, no bare pod IPs, 2 VNIs, pod → node through the tunnel, same node off the wire.
       expect(ids.sort()).toEqual(['no-bare-pod-ips', 'pod-to-node-tunnelled', 'probe-1', 'probe-2', 'probe-3', 'probe-4', 'probe-5', 'probe-6', 'same-node-off-wire', 'vni-conn-node1-a', 'vni-conn-node2-a', 'vxlan-encapsulated'].map((id) => `wire/${id}`).sort());
-      expect(verdicts(viaKube)).toEqual(verdicts(viaNetns));
+      expect(verdicts(viaKube), `netns: ${failures(viaNetns).join('; ')} | kubeconfig: ${failures(viaKube).join('; ')}`).toEqual(verdicts(viaNetns));
       // The evidence really came through each provider: tcpdump on the nodes' eth0, in the node
       // namespace one way and in the helper pod (exec) the other; probes through exec.
       const kv = wireChecks(viaKube).find((c) => c.id === 'wire/vxlan-encapsulated')!;
@@ -98,7 +98,7 @@ describe('the wire scenario through the netns and kubeconfig providers', () => {
     const { viaNetns, viaKube } = await throughBoth(BROKEN, spec);
     expect(viaNetns.error).toBeUndefined();
     expect(viaKube.error).toBeUndefined();
-    expect(verdicts(viaKube)).toEqual(verdicts(viaNetns));
+    expect(verdicts(viaKube), `netns: ${failures(viaNetns).join('; ')} | kubeconfig: ${failures(viaKube).join('; ')}`).toEqual(verdicts(viaNetns));
     const failed = wireChecks(viaKube).filter((c) => !c.passed).map((c) => c.id).sort();
     // The VNI is identity + 1 both ways; the pod's ping to node2 leaves bare with its pod IP.
     expect(failed).toEqual(['no-bare-pod-ips', 'pod-to-node-tunnelled', 'vni-conn-node1-a', 'vni-conn-node2-a'].map((id) => `wire/${id}`));
