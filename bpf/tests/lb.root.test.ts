@@ -47,6 +47,11 @@ function slice(svcName: string, ips: string[]) {
     ports: [{ name: 'tcp', port: 8080, protocol: 'TCP' }, { name: 'udp', port: 5353, protocol: 'UDP' }],
   };
 }
+/** A service and its one EndpointSlice, added through the agent's ServiceManager (as the watch does). */
+function addService(m: ServiceManager, name: string, ip: string, backends: string[], spec: Record<string, unknown> = {}): void {
+  m.handle({ type: 'ADDED', object: svc(name, ip, spec) as never });
+  m.handle({ type: 'ADDED', object: slice(name, backends) as never });
+}
 
 // ---- checksums, computed independently of the datapath ----
 function sum16(buf: Buffer): number {
@@ -106,8 +111,7 @@ describe('per-packet load balancing at tc (BPF_PROG_TEST_RUN)', () => {
     maps = openLbMaps(pinDir);
     m = new ServiceManager({ maps, nodeName: 'node1' });
     m.handle({ type: 'SYNCED' });
-    m.handle({ type: 'ADDED', object: svc('web', SVC_IP) as never });
-    m.handle({ type: 'ADDED', object: slice('web', [LOCAL_BE.ip, ...REMOTE_BES]) as never });
+    addService(m, 'web', SVC_IP, [LOCAL_BE.ip, ...REMOTE_BES]);
     m.handle({ type: 'ADDED', object: svc('empty', EMPTY_IP) as never });
   });
   beforeEach(() => {
@@ -177,8 +181,7 @@ describe('per-packet load balancing at tc (BPF_PROG_TEST_RUN)', () => {
   // afresh, with its own way back.
   it('a new connection on a reused tuple gets its way back, even after a direct connection on it forgot the old one', () => {
     const REUSE_IP = '198.18.128.11';
-    m.handle({ type: 'ADDED', object: svc('reuse', REUSE_IP) as never });
-    m.handle({ type: 'ADDED', object: slice('reuse', REMOTE_BES) as never });
+    addService(m, 'reuse', REUSE_IP, REMOTE_BES);
     const sport = 43000;
     const first = tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, REUSE_IP, sport, 80, TCP.SYN))).dataOut);
     // The backend closes first (TCP_CRR's server), the client follows.
@@ -203,8 +206,7 @@ describe('per-packet load balancing at tc (BPF_PROG_TEST_RUN)', () => {
     // may have left in TIME_WAIT there. The new SYN's sequence number and timestamp derive from the other
     // tuple, so the backend takes it for an old duplicate half the time (ACK, client RST, retransmit).
     const REUSE_IP = '198.18.128.13';
-    m.handle({ type: 'ADDED', object: svc('tw', REUSE_IP) as never });
-    m.handle({ type: 'ADDED', object: slice('tw', [REMOTE_BES[0]!]) as never });
+    addService(m, 'tw', REUSE_IP, [REMOTE_BES[0]!]);
     const be = REMOTE_BES[0]!;
     const sport = 43500;
     h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, be, sport, 8080, TCP.SYN)));
@@ -226,8 +228,7 @@ describe('per-packet load balancing at tc (BPF_PROG_TEST_RUN)', () => {
     // The other way round: the backend may hold the translated flow in TIME_WAIT; the direct SYN's
     // sequence number and timestamp derive from the backend's tuple, the old flow's from the frontend's.
     const REUSE_IP = '198.18.128.14';
-    m.handle({ type: 'ADDED', object: svc('tw2', REUSE_IP) as never });
-    m.handle({ type: 'ADDED', object: slice('tw2', [REMOTE_BES[1]!]) as never });
+    addService(m, 'tw2', REUSE_IP, [REMOTE_BES[1]!]);
     const be = REMOTE_BES[1]!;
     const sport = 43700;
     expect(tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, REUSE_IP, sport, 80, TCP.SYN))).dataOut)).toMatchObject({ sport, daddr: be });
@@ -266,8 +267,7 @@ describe('per-packet load balancing at tc (BPF_PROG_TEST_RUN)', () => {
 
   it('a translated flow whose reverse entry was evicted: its reply is dropped (167), the next client packet restores the way back', () => {
     const EV_IP = '198.18.128.15';
-    m.handle({ type: 'ADDED', object: svc('ev', EV_IP) as never });
-    m.handle({ type: 'ADDED', object: slice('ev', [REMOTE_BES[0]!]) as never });
+    addService(m, 'ev', EV_IP, [REMOTE_BES[0]!]);
     const be = REMOTE_BES[0]!;
     const sport = 45000;
     // A direct connection moments ago on the backend tuple: the translated flow gets another port, so
@@ -298,8 +298,7 @@ describe('per-packet load balancing at tc (BPF_PROG_TEST_RUN)', () => {
 
   it('a direct connection moved to another source port whose reverse entry was evicted: dropped (167), then restored', () => {
     const EV_IP = '198.18.128.16';
-    m.handle({ type: 'ADDED', object: svc('ev2', EV_IP) as never });
-    m.handle({ type: 'ADDED', object: slice('ev2', [REMOTE_BES[1]!]) as never });
+    addService(m, 'ev2', EV_IP, [REMOTE_BES[1]!]);
     const be = REMOTE_BES[1]!;
     const sport = 45500;
     h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, EV_IP, sport, 80, TCP.SYN)));
@@ -326,8 +325,7 @@ describe('per-packet load balancing at tc (BPF_PROG_TEST_RUN)', () => {
 
   it('a SYN answered from a TIME_WAIT (ACK, then the client\'s RST) is retransmitted onto the same backend tuple: translated, and direct moved', () => {
     const RS_IP = '198.18.128.17';
-    m.handle({ type: 'ADDED', object: svc('rst', RS_IP) as never });
-    m.handle({ type: 'ADDED', object: slice('rst', [REMOTE_BES[0]!]) as never });
+    addService(m, 'rst', RS_IP, [REMOTE_BES[0]!]);
     const be = REMOTE_BES[0]!;
     // Translated: a direct connection moments ago on the backend tuple, so the flow gets another port.
     let sport = 46500;
@@ -398,8 +396,7 @@ describe('per-packet load balancing at tc (BPF_PROG_TEST_RUN)', () => {
     // move, and it needs a backend tuple that is free or its own. Before: its own port counted as busy
     // like every other, the tries failed, and it went out on the direct connection's tuple, every time.
     const FILL_IP = '198.18.128.18';
-    m.handle({ type: 'ADDED', object: svc('fill', FILL_IP) as never });
-    m.handle({ type: 'ADDED', object: slice('fill', [REMOTE_BES[0]!]) as never });
+    addService(m, 'fill', FILL_IP, [REMOTE_BES[0]!]);
     const be = REMOTE_BES[0]!;
     const sport = 47500;
     fillReverse(be, FILL_IP, 80, [sport, sport + 1]);
@@ -429,8 +426,7 @@ describe('per-packet load balancing at tc (BPF_PROG_TEST_RUN)', () => {
 
   it('the other way round: a direct connection moved off a translated flow\'s TIME_WAIT keeps its new backend tuple, when every other one holds a TIME_WAIT', () => {
     const FILL_IP = '198.18.128.19';
-    m.handle({ type: 'ADDED', object: svc('fill2', FILL_IP) as never });
-    m.handle({ type: 'ADDED', object: slice('fill2', [REMOTE_BES[1]!]) as never });
+    addService(m, 'fill2', FILL_IP, [REMOTE_BES[1]!]);
     const be = REMOTE_BES[1]!;
     const sport = 48500;
     let seq = 20000;
@@ -487,8 +483,7 @@ describe('per-packet load balancing at tc (BPF_PROG_TEST_RUN)', () => {
     const LATE_IP = '198.18.128.20';
     const first = h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, LATE_IP, 43000, 80, TCP.SYN)));
     expect(tuple(first.dataOut)).toMatchObject({ daddr: LATE_IP, dport: 80 }); // no service there yet
-    m.handle({ type: 'ADDED', object: svc('late', LATE_IP) as never });
-    m.handle({ type: 'ADDED', object: slice('late', REMOTE_BES) as never });
+    addService(m, 'late', LATE_IP, REMOTE_BES);
     try {
       // The connection goes on as it started, untranslated: its packets never took the service lookup.
       expect(tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, LATE_IP, 43000, 80, TCP.ACK))).dataOut)).toMatchObject({ daddr: LATE_IP, dport: 80 });
@@ -503,8 +498,7 @@ describe('per-packet load balancing at tc (BPF_PROG_TEST_RUN)', () => {
   });
 
   it('NodePort, externalTrafficPolicy Cluster: SNAT to the node for a remote backend, and back', () => {
-    m.handle({ type: 'ADDED', object: svc('np', '198.18.128.7', { type: 'NodePort', externalTrafficPolicy: 'Cluster', ports: [{ name: 'tcp', port: 80, protocol: 'TCP', targetPort: 8080, nodePort: 30080 }] }) as never });
-    m.handle({ type: 'ADDED', object: slice('np', REMOTE_BES) as never });
+    addService(m, 'np', '198.18.128.7', REMOTE_BES, { type: 'NodePort', externalTrafficPolicy: 'Cluster', ports: [{ name: 'tcp', port: 80, protocol: 'TCP', targetPort: 8080, nodePort: 30080 }] });
     const r = h.run(PROG.fromNetdev, fromWire(tcp(OUTSIDE, NODE.nodeIp, 50000, 30080, TCP.SYN)));
     expect(r.retval).toBe(TC_ACT.OK); // to the stack, which routes it to the backend's node
     const t = tuple(r.dataOut);
@@ -519,8 +513,7 @@ describe('per-packet load balancing at tc (BPF_PROG_TEST_RUN)', () => {
 
   it('NodePort from a pod of another node (tunnelled to this node\'s address): translated in from_overlay, and back', () => {
     const REMOTE_CLIENT = '198.19.2.99';
-    m.handle({ type: 'ADDED', object: svc('np-ov', '198.18.128.9', { type: 'NodePort', externalTrafficPolicy: 'Cluster', ports: [{ name: 'tcp', port: 80, protocol: 'TCP', targetPort: 8080, nodePort: 30082 }] }) as never });
-    m.handle({ type: 'ADDED', object: slice('np-ov', REMOTE_BES) as never });
+    addService(m, 'np-ov', '198.18.128.9', REMOTE_BES, { type: 'NodePort', externalTrafficPolicy: 'Cluster', ports: [{ name: 'tcp', port: 80, protocol: 'TCP', targetPort: 8080, nodePort: 30082 }] });
     const r = h.run(PROG.fromOverlay, fromWire(tcp(REMOTE_CLIENT, NODE.nodeIp, 53000, 30082, TCP.SYN)));
     expect(r.retval).toBe(TC_ACT.OK); // to the stack, which routes it on to the backend's node
     const t = tuple(r.dataOut);
@@ -535,8 +528,7 @@ describe('per-packet load balancing at tc (BPF_PROG_TEST_RUN)', () => {
   });
 
   it('NodePort, externalTrafficPolicy Local: only this node\'s backend, the client address kept; none: 158 and ICMP', () => {
-    m.handle({ type: 'ADDED', object: svc('loc', '198.18.128.8', { type: 'NodePort', externalTrafficPolicy: 'Local', ports: [{ name: 'tcp', port: 80, protocol: 'TCP', targetPort: 8080, nodePort: 30081 }] }) as never });
-    m.handle({ type: 'ADDED', object: slice('loc', [LOCAL_BE.ip, ...REMOTE_BES]) as never });
+    addService(m, 'loc', '198.18.128.8', [LOCAL_BE.ip, ...REMOTE_BES], { type: 'NodePort', externalTrafficPolicy: 'Local', ports: [{ name: 'tcp', port: 80, protocol: 'TCP', targetPort: 8080, nodePort: 30081 }] });
     for (let i = 0; i < 20; i++) {
       const r = h.run(PROG.fromNetdev, fromWire(tcp(OUTSIDE, NODE.nodeIp, 51000 + i, 30081, TCP.SYN)));
       expect(tuple(r.dataOut)).toMatchObject({ saddr: OUTSIDE, daddr: LOCAL_BE.ip, dport: 8080 });
@@ -597,8 +589,7 @@ describe('per-packet load balancing at tc (BPF_PROG_TEST_RUN)', () => {
   });
 
   it('ClientIP affinity: every new flow of a client goes to the same backend', () => {
-    m.handle({ type: 'ADDED', object: svc('aff', '198.18.128.10', { sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 60 } } }) as never });
-    m.handle({ type: 'ADDED', object: slice('aff', [LOCAL_BE.ip, ...REMOTE_BES]) as never });
+    addService(m, 'aff', '198.18.128.10', [LOCAL_BE.ip, ...REMOTE_BES], { sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 60 } } });
     const seen = new Set(Array.from({ length: 30 }, (_, i) => tuple(h.run(PROG.fromContainer, fromClient(tcp(CLIENT.ip, '198.18.128.10', 45000 + i, 80, TCP.SYN))).dataOut).daddr));
     expect(seen.size).toBe(1);
   });
