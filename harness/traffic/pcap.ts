@@ -22,6 +22,10 @@ export interface CaptureOptions {
   /** Output file; default a fresh temporary file, removed by stop() unless keepFile. */
   file?: string;
   snaplen?: number;
+  /** tcpdump stops after this many packets. */
+  maxPackets?: number;
+  /** tcpdump ends by itself after this long (`timeout`) if stop() never comes (a crashed run). */
+  maxDurationMs?: number;
   /** How long to wait for tcpdump to start listening. Default 10 s. */
   readyTimeoutMs?: number;
   /** Pause before stopping so packets still in flight are written. Default 100 ms. */
@@ -30,6 +34,8 @@ export interface CaptureOptions {
 
 export interface CaptureResult {
   file: string;
+  /** The file's bytes (classic libpcap format). */
+  pcap: Buffer;
   packets: CapturedPacket[];
   /** tcpdump's own summary ("N packets captured … dropped by kernel"). */
   stderr: string;
@@ -42,26 +48,41 @@ export interface Capture {
   stop(opts?: { keepFile?: boolean }): Promise<CaptureResult>;
 }
 
+/** tcpdump writing a pcap to `out` ('-' is stdout) as packets arrive: -U flushes each one, and
+ *  --immediate-mode hands them over at once (without it TPACKET_V3 waits for a ring block or its ~1 s
+ *  timeout, and a SIGTERM before that loses them: "0 packets captured"). -Z root: Debian's tcpdump
+ *  otherwise drops to a user "tcpdump" that may not exist or may not write `out`'s directory. The
+ *  filter is one argv element, never through a shell. */
+export function tcpdumpArgv(o: { iface: string; filter?: string; snaplen?: number; maxPackets?: number }, out: string): string[] {
+  return [
+    'tcpdump', '-i', o.iface, '-w', out, '-U', '--immediate-mode', '-n', '-Z', 'root', '-s', String(o.snaplen ?? 256),
+    ...(o.maxPackets ? ['-c', String(o.maxPackets)] : []),
+    ...(o.filter ? [o.filter] : []),
+  ];
+}
+
 export async function startCapture(o: CaptureOptions): Promise<Capture> {
   const tempDir = o.file ? undefined : await mkdtemp(join(tmpdir(), 'cnilab-pcap-'));
   const file = o.file ?? join(tempDir!, 'capture.pcap');
-  // -Z root: Debian's tcpdump otherwise drops to user "tcpdump" and cannot write a root-owned dir.
-  // --immediate-mode: without it TPACKET_V3 hands packets to tcpdump only when a ring block fills
-  // or its ~1 s timeout expires, and a SIGTERM before that loses them ("0 packets captured").
-  const argv = ['tcpdump', '-i', o.iface, '-w', file, '-U', '--immediate-mode', '-n', '-Z', 'root', '-s', String(o.snaplen ?? 256)];
-  if (o.filter) argv.push(o.filter);
+  const tcpdump = tcpdumpArgv(o, file);
+  const argv = o.maxDurationMs ? ['timeout', `${Math.ceil(o.maxDurationMs / 1000)}s`, ...tcpdump] : tcpdump;
   const bg: Background = start(argv, { netns: o.netns });
-  await waitListening(bg, o.readyTimeoutMs ?? 10_000);
+  try {
+    await waitListening(bg, o.readyTimeoutMs ?? 10_000);
+  } catch (e) {
+    if (tempDir) await rm(tempDir, { recursive: true, force: true });
+    throw e;
+  }
   return {
     file,
     argv: bg.argv,
     async stop(opts = {}) {
       await new Promise((r) => setTimeout(r, o.settleMs ?? 100));
       await bg.stop(3000);
-      const buf = await readFile(file).catch(() => Buffer.alloc(0));
-      const packets = buf.length >= 24 ? parsePcap(buf) : [];
+      const pcap = await readFile(file).catch(() => Buffer.alloc(0));
+      const packets = pcap.length >= 24 ? parsePcap(pcap) : [];
       if (tempDir && !opts.keepFile) await rm(tempDir, { recursive: true, force: true });
-      return { file, packets, stderr: bg.output().stderr };
+      return { file, pcap, packets, stderr: bg.output().stderr };
     },
   };
 }

@@ -3,18 +3,13 @@
 // question on the embedded cluster and on a real node whose NIC is ens5 or eth0), reading tcpdump's
 // progress from its stderr, and a fixed-length capture made of start + stop.
 import { CnilabError } from '../../errors.js';
+import { tcpdumpArgv as pcapTcpdumpArgv } from '../../traffic/pcap.js';
 import type { CaptureOptions, Provider, ProviderNode, RunningCapture, StartCaptureOptions } from './provider.js';
 
-/** tcpdump writing a pcap to `out` ('-' is stdout) as packets arrive: -U flushes each one, and
- *  --immediate-mode hands them over at once (without it TPACKET_V3 waits for a ring block or ~1 s, and
- *  a stop before that loses them). -Z root: Debian's tcpdump otherwise drops to a user "tcpdump" that
- *  may not exist (or may not write `out`). */
+/** The tcpdump command of every provider's capture (harness/traffic/pcap.ts builds it), with the
+ *  filter's words as one expression. */
 export function tcpdumpArgv(o: StartCaptureOptions, out: string): string[] {
-  return [
-    'tcpdump', '-i', o.iface, '-w', out, '-U', '--immediate-mode', '-n', '-Z', 'root', '-s', String(o.snaplen ?? 256),
-    ...(o.maxPackets ? ['-c', String(o.maxPackets)] : []),
-    ...(o.filter?.length ? [o.filter.join(' ')] : []),
-  ];
+  return pcapTcpdumpArgv({ ...o, filter: o.filter?.length ? o.filter.join(' ') : undefined }, out);
 }
 
 /** What tcpdump has said on stderr so far: listening (it prints this once the socket is bound), or

@@ -2,16 +2,16 @@
 // host, so exec is nsenter and capture is tcpdump in the node's namespace.
 import { readFileSync, writeFileSync, mkdirSync, existsSync, copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { run, start, shellQuote, type RunOptions, type RunResult } from '../../exec/run.js';
+import { run, shellQuote, type RunOptions, type RunResult } from '../../exec/run.js';
 import { ControlPlaneClient } from '../../cluster/client.js';
 import { NETNS_DIR, netnsNames, paths } from '../../cluster/names.js';
 import { podHostname, podNetnsName } from '../../cluster/pod-netns.js';
 import type { ClusterSpec } from '../../cluster/spec.js';
 import { POD_BIN_DIR } from '../../paths.js';
-import { CnilabError, NotFoundError, WaitTimeoutError } from '../../errors.js';
-import { parsePcap } from '../../traffic/pcap-parse.js';
+import { NotFoundError, WaitTimeoutError } from '../../errors.js';
+import { startCapture as startPcap, type Capture } from '../../traffic/pcap.js';
 import type { CaptureOptions, Provider, ProviderNode, ProviderObject, ProviderPod, RunningCapture, StartCaptureOptions } from '../common/provider.js';
-import { captureFor, captureProgress, tcpdumpArgv } from '../common/capture.js';
+import { captureFor } from '../common/capture.js';
 import { createCluster, destroyCluster } from './cluster.js';
 
 export class NetnsProvider implements Provider {
@@ -92,32 +92,31 @@ export class NetnsProvider implements Provider {
   async startCapture(node: string, opts: StartCaptureOptions): Promise<RunningCapture> {
     mkdirSync(paths.runDir(this.cluster), { recursive: true });
     const dir = mkdtempSync(join(paths.runDir(this.cluster), `capture-${node}-`));
-    const file = join(dir, 'capture.pcap');
-    const argv = ['timeout', `${Math.ceil((opts.maxDurationMs ?? 120_000) / 1000)}s`, ...tcpdumpArgv(opts, file)];
-    const bg = start(argv, { netns: netnsNames.node(this.cluster, node) });
-    let exited = false;
-    void bg.exited.then(() => (exited = true));
-    // Generous: on a loaded 2-core machine tcpdump's start-up has taken over 10 s.
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const p = captureProgress(bg.output().stderr);
-      if (p.listening) break;
-      if (exited || p.error || Date.now() > deadline) {
-        await bg.stop(1000);
-        rmSync(dir, { recursive: true, force: true });
-        throw new CnilabError('COMMAND_FAILED', `tcpdump on node ${node} did not start listening (${exited ? 'it exited' : 'not within 30 s'}): ${bg.output().stderr.trim().split('\n').slice(-2).join(' | ') || 'nothing on stderr'}: ${shellQuote(bg.argv)}`, { detail: bg.output().stderr.trim() });
-      }
-      await new Promise((r) => setTimeout(r, 20));
+    let capture: Capture;
+    try {
+      capture = await startPcap({
+        netns: netnsNames.node(this.cluster, node),
+        iface: opts.iface,
+        filter: opts.filter?.length ? opts.filter.join(' ') : undefined,
+        file: join(dir, 'capture.pcap'),
+        snaplen: opts.snaplen,
+        maxPackets: opts.maxPackets,
+        maxDurationMs: opts.maxDurationMs ?? 120_000,
+        // Generous: on a loaded 2-core machine tcpdump's start-up has taken over 10 s.
+        readyTimeoutMs: 30_000,
+        // Packets still in flight (a reply on its way) get a moment to be written.
+        settleMs: 150,
+      });
+    } catch (e) {
+      rmSync(dir, { recursive: true, force: true });
+      throw e;
     }
     return {
-      command: shellQuote(bg.argv),
+      command: shellQuote(capture.argv),
       async stop() {
-        // Packets still in flight (a reply on its way) get a moment to be written.
-        await new Promise((r) => setTimeout(r, 150));
-        await bg.stop(3000);
-        const pcap = existsSync(file) ? readFileSync(file) : Buffer.alloc(0);
+        const r = await capture.stop();
         rmSync(dir, { recursive: true, force: true });
-        return { pcap, packets: pcap.length >= 24 ? parsePcap(pcap) : [], stderr: bg.output().stderr };
+        return { pcap: r.pcap, packets: r.packets, stderr: r.stderr };
       },
     };
   }
