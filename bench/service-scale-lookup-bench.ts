@@ -1,58 +1,67 @@
 // Benchmark: what the number of services costs the datapath's own lookup, without a cluster's noise. Two
 // datapaths loaded side by side (their own pin dirs), one programmed by the agent's ServiceManager with
-// 10 services of 3 backends, the other with 10,000; BPF_PROG_TEST_RUN runs from_container on a pod's
-// TCP SYN to the first service's ClusterIP (the same tuple every time: after the first run, the per-packet
-// LB's known-flow path — frontend hash lookup, flow entry, backend, reverse entry, DNAT — then conntrack,
-// policy and the redirect), and the kernel reports each run's time. One run per call (a run rewrites the
-// frame, so test_run's repeat would time the backend-addressed copy), many calls per round, the two
-// datapaths interleaved round by round; the ratio 10k / 10 of the per-round medians gets a bootstrap
-// interval. The socket-LB hook (cgroup/connect4) uses the same frontend lookup (lb_lookup_service).
-//   flock /tmp/cnilab-root.lock node dist/bench/service-scale-lookup-bench.js [--rounds 15] [--calls 4000] [--counts 10,10000]
+// 10 services of 3 backends, the other with 10,000; the two are timed in interleaved rounds (ABBA), and
+// the ratio 10k / 10 gets a paired bootstrap interval over the rounds (each round's ratio, its two
+// sides measured a moment apart, so the machine's drift cancels), read against ±--bound.
+//   --mode repeat (default): bpf/bench_lb_lookup.c — the socket LB's per-service work at connect
+//     (lb_lookup_service, lb_select_random, lb_backend: what sock4_xlate_fwd looks up) on each side's
+//     pinned maps — run by BPF_PROG_TEST_RUN with the kernel's own repeat (--repeat runs in one syscall,
+//     the kernel reporting the mean), twice a round: always the same service (as the cluster benchmark
+//     connects to one), and a random one of the side's services each run (its entries out of the cache,
+//     as on a node serving many services). sock4_connect itself cannot be test-run on this kernel
+//     (no BPF_PROG_TEST_RUN for cgroup/sock_addr programs; the bench tries and prints the kernel's answer).
+//   --mode calls: from_container timed on a pod's TCP SYN to the first service's ClusterIP (per-packet
+//     LB, known flow: frontend hash lookup, flow entry, backend, reverse entry, DNAT, then conntrack,
+//     policy and the redirect), one run per syscall (a run rewrites the frame, so test_run's repeat
+//     would time the backend-addressed copy), --calls per round, the round's median.
+//   flock /tmp/cnilab-root.lock node dist/bench/service-scale-lookup-bench.js [--mode repeat|calls]
+//     [--rounds 101 (repeat) | 15 (calls)] [--repeat 100000] [--calls 4000] [--counts 10,10000] [--bound 0.03]
 import { parseArgs } from 'node:util';
 import { buildAndMount, Harness, removePinDir, tempPinDir } from '../bpf/tests/fixture.js';
 import { eth, ETH_P_IP, TCP, tcp } from '../bpf/tests/packets.js';
 import { openLbMaps } from '../agent/datapath/lb-maps.js';
-import { CONFIG, MAP, PROG, TC_ACT } from '../agent/datapath/constants.js';
-import { mapUpdate } from '../agent/datapath/libbpf.js';
+import { CONFIG, MAP, PROG, SOCK_PROG, TC_ACT } from '../agent/datapath/constants.js';
+import { BpfObject, mapUpdate, progTestRun } from '../agent/datapath/libbpf.js';
+import { SOCK_OBJECT } from '../agent/datapath/sock-lb.js';
 import { u32Key } from '../agent/datapath/codec.js';
-import type { EndpointEntry } from '../agent/datapath/types.js';
 import { ServiceManager } from '../agent/service/manager.js';
 import { machineSummary, median, spread } from './stats.js';
-import { describeRatioCi, ratioOfMediansCi } from './service-scale-stats.js';
+import { describeBound } from './service-scale-stats.js';
+import { pairedRatioCi } from './observer-bench-stats.js';
+import { CLIENT, clusterIp, LOOKUP_OBJECT, lookupFrame, mapFill, programServices } from './service-lookup.js';
 
-const CLIENT: EndpointEntry = { ifindex: 1, ip: '198.19.1.10', podMac: '02:00:00:00:00:0a', hostMac: '02:00:00:00:01:0a', identity: 1001, endpointId: 10 };
-const BACKENDS = ['198.19.2.30', '198.19.2.31', '198.19.2.32'];
-
-/** The i-th ClusterIP of 198.18.64.0/18 (room for 16k). */
-const clusterIp = (i: number) => `198.18.${64 + (i >> 8)}.${i & 255}`;
-
-function programServices(m: ServiceManager, count: number): void {
-  m.handle({ type: 'SYNCED' });
-  for (let i = 1; i <= count; i++) {
-    const name = `s${i}`;
-    m.handle({ type: 'ADDED', object: { kind: 'Service', metadata: { name, namespace: 'b' }, spec: { type: 'ClusterIP', clusterIP: clusterIp(i), ports: [{ name: 'tcp', port: 80, protocol: 'TCP', targetPort: 8080 }] } } as never });
-    m.handle({
-      type: 'ADDED',
-      object: {
-        kind: 'EndpointSlice',
-        metadata: { name: `${name}-1`, namespace: 'b', labels: { 'kubernetes.io/service-name': name } },
-        addressType: 'IPv4',
-        endpoints: BACKENDS.map((ip) => ({ addresses: [ip], conditions: { ready: true }, nodeName: 'node2' })),
-        ports: [{ name: 'tcp', port: 8080, protocol: 'TCP' }],
-      } as never,
-    });
+/** What the kernel says to BPF_PROG_TEST_RUN on the socket LB's connect4 program (expected: not supported). */
+function trySockTestRun(pinDir: string): string {
+  const o = BpfObject.open(SOCK_OBJECT, { pinRootPath: pinDir });
+  try {
+    o.load();
+    progTestRun(o.programFd(SOCK_PROG.connect4.name), Buffer.alloc(0), Buffer.alloc(72));
+    return 'ran (this kernel test-runs cgroup/sock_addr programs: time sock4_connect itself)';
+  } catch (e) {
+    return `refused: ${(e as Error).message}`;
+  } finally {
+    o.close();
   }
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { rounds: { type: 'string' }, calls: { type: 'string' }, counts: { type: 'string' } } });
-  const rounds = Number(values.rounds ?? 15);
+  const { values } = parseArgs({ options: { mode: { type: 'string' }, rounds: { type: 'string' }, calls: { type: 'string' }, repeat: { type: 'string' }, counts: { type: 'string' }, bound: { type: 'string' } } });
+  const mode = values.mode ?? 'repeat';
+  const rounds = Number(values.rounds ?? (mode === 'calls' ? 15 : 101));
   const calls = Number(values.calls ?? 4000);
+  const repeat = Number(values.repeat ?? 100_000);
+  const bound = Number(values.bound ?? 0.03);
   const counts = (values.counts ?? '10,10000').split(',').map(Number);
-  if (!(rounds >= 2) || !(calls >= 1) || counts.length !== 2 || counts.some((n) => !Number.isInteger(n) || n < 1 || n > 16000)) {
-    process.stderr.write('usage: --rounds N (>= 2) --calls N (>= 1) --counts A,B (1..16000)\n');
+  const usage = (why: string) => {
+    process.stderr.write(`service-scale-lookup-bench: ${why}\nusage: --mode repeat|calls --rounds N (>= 2) --repeat N --calls N --counts A,B (1..16000) --bound F (0..1)\n`);
     process.exit(2);
-  }
+  };
+  if (mode !== 'repeat' && mode !== 'calls') usage(`--mode: repeat or calls, got "${mode}"`);
+  if (!(Number.isInteger(rounds) && rounds >= 2)) usage('--rounds: a whole number >= 2');
+  if (!(Number.isInteger(calls) && calls >= 1)) usage('--calls: a whole number >= 1');
+  if (!(Number.isInteger(repeat) && repeat >= 1 && repeat < 2 ** 31)) usage('--repeat: a whole number >= 1');
+  if (!(bound > 0 && bound < 1)) usage('--bound: a fraction in (0, 1)');
+  if (counts.length !== 2 || counts.some((n) => !Number.isInteger(n) || n < 1 || n > 16000)) usage('--counts: A,B in 1..16000');
   await buildAndMount();
   const sides = counts.map((count) => {
     const pinDir = tempPinDir(`svcscale${count}`);
@@ -64,12 +73,27 @@ async function main(): Promise<void> {
     const maps = openLbMaps(pinDir);
     const t0 = performance.now();
     programServices(new ServiceManager({ maps, nodeName: 'node1' }), count);
-    return { count, pinDir, h, maps, programMs: performance.now() - t0, perRound: [] as number[] };
+    const lookup = mode === 'repeat' ? BpfObject.open(LOOKUP_OBJECT, { pinRootPath: pinDir }) : undefined;
+    lookup?.load();
+    return { count, pinDir, h, maps, lookup, programMs: performance.now() - t0, fill: mapFill(pinDir), perRound: [] as number[], spreadRound: [] as number[] };
   });
+  let sockTestRun = '';
   const frame = eth(CLIENT.hostMac, CLIENT.podMac, ETH_P_IP, tcp(CLIENT.ip, clusterIp(1), 40000, 80, TCP.SYN));
+  const t0 = performance.now();
   try {
+    sockTestRun = trySockTestRun(sides[0]!.pinDir);
     for (let round = 0; round < rounds; round++) {
       for (const s of round % 2 ? [...sides].reverse() : sides) {
+        if (s.lookup) {
+          const fd = s.lookup.programFd('lb_lookup_bench');
+          for (const [spread, into] of [[0, s.perRound], [s.count, s.spreadRound]] as const) {
+            const r = progTestRun(fd, lookupFrame(spread), undefined, repeat);
+            // A run that found no backend timed a miss, not the lookup.
+            if (r.retval !== TC_ACT.OK) throw new Error(`${s.count} services: the lookup found no backend (retval ${r.retval}, spread ${spread})`);
+            into.push(r.durationNs);
+          }
+          continue;
+        }
         const ns: number[] = [];
         for (let i = 0; i < calls; i++) {
           const r = s.h.run(PROG.fromContainer, frame);
@@ -82,15 +106,27 @@ async function main(): Promise<void> {
     }
   } finally {
     for (const s of sides) {
+      s.lookup?.close();
       s.maps.close();
       s.h.close();
       removePinDir(s.pinDir);
     }
   }
+  const secs = ((performance.now() - t0) / 1000).toFixed(1);
   const [a, b] = sides as [(typeof sides)[0], (typeof sides)[0]];
-  const out = [`service lookup (BPF_PROG_TEST_RUN, from_container, known flow to a ClusterIP): ${machineSummary()}; ${rounds} rounds × ${calls} runs, interleaved`];
-  for (const s of sides) out.push(`  ${s.count} services (programmed in ${s.programMs.toFixed(0)} ms in-process): ${median(s.perRound).toFixed(0)} ns per run (round medians ${spread(s.perRound)})`);
-  out.push(`  ${b.count} / ${a.count}: ${describeRatioCi(ratioOfMediansCi(b.perRound, a.perRound), 0.03)}`);
+  const out: string[] = [];
+  if (mode === 'repeat') {
+    out.push(`service lookup (BPF_PROG_TEST_RUN repeat ${repeat}, bench_lb_lookup: frontend, random backend slot, backend): ${machineSummary()}; ${rounds} rounds, ABBA; ${secs} s`);
+    out.push(`  BPF_PROG_TEST_RUN on cgroup/connect4 (sock4_connect): ${sockTestRun}`);
+    for (const s of sides) out.push(`  ${s.count} services (programmed in ${s.programMs.toFixed(0)} ms in-process): one service ${median(s.perRound)} ns per run (round means ${spread(s.perRound)}), a random one of ${s.count} ${median(s.spreadRound)} ns (${spread(s.spreadRound)})`);
+    out.push(`  ${b.count} / ${a.count}, always the same service: ${describeBound(pairedRatioCi(b.perRound, a.perRound), bound)}`);
+    out.push(`  ${b.count} / ${a.count}, a random one of each side's services: ${describeBound(pairedRatioCi(b.spreadRound, a.spreadRound), bound)}`);
+  } else {
+    out.push(`service lookup (BPF_PROG_TEST_RUN, from_container, known flow to a ClusterIP): ${machineSummary()}; ${rounds} rounds × ${calls} runs, ABBA; ${secs} s`);
+    for (const s of sides) out.push(`  ${s.count} services (programmed in ${s.programMs.toFixed(0)} ms in-process): ${median(s.perRound).toFixed(0)} ns per run (round medians ${spread(s.perRound)})`);
+    out.push(`  ${b.count} / ${a.count}: ${describeBound(pairedRatioCi(b.perRound, a.perRound), bound)}`);
+  }
+  for (const s of sides) out.push(`  map entries with ${s.count} services: ${s.fill}`);
   process.stdout.write(`${out.join('\n')}\n`);
 }
 

@@ -5,6 +5,7 @@
 // a seeded generator makes a rerun on the same samples print the same interval.
 import { median, quantile } from 'simple-statistics';
 import { mulberry32 } from '../lib/prng.js';
+import type { Interval } from './observer-bench-stats.js';
 
 export interface RatioCi {
   ratio: number;
@@ -47,4 +48,48 @@ export function describeRatioCi(r: RatioCi, bound: number): string {
       ? `NOT within ${bound * 100} %`
       : `undecided: the interval straddles ±${bound * 100} %`;
   return `×${r.ratio.toFixed(3)} (95 % CI ${r.lo.toFixed(3)}–${r.hi.toFixed(3)}; ${verdict})`;
+}
+
+/**
+ * The count's effect with the clusters' own difference taken out: two clusters measured in pairs (a
+ * sample of each, seconds apart), first both with the small count (calibration: what differs between
+ * the two clusters whatever the count), then one grown to the large count. The effect is
+ * median(top/base after) / median(top/base before); the interval resamples the pairs of each phase
+ * independently (percentile bootstrap). With the calibration at ×1.000 this is the paired ratio itself.
+ */
+export function pairedContrastCi(
+  after: { top: number[]; base: number[] },
+  before: { top: number[]; base: number[] },
+  opts: { resamples?: number; level?: number; seed?: number } = {},
+): Interval {
+  const ratios = (p: { top: number[]; base: number[] }, phase: string) => {
+    if (p.top.length !== p.base.length) throw new Error(`pairedContrastCi: ${phase}: ${p.top.length} and ${p.base.length} samples do not pair`);
+    if (p.top.length < 2) throw new Error(`pairedContrastCi: ${phase}: at least 2 pairs`);
+    const r = p.top.map((t, i) => t / p.base[i]!);
+    if (!r.every((x) => Number.isFinite(x) && x > 0)) throw new Error(`pairedContrastCi: ${phase}: a ratio is not finite and positive (a zero or missing sample)`);
+    return r;
+  };
+  const ra = ratios(after, 'after');
+  const rb = ratios(before, 'before');
+  const next = mulberry32(opts.seed ?? 1);
+  const n = opts.resamples ?? 4000;
+  const level = opts.level ?? 0.95;
+  const pick = (xs: number[]) => xs.map(() => xs[Math.floor(next() * xs.length)]!);
+  const effects: number[] = [];
+  for (let i = 0; i < n; i++) effects.push(median(pick(ra)) / median(pick(rb)));
+  return { ratio: median(ra) / median(rb), lo: quantile(effects, (1 - level) / 2), hi: quantile(effects, 1 - (1 - level) / 2) };
+}
+
+/** What an interval says about a "within ±bound of ×1" goal: met (all of it inside), missed (all of it
+ *  outside), or unresolved (it straddles a limit: more samples or a quieter machine would tell). */
+export function boundVerdict(ci: Interval, bound: number): 'met' | 'missed' | 'unresolved' {
+  if (ci.lo >= 1 - bound && ci.hi <= 1 + bound) return 'met';
+  if (ci.hi < 1 - bound || ci.lo > 1 + bound) return 'missed';
+  return 'unresolved';
+}
+
+/** "×1.004 (95 % CI 0.991–1.018, ±1.4 %): within 3 %: met". */
+export function describeBound(ci: Interval, bound: number): string {
+  const half = ((ci.hi - ci.lo) / 2) * 100;
+  return `×${ci.ratio.toFixed(3)} (95 % CI ${ci.lo.toFixed(3)}–${ci.hi.toFixed(3)}, half-width ${half.toFixed(1)} %): within ${bound * 100} %: ${boundVerdict(ci, bound)}`;
 }
