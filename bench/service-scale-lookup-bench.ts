@@ -10,29 +10,40 @@
 //     connects to one), and a random one of the side's services each run (its entries out of the cache,
 //     as on a node serving many services). sock4_connect itself cannot be test-run on this kernel
 //     (no BPF_PROG_TEST_RUN for cgroup/sock_addr programs; the bench tries and prints the kernel's answer).
+//     A third timing per round is the miss every packet of a translated connection makes at tc. From
+//     these, an inferred bound: the larger count's extra time per connection (one connect-time lookup
+//     and --packets misses, each the 97.5th percentile of the rounds' differences) against the time a
+//     connection takes at --connections-per-s (the rate measured through a service, e.g. by
+//     service-scale-paired-bench.js): the connection rate can lose at most that share. It assumes
+//     what the code shows — nothing else on the path depends on the number of services.
 //   --mode calls: from_container timed on a pod's TCP SYN to the first service's ClusterIP (per-packet
 //     LB, known flow: frontend hash lookup, flow entry, backend, reverse entry, DNAT, then conntrack,
 //     policy and the redirect), one run per syscall (a run rewrites the frame, so test_run's repeat
 //     would time the backend-addressed copy), --calls per round, the round's median.
 //   flock /tmp/cnilab-root.lock node dist/bench/service-scale-lookup-bench.js [--mode repeat|calls]
 //     [--rounds 101 (repeat) | 15 (calls)] [--repeat 100000] [--calls 4000] [--counts 10,10000] [--bound 0.03]
+//     [--connections-per-s 7000] [--packets 10]
 import { parseArgs } from 'node:util';
 import { buildAndMount, Harness, removePinDir, tempPinDir } from '../bpf/tests/fixture.js';
 import { eth, ETH_P_IP, TCP, tcp } from '../bpf/tests/packets.js';
 import { openLbMaps } from '../agent/datapath/lb-maps.js';
 import { CONFIG, MAP, PROG, SOCK_PROG, TC_ACT } from '../agent/datapath/constants.js';
 import { BpfObject, mapUpdate, progTestRun } from '../agent/datapath/libbpf.js';
-import { SOCK_OBJECT } from '../agent/datapath/sock-lb.js';
 import { u32Key } from '../agent/datapath/codec.js';
 import { ServiceManager } from '../agent/service/manager.js';
-import { machineSummary, median, spread } from './stats.js';
+import { machineSummary, median, percentile, spread } from './stats.js';
 import { describeBound } from './service-scale-stats.js';
 import { pairedRatioCi } from './observer-bench-stats.js';
-import { CLIENT, clusterIp, LOOKUP_OBJECT, lookupFrame, mapFill, programServices } from './service-lookup.js';
+import { CLIENT, clusterIp, LOOKUP_OBJECT, lookupFrame, mapFill, missFrame, programServices, SOCK_LB_OBJECT } from './service-lookup.js';
+
+/** top[i] - base[i], sorted: each round's extra time of the larger count. */
+function pairDiffs(top: number[], base: number[]): number[] {
+  return top.map((t, i) => t - base[i]!).sort((x, y) => x - y);
+}
 
 /** What the kernel says to BPF_PROG_TEST_RUN on the socket LB's connect4 program (expected: not supported). */
 function trySockTestRun(pinDir: string): string {
-  const o = BpfObject.open(SOCK_OBJECT, { pinRootPath: pinDir });
+  const o = BpfObject.open(SOCK_LB_OBJECT, { pinRootPath: pinDir });
   try {
     o.load();
     progTestRun(o.programFd(SOCK_PROG.connect4.name), Buffer.alloc(0), Buffer.alloc(72));
@@ -45,13 +56,15 @@ function trySockTestRun(pinDir: string): string {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { mode: { type: 'string' }, rounds: { type: 'string' }, calls: { type: 'string' }, repeat: { type: 'string' }, counts: { type: 'string' }, bound: { type: 'string' } } });
+  const { values } = parseArgs({ options: { mode: { type: 'string' }, rounds: { type: 'string' }, calls: { type: 'string' }, repeat: { type: 'string' }, counts: { type: 'string' }, bound: { type: 'string' }, 'connections-per-s': { type: 'string' }, packets: { type: 'string' } } });
   const mode = values.mode ?? 'repeat';
   const rounds = Number(values.rounds ?? (mode === 'calls' ? 15 : 101));
   const calls = Number(values.calls ?? 4000);
   const repeat = Number(values.repeat ?? 100_000);
   const bound = Number(values.bound ?? 0.03);
   const counts = (values.counts ?? '10,10000').split(',').map(Number);
+  const connPerS = Number(values['connections-per-s'] ?? 7000);
+  const packets = Number(values.packets ?? 10);
   const usage = (why: string) => {
     process.stderr.write(`service-scale-lookup-bench: ${why}\nusage: --mode repeat|calls --rounds N (>= 2) --repeat N --calls N --counts A,B (1..16000) --bound F (0..1)\n`);
     process.exit(2);
@@ -61,6 +74,8 @@ async function main(): Promise<void> {
   if (!(Number.isInteger(calls) && calls >= 1)) usage('--calls: a whole number >= 1');
   if (!(Number.isInteger(repeat) && repeat >= 1 && repeat < 2 ** 31)) usage('--repeat: a whole number >= 1');
   if (!(bound > 0 && bound < 1)) usage('--bound: a fraction in (0, 1)');
+  if (!(connPerS > 0)) usage('--connections-per-s: the measured connection rate through a service, > 0');
+  if (!(Number.isInteger(packets) && packets >= 0)) usage('--packets: packets per connection through tc, a whole number >= 0');
   if (counts.length !== 2 || counts.some((n) => !Number.isInteger(n) || n < 1 || n > 16000)) usage('--counts: A,B in 1..16000');
   await buildAndMount();
   const sides = counts.map((count) => {
@@ -75,7 +90,7 @@ async function main(): Promise<void> {
     programServices(new ServiceManager({ maps, nodeName: 'node1' }), count);
     const lookup = mode === 'repeat' ? BpfObject.open(LOOKUP_OBJECT, { pinRootPath: pinDir }) : undefined;
     lookup?.load();
-    return { count, pinDir, h, maps, lookup, programMs: performance.now() - t0, fill: mapFill(pinDir), perRound: [] as number[], spreadRound: [] as number[] };
+    return { count, pinDir, h, maps, lookup, programMs: performance.now() - t0, fill: mapFill(pinDir), perRound: [] as number[], spreadRound: [] as number[], missRound: [] as number[] };
   });
   let sockTestRun = '';
   const frame = eth(CLIENT.hostMac, CLIENT.podMac, ETH_P_IP, tcp(CLIENT.ip, clusterIp(1), 40000, 80, TCP.SYN));
@@ -92,6 +107,9 @@ async function main(): Promise<void> {
             if (r.retval !== TC_ACT.OK) throw new Error(`${s.count} services: the lookup found no backend (retval ${r.retval}, spread ${spread})`);
             into.push(r.durationNs);
           }
+          const miss = progTestRun(fd, missFrame(), undefined, repeat);
+          if (miss.retval !== TC_ACT.SHOT) throw new Error(`${s.count} services: a backend address was found as a service (retval ${miss.retval})`);
+          s.missRound.push(miss.durationNs);
           continue;
         }
         const ns: number[] = [];
@@ -121,6 +139,16 @@ async function main(): Promise<void> {
     for (const s of sides) out.push(`  ${s.count} services (programmed in ${s.programMs.toFixed(0)} ms in-process): one service ${median(s.perRound)} ns per run (round means ${spread(s.perRound)}), a random one of ${s.count} ${median(s.spreadRound)} ns (${spread(s.spreadRound)})`);
     out.push(`  ${b.count} / ${a.count}, always the same service: ${describeBound(pairedRatioCi(b.perRound, a.perRound), bound)}`);
     out.push(`  ${b.count} / ${a.count}, a random one of each side's services: ${describeBound(pairedRatioCi(b.spreadRound, a.spreadRound), bound)}`);
+    out.push(`  ${b.count} / ${a.count}, a miss (a packet to a backend, as every packet of a translated connection at tc): ${describeBound(pairedRatioCi(b.missRound, a.missRound), bound)} (${median(a.missRound)} vs ${median(b.missRound)} ns)`);
+    // What the lookups' extra time can do to a connection's: per connection one connect-time lookup
+    // and --packets misses at tc, against the time one connection takes at --connections-per-s.
+    const extra = (base: number[], top: number[]) => Math.max(0, percentile(pairDiffs(top, base), 97.5));
+    const worst = (spreadLookups: boolean) => (spreadLookups ? extra(a.spreadRound, b.spreadRound) : extra(a.perRound, b.perRound)) + packets * extra(a.missRound, b.missRound);
+    const budgetNs = 1e9 / connPerS;
+    for (const [what, w] of [['one service', worst(false)], ['a random service each time', worst(true)]] as const) {
+      const share = w / budgetNs;
+      out.push(`  inferred bound, ${what}: ≤ ${w.toFixed(0)} ns more per connection (97.5th percentile of the rounds' differences; 1 lookup + ${packets} misses) of ${(budgetNs / 1000).toFixed(0)} µs per connection at ${connPerS}/s: connection rate ≥ ×${(1 / (1 + share)).toFixed(4)}: within ${bound * 100} %: ${share <= bound ? 'met (inferred)' : 'not shown'}`);
+    }
   } else {
     out.push(`service lookup (BPF_PROG_TEST_RUN, from_container, known flow to a ClusterIP): ${machineSummary()}; ${rounds} rounds × ${calls} runs, ABBA; ${secs} s`);
     for (const s of sides) out.push(`  ${s.count} services (programmed in ${s.programMs.toFixed(0)} ms in-process): ${median(s.perRound).toFixed(0)} ns per run (round medians ${spread(s.perRound)})`);

@@ -138,6 +138,9 @@ async function main(): Promise<void> {
     out.push(`${what} (${better}):`);
     out.push(`  paired B/A, both ${small}: ${describeInterval(cal)}; B ${large} / A ${small}: ${describeInterval(eff)}`);
     out.push(`  ${large} vs ${small} services, calibration taken out: ${describeBound(contrast, bound)}`);
+    // An interval's width shrinks as 1/sqrt(pairs): how many pairs this spread would need for ±bound.
+    const half = (contrast.hi - contrast.lo) / 2;
+    if (half > bound) out.push(`  at this spread about ${Math.ceil(Math.min(pairs, calPairs) * (half / bound) ** 2)} pairs a phase would narrow the interval to ±${bound * 100} %`);
     out.push(`  the sequential estimate from the same data (B at ${large} vs B at ${small}, unpaired): ${describeRatioCi(ratioOfMediansCi(effect.b[key], calibration.b[key]), bound)}`);
     out.push(`  drift of A (${small} services throughout), second phase / first: ${describeRatioCi(ratioOfMediansCi(effect.a[key], calibration.a[key]), bound)}`);
   }
