@@ -33,7 +33,7 @@ import { u32Key } from '../agent/datapath/codec.js';
 import { ServiceManager } from '../agent/service/manager.js';
 import { machineSummary, median, percentile, spread } from './stats.js';
 import { describeBound } from './service-scale-stats.js';
-import { pairedRatioCi } from './observer-bench-stats.js';
+import { MIN_PAIRS_FOR_VERDICT, pairedRatioCi } from './observer-bench-stats.js';
 import { CLIENT, clusterIp, LOOKUP_OBJECT, lookupFrame, mapFill, missFrame, programServices, SOCK_LB_OBJECT } from './service-lookup.js';
 
 /** top[i] - base[i], sorted: each round's extra time of the larger count. */
@@ -66,11 +66,11 @@ async function main(): Promise<void> {
   const connPerS = Number(values['connections-per-s'] ?? 7000);
   const packets = Number(values.packets ?? 10);
   const usage = (why: string) => {
-    process.stderr.write(`service-scale-lookup-bench: ${why}\nusage: --mode repeat|calls --rounds N (>= 2) --repeat N --calls N --counts A,B (1..16000) --bound F (0..1)\n`);
+    process.stderr.write(`service-scale-lookup-bench: ${why}\nusage: --mode repeat|calls --rounds N (>= 8) --repeat N --calls N --counts A,B (1..16000) --bound F (0..1)\n`);
     process.exit(2);
   };
   if (mode !== 'repeat' && mode !== 'calls') usage(`--mode: repeat or calls, got "${mode}"`);
-  if (!(Number.isInteger(rounds) && rounds >= 2)) usage('--rounds: a whole number >= 2');
+  if (!(Number.isInteger(rounds) && rounds >= MIN_PAIRS_FOR_VERDICT)) usage(`--rounds: a whole number >= ${MIN_PAIRS_FOR_VERDICT} (a bootstrap over fewer rounds gives too narrow an interval)`);
   if (!(Number.isInteger(calls) && calls >= 1)) usage('--calls: a whole number >= 1');
   if (!(Number.isInteger(repeat) && repeat >= 1 && repeat < 2 ** 31)) usage('--repeat: a whole number >= 1');
   if (!(bound > 0 && bound < 1)) usage('--bound: a fraction in (0, 1)');
@@ -78,8 +78,17 @@ async function main(): Promise<void> {
   if (!(Number.isInteger(packets) && packets >= 0)) usage('--packets: packets per connection through tc, a whole number >= 0');
   if (counts.length !== 2 || counts.some((n) => !Number.isInteger(n) || n < 1 || n > 16000)) usage('--counts: A,B in 1..16000');
   await buildAndMount();
+  // Ctrl-C or a timeout's SIGTERM mid-run must not leave the pin dirs (programming 10k services takes seconds).
+  const pinDirs: string[] = [];
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      for (const d of pinDirs) removePinDir(d);
+      process.exit(130);
+    });
+  }
   const sides = counts.map((count) => {
     const pinDir = tempPinDir(`svcscale${count}`);
+    pinDirs.push(pinDir);
     const h = new Harness(pinDir);
     // A tunnel device as the agent configures one (the backends are on another node).
     mapUpdate(h.obj.mapFd(MAP.config), u32Key(CONFIG.tunnelIfindex), u32Key(77));

@@ -30,7 +30,7 @@ import { destroyCluster } from '../harness/providers/netns/cluster.js';
 import { machineSummary, median, spread } from './stats.js';
 import { bringUpScale, growServices, measureCrr, measureRr, memoryMiB, type ScaleCluster } from './service-scale.js';
 import { describeBound, describeRatioCi, pairedContrastCi, ratioOfMediansCi } from './service-scale-stats.js';
-import { describeInterval, pairedRatioCi } from './observer-bench-stats.js';
+import { describeInterval, MIN_PAIRS_FOR_VERDICT, pairedRatioCi } from './observer-bench-stats.js';
 
 /** Two clusters that share nothing but the kernel: their own underlay, pod and service ranges. */
 const CLUSTERS = [
@@ -83,8 +83,8 @@ async function main(): Promise<void> {
     process.exit(2);
   };
   if (counts.length !== 2 || counts.some((n) => !Number.isInteger(n) || n < 1 || n > 16000) || counts[0]! >= counts[1]!) bad('--counts', 'two increasing whole numbers in 1..16000, e.g. 10,10000');
-  if (!Number.isInteger(pairs) || pairs < 2) bad('--pairs', 'a whole number >= 2');
-  if (!Number.isInteger(calPairs) || calPairs < 2) bad('--calibration-pairs', 'a whole number >= 2');
+  if (!Number.isInteger(pairs) || pairs < MIN_PAIRS_FOR_VERDICT) bad('--pairs', `a whole number >= ${MIN_PAIRS_FOR_VERDICT} (a bootstrap over fewer pairs gives too narrow an interval)`);
+  if (!Number.isInteger(calPairs) || calPairs < MIN_PAIRS_FOR_VERDICT) bad('--calibration-pairs', `a whole number >= ${MIN_PAIRS_FOR_VERDICT}`);
   if (!Number.isInteger(duration) || duration < 1) bad('--duration', 'whole seconds >= 1');
   if (!(bound > 0 && bound < 1)) bad('--bound', 'a fraction in (0, 1), e.g. 0.03');
   const togetherList = (values.together ?? 'crr').split(',').filter((x) => x && x !== 'none');
@@ -98,7 +98,7 @@ async function main(): Promise<void> {
     for (const c of clusters) await c.handle.stopServers();
     await Promise.all(CLUSTERS.map((c) => destroyCluster(c.name)));
   };
-  process.on('SIGINT', () => void teardown().then(() => process.exit(130)));
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => void teardown().then(() => process.exit(130)));
   const calibration: Phase = { label: 'calibration', counts: [small, small], a: { crr: [], p99: [] }, b: { crr: [], p99: [] } };
   const effect: Phase = { label: 'effect', counts: [small, large], a: { crr: [], p99: [] }, b: { crr: [], p99: [] } };
   let programmingMs = NaN;
