@@ -66,7 +66,7 @@ async function captureDuring(ctx: ScenarioContext, a: ResolvedPod, b: ResolvedPo
     const settled = await Promise.allSettled(captures.map(async (x) => ({ node: x.node, command: x.capture.command, result: await x.capture.stop() })));
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
-    return settled.map((r) => (r as PromiseFulfilledResult<{ node: string; command: string; result: Awaited<ReturnType<RunningCapture['stop']>> }>).value);
+    return settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   };
   try {
     for (const node of [a.node, b.node]) {

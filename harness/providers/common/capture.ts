@@ -4,9 +4,9 @@
 // progress from its stderr, and a fixed-length capture made of start + stop.
 import { CnilabError } from '../../errors.js';
 import { tcpdumpArgv as pcapTcpdumpArgv } from '../../traffic/pcap.js';
+import type { CaptureOptions, Provider, ProviderNode, RunningCapture, StartCaptureOptions } from './provider.js';
 
 export { endedEarlyReason } from '../../traffic/pcap.js';
-import type { CaptureOptions, Provider, ProviderNode, RunningCapture, StartCaptureOptions } from './provider.js';
 
 /** The tcpdump command of every provider's capture (harness/traffic/pcap.ts builds it), with the
  *  filter's words as one expression. */
