@@ -21,8 +21,10 @@
 // --ref-tree PATH: one more observer-on cluster per routing whose daemon, agents and CNI plugin come from
 // another built checkout (e.g. a copy of this one from before an agent change; its node_modules may be
 // a symlink): before/after of the agent's side in the same run, rate and pod-ready split both.
+// --hook-cost: one more kernel cluster per routing with a program that only returns TC_ACT_OK attached
+// where the datapath's programs sit (bench/tc-hook-cost.ts): what the tc hooks alone cost a connection.
 // The agents' CPU during each storm is also read from /proc for every cnilab cluster (observer off too).
-//   flock /tmp/cnilab-root.lock node dist/bench/observer-bench.js [--samples 5] [--duration 3] [--routing tunnel|native|both] [--pods 20] [--only rate|ready] [--awake] [--bpf-stats] [--maximum] [--ref-object PATH] [--ref-tree PATH] [--storm-rate 2000] [--ready-bound 0.1] [--skip-kernel]
+//   flock /tmp/cnilab-root.lock node dist/bench/observer-bench.js [--samples 5] [--duration 3] [--routing tunnel|native|both] [--pods 20] [--only rate|ready] [--awake] [--bpf-stats] [--maximum] [--ref-object PATH] [--ref-tree PATH] [--storm-rate 2000] [--ready-bound 0.1] [--skip-kernel] [--hook-cost]
 import { parseArgs } from 'node:util';
 import { resolve as resolvePath } from 'node:path';
 import { resolveSpec, type ClusterSpec, type RoutingMode } from '../harness/cluster/spec.js';
@@ -41,6 +43,7 @@ import { describeReadySplit, measureReadySplit, summarizeReadySplit, type ReadyS
 import { agentCpuSeconds } from './observer-bench-proc.js';
 import { atLeastVerdict, describeInterval, pairedRatioCi } from './observer-bench-stats.js';
 import { machineSummary, median, spread } from './stats.js';
+import { attachTrivialTc } from './tc-hook-cost.js';
 import { addDelta, clusterPrograms, describeProgramCost, enableBpfStats, programTotals, type ProgTotals } from './bpf-prog-stats.js';
 
 const CRR_PORT = 9100;
@@ -56,13 +59,15 @@ interface Config {
   env?: Record<string, string>;
   /** Another checkout (its dist/) whose daemon and agents run this cluster (--ref-tree). */
   tree?: string;
+  /** A kernel cluster with tc_ok at the datapath's hooks (--hook-cost). */
+  tcOk?: boolean;
   client?: ControlPlaneClient;
   netns?: { client: string; server: string };
   serverIp?: string;
   stop?: Array<() => Promise<void>>;
 }
 
-function configs(routing: RoutingMode, extra: { maximum?: boolean; refObject?: string; refTree?: string } = {}): Config[] {
+function configs(routing: RoutingMode, extra: { maximum?: boolean; refObject?: string; refTree?: string; hookCost?: boolean } = {}): Config[] {
   const tag = routing === 'tunnel' ? 't' : 'n';
   const base = routing === 'tunnel' ? 'kernel-vxlan' : 'baseline';
   return [
@@ -71,6 +76,7 @@ function configs(routing: RoutingMode, extra: { maximum?: boolean; refObject?: s
     { label: `cnilab-${routing}-on`, observer: true, spec: resolveSpec({}, 'bench', { name: `hub-o${tag}`, nodes: 2, cni: 'cnilab', routing }) },
     ...(extra.maximum ? [{ label: `cnilab-${routing}-on-max`, observer: true, spec: resolveSpec({ hubble: { monitorAggregation: 'maximum' } }, 'bench', { name: `hub-m${tag}`, nodes: 2, cni: 'cnilab', routing }) }] : []),
     ...(extra.refTree ? [{ label: `cnilab-${routing}-on-ref`, observer: true, tree: extra.refTree, spec: resolveSpec({}, 'bench', { name: `hub-x${tag}`, nodes: 2, cni: 'cnilab', routing }) }] : []),
+    ...(extra.hookCost ? [{ label: `${base}+tc-ok`, tcOk: true, spec: resolveSpec({}, 'bench', { name: `hub-h${tag}`, nodes: 2, cni: 'kernel', routing }) }] : []),
     ...(extra.refObject ? [{ label: `cnilab-${routing}-off-ref`, observer: false, env: { CNILAB_BPF_OBJECT: extra.refObject }, spec: resolveSpec({ hubble: { enabled: false } }, 'bench', { name: `hub-r${tag}`, nodes: 2, cni: 'cnilab', routing }) }] : []),
   ];
 }
@@ -93,6 +99,7 @@ async function bringUp(c: Config): Promise<void> {
   const crr = await startCrrServer({ netns: c.netns.server, port: CRR_PORT });
   const iperf = await startIperfServer({ netns: c.netns.server, port: IPERF_PORT });
   c.stop = [() => crr.stop(), () => iperf.stop()];
+  if (c.tcOk) console.log(`${c.label}: tc_ok attached at ${await attachTrivialTc(c.spec.name, c.spec.nodes.map((n) => n.name))} hooks`);
 }
 
 /** TcpExt TCPSynRetrans of a namespace: a SYN the client had to send again costs 1 s with one
@@ -115,8 +122,8 @@ async function observerCounters(c: Config): Promise<{ events: number; lost: bigi
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { samples: { type: 'string' }, duration: { type: 'string' }, routing: { type: 'string' }, pods: { type: 'string' }, only: { type: 'string' }, awake: { type: 'boolean' }, 'bpf-stats': { type: 'boolean' }, maximum: { type: 'boolean' }, 'ref-object': { type: 'string' }, 'ref-tree': { type: 'string' }, 'storm-rate': { type: 'string' }, 'ready-bound': { type: 'string' }, 'skip-kernel': { type: 'boolean' } } });
-  const extra = { maximum: values.maximum, refObject: values['ref-object'] ? resolvePath(values['ref-object']) : undefined, refTree: values['ref-tree'] ? resolvePath(values['ref-tree']) : undefined };
+  const { values } = parseArgs({ options: { samples: { type: 'string' }, duration: { type: 'string' }, routing: { type: 'string' }, pods: { type: 'string' }, only: { type: 'string' }, awake: { type: 'boolean' }, 'bpf-stats': { type: 'boolean' }, maximum: { type: 'boolean' }, 'ref-object': { type: 'string' }, 'ref-tree': { type: 'string' }, 'storm-rate': { type: 'string' }, 'ready-bound': { type: 'string' }, 'skip-kernel': { type: 'boolean' }, 'hook-cost': { type: 'boolean' } } });
+  const extra = { maximum: values.maximum, refObject: values['ref-object'] ? resolvePath(values['ref-object']) : undefined, refTree: values['ref-tree'] ? resolvePath(values['ref-tree']) : undefined, hookCost: values['hook-cost'] };
   if (values.only !== undefined && values.only !== 'rate' && values.only !== 'ready') throw new Error(`--only: expected rate or ready, got ${values.only}`);
   const doRate = values.only !== 'ready';
   const doReady = values.only !== 'rate';
@@ -149,7 +156,7 @@ async function main(): Promise<void> {
     for (const c of all) await bringUp(c);
     if (values['bpf-stats']) {
       restoreStats = enableBpfStats();
-      for (const c of all) if (c.observer !== undefined) progIds.set(c.label, await clusterPrograms(c.spec.name, c.spec.nodes.map((n) => n.name)));
+      for (const c of all) if (c.observer !== undefined || c.tcOk) progIds.set(c.label, await clusterPrograms(c.spec.name, c.spec.nodes.map((n) => n.name)));
     }
     // --awake: every CPU kept out of idle during the rate samples (bench/cpu-awake.ts says why).
     awake = values.awake && doRate ? keepCpusAwake() : undefined;
@@ -233,6 +240,13 @@ async function main(): Promise<void> {
         console.log(`${routing}: ${x} connections ${r(x, off!, crr).toFixed(2)}× of off, ${r(x, on2!, crr).toFixed(2)}× of on${withKernel ? `, ${r(x, k!, crr).toFixed(2)}× of ${k}` : ''}; paired by round: ${x}/off ${describeInterval(pci(x, off!, crr))}, on/${x} ${describeInterval(pci(on2!, x, crr))}`);
         const sx = storm[x];
         if (sx) console.log(`${routing}: ${x} during the storms: ${(sx.events / sx.seconds).toFixed(0)} events/s, ${(sx.events / sx.connections).toFixed(1)} events per connection (on: ${(st.events / st.connections).toFixed(1)}), lost ${sx.lost}, agent CPU ${((1e6 * sx.cpu) / sx.connections).toFixed(1)} µs per connection`);
+      }
+      // --hook-cost: the hooks' share of the gap to the kernel, and what the programs cost beyond it.
+      const hk = `${k}+tc-ok`;
+      if (withKernel && crr[hk]) {
+        const hooks = r(hk, k!, crr);
+        const gapOff = 1 - r(off!, k!, crr);
+        console.log(`${routing}: tc hooks alone (${hk} / ${k}) connections ${hooks.toFixed(2)}× (paired ${describeInterval(pci(hk, k!, crr))}); off / ${hk} ${r(off!, hk, crr).toFixed(2)}×, on / ${hk} ${r(on2!, hk, crr).toFixed(2)}×; of off's gap to ${k} (${(100 * gapOff).toFixed(0)} %) the hooks' share ${gapOff > 0 ? ((100 * (1 - hooks)) / (100 * gapOff) * 100).toFixed(0) : 'n/a'} %`);
       }
       summary[routing] = { crrOnOff: onVsOff, crrOnKernel: onVsKernel, crrOffKernel: withKernel ? r(off!, k!, crr) : NaN, tputOnOff: r(on2!, off!, tput), eventsPerSec: st.events / st.seconds, lost: String(st.lost), agentCpuPct: (100 * st.cpu) / st.seconds, agentCpuUsPerConnection: (1e6 * st.cpu) / st.connections, paired };
     }

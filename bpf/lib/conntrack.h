@@ -37,8 +37,8 @@ struct cnilab_ct_val {
 	__u64 bytes_fwd;
 	__u64 packets_rep;
 	__u64 bytes_rep;
-	__u64 last_seen;    /* ktime ns */
-	__u64 last_report;  /* ktime ns of the last trace event for this entry */
+	__u64 last_seen;    /* ct_clock_ns() */
+	__u64 last_report;  /* ct_clock_ns() of the last trace event for this entry */
 	__u8 flags_seen_fwd; /* OR of all TCP flags seen */
 	__u8 flags_seen_rep;
 	__u8 reported_fwd;
@@ -51,6 +51,22 @@ CNILAB_STATIC_ASSERT(sizeof(struct cnilab_ct_val) == 56, "ct value layout");
 /* An idle entry older than this is a new connection when traffic starts again (TCP: on a bare SYN). */
 #define CT_TCP_LIFETIME_NS (60ULL * 1000000000ULL)
 #define CT_OTHER_LIFETIME_NS (30ULL * 1000000000ULL)
+
+/* Conntrack's clock: CLOCK_MONOTONIC at tick resolution (a few ms), plenty for lifetimes of 30-60 s. The
+ * fine clock (bpf_ktime_get_ns) reads the hardware clock source: ~40 ns on this project's VMs, against
+ * ~5 ns for this one, and conntrack reads the time on every packet (bench/datapath-conn-bench.ts --ops).
+ * Everything that compares with last_seen must use this clock too. Events keep the fine clock. */
+static __always_inline __u64 ct_clock_ns(void)
+{
+	return bpf_ktime_get_coarse_ns();
+}
+
+/* now - then > span, for a `then` of this clock or, in an entry written before an upgrade from the fine
+ * clock, up to one tick in the future of the coarse `now` (not over, rather than a wrapped huge age). */
+static __always_inline int ct_age_over(__u64 now, __u64 then, __u64 span)
+{
+	return now > then && now - then > span;
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -121,7 +137,7 @@ static __always_inline void ct_lookup(const struct pkt_info *pi, struct ct_resul
 {
 	struct cnilab_ct_key key;
 	struct cnilab_ct_val *v;
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = ct_clock_ns();
 	__u8 want = ct_interesting(pi) | CT_REPORTED_FIRST;
 	__u8 *reported;
 
@@ -135,7 +151,7 @@ static __always_inline void ct_lookup(const struct pkt_info *pi, struct ct_resul
 	if (v) {
 		int bare_syn = pi->proto == IPPROTO_TCP && (pi->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
 		__u64 life = pi->proto == IPPROTO_TCP ? CT_TCP_LIFETIME_NS : CT_OTHER_LIFETIME_NS;
-		int stale = now - v->last_seen > life;
+		int stale = ct_age_over(now, v->last_seen, life);
 
 		/* A reused tuple after close or long idle starts a new connection. */
 		if ((pi->proto == IPPROTO_TCP && bare_syn && ((v->flags & CT_F_CLOSING) || stale)) ||
@@ -194,7 +210,7 @@ static __always_inline void ct_create(const struct pkt_info *pi)
 {
 	struct cnilab_ct_key key;
 	struct cnilab_ct_val init = {};
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = ct_clock_ns();
 	__u8 want = ct_interesting(pi) | CT_REPORTED_FIRST;
 
 	ct_key_of(pi, &key);

@@ -255,7 +255,7 @@ static __always_inline int lb_backend_tuple_busy(const struct cnilab_lb_backend 
 		return taken && !(taken->client_addr == pi->saddr && taken->client_port == pi->sport);
 	v = bpf_map_lookup_elem(&cnilab_ct, &ck);
 	if (v) {
-		if (now_ns - v->last_seen >= CT_TCP_LIFETIME_NS)
+		if (ct_age_over(now_ns, v->last_seen, CT_TCP_LIFETIME_NS - 1))
 			return 0; /* long over: no TIME_WAIT left */
 		if (!(v->flags & CT_F_CLOSING))
 			return 1; /* a connection still holds it */
@@ -277,7 +277,7 @@ static __always_inline int lb_backend_tuple_busy(const struct cnilab_lb_backend 
 static __always_inline int lb_pick_source_port(const struct cnilab_lb_backend *be, __be32 addr,
 					       const struct pkt_info *pi, __be16 *port, __be16 home, int keep_own)
 {
-	__u64 now_ns = bpf_ktime_get_ns();
+	__u64 now_ns = ct_clock_ns(); /* compared with conntrack's last_seen */
 	__be16 p;
 	int i;
 
@@ -597,7 +597,9 @@ static __always_inline void lb4_forget_rev(const struct pkt_info *pi)
 	struct cnilab_lb_tuple key = { .saddr = pi->daddr, .daddr = pi->saddr, .sport = pi->dport, .dport = pi->sport,
 				       .proto = pi->proto };
 
-	if (pi->proto == IPPROTO_TCP || pi->proto == IPPROTO_UDP)
+	/* A lookup first: it takes no lock, a delete takes the bucket's even when there is nothing to delete
+	 * (almost always, for connections that never met a service). */
+	if ((pi->proto == IPPROTO_TCP || pi->proto == IPPROTO_UDP) && bpf_map_lookup_elem(&cnilab_lb_rev, &key))
 		bpf_map_delete_elem(&cnilab_lb_rev, &key);
 }
 
