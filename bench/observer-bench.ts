@@ -9,7 +9,9 @@
 // the pod network ready time (CNI ADD → first packet) quiet and during a connection storm of a fixed
 // offered rate (--storm-rate, default 2000/s, open loop) on the same node, observer off and on,
 // interleaved (bench/pod-ready-storm.ts): the storm's share and the observer's share of any growth,
-// apart, each a ratio of medians with a bootstrap interval read against --ready-bound (default 0.10).
+// apart, each a ratio of medians with a bootstrap interval read against --ready-bound (default 0.10);
+// the kernel cluster (no cnilab at all) gets the same quiet/storm pair in the same rounds, so the growth
+// a storm causes on this machine anyway is told apart from cnilab's (not with --skip-kernel).
 // The rate ratios are also given paired round by round, with a bootstrap interval
 // (bench/observer-bench-stats.ts): whether a cost is the observer's or the machine's noise.
 // --bpf-stats: the cnilab clusters' BPF run time per connection, per program (bench/bpf-prog-stats.ts).
@@ -130,9 +132,9 @@ async function main(): Promise<void> {
     if (!Number.isFinite(v) || !ok) throw new Error(`${name}: ${v} is out of range`);
   }
   const routings: RoutingMode[] = values.routing === 'native' ? ['native'] : values.routing === 'tunnel' ? ['tunnel'] : ['tunnel', 'native'];
-  // The kernel clusters only serve the rate comparison.
-  // --skip-kernel: the rate samples compare observer on and off only (twice the rounds in the same time).
-  const all = routings.flatMap((r) => configs(r, extra)).filter((c) => (doRate && !values['skip-kernel']) || c.observer !== undefined);
+  // The kernel clusters: the rate comparison's limit, and the pod-ready split's reference for the growth
+  // a storm causes without cnilab. --skip-kernel: on and off only (twice the rate rounds in the same time).
+  const all = routings.flatMap((r) => configs(r, extra)).filter((c) => !values['skip-kernel'] || c.observer !== undefined);
   const crr: Record<string, number[]> = {};
   const tput: Record<string, number[]> = {};
   const synRetransmits: Record<string, number> = {};
@@ -197,11 +199,10 @@ async function main(): Promise<void> {
     const split: Record<string, ReadySplit> = {};
     if (doReady) {
       for (const routing of routings) {
-        const target = (suffix: 'off' | 'on' | 'on-ref') => {
-          const c = all.find((x) => x.label === `cnilab-${routing}-${suffix}`)!;
-          return { spec: c.spec, clientNetns: c.netns!.client, host: c.serverIp!, port: CRR_PORT };
-        };
-        split[routing] = await measureReadySplit(target('off'), target('on'), pods, stormRate);
+        const targetOf = (c: (typeof all)[number]) => ({ spec: c.spec, clientNetns: c.netns!.client, host: c.serverIp!, port: CRR_PORT });
+        const target = (suffix: 'off' | 'on' | 'on-ref') => targetOf(all.find((x) => x.label === `cnilab-${routing}-${suffix}`)!);
+        const kernel = all.find((x) => x.observer === undefined && x.spec.routing === routing);
+        split[routing] = await measureReadySplit(target('off'), target('on'), pods, stormRate, 4, kernel && targetOf(kernel));
         // --ref-tree: the same split with the other checkout's observer-on cluster as "on".
         if (extra.refTree) split[`${routing}, on = ref tree`] = await measureReadySplit(target('off'), target('on-ref'), pods, stormRate);
       }

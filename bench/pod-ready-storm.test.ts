@@ -86,11 +86,31 @@ describe('pod-ready storm: ratios of the cells', () => {
     type Split = import('./pod-ready-storm.js').ReadySplit;
     // Rounds drift from 30 to 120 ms; in every round the on-storm pods take 1.2× the off-storm ones.
     const cell = (factor: number) => Array.from({ length: 12 }, (_, i) => ({ readyMs: [0, 1, 2, 3].map((j) => factor * (30 + 8 * i + j)), eventsPerSec: 0, agentCpuPct: 0 }));
-    const s: Split = { offered: 2000, stormAlone: {} as Split['stormAlone'], cells: { 'off-quiet': cell(1), 'off-storm': cell(1), 'on-quiet': cell(1), 'on-storm': cell(1.2) } };
+    const s: Split = { offered: 2000, stormAlone: {}, cells: { 'off-quiet': cell(1), 'off-storm': cell(1), 'on-quiet': cell(1), 'on-storm': cell(1.2), 'kernel-quiet': [], 'kernel-storm': [] } };
     const r = readyRatios(s).find((x) => x.name.startsWith('observer on / off, under'))!;
     expect(r.paired.ratio).toBeCloseTo(1.2, 5);
     expect(r.paired.hi - r.paired.lo).toBeLessThan(0.01);
     expect(r.ci.hi - r.ci.lo).toBeGreaterThan(0.3); // unpaired, the drift reads as noise
     expect(readyRatios(s).find((x) => x.name === 'storm / quiet, observer off')!.paired.ratio).toBeCloseTo(1, 5);
+  });
+
+  it("reads cnilab's storm growth against the kernel reference's, round by round", async () => {
+    const { readyRatios, growthAgainstKernel, describeReadySplit } = await import('./pod-ready-storm.js');
+    type Split = import('./pod-ready-storm.js').ReadySplit;
+    // The machine drifts between rounds; a storm grows the kernel's pod set-up 1.3×, cnilab's with the
+    // observer off 1.3× (the machine's share only) and on 1.3 × 1.2×.
+    const cell = (factor: number) => Array.from({ length: 10 }, (_, i) => ({ readyMs: [0, 1, 2].map((j) => factor * (20 + 5 * i + j)), eventsPerSec: NaN, agentCpuPct: NaN, stormRate: 2000, storm: { errors: 0, timeouts: 0, skipped: 0, syn_retrans: 0, p50_us: 100, p99_us: 300, max_us: 900 } }));
+    const s: Split = { offered: 2000, stormAlone: {}, cells: { 'off-quiet': cell(1), 'off-storm': cell(1.3), 'on-quiet': cell(1), 'on-storm': cell(1.56), 'kernel-quiet': cell(0.5), 'kernel-storm': cell(0.65) } };
+    expect(readyRatios(s).find((x) => x.name.startsWith('storm / quiet, kernel'))!.paired.ratio).toBeCloseTo(1.3, 5);
+    expect(growthAgainstKernel(s, 'off')!.ratio).toBeCloseTo(1, 5);
+    expect(growthAgainstKernel(s, 'on')!.ratio).toBeCloseTo(1.2, 5);
+    const text = describeReadySplit('t', s).join('\n');
+    expect(text).toMatch(/storm growth, observer off \/ kernel's\s+paired by round ×1\.000 .*: met/);
+    expect(text).toMatch(/storm growth, observer on \/ kernel's\s+paired by round ×1\.200 .*: MISSED/);
+    expect(text).toMatch(/kernel-storm .* no agent/);
+    // Without a kernel pair: no kernel ratio, no growth against it.
+    const four: Split = { ...s, cells: { ...s.cells, 'kernel-quiet': [], 'kernel-storm': [] } };
+    expect(growthAgainstKernel(four, 'off')).toBeUndefined();
+    expect(readyRatios(four).map((r) => r.name)).not.toContain('storm / quiet, kernel (no cnilab)');
   });
 });

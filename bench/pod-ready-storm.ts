@@ -13,6 +13,11 @@
 // the two clusters' storms differed up to 30× in strength. Here both get the same offered load, and what
 // each storm achieved while the pods were set up, node1's flow-event rate and its agent's CPU are
 // recorded per cell, so a verdict can show it compared like with like.
+//
+// With a third target, a plain-kernel cluster of the same routing (no BPF, no agent: the ptp plugin and
+// kernel routes), the same quiet/storm pair is measured there too: how much a storm of the same offered
+// rate grows pod set-up on this machine without cnilab at all, and cnilab's growth against it (paired
+// by round), which tells the machine's share of "must not grow" from cnilab's.
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { ClusterSpec } from '../harness/cluster/spec.js';
@@ -30,6 +35,8 @@ export interface StormTarget {
   clientNetns: string;
   host: string;
   port: number;
+  /** False for a cluster without cnilab's agent (the kernel reference): no observer counts, no agent CPU. */
+  agent?: boolean;
 }
 
 /** What the load generator printed (bench/pod-ready-storm-load.c says what each field is). */
@@ -119,15 +126,18 @@ export async function startStorm(t: StormTarget, rate: number, maxSec = 120): Pr
   };
 }
 
-export type CellName = 'off-quiet' | 'off-storm' | 'on-quiet' | 'on-storm';
+export type CellName = 'off-quiet' | 'off-storm' | 'on-quiet' | 'on-storm' | 'kernel-quiet' | 'kernel-storm';
 export const CELLS: CellName[] = ['off-quiet', 'off-storm', 'on-quiet', 'on-storm'];
+const KERNEL_CELLS: CellName[] = ['kernel-quiet', 'kernel-storm'];
+/** The cells a split measured: the four, and the kernel pair when it had a kernel target. */
+export const cellsOf = (s: ReadySplit): CellName[] => (s.cells['kernel-quiet']?.length ? [...CELLS, ...KERNEL_CELLS] : CELLS);
 
 /** One cell of one round: its pods and what node1 was doing meanwhile. */
 export interface CellSample {
   readyMs: number[];
-  /** node1's observer records per second over the cell (pods and storm). */
+  /** node1's observer records per second over the cell (pods and storm); NaN without an agent. */
   eventsPerSec: number;
-  /** node1's agent CPU, % of one core, over the cell. */
+  /** node1's agent CPU, % of one core, over the cell; NaN without an agent. */
   agentCpuPct: number;
   /** Storm cells: connections/s the storm completed while the pods were set up. */
   stormRate?: number;
@@ -137,9 +147,10 @@ export interface CellSample {
 export interface ReadySplit {
   /** The storm's offered connections/s. */
   offered: number;
+  /** The kernel pair is absent (or empty) when no kernel target was given. */
   cells: Record<CellName, CellSample[]>;
   /** A storm alone (no pod set up) on each cluster, before the rounds: its achieved rate and latency. */
-  stormAlone: Record<'off' | 'on', { rate: number; p50_us: number; p99_us: number; eventsPerSec: number; agentCpuPct: number }>;
+  stormAlone: Partial<Record<'off' | 'on' | 'kernel', { rate: number; p50_us: number; p99_us: number; eventsPerSec: number; agentCpuPct: number }>>;
 }
 
 /** The storm runs this long before the pods are measured: the storm and the agent's reading get going. */
@@ -150,6 +161,7 @@ const nowNs = () => Number(process.hrtime.bigint());
 /** Node1's observer count, agent CPU and the clock, read around a cell. */
 async function probe(t: StormTarget): Promise<{ seen: number; cpu: number; at: number }> {
   const node = t.spec.nodes[0]!.name;
+  if (t.agent === false) return { seen: NaN, cpu: NaN, at: nowNs() };
   return { seen: await observerSeen(t.spec.name, node), cpu: agentCpuSeconds(t.spec.name, node), at: nowNs() };
 }
 
@@ -176,13 +188,14 @@ async function measureCell(t: StormTarget, podsPerCell: number, stormRate: numbe
   }
 }
 
-/** `pods` per cell, in rounds of `perRound`, under a storm of `rate` connections/s. */
-export async function measureReadySplit(off: StormTarget, on: StormTarget, pods: number, rate: number, perRound = 4): Promise<ReadySplit> {
-  const out: ReadySplit = { offered: rate, cells: { 'off-quiet': [], 'off-storm': [], 'on-quiet': [], 'on-storm': [] }, stormAlone: {} as ReadySplit['stormAlone'] };
+/** `pods` per cell, in rounds of `perRound`, under a storm of `rate` connections/s; with `kernel`, the
+ *  kernel reference's quiet/storm pair in the same rounds. */
+export async function measureReadySplit(off: StormTarget, on: StormTarget, pods: number, rate: number, perRound = 4, kernel?: StormTarget): Promise<ReadySplit> {
+  const out: ReadySplit = { offered: rate, cells: { 'off-quiet': [], 'off-storm': [], 'on-quiet': [], 'on-storm': [], 'kernel-quiet': [], 'kernel-storm': [] }, stormAlone: {} };
+  const targets = { off, on, ...(kernel ? { kernel: { ...kernel, agent: false } } : {}) } as Record<'off' | 'on' | 'kernel', StormTarget>;
   // Warm-up pod on each (first exec of the plugin, page cache), discarded.
-  await measure(off.spec, 1);
-  await measure(on.spec, 1);
-  for (const [k, t] of [['off', off], ['on', on]] as const) {
+  for (const t of Object.values(targets)) await measure(t.spec, 1);
+  for (const [k, t] of Object.entries(targets) as Array<['off' | 'on' | 'kernel', StormTarget]>) {
     const p0 = await probe(t);
     const s = await startStorm(t, rate);
     await sleep(2000);
@@ -190,10 +203,11 @@ export async function measureReadySplit(off: StormTarget, on: StormTarget, pods:
     out.stormAlone[k] = { rate: rateInWindow(r, r.t0_ns + STORM_LEAD_MS * 1e6, r.t0_ns + r.seconds * 1e9), p50_us: r.p50_us, p99_us: r.p99_us, ...node1Rates(p0, await probe(t)) };
   }
   const rounds = Math.ceil(pods / perRound);
+  const cells = kernel ? [...CELLS, ...KERNEL_CELLS] : CELLS;
   for (let round = 0; round < rounds; round++) {
-    const order = round % 2 ? [...CELLS].reverse() : CELLS;
+    const order = round % 2 ? [...cells].reverse() : cells;
     for (const cell of order) {
-      const target = cell.startsWith('on') ? on : off;
+      const target = targets[cell.split('-')[0] as 'off' | 'on' | 'kernel'];
       out.cells[cell].push(await measureCell(target, perRound, cell.endsWith('storm') ? rate : undefined));
     }
   }
@@ -222,8 +236,18 @@ export function readyRatios(s: ReadySplit): ReadyRatio[] {
     ['observer on / off, quiet', 'on-quiet', 'off-quiet'],
     ['storm / quiet, observer on', 'on-storm', 'on-quiet'],
     ['storm / quiet, observer off', 'off-storm', 'off-quiet'],
+    ...(cellsOf(s).includes('kernel-storm') ? [['storm / quiet, kernel (no cnilab)', 'kernel-storm', 'kernel-quiet'] as [string, CellName, CellName]] : []),
   ];
   return pairs.map(([name, top, base]) => ({ name, top, base, ci: ratioOfMediansCi(readyOf(s, top), readyOf(s, base)), paired: pairedRatioCi(roundMedians(s, top), roundMedians(s, base)) }));
+}
+
+/** cnilab's storm growth against the kernel's, paired by round: each round's (storm / quiet) of cnilab
+ *  over the same round's (storm / quiet) of the kernel reference. 1 means the storm slows cnilab's pod
+ *  set-up no more than it slows the plain kernel's: the growth is the machine's, not cnilab's. */
+export function growthAgainstKernel(s: ReadySplit, observer: 'off' | 'on'): Interval | undefined {
+  if (!cellsOf(s).includes('kernel-storm')) return undefined;
+  const growth = (storm: CellName, quiet: CellName) => roundMedians(s, storm).map((x, i) => x / roundMedians(s, quiet)[i]!);
+  return pairedRatioCi(growth(`${observer}-storm`, `${observer}-quiet`), growth('kernel-storm', 'kernel-quiet'));
 }
 
 /** "Does not grow" read against a tolerance: met when the interval's upper end is within it, missed
@@ -242,18 +266,26 @@ const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 /** Lines for the report: each cell's p50 and node1's load, the storms' strength, the four ratios. */
 export function describeReadySplit(label: string, s: ReadySplit, bound = 0.1): string[] {
   const lines = [`${label}: pod network ready (ADD → first packet), quiet / storm of ${s.offered} connections/s offered, observer off / on; node1's agent meanwhile`];
-  const alone = (k: 'off' | 'on') => `${k} ${s.stormAlone[k].rate.toFixed(0)}/s (p50 ${s.stormAlone[k].p50_us} µs, p99 ${s.stormAlone[k].p99_us} µs, ${s.stormAlone[k].eventsPerSec.toFixed(0)} events/s)`;
-  lines.push(`  the storm alone, no pod set up: ${alone('off')}, ${alone('on')}`);
-  for (const c of CELLS) {
+  const alone = (k: 'off' | 'on' | 'kernel') => {
+    const a = s.stormAlone[k];
+    return a ? `${k} ${a.rate.toFixed(0)}/s (p50 ${a.p50_us} µs, p99 ${a.p99_us} µs${Number.isNaN(a.eventsPerSec) ? '' : `, ${a.eventsPerSec.toFixed(0)} events/s`})` : undefined;
+  };
+  lines.push(`  the storm alone, no pod set up: ${(['off', 'on', 'kernel'] as const).map(alone).filter(Boolean).join(', ')}`);
+  for (const c of cellsOf(s)) {
     const xs = s.cells[c];
     const r = readyOf(s, c);
     const storm = c.endsWith('storm')
       ? `; storm achieved ${med(xs.map((x) => x.stormRate!)).toFixed(0)}/s (min ${Math.min(...xs.map((x) => x.stormRate!)).toFixed(0)}), p99 ${med(xs.map((x) => x.storm!.p99_us)).toFixed(0)} µs, SYN retrans ${sum(xs.map((x) => x.storm!.syn_retrans))}, failed ${sum(xs.map((x) => x.storm!.errors + x.storm!.timeouts))}, skipped ${sum(xs.map((x) => x.storm!.skipped))}`
       : '';
-    lines.push(`  ${c.padEnd(10)} p50 ${med(r).toFixed(1).padStart(6)} ms (min ${Math.min(...r).toFixed(1)}, max ${Math.max(...r).toFixed(1)}, ${r.length} pods); node1 ${med(xs.map((x) => x.eventsPerSec)).toFixed(0)} events/s, agent ${med(xs.map((x) => x.agentCpuPct)).toFixed(1)} % of a core${storm}`);
+    const node1 = c.startsWith('kernel') ? 'no agent' : `node1 ${med(xs.map((x) => x.eventsPerSec)).toFixed(0)} events/s, agent ${med(xs.map((x) => x.agentCpuPct)).toFixed(1)} % of a core`;
+    lines.push(`  ${c.padEnd(12)} p50 ${med(r).toFixed(1).padStart(6)} ms (min ${Math.min(...r).toFixed(1)}, max ${Math.max(...r).toFixed(1)}, ${r.length} pods); ${node1}${storm}`);
   }
   for (const r of readyRatios(s)) {
     lines.push(`  ${r.name.padEnd(36)} paired by round ×${r.paired.ratio.toFixed(3)} (95 % CI ${r.paired.lo.toFixed(3)}–${r.paired.hi.toFixed(3)}): ${growthVerdict(r.paired, bound, s.cells[r.top].length)}; all pods ×${r.ci.ratio.toFixed(3)} (${r.ci.lo.toFixed(3)}–${r.ci.hi.toFixed(3)})`);
+  }
+  for (const o of ['off', 'on'] as const) {
+    const g = growthAgainstKernel(s, o);
+    if (g) lines.push(`  ${`storm growth, observer ${o} / kernel's`.padEnd(36)} paired by round ×${g.ratio.toFixed(3)} (95 % CI ${g.lo.toFixed(3)}–${g.hi.toFixed(3)}): ${growthVerdict(g, bound, s.cells['kernel-storm'].length)} (cnilab's own share of the growth)`);
   }
   return lines;
 }
@@ -264,12 +296,13 @@ export function summarizeReadySplit(s: ReadySplit): Record<string, unknown> {
     offered: s.offered,
     stormAlone: s.stormAlone,
     cells: Object.fromEntries(
-      CELLS.map((c) => {
+      cellsOf(s).map((c) => {
         const xs = s.cells[c];
         return [c, { p50: med(readyOf(s, c)), pods: readyOf(s, c).length, eventsPerSec: med(xs.map((x) => x.eventsPerSec)), agentCpuPct: med(xs.map((x) => x.agentCpuPct)), ...(c.endsWith('storm') ? { stormRate: med(xs.map((x) => x.stormRate!)), stormRateMin: Math.min(...xs.map((x) => x.stormRate!)), synRetrans: sum(xs.map((x) => x.storm!.syn_retrans)) } : {}) }];
       }),
     ),
     ratios: Object.fromEntries(readyRatios(s).map((r) => [r.name, { ratio: r.ci.ratio, lo: r.ci.lo, hi: r.ci.hi, paired: r.paired }])),
-    roundMedians: Object.fromEntries(CELLS.map((c) => [c, roundMedians(s, c)])),
+    growthAgainstKernel: { off: growthAgainstKernel(s, 'off'), on: growthAgainstKernel(s, 'on') },
+    roundMedians: Object.fromEntries(cellsOf(s).map((c) => [c, roundMedians(s, c)])),
   };
 }

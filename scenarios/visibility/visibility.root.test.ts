@@ -215,13 +215,18 @@ describe('visibility: observer, relay, cnilab observe and metrics', () => {
     // be shown, no more and no less, once the two stop moving.
     let shown = -1n;
     let bpfLost = 0n;
+    let markers: unknown[] = [];
     for (let i = 0; i < 40 && shown !== bpfLost; i++) {
       await sleep(250);
       bpfLost = await lostSinceStart();
       const r = await cnilab(['observe', '--name', NAME, '--node', 'node1', '--since', since, '--type', 'drop', '-o', 'json'], { timeoutMs: 60_000 });
-      shown = jsonLines(r.stdout).filter((l) => 'lost_events' in l && l.lost_events.source === 'PERF_EVENT_RING_BUFFER').reduce((a, l) => a + BigInt((l as { lost_events: { num_events_lost: string } }).lost_events.num_events_lost), 0n);
+      // --node is a flow filter: LostEvents of every node pass it, and node2, receiving the 40k datagrams
+      // with its agent awake but maybe short of CPU, can lose some of its own. Twice in CI the sum of all
+      // markers exceeded node1's count by 1.8k and 5.2k (not reproduced here; the markers are printed).
+      markers = jsonLines(r.stdout).filter((l) => 'lost_events' in l).map((l) => ({ node: l.node_name, time: l.time, ...(l as { lost_events: object }).lost_events }));
+      shown = jsonLines(r.stdout).filter((l) => 'lost_events' in l && l.lost_events.source === 'PERF_EVENT_RING_BUFFER' && l.node_name === 'node1').reduce((a, l) => a + BigInt((l as { lost_events: { num_events_lost: string } }).lost_events.num_events_lost), 0n);
     }
-    expect(shown).toBe(bpfLost);
+    expect(shown, `since ${since}, BPF lost ${bpfLost}, markers ${JSON.stringify(markers)}`).toBe(bpfLost);
     const lostMetric = samples(await metricsText('node1')).get('hubble_lost_events_total{source="perf_event_ring_buffer"}') ?? 0;
     expect(BigInt(lostMetric)).toBeGreaterThanOrEqual(bpfLost);
     const compact = await cnilab(['observe', '--name', NAME, '--node', 'node1', '--since', since, '--type', 'drop']);
