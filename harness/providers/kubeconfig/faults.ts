@@ -19,8 +19,8 @@ self=$(readlink /proc/self/ns/net)
 state=/tmp/cnilab-fault-$(stat -L -c %i /proc/self/ns/net)
 mine() { for p in $(pgrep "$@"); do [ "$(readlink /proc/$p/ns/net 2>/dev/null)" = "$self" ] && echo "$p"; done; return 0; }
 args_of() { tr '\0' '\n' < "/proc/$1/cmdline"; }
-bird_pid() { pid=$(mine -x bird | head -n1); [ -n "$pid" ] && args_of "$pid" > "$state.bird"; echo "$pid"; }
-ctl() { sed -n '/^-s$/{n;p;}' "$state.bird"; }
+bird_pid() { mine -x bird | head -n1; }
+ctl() { sed -n '/^-s$/{n;p;}'; }
 dev_of() { ip -o -4 addr show | awk -v ip="$1" '{split($4,a,"/"); if (a[1]==ip) {print $2; exit}}'; }
 case "$act" in
 agent-pids) mine -f "$1" ;;
@@ -34,16 +34,21 @@ agent-api)
   exec curl -sS --max-time 2 --unix-socket "$sock" "http://agent$2" ;;
 bird-kill|bird-freeze|bird-thaw|bird-down|bird-sessions)
   pid=$(bird_pid); [ -n "$pid" ] || { echo "no bird in this node's network namespace" >&2; exit 3; }
+  # A bird that a fault may end leaves its argv behind, for bird-restore.
+  case "$act" in bird-kill|bird-down) args_of "$pid" > "$state.bird" ;; esac
   case "$act" in
   bird-kill) kill -KILL "$pid" ;; bird-freeze) kill -STOP "$pid" ;; bird-thaw) kill -CONT "$pid" ;;
-  bird-down) birdc -s "$(ctl)" down ;; bird-sessions) birdc -s "$(ctl)" show protocols ;;
+  bird-down) birdc -s "$(args_of "$pid" | ctl)" down ;; bird-sessions) birdc -s "$(args_of "$pid" | ctl)" show protocols ;;
   esac ;;
 bird-restore)
-  pid=$(bird_pid); if [ -n "$pid" ]; then kill -CONT "$pid"; exit 0; fi
+  pid=$(bird_pid); if [ -n "$pid" ]; then kill -CONT "$pid"; rm -f "$state.bird"; exit 0; fi
   [ -s "$state.bird" ] || { echo "no bird was seen on this node: nothing to restore" >&2; exit 3; }
   # The same argv as the bird that ran (the agent's conf, ctl and pidfile: the agent adopts it).
   set -- $(cat "$state.bird"); "$@" </dev/null >/dev/null 2>&1 || exit 5
-  for i in $(seq 50); do birdc -s "$(ctl)" show status 2>/dev/null | grep -q 'Daemon is up' && exit 0; sleep 0.1; done
+  for i in $(seq 50); do
+    birdc -s "$(ctl < "$state.bird")" show status 2>/dev/null | grep -q 'Daemon is up' && { rm -f "$state.bird"; exit 0; }
+    sleep 0.1
+  done
   echo "bird did not answer after its restart" >&2; exit 5 ;;
 link-down)
   dev=$(dev_of "$1"); [ -n "$dev" ] || { echo "no device holds $1" >&2; exit 3; }
