@@ -68,8 +68,8 @@ export const BIRD_FAULTS: BirdFault[] = [
 ];
 
 /** Kernel routes and BGP sessions of the nodes, read through the provider's node access. */
-export function convergenceThrough(faults: NodeFaults): Pick<ConvergenceOptions, 'netnsOf' | 'routesOf' | 'sessionsOf'> {
-  return { netnsOf: (n) => n.name, routesOf: (node) => faults.birdRoutes(node), sessionsOf: (n) => faults.bgpSessions(n.name) };
+export function convergenceThrough(faults: NodeFaults): Pick<ConvergenceOptions, 'netnsOf' | 'routesOf' | 'sessionsOf' | 'pollMs'> {
+  return { netnsOf: (n) => n.name, routesOf: (node) => faults.birdRoutes(node), sessionsOf: (n) => faults.bgpSessions(n.name), ...(faults.pollMs ? { pollMs: faults.pollMs } : {}) };
 }
 
 /** Inject `fault` on `victim` and measure until no other node routes its pod CIDR; judged against
@@ -226,7 +226,7 @@ async function healthReportsCheck(ctx: ScenarioContext, node: string, mode: stri
     } catch (e) {
       last = `no answer (${(e as Error).message})`;
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, faults.pollMs ?? 100));
   }
   return {
     id: 'agent-health',

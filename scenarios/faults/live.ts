@@ -38,7 +38,7 @@ export async function waitAgentsHealthy(faults: NodeFaults, killed: Map<string, 
     );
     if (pending.length === 0) return Math.round(performance.now() - since);
     if (performance.now() > deadline) throw new WaitTimeoutError(`agents of ${nodes.join(', ')} to be healthy again`, timeoutMs, pending.sort().join('\n'));
-    await sleep(50);
+    await sleep(faults.pollMs ?? 50);
   }
 }
 

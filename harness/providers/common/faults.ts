@@ -26,6 +26,10 @@ export interface AgentHealth {
 }
 
 export interface NodeFaults {
+  /** How often the node readings below may be polled while a wait runs; undefined: as fast as the
+   *  waits like (this host's own reads). Each reading through a helper pod is an exec, and polling
+   *  those every 25 ms loads the API server and the node enough to slow what is being waited for. */
+  readonly pollMs?: number;
   /** SIGKILL the CNI agent of each node; the pid killed per node (the node's supervisor restarts it:
    *  cnilab's on the embedded cluster, kubelet for a DaemonSet). Throws when a node has no agent. */
   killAgents(nodes: string[]): Promise<Map<string, number>>;

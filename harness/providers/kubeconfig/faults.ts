@@ -81,6 +81,8 @@ export function agentPattern(cni: string): string | undefined {
 type NodeAccess = Pick<Provider, 'execOnNode' | 'nodes' | 'cni'>;
 
 export class KubeconfigNodeFaults implements NodeFaults {
+  /** An exec per reading: a few a second per node. */
+  readonly pollMs = 250;
   private cniFound?: Promise<string>;
   private ips?: Promise<Map<string, string>>;
 
