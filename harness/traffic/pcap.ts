@@ -44,7 +44,9 @@ export interface CaptureResult {
 export interface Capture {
   readonly file: string;
   readonly argv: string[];
-  /** Stop tcpdump (SIGTERM; it flushes and exits), then read and parse the file. */
+  /** Stop tcpdump (SIGTERM; it flushes and exits), then read and parse the file. Throws when tcpdump
+   *  had ended before (killed, its time limit run out; not its -c count reached): such a file holds
+   *  only the start of the traffic and is no evidence of what came after. */
   stop(opts?: { keepFile?: boolean }): Promise<CaptureResult>;
 }
 
@@ -78,13 +80,46 @@ export async function startCapture(o: CaptureOptions): Promise<Capture> {
     argv: bg.argv,
     async stop(opts = {}) {
       await new Promise((r) => setTimeout(r, o.settleMs ?? 100));
+      const early = endedEarly(bg, o);
+      if (early) {
+        if (tempDir) await rm(tempDir, { recursive: true, force: true });
+        throw new CnilabError('COMMAND_FAILED', `${early}: ${shellQuote(bg.argv)}`, { detail: bg.output().stderr.trim() });
+      }
       await bg.stop(3000);
+      // tcpdump ends with 0 on SIGTERM, after writing its summary; SIGKILL after the grace means it
+      // hung, and what it wrote may lack its end.
+      if (bg.child.exitCode !== 0) {
+        if (tempDir) await rm(tempDir, { recursive: true, force: true });
+        const how = bg.child.signalCode ? `killed by ${bg.child.signalCode} after 3 s` : `exited with ${bg.child.exitCode}`;
+        throw new CnilabError('COMMAND_FAILED', `tcpdump did not end cleanly when stopped (${how}): ${shellQuote(bg.argv)}`, { detail: bg.output().stderr.trim() });
+      }
       const pcap = await readFile(file).catch(() => Buffer.alloc(0));
       const packets = pcap.length >= 24 ? parsePcap(pcap) : [];
       if (tempDir && !opts.keepFile) await rm(tempDir, { recursive: true, force: true });
       return { file, pcap, packets, stderr: bg.output().stderr };
     },
   };
+}
+
+/** Why a capture is not evidence when its tcpdump ended before stop() was called: it died (killed,
+ *  its exec stream closed, its `timeout` ran out) and saw only the start of the traffic. undefined when
+ *  that end is the one asked for (tcpdump's -c count reached: exit 0 with maxPackets). */
+export function endedEarlyReason(o: { exitCode?: number; signal?: string | null; detail?: string; maxPackets?: number; maxDurationMs?: number }): string | undefined {
+  if (o.exitCode === 0 && !o.signal && o.maxPackets) return undefined;
+  const how = o.signal
+    ? `killed by ${o.signal}`
+    : o.exitCode === 124
+      ? `its time limit ran out (timeout, ${Math.ceil((o.maxDurationMs ?? 0) / 1000)} s), exit 124`
+      : o.exitCode === undefined
+        ? (o.detail ?? 'it ended')
+        : `exited with ${o.exitCode}`;
+  return `tcpdump ended before the capture was stopped (${how}), so the capture missed what came after`;
+}
+
+function endedEarly(bg: Background, o: CaptureOptions): string | undefined {
+  const { exitCode, signalCode } = bg.child;
+  if (exitCode === null && signalCode === null) return undefined;
+  return endedEarlyReason({ exitCode: exitCode ?? undefined, signal: signalCode, maxPackets: o.maxPackets, maxDurationMs: o.maxDurationMs });
 }
 
 async function waitListening(bg: Background, timeoutMs: number): Promise<void> {

@@ -29,7 +29,7 @@ let buildDir: string;
 
 const wireChecks = (cfg: ConfigurationResult): CheckResult[] => cfg.suites.flatMap((s) => s.scenarios).find((s) => s.name === 'wire')?.checks ?? [];
 const verdicts = (cfg: ConfigurationResult) => Object.fromEntries(wireChecks(cfg).map((c) => [c.id, c.verdict]));
-const failures = (cfg: ConfigurationResult) => wireChecks(cfg).filter((c) => !c.passed).map((c) => `${c.id}: ${c.observed}`);
+const failures = (cfg: ConfigurationResult) => wireChecks(cfg).filter((c) => !c.passed).map((c) => `${c.id}: ${c.observed}${c.detail ? ` [${c.detail}]` : ''}`);
 
 /** The wire scenario through both providers on cluster `name`; the helper pods removed afterwards. */
 async function throughBoth(name: string, spec: ClusterSpec): Promise<{ viaNetns: ConfigurationResult; viaKube: ConfigurationResult }> {
@@ -80,6 +80,18 @@ describe('the wire scenario through the netns and kubeconfig providers', () => {
       expect(wireChecks(viaNetns).find((c) => c.id === 'wire/vxlan-encapsulated')!.command).toMatch(/^on node1: .*tcpdump -i eth0 -w \/run\/cnilab\//);
       expect(wireChecks(viaKube).find((c) => c.id === 'wire/probe-1')!.command).toMatch(/^kubectl-exec /);
       expect(kv.observed).toMatch(/^[1-9]\d* forward, [1-9]\d* reverse/);
+      // A capture whose tcpdump dies under it (killed here on purpose) is an error saying so when it is
+      // stopped, through both providers: never a shorter pcap taken as evidence.
+      for (const provider of [new NetnsProvider(HEALTHY), new KubeconfigProvider(paths.kubeconfig(HEALTHY))]) {
+        const cap = await provider.startCapture('node1', { iface: 'eth0', filter: ['udp', 'port', '47999'] });
+        const mine = async () => (await run(['pgrep', '-f', '^tcpdump .*udp port 47999$'], { allowFailure: true })).stdout.trim().split('\n').filter(Boolean).map(Number);
+        const pids = await mine();
+        expect(pids, `${provider.kind}: its tcpdump`).toHaveLength(1);
+        process.kill(pids[0]!, 'SIGKILL');
+        for (const end = Date.now() + 20_000; (await mine()).length && Date.now() < end; ) await new Promise((res) => setTimeout(res, 100));
+        await expect(cap.stop(), provider.kind).rejects.toThrow(/tcpdump (ended before the capture was stopped|did not end cleanly when stopped) \((killed by SIGKILL|exited with 137|command terminated with non-zero exit code.*137)/);
+        if (provider instanceof KubeconfigProvider) await provider.destroy();
+      }
       // Nothing of the captures stays: no helper pods, no tcpdump left in the nodes.
       const left = await run(['pgrep', '-f', `tcpdump -i eth0 -w`], { allowFailure: true });
       expect(left.stdout.trim(), 'a tcpdump outlived its capture').toBe('');

@@ -32,7 +32,7 @@ function healthy(vniA = IDS['conn-node1-a']!, vniB = IDS['conn-node2-a']!): Capt
   return [vx(U1, U2, A, B, vniA), vx(U2, U1, B, A, vniB), vx(U1, U2, A, U2, vniA), vx(U2, U1, U2, A, 1)];
 }
 
-function setup(packets: { node1: CapturedPacket[]; node2: CapturedPacket[] }, ceps: ProviderObject[] = Object.entries(IDS).map(([name, id]) => ({ metadata: { name, namespace: CONN_NAMESPACE }, status: { identity: { id } } }))) {
+function setup(packets: { node1: CapturedPacket[]; node2: CapturedPacket[] }, ceps: ProviderObject[] = Object.entries(IDS).map(([name, id]) => ({ metadata: { name, namespace: CONN_NAMESPACE }, status: { identity: { id } } })), diedOn?: string) {
   const calls: string[] = [];
   const ok = (argv: string[], stdout = ''): RunResult => ({ argv: ['kubectl-exec', ...argv], code: 0, signal: null, stdout, stderr: '', durationMs: 2, timedOut: false });
   const provider: Provider = {
@@ -57,7 +57,16 @@ function setup(packets: { node1: CapturedPacket[]; node2: CapturedPacket[] }, ce
     capture: async () => Buffer.alloc(0),
     startCapture: async (node, o) => {
       calls.push(`capture ${node} ${o.iface}`);
-      return { command: `tcpdump -i ${o.iface}`, stop: async () => ({ pcap: Buffer.alloc(0), packets: packets[node as 'node1' | 'node2'] ?? [], stderr: '' }) };
+      return {
+        command: `tcpdump -i ${o.iface}`,
+        stop: async () => {
+          // As both providers' stop() when tcpdump ended before it (tests the scenario's side only).
+          if (node === diedOn) throw new Error(`capture on node ${node}: tcpdump ended before the capture was stopped (killed by SIGKILL), so the capture missed what came after`);
+          await new Promise((r) => setTimeout(r, 20));
+          calls.push(`stopped ${node}`);
+          return { pcap: Buffer.alloc(0), packets: packets[node as 'node1' | 'node2'] ?? [], stderr: '' };
+        },
+      };
     },
     cni: async () => 'cnilab',
     collectLogs: async () => [],
@@ -93,6 +102,11 @@ describe('the wire scenario through a provider', () => {
     expect(await verdicts(leak.ctx)).toMatchObject({ 'no-bare-pod-ips': 'fail', 'pod-to-node-tunnelled': 'fail', 'vxlan-encapsulated': 'pass' });
     const wrongVni = setup({ node1: healthy(1002, 1003), node2: healthy(1002, 1003) });
     expect(await verdicts(wrongVni.ctx)).toMatchObject({ 'vni-conn-node1-a': 'fail', 'vni-conn-node2-a': 'fail', 'no-bare-pod-ips': 'pass' });
+  });
+  it('makes the step an error naming the capture that died, never verdicts from what it caught, after stopping the other', async () => {
+    const { ctx, calls } = setup({ node1: healthy(), node2: healthy() }, undefined, 'node1');
+    await expect(wireChecks(ctx)).rejects.toThrow(/capture on node node1: tcpdump ended before the capture was stopped \(killed by SIGKILL\)/);
+    expect(calls).toContain('stopped node2');
   });
   it('passes nothing on an empty capture, and says unavailable without an identity to compare with', async () => {
     const empty = await verdicts(setup({ node1: [], node2: [] }).ctx);

@@ -60,7 +60,14 @@ async function captureDuring(ctx: ScenarioContext, a: ResolvedPod, b: ResolvedPo
   const provider = providerOf(ctx);
   const captures: Array<{ node: string; capture: RunningCapture }> = [];
   const probes: Array<{ label: string; result: ProbeResult }> = [];
-  const stopAll = async () => Promise.all(captures.map(async (x) => ({ node: x.node, command: x.capture.command, result: await x.capture.stop() })));
+  // Every capture is stopped (and cleaned up) before any stop's error is thrown: a tcpdump that died
+  // before its stop fails it with the reason, and the whole step is then an error, never a verdict.
+  const stopAll = async () => {
+    const settled = await Promise.allSettled(captures.map(async (x) => ({ node: x.node, command: x.capture.command, result: await x.capture.stop() })));
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    return settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  };
   try {
     for (const node of [a.node, b.node]) {
       const iface = await underlayDevice(provider, { name: node, ip: ctx.nodes.get(node)!.underlayIp });

@@ -1,7 +1,7 @@
 // What the providers' captures parse: which device carries the node's address (`ip -j -4 addr show`),
 // tcpdump's progress on stderr, the pid the kubeconfig capture's wrapper prints, and the command line.
 import { describe, expect, it } from 'vitest';
-import { capturePid, captureProgress, deviceWithAddress, tcpdumpArgv } from './capture.js';
+import { capturePid, captureProgress, deviceWithAddress, endedEarlyReason, tcpdumpArgv } from './capture.js';
 
 // As iproute2 6.1 prints it in a cnilab node namespace (abridged): lo, eth0 (underlay), cilium_host.
 const IP_JSON = JSON.stringify([
@@ -30,7 +30,31 @@ describe('node captures', () => {
     expect(captureProgress('tcpdump: eth9: No such device exists\n(SIOCGIFHWADDR: No such device)\n')).toEqual({ listening: false, error: 'tcpdump: eth9: No such device exists' });
     expect(captureProgress('tcpdump: syntax error in filter expression\n').error).toMatch(/syntax error/);
   });
+  it('never takes a listening line still being written for an error (the flaky wire captures)', () => {
+    // tcpdump 4.99 writes this line in four write(2) calls on unbuffered stderr (strace: "tcpdump: ",
+    // "listening on eth0", ", link-type EN10MB (Ethernet)", ", snapshot length 256 bytes\n"); a reader
+    // may see any prefix of it. "tcpdump: " alone was taken for an error and the capture killed.
+    const pieces = ['cnilab-capture-pid 42\n', 'tcpdump: ', 'listening on eth0', ', link-type EN10MB (Ethernet)', ', snapshot length 256 bytes\n'];
+    const all = pieces.join('');
+    for (let cut = 0; cut <= all.length; cut++) {
+      const p = captureProgress(all.slice(0, cut));
+      expect(p.error, `after ${JSON.stringify(all.slice(0, cut))}`).toBeUndefined();
+      expect(p.listening).toBe(cut >= all.indexOf('listening on ') + 'listening on '.length);
+    }
+    expect(captureProgress('cnilab-capture-pid 42\ntcpdump: ')).toEqual({ listening: false });
+    // A real error is one once its line is whole.
+    expect(captureProgress('tcpdump: eth9: No such dev')).toEqual({ listening: false });
+    expect(captureProgress('tcpdump: eth9: No such device exists\n').error).toBe('tcpdump: eth9: No such device exists');
+  });
+  it('says why a capture whose tcpdump ended before its stop is no evidence, unless its -c count ended it', () => {
+    expect(endedEarlyReason({ exitCode: 0, maxPackets: 10 })).toBeUndefined();
+    expect(endedEarlyReason({ exitCode: 0 })).toMatch(/^tcpdump ended before the capture was stopped \(exited with 0\)/);
+    expect(endedEarlyReason({ signal: 'SIGKILL', maxPackets: 10 })).toMatch(/killed by SIGKILL/);
+    expect(endedEarlyReason({ exitCode: 124, maxDurationMs: 120_000 })).toMatch(/time limit ran out \(timeout, 120 s\)/);
+    expect(endedEarlyReason({ detail: 'the exec stream closed without the command\'s status' })).toMatch(/exec stream closed/);
+  });
   it("takes the wrapper's pid only from its own line", () => {
+    expect(capturePid('cnilab-capture-pid 42')).toBeUndefined(); // the number may go on
     expect(capturePid('cnilab-capture-pid 4242\nlistening on eth0\n')).toBe(4242);
     expect(capturePid('listening on eth0\n')).toBeUndefined();
     expect(capturePid('x cnilab-capture-pid 4242\n')).toBeUndefined();

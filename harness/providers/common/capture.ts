@@ -6,26 +6,35 @@ import { CnilabError } from '../../errors.js';
 import { tcpdumpArgv as pcapTcpdumpArgv } from '../../traffic/pcap.js';
 import type { CaptureOptions, Provider, ProviderNode, RunningCapture, StartCaptureOptions } from './provider.js';
 
+export { endedEarlyReason } from '../../traffic/pcap.js';
+
 /** The tcpdump command of every provider's capture (harness/traffic/pcap.ts builds it), with the
  *  filter's words as one expression. */
 export function tcpdumpArgv(o: StartCaptureOptions, out: string): string[] {
   return pcapTcpdumpArgv({ ...o, filter: o.filter?.length ? o.filter.join(' ') : undefined }, out);
 }
 
+/** The part of a stream that ends in a newline: a line still being written is not judged yet. */
+const completeLines = (text: string) => text.slice(0, text.lastIndexOf('\n') + 1);
+
 /** What tcpdump has said on stderr so far: listening (it prints this once the socket is bound), or
- *  an error line ("tcpdump: eth9: No such device exists", a filter syntax error). */
+ *  an error line ("tcpdump: eth9: No such device exists", a filter syntax error). Only whole lines
+ *  are errors: tcpdump writes its listening line in pieces (`write(2, "tcpdump: ")`, then `"listening
+ *  on eth0"`, …: four write calls on unbuffered stderr), so a reader can see "tcpdump: " alone, and
+ *  taking that for an error killed good captures under load (the flaky wire test and bench). */
 export function captureProgress(stderr: string): { listening: boolean; error?: string } {
   // With -w, tcpdump prefixes it with its name ("tcpdump: listening on eth0, link-type …").
   if (/^(tcpdump: )?listening on /m.test(stderr)) return { listening: true };
-  const err = stderr.split('\n').find((l) => /^tcpdump: /.test(l) && !/verbose output suppressed/.test(l));
+  const err = completeLines(stderr).split('\n').find((l) => /^tcpdump: /.test(l) && !/verbose output suppressed/.test(l));
   return err ? { listening: false, error: err.trim() } : { listening: false };
 }
 
 /** The pid a capture's wrapper shell printed before exec'ing tcpdump (kubeconfig provider: how stop()
- *  reaches it, since closing an exec stream does not end the process on a real kubelet). */
+ *  reaches it, since closing an exec stream does not end the process on a real kubelet). A whole line
+ *  only, so a number still being written is never taken. */
 export const CAPTURE_PID_MARK = 'cnilab-capture-pid';
 export function capturePid(stderr: string): number | undefined {
-  const m = new RegExp(`^${CAPTURE_PID_MARK} (\\d+)$`, 'm').exec(stderr);
+  const m = new RegExp(`^${CAPTURE_PID_MARK} (\\d+)$`, 'm').exec(completeLines(stderr));
   return m ? Number(m[1]) : undefined;
 }
 

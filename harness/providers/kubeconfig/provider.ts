@@ -11,7 +11,7 @@ import type { RunOptions, RunResult } from '../../exec/run.js';
 import type { ClusterSpec } from '../../cluster/spec.js';
 import { CnilabError, WaitTimeoutError } from '../../errors.js';
 import type { CaptureOptions, Provider, ProviderNode, ProviderObject, ProviderPod, RunningCapture, StartCaptureOptions } from '../common/provider.js';
-import { CAPTURE_PID_MARK, captureFor, capturePid, captureProgress, tcpdumpArgv } from '../common/capture.js';
+import { CAPTURE_PID_MARK, captureFor, capturePid, captureProgress, endedEarlyReason, tcpdumpArgv } from '../common/capture.js';
 import { parsePcap } from '../../traffic/pcap-parse.js';
 import { shellQuote } from '../../exec/run.js';
 import { groupVersion, resourceForKind } from '../../cluster/kube/resources.js';
@@ -258,22 +258,24 @@ export class KubeconfigProvider implements Provider {
     out.on('data', (b: Buffer) => chunks.push(b));
     err.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
     let socket: { close(): void } | undefined;
-    let ended = false;
-    const done = new Promise<k8s.V1Status | undefined>((resolve, reject) => {
+    // How the exec ended, once it has: its status (the command's exit), or a stream closed without one.
+    let end: { status?: k8s.V1Status; how: string } | undefined;
+    const ending = () => end; // read after awaits (set by the exec's callbacks meanwhile)
+    const done = new Promise<void>((resolve, reject) => {
       new k8s.Exec(this.kc)
         .exec(HELPER_NAMESPACE, name, 'helper', argv, out, err, null, false, (st) => {
-          ended = true;
-          resolve(st);
+          end ??= { status: st, how: st.status === 'Success' ? 'exit 0' : (st.message ?? `exit ${exitCodeOf(st)}`) };
+          resolve();
         })
         .then((ws) => {
           socket = ws;
-          ws.on('close', () => setTimeout(() => {
-            ended = true;
-            resolve(undefined);
+          ws.on('close', (code: number, reason: Buffer) => setTimeout(() => {
+            end ??= { how: `the exec stream closed without the command's status (WebSocket close ${code}${reason?.length ? ` ${reason.toString()}` : ''})` };
+            resolve();
           }, 50));
         })
         .catch((e) => {
-          ended = true;
+          end ??= { how: apiError(e, `capture on node ${node}`).message };
           reject(apiError(e, `capture on node ${node}`));
         });
     });
@@ -282,27 +284,42 @@ export class KubeconfigProvider implements Provider {
     for (;;) {
       const p = captureProgress(stderr);
       if (p.listening && capturePid(stderr) !== undefined) break;
-      if (ended || p.error || Date.now() > deadline) {
+      const why = end ? `it ended: ${end.how}` : p.error ? `it reported an error` : Date.now() > deadline ? 'not within 30 s' : undefined;
+      if (why) {
         socket?.close();
         await done.catch((e: Error) => (stderr += `\n${e.message}`));
-        throw new CnilabError('COMMAND_FAILED', `tcpdump on node ${node} did not start listening: ${stderr.trim().split('\n').slice(-2).join(' | ') || 'nothing on stderr'}: ${command}`, { detail: stderr.trim() });
+        throw new CnilabError('COMMAND_FAILED', `tcpdump on node ${node} did not start listening (${why}): ${stderr.trim().split('\n').slice(-2).join(' | ') || 'nothing on stderr'}: ${command}`, { detail: stderr.trim() });
       }
       await new Promise((r) => setTimeout(r, 20));
     }
     const pid = capturePid(stderr)!;
+    const tcpdumpStderr = () => stderr.split('\n').filter((l) => !l.startsWith(CAPTURE_PID_MARK)).join('\n');
     return {
       command,
       stop: async () => {
         // Packets still in flight (a reply on its way) get a moment to be written.
         await new Promise((r) => setTimeout(r, 150));
-        // The shell's own kill: images differ in whether they ship /usr/bin/kill.
-        await this.execOnNode(node, ['sh', '-c', 'kill -TERM "$0"', String(pid)], { allowFailure: true, timeoutMs: 10_000 });
-        // tcpdump flushes and exits, which ends the exec; a stream that hangs on is closed.
-        const timer = setTimeout(() => socket?.close(), 10_000);
-        await done.catch((e: Error) => (stderr += `\n${e.message}`));
-        clearTimeout(timer);
+        if (end) {
+          // Ended before its stop: no kill (that pid may be another process's by now), and what it
+          // wrote is the start of the traffic only, never evidence of its absence.
+          const early = endedEarlyReason({ exitCode: end.status ? exitCodeOf(end.status) : undefined, detail: end.how, maxPackets: opts.maxPackets, maxDurationMs: opts.maxDurationMs ?? 120_000 });
+          if (early) throw new CnilabError('COMMAND_FAILED', `capture on node ${node}: ${early}: ${command}`, { detail: tcpdumpStderr().trim() });
+        } else {
+          // The shell's own kill: images differ in whether they ship /usr/bin/kill.
+          await this.execOnNode(node, ['sh', '-c', 'kill -TERM "$0"', String(pid)], { allowFailure: true, timeoutMs: 10_000 });
+          // tcpdump flushes and exits, which ends the exec; a stream that hangs on is closed.
+          const timer = setTimeout(() => socket?.close(), 10_000);
+          await done.catch((e: Error) => (stderr += `\n${e.message}`));
+          clearTimeout(timer);
+          // tcpdump ends with 0 on SIGTERM after writing its summary; anything else means the pcap
+          // may lack its end (the stream closed under it, or it never ended).
+          const last = ending();
+          if (last?.status?.status !== 'Success') {
+            throw new CnilabError('COMMAND_FAILED', `capture on node ${node}: tcpdump did not end cleanly when stopped (${last?.how ?? 'no end within 10 s'}): ${command}`, { detail: tcpdumpStderr().trim() });
+          }
+        }
         const pcap = Buffer.concat(chunks);
-        return { pcap, packets: pcap.length >= 24 ? parsePcap(pcap) : [], stderr: stderr.split('\n').filter((l) => !l.startsWith(CAPTURE_PID_MARK)).join('\n') };
+        return { pcap, packets: pcap.length >= 24 ? parsePcap(pcap) : [], stderr: tcpdumpStderr() };
       },
     };
   }

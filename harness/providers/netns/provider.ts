@@ -104,7 +104,8 @@ export class NetnsProvider implements Provider {
         snaplen: opts.snaplen,
         maxPackets: opts.maxPackets,
         maxDurationMs: opts.maxDurationMs ?? 120_000,
-        // Generous: on a loaded 2-core machine tcpdump's start-up has taken over 10 s.
+        // Generous for a loaded machine. (The "start-up over 10 s" once seen here was most likely the
+        // half-written listening line taken for an error: see captureProgress in common/capture.ts.)
         readyTimeoutMs: 30_000,
         // Packets still in flight (a reply on its way) get a moment to be written.
         settleMs: 150,
