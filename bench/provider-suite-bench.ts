@@ -17,7 +17,11 @@
 // - wire: the wire scenario (captures on two nodes' underlay devices while six probes run): tcpdump in
 //   the node namespaces through netns, in the privileged host-network helper pods (pcap over exec)
 //   through kubeconfig; the same 12 checks both ways.
-//   node dist/bench/provider-suite-bench.js [--rounds 3] [--suite connectivity|policy|services|wire]...
+// - faults: the faults suite (agent restart under a stream, bird SIGKILL/down/SIGSTOP, a link pulled):
+//   node faults from this host through netns, through the nodes' privileged helper pods (hostPID) and
+//   exec'd probes through kubeconfig. Asked for alone (`--suite faults`) the cluster routes natively,
+//   so bgp-peer-loss runs too; beside other suites the cluster is tunnel and it is skipped.
+//   node dist/bench/provider-suite-bench.js [--rounds 3] [--suite connectivity|policy|services|wire|faults]...
 import { performance } from 'node:perf_hooks';
 import { paths } from '../harness/cluster/names.js';
 import { resolveSpec } from '../harness/cluster/spec.js';
@@ -29,6 +33,7 @@ import { servicesScenario } from '../scenarios/connectivity/services.js';
 import { wireScenario } from '../scenarios/connectivity/wire.js';
 import { runThroughProvider } from '../scenarios/framework/provider-run.js';
 import { buildPolicySuite } from '../scenarios/policy/index.js';
+import { faultsSuite } from '../scenarios/faults/index.js';
 import type { Suite } from '../scenarios/framework/model.js';
 import { machineSummary, median, spread } from './stats.js';
 
@@ -67,9 +72,10 @@ async function main(): Promise<void> {
   const rounds = i > 0 ? Number(process.argv[i + 1]) : 3;
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds: expected a whole number ≥ 1, got ${process.argv[i + 1]}`);
   const suites = process.argv.flatMap((a, j) => (process.argv[j - 1] === '--suite' ? [a] : []));
-  for (const s of suites) if (!['connectivity', 'policy', 'services', 'wire'].includes(s)) throw new Error(`--suite: expected connectivity, policy, services or wire, got ${s}`);
+  for (const s of suites) if (!['connectivity', 'policy', 'services', 'wire', 'faults'].includes(s)) throw new Error(`--suite: expected connectivity, policy, services, wire or faults, got ${s}`);
   const want = (s: string) => suites.length === 0 || suites.includes(s);
-  const spec = resolveSpec({}, 'bench', { name: 'prv-bench', nodes: 3, cni: 'cnilab', routing: 'tunnel' });
+  const routing = suites.length === 1 && suites[0] === 'faults' ? 'native' : 'tunnel';
+  const spec = resolveSpec({}, 'bench', { name: 'prv-bench', nodes: 3, cni: 'cnilab', routing });
   await destroyCluster(spec.name);
   let kube: KubeconfigProvider | undefined;
   try {
@@ -78,7 +84,7 @@ async function main(): Promise<void> {
     kube = new KubeconfigProvider(paths.kubeconfig(spec.name));
     const api = kube;
     const netns = new NetnsProvider(spec.name);
-    console.log(`machine: ${machineSummary()}; one 3-node cnilab tunnel cluster`);
+    console.log(`machine: ${machineSummary()}; one 3-node cnilab ${routing} cluster`);
     if (want('connectivity')) {
       const suite: Suite = { name: 'connectivity', scenarios: [connectivityScenario] };
       await measure('connectivity scenario', rounds, {
@@ -103,6 +109,12 @@ async function main(): Promise<void> {
         'netns (tcpdump in the node namespaces)': () => runThroughProvider(netns, [suite], { name: spec.name, spec }),
         'kubeconfig (tcpdump in helper pods, pcap over exec)': () => runThroughProvider(api, [suite], { name: spec.name, podMtu: spec.podMtu, routing: 'tunnel' }),
       }, [['kubeconfig / netns', 'kubeconfig (tcpdump in helper pods, pcap over exec)', 'netns (tcpdump in the node namespaces)']]);
+    }
+    if (want('faults')) {
+      await measure(`faults suite (${routing} routing)`, rounds, {
+        'netns (this host: pids, fabric port)': () => runThroughProvider(netns, [faultsSuite], { name: spec.name, spec, flowChecks: false }),
+        'kubeconfig (helper pods, exec probes)': () => runThroughProvider(api, [faultsSuite], { name: spec.name, podMtu: spec.podMtu, routing }),
+      }, [['kubeconfig / netns', 'kubeconfig (helper pods, exec probes)', 'netns (this host: pids, fabric port)']]);
     }
     if (want('policy')) {
       const withFlows = buildPolicySuite({ only: POLICY_CASES });

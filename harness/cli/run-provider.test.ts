@@ -1,5 +1,5 @@
 // `cnilab run --provider kubeconfig` input handling: bad input names its flag (exit 2) and suites not
-// yet on the provider interface are unsupported (exit 3), before any cluster is reached.
+// not on the provider interface would be unsupported (exit 3), before any cluster is reached.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -34,8 +34,9 @@ describe('cnilab run --provider', () => {
     expect(parseProviderRunFlags({ kubeconfig: kc, cases: ['my.yaml'] }, ['connectivity', 'policy']).suites).toEqual(['connectivity', 'policy']);
   });
 
-  it('says a suite not yet on the provider interface is unsupported there', async () => {
-    await expect(runCommand(['--provider', 'kubeconfig', '--kubeconfig', kc, '--suite', 'faults'])).rejects.toMatchObject({ exitCode: 3 });
+  it('takes the faults suite (node faults through the helper pods); an unknown suite names --suite', async () => {
+    expect(parseProviderRunFlags({ kubeconfig: kc, routing: 'native' }, ['faults'])).toMatchObject({ suites: ['faults'], routing: 'native' });
+    await expect(runCommand(['--provider', 'kubeconfig', '--kubeconfig', kc, '--suite', 'nope'])).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('--suite') });
   });
 
   it('takes the visibility suite (its flows unavailable where the relay is not reached)', () => {

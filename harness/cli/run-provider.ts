@@ -4,7 +4,7 @@
 // provider's node helpers (removed afterwards); the report names the provider and the CNI it found.
 import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { InvalidInputError, UnsupportedError } from '../errors.js';
+import { InvalidInputError } from '../errors.js';
 import { validateLabel } from '../cluster/names.js';
 import type { Provider } from '../providers/common/provider.js';
 import type { Suite } from '../../scenarios/framework/model.js';
@@ -16,8 +16,8 @@ import { writeReports } from '../../reports/write.js';
 
 /** What `run --provider` takes: netns is the default path (a fresh embedded cluster, run.ts). */
 export const RUN_PROVIDERS = ['netns', 'kubeconfig'] as const;
-/** The suites that reach the cluster only through the provider interface so far. */
-export const PROVIDER_SUITES = ['connectivity', 'policy', 'visibility'];
+/** The suites that reach the cluster only through the provider interface: all of them. */
+export const PROVIDER_SUITES = ['connectivity', 'policy', 'visibility', 'faults'];
 /** What runs when no --suite is given: the connectivity suite (the policy suite's ~100 cases through
  *  exec take long; ask for it with --suite policy, or --cases / --policy-set). */
 export const DEFAULT_PROVIDER_SUITES = ['connectivity'];
@@ -49,7 +49,8 @@ export function parseProviderRunFlags(values: Record<string, any>, suites: strin
   const policyFlags = values.cases?.length || values['policy-set']?.length;
   const chosen = suites?.length ? [...new Set(suites)] : policyFlags ? ['policy'] : DEFAULT_PROVIDER_SUITES;
   const other = chosen.find((s) => !PROVIDER_SUITES.includes(s));
-  if (other) throw new UnsupportedError(`suite ${other} through the kubeconfig provider`, 'the netns provider (it still reaches the embedded cluster directly)');
+  // Every suite runs through the provider now; anything else is not a suite.
+  if (other) throw new InvalidInputError('--suite', `unknown suite "${other}"; known: ${PROVIDER_SUITES.join(', ')}`);
   const name = validateLabel('--name', (values.name as string | undefined) ?? 'kubeconfig');
   return { kubeconfig: file, ...(values.context ? { context: String(values.context) } : {}), ...(podMtu ? { podMtu } : {}), ...(routing ? { routing } : {}), name, suites: chosen };
 }

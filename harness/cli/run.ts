@@ -32,7 +32,7 @@ export const SUITES: Record<string, (flags: SuiteFlags) => Promise<Suite>> = {
 
 const USAGE = `usage: cnilab run [--suite NAME]... [--config NAME]... [--out DIR] [--name PREFIX] [--keep] [--concurrency N]
                   [--cases FILE]... [--policy-set SET]...
-       cnilab run --provider kubeconfig --kubeconfig FILE [--context CTX] [--pod-mtu N] [--routing tunnel|native] [--suite connectivity|policy|visibility]...
+       cnilab run --provider kubeconfig --kubeconfig FILE [--context CTX] [--pod-mtu N] [--routing tunnel|native] [--suite connectivity|policy|visibility|faults]...
                   [--cases FILE]... [--policy-set SET]... [--out DIR]
   --suite   ${Object.keys(SUITES).join(', ')} (default: all)
   --cases   policy cases of your own, as YAML (format: scenarios/policy/README.md); implies --suite policy
@@ -43,8 +43,8 @@ const USAGE = `usage: cnilab run [--suite NAME]... [--config NAME]... [--out DIR
   --name    prefix of the cluster names (default "run"); each cluster gets "-<config>-<random>"
   --keep    leave the clusters running afterwards (remove them with cnilab down --name NAME)
   --provider  ${RUN_PROVIDERS.join(', ')} (default netns: a fresh embedded cluster per configuration);
-            kubeconfig runs the connectivity suite (default; with its services scenario), the policy or the
-            visibility suite on the existing cluster of --kubeconfig (objects through its API, commands through pods/exec), with --pod-mtu the MTU its
+            kubeconfig runs the connectivity suite (default; with its services scenario), the policy, the
+            visibility or the faults suite (node faults through privileged helper pods) on the existing cluster of --kubeconfig (objects through its API, commands through pods/exec), with --pod-mtu the MTU its
             pods must have and --routing the routing mode the wire checks judge the underlay by (default tunnel)
 `;
 

@@ -15,16 +15,15 @@
 import { readFileSync } from 'node:fs';
 import { paths } from '../../harness/cluster/names.js';
 import type { ClusterSpec } from '../../harness/cluster/spec.js';
-import { run, shellQuote } from '../../harness/exec/run.js';
-import { WaitTimeoutError } from '../../harness/errors.js';
-import { runningBirdPid } from '../../harness/providers/netns/bgp.js';
-import { WithdrawalUnknownError, convergenceGaps, measureConvergence, waitWithdrawn, type ConvergenceResult } from '../../harness/providers/netns/bgp-convergence.js';
-import { probe } from '../../harness/traffic/probe.js';
+import { shellQuote } from '../../harness/exec/run.js';
+import { UnsupportedError, WaitTimeoutError } from '../../harness/errors.js';
+import type { NodeFaults } from '../../harness/providers/common/faults.js';
+import { WithdrawalUnknownError, convergenceGaps, measureConvergence, waitWithdrawn, type ConvergenceOptions, type ConvergenceResult } from '../../harness/providers/netns/bgp-convergence.js';
 import type { CheckOutcome, ProbeStep, Scenario, ScenarioContext, Step } from '../framework/model.js';
-import { dropCount, ensureBirdRunning, killAgents, nodeBirdFiles, waitAgentsHealthy, waitProbeOk } from './live.js';
+import { faultsOf, probeFrom, unsupportedOutcome, waitAgentsHealthy, waitProbeOk } from './live.js';
 import { DROP_FIB_LOOKUP_FAILED, UNREACHABLE_MODES, WITHDRAWAL_MARGIN_MS, failFastVerdict, holdTimeMs, msTags, probeOutcome, probeTail, timedOutcome } from './measure.js';
 import { FAULT_TCP_PORT, faultPods, faultsObjects, type FaultPods } from './workload.js';
-import { AgentClient } from '../../agent/api/client.js';
+import { AGENTS_HEALTHY_BUDGET_MS } from './agent-restart.js';
 
 /** The probes' own deadline while the victim is cut off; a hang would take this long. */
 export const FAIL_FAST_TIMEOUT_MS = 3000;
@@ -33,61 +32,68 @@ export const FAIL_FAST_MS = 1000;
 /** Routes back everywhere after the bird is back: connect delay (1 s) + session + propagation. */
 export const RECOVERY_BUDGET_MS = 10_000;
 
+/** A bird fault, done through the provider's node faults (harness/providers/<provider>/faults.ts). */
 export interface BirdFault {
   mode: string;
   description: string;
-  inject(spec: ClusterSpec, node: string): Promise<void>;
-  recover(spec: ClusterSpec, node: string): Promise<void>;
-}
-
-function birdPid(spec: ClusterSpec, node: string): number {
-  const pid = runningBirdPid(nodeBirdFiles(spec.name, node).pid);
-  if (pid === undefined) throw new Error(`bird of ${node} is not running (${nodeBirdFiles(spec.name, node).pid})`);
-  return pid;
+  inject(faults: NodeFaults, node: string): Promise<void>;
+  recover(faults: NodeFaults, node: string): Promise<void>;
+  /** The recovery restarts the node's agent (which starts bird): its budget includes the agent's. */
+  restartsAgent?: true;
 }
 
 export const BIRD_FAULTS: BirdFault[] = [
   {
     mode: 'sigkill',
     description: "the node's bird killed with SIGKILL",
-    inject: async (spec, node) => void process.kill(birdPid(spec, node), 'SIGKILL'),
-    recover: async (spec, node) => {
-      const killed = killAgents(spec.name, [node]);
-      await waitAgentsHealthy(spec.name, killed, performance.now(), 20_000);
+    inject: (faults, node) => faults.bird(node, 'kill'),
+    recover: async (faults, node) => {
+      const killed = await faults.killAgents([node]);
+      await waitAgentsHealthy(faults, killed, performance.now(), 20_000);
     },
+    restartsAgent: true,
   },
   {
     mode: 'down',
     description: "the node's bird shut down with `birdc down`",
-    inject: async (spec, node) => {
-      birdPid(spec, node);
-      await run(['birdc', '-s', nodeBirdFiles(spec.name, node).ctl, 'down'], { timeoutMs: 5000 });
-    },
-    recover: ensureBirdRunning,
+    inject: (faults, node) => faults.bird(node, 'down'),
+    recover: (faults, node) => faults.bird(node, 'restore'),
   },
   {
     mode: 'freeze',
     description: "the node's bird frozen with SIGSTOP (session open, silent: only the hold timer notices)",
-    inject: async (spec, node) => void process.kill(birdPid(spec, node), 'SIGSTOP'),
-    recover: async (spec, node) => void process.kill(birdPid(spec, node), 'SIGCONT'),
+    inject: (faults, node) => faults.bird(node, 'freeze'),
+    recover: (faults, node) => faults.bird(node, 'thaw'),
   },
 ];
+
+/** Kernel routes and BGP sessions of the nodes, read through the provider's node access. */
+export function convergenceThrough(faults: NodeFaults): Pick<ConvergenceOptions, 'netnsOf' | 'routesOf' | 'sessionsOf' | 'pollMs'> {
+  return { netnsOf: (n) => n.name, routesOf: (node) => faults.birdRoutes(node), sessionsOf: (n) => faults.bgpSessions(n.name), ...(faults.pollMs ? { pollMs: faults.pollMs } : {}) };
+}
 
 /** Inject `fault` on `victim` and measure until no other node routes its pod CIDR; judged against
  *  the hold time + margin. Exported so a test can prove it fails when the fault does nothing. */
 /** The agent checks its speaker every second; allow for a frozen bird's birdc timeout too. */
 const HEALTH_REPORT_BUDGET_MS = 5000;
 
-export async function measureWithdrawal(spec: ClusterSpec, victim: string, fault: Pick<BirdFault, 'mode' | 'inject'>): Promise<CheckOutcome> {
+export async function measureWithdrawal(ctx: Pick<ScenarioContext, 'spec' | 'provider'>, victim: string, fault: Pick<BirdFault, 'mode' | 'inject'>): Promise<CheckOutcome> {
+  const spec = ctx.spec;
+  const faults = faultsOf(ctx);
   const hold = holdTimeMs();
   const budgetMs = hold + WITHDRAWAL_MARGIN_MS;
   const cidr = spec.nodes.find((n) => n.name === victim)?.podCidr;
   const others = spec.nodes.filter((n) => n.name !== victim).map((n) => n.name);
   const base = { id: 'withdrawn', name: `${fault.mode}: ${victim}'s ${cidr} withdrawn from ${others.join(', ')}`, what: `${cidr} gone from the kernel tables of ${others.join(', ')}`, budgetMs };
   const t0 = performance.now();
-  await fault.inject(spec, victim);
   try {
-    const ms = await waitWithdrawn(spec, victim, budgetMs, { since: t0 });
+    await fault.inject(faults, victim);
+  } catch (e) {
+    if (e instanceof UnsupportedError) return unsupportedOutcome(base.id, base.name, e);
+    throw e;
+  }
+  try {
+    const ms = await waitWithdrawn(spec, victim, budgetMs, { since: t0, ...convergenceThrough(faults) });
     return timedOutcome({ ...base, ms, detail: `hold time ${hold} ms + margin ${WITHDRAWAL_MARGIN_MS} ms`, tags: { fault: fault.mode, measure: 'withdrawal' } });
   } catch (e) {
     if (!(e instanceof WaitTimeoutError)) throw e;
@@ -99,10 +105,11 @@ export async function measureWithdrawal(spec: ClusterSpec, victim: string, fault
 
 async function failFastChecks(ctx: ScenarioContext, pods: FaultPods, mode: string): Promise<CheckOutcome[]> {
   const { client, victim } = pods;
-  const before = await dropCount(ctx.spec.name, client.node, DROP_FIB_LOOKUP_FAILED);
+  const faults = faultsOf(ctx);
+  const before = await faults.dropCount(client.node, DROP_FIB_LOOKUP_FAILED);
   const out: CheckOutcome[] = [];
   for (const protocol of ['icmp', 'tcp'] as const) {
-    const r = await probe({ netns: client.netns, protocol, host: victim.ip, port: protocol === 'tcp' ? FAULT_TCP_PORT : undefined, timeoutMs: FAIL_FAST_TIMEOUT_MS });
+    const r = await probeFrom(ctx, client, { protocol, host: victim.ip, port: protocol === 'tcp' ? FAULT_TCP_PORT : undefined, timeoutMs: FAIL_FAST_TIMEOUT_MS });
     const v = failFastVerdict(r, FAIL_FAST_MS);
     const command = shellQuote(r.command);
     out.push({
@@ -122,7 +129,7 @@ async function failFastChecks(ctx: ScenarioContext, pods: FaultPods, mode: strin
       tags: msTags(r.durationMs, { fault: mode, measure: 'fail-fast' }),
     });
   }
-  const after = await dropCount(ctx.spec.name, client.node, DROP_FIB_LOOKUP_FAILED);
+  const after = await faults.dropCount(client.node, DROP_FIB_LOOKUP_FAILED);
   const delta = after - before;
   out.push({
     id: 'drop-fib-lookup-failed',
@@ -137,11 +144,11 @@ async function failFastChecks(ctx: ScenarioContext, pods: FaultPods, mode: strin
 }
 
 /** Probes client → peer that must keep working while the victim is cut off. */
-export async function unaffectedChecks(pods: FaultPods, mode: string): Promise<CheckOutcome[]> {
+export async function unaffectedChecks(ctx: ScenarioContext, pods: FaultPods, mode: string): Promise<CheckOutcome[]> {
   const { client, peer } = pods;
   return Promise.all(
     (['icmp', 'tcp'] as const).map(async (protocol) => {
-      const r = await probe({ netns: client.netns, protocol, host: peer.ip, port: protocol === 'tcp' ? FAULT_TCP_PORT : undefined, timeoutMs: 1500, identify: true });
+      const r = await probeFrom(ctx, client, { protocol, host: peer.ip, port: protocol === 'tcp' ? FAULT_TCP_PORT : undefined, timeoutMs: 1500, identify: true });
       return probeOutcome(r, { outcome: 'ok', responder: protocol === 'icmp' ? peer.ip : peer.name }, {
         id: `peer-unaffected/${protocol}`,
         name: `${mode}: ${protocol} ${client.key} → ${peer.key} unaffected during the fault`,
@@ -156,23 +163,28 @@ export async function unaffectedChecks(pods: FaultPods, mode: string): Promise<C
 
 async function recoveryChecks(ctx: ScenarioContext, pods: FaultPods, fault: BirdFault): Promise<CheckOutcome[]> {
   const { client, victim } = pods;
+  const faults = faultsOf(ctx);
+  // A recovery through an agent restart waits for the agent first (its own budget, as agent-restart
+  // judges it: ~9 s on a loaded 2-core machine), then for BGP.
+  const budgetMs = RECOVERY_BUDGET_MS + (fault.restartsAgent ? AGENTS_HEALTHY_BUDGET_MS : 0);
   const t1 = performance.now();
-  await fault.recover(ctx.spec, victim.node);
+  await fault.recover(faults, victim.node);
   let routes: CheckOutcome;
   try {
-    const c = await measureConvergence(ctx.spec, { timeoutMs: RECOVERY_BUDGET_MS, since: t1 });
-    routes = timedOutcome({ id: 'recovered/routes', name: `${fault.mode}: routes back on every node after recovery`, what: 'every session Established and every pod CIDR routed everywhere', ms: c.ms, budgetMs: RECOVERY_BUDGET_MS, tags: { fault: fault.mode, measure: 'recovery' } });
+    const c = await measureConvergence(ctx.spec, { timeoutMs: budgetMs, since: t1, ...convergenceThrough(faults) });
+    routes = timedOutcome({ id: 'recovered/routes', name: `${fault.mode}: routes back on every node after recovery`, what: 'every session Established and every pod CIDR routed everywhere', ms: c.ms, budgetMs, tags: { fault: fault.mode, measure: 'recovery' } });
   } catch (e) {
     if (!(e instanceof WaitTimeoutError)) throw e;
-    routes = timedOutcome({ id: 'recovered/routes', name: `${fault.mode}: routes back on every node after recovery`, what: 'every session Established and every pod CIDR routed everywhere', ms: undefined, budgetMs: RECOVERY_BUDGET_MS, detail: e.detail, tags: { fault: fault.mode, measure: 'recovery' } });
+    routes = timedOutcome({ id: 'recovered/routes', name: `${fault.mode}: routes back on every node after recovery`, what: 'every session Established and every pod CIDR routed everywhere', ms: undefined, budgetMs, detail: e.detail, tags: { fault: fault.mode, measure: 'recovery' } });
   }
   let reach: CheckOutcome;
   try {
-    const { ms } = await waitProbeOk({ netns: client.netns, protocol: 'tcp', host: victim.ip, port: FAULT_TCP_PORT, timeoutMs: 1000 }, t1, RECOVERY_BUDGET_MS);
-    reach = timedOutcome({ id: 'recovered/reachable', name: `${fault.mode}: tcp ${client.key} → ${victim.key} works again`, what: 'tcp answered', ms, budgetMs: RECOVERY_BUDGET_MS, tags: { fault: fault.mode, measure: 'recovery' } });
+    const probeOnce = () => probeFrom(ctx, client, { protocol: 'tcp', host: victim.ip, port: FAULT_TCP_PORT, timeoutMs: 1000 });
+    const { ms } = await waitProbeOk(probeOnce, `tcp ${client.key} → ${victim.key}`, t1, budgetMs);
+    reach = timedOutcome({ id: 'recovered/reachable', name: `${fault.mode}: tcp ${client.key} → ${victim.key} works again`, what: 'tcp answered', ms, budgetMs, tags: { fault: fault.mode, measure: 'recovery' } });
   } catch (e) {
     if (!(e instanceof WaitTimeoutError)) throw e;
-    reach = timedOutcome({ id: 'recovered/reachable', name: `${fault.mode}: tcp ${client.key} → ${victim.key} works again`, what: 'tcp answered', ms: undefined, budgetMs: RECOVERY_BUDGET_MS, detail: e.detail, tags: { fault: fault.mode, measure: 'recovery' } });
+    reach = timedOutcome({ id: 'recovered/reachable', name: `${fault.mode}: tcp ${client.key} → ${victim.key} works again`, what: 'tcp answered', ms: undefined, budgetMs, detail: e.detail, tags: { fault: fault.mode, measure: 'recovery' } });
   }
   return [routes, reach];
 }
@@ -180,37 +192,41 @@ async function recoveryChecks(ctx: ScenarioContext, pods: FaultPods, fault: Bird
 /** One fault end to end; whatever happens, the victim's bird is left running. */
 export async function birdFaultChecks(ctx: ScenarioContext, fault: BirdFault): Promise<CheckOutcome[]> {
   const pods = faultPods(ctx);
+  const faults = faultsOf(ctx);
   const out: CheckOutcome[] = [];
   let recovering = false;
   try {
-    out.push(await measureWithdrawal(ctx.spec, pods.victim.node, fault));
+    const withdrawal = await measureWithdrawal(ctx, pods.victim.node, fault);
+    out.push(withdrawal);
+    // Not injected: nothing to judge the rest by (and nothing to recover from).
+    if (withdrawal.tags?.unsupported) return out;
     out.push(...(await failFastChecks(ctx, pods, fault.mode)));
     out.push(await healthReportsCheck(ctx, pods.victim.node, fault.mode));
-    out.push(...(await unaffectedChecks(pods, fault.mode)));
+    out.push(...(await unaffectedChecks(ctx, pods, fault.mode)));
     recovering = true;
     out.push(...(await recoveryChecks(ctx, pods, fault)));
   } finally {
     // A check that threw mid-fault must not leave the victim cut off for the scenarios after it.
-    if (!recovering) await fault.recover(ctx.spec, pods.victim.node).catch(() => undefined);
-    await ensureBirdRunning(ctx.spec, pods.victim.node).catch((e: Error) => ctx.log(`bgp-peer-loss: could not restore ${pods.victim.node}'s bird: ${e.message}`));
+    if (!recovering) await fault.recover(faults, pods.victim.node).catch(() => undefined);
+    await faults.bird(pods.victim.node, 'restore').catch((e: Error) => ctx.log(`bgp-peer-loss: could not restore ${pods.victim.node}'s bird: ${e.message}`));
   }
   return out;
 }
 
 /** The victim node's agent must say its BGP speaker is in trouble (it does not restart bird itself). */
 async function healthReportsCheck(ctx: ScenarioContext, node: string, mode: string): Promise<CheckOutcome> {
-  const agent = new AgentClient(ctx.spec.name, node);
+  const faults = faultsOf(ctx);
   const t0 = performance.now();
   let last = 'no answer';
   while (performance.now() - t0 < HEALTH_REPORT_BUDGET_MS) {
     try {
-      const h = await agent.healthz(2000);
+      const h = await faults.agentHealth(node);
       last = h.ok ? 'healthy' : `unhealthy: ${h.message}`;
       if (!h.ok && /BGP/.test(h.message ?? '')) break;
     } catch (e) {
       last = `no answer (${(e as Error).message})`;
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, faults.pollMs ?? 100));
   }
   return {
     id: 'agent-health',
@@ -255,7 +271,7 @@ async function convergedCheck(ctx: ScenarioContext): Promise<CheckOutcome> {
     /* created without the file (older daemon): the figure here stands alone */
   }
   try {
-    return convergedOutcome(ctx.spec, await measureConvergence(ctx.spec, { timeoutMs: RECOVERY_BUDGET_MS }), upMs);
+    return convergedOutcome(ctx.spec, await measureConvergence(ctx.spec, { timeoutMs: RECOVERY_BUDGET_MS, ...convergenceThrough(faultsOf(ctx)) }), upMs);
   } catch (e) {
     if (!(e instanceof WaitTimeoutError)) throw e;
     return convergedOutcome(ctx.spec, e);

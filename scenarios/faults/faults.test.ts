@@ -105,3 +105,15 @@ describe('workload and applicability', () => {
     expect(new Set(BIRD_FAULTS.map((f) => f.mode)).size).toBe(BIRD_FAULTS.length);
   });
 });
+
+describe('a fault the provider cannot inject', () => {
+  it('is reported as unsupported (verdict unavailable), neither a pass nor a fail', async () => {
+    const { measureWithdrawal: measure } = await import('./bgp-peer-loss.js');
+    const { KubeconfigNodeFaults } = await import('../../harness/providers/kubeconfig/faults.js');
+    const spec = resolveSpec({}, 'test', { name: 'ft-unsup', nodes: 3, cni: 'cnilab', routing: 'native' });
+    const faults = new KubeconfigNodeFaults({ cni: async () => 'calico', nodes: async () => [], execOnNode: async () => { throw new Error('no node may be reached'); } });
+    const provider = { kind: 'kubeconfig', nodeFaults: () => faults } as unknown as import('../../harness/providers/common/provider.js').Provider;
+    const out = await measure({ spec, provider }, 'node3', BIRD_FAULTS.find((f) => f.mode === 'freeze')!);
+    expect(out).toMatchObject({ passed: false, verdict: 'unavailable', observed: expect.stringMatching(/^unsupported: bird freeze on CNI calico \(needs bird/) });
+  });
+});

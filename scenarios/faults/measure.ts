@@ -48,10 +48,8 @@ export function stalledIntervals(intervals: IperfInterval[], minSeconds = 0.1): 
   return intervals.filter((i) => i.seconds >= minSeconds && i.bytes === 0);
 }
 
-/** Packets dropped for `reason`, summed over directions. Counters are decimal strings (u64). */
-export function dropPackets(drops: Array<{ reason: number; packets: string }>, reason: number): bigint {
-  return drops.filter((d) => d.reason === reason).reduce((sum, d) => sum + BigInt(d.packets), 0n);
-}
+/** Packets dropped for `reason`, summed over directions (shared with the providers' drop counters). */
+export { dropPackets } from '../../harness/providers/common/faults.js';
 
 export const msTags = (ms: number, extra: Record<string, string> = {}): Record<string, string> => ({ ms: String(Math.round(ms)), ...extra });
 

@@ -9,6 +9,7 @@ import { paths } from '../../cluster/names.js';
 import { renderChart } from '../../deploy/chart.js';
 import type { CaptureOptions, Provider, ProviderKind, ProviderNode, ProviderObject, ProviderPod, RunningCapture, StartCaptureOptions } from './provider.js';
 import { KubeconfigProvider } from '../kubeconfig/provider.js';
+import type { NodeFaults } from './faults.js';
 
 /** The chart's values for a cluster spec: routing and the pod CIDR of the spec. */
 export function chartValuesFor(spec: ClusterSpec): Record<string, string> {
@@ -78,6 +79,9 @@ export abstract class KubeconfigBackedProvider implements Provider {
   }
   startCapture(node: string, opts: StartCaptureOptions): Promise<RunningCapture> {
     return this.api().startCapture(node, opts);
+  }
+  nodeFaults(): NodeFaults {
+    return this.api().nodeFaults();
   }
   cni(): Promise<string> {
     return this.api().cni();

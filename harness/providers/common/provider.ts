@@ -6,6 +6,7 @@
 import type { RunOptions, RunResult } from '../../exec/run.js';
 import type { ClusterSpec } from '../../cluster/spec.js';
 import type { CapturedPacket } from '../../traffic/pcap-parse.js';
+import type { NodeFaults } from './faults.js';
 
 export type ProviderKind = 'netns' | 'kubeconfig' | 'kind' | 'k3s';
 export const PROVIDER_KINDS: readonly ProviderKind[] = ['netns', 'kubeconfig', 'kind', 'k3s'];
@@ -103,6 +104,9 @@ export interface Provider {
   capture(node: string, opts: CaptureOptions): Promise<Buffer>;
   /** Start a capture on a node (tcpdump in its network namespace); resolves once it is listening. */
   startCapture(node: string, opts: StartCaptureOptions): Promise<RunningCapture>;
+  /** Privileged actions on nodes for the faults suite (kill the agent, stop bird, pull a link) and the
+   *  node-side readings that judge them (faults.ts of each provider's folder). */
+  nodeFaults(): NodeFaults;
   /** The CNI the cluster runs, as the provider found it (what a report names). */
   cni(): Promise<string>;
   collectLogs(dir: string): Promise<string[]>;

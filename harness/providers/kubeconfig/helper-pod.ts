@@ -1,5 +1,5 @@
 // The helper pod that stands for a node on a real cluster: privileged, in the node's network
-// namespace (hostNetwork), pinned to the node, tolerating every taint, running a shell that waits.
+// namespace (hostNetwork) and process table (hostPID), pinned to the node, tolerating every taint, running a shell that waits.
 // Commands "on the node" (ip, tcpdump) are exec'd in it; captures stream back over exec's stdout.
 export const HELPER_NAMESPACE = 'cnilab-system';
 /** An image with tcpdump, iproute2 and ping; any image with those works (`helperImage`). */
@@ -15,7 +15,8 @@ export function helperPod(node: string, image = DEFAULT_HELPER_IMAGE): Record<st
     spec: {
       nodeName: node,
       hostNetwork: true,
-      hostPID: false,
+      // The node's processes: the faults suite signals the CNI agent and bird (kubeconfig/faults.ts).
+      hostPID: true,
       dnsPolicy: 'ClusterFirstWithHostNet',
       restartPolicy: 'Always',
       terminationGracePeriodSeconds: 1,

@@ -18,6 +18,8 @@ import { groupVersion, resourceForKind } from '../../cluster/kube/resources.js';
 import { HELPER_NAMESPACE, helperPod, helperPodName } from './helper-pod.js';
 import { detectCni } from './cni.js';
 import { fromModel, toModel } from './models.js';
+import type { NodeFaults } from '../common/faults.js';
+import { KubeconfigNodeFaults } from './faults.js';
 
 const EXIT_CODE = /^\d+$/;
 
@@ -320,6 +322,13 @@ export class KubeconfigProvider implements Provider {
         return { pcap, packets: pcap.length >= 24 ? parsePcap(pcap) : [], stderr: tcpdumpStderr() };
       },
     };
+  }
+
+  private faults?: KubeconfigNodeFaults;
+  /** Through the nodes' helper pods (faults.ts). */
+  nodeFaults(): NodeFaults {
+    this.faults ??= new KubeconfigNodeFaults(this);
+    return this.faults;
   }
 
   async cni(): Promise<string> {

@@ -19,6 +19,9 @@ export interface ConvergenceOptions {
   /** How a node's `proto bird` routes are read; default `ip -j route show proto bird` in its netns.
    *  Replaceable so a test can feed the failure modes (ip failing, garbage output). */
   routesOf?: (netns: string) => Promise<KernelRoute[]>;
+  /** How a node's BGP sessions are read; default birdc on its socket (birdSocketOf). A provider reads
+   *  them through its node access instead (scenarios/faults). Throws when bird does not answer. */
+  sessionsOf?: (node: NodeSpec) => Promise<BgpSession[]>;
 }
 
 export interface KernelRoute {
@@ -88,9 +91,9 @@ export function convergenceGaps(
   return missing;
 }
 
-async function sessionsOf(socket: string): Promise<BgpSession[]> {
+async function sessionsOf(read: () => Promise<BgpSession[]>): Promise<BgpSession[]> {
   try {
-    return parseShowProtocols(await birdc(socket, ['show', 'protocols'], 2000)).filter((s) => s.proto === 'BGP');
+    return (await read()).filter((s) => s.proto === 'BGP');
   } catch {
     return []; // bird not (yet, or no longer) answering: not converged
   }
@@ -112,7 +115,8 @@ export async function measureConvergence(spec: ClusterSpec, opts: ConvergenceOpt
           (routes) => ({ routes, error: undefined }),
           (e: Error) => ({ routes: undefined, error: e.message }),
         );
-        return { node: n.name, sessions: await sessionsOf(sock(n)), ...read };
+        const sessions = await sessionsOf(opts.sessionsOf ? () => opts.sessionsOf!(n) : async () => parseShowProtocols(await birdc(sock(n), ['show', 'protocols'], 2000)));
+        return { node: n.name, sessions, ...read };
       }),
     );
     const ms = Math.round(performance.now() - t0);
@@ -144,7 +148,7 @@ export async function waitWithdrawn(
   spec: ClusterSpec,
   deadNode: string,
   timeoutMs: number,
-  opts: Omit<ConvergenceOptions, 'timeoutMs' | 'birdSocketOf'> = {},
+  opts: Omit<ConvergenceOptions, 'timeoutMs' | 'birdSocketOf' | 'sessionsOf'> = {},
 ): Promise<number> {
   const t0 = opts.since ?? performance.now();
   const deadline = performance.now() + timeoutMs;

@@ -13,6 +13,8 @@ import { startCapture as startPcap, type Capture } from '../../traffic/pcap.js';
 import type { CaptureOptions, Provider, ProviderNode, ProviderObject, ProviderPod, RunningCapture, StartCaptureOptions } from '../common/provider.js';
 import { captureFor } from '../common/capture.js';
 import { createCluster, destroyCluster } from './cluster.js';
+import type { NodeFaults } from '../common/faults.js';
+import { NetnsNodeFaults } from './faults.js';
 
 export class NetnsProvider implements Provider {
   readonly kind = 'netns' as const;
@@ -120,6 +122,9 @@ export class NetnsProvider implements Provider {
         return { pcap: r.pcap, packets: r.packets, stderr: r.stderr };
       },
     };
+  }
+  nodeFaults(): NodeFaults {
+    return new NetnsNodeFaults(this.cluster);
   }
   async cni(): Promise<string> {
     return `${this.spec().cni} (embedded)`;

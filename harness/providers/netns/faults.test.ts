@@ -1,6 +1,6 @@
 // Finding an agent's node from its command line (the agent's argv names its config file, not the node).
 import { describe, expect, it } from 'vitest';
-import { agentNodeOf } from './live.js';
+import { agentNodeOf } from './faults.js';
 
 describe('agentNodeOf', () => {
   it('reads the node from the config path the cluster daemon gives each agent, and nothing else', () => {
