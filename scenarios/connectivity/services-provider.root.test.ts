@@ -74,15 +74,18 @@ describe('services and visibility through the netns and kubeconfig providers', (
   }, 60_000);
 
   it('gives every services and visibility check the same verdict both ways; the embedded-host ones are unavailable', async () => {
-    const viaNetns = await runThroughProvider(new NetnsProvider(NAME), [servicesSuite, visibilitySuite], { name: NAME, spec });
+    // Visibility first: its metric check counts the cluster's SYN and ICMP counters exactly, and the
+    // services suite leaves clients behind it (a deleted backend, a service without endpoints) whose
+    // retransmitted SYNs can land in that window — CI saw the counters off twice in that order.
+    const viaNetns = await runThroughProvider(new NetnsProvider(NAME), [visibilitySuite, servicesSuite], { name: NAME, spec });
     expect(viaNetns.error).toBeUndefined();
     const svc = checksOf(viaNetns, 'services');
     const vis = checksOf(viaNetns, 'flows');
     expect(svc.filter((c) => !c.passed).map((c) => `${c.id}: ${c.observed}`)).toEqual([]);
-    expect(vis.filter((c) => !c.passed).map((c) => `${c.id}: ${c.observed}`)).toEqual([]);
+    expect(vis.filter((c) => !c.passed).map((c) => `${c.id}: ${c.observed} (expected ${c.expected})`)).toEqual([]);
     expect(svc.length).toBeGreaterThanOrEqual(25);
 
-    const viaKube = await runThroughProvider(kube, [servicesSuite, visibilitySuite], { name: NAME, podMtu: spec.podMtu });
+    const viaKube = await runThroughProvider(kube, [visibilitySuite, servicesSuite], { name: NAME, podMtu: spec.podMtu });
     expect(viaKube.error).toBeUndefined();
     expect(viaKube.provider).toBe('kubeconfig');
     const ksvc = checksOf(viaKube, 'services');
