@@ -1,6 +1,8 @@
 // The helper pod that stands for a node on a real cluster: privileged, in the node's network
 // namespace (hostNetwork) and process table (hostPID), pinned to the node, tolerating every taint, running a shell that waits.
 // Commands "on the node" (ip, tcpdump) are exec'd in it; captures stream back over exec's stdout.
+import { WaitTimeoutError } from '../../errors.js';
+
 export const HELPER_NAMESPACE = 'cnilab-system';
 /** An image with tcpdump, iproute2 and ping; any image with those works (`helperImage`). */
 export const DEFAULT_HELPER_IMAGE = 'docker.io/nicolaka/netshoot:v0.13';
@@ -31,4 +33,57 @@ export function helperPod(node: string, image = DEFAULT_HELPER_IMAGE): Record<st
       ],
     },
   };
+}
+
+/** What the provider can do with the helper pod it read: use it, wait for it to start, wait for a
+ *  terminating one to go (a previous run's teardown deletes the namespace; its pod may still show
+ *  Running for its grace period, and an exec into it dies half-way), or create it. */
+export type HelperPodState = 'absent' | 'terminating' | 'ready' | 'starting';
+
+export interface HelperPodView {
+  metadata?: { deletionTimestamp?: unknown };
+  status?: { phase?: string; containerStatuses?: Array<{ name?: string; ready?: boolean }> };
+}
+
+export function helperPodState(pod: HelperPodView | undefined): HelperPodState {
+  if (!pod) return 'absent';
+  if (pod.metadata?.deletionTimestamp) return 'terminating';
+  if (pod.status?.phase !== 'Running') return 'starting';
+  const helper = pod.status.containerStatuses?.find((c) => c.name === 'helper');
+  // A Running pod whose container is not ready (restarting after a crash) cannot take an exec yet.
+  return helper && helper.ready === false ? 'starting' : 'ready';
+}
+
+/** A create refused because the namespace is still being deleted (a previous run's teardown): the
+ *  API server answers 403 "... because it is being terminated"; it succeeds once the namespace is gone. */
+export const NAMESPACE_TERMINATING = /being terminated/i;
+
+/** Reads the pod until it is ready, creating it when it is absent; a terminating pod (or namespace) is
+ *  waited out, never used. `read` answers undefined for 404. Any other create error (RBAC, a bad image
+ *  name, admission) is thrown at once: waiting would not change it. */
+export async function ensureHelperPod(io: {
+  read(): Promise<HelperPodView | undefined>;
+  create(): Promise<void>;
+  sleep(ms: number): Promise<void>;
+  now(): number;
+  timeoutMs: number;
+  what: string;
+}): Promise<void> {
+  const deadline = io.now() + io.timeoutMs;
+  let last: string = 'absent';
+  for (;;) {
+    const state = helperPodState(await io.read());
+    if (state === 'ready') return;
+    last = state;
+    if (state === 'absent') {
+      try {
+        await io.create();
+      } catch (e) {
+        if (!NAMESPACE_TERMINATING.test((e as Error).message)) throw e;
+        last = `namespace ${HELPER_NAMESPACE} still terminating`;
+      }
+    }
+    if (io.now() > deadline) throw new WaitTimeoutError(`${io.what} to be ready`, io.timeoutMs, `last seen: ${last}`);
+    await io.sleep(200);
+  }
 }

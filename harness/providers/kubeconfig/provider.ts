@@ -15,7 +15,7 @@ import { CAPTURE_PID_MARK, captureFor, capturePid, captureProgress, endedEarlyRe
 import { parsePcap } from '../../traffic/pcap-parse.js';
 import { shellQuote } from '../../exec/run.js';
 import { groupVersion, resourceForKind } from '../../cluster/kube/resources.js';
-import { HELPER_NAMESPACE, helperPod, helperPodName } from './helper-pod.js';
+import { ensureHelperPod, HELPER_NAMESPACE, helperPod, helperPodName } from './helper-pod.js';
 import { detectCni } from './cni.js';
 import { fromModel, toModel } from './models.js';
 import type { NodeFaults } from '../common/faults.js';
@@ -212,23 +212,27 @@ export class KubeconfigProvider implements Provider {
     return result;
   }
 
-  /** The node's helper pod (created on first use), Running. */
+  /** The node's helper pod (created on first use), Running and not being deleted (helper-pod.ts). */
   private async helper(node: string): Promise<string> {
     const name = helperPodName(node);
-    try {
-      const p = await this.core.readNamespacedPod({ namespace: HELPER_NAMESPACE, name });
-      if (p.status?.phase === 'Running') return name;
-    } catch (e) {
-      if ((e as { code?: number }).code !== 404) throw apiError(e, `read helper pod ${name}`);
-      await this.apply([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: HELPER_NAMESPACE } }, helperPod(node, this.opts.helperImage)]);
-    }
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      const p = await this.core.readNamespacedPod({ namespace: HELPER_NAMESPACE, name });
-      if (p.status?.phase === 'Running') return name;
-      if (Date.now() > deadline) throw new WaitTimeoutError(`helper pod ${HELPER_NAMESPACE}/${name} on node ${node} to run`, 120_000);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await ensureHelperPod({
+      read: async () => {
+        try {
+          return await this.core.readNamespacedPod({ namespace: HELPER_NAMESPACE, name });
+        } catch (e) {
+          if ((e as { code?: number }).code === 404) return undefined;
+          throw apiError(e, `read helper pod ${name}`);
+        }
+      },
+      create: async () => {
+        await this.apply([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: HELPER_NAMESPACE } }, helperPod(node, this.opts.helperImage)]);
+      },
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+      now: () => Date.now(),
+      timeoutMs: 120_000,
+      what: `helper pod ${HELPER_NAMESPACE}/${name} on node ${node}`,
+    });
+    return name;
   }
 
   /** Through the node's privileged host-network helper pod. */
