@@ -15,7 +15,7 @@ fail() { echo "cnilab setup: $*" >&2; exit 1; }
 # check metrics` on the flow metrics, dnsmasq-base (the binary alone, no system service) for the DNS
 # server pods of the L7 visibility tests, iptables for the kube-proxy baseline of the service
 # benchmarks and wrk for HTTP load through a service.
-PKGS=(iproute2 util-linux procps make clang llvm libbpf-dev bpftool iperf3 sockperf bird2 tcpdump iputils-ping containernetworking-plugins chromium prometheus dnsmasq-base iptables wrk)
+PKGS=(iproute2 util-linux procps curl make clang llvm libbpf-dev bpftool iperf3 sockperf bird2 tcpdump iputils-ping containernetworking-plugins chromium prometheus dnsmasq-base iptables wrk)
 # A real container runtime calling the CNI plugin (harness/cri): Debian's containerd (CRI plugin) and
 # runc, and musl-gcc for the static pause binary of the sandbox image.
 PKGS+=(containerd runc musl-tools)

@@ -94,6 +94,44 @@ describe('ServiceManager', () => {
     expect(new Set(table)).toEqual(new Set([...maps.backends.keys()]));
   });
 
+  it('a Maglev table that does not fit leaves the service working at random, programs the rest, and is written once there is room', () => {
+    const maps = new FakeLbMaps();
+    maps.maglevCapacity = 2;
+    const log: string[] = [];
+    const m = new ServiceManager({ maps, nodeName: 'node1', log: (l) => log.push(l) });
+    m.handle({ type: 'SYNCED' });
+    const maglev = { 'service.cilium.io/lb-algorithm': 'maglev' };
+    for (const [i, name] of ['m1', 'm2', 'm3'].entries()) {
+      add(m, svc(name, { clusterIP: `198.18.128.${10 + i}`, ports: [{ port: 80, protocol: 'TCP' }] }, maglev));
+      add(m, { ...slice(name, ['198.19.1.2', '198.19.2.2']), metadata: { name: `${name}-abc`, namespace: 'x', labels: { 'kubernetes.io/service-name': name } } });
+    }
+    add(m, svc('plain', { clusterIP: '198.18.128.20', ports: [{ port: 80, protocol: 'TCP' }] }));
+    add(m, { ...slice('plain', ['198.19.3.2']), metadata: { name: 'plain-abc', namespace: 'x', labels: { 'kubernetes.io/service-name': 'plain' } } });
+    // m3 has its slots and backends (the datapath picks at random without a table), and no table
+    expect(maps.backendsOf('198.18.128.12', 80)).toEqual(['198.19.1.2:8080', '198.19.2.2:8080']);
+    expect(maps.maglev.size).toBe(2);
+    expect([...m.maglevUnwritten]).toEqual(['198.18.128.12:80/TCP']);
+    expect(log.filter((l) => l.includes('no room for its Maglev table'))).toHaveLength(1);
+    expect(maps.backendsOf('198.18.128.20', 80)).toEqual(['198.19.3.2:8080']);
+    // a change to m3 while still full: tried again, said no second time
+    mod(m, { ...slice('m3', ['198.19.1.2', '198.19.2.2', '198.19.4.2']), metadata: { name: 'm3-abc', namespace: 'x', labels: { 'kubernetes.io/service-name': 'm3' } } });
+    expect(log.filter((l) => l.includes('no room'))).toHaveLength(1);
+    // m1 goes: m3 gets the room at once
+    m.handle({ type: 'DELETED', object: svc('m1', {}) as never });
+    expect(m.maglevUnwritten.size).toBe(0);
+    const m3 = m.list().find((f) => f.frontend === '198.18.128.12:80/TCP')!;
+    expect(maps.maglev.get(m3.svcId)).toHaveLength(LB_MAGLEV_M);
+  });
+
+  it('a Maglev write failing for another reason than a full map is not hidden', () => {
+    const maps = new FakeLbMaps();
+    maps.setMaglev = () => {
+      throw Object.assign(new Error('bpf_map_update_elem: Bad file descriptor (errno 9)'), { errno: 9 });
+    };
+    const { m } = synced(maps);
+    expect(() => add(m, svc('mg', { clusterIP: '198.18.128.3', ports: [{ port: 80, protocol: 'TCP' }] }, { 'service.cilium.io/lb-algorithm': 'maglev' }))).toThrow(/errno 9/);
+  });
+
   it('after a restart, recovers ids from the maps, rewrites nothing that is right and removes what is stale', () => {
     const maps = new FakeLbMaps();
     const first = synced(maps).m;

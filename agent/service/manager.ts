@@ -15,6 +15,11 @@ import type { LbKey, LbMaps, LbProto, LbScope, LbSlot } from './types.js';
 
 const WILDCARD = '0.0.0.0';
 const MAX_SVC_ID = 0xffff;
+/** errno of a full BPF hash map's update. */
+const E2BIG = 7;
+/** The applied Maglev signature of a frontend whose table did not fit: never equal to a real one, so
+ *  every reconcile of the frontend tries again. */
+const MAGLEV_UNWRITTEN = '\0unwritten';
 
 /** One frontend as the maps should hold it. */
 export interface DesiredFrontend {
@@ -88,6 +93,10 @@ export class ServiceManager {
   private synced = false;
   /** Map writes so far (for tests and the agent's debug API). */
   writes = 0;
+  /** Maglev frontends whose table did not fit (they select at random until it does). */
+  readonly maglevUnwritten = new Set<string>();
+  /** A Maglev table was deleted in this event: room for one that did not fit. */
+  private maglevFreed = false;
 
   constructor(private opts: ServiceManagerOptions) {}
 
@@ -159,7 +168,21 @@ export class ServiceManager {
         m.set(o.metadata.name, o as unknown as EndpointSlice);
       }
     } else return;
-    if (this.synced) this.reconcileService(svcKey);
+    if (!this.synced) return;
+    this.reconcileService(svcKey);
+    this.retryUnwrittenMaglev();
+  }
+
+  /** After a Maglev table went away, the frontends still without one get another try. */
+  private retryUnwrittenMaglev(): void {
+    if (!this.maglevFreed) return;
+    this.maglevFreed = false;
+    const owners = new Set<string>();
+    for (const k of this.maglevUnwritten) {
+      const svc = this.applied.get(k)?.service;
+      if (svc) owners.add(`${svc.namespace}/${svc.name}`);
+    }
+    for (const svcKey of owners) this.reconcileService(svcKey);
   }
 
   /** A watch stream restarts: what it said is replayed before SYNCED; the maps stay as they are. */
@@ -285,12 +308,27 @@ export class ServiceManager {
       const names = [...d.ext.keys()].sort();
       const sig = names.join(',');
       if (a.maglev !== sig) {
-        maps.setMaglev(a.svcId, maglevTable(names.map((name) => ({ name, id: a.backends.get(name)! }))));
-        a.maglev = sig;
-        this.writes++;
+        try {
+          maps.setMaglev(a.svcId, maglevTable(names.map((name) => ({ name, id: a.backends.get(name)! }))));
+          a.maglev = sig;
+          this.writes++;
+          this.maglevUnwritten.delete(k);
+        } catch (e) {
+          // The tables' map is full (E2BIG: one 64 KiB table per Maglev frontend, cnilab_lb_mgl's 1024
+          // of them). The datapath picks at random when a frontend has no table, so the service keeps
+          // working, without Maglev's consistency: said once per frontend and counted, never thrown
+          // (a throw here would leave every frontend after this one unprogrammed). The next reconcile
+          // of the service tries again.
+          if ((e as { errno?: number }).errno !== E2BIG) throw e;
+          if (!this.maglevUnwritten.has(k)) this.opts.log?.(`service ${d.service ? `${d.service.namespace}/${d.service.name}` : k}: frontend ${k}: no room for its Maglev table (the map of tables is full); its flows from outside pick backends at random`);
+          this.maglevUnwritten.add(k);
+          a.maglev = MAGLEV_UNWRITTEN;
+        }
       }
     } else if (a.maglev !== undefined) {
       maps.deleteMaglev(a.svcId);
+      this.maglevFreed ||= a.maglev !== MAGLEV_UNWRITTEN;
+      this.maglevUnwritten.delete(k);
       a.maglev = undefined;
     }
 
@@ -353,6 +391,8 @@ export class ServiceManager {
     }
     for (const id of a.backends.values()) maps.deleteBackend(id);
     if (a.maglev !== undefined) maps.deleteMaglev(a.svcId);
+    this.maglevFreed ||= a.maglev !== undefined && a.maglev !== MAGLEV_UNWRITTEN;
+    this.maglevUnwritten.delete(k);
     this.applied.delete(k);
     this.bySvcId.delete(a.svcId);
     this.usedSvcIds.delete(a.svcId);

@@ -11,6 +11,8 @@ export class FakeLbMaps implements LbMaps {
   readonly netns = new Map<bigint, LbNetns>();
   /** "upsertSlot 198.18.128.1:80/TCP/ext#0", "deleteBackend 3", ... in call order */
   readonly ops: string[] = [];
+  /** As the pinned cnilab_lb_mgl, a hash map of max_entries tables: a new table past it fails E2BIG. */
+  maglevCapacity = Infinity;
 
   upsertSlot(key: LbKey, value: LbSlot): void {
     this.ops.push(`upsertSlot ${k(key)}`);
@@ -35,6 +37,7 @@ export class FakeLbMaps implements LbMaps {
     return [...this.backends].map(([id, backend]) => ({ id, backend: { ...backend } }));
   }
   setMaglev(svcId: number, table: Uint32Array): void {
+    if (!this.maglev.has(svcId) && this.maglev.size >= this.maglevCapacity) throw Object.assign(new Error('bpf_map_update_elem: Argument list too long (errno 7)'), { errno: 7 });
     this.ops.push(`setMaglev ${svcId}`);
     this.maglev.set(svcId, table.slice());
   }

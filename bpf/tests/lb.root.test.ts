@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { mapDelete, mapKeys, mapUpdate } from '../../agent/datapath/libbpf.js';
 import { bytesToIp, ipToBytes, u32Key } from '../../agent/datapath/codec.js';
 import { openLbMaps } from '../../agent/datapath/lb-maps.js';
-import { CONFIG, DROP_REASON, MAP, PROG, TC_ACT } from '../../agent/datapath/constants.js';
+import { CONFIG, DROP_REASON, LB_MAGLEV_M, MAP, PROG, TC_ACT } from '../../agent/datapath/constants.js';
 import type { EndpointEntry } from '../../agent/datapath/types.js';
 import { ServiceManager } from '../../agent/service/manager.js';
 import { eth, ETH_P_IP, TCP, tcp, udp } from './packets.js';
@@ -88,6 +88,7 @@ describe('per-packet load balancing at tc (BPF_PROG_TEST_RUN)', () => {
   let h: Harness;
   let maps: ReturnType<typeof openLbMaps>;
   let m: ServiceManager;
+  const managerLog: string[] = [];
 
   /** Forget every flow (as a fresh node would): what is left is the hash, the affinity, the maps. */
   const forgetFlows = () => {
@@ -109,7 +110,7 @@ describe('per-packet load balancing at tc (BPF_PROG_TEST_RUN)', () => {
       h.dp.upsertIpcache(ip, { identity: 2000 + i, tunnelEndpoint: `198.18.0.${12 + i}` });
     }
     maps = openLbMaps(pinDir);
-    m = new ServiceManager({ maps, nodeName: 'node1' });
+    m = new ServiceManager({ maps, nodeName: 'node1', log: (l) => managerLog.push(l) });
     m.handle({ type: 'SYNCED' });
     addService(m, 'web', SVC_IP, [LOCAL_BE.ip, ...REMOTE_BES]);
     m.handle({ type: 'ADDED', object: svc('empty', EMPTY_IP) as never });
@@ -586,6 +587,45 @@ describe('per-packet load balancing at tc (BPF_PROG_TEST_RUN)', () => {
     expect(others.length).toBeGreaterThan(500);
     expect(kept / others.length, `${kept}/${others.length} kept`).toBeGreaterThanOrEqual(0.99);
     expect(after).not.toContain(removed);
+  });
+
+  it('Maglev with the map of tables full: the service still balances (at random), and gets its table once there is room', () => {
+    // Fill cnilab_lb_mgl with tables of service ids the manager never hands out, up to the kernel's E2BIG.
+    const filler = new Uint32Array(LB_MAGLEV_M);
+    const fillerIds: number[] = [];
+    let full: unknown;
+    for (let id = 0xfffe; id > 0xf000 && !full; id--) {
+      try {
+        maps.setMaglev(id, filler);
+        fillerIds.push(id);
+      } catch (e) {
+        full = e;
+      }
+    }
+    expect((full as { errno?: number }).errno, String(full)).toBe(7);
+    const lm = m;
+    const log = managerLog;
+    const nodePort = 30091;
+    lm.handle({ type: 'ADDED', object: svc('mgfull', '198.18.128.11', { type: 'NodePort', ports: [{ name: 'tcp', port: 80, protocol: 'TCP', targetPort: 8080, nodePort }] }, { 'service.cilium.io/lb-algorithm': 'maglev' }) as never });
+    lm.handle({ type: 'ADDED', object: slice('mgfull', [LOCAL_BE.ip, ...REMOTE_BES]) as never });
+    try {
+      expect(log.some((l) => l.includes('no room for its Maglev table')), log.join('\n')).toBe(true);
+      const run = () => Array.from({ length: 300 }, (_, i) => tuple(h.run(PROG.fromNetdev, fromWire(tcp(OUTSIDE, NODE.nodeIp, 21000 + i, nodePort, TCP.SYN))).dataOut).daddr);
+      forgetFlows();
+      const randomPick = run();
+      expect(new Set(randomPick)).toEqual(new Set([LOCAL_BE.ip, ...REMOTE_BES]));
+      // Room again: the next change of the service writes its table, and placement is the hash's alone.
+      for (const id of fillerIds.splice(0, 8)) maps.deleteMaglev(id);
+      lm.handle({ type: 'MODIFIED', object: slice('mgfull', [LOCAL_BE.ip, ...REMOTE_BES]) as never });
+      expect(lm.maglevUnwritten.size).toBe(0);
+      forgetFlows();
+      const first = run();
+      forgetFlows();
+      expect(run()).toEqual(first);
+    } finally {
+      for (const id of fillerIds) maps.deleteMaglev(id);
+      lm.handle({ type: 'DELETED', object: svc('mgfull', '198.18.128.11') as never });
+    }
   });
 
   it('ClientIP affinity: every new flow of a client goes to the same backend', () => {

@@ -2,6 +2,9 @@
 // no agent or bird cnilab knows (never a guess), and the node-side script's process finding, run here
 // for real (sh, pgrep and /proc, as in the helper pod).
 import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { RunResult } from '../../exec/run.js';
 import { UnsupportedError } from '../../errors.js';
@@ -65,6 +68,28 @@ describe('kubeconfig node faults', () => {
       expect(kill.stderr).toMatch(/no agent process/);
     } finally {
       sh.kill();
+    }
+  });
+
+  it('reaches the agent API on the socket the agent itself listens on, wherever its config lives', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cnilab-fault-sock-'));
+    const marker = `cnilab-fault-api-${process.pid}`;
+    mkdirSync(join(dir, 'state'));
+    // An "agent" whose --config names another directory (as the DaemonSet's ConfigMap at /etc/cnilab,
+    // with its socket in the state dir): the socket is found from its own fds, not guessed from --config.
+    const agent = spawn(process.execPath, ['-e', `require('http').createServer((q, s) => s.end(JSON.stringify({ path: q.url }))).listen(process.argv[1], () => console.log('up'))`, join(dir, 'state', 'agent.sock'), marker, '--config=/nonexistent/agent-config.yaml'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((res, rej) => {
+        agent.stdout!.once('data', () => res());
+        agent.once('exit', (c) => rej(new Error(`server exited ${c}`)));
+      });
+      const pattern = `${marker.slice(0, -1)}[${marker.slice(-1)}]`;
+      const r = spawnSync('sh', ['-c', NODE_FAULT_SCRIPT, 'agent-api', pattern, '/v1/healthz'], { encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+      expect(JSON.parse(r.stdout)).toEqual({ path: '/v1/healthz' });
+    } finally {
+      agent.kill();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -21,6 +21,13 @@ mine() { for p in $(pgrep "$@"); do [ "$(readlink /proc/$p/ns/net 2>/dev/null)" 
 args_of() { tr '\0' '\n' < "/proc/$1/cmdline"; }
 bird_pid() { mine -x bird | head -n1; }
 ctl() { sed -n '/^-s$/{n;p;}'; }
+agent_sock() {
+  inodes=" $(for f in /proc/"$1"/fd/*; do readlink "$f"; done 2>/dev/null | sed -n 's/^socket:\[\([0-9]*\)\]$/\1/p' | tr '\n' ' ')"
+  awk -v want="$inodes" '$NF ~ /\/agent\.sock$/ && index(want, " " $7 " ") { print $NF; exit }' "/proc/$1/net/unix"
+}
+# A command in the mount namespace of process $1 (a container's birdc and bird control socket), or
+# here when that is ours (the embedded cluster's nodes share the host's).
+in_mnt_of() { p=$1; shift; if [ "$(readlink /proc/$p/ns/mnt)" = "$(readlink /proc/self/ns/mnt)" ]; then "$@"; else nsenter -t "$p" -m -- "$@"; fi; }
 dev_of() { ip -o -4 addr show | awk -v ip="$1" '{split($4,a,"/"); if (a[1]==ip) {print $2; exit}}'; }
 case "$act" in
 agent-pids) mine -f "$1" ;;
@@ -29,24 +36,38 @@ agent-kill)
   kill -KILL $pids; echo $pids ;;
 agent-api)
   pid=$(mine -f "$1" | head -n1); [ -n "$pid" ] || { echo "no agent process ($1) in this node's network namespace" >&2; exit 3; }
-  cfg=$(args_of "$pid" | sed -n 's/^--config=//p'); sock="$(dirname "$cfg")/agent.sock"
-  [ -S "$sock" ] || { echo "no agent socket at $sock" >&2; exit 4; }
-  exec curl -sS --max-time 2 --unix-socket "$sock" "http://agent$2" ;;
+  # The socket the agent itself listens on (its own fd, by inode), seen through its root: in a
+  # DaemonSet's container the path is the container's. Failing that, the embedded layout's guess.
+  sock=$(agent_sock "$pid")
+  [ -n "$sock" ] || sock="$(dirname "$(args_of "$pid" | sed -n 's/^--config=//p')")/agent.sock"
+  dir="/proc/$pid/root$(dirname "$sock")"
+  [ -S "$dir/agent.sock" ] || { echo "no agent socket at $sock (agent pid $pid)" >&2; exit 4; }
+  # A relative path: sun_path holds 108 bytes, and /proc/<pid>/root/... can be longer.
+  cd "$dir" && exec curl -sS --max-time 2 --unix-socket agent.sock "http://agent$2" ;;
 bird-kill|bird-freeze|bird-thaw|bird-down|bird-sessions)
   pid=$(bird_pid); [ -n "$pid" ] || { echo "no bird in this node's network namespace" >&2; exit 3; }
   # A bird that a fault may end leaves its argv behind, for bird-restore.
-  case "$act" in bird-kill|bird-down) args_of "$pid" > "$state.bird" ;; esac
+  # Its mount namespace too: a process that shares it (the agent) is where it is started again.
+  case "$act" in bird-kill|bird-down) args_of "$pid" > "$state.bird"; readlink "/proc/$pid/ns/mnt" > "$state.mnt" ;; esac
   case "$act" in
   bird-kill) kill -KILL "$pid" ;; bird-freeze) kill -STOP "$pid" ;; bird-thaw) kill -CONT "$pid" ;;
-  bird-down) birdc -s "$(args_of "$pid" | ctl)" down ;; bird-sessions) birdc -s "$(args_of "$pid" | ctl)" show protocols ;;
+  bird-down) in_mnt_of "$pid" birdc -s "$(args_of "$pid" | ctl)" down ;;
+  bird-sessions) in_mnt_of "$pid" birdc -s "$(args_of "$pid" | ctl)" show protocols ;;
   esac ;;
 bird-restore)
-  pid=$(bird_pid); if [ -n "$pid" ]; then kill -CONT "$pid"; rm -f "$state.bird"; exit 0; fi
+  pid=$(bird_pid); if [ -n "$pid" ]; then kill -CONT "$pid"; rm -f "$state.bird" "$state.mnt"; exit 0; fi
   [ -s "$state.bird" ] || { echo "no bird was seen on this node: nothing to restore" >&2; exit 3; }
   # The same argv as the bird that ran (the agent's conf, ctl and pidfile: the agent adopts it).
-  set -- $(cat "$state.bird"); "$@" </dev/null >/dev/null 2>&1 || exit 5
+  host=self; mnt=$(cat "$state.mnt" 2>/dev/null)
+  if [ -n "$mnt" ] && [ "$mnt" != "$(readlink /proc/self/ns/mnt)" ]; then
+    for d in /proc/[0-9]*; do
+      [ "$(readlink "$d/ns/mnt" 2>/dev/null)" = "$mnt" ] && [ "$(readlink "$d/ns/net" 2>/dev/null)" = "$self" ] && { host=$(basename "$d"); break; }
+    done
+    [ "$host" != self ] || { echo "no process is left in bird's mount namespace to start it in" >&2; exit 5; }
+  fi
+  set -- $(cat "$state.bird"); in_mnt_of "$host" "$@" </dev/null >/dev/null 2>&1 || exit 5
   for i in $(seq 50); do
-    birdc -s "$(ctl < "$state.bird")" show status 2>/dev/null | grep -q 'Daemon is up' && { rm -f "$state.bird"; exit 0; }
+    in_mnt_of "$host" birdc -s "$(ctl < "$state.bird")" show status 2>/dev/null | grep -q 'Daemon is up' && { rm -f "$state.bird" "$state.mnt"; exit 0; }
     sleep 0.1
   done
   echo "bird did not answer after its restart" >&2; exit 5 ;;
