@@ -147,6 +147,7 @@ export class ServiceManager {
     if (ev.type === 'SYNCED') {
       this.synced = true;
       this.reconcileAll();
+      this.retryUnwrittenMaglev();
       return;
     }
     const o = ev.object;
