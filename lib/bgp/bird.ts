@@ -1,7 +1,8 @@
 // bird2 plumbing shared by the fabric's route reflector (harness/providers/netns/bgp.ts) and the node
-// speakers (agent/routing/bgp.ts): the cluster AS, the timer block, file layout, `birdc` calls, the
-// parsers of its output, and starting/stopping a daemonized bird.
+// speakers (agent/routing/bgp.ts): the cluster AS, the timer block, file layout, commands over bird's
+// control socket, the parsers of their output, and starting/stopping a daemonized bird.
 import { existsSync, readFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { run } from '../exec/run.js';
 import { CnilabError, WaitTimeoutError } from '../errors.js';
@@ -75,10 +76,72 @@ export function parseRouteCount(text: string): number {
 
 export const isEstablished = (s: BgpSession) => s.proto === 'BGP' && s.state === 'up' && s.info.startsWith('Established');
 
-/** One birdc command over bird's control socket. Unix sockets are reachable from any netns. */
+/** One command over bird's control socket, answered as `birdc` prints it: the text of every reply line
+ *  (code stripped, code 0000 silent, continuation lines without their leading space). Spoken directly
+ *  rather than through the birdc program: the agent asks bird every second for its health, and a
+ *  fork/exec of birdc per question cost each node ~15 ms of CPU a second (see README, "bird's control
+ *  socket"). A reply code of 8000 or more is bird refusing the command (8xxx run-time, 9xxx parse
+ *  errors): thrown, as birdc exits non-zero then. Unix sockets are reachable from any netns. */
 export async function birdc(socket: string, args: string[], timeoutMs = 5000): Promise<string> {
-  // birdc exits non-zero when it cannot connect and when bird rejects the command.
-  return (await run(['birdc', '-s', socket, ...args], { timeoutMs })).stdout;
+  const command = args.join(' ');
+  if (/[\r\n]/.test(command)) throw new CnilabError('INVALID_INPUT', `a bird command is one line, got ${JSON.stringify(command)}`);
+  return new Promise((resolve, reject) => {
+    const conn = createConnection(socket);
+    const out: string[] = [];
+    let buf = '';
+    let greeted = false;
+    let failed: string | undefined;
+    let settled = false;
+    const finish = (err?: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      conn.destroy();
+      if (err) reject(err);
+      else resolve(out.map((l) => `${l}\n`).join(''));
+    };
+    const timer = setTimeout(() => finish(new WaitTimeoutError(`bird on ${socket} to answer "${command}"`, timeoutMs)), timeoutMs);
+    conn.setEncoding('utf8');
+    conn.on('error', (e) => finish(new CnilabError('COMMAND_FAILED', `bird control socket ${socket}: ${e.message}`)));
+    conn.on('close', () => finish(new CnilabError('COMMAND_FAILED', `bird closed its control socket ${socket} before answering "${command}"`)));
+    conn.on('data', (chunk: string) => {
+      buf += chunk;
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        const reply = parseBirdReplyLine(line);
+        if (!greeted) {
+          // "0001 BIRD 2.0.12 ready.": then the command.
+          if (reply.last) {
+            greeted = true;
+            conn.write(`${command}\n`);
+          }
+          continue;
+        }
+        if (reply.code !== undefined && reply.code >= 8000) failed ??= reply.text;
+        if (reply.text !== undefined) out.push(reply.text);
+        if (reply.last) {
+          finish(failed === undefined ? undefined : new CnilabError('COMMAND_FAILED', `bird refused "${command}": ${failed}`, { detail: out.join('\n') }));
+          return;
+        }
+      }
+    });
+  });
+}
+
+/** One line of bird's control protocol: "CODE-text" (more follows), "CODE text" (the last line of the
+ *  reply), " text" (continues the previous code), "+text" (an asynchronous message). text is what
+ *  birdc prints for it (nothing for code 0000). */
+export function parseBirdReplyLine(line: string): { code?: number; text?: string; last: boolean } {
+  const m = /^(\d{4})([ -])(.*)$/.exec(line);
+  if (m) {
+    const code = Number(m[1]);
+    return { code, ...(code !== 0 ? { text: m[3] } : {}), last: m[2] === ' ' };
+  }
+  if (line.startsWith(' ')) return { text: line.slice(1), last: false };
+  if (line.startsWith('+')) return { text: `>>> ${line.slice(1)}`, last: false };
+  return { text: `??? <${line}>`, last: false };
 }
 
 /** Check a config with `bird -p` so a mistake reads as a parse error, not as a daemon that died. */
@@ -109,11 +172,14 @@ export async function startBird(files: ReturnType<typeof birdFiles>, netns?: str
   await run(['bird', '-c', files.conf, '-s', files.ctl, '-P', files.pid], { netns, timeoutMs: 10_000 });
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const res = await run(['birdc', '-s', files.ctl, 'show', 'status'], { allowFailure: true, timeoutMs: 2000 });
-    if (res.code === 0 && /Daemon is up and running/.test(res.stdout)) return;
-    if (Date.now() > deadline) {
-      throw new WaitTimeoutError(`bird (${files.conf}) to answer on ${files.ctl}`, timeoutMs, `${res.stdout}${res.stderr}`.trim());
+    let seen: string;
+    try {
+      seen = await birdc(files.ctl, ['show', 'status'], 2000);
+      if (/Daemon is up and running/.test(seen)) return;
+    } catch (e) {
+      seen = (e as Error).message;
     }
+    if (Date.now() > deadline) throw new WaitTimeoutError(`bird (${files.conf}) to answer on ${files.ctl}`, timeoutMs, seen.trim());
     await sleep(50);
   }
 }
@@ -122,6 +188,7 @@ export async function startBird(files: ReturnType<typeof birdFiles>, netns?: str
 export async function stopBird(files: ReturnType<typeof birdFiles>, timeoutMs = 5000): Promise<void> {
   const pid = runningBirdPid(files.pid);
   if (pid === undefined) return;
+  // birdc, not the socket client: bird may close the socket without finishing its answer to `down`.
   await run(['birdc', '-s', files.ctl, 'down'], { allowFailure: true, timeoutMs: 3000 });
   const deadline = Date.now() + timeoutMs;
   while (runningBirdPid(files.pid) === pid && Date.now() < deadline) await sleep(50);
