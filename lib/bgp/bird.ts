@@ -77,11 +77,12 @@ export function parseRouteCount(text: string): number {
 export const isEstablished = (s: BgpSession) => s.proto === 'BGP' && s.state === 'up' && s.info.startsWith('Established');
 
 /** One command over bird's control socket, answered as `birdc` prints it: the text of every reply line
- *  (code stripped, code 0000 silent, continuation lines without their leading space). Spoken directly
- *  rather than through the birdc program: the agent asks bird every second for its health, and a
- *  fork/exec of birdc per question cost each node ~15 ms of CPU a second (see README, "bird's control
- *  socket"). A reply code of 8000 or more is bird refusing the command (8xxx run-time, 9xxx parse
- *  errors): thrown, as birdc exits non-zero then. Unix sockets are reachable from any netns. */
+ *  (code stripped, code 0000 silent, continuation lines without their leading space; no greeting).
+ *  Spoken directly rather than through the birdc program: the agent asks bird every second for its
+ *  health, and a fork/exec of birdc per question cost each native node ~35 ms of CPU a second here
+ *  (README, "An idle cluster's own CPU"). A reply code of 8000 or more is bird refusing the command
+ *  (8xxx run-time, 9xxx parse errors): thrown, as birdc exits non-zero then. Unix sockets are
+ *  reachable from any netns. */
 export async function birdc(socket: string, args: string[], timeoutMs = 5000): Promise<string> {
   const command = args.join(' ');
   if (/[\r\n]/.test(command)) throw new CnilabError('INVALID_INPUT', `a bird command is one line, got ${JSON.stringify(command)}`);
