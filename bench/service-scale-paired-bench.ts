@@ -21,8 +21,12 @@
 // The socket-LB programs of all four nodes hang on the root cgroup and run for every connect of either
 // cluster; a node's program leaves sockets of other netns at its first map lookup (cnilab_lb_ns), so
 // B's 10k services are looked up only by B's own sockets.
+// --bpf-stats: every connection-rate sample also reads the run time of its cluster's BPF programs
+// (kernel.bpf_stats_enabled, bench/bpf-prog-stats.ts): the datapath's CPU per connection at each count,
+// measured in the cluster under the real load, with the same calibration taken out — what the count
+// can cost a connection, free of the machine's drift (BPF run time is CPU time on the connection's path).
 //   flock /tmp/cnilab-root.lock node dist/bench/service-scale-paired-bench.js [--counts 10,10000]
-//     [--pairs 30] [--calibration-pairs N (default --pairs)] [--duration 1] [--together crr|rr|crr,rr|none] [--bound 0.03] [--json FILE]
+//     [--pairs 30] [--calibration-pairs N (default --pairs)] [--duration 1] [--together crr|rr|crr,rr|none] [--bound 0.03] [--bpf-stats] [--json FILE]
 import { freemem } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -31,6 +35,7 @@ import { machineSummary, median, spread } from './stats.js';
 import { bringUpScale, growServices, measureCrr, measureRr, memoryMiB, type ScaleCluster } from './service-scale.js';
 import { describeBound, describeRatioCi, pairedContrastCi, ratioOfMediansCi } from './service-scale-stats.js';
 import { describeInterval, MIN_PAIRS_FOR_VERDICT, pairedRatioCi } from './observer-bench-stats.js';
+import { addDelta, clusterPrograms, enableBpfStats, programTotals, type ProgTotals } from './bpf-prog-stats.js';
 
 /** Two clusters that share nothing but the kernel: their own underlay, pod and service ranges. */
 const CLUSTERS = [
@@ -41,6 +46,8 @@ const CLUSTERS = [
 interface Side {
   crr: number[];
   p99: number[];
+  /** --bpf-stats: BPF run time of the side's own programs over its connection-rate samples. */
+  bpf?: { programs: Map<number, string>; acc: Map<string, ProgTotals>; connections: number; perSampleNsPerConn: number[] };
 }
 interface Phase {
   label: string;
@@ -52,14 +59,39 @@ interface Phase {
 /** Which measurements run in both clusters at the same moment (the rest alternate, ABBA). */
 type Together = Set<'crr' | 'rr'>;
 
+/** The side's BPF totals now (--bpf-stats), or undefined. */
+async function bpfTotals(s: Side): Promise<Map<string, ProgTotals> | undefined> {
+  return s.bpf ? programTotals(s.bpf.programs) : undefined;
+}
+
+/** A connection-rate sample, with its BPF run time when both readings exist. */
+function recordSample(s: Side, rate: number, durationSec: number, before?: Map<string, ProgTotals>, after?: Map<string, ProgTotals>): void {
+  s.crr.push(rate);
+  if (!s.bpf || !before || !after) return;
+  const sample = new Map<string, ProgTotals>();
+  addDelta(sample, before, after);
+  addDelta(s.bpf.acc, before, after);
+  const connections = rate * durationSec;
+  s.bpf.connections += connections;
+  const ns = [...sample.values()].reduce((a, t) => a + t.ns, 0);
+  if (connections > 0) s.bpf.perSampleNsPerConn.push(ns / connections);
+}
+
 async function measurePairs(a: ScaleCluster, b: ScaleCluster, pairs: number, durationSec: number, together: Together, phase: Phase): Promise<void> {
   for (let i = 0; i < pairs; i++) {
     const order: Array<[ScaleCluster, Side]> = i % 2 ? [[b, phase.b], [a, phase.a]] : [[a, phase.a], [b, phase.b]];
     if (together.has('crr')) {
+      const before = await Promise.all(order.map(([, s]) => bpfTotals(s)));
       const [x, y] = await Promise.all(order.map(([c]) => measureCrr(c, durationSec)));
-      order[0]![1].crr.push(x!);
-      order[1]![1].crr.push(y!);
-    } else for (const [c, s] of order) s.crr.push(await measureCrr(c, durationSec));
+      const after = await Promise.all(order.map(([, s]) => bpfTotals(s)));
+      [x!, y!].forEach((rate, j) => recordSample(order[j]![1], rate, durationSec, before[j], after[j]));
+    } else {
+      for (const [c, s] of order) {
+        const before = await bpfTotals(s);
+        const rate = await measureCrr(c, durationSec);
+        recordSample(s, rate, durationSec, before, await bpfTotals(s));
+      }
+    }
     const rrOrder = [...order].reverse();
     if (together.has('rr')) {
       const [x, y] = await Promise.all(rrOrder.map(([c]) => measureRr(c, durationSec)));
@@ -71,7 +103,7 @@ async function measurePairs(a: ScaleCluster, b: ScaleCluster, pairs: number, dur
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { counts: { type: 'string' }, pairs: { type: 'string' }, 'calibration-pairs': { type: 'string' }, duration: { type: 'string' }, together: { type: 'string' }, bound: { type: 'string' }, json: { type: 'string' } },
+    options: { counts: { type: 'string' }, pairs: { type: 'string' }, 'calibration-pairs': { type: 'string' }, duration: { type: 'string' }, together: { type: 'string' }, bound: { type: 'string' }, 'bpf-stats': { type: 'boolean' }, json: { type: 'string' } },
   });
   const counts = (values.counts ?? '10,10000').split(',').map(Number);
   const pairs = Number(values.pairs ?? 30);
@@ -94,7 +126,10 @@ async function main(): Promise<void> {
 
   const t0 = Date.now();
   const clusters: ScaleCluster[] = [];
+  let restoreBpfStats: (() => void) | undefined;
   const teardown = async () => {
+    restoreBpfStats?.();
+    restoreBpfStats = undefined;
     for (const c of clusters) await c.handle.stopServers();
     await Promise.all(CLUSTERS.map((c) => destroyCluster(c.name)));
   };
@@ -110,6 +145,16 @@ async function main(): Promise<void> {
     for (const c of clusters) await growServices(c, small);
     upMs = Date.now() - t0;
     const [a, b] = clusters as [ScaleCluster, ScaleCluster];
+    if (values['bpf-stats']) {
+      restoreBpfStats = enableBpfStats();
+      // The agents load their programs once; growing the services changes maps, not programs.
+      const programs = await Promise.all(clusters.map((c) => clusterPrograms(c.handle.spec.name, c.handle.spec.nodes.map((n) => n.name))));
+      for (const p of [calibration, effect]) {
+        p.a.bpf = { programs: programs[0]!, acc: new Map(), connections: 0, perSampleNsPerConn: [] };
+        p.b.bpf = { programs: programs[1]!, acc: new Map(), connections: 0, perSampleNsPerConn: [] };
+      }
+      if (programs.some((m) => m.size === 0)) throw new Error('--bpf-stats: no BPF program found attached in a cluster');
+    }
     process.stderr.write(`two clusters up with ${small} services each in ${Math.round(upMs / 1000)} s; calibration, ${calPairs} pairs\n`);
     await measurePairs(a, b, calPairs, duration, together, calibration);
     programmingMs = (await growServices(b, large)).programmingMs;
@@ -144,8 +189,50 @@ async function main(): Promise<void> {
     out.push(`  the sequential estimate from the same data (B at ${large} vs B at ${small}, unpaired): ${describeRatioCi(ratioOfMediansCi(effect.b[key], calibration.b[key]), bound)}`);
     out.push(`  drift of A (${small} services throughout), second phase / first: ${describeRatioCi(ratioOfMediansCi(effect.a[key], calibration.a[key]), bound)}`);
   }
+  if (values['bpf-stats']) out.push(...describeBpfEffect(calibration, effect, small, large));
   process.stdout.write(`${out.join('\n')}\n`);
-  if (values.json) writeFileSync(values.json, `${JSON.stringify({ machine: machineSummary(), counts, duration, together: [...together], programmingMs, memory, freeMiB, calibration, effect }, null, 2)}\n`);
+  if (values.json) writeFileSync(values.json, `${JSON.stringify({ machine: machineSummary(), counts, duration, together: [...together], programmingMs, memory, freeMiB, calibration: plainPhase(calibration), effect: plainPhase(effect) }, null, 2)}\n`);
+}
+
+/** A phase for --json: the BPF accumulators as plain objects (Maps do not serialize). */
+function plainPhase(p: Phase): unknown {
+  const side = (s: Side) => ({ crr: s.crr, p99: s.p99, ...(s.bpf ? { bpf: { connections: s.bpf.connections, perSampleNsPerConn: s.bpf.perSampleNsPerConn, programs: Object.fromEntries(s.bpf.acc) } } : {}) });
+  return { label: p.label, counts: p.counts, a: side(p.a), b: side(p.b) };
+}
+
+/** ns of BPF run time per connection of a side, all its programs, over the phase; and per program. */
+function bpfNsPerConn(s: Side): { all: number; byProgram: Map<string, { runsPerConn: number; nsPerRun: number }> } {
+  const bpf = s.bpf!;
+  const byProgram = new Map<string, { runsPerConn: number; nsPerRun: number }>();
+  let ns = 0;
+  for (const [name, t] of bpf.acc) {
+    ns += t.ns;
+    if (t.runs > 0) byProgram.set(name, { runsPerConn: t.runs / bpf.connections, nsPerRun: t.ns / t.runs });
+  }
+  return { all: ns / bpf.connections, byProgram };
+}
+
+/** What the count costs a connection in BPF time: B's change between the phases less A's (A keeps the
+ *  small count: its change is the drift of BPF time itself, e.g. caches under other jobs), and the
+ *  connection-rate bound that follows at the rate measured: rate' ≥ 1 / (1/rate + Δ). */
+function describeBpfEffect(cal: Phase, eff: Phase, small: number, large: number): string[] {
+  const out = ['', `BPF run time per connection, in the clusters (--bpf-stats; all of a side's programs, both nodes):`];
+  out.push('| phase | A ns/conn | B ns/conn | A sock4_connect ns/run | B sock4_connect ns/run |');
+  out.push('|---|---|---|---|---|');
+  for (const p of [cal, eff]) {
+    const a = bpfNsPerConn(p.a);
+    const b = bpfNsPerConn(p.b);
+    const sock = (x: ReturnType<typeof bpfNsPerConn>) => x.byProgram.get('sock4_connect')?.nsPerRun.toFixed(0) ?? 'n/a';
+    out.push(`| ${p.label} (A ${p.counts[0]}, B ${p.counts[1]}) | ${a.all.toFixed(0)} | ${b.all.toFixed(0)} | ${sock(a)} | ${sock(b)} |`);
+  }
+  const d = bpfNsPerConn(eff.b).all - bpfNsPerConn(cal.b).all - (bpfNsPerConn(eff.a).all - bpfNsPerConn(cal.a).all);
+  const pairsCi = pairedContrastCi({ top: eff.b.bpf!.perSampleNsPerConn, base: eff.a.bpf!.perSampleNsPerConn }, { top: cal.b.bpf!.perSampleNsPerConn, base: cal.a.bpf!.perSampleNsPerConn });
+  const rate = median([...cal.a.crr, ...cal.b.crr]);
+  const worst = Math.max(d, (pairsCi.hi - 1) * bpfNsPerConn(cal.b).all);
+  const bound = 1 / (1 + Math.max(0, worst) * 1e-9 * rate);
+  out.push(`${large} vs ${small} services: ${d >= 0 ? '+' : ''}${d.toFixed(0)} ns of BPF time per connection (B's change less A's); paired per-sample ratio, calibration out: ${describeInterval(pairsCi)}`);
+  out.push(`  at ${rate.toFixed(0)} connections/s (${(1e6 / rate).toFixed(0)} µs each), the worse of the two (${worst.toFixed(0)} ns) bounds the connection rate at ≥ ×${bound.toFixed(4)} of ${small} services`);
+  return out;
 }
 
 main().catch((e) => {
