@@ -603,28 +603,26 @@ describe('per-packet load balancing at tc (BPF_PROG_TEST_RUN)', () => {
       }
     }
     expect((full as { errno?: number }).errno, String(full)).toBe(7);
-    const lm = m;
-    const log = managerLog;
     const nodePort = 30091;
-    lm.handle({ type: 'ADDED', object: svc('mgfull', '198.18.128.11', { type: 'NodePort', ports: [{ name: 'tcp', port: 80, protocol: 'TCP', targetPort: 8080, nodePort }] }, { 'service.cilium.io/lb-algorithm': 'maglev' }) as never });
-    lm.handle({ type: 'ADDED', object: slice('mgfull', [LOCAL_BE.ip, ...REMOTE_BES]) as never });
+    m.handle({ type: 'ADDED', object: svc('mgfull', '198.18.128.11', { type: 'NodePort', ports: [{ name: 'tcp', port: 80, protocol: 'TCP', targetPort: 8080, nodePort }] }, { 'service.cilium.io/lb-algorithm': 'maglev' }) as never });
+    m.handle({ type: 'ADDED', object: slice('mgfull', [LOCAL_BE.ip, ...REMOTE_BES]) as never });
     try {
-      expect(log.some((l) => l.includes('no room for its Maglev table')), log.join('\n')).toBe(true);
+      expect(managerLog.some((l) => l.includes('no room for its Maglev table')), managerLog.join('\n')).toBe(true);
       const run = () => Array.from({ length: 300 }, (_, i) => tuple(h.run(PROG.fromNetdev, fromWire(tcp(OUTSIDE, NODE.nodeIp, 21000 + i, nodePort, TCP.SYN))).dataOut).daddr);
       forgetFlows();
       const randomPick = run();
       expect(new Set(randomPick)).toEqual(new Set([LOCAL_BE.ip, ...REMOTE_BES]));
       // Room again: the next change of the service writes its table, and placement is the hash's alone.
       for (const id of fillerIds.splice(0, 8)) maps.deleteMaglev(id);
-      lm.handle({ type: 'MODIFIED', object: slice('mgfull', [LOCAL_BE.ip, ...REMOTE_BES]) as never });
-      expect(lm.maglevUnwritten.size).toBe(0);
+      m.handle({ type: 'MODIFIED', object: slice('mgfull', [LOCAL_BE.ip, ...REMOTE_BES]) as never });
+      expect(m.maglevUnwritten.size).toBe(0);
       forgetFlows();
       const first = run();
       forgetFlows();
       expect(run()).toEqual(first);
     } finally {
       for (const id of fillerIds) maps.deleteMaglev(id);
-      lm.handle({ type: 'DELETED', object: svc('mgfull', '198.18.128.11') as never });
+      m.handle({ type: 'DELETED', object: svc('mgfull', '198.18.128.11') as never });
     }
   });
 
