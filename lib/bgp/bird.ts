@@ -3,6 +3,7 @@
 // control socket, the parsers of their output, and starting/stopping a daemonized bird.
 import { existsSync, readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
+import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { run } from '../exec/run.js';
 import { CnilabError, WaitTimeoutError } from '../errors.js';
@@ -89,7 +90,6 @@ export async function birdc(socket: string, args: string[], timeoutMs = 5000): P
   return new Promise((resolve, reject) => {
     const conn = createConnection(socket);
     const out: string[] = [];
-    let buf = '';
     let greeted = false;
     let failed: string | undefined;
     let settled = false;
@@ -102,31 +102,26 @@ export async function birdc(socket: string, args: string[], timeoutMs = 5000): P
       else resolve(out.map((l) => `${l}\n`).join(''));
     };
     const timer = setTimeout(() => finish(new WaitTimeoutError(`bird on ${socket} to answer "${command}"`, timeoutMs)), timeoutMs);
-    conn.setEncoding('utf8');
-    conn.on('error', (e) => finish(new CnilabError('COMMAND_FAILED', `bird control socket ${socket}: ${e.message}`)));
+    const failedSocket = (e: Error) => finish(new CnilabError('COMMAND_FAILED', `bird control socket ${socket}: ${e.message}`));
+    conn.on('error', failedSocket);
     conn.on('close', () => finish(new CnilabError('COMMAND_FAILED', `bird closed its control socket ${socket} before answering "${command}"`)));
-    conn.on('data', (chunk: string) => {
-      buf += chunk;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        const reply = parseBirdReplyLine(line);
-        if (!greeted) {
-          // "0001 BIRD 2.0.12 ready.": then the command.
-          if (reply.last) {
-            greeted = true;
-            conn.write(`${command}\n`);
-          }
-          continue;
-        }
-        if (reply.code !== undefined && reply.code >= 8000) failed ??= reply.text;
-        if (reply.text !== undefined) out.push(reply.text);
+    // node:readline splits the reply into lines, however the socket cut it (and passes on its errors).
+    const lines = createInterface({ input: conn, crlfDelay: Infinity });
+    lines.on('error', failedSocket);
+    lines.on('line', (line) => {
+      if (settled) return;
+      const reply = parseBirdReplyLine(line);
+      if (!greeted) {
+        // "0001 BIRD 2.0.12 ready.": then the command.
         if (reply.last) {
-          finish(failed === undefined ? undefined : new CnilabError('COMMAND_FAILED', `bird refused "${command}": ${failed}`, { detail: out.join('\n') }));
-          return;
+          greeted = true;
+          conn.write(`${command}\n`);
         }
+        return;
       }
+      if (reply.code !== undefined && reply.code >= 8000) failed ??= reply.text;
+      if (reply.text !== undefined) out.push(reply.text);
+      if (reply.last) finish(failed === undefined ? undefined : new CnilabError('COMMAND_FAILED', `bird refused "${command}": ${failed}`, { detail: out.join('\n') }));
     });
   });
 }
