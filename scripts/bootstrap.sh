@@ -10,13 +10,14 @@ fail() { echo "cnilab setup: $*" >&2; exit 1; }
 [ -e /proc/sys/kernel/unprivileged_bpf_disabled ] || fail "this kernel has no BPF system call (needs CONFIG_BPF_SYSCALL)"
 [ -e /sys/kernel/btf/vmlinux ] || echo "cnilab setup: warning: no kernel BTF (/sys/kernel/btf/vmlinux); the datapath does not need it, some tools do" >&2
 
-# Debian packages: the kernel tools, the BPF toolchain, the traffic tools, the reference CNI plugins,
-# Chromium for the tests that look at the HTML reports as a person would, prometheus for `promtool
-# check metrics` on the flow metrics, dnsmasq-base (the binary alone, no system service) for the DNS
-# server pods of the L7 visibility tests, iptables for the kube-proxy baseline of the service
-# benchmarks, wrk for HTTP load through a service, and curl, with which the faults suite asks a
-# node's agent API through its socket (harness/providers/kubeconfig/faults.ts).
-PKGS=(iproute2 util-linux procps curl make clang llvm libbpf-dev bpftool iperf3 sockperf bird2 tcpdump iputils-ping containernetworking-plugins chromium prometheus dnsmasq-base iptables wrk)
+# Debian packages: the kernel tools, the BPF toolchain, libmnl (the agent's netlink calls), the
+# traffic tools, the reference CNI plugins, Chromium for the tests that look at the HTML reports as a
+# person would, prometheus for `promtool check metrics` on the flow metrics, dnsmasq-base (the binary
+# alone, no system service) for the DNS server pods of the L7 visibility tests, iptables for the
+# kube-proxy baseline of the service benchmarks, wrk for HTTP load through a service, and curl, with which
+# the faults suite asks a node's agent API through its socket
+# (harness/providers/kubeconfig/faults.ts).
+PKGS=(iproute2 util-linux procps curl make clang llvm libbpf-dev libmnl-dev bpftool iperf3 sockperf bird2 tcpdump iputils-ping containernetworking-plugins chromium prometheus dnsmasq-base iptables wrk)
 # A real container runtime calling the CNI plugin (harness/cri): Debian's containerd (CRI plugin) and
 # runc, and musl-gcc for the static pause binary of the sandbox image.
 PKGS+=(containerd runc musl-tools)
@@ -59,7 +60,8 @@ fi
 # BPF objects and the CNI plugin's C entry point (make rebuilds only what changed).
 make -s -C bpf
 make -s -C agent/cni/shim CC=clang
-# The agent's batched ring buffer reader (a small C library loaded through koffi).
+# The agent's small C libraries loaded through koffi: the batched ring buffer reader, and a pod's
+# network set-up over rtnetlink (libmnl).
 make -s -C agent/datapath/native CC=clang
 make -s -C harness/traffic/crr CC=clang
 # The sandbox image's pause binary (static, musl), imported into each node's containerd by the CRI tests.

@@ -2,29 +2,16 @@
 // batch of records instead of one JavaScript callback per record). A batch is a Buffer of
 //   [u32 length (little-endian)][record, padded to 4 bytes] ...
 // which forEachRecord walks without copying.
-import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import koffi from 'koffi';
-import { CnilabError } from '../../lib/errors.js';
 import { LibbpfError } from './libbpf.js';
-
-const here = dirname(fileURLToPath(import.meta.url));
-
-/** agent/datapath/native/build/libcnilab_ringbuf.so of this checkout, from the sources or from dist/. */
-export function nativeLibraryPath(): string {
-  const candidates = [resolve(here, 'native/build/libcnilab_ringbuf.so'), resolve(here, '../../../agent/datapath/native/build/libcnilab_ringbuf.so')];
-  const found = candidates.find((p) => existsSync(p));
-  if (!found) throw new CnilabError('NOT_FOUND', `the batched ring buffer reader is not built (${candidates[0]}): run \`make -C agent/datapath/native\` or scripts/bootstrap.sh`);
-  return found;
-}
+import { nativeLibraryPath } from './native-lib.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Fn = (...args: any[]) => any;
 let lib: { new_: Fn; drain: Fn; epoll: Fn; free: Fn } | undefined;
 function bindings() {
   if (lib) return lib;
-  const l = koffi.load(nativeLibraryPath());
+  const l = koffi.load(nativeLibraryPath('libcnilab_ringbuf.so', 'the batched ring buffer reader'));
   koffi.opaque('cnilab_rb');
   lib = {
     new_: l.func('cnilab_rb *cnilab_rb_new(int map_fd, uint32_t max_record)'),

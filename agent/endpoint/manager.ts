@@ -3,14 +3,14 @@
 // the endpoint in a state file and publishes a CiliumEndpoint. Every step registers its undo, so an
 // ADD that fails midway leaves nothing behind. DEL is idempotent.
 import { existsSync } from 'node:fs';
-import { run } from '../../lib/exec/run.js';
 import type { AgentNetwork, AgentNode } from '../config.js';
 import type { Datapath } from '../datapath/types.js';
 import type { ClusterPoolIpam } from '../ipam/pool.js';
 import { podSecurityLabels, type IdentityCache } from '../identity/labels.js';
 import { CNI_ERR, CNI_VERSION, CniError, type CniAddResult, type CniAttachment, type CniGcResult, type CniRequest } from '../cni/protocol.js';
 import { hasDefaultRoute } from '../cni/result.js';
-import { ipBatch, listLinks, randomMac, setSysctl } from '../routing/links.js';
+import { listLinks, randomMac, setSysctl } from '../routing/links.js';
+import { addPodLink, deleteLink } from '../routing/rtnl.js';
 import { attachmentKey, ciliumEndpointName, CONTAINER_ID, hostIfnameFor, IFNAME, type EndpointState, type EndpointStateStore } from './state.js';
 import { attachmentProblems, readAttachmentState } from './check.js';
 import { detachPrograms, findAdoptable, type AdoptableInterface } from './adopt.js';
@@ -94,7 +94,7 @@ export class EndpointManager {
     if (typeof req.ifname !== 'string' || !IFNAME.test(req.ifname)) {
       throw new CniError(CNI_ERR.INVALID_ENV, `invalid CNI_IFNAME ${JSON.stringify(req.ifname)}`, 'expected an interface name of at most 15 characters');
     }
-    // No whitespace: the path becomes a word of an `ip -batch` line.
+    // An absolute path without whitespace: runtimes' netns paths have none, and it goes into one-line logs.
     if (needNetns && (typeof req.netns !== 'string' || !/^\/\S+$/.test(req.netns) || !existsSync(req.netns))) {
       throw new CniError(CNI_ERR.INVALID_ENV, `CNI_NETNS ${JSON.stringify(req.netns)} does not exist`);
     }
@@ -187,39 +187,16 @@ export class EndpointManager {
       const hostMac = randomMac();
       const podMac = randomMac();
 
-      // Host side, one `ip` process: the pair with its peer born inside the pod, both MTUs and MACs set
-      // at creation (no read-back), no IPv6 link-local (its router solicitations would only be drops),
-      // the /32 route that sends node → pod traffic (and to_container) through this lxc.
-      undo.push(['delete veth', async () => void (await run(['ip', 'link', 'del', hostIfname], { allowFailure: true }))]);
-      const out = await ipBatch(
-        [
-          `link add ${hostIfname} mtu ${mtu} address ${hostMac} type veth peer name ${req.ifname} mtu ${mtu} address ${podMac} netns ${req.netns}`,
-          `link set dev ${hostIfname} addrgenmode none`,
-          `link set dev ${hostIfname} up`,
-          `route replace ${ip}/32 dev ${hostIfname}`,
-          `link show dev ${hostIfname}`,
-        ],
-        { json: true },
-      );
-      const ifindex = parseIfindex(out, hostIfname);
-      mark('veth');
+      // The pair with its peer born inside the pod, both MTUs and MACs set at creation (no read-back),
+      // no IPv6 link-local on either side (its router solicitations would only be drops), the /32 route
+      // that sends node → pod traffic (and to_container) through this lxc; in the pod its address, the
+      // gateway as an on-link /32 and the routes through it. No static neighbour entry: the datapath
+      // answers the gateway's ARP. One rtnetlink call on a worker thread, no process (see rtnl.ts).
+      undo.push(['delete veth', async () => void (await deleteLink(hostIfname))]);
+      const ifindex = await addPodLink({ hostIfname, podIfname: req.ifname, netns: req.netns, hostMac, podMac, mtu, podIp: ip, gateway: node.podGateway, routes });
+      mark('links');
       setSysctl(`net.ipv4.conf.${hostIfname}.rp_filter`, 0);
 
-      // Pod side, one nsenter + `ip`: address, link, the gateway as an on-link /32 and the default
-      // route through it. No static neighbour entry: the datapath answers the gateway's ARP.
-      await ipBatch(
-        [
-          `link set dev ${req.ifname} addrgenmode none`,
-          `addr add ${ip}/32 dev ${req.ifname}`,
-          `link set dev ${req.ifname} up`,
-          `link set dev lo up`,
-          `route replace ${node.podGateway} dev ${req.ifname} scope link`,
-          ...routes.map((dst) => `route replace ${dst === '0.0.0.0/0' ? 'default' : dst} via ${node.podGateway} dev ${req.ifname} mtu ${mtu}`),
-        ],
-        { netns: req.netns },
-      );
-
-      mark('pod');
       const { labels, identity } = await identityLookup;
       mark('identity');
       const st: EndpointState = {
@@ -328,7 +305,7 @@ export class EndpointManager {
     // Deleting the host side removes the pair, its addresses, routes and tc filters; an adopted pair
     // belongs to the plugin before us in the chain (its DEL comes next), so only our programs go.
     if (st?.adopted) await detachPrograms(hostIfname);
-    else await run(['ip', 'link', 'del', hostIfname], { allowFailure: true });
+    else await deleteLink(hostIfname);
     if (st) await this.forget(st);
     this.d.ipam.releaseOwner(key);
   }
@@ -466,7 +443,9 @@ export class EndpointManager {
     }
     for (const { ip, owner } of ipam.list()) if (!this.endpoints.has(owner)) ipam.release(ip);
     for (const l of links) {
-      if (/^lxc[0-9a-f]{12}$/.test(l.ifname) && !kept.has(l.ifname)) await run(['ip', 'link', 'del', l.ifname], { allowFailure: true });
+      if (/^lxc[0-9a-f]{12}$/.test(l.ifname) && !kept.has(l.ifname)) {
+        await deleteLink(l.ifname).catch((e: Error) => this.d.log(`restore: leftover ${l.ifname} not deleted: ${e.message}`));
+      }
     }
     // CiliumEndpoints: republish ours, withdraw those of endpoints that did not survive.
     const published = await this.d.controlPlane.listEndpoints(this.d.node.name);
@@ -487,20 +466,6 @@ export class EndpointManager {
     }
     return { restored, removed };
   }
-}
-
-function parseIfindex(jsonOut: string, ifname: string): number {
-  // `ip -j -batch` prints one JSON array per printing command; ours is the last line.
-  for (const line of jsonOut.trim().split('\n').reverse()) {
-    try {
-      const arr = JSON.parse(line) as Array<{ ifindex: number; ifname: string }>;
-      const l = arr.find((x) => x.ifname === ifname);
-      if (l) return l.ifindex;
-    } catch {
-      /* not JSON */
-    }
-  }
-  throw new CniError(CNI_ERR.OTHER, `could not read the ifindex of ${ifname} from: ${jsonOut.slice(0, 200)}`);
 }
 
 export function toCniError(err: unknown, context: string): CniError {

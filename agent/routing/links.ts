@@ -1,6 +1,7 @@
 // Reading and changing kernel networking state through `ip` (via the one exec wrapper) and /proc/sys.
 // The agent runs inside its node's network namespace, so with no `netns` option everything here acts
-// on the node; the endpoint code passes a pod's netns path to act inside the pod.
+// on the node; the endpoint code passes a pod's netns path to act inside the pod. A pod's links,
+// addresses and routes are made over rtnetlink instead (rtnl.ts): that is the per-pod hot path.
 import { writeFileSync } from 'node:fs';
 import { run } from '../../lib/exec/run.js';
 
@@ -31,17 +32,6 @@ export async function getLink(ifname: string, netns?: string): Promise<LinkInfo 
   if (res.code !== 0) return undefined;
   const l = (JSON.parse(res.stdout || '[]') as Array<Record<string, any>>)[0];
   return l ? { ifindex: l.ifindex, ifname: l.ifname, address: l.address, mtu: l.mtu, flags: l.flags ?? [] } : undefined;
-}
-
-/** Run several `ip` commands in one process (`ip -batch -`): one fork instead of one per command,
- *  which is most of what a pod's network setup costs. Stops at the first failing line. */
-export async function ipBatch(lines: string[], opts: { netns?: string; json?: boolean } = {}): Promise<string> {
-  // A namespace named under /run/netns is entered by `ip -n` itself: one exec instead of nsenter + ip,
-  // which is a measurable part of a pod's network set-up. Other paths (/proc/PID/ns/net) use nsenter.
-  const named = opts.netns?.startsWith('/run/netns/') && !opts.netns.slice('/run/netns/'.length).includes('/') ? opts.netns.slice('/run/netns/'.length) : undefined;
-  const argv = ['ip', ...(opts.json ? ['-j'] : []), ...(named ? ['-n', named] : []), '-batch', '-'];
-  const res = await run(argv, { netns: named ? undefined : opts.netns, input: `${lines.join('\n')}\n`, timeoutMs: 10_000 });
-  return res.stdout;
 }
 
 /**

@@ -159,13 +159,16 @@ describe('install-cni step and image', () => {
     }
   });
 
-  it('builds the image on Debian with the agent, the BPF objects, the CNI plugin and bird2', () => {
+  it('builds the image on Debian with the agent, its C libraries, the BPF objects, the CNI plugin and bird2', () => {
     const df = readFileSync(join(REPO_ROOT, 'deploy/Dockerfile'), 'utf8');
     const from = [...df.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
     expect(from.every((f) => /bookworm/.test(f!))).toBe(true);
     expect(df).toMatch(/apt-get install[^\n]*\bbird2\b/);
     expect(df).toMatch(/apt-get install[^\n]*\biproute2\b/);
-    for (const copied of ['/src/dist', '/src/bpf/build', '/src/bin', 'install-cni.sh']) expect(df).toContain(copied);
+    expect(df).toMatch(/apt-get install[^\n]*\blibmnl0\b/);
+    // The agent finds its koffi libraries at agent/datapath/native/build beside dist/ (native-lib.ts).
+    for (const copied of ['/src/dist', '/src/bpf/build', '/src/agent/datapath/native/build ./agent/datapath/native/build', '/src/bin', 'install-cni.sh']) expect(df).toContain(copied);
+    expect(df).toContain('make -s -C agent/datapath/native');
     expect(df).toContain('make -s -C agent/cni/shim');
     expect(df).toContain('make -s -C bpf');
   });
