@@ -28,6 +28,21 @@ export function pairedRatioCi(top: number[], base: number[], opts: { resamples?:
   return { ratio: median(ratios), lo: quantile(medians, (1 - level) / 2), hi: quantile(medians, 1 - (1 - level) / 2) };
 }
 
+/** Median of top[i] − base[i] with a 95 % (or `level`) percentile-bootstrap interval over the pairs
+ *  (`ratio` holds the difference): for quantities that add rather than scale. */
+export function pairedDifferenceCi(top: number[], base: number[], opts: { resamples?: number; level?: number; seed?: number } = {}): Interval {
+  if (top.length !== base.length) throw new Error(`pairedDifferenceCi: ${top.length} and ${base.length} samples do not pair`);
+  if (top.length < 2) throw new Error('pairedDifferenceCi: at least 2 pairs');
+  const diffs = top.map((t, i) => t - base[i]!);
+  if (!diffs.every(Number.isFinite)) throw new Error('pairedDifferenceCi: a difference is not finite (a missing sample)');
+  const next = mulberry32(opts.seed ?? 1);
+  const n = opts.resamples ?? 4000;
+  const level = opts.level ?? 0.95;
+  const medians: number[] = [];
+  for (let i = 0; i < n; i++) medians.push(median(diffs.map(() => diffs[Math.floor(next() * diffs.length)]!)));
+  return { ratio: median(diffs), lo: quantile(medians, (1 - level) / 2), hi: quantile(medians, 1 - (1 - level) / 2) };
+}
+
 /** A bootstrap over a handful of pairs gives an interval far too narrow (two pairs have only three
  *  distinct resampled medians): below this many, intervals are printed but no verdict is drawn. */
 export const MIN_PAIRS_FOR_VERDICT = 8;

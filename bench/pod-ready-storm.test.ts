@@ -113,4 +113,22 @@ describe('pod-ready storm: ratios of the cells', () => {
     expect(growthAgainstKernel(four, 'off')).toBeUndefined();
     expect(readyRatios(four).map((r) => r.name)).not.toContain('storm / quiet, kernel (no cnilab)');
   });
+
+  it("reads the storm's added milliseconds against the kernel's: a faster set-up given the same added time", async () => {
+    const { growthAgainstKernel, growthMsAgainstKernel, describeReadySplit } = await import('./pod-ready-storm.js');
+    type Split = import('./pod-ready-storm.js').ReadySplit;
+    // cnilab's quiet set-up takes 30 ms, the kernel's 50; the storm adds 10 ms to the kernel's in every
+    // round, 10 ms to cnilab's with the observer off and 14 ms with it on; the rounds drift.
+    const cell = (base: number, added: number) => Array.from({ length: 10 }, (_, i) => ({ readyMs: [0, 1, 2].map((j) => base + 3 * i + added + j), eventsPerSec: NaN, agentCpuPct: NaN, stormRate: 2000, storm: { errors: 0, timeouts: 0, skipped: 0, syn_retrans: 0, p50_us: 100, p99_us: 300, max_us: 900 } }));
+    const s: Split = { offered: 2000, stormAlone: {}, cells: { 'off-quiet': cell(30, 0), 'off-storm': cell(30, 10), 'on-quiet': cell(30, 0), 'on-storm': cell(30, 14), 'kernel-quiet': cell(50, 0), 'kernel-storm': cell(50, 10) } };
+    expect(growthMsAgainstKernel(s, 'off')!.ratio).toBeCloseTo(0, 5);
+    expect(growthMsAgainstKernel(s, 'on')!.ratio).toBeCloseTo(4, 5);
+    // As ratios the same added time reads as more growth for the faster set-up.
+    expect(growthAgainstKernel(s, 'off')!.ratio).toBeGreaterThan(1.05);
+    const text = describeReadySplit('t', s).join('\n');
+    expect(text).toMatch(/storm's added ms, observer off − kernel's\s+paired by round \+0\.0 ms .*: met/);
+    expect(text).toMatch(/storm's added ms, observer on − kernel's\s+paired by round \+4\.0 ms .*: MISSED \(adds at least 4\.0 ms more/);
+    const four: Split = { ...s, cells: { ...s.cells, 'kernel-quiet': [], 'kernel-storm': [] } };
+    expect(growthMsAgainstKernel(four, 'on')).toBeUndefined();
+  });
 });

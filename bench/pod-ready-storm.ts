@@ -26,7 +26,7 @@ import { run, start } from '../harness/exec/run.js';
 import { measure } from './pod-ready-bench.js';
 import { agentCpuSeconds, observerSeen } from './observer-bench-proc.js';
 import { ratioOfMediansCi, type RatioCi } from './service-scale-stats.js';
-import { MIN_PAIRS_FOR_VERDICT, pairedRatioCi, type Interval } from './observer-bench-stats.js';
+import { MIN_PAIRS_FOR_VERDICT, pairedDifferenceCi, pairedRatioCi, type Interval } from './observer-bench-stats.js';
 import { median } from './stats.js';
 
 export interface StormTarget {
@@ -250,6 +250,26 @@ export function growthAgainstKernel(s: ReadySplit, observer: 'off' | 'on'): Inte
   return pairedRatioCi(growth(`${observer}-storm`, `${observer}-quiet`), growth('kernel-storm', 'kernel-quiet'));
 }
 
+/** The same in milliseconds: each round's (storm − quiet) of cnilab less the same round's (storm − quiet)
+ *  of the kernel reference. A storm's CPU contention delays the parts every CNI shares (the runtime's
+ *  nsenter, a plugin process, the kernel's own work) by about the same time, not the same factor, so a
+ *  set-up faster than the kernel's grows more as a ratio for the same added time; ≤ 0 means the storm
+ *  adds no more to cnilab's pod set-up than to the plain kernel's. */
+export function growthMsAgainstKernel(s: ReadySplit, observer: 'off' | 'on'): Interval | undefined {
+  if (!cellsOf(s).includes('kernel-storm')) return undefined;
+  const added = (storm: CellName, quiet: CellName) => roundMedians(s, storm).map((x, i) => x - roundMedians(s, quiet)[i]!);
+  return pairedDifferenceCi(added(`${observer}-storm`, `${observer}-quiet`), added('kernel-storm', 'kernel-quiet'));
+}
+
+/** An added-time difference read against 0: met when the whole interval is at or below it (cnilab's
+ *  pod set-up gains no more from the storm than the kernel's), missed when all of it is above. */
+export function addedMsVerdict(ci: Interval, rounds = Infinity): string {
+  if (rounds < MIN_PAIRS_FOR_VERDICT) return `no verdict (${rounds} rounds; at least ${MIN_PAIRS_FOR_VERDICT} needed)`;
+  if (ci.hi <= 0) return `met (adds at least ${(-ci.hi).toFixed(1)} ms less than the kernel's at 95 %)`;
+  if (ci.lo > 0) return `MISSED (adds at least ${ci.lo.toFixed(1)} ms more than the kernel's at 95 %)`;
+  return 'undecided (the interval straddles 0)';
+}
+
 /** "Does not grow" read against a tolerance: met when the interval's upper end is within it, missed
  *  when even its lower end is above it, undecided otherwise (more pods would tell). */
 export function growthVerdict(ci: Interval, bound: number, rounds = Infinity): string {
@@ -287,6 +307,11 @@ export function describeReadySplit(label: string, s: ReadySplit, bound = 0.1): s
     const g = growthAgainstKernel(s, o);
     if (g) lines.push(`  ${`storm growth, observer ${o} / kernel's`.padEnd(36)} paired by round ×${g.ratio.toFixed(3)} (95 % CI ${g.lo.toFixed(3)}–${g.hi.toFixed(3)}): ${growthVerdict(g, bound, s.cells['kernel-storm'].length)} (cnilab's own share of the growth)`);
   }
+  for (const o of ['off', 'on'] as const) {
+    const d = growthMsAgainstKernel(s, o);
+    const sign = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(1)}`;
+    if (d) lines.push(`  ${`storm's added ms, observer ${o} − kernel's`.padEnd(36)} paired by round ${sign(d.ratio)} ms (95 % CI ${sign(d.lo)} to ${sign(d.hi)}): ${addedMsVerdict(d, s.cells['kernel-storm'].length)}`);
+  }
   return lines;
 }
 
@@ -303,6 +328,7 @@ export function summarizeReadySplit(s: ReadySplit): Record<string, unknown> {
     ),
     ratios: Object.fromEntries(readyRatios(s).map((r) => [r.name, { ratio: r.ci.ratio, lo: r.ci.lo, hi: r.ci.hi, paired: r.paired }])),
     growthAgainstKernel: { off: growthAgainstKernel(s, 'off'), on: growthAgainstKernel(s, 'on') },
+    growthMsAgainstKernel: { off: growthMsAgainstKernel(s, 'off'), on: growthMsAgainstKernel(s, 'on') },
     roundMedians: Object.fromEntries(cellsOf(s).map((c) => [c, roundMedians(s, c)])),
   };
 }
