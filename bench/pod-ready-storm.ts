@@ -261,13 +261,15 @@ export function growthMsAgainstKernel(s: ReadySplit, observer: 'off' | 'on'): In
   return pairedDifferenceCi(added(`${observer}-storm`, `${observer}-quiet`), added('kernel-storm', 'kernel-quiet'));
 }
 
-/** An added-time difference read against 0: met when the whole interval is at or below it (cnilab's
- *  pod set-up gains no more from the storm than the kernel's), missed when all of it is above. */
-export function addedMsVerdict(ci: Interval, rounds = Infinity): string {
+/** An added-time difference read against a tolerance in ms (the ratio verdicts' bound applied to
+ *  cnilab's quiet p50): met when the whole interval is within it (the storm adds to cnilab's pod
+ *  set-up at most that much more than to the kernel's), missed when all of it is above. */
+export function addedMsVerdict(ci: Interval, toleranceMs: number, rounds = Infinity): string {
   if (rounds < MIN_PAIRS_FOR_VERDICT) return `no verdict (${rounds} rounds; at least ${MIN_PAIRS_FOR_VERDICT} needed)`;
-  if (ci.hi <= 0) return `met (adds at least ${(-ci.hi).toFixed(1)} ms less than the kernel's at 95 %)`;
-  if (ci.lo > 0) return `MISSED (adds at least ${ci.lo.toFixed(1)} ms more than the kernel's at 95 %)`;
-  return 'undecided (the interval straddles 0)';
+  if (ci.hi < 0) return `met (adds at least ${(-ci.hi).toFixed(1)} ms less than the kernel's at 95 %)`;
+  if (ci.hi <= toleranceMs) return `met (adds at most ${ci.hi.toFixed(1)} ms more than the kernel's at 95 %; bound ${toleranceMs.toFixed(1)} ms)`;
+  if (ci.lo > toleranceMs) return `MISSED (adds at least ${ci.lo.toFixed(1)} ms more than the kernel's at 95 %; bound ${toleranceMs.toFixed(1)} ms)`;
+  return `undecided (the interval straddles +${toleranceMs.toFixed(1)} ms)`;
 }
 
 /** "Does not grow" read against a tolerance: met when the interval's upper end is within it, missed
@@ -310,7 +312,9 @@ export function describeReadySplit(label: string, s: ReadySplit, bound = 0.1): s
   for (const o of ['off', 'on'] as const) {
     const d = growthMsAgainstKernel(s, o);
     const sign = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(1)}`;
-    if (d) lines.push(`  ${`storm's added ms, observer ${o} − kernel's`.padEnd(36)} paired by round ${sign(d.ratio)} ms (95 % CI ${sign(d.lo)} to ${sign(d.hi)}): ${addedMsVerdict(d, s.cells['kernel-storm'].length)}`);
+    // The tolerance: the ratio verdicts' bound, as a share of this cluster's quiet p50.
+    const tolerance = bound * med(roundMedians(s, `${o}-quiet`));
+    if (d) lines.push(`  ${`storm's added ms, observer ${o} − kernel's`.padEnd(36)} paired by round ${sign(d.ratio)} ms (95 % CI ${sign(d.lo)} to ${sign(d.hi)}): ${addedMsVerdict(d, tolerance, s.cells['kernel-storm'].length)}`);
   }
   return lines;
 }
