@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../lib/prng.js';
-import { atLeastVerdict, pairedRatioCi } from './observer-bench-stats.js';
+import { atLeastVerdict, pairedDifferenceCi, pairedRatioCi } from './observer-bench-stats.js';
 
 describe('observer bench: paired ratio intervals', () => {
   it('cancels a drift shared by both sides that an unpaired comparison would call noise', () => {
@@ -27,6 +27,19 @@ describe('observer bench: paired ratio intervals', () => {
     expect(() => pairedRatioCi([1, 2], [1])).toThrow(/pair/);
     expect(() => pairedRatioCi([1], [1])).toThrow(/2 pairs/);
     expect(() => pairedRatioCi([1, 2], [0, 1])).toThrow(/finite/);
+    expect(() => pairedDifferenceCi([1, 2], [1])).toThrow(/pairedDifferenceCi: .*pair/);
+    expect(() => pairedDifferenceCi([1, NaN], [1, 1])).toThrow(/finite/);
+  });
+
+  it('differences: a drift shared by both sides cancels, the added amount stays', () => {
+    const next = mulberry32(3);
+    // Rounds drift from 30 to 85 ms; "top" takes 4 ms more each round, give or take 0.5.
+    const base = Array.from({ length: 12 }, (_, i) => 30 + 5 * i + next());
+    const top = base.map((b) => b + 4 + (next() - 0.5));
+    const ci = pairedDifferenceCi(top, base);
+    expect(ci.ratio).toBeCloseTo(4, 0);
+    expect(ci.lo).toBeGreaterThan(3.4);
+    expect(ci.hi).toBeLessThan(4.6);
   });
 });
 

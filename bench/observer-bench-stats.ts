@@ -14,33 +14,31 @@ export interface Interval {
   hi: number;
 }
 
-/** Median of top[i] / base[i] with a 95 % (or `level`) percentile-bootstrap interval over the pairs. */
-export function pairedRatioCi(top: number[], base: number[], opts: { resamples?: number; level?: number; seed?: number } = {}): Interval {
-  if (top.length !== base.length) throw new Error(`pairedRatioCi: ${top.length} and ${base.length} samples do not pair`);
-  if (top.length < 2) throw new Error('pairedRatioCi: at least 2 pairs');
-  const ratios = top.map((t, i) => t / base[i]!);
-  if (!ratios.every(Number.isFinite)) throw new Error('pairedRatioCi: a ratio is not finite (a zero or missing sample)');
+type BootstrapOpts = { resamples?: number; level?: number; seed?: number };
+
+/** The median of per-pair values with a 95 % (or `level`) percentile-bootstrap interval over the pairs. */
+function pairedBootstrap(name: string, top: number[], base: number[], of: (t: number, b: number) => number, opts: BootstrapOpts): Interval {
+  if (top.length !== base.length) throw new Error(`${name}: ${top.length} and ${base.length} samples do not pair`);
+  if (top.length < 2) throw new Error(`${name}: at least 2 pairs`);
+  const values = top.map((t, i) => of(t, base[i]!));
+  if (!values.every(Number.isFinite)) throw new Error(`${name}: a pair's value is not finite (a zero or missing sample)`);
   const next = mulberry32(opts.seed ?? 1);
   const n = opts.resamples ?? 4000;
   const level = opts.level ?? 0.95;
   const medians: number[] = [];
-  for (let i = 0; i < n; i++) medians.push(median(ratios.map(() => ratios[Math.floor(next() * ratios.length)]!)));
-  return { ratio: median(ratios), lo: quantile(medians, (1 - level) / 2), hi: quantile(medians, 1 - (1 - level) / 2) };
+  for (let i = 0; i < n; i++) medians.push(median(values.map(() => values[Math.floor(next() * values.length)]!)));
+  return { ratio: median(values), lo: quantile(medians, (1 - level) / 2), hi: quantile(medians, 1 - (1 - level) / 2) };
 }
 
-/** Median of top[i] − base[i] with a 95 % (or `level`) percentile-bootstrap interval over the pairs
- *  (`ratio` holds the difference): for quantities that add rather than scale. */
-export function pairedDifferenceCi(top: number[], base: number[], opts: { resamples?: number; level?: number; seed?: number } = {}): Interval {
-  if (top.length !== base.length) throw new Error(`pairedDifferenceCi: ${top.length} and ${base.length} samples do not pair`);
-  if (top.length < 2) throw new Error('pairedDifferenceCi: at least 2 pairs');
-  const diffs = top.map((t, i) => t - base[i]!);
-  if (!diffs.every(Number.isFinite)) throw new Error('pairedDifferenceCi: a difference is not finite (a missing sample)');
-  const next = mulberry32(opts.seed ?? 1);
-  const n = opts.resamples ?? 4000;
-  const level = opts.level ?? 0.95;
-  const medians: number[] = [];
-  for (let i = 0; i < n; i++) medians.push(median(diffs.map(() => diffs[Math.floor(next() * diffs.length)]!)));
-  return { ratio: median(diffs), lo: quantile(medians, (1 - level) / 2), hi: quantile(medians, 1 - (1 - level) / 2) };
+/** Median of top[i] / base[i] with a 95 % (or `level`) percentile-bootstrap interval over the pairs. */
+export function pairedRatioCi(top: number[], base: number[], opts: BootstrapOpts = {}): Interval {
+  return pairedBootstrap('pairedRatioCi', top, base, (t, b) => t / b, opts);
+}
+
+/** Median of top[i] − base[i] with its interval (`ratio` holds the difference): for quantities that
+ *  add rather than scale. */
+export function pairedDifferenceCi(top: number[], base: number[], opts: BootstrapOpts = {}): Interval {
+  return pairedBootstrap('pairedDifferenceCi', top, base, (t, b) => t - b, opts);
 }
 
 /** A bootstrap over a handful of pairs gives an interval far too narrow (two pairs have only three
