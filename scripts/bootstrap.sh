@@ -11,11 +11,11 @@ fail() { echo "cnilab setup: $*" >&2; exit 1; }
 [ -e /sys/kernel/btf/vmlinux ] || echo "cnilab setup: warning: no kernel BTF (/sys/kernel/btf/vmlinux); the datapath does not need it, some tools do" >&2
 
 # Debian packages: the kernel tools, the BPF toolchain, libmnl (the agent's netlink calls), the
-# traffic tools, the reference CNI plugins, Chromium for the tests that look at the HTML reports as a
-# person would, prometheus for `promtool check metrics` on the flow metrics, dnsmasq-base (the binary
-# alone, no system service) for the DNS server pods of the L7 visibility tests, iptables for the
-# kube-proxy baseline of the service benchmarks, wrk for HTTP load through a service, and curl, with which
-# the faults suite asks a node's agent API through its socket
+# traffic tools, the reference CNI plugins, Chromium for the tests that look at the HTML reports as
+# a person would, prometheus for `promtool check metrics` on the flow metrics, dnsmasq-base (the
+# binary alone, no system service) for the DNS server pods of the L7 visibility tests, iptables for
+# the kube-proxy baseline of the service benchmarks, wrk for HTTP load through a service, and curl,
+# with which the faults suite asks a node's agent API through its socket
 # (harness/providers/kubeconfig/faults.ts).
 PKGS=(iproute2 util-linux procps curl make clang llvm libbpf-dev libmnl-dev bpftool iperf3 sockperf bird2 tcpdump iputils-ping containernetworking-plugins chromium prometheus dnsmasq-base iptables wrk)
 # A real container runtime calling the CNI plugin (harness/cri): Debian's containerd (CRI plugin) and
